@@ -1,0 +1,114 @@
+/* gst-prima: block layouts of the quantized tensor types (bit-exact with the
+ * GGUF format) and the kernels on them.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Naming: dequantize_row_T (one implementation, scalar), quantize_row_T_ref,
+ * vec_dot_T_U_ref (scalar reference), vec_dot_T_U_avx2 / _avx512 (same result
+ * up to float summation order).
+ */
+#pragma once
+
+#include <stdint.h>
+#include <assert.h>
+#include "fp16.h"
+#include "tensor-types.h"
+
+#define QK4_0 32
+typedef struct {
+  prima_fp16 d;                 /* scale */
+  uint8_t qs[QK4_0 / 2];        /* nibbles: low = elements 0..15, high = 16..31 */
+} block_q4_0;
+_Static_assert (sizeof (block_q4_0) == 18, "wrong q4_0 block size");
+
+#define QK4_1 32
+typedef struct {
+  prima_fp16 d;                 /* scale */
+  prima_fp16 m;                 /* min */
+  uint8_t qs[QK4_1 / 2];
+} block_q4_1;
+_Static_assert (sizeof (block_q4_1) == 20, "wrong q4_1 block size");
+
+#define QK5_0 32
+typedef struct {
+  prima_fp16 d;
+  uint8_t qh[4];                /* 5th bits */
+  uint8_t qs[QK5_0 / 2];
+} block_q5_0;
+_Static_assert (sizeof (block_q5_0) == 22, "wrong q5_0 block size");
+
+#define QK5_1 32
+typedef struct {
+  prima_fp16 d;
+  prima_fp16 m;
+  uint8_t qh[4];
+  uint8_t qs[QK5_1 / 2];
+} block_q5_1;
+_Static_assert (sizeof (block_q5_1) == 24, "wrong q5_1 block size");
+
+#define QK8_0 32
+typedef struct {
+  prima_fp16 d;
+  int8_t qs[QK8_0];
+} block_q8_0;
+_Static_assert (sizeof (block_q8_0) == 34, "wrong q8_0 block size");
+
+#define QK8_1 32
+typedef struct {
+  prima_fp16 d;                 /* scale */
+  prima_fp16 s;                 /* d * sum(qs) */
+  int8_t qs[QK8_1];
+} block_q8_1;
+_Static_assert (sizeof (block_q8_1) == 36, "wrong q8_1 block size");
+
+/* K-quants: super-blocks of 256. */
+#define QK_K 256
+#define K_SCALE_SIZE 12
+
+typedef struct {
+  uint8_t scales[QK_K / 16];    /* 4-bit scale and 4-bit min per 16 */
+  uint8_t qs[QK_K / 4];         /* 2-bit quants */
+  prima_fp16 d;
+  prima_fp16 dmin;
+} block_q2_K;
+_Static_assert (sizeof (block_q2_K) == 84, "wrong q2_K block size");
+
+typedef struct {
+  uint8_t hmask[QK_K / 8];      /* high bit */
+  uint8_t qs[QK_K / 4];         /* low 2 bits */
+  uint8_t scales[12];           /* 6-bit scales, packed */
+  prima_fp16 d;
+} block_q3_K;
+_Static_assert (sizeof (block_q3_K) == 110, "wrong q3_K block size");
+
+typedef struct {
+  prima_fp16 d;
+  prima_fp16 dmin;
+  uint8_t scales[K_SCALE_SIZE]; /* 6-bit scales and mins, packed */
+  uint8_t qs[QK_K / 2];
+} block_q4_K;
+_Static_assert (sizeof (block_q4_K) == 144, "wrong q4_K block size");
+
+typedef struct {
+  prima_fp16 d;
+  prima_fp16 dmin;
+  uint8_t scales[K_SCALE_SIZE];
+  uint8_t qh[QK_K / 8];
+  uint8_t qs[QK_K / 2];
+} block_q5_K;
+_Static_assert (sizeof (block_q5_K) == 176, "wrong q5_K block size");
+
+typedef struct {
+  uint8_t ql[QK_K / 2];         /* low 4 bits */
+  uint8_t qh[QK_K / 4];         /* high 2 bits */
+  int8_t scales[QK_K / 16];
+  prima_fp16 d;
+} block_q6_K;
+_Static_assert (sizeof (block_q6_K) == 210, "wrong q6_K block size");
+
+/* Activations for K-quant and IQ dot products. */
+typedef struct {
+  float d;
+  int8_t qs[QK_K];
+  int16_t bsums[QK_K / 16];     /* sums of qs in groups of 16 */
+} block_q8_K;
+_Static_assert (sizeof (block_q8_K) == 292, "wrong q8_K block size");

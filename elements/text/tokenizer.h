@@ -1,0 +1,41 @@
+/* gst-prima: tokenizers built from GGUF metadata (SentencePiece-style "llama"
+ * and byte-level BPE "gpt2" with its pre-tokenizers), special tokens and
+ * detokenization.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+#include "gguf.h"
+
+typedef struct prima_tokenizer prima_tokenizer;
+
+/* Build from tokenizer.ggml.* keys. Unknown model or pre-tokenizer names give
+ * a one-line error naming them. */
+prima_tokenizer *prima_tokenizer_new (const gguf_file *f, GError **error);
+void prima_tokenizer_free (prima_tokenizer *t);
+
+int32_t prima_tokenizer_n_vocab (const prima_tokenizer *t);
+int32_t prima_tokenizer_bos (const prima_tokenizer *t);   /* -1 if none */
+int32_t prima_tokenizer_eos (const prima_tokenizer *t);   /* -1 if none */
+gboolean prima_tokenizer_add_bos (const prima_tokenizer *t);
+gboolean prima_tokenizer_add_eos (const prima_tokenizer *t);
+/* End of generation: EOS, EOT (<|eot_id|>, <|im_end|>, ...). */
+gboolean prima_tokenizer_is_eog (const prima_tokenizer *t, int32_t id);
+
+/* Tokenize len bytes of UTF-8 (len < 0: NUL-terminated). add_special adds
+ * BOS/EOS as the metadata says; parse_special turns the text of special and
+ * control tokens (e.g. "<|im_start|>") into those tokens. Returns int32 ids. */
+GArray *prima_tokenize (const prima_tokenizer *t, const char *text, gssize len,
+    gboolean add_special, gboolean parse_special);
+
+/* The bytes of one token's piece (byte tokens give their byte; SentencePiece's
+ * U+2581 becomes a space; GPT-2 byte-level characters become bytes). Special
+ * and control tokens give their text only if special is TRUE. Appends to out. */
+void prima_token_to_piece (const prima_tokenizer *t, int32_t id, gboolean special, GString *out);
+
+/* The text of a token sequence as llama.cpp's llama_detokenize gives it
+ * (remove_special drops a leading BOS / trailing EOS; unparse_special renders
+ * special tokens; SentencePiece's leading space is removed). */
+char *prima_detokenize (const prima_tokenizer *t, const int32_t *ids, gsize n,
+    gboolean remove_special, gboolean unparse_special);

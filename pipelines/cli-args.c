@@ -1,0 +1,136 @@
+/* gst-prima: llama-cli style option parsing.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include "cli-args.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+static gboolean
+name_matches (const char *names, const char *arg)
+{
+  gboolean found = FALSE;
+  char **list = g_strsplit (names, ",", -1);
+  for (char **n = list; *n && !found; n++)
+    found = strcmp (*n, arg) == 0;
+  g_strfreev (list);
+  return found;
+}
+
+static void
+print_usage (const char *command, const char *synopsis, const cli_option *options, int n_options)
+{
+  printf ("usage: prima %s %s\n\noptions:\n", command, synopsis);
+  for (int i = 0; i < n_options; i++) {
+    char *left = g_strdup_printf ("%s%s%s", options[i].names, options[i].arg_name ? " " : "",
+        options[i].arg_name ? options[i].arg_name : "");
+    printf ("  %-28s %s\n", left, options[i].help);
+    g_free (left);
+  }
+}
+
+static gboolean
+parse_value (const char *command, const char *opt, const cli_option *o, const char *text)
+{
+  char *end = NULL;
+  errno = 0;
+  switch (o->kind) {
+    case CLI_INT:{
+      long v = strtol (text, &end, 10);
+      if (errno || end == text || *end || v < G_MININT || v > G_MAXINT)
+        goto bad;
+      *(int *) o->value = (int) v;
+      return TRUE;
+    }
+    case CLI_INT64:{
+      long long v = strtoll (text, &end, 10);
+      if (errno || end == text || *end)
+        goto bad;
+      *(gint64 *) o->value = v;
+      return TRUE;
+    }
+    case CLI_FLOAT:{
+      double v = g_ascii_strtod (text, &end);
+      if (errno || end == text || *end)
+        goto bad;
+      *(float *) o->value = (float) v;
+      return TRUE;
+    }
+    case CLI_STRING:
+      *(const char **) o->value = text;
+      return TRUE;
+    case CLI_FLAG:
+      break;
+  }
+bad:
+  fprintf (stderr, "prima %s: invalid value '%s' for %s\n", command, text, opt);
+  return FALSE;
+}
+
+gboolean
+cli_parse (const char *command, const char *synopsis, const cli_option *options,
+    int n_options, int argc, char **argv, gboolean *help_shown, GPtrArray **positional)
+{
+  *help_shown = FALSE;
+  if (positional)
+    *positional = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    const cli_option *o = NULL;
+    char *opt = NULL;
+    const char *inline_value = NULL;
+    gboolean ok;
+
+    if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0) {
+      print_usage (command, synopsis, options, n_options);
+      *help_shown = TRUE;
+      return TRUE;
+    }
+    if (arg[0] != '-' || arg[1] == '\0') {
+      if (positional == NULL) {
+        fprintf (stderr, "prima %s: unexpected argument '%s'\n", command, arg);
+        return FALSE;
+      }
+      if (*positional == NULL)
+        *positional = g_ptr_array_new ();
+      g_ptr_array_add (*positional, argv[i]);
+      continue;
+    }
+    /* --name=value */
+    if (arg[1] == '-' && strchr (arg, '=') != NULL) {
+      opt = g_strndup (arg, strchr (arg, '=') - arg);
+      inline_value = strchr (arg, '=') + 1;
+    } else {
+      opt = g_strdup (arg);
+    }
+    for (int k = 0; k < n_options && o == NULL; k++)
+      if (name_matches (options[k].names, opt))
+        o = &options[k];
+    if (o == NULL) {
+      fprintf (stderr, "prima %s: unknown option '%s' (see 'prima %s --help')\n", command, opt, command);
+      g_free (opt);
+      return FALSE;
+    }
+    if (o->kind == CLI_FLAG) {
+      *(gboolean *) o->value = TRUE;
+      g_free (opt);
+      continue;
+    }
+    if (inline_value == NULL) {
+      if (i + 1 >= argc) {
+        fprintf (stderr, "prima %s: option %s needs a value\n", command, opt);
+        g_free (opt);
+        return FALSE;
+      }
+      inline_value = argv[++i];
+    }
+    ok = parse_value (command, opt, o, inline_value);
+    g_free (opt);
+    if (!ok)
+      return FALSE;
+  }
+  if (positional && *positional)
+    g_ptr_array_add (*positional, NULL);
+  return TRUE;
+}

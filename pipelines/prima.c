@@ -1,0 +1,45 @@
+/* gst-prima: the `prima` program: one dispatch table of subcommands.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <locale.h>
+
+#include "prima-commands.h"
+
+static const struct {
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} commands[] = {
+  {"run", prima_cmd_run, "generate text from a prompt (llama-cli flags)"},
+  {"eval", prima_cmd_eval, "evaluate a prompt as one batch and write its logits"},
+  {"tokenize", prima_cmd_tokenize, "print the token ids of a text"},
+  {"bench", prima_cmd_bench, "measure prompt and decode speed and memory bandwidth"},
+  {"mkmodel", prima_cmd_mkmodel, "write a random-weight model of a given shape"},
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "usage: prima COMMAND [OPTIONS]\n\ncommands:\n");
+  for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\n'prima COMMAND --help' describes the options of a command.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
+    usage (argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+  fprintf (stderr, "prima: unknown command '%s'\n", argv[1]);
+  usage (stderr);
+  return 2;
+}

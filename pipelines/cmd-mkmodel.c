@@ -1,4 +1,100 @@
-/* placeholder: being written */
+/* gst-prima: `prima mkmodel`: write a random-weight model of a given shape.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
+#include <string.h>
+
+#include "cli-args.h"
 #include "prima-commands.h"
-int prima_cmd_mkmodel (int argc, char **argv) { (void) argc; (void) argv; fprintf (stderr, "prima mkmodel: not built yet\n"); return 1; }
+#include "gguf.h"
+#include "mkmodel.h"
+
+int
+prima_cmd_mkmodel (int argc, char **argv)
+{
+  const char *arch_name = "llama", *preset = "tiny", *type = "Q4_K_M", *vocab = NULL;
+  gint64 n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_ctx = 0, seed = 1;
+  gboolean tied = FALSE, untied = FALSE, quiet = FALSE, help = FALSE;
+  GPtrArray *positional = NULL;
+  GError *error = NULL;
+  prima_mk_params p;
+  prima_mk_arch arch;
+  uint32_t ftype;
+  int rc = 1;
+  const cli_option options[] = {
+    {"--arch", CLI_STRING, &arch_name, "ARCH", "llama or qwen2 (default llama)"},
+    {"--preset", CLI_STRING, &preset, "NAME", "shape: tiny, 1b, 8b, 14b, 32b, 70b (default tiny)"},
+    {"--n-embd", CLI_INT64, &n_embd, "N", "override the embedding width"},
+    {"--n-layer", CLI_INT64, &n_layer, "N", "override the number of layers"},
+    {"--n-head", CLI_INT64, &n_head, "N", "override the number of attention heads"},
+    {"--n-head-kv", CLI_INT64, &n_head_kv, "N", "override the number of KV heads"},
+    {"--n-ff", CLI_INT64, &n_ff, "N", "override the feed-forward width"},
+    {"--n-ctx", CLI_INT64, &n_ctx, "N", "override the training context length"},
+    {"--type", CLI_STRING, &type, "TYPE", "Q4_K_M, Q5_K_M or a tensor type (Q8_0, Q4_0, Q6_K, F16, F32, ...)"},
+    {"--vocab-from", CLI_STRING, &vocab, "VOCAB.gguf", "copy the vocabulary and tokenizer keys from this file"},
+    {"--seed", CLI_INT64, &seed, "N", "random seed (default 1)"},
+    {"--tied", CLI_FLAG, &tied, NULL, "no output.weight: reuse token_embd (qwen2 tiny/1b default)"},
+    {"--untied", CLI_FLAG, &untied, NULL, "write a separate output.weight"},
+    {"-q,--quiet", CLI_FLAG, &quiet, NULL, "no progress on stderr"},
+  };
+
+  if (!cli_parse ("mkmodel", "--vocab-from VOCAB.gguf [OPTIONS] OUT.gguf", options, G_N_ELEMENTS (options),
+          argc, argv, &help, &positional))
+    return 2;
+  if (help)
+    return 0;
+  if (positional == NULL || positional->len != 2) {
+    fprintf (stderr, "prima mkmodel: expected one output file (see 'prima mkmodel --help')\n");
+    goto out_usage;
+  }
+  if (vocab == NULL) {
+    fprintf (stderr, "prima mkmodel: --vocab-from VOCAB.gguf is required\n");
+    goto out_usage;
+  }
+  if (!prima_mk_arch_from_name (arch_name, &arch)) {
+    fprintf (stderr, "prima mkmodel: unknown architecture '%s' (llama or qwen2)\n", arch_name);
+    goto out_usage;
+  }
+  if (!prima_mk_preset (preset, arch, &p)) {
+    fprintf (stderr, "prima mkmodel: unknown preset '%s' (tiny, 1b, 8b, 14b, 32b, 70b)\n", preset);
+    goto out_usage;
+  }
+  if (!prima_mk_file_type_id (type, &ftype) || strlen (type) >= sizeof p.file_type) {
+    fprintf (stderr, "prima mkmodel: unknown type '%s'\n", type);
+    goto out_usage;
+  }
+  if (tied && untied) {
+    fprintf (stderr, "prima mkmodel: --tied and --untied exclude each other\n");
+    goto out_usage;
+  }
+  g_strlcpy (p.file_type, type, sizeof p.file_type);
+  if (n_embd)
+    p.n_embd = n_embd;
+  if (n_layer)
+    p.n_layer = n_layer;
+  if (n_head)
+    p.n_head = n_head;
+  if (n_head_kv)
+    p.n_head_kv = n_head_kv;
+  if (n_ff)
+    p.n_ff = n_ff;
+  if (n_ctx)
+    p.n_ctx = n_ctx;
+  if (tied || untied)
+    p.tied_output = tied;
+  p.seed = (uint64_t) seed;
+  p.progress = !quiet;
+
+  if (!prima_mk_write (&p, vocab, g_ptr_array_index (positional, 0), &error)) {
+    fprintf (stderr, "prima mkmodel: %s\n", error->message);
+    g_error_free (error);
+  } else {
+    rc = 0;
+  }
+  g_ptr_array_unref (positional);
+  return rc;
+
+out_usage:
+  if (positional)
+    g_ptr_array_unref (positional);
+  return 2;
+}

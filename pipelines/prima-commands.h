@@ -9,3 +9,16 @@ int prima_cmd_eval (int argc, char **argv);
 int prima_cmd_run (int argc, char **argv);
 int prima_cmd_bench (int argc, char **argv);
 int prima_cmd_mkmodel (int argc, char **argv);
+
+#include "model.h"
+#include "tokenizer.h"
+
+/* The model used when -m is not given: the embedded one in data/ (from the
+ * source tree when run uninstalled, else the installed copy). */
+const char *prima_default_model_path (void);
+/* Open a model and its tokenizer, printing one error line on failure. */
+gboolean prima_open_model (const char *command, const char *path, prima_model **model, prima_tokenizer **tok);
+/* Parse "1,2,3" or "1 2 3" into ids; NULL (after an error line) on bad input. */
+GArray *prima_parse_ids (const char *command, const char *text);
+/* Read a whole prompt file for -f. */
+char *prima_read_prompt_file (const char *command, const char *path);

@@ -1,1 +1,584 @@
-/* placeholder: being written */
+/* gst-prima: the llama/qwen2 forward pass over a window of layers.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The numerics follow the reference where it rounds: activations are quantized
+ * to the weight type's vec_dot_type before each matrix product, queries and
+ * attention probabilities are rounded to F16 against the F16 KV cache, norms
+ * and softmax sums accumulate in double. */
+#include "forward.h"
+#include "threadpool.h"
+#include "fp16.h"
+
+#include <math.h>
+#include <string.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
+
+#define MAX_MATMUL_JOBS 3
+
+struct prima_context {
+  const prima_model *model;
+  prima_hparams hp;
+  int first, last;
+  int n_ctx, n_batch;
+  int n_kv_dim;                 /* n_head_kv * head_dim */
+  prima_threadpool *pool;
+  guint64 n_evaluated;
+
+  /* KV cache, one pair per layer of the window: [n_ctx][n_kv_dim] F16. */
+  prima_fp16 **k_cache, **v_cache;
+
+  /* Scratch for n_batch tokens. */
+  float *x, *cur, *q, *k, *v, *attn, *gate, *up;
+  void *xq;                     /* quantized activations */
+  size_t xq_stride;
+  const void *xq_src;           /* what xq holds, to quantize once for q/k/v and gate/up */
+  uint32_t xq_type;
+  int xq_rows;
+  float *att_scores;            /* per thread: n_ctx */
+  prima_fp16 *att_q16;          /* per thread: head_dim */
+  float *rope_freq_factors;     /* n_rot / 2 or NULL */
+};
+
+static int
+online_cpus (void)
+{
+  long n = sysconf (_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int) n : 1;
+}
+
+prima_context *
+prima_context_new (const prima_model *model, const prima_context_params *params, GError **error)
+{
+  prima_context *ctx;
+  const prima_hparams *hp = &model->hp;
+  prima_context_params p = params ? *params : (prima_context_params) { 0 };
+  int n_threads;
+  size_t n_wide;
+
+  if (p.last_layer <= 0)
+    p.last_layer = hp->n_layer;
+  if (p.first_layer < 0 || p.first_layer >= p.last_layer || p.last_layer > hp->n_layer) {
+    g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "layer window [%d, %d) is not inside the model's %d layers",
+        p.first_layer, p.last_layer, hp->n_layer);
+    return NULL;
+  }
+  if (p.n_ctx <= 0)
+    p.n_ctx = MIN (hp->n_ctx_train, 4096);
+  if (p.n_batch <= 0)
+    p.n_batch = 512;
+  n_threads = p.n_threads > 0 ? p.n_threads : online_cpus ();
+
+  ctx = g_new0 (prima_context, 1);
+  ctx->model = model;
+  ctx->hp = *hp;
+  ctx->first = p.first_layer;
+  ctx->last = p.last_layer;
+  ctx->n_ctx = p.n_ctx;
+  ctx->n_batch = p.n_batch;
+  ctx->n_kv_dim = hp->n_head_kv * hp->head_dim;
+
+  /* calloc'd pages are mapped lazily, so a large n_ctx costs only what is used. */
+  ctx->k_cache = g_new0 (prima_fp16 *, ctx->last - ctx->first);
+  ctx->v_cache = g_new0 (prima_fp16 *, ctx->last - ctx->first);
+  for (int i = 0; i < ctx->last - ctx->first; i++) {
+    ctx->k_cache[i] = g_try_malloc0_n ((gsize) ctx->n_ctx * ctx->n_kv_dim, sizeof (prima_fp16));
+    ctx->v_cache[i] = g_try_malloc0_n ((gsize) ctx->n_ctx * ctx->n_kv_dim, sizeof (prima_fp16));
+    if (ctx->k_cache[i] == NULL || ctx->v_cache[i] == NULL) {
+      g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "cannot allocate the KV cache for %d positions", ctx->n_ctx);
+      prima_context_free (ctx);
+      return NULL;
+    }
+  }
+
+  n_wide = (size_t) MAX (hp->n_embd, hp->n_ff);
+  ctx->x = g_new (float, (size_t) p.n_batch * hp->n_embd);
+  ctx->cur = g_new (float, (size_t) p.n_batch * hp->n_embd);
+  ctx->q = g_new (float, (size_t) p.n_batch * hp->n_embd);
+  ctx->k = g_new (float, (size_t) p.n_batch * ctx->n_kv_dim);
+  ctx->v = g_new (float, (size_t) p.n_batch * ctx->n_kv_dim);
+  ctx->attn = g_new (float, (size_t) p.n_batch * hp->n_embd);
+  ctx->gate = g_new (float, (size_t) p.n_batch * hp->n_ff);
+  ctx->up = g_new (float, (size_t) p.n_batch * hp->n_ff);
+  /* Any vec_dot_type row is at most as large as the f32 row. */
+  ctx->xq_stride = (n_wide * sizeof (float) + 63) & ~(size_t) 63;
+  ctx->xq = g_malloc ((size_t) p.n_batch * ctx->xq_stride);
+  ctx->att_scores = g_new (float, (size_t) n_threads * ctx->n_ctx);
+  ctx->att_q16 = g_new (prima_fp16, (size_t) n_threads * hp->head_dim);
+  if (model->rope_freqs) {
+    ctx->rope_freq_factors = g_new (float, hp->n_rot / 2);
+    memcpy (ctx->rope_freq_factors, model->rope_freqs->data, sizeof (float) * (hp->n_rot / 2));
+  }
+  ctx->pool = prima_threadpool_new (n_threads);
+  return ctx;
+}
+
+void
+prima_context_free (prima_context *ctx)
+{
+  if (ctx == NULL)
+    return;
+  if (ctx->pool)
+    prima_threadpool_free (ctx->pool);
+  for (int i = 0; i < ctx->last - ctx->first; i++) {
+    g_free (ctx->k_cache[i]);
+    g_free (ctx->v_cache[i]);
+  }
+  g_free (ctx->k_cache);
+  g_free (ctx->v_cache);
+  g_free (ctx->x);
+  g_free (ctx->cur);
+  g_free (ctx->q);
+  g_free (ctx->k);
+  g_free (ctx->v);
+  g_free (ctx->attn);
+  g_free (ctx->gate);
+  g_free (ctx->up);
+  g_free (ctx->xq);
+  g_free (ctx->att_scores);
+  g_free (ctx->att_q16);
+  g_free (ctx->rope_freq_factors);
+  g_free (ctx);
+}
+
+int
+prima_context_n_ctx (const prima_context *ctx)
+{
+  return ctx->n_ctx;
+}
+
+int
+prima_context_n_threads (const prima_context *ctx)
+{
+  return prima_threadpool_n_threads (ctx->pool);
+}
+
+gboolean
+prima_context_has_embedding (const prima_context *ctx)
+{
+  return ctx->first == 0;
+}
+
+gboolean
+prima_context_has_head (const prima_context *ctx)
+{
+  return ctx->last == ctx->hp.n_layer;
+}
+
+guint64
+prima_context_n_evaluated (const prima_context *ctx)
+{
+  return ctx->n_evaluated;
+}
+
+/* ---- parallel helpers ---- */
+
+typedef struct {
+  const float *src;
+  void *dst;
+  size_t src_stride;            /* floats */
+  size_t dst_stride;            /* bytes */
+  int n_rows;
+  int n;
+  prima_from_float_fn from_float;
+} quantize_task;
+
+static void
+quantize_rows (int ith, int nth, void *arg)
+{
+  quantize_task *t = arg;
+  for (int r = ith; r < t->n_rows; r += nth)
+    t->from_float (t->src + (size_t) r * t->src_stride, (uint8_t *) t->dst + (size_t) r * t->dst_stride, t->n);
+}
+
+/* Convert n_rows rows of n floats to the activation type vtype in ctx->xq,
+ * unless xq already holds exactly that. */
+static const void *
+prepare_input (prima_context *ctx, const float *src, size_t src_stride, int n_rows, int n, uint32_t vtype)
+{
+  const prima_type_traits *vt;
+  quantize_task t;
+  if (vtype == PRIMA_TYPE_F32)
+    return src;
+  if (ctx->xq_src == src && ctx->xq_type == vtype && ctx->xq_rows == n_rows)
+    return ctx->xq;
+  vt = prima_type_get_traits (vtype);
+  t = (quantize_task) { src, ctx->xq, src_stride, ctx->xq_stride, n_rows, n, vt->from_float };
+  if (n_rows == 1)
+    quantize_rows (0, 1, &t);
+  else
+    prima_threadpool_run (ctx->pool, quantize_rows, &t);
+  ctx->xq_src = src;
+  ctx->xq_type = vtype;
+  ctx->xq_rows = n_rows;
+  return ctx->xq;
+}
+
+static void
+invalidate_input (prima_context *ctx)
+{
+  ctx->xq_src = NULL;
+}
+
+typedef struct {
+  const gguf_tensor *w;
+  prima_vec_dot_fn vec_dot;
+  size_t row_bytes;
+  const void *xq;               /* n_tokens rows of the activation type */
+  size_t xq_stride;             /* bytes between activation rows */
+  float *y;                     /* [n_tokens][y_stride] */
+  int y_stride;
+  int n_out;
+} matmul_job;
+
+typedef struct {
+  matmul_job jobs[MAX_MATMUL_JOBS];
+  int n_jobs;
+  int n_in;
+  int n_tokens;
+  int chunk_rows;
+  int n_chunks;                 /* over all jobs */
+  int job_first_chunk[MAX_MATMUL_JOBS + 1];
+  atomic_int next;
+} matmul_task;
+
+/* Tokens are processed in blocks so a block of activation rows stays in
+ * cache while a chunk of weight rows is swept over it. */
+#define MATMUL_TOKEN_BLOCK 32
+
+static void
+matmul_worker (int ith, int nth, void *arg)
+{
+  matmul_task *t = arg;
+  int c;
+  while ((c = atomic_fetch_add (&t->next, 1)) < t->n_chunks) {
+    int j = 0;
+    while (c >= t->job_first_chunk[j + 1])
+      j++;
+    const matmul_job *job = &t->jobs[j];
+    int r0 = (c - t->job_first_chunk[j]) * t->chunk_rows;
+    int r1 = MIN (r0 + t->chunk_rows, job->n_out);
+    const uint8_t *wbase = job->w->data;
+    if (t->n_tokens == 1) {
+      for (int r = r0; r < r1; r++)
+        job->vec_dot (t->n_in, &job->y[r], wbase + (size_t) r * job->row_bytes, job->xq);
+      continue;
+    }
+    for (int tb = 0; tb < t->n_tokens; tb += MATMUL_TOKEN_BLOCK) {
+      int te = MIN (tb + MATMUL_TOKEN_BLOCK, t->n_tokens);
+      for (int r = r0; r < r1; r++) {
+        const uint8_t *wrow = wbase + (size_t) r * job->row_bytes;
+        for (int tok = tb; tok < te; tok++)
+          job->vec_dot (t->n_in, &job->y[(size_t) tok * job->y_stride + r], wrow,
+              (const uint8_t *) job->xq + (size_t) tok * job->xq_stride);
+      }
+    }
+  }
+  (void) ith;
+  (void) nth;
+}
+
+/* y_j[tok][r] = dot(W_j row r, x[tok]) for up to three weights sharing the
+ * input x (n_tokens rows of n_in floats, stride n_in). */
+static void
+matmul (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_jobs,
+    const gguf_tensor *const *w, float *const *y, const int *y_stride)
+{
+  matmul_task t;
+  int n_threads = prima_threadpool_n_threads (ctx->pool);
+  int total_rows = 0;
+
+  memset (&t, 0, sizeof t);
+  t.n_jobs = n_jobs;
+  t.n_in = n_in;
+  t.n_tokens = n_tokens;
+  for (int j = 0; j < n_jobs; j++)
+    total_rows += (int) w[j]->ne[1];
+  /* About eight chunks per thread balances the load without making chunks
+   * so small that the weight stream loses its sequential access. */
+  t.chunk_rows = MAX (4, total_rows / (n_threads * 8));
+  /* Jobs share one converted input, so they must want the same activation type. */
+  for (int j = 1; j < n_jobs; j++)
+    if (prima_type_get_traits (w[j]->type)->vec_dot_type != prima_type_get_traits (w[0]->type)->vec_dot_type) {
+      for (int k = 0; k < n_jobs; k++)
+        matmul (ctx, x, n_tokens, n_in, 1, w + k, y + k, y_stride + k);
+      return;
+    }
+  for (int j = 0; j < n_jobs; j++) {
+    const prima_type_traits *tr = prima_type_get_traits (w[j]->type);
+    matmul_job *job = &t.jobs[j];
+    job->w = w[j];
+    job->vec_dot = tr->vec_dot;
+    job->row_bytes = prima_row_size (w[j]->type, n_in);
+    job->xq = prepare_input (ctx, x, n_in, n_tokens, n_in, tr->vec_dot_type);
+    job->xq_stride = tr->vec_dot_type == PRIMA_TYPE_F32 ? n_in * sizeof (float) : ctx->xq_stride;
+    job->y = y[j];
+    job->y_stride = y_stride[j];
+    job->n_out = (int) w[j]->ne[1];
+    t.job_first_chunk[j + 1] = t.job_first_chunk[j] + (job->n_out + t.chunk_rows - 1) / t.chunk_rows;
+  }
+  t.n_chunks = t.job_first_chunk[n_jobs];
+  atomic_store (&t.next, 0);
+  prima_threadpool_run (ctx->pool, matmul_worker, &t);
+}
+
+/* ---- elementwise pieces ---- */
+
+static void
+rms_norm (float *out, const float *x, const float *weight, int n, float eps)
+{
+  double sum = 0.0;
+  for (int i = 0; i < n; i++)
+    sum += (double) x[i] * x[i];
+  const float scale = 1.0f / sqrtf ((float) (sum / n) + eps);
+  for (int i = 0; i < n; i++)
+    out[i] = x[i] * scale * weight[i];
+}
+
+/* Rotate one head in place. Angles are built as the reference builds them:
+ * theta = pos * base^(-2i/n_rot), by repeated float multiplication. */
+static void
+rope_head (float *x, int pos, const prima_context *ctx, gboolean neox)
+{
+  const int n_rot = ctx->hp.n_rot;
+  const float theta_scale = powf (ctx->hp.rope_base, -2.0f / n_rot);
+  float theta = (float) pos / ctx->hp.rope_scale;
+  for (int i0 = 0; i0 < n_rot; i0 += 2) {
+    const float ff = ctx->rope_freq_factors ? ctx->rope_freq_factors[i0 / 2] : 1.0f;
+    const float angle = theta / ff;
+    const float c = cosf (angle), s = sinf (angle);
+    const int a = neox ? i0 / 2 : i0;
+    const int b = neox ? i0 / 2 + n_rot / 2 : i0 + 1;
+    const float x0 = x[a], x1 = x[b];
+    x[a] = x0 * c - x1 * s;
+    x[b] = x0 * s + x1 * c;
+    theta *= theta_scale;
+  }
+}
+
+static inline float
+silu (float x)
+{
+  return x / (1.0f + expf (-x));
+}
+
+static void
+add_bias (float *y, const gguf_tensor *bias, int n_tokens, int n)
+{
+  const float *b = (const float *) bias->data;
+  for (int t = 0; t < n_tokens; t++)
+    for (int i = 0; i < n; i++)
+      y[(size_t) t * n + i] += b[i];
+}
+
+/* ---- attention ---- */
+
+typedef struct {
+  prima_context *ctx;
+  int layer;                    /* index within the window */
+  int n_tokens;
+  int pos0;
+  atomic_int next;
+} attention_task;
+
+static void
+attention_worker (int ith, int nth, void *arg)
+{
+  attention_task *t = arg;
+  prima_context *ctx = t->ctx;
+  const prima_hparams *hp = &ctx->hp;
+  const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+  const float scale = 1.0f / sqrtf ((float) hd);
+  const prima_type_traits *f16 = prima_type_get_traits (PRIMA_TYPE_F16);
+  const prima_fp16 *kc = ctx->k_cache[t->layer], *vc = ctx->v_cache[t->layer];
+  float *scores = ctx->att_scores + (size_t) ith * ctx->n_ctx;
+  prima_fp16 *q16 = ctx->att_q16 + (size_t) ith * hd;
+  const int n_items = t->n_tokens * hp->n_head;
+  int item;
+  (void) nth;
+
+  while ((item = atomic_fetch_add (&t->next, 1)) < n_items) {
+    const int tok = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
+    const int n_kv = t->pos0 + tok + 1;       /* causal: positions 0..pos */
+    const float *q = ctx->q + (size_t) tok * hp->n_embd + (size_t) h * hd;
+    float *out = ctx->attn + (size_t) tok * hp->n_embd + (size_t) h * hd;
+    float max = -INFINITY;
+    double sum = 0.0;
+
+    for (int d = 0; d < hd; d++)
+      q16[d] = prima_fp32_to_fp16 (q[d]);
+    for (int j = 0; j < n_kv; j++) {
+      float s;
+      f16->vec_dot (hd, &s, kc + (size_t) j * ctx->n_kv_dim + (size_t) kvh * hd, q16);
+      scores[j] = s * scale;
+      max = MAX (max, scores[j]);
+    }
+    for (int j = 0; j < n_kv; j++) {
+      scores[j] = expf (scores[j] - max);
+      sum += scores[j];
+    }
+    const float inv = (float) (1.0 / sum);
+    memset (out, 0, sizeof (float) * hd);
+    for (int j = 0; j < n_kv; j++) {
+      const float p = prima_fp16_to_fp32 (prima_fp32_to_fp16 (scores[j] * inv));
+      const prima_fp16 *vrow = vc + (size_t) j * ctx->n_kv_dim + (size_t) kvh * hd;
+      for (int d = 0; d < hd; d++)
+        out[d] += p * prima_fp16_to_fp32 (vrow[d]);
+    }
+  }
+}
+
+/* ---- one chunk of tokens through the window ---- */
+
+static void
+run_layer (prima_context *ctx, int il, int n_tokens, int pos0)
+{
+  const prima_hparams *hp = &ctx->hp;
+  const prima_layer_weights *lw = &ctx->model->layers[ctx->first + il];
+  const int n_embd = hp->n_embd, n_kv_dim = ctx->n_kv_dim, n_ff = hp->n_ff, hd = hp->head_dim;
+  const gboolean neox = hp->arch == PRIMA_ARCH_QWEN2;
+
+  for (int t = 0; t < n_tokens; t++)
+    rms_norm (ctx->cur + (size_t) t * n_embd, ctx->x + (size_t) t * n_embd,
+        (const float *) lw->attn_norm->data, n_embd, hp->rms_eps);
+  invalidate_input (ctx);
+  {
+    const gguf_tensor *w[3] = { lw->wq, lw->wk, lw->wv };
+    float *y[3] = { ctx->q, ctx->k, ctx->v };
+    const int ys[3] = { n_embd, n_kv_dim, n_kv_dim };
+    matmul (ctx, ctx->cur, n_tokens, n_embd, 3, w, y, ys);
+  }
+  if (lw->bq) {
+    add_bias (ctx->q, lw->bq, n_tokens, n_embd);
+    add_bias (ctx->k, lw->bk, n_tokens, n_kv_dim);
+    add_bias (ctx->v, lw->bv, n_tokens, n_kv_dim);
+  }
+  for (int t = 0; t < n_tokens; t++) {
+    const int pos = pos0 + t;
+    prima_fp16 *krow = ctx->k_cache[il] + (size_t) pos * n_kv_dim;
+    prima_fp16 *vrow = ctx->v_cache[il] + (size_t) pos * n_kv_dim;
+    for (int h = 0; h < hp->n_head; h++)
+      rope_head (ctx->q + (size_t) t * n_embd + (size_t) h * hd, pos, ctx, neox);
+    for (int h = 0; h < hp->n_head_kv; h++)
+      rope_head (ctx->k + (size_t) t * n_kv_dim + (size_t) h * hd, pos, ctx, neox);
+    for (int i = 0; i < n_kv_dim; i++) {
+      krow[i] = prima_fp32_to_fp16 (ctx->k[(size_t) t * n_kv_dim + i]);
+      vrow[i] = prima_fp32_to_fp16 (ctx->v[(size_t) t * n_kv_dim + i]);
+    }
+  }
+  {
+    attention_task at = { ctx, il, n_tokens, pos0 };
+    atomic_store (&at.next, 0);
+    prima_threadpool_run (ctx->pool, attention_worker, &at);
+  }
+  invalidate_input (ctx);
+  {
+    const gguf_tensor *w[1] = { lw->wo };
+    float *y[1] = { ctx->cur };
+    const int ys[1] = { n_embd };
+    matmul (ctx, ctx->attn, n_tokens, n_embd, 1, w, y, ys);
+  }
+  for (size_t i = 0; i < (size_t) n_tokens * n_embd; i++)
+    ctx->x[i] += ctx->cur[i];
+
+  for (int t = 0; t < n_tokens; t++)
+    rms_norm (ctx->cur + (size_t) t * n_embd, ctx->x + (size_t) t * n_embd,
+        (const float *) lw->ffn_norm->data, n_embd, hp->rms_eps);
+  invalidate_input (ctx);
+  {
+    const gguf_tensor *w[2] = { lw->ffn_gate, lw->ffn_up };
+    float *y[2] = { ctx->gate, ctx->up };
+    const int ys[2] = { n_ff, n_ff };
+    matmul (ctx, ctx->cur, n_tokens, n_embd, 2, w, y, ys);
+  }
+  for (size_t i = 0; i < (size_t) n_tokens * n_ff; i++)
+    ctx->gate[i] = silu (ctx->gate[i]) * ctx->up[i];
+  invalidate_input (ctx);
+  {
+    const gguf_tensor *w[1] = { lw->ffn_down };
+    float *y[1] = { ctx->cur };
+    const int ys[1] = { n_embd };
+    matmul (ctx, ctx->gate, n_tokens, n_ff, 1, w, y, ys);
+  }
+  for (size_t i = 0; i < (size_t) n_tokens * n_embd; i++)
+    ctx->x[i] += ctx->cur[i];
+}
+
+static gboolean
+embed (prima_context *ctx, const int32_t *tokens, int n_tokens, GError **error)
+{
+  const gguf_tensor *te = ctx->model->tok_embd;
+  const prima_type_traits *tr = prima_type_get_traits (te->type);
+  const size_t row = prima_row_size (te->type, ctx->hp.n_embd);
+  for (int t = 0; t < n_tokens; t++) {
+    if (tokens[t] < 0 || tokens[t] >= ctx->hp.n_vocab) {
+      g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "token id %d is outside the vocabulary (0..%d)",
+          tokens[t], ctx->hp.n_vocab - 1);
+      return FALSE;
+    }
+    tr->to_float (te->data + (size_t) tokens[t] * row, ctx->x + (size_t) t * ctx->hp.n_embd, ctx->hp.n_embd);
+  }
+  return TRUE;
+}
+
+static void
+output_head (prima_context *ctx, int n_tokens, float *logits, gboolean all_logits)
+{
+  const prima_hparams *hp = &ctx->hp;
+  const int first_row = all_logits ? 0 : n_tokens - 1;
+  const int n_rows = n_tokens - first_row;
+  for (int t = 0; t < n_rows; t++)
+    rms_norm (ctx->cur + (size_t) t * hp->n_embd, ctx->x + (size_t) (first_row + t) * hp->n_embd,
+        (const float *) ctx->model->output_norm->data, hp->n_embd, hp->rms_eps);
+  invalidate_input (ctx);
+  {
+    const gguf_tensor *w[1] = { ctx->model->output };
+    float *y[1] = { logits };
+    const int ys[1] = { hp->n_vocab };
+    matmul (ctx, ctx->cur, n_rows, hp->n_embd, 1, w, y, ys);
+  }
+}
+
+gboolean
+prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const float *hidden,
+    int pos0, float *out, gboolean all_logits, GError **error)
+{
+  const prima_hparams *hp = &ctx->hp;
+  const gboolean has_head = prima_context_has_head (ctx);
+  const size_t out_row = has_head ? (size_t) hp->n_vocab : (size_t) hp->n_embd;
+
+  if (n <= 0)
+    return TRUE;
+  if (pos0 < 0 || pos0 + n > ctx->n_ctx) {
+    g_set_error (error, PRIMA_CONTEXT_ERROR, 1, "context is full: %d positions requested, context holds %d",
+        pos0 + n, ctx->n_ctx);
+    return FALSE;
+  }
+  if (ctx->first == 0 ? tokens == NULL : hidden == NULL) {
+    g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "layer window [%d, %d) needs %s as input",
+        ctx->first, ctx->last, ctx->first == 0 ? "token ids" : "hidden states");
+    return FALSE;
+  }
+
+  for (int done = 0; done < n; done += ctx->n_batch) {
+    const int nb = MIN (ctx->n_batch, n - done);
+    if (ctx->first == 0) {
+      if (!embed (ctx, tokens + done, nb, error))
+        return FALSE;
+    } else {
+      memcpy (ctx->x, hidden + (size_t) done * hp->n_embd, sizeof (float) * nb * hp->n_embd);
+    }
+    for (int il = 0; il < ctx->last - ctx->first; il++)
+      run_layer (ctx, il, nb, pos0 + done);
+    if (!has_head)
+      memcpy (out + (size_t) done * hp->n_embd, ctx->x, sizeof (float) * nb * hp->n_embd);
+    else if (all_logits)
+      output_head (ctx, nb, out + (size_t) done * out_row, TRUE);
+    else if (done + nb == n)
+      output_head (ctx, nb, out, FALSE);
+    ctx->n_evaluated += nb;
+  }
+  return TRUE;
+}

@@ -79,6 +79,12 @@ const void *gguf_arr_data (const gguf_file *f, int64_t id);
 const char *gguf_arr_str (const gguf_file *f, int64_t id, uint64_t i);
 uint64_t gguf_arr_str_len (const gguf_file *f, int64_t id, uint64_t i);
 const char *gguf_kv_str (const gguf_file *f, int64_t id);      /* STRING values */
+uint64_t gguf_kv_str_len (const gguf_file *f, int64_t id);     /* its true length */
+/* Raw little-endian bytes of a scalar (not STRING, not ARRAY) value (unaligned). */
+const void *gguf_kv_data (const gguf_file *f, int64_t id);
+/* Bytes of one element of a scalar type; 0 for STRING, ARRAY and unknown ids. */
+size_t gguf_type_size (gguf_type t);
+const char *gguf_type_name (gguf_type t);                      /* "uint32", NULL if unknown */
 
 /* Typed lookups by key, converting between integer widths and float widths.
  * Return FALSE (and leave *out alone) if the key is absent or of another kind. */
@@ -101,6 +107,8 @@ typedef gboolean (*gguf_fill_fn) (void *buf, size_t size, gpointer user_data, GE
 
 gguf_writer *gguf_writer_new (void);
 void gguf_writer_free (gguf_writer *w);
+/* Any scalar type (not STRING/ARRAY); value points to one host-order element. */
+void gguf_writer_set_val (gguf_writer *w, const char *key, gguf_type type, const void *value);
 void gguf_writer_set_u32 (gguf_writer *w, const char *key, uint32_t v);
 void gguf_writer_set_i32 (gguf_writer *w, const char *key, int32_t v);
 void gguf_writer_set_f32 (gguf_writer *w, const char *key, float v);
@@ -110,7 +118,11 @@ void gguf_writer_set_arr (gguf_writer *w, const char *key, gguf_type elem_type, 
 void gguf_writer_set_arr_str (gguf_writer *w, const char *key, const char *const *strs, uint64_t n);
 /* Copy one key/value (any type, arrays included) from a file being read. */
 void gguf_writer_copy_kv (gguf_writer *w, const gguf_file *src, int64_t id);
-/* Declare a tensor; its bytes come from fill (called during write, in order). */
+/* Declare a tensor; its bytes come from fill (called during write, in order,
+ * on the calling thread; fill must set all size bytes). While tensor i+1 is
+ * filled, tensor i is still being written from another buffer, so fill must
+ * not keep pointers to earlier buffers. A bad name/type/shape is reported by
+ * gguf_writer_write. A key set twice keeps its first position, last value. */
 void gguf_writer_add_tensor (gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
     const int64_t *ne, gguf_fill_fn fill, gpointer user_data);
 gboolean gguf_writer_write (gguf_writer *w, const char *path, GError **error);

@@ -1,1 +1,510 @@
-/* placeholder: being written */
+/* gst-prima: random-weight model files of real shapes.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Weights are generated row by row from a seed, the tensor name and the row
+ * index, so the output does not depend on the number of threads, and each
+ * row is quantized as soon as it exists. Rows are spread over the CPUs; the
+ * GGUF writer writes the previous tensor meanwhile.
+ */
+#include "mkmodel.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gguf.h"
+#include "tensor-types.h"
+
+G_STATIC_ASSERT (sizeof (float) == 4);
+
+/* ---- shapes, types ---- */
+
+static const struct {
+  const char *name;
+  int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
+  gboolean qwen2_tied;          /* Qwen2.5 ties embeddings up to 3B */
+} presets[] = {
+  {"tiny", 256, 4, 8, 4, 768, 2048, TRUE},
+  {"1b", 2048, 16, 32, 8, 8192, 131072, TRUE},      /* Llama-3.2-1B */
+  {"8b", 4096, 32, 32, 8, 14336, 8192, FALSE},      /* Llama-3-8B */
+  {"14b", 5120, 48, 40, 8, 13824, 32768, FALSE},    /* Qwen2.5-14B */
+  {"32b", 5120, 64, 40, 8, 27648, 32768, FALSE},    /* Qwen2.5-32B */
+  {"70b", 8192, 80, 64, 8, 28672, 8192, FALSE},     /* Llama-3-70B */
+};
+
+/* general.file_type ids are llama.cpp's enum llama_ftype (format facts). */
+static const struct {
+  const char *name;
+  uint32_t ftype;
+  prima_type base;
+  gboolean mix;                 /* llama.cpp's _M mix on top of base */
+} file_types[] = {
+  {"F32", 0, PRIMA_TYPE_F32, FALSE},
+  {"F16", 1, PRIMA_TYPE_F16, FALSE},
+  {"Q4_0", 2, PRIMA_TYPE_Q4_0, FALSE},
+  {"Q4_1", 3, PRIMA_TYPE_Q4_1, FALSE},
+  {"Q8_0", 7, PRIMA_TYPE_Q8_0, FALSE},
+  {"Q5_0", 8, PRIMA_TYPE_Q5_0, FALSE},
+  {"Q5_1", 9, PRIMA_TYPE_Q5_1, FALSE},
+  {"Q2_K", 10, PRIMA_TYPE_Q2_K, FALSE},
+  {"Q3_K", 11, PRIMA_TYPE_Q3_K, FALSE},
+  {"Q4_K", 14, PRIMA_TYPE_Q4_K, FALSE},
+  {"Q4_K_M", 15, PRIMA_TYPE_Q4_K, TRUE},
+  {"Q5_K", 16, PRIMA_TYPE_Q5_K, FALSE},
+  {"Q5_K_M", 17, PRIMA_TYPE_Q5_K, TRUE},
+  {"Q6_K", 18, PRIMA_TYPE_Q6_K, FALSE},
+  {"IQ2_XXS", 19, PRIMA_TYPE_IQ2_XXS, FALSE},
+  {"IQ2_XS", 20, PRIMA_TYPE_IQ2_XS, FALSE},
+  {"IQ3_XXS", 23, PRIMA_TYPE_IQ3_XXS, FALSE},
+  {"IQ1_S", 24, PRIMA_TYPE_IQ1_S, FALSE},
+  {"IQ4_NL", 25, PRIMA_TYPE_IQ4_NL, FALSE},
+  {"IQ3_S", 26, PRIMA_TYPE_IQ3_S, FALSE},
+  {"IQ2_S", 28, PRIMA_TYPE_IQ2_S, FALSE},
+  {"IQ4_XS", 30, PRIMA_TYPE_IQ4_XS, FALSE},
+  {"IQ1_M", 31, PRIMA_TYPE_IQ1_M, FALSE},
+  {"BF16", 32, PRIMA_TYPE_BF16, FALSE},
+};
+
+static int
+find_file_type (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (file_types); i++)
+    if (g_ascii_strcasecmp (name, file_types[i].name) == 0)
+      return (int) i;
+  return -1;
+}
+
+gboolean
+prima_mk_arch_from_name (const char *name, prima_mk_arch *out)
+{
+  if (g_ascii_strcasecmp (name, "llama") == 0)
+    *out = PRIMA_MK_ARCH_LLAMA;
+  else if (g_ascii_strcasecmp (name, "qwen2") == 0)
+    *out = PRIMA_MK_ARCH_QWEN2;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+const char *
+prima_mk_arch_name (prima_mk_arch arch)
+{
+  return arch == PRIMA_MK_ARCH_QWEN2 ? "qwen2" : "llama";
+}
+
+gboolean
+prima_mk_preset (const char *preset, prima_mk_arch arch, prima_mk_params *out)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (presets); i++) {
+    if (g_ascii_strcasecmp (preset, presets[i].name) != 0)
+      continue;
+    memset (out, 0, sizeof *out);
+    out->arch = arch;
+    out->n_embd = presets[i].n_embd;
+    out->n_layer = presets[i].n_layer;
+    out->n_head = presets[i].n_head;
+    out->n_head_kv = presets[i].n_head_kv;
+    out->n_ff = presets[i].n_ff;
+    out->n_ctx = presets[i].n_ctx;
+    out->tied_output = arch == PRIMA_MK_ARCH_QWEN2 && presets[i].qwen2_tied;
+    g_strlcpy (out->file_type, "Q4_K_M", sizeof out->file_type);
+    out->seed = 1;
+    return TRUE;
+  }
+  return FALSE;
+}
+
+gboolean
+prima_mk_file_type_id (const char *file_type, uint32_t *out)
+{
+  int k = find_file_type (file_type);
+  if (k < 0)
+    return FALSE;
+  *out = file_types[k].ftype;
+  return TRUE;
+}
+
+/* llama.cpp spends more bits on the first and last eighth of the layers and
+ * every third one between. */
+static gboolean
+use_more_bits (int64_t i, int64_t n)
+{
+  return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+gboolean
+prima_mk_tensor_type (const char *file_type, const char *name, int64_t layer, int64_t n_layer,
+    gboolean tied_output, uint32_t *out)
+{
+  int k = find_file_type (file_type);
+  if (k < 0)
+    return FALSE;
+  if (g_str_has_suffix (name, "_norm.weight") || g_str_has_suffix (name, ".bias")) {
+    *out = PRIMA_TYPE_F32;
+    return TRUE;
+  }
+  *out = file_types[k].base;
+  if (!file_types[k].mix)
+    return TRUE;
+  /* With tied embeddings token_embd is also the output head: it gets the
+   * output's type, as llama.cpp does. */
+  if (strcmp (name, "output.weight") == 0 || (tied_output && strcmp (name, "token_embd.weight") == 0))
+    *out = PRIMA_TYPE_Q6_K;
+  else if ((g_str_has_suffix (name, ".attn_v.weight") || g_str_has_suffix (name, ".ffn_down.weight"))
+      && use_more_bits (layer, n_layer))
+    *out = PRIMA_TYPE_Q6_K;
+  return TRUE;
+}
+
+/* ---- random weights ---- */
+
+static uint64_t
+splitmix64 (uint64_t *s)
+{
+  uint64_t z = (*s += G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
+  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xBF58476D1CE4E5B9);
+  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94D049BB133111EB);
+  return z ^ (z >> 31);
+}
+
+static uint64_t
+fnv1a (const char *s)
+{
+  uint64_t h = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+  for (; *s; s++)
+    h = (h ^ (uint8_t) *s) * G_GUINT64_CONSTANT (0x100000001b3);
+  return h;
+}
+
+/* One row of normal-ish values (Irwin-Hall sum of four uniforms, rescaled
+ * to unit variance): cheap, bounded, good enough for random weights. */
+static void
+random_row (uint64_t seed, float std, float *y, int64_t n)
+{
+  uint64_t s = seed, x = splitmix64 (&s) | 1;
+  const float scale = std * 1.7320508f / 65536.0f;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t a, b;
+    /* xorshift64* */
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    a = x * G_GUINT64_CONSTANT (2685821657736338717);
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    b = x * G_GUINT64_CONSTANT (2685821657736338717);
+    {
+      int64_t sum = (int64_t) (a >> 48) + (int64_t) ((a >> 16) & 0xffff)
+          + (int64_t) (b >> 48) + (int64_t) ((b >> 16) & 0xffff);
+      y[i] = (float) (sum - 2 * 65536 + 2) * scale;
+    }
+  }
+}
+
+typedef enum {
+  KIND_WEIGHT,
+  KIND_NORM,
+  KIND_BIAS,
+} tensor_kind;
+
+typedef struct mk_job mk_job;
+
+typedef struct {
+  char *name;
+  uint32_t type;
+  uint32_t n_dims;
+  int64_t ne[2];
+  tensor_kind kind;
+  float std;
+  size_t size;
+  mk_job *job;
+} mk_tensor;
+
+struct mk_job {
+  const prima_mk_params *p;
+  GPtrArray *tensors;           /* mk_tensor * */
+  uint64_t total_bytes;
+  uint64_t done_bytes;
+  int n_done;
+  int n_threads;
+  gint64 start_us;
+  gboolean tty;
+  int last_percent;
+};
+
+typedef struct {
+  const mk_tensor *t;
+  uint8_t *dst;
+  int64_t row_begin, row_end;
+} row_range;
+
+static void
+fill_rows (const mk_tensor *t, uint8_t *dst, int64_t r0, int64_t r1)
+{
+  const prima_type_traits *tr = prima_type_get_traits (t->type);
+  size_t row_size = prima_row_size (t->type, t->ne[0]);
+  float *row = t->type == PRIMA_TYPE_F32 ? NULL : g_new (float, t->ne[0]);
+  uint64_t base = t->job->p->seed * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15) ^ fnv1a (t->name);
+
+  for (int64_t r = r0; r < r1; r++) {
+    uint8_t *out = dst + (size_t) r * row_size;
+    /* F32 rows are generated in place. */
+    float *y = row != NULL ? row : (float *) (void *) out;
+    if (t->kind == KIND_NORM) {
+      for (int64_t i = 0; i < t->ne[0]; i++)
+        y[i] = 1.0f;
+    } else {
+      uint64_t s = base + (uint64_t) r * G_GUINT64_CONSTANT (0xD1B54A32D192ED03);
+      random_row (splitmix64 (&s), t->std, y, t->ne[0]);
+    }
+    if (row != NULL)
+      tr->from_float (row, out, t->ne[0]);
+  }
+  g_free (row);
+}
+
+static gpointer
+fill_rows_thread (gpointer data)
+{
+  row_range *rr = data;
+  fill_rows (rr->t, rr->dst, rr->row_begin, rr->row_end);
+  return NULL;
+}
+
+static void
+report_progress (mk_job *job, const mk_tensor *t)
+{
+  int percent = job->total_bytes ? (int) (100.0 * job->done_bytes / job->total_bytes) : 100;
+  double secs = (g_get_monotonic_time () - job->start_us) / 1e6;
+  if (!job->p->progress)
+    return;
+  if (job->tty) {
+    fprintf (stderr, "\rmkmodel: %3d%%  tensor %d/%u  %.1f/%.1f GB  %.0f s  %-32.32s", percent, job->n_done,
+        job->tensors->len, job->done_bytes / 1e9, job->total_bytes / 1e9, secs, t->name);
+    if (job->n_done == (int) job->tensors->len)
+      fputc ('\n', stderr);
+  } else if (percent / 10 != job->last_percent / 10 || job->n_done == (int) job->tensors->len) {
+    fprintf (stderr, "mkmodel: %d%% (tensor %d/%u, %.1f GB, %.0f s)\n", percent, job->n_done,
+        job->tensors->len, job->done_bytes / 1e9, secs);
+  }
+  job->last_percent = percent;
+  fflush (stderr);
+}
+
+static gboolean
+fill_tensor (void *buf, size_t size, gpointer user_data, GError **error)
+{
+  mk_tensor *t = user_data;
+  mk_job *job = t->job;
+  int64_t nrows = t->ne[1];
+  /* Small tensors are not worth a thread. */
+  int n = (int) MIN ((int64_t) job->n_threads, MAX ((int64_t) 1, nrows * t->ne[0] / 65536));
+
+  g_assert (size == t->size);
+  if (n <= 1) {
+    fill_rows (t, buf, 0, nrows);
+  } else {
+    row_range *rr = g_new (row_range, n);
+    GThread **th = g_new (GThread *, n);
+    for (int i = 0; i < n; i++) {
+      rr[i] = (row_range) { t, buf, nrows * i / n, nrows * (i + 1) / n };
+      th[i] = i == 0 ? NULL : g_thread_new ("mkmodel", fill_rows_thread, &rr[i]);
+    }
+    fill_rows_thread (&rr[0]);
+    for (int i = 1; i < n; i++)
+      g_thread_join (th[i]);
+    g_free (th);
+    g_free (rr);
+  }
+  job->done_bytes += size;
+  job->n_done++;
+  report_progress (job, t);
+  return TRUE;
+}
+
+static void
+mk_tensor_free (gpointer p)
+{
+  mk_tensor *t = p;
+  g_free (t->name);
+  g_free (t);
+}
+
+static gboolean
+add_tensor (mk_job *job, const char *name, int64_t layer, int64_t ne0, int64_t ne1, tensor_kind kind,
+    float std, GError **error)
+{
+  const prima_mk_params *p = job->p;
+  mk_tensor *t = g_new0 (mk_tensor, 1);
+  const prima_type_traits *tr;
+
+  t->name = g_strdup (name);
+  t->kind = kind;
+  t->std = std;
+  t->ne[0] = ne0;
+  t->ne[1] = ne1;
+  t->n_dims = ne1 > 1 || kind == KIND_WEIGHT ? 2 : 1;
+  t->job = job;
+  g_ptr_array_add (job->tensors, t);
+  if (!prima_mk_tensor_type (p->file_type, name, layer, p->n_layer, p->tied_output, &t->type)) {
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_MISSING, "unknown file type '%s'", p->file_type);
+    return FALSE;
+  }
+  tr = prima_type_get_traits (t->type);
+  t->size = prima_row_size (t->type, ne0);
+  if (tr == NULL || t->size == 0) {
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_FORMAT,
+        "tensor %s: row length %" PRId64 " is not a multiple of the %s block size %" PRId64, name, ne0,
+        prima_type_name (t->type), tr ? tr->blck_size : 0);
+    return FALSE;
+  }
+  if (t->type != PRIMA_TYPE_F32 && tr->from_float == NULL) {
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_MISSING,
+        "no quantizer for type %s yet (tensor %s)", tr->name, name);
+    return FALSE;
+  }
+  t->size *= (size_t) ne1;
+  job->total_bytes += t->size;
+  return TRUE;
+}
+
+static gboolean
+check_shape (const prima_mk_params *p, GError **error)
+{
+  const char *bad = NULL;
+  if (p->n_embd <= 0 || p->n_layer <= 0 || p->n_head <= 0 || p->n_head_kv <= 0 || p->n_ff <= 0
+      || p->n_ctx <= 0)
+    bad = "every dimension must be positive";
+  else if (p->n_layer > 100000 || p->n_embd > (1 << 20) || p->n_ff > (1 << 22) || p->n_ctx > G_MAXUINT32)
+    bad = "a dimension is implausibly large";
+  else if (p->n_embd % p->n_head != 0)
+    bad = "n_embd must be a multiple of n_head";
+  else if (p->n_head % p->n_head_kv != 0)
+    bad = "n_head must be a multiple of n_head_kv";
+  else if ((p->n_embd / p->n_head) % 2 != 0)
+    bad = "the head size n_embd/n_head must be even (RoPE rotates pairs)";
+  if (bad != NULL)
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_FORMAT, "bad shape (n_embd %" PRId64
+        ", n_layer %" PRId64 ", n_head %" PRId64 ", n_head_kv %" PRId64 ", n_ff %" PRId64 "): %s",
+        p->n_embd, p->n_layer, p->n_head, p->n_head_kv, p->n_ff, bad);
+  return bad == NULL;
+}
+
+gboolean
+prima_mk_write (const prima_mk_params *p, const char *vocab_path, const char *out_path, GError **error)
+{
+  const char *arch = prima_mk_arch_name (p->arch);
+  gboolean qwen2 = p->arch == PRIMA_MK_ARCH_QWEN2;
+  int64_t n_embd_kv, n_vocab, tokens_id;
+  gguf_file *vocab;
+  gguf_writer *w = NULL;
+  mk_job job = { 0 };
+  gboolean ok = FALSE, quantized = FALSE;
+  uint32_t ftype;
+  char key[128], name[128];
+  /* Scales that keep the residual stream sane: projections read normalized
+   * inputs (std 1), so std ~ 1/sqrt(fan_in) gives unit outputs; the two
+   * projections back into the residual stream are shrunk by the depth. */
+  float in_std = 1.0f / sqrtf ((float) p->n_embd);
+  float out_std = in_std / sqrtf (2.0f * (float) p->n_layer);
+  float down_std = 1.0f / sqrtf ((float) p->n_ff) / sqrtf (2.0f * (float) p->n_layer);
+
+  if (!prima_mk_file_type_id (p->file_type, &ftype)) {
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_MISSING, "unknown file type '%s'", p->file_type);
+    return FALSE;
+  }
+  if (!check_shape (p, error))
+    return FALSE;
+  n_embd_kv = p->n_embd / p->n_head * p->n_head_kv;
+
+  vocab = gguf_open (vocab_path, error);
+  if (vocab == NULL)
+    return FALSE;
+  tokens_id = gguf_find_key (vocab, "tokenizer.ggml.tokens");
+  if (tokens_id < 0 || gguf_kv_type (vocab, tokens_id) != GGUF_TYPE_ARRAY
+      || gguf_arr_type (vocab, tokens_id) != GGUF_TYPE_STRING || gguf_arr_n (vocab, tokens_id) == 0) {
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_MISSING,
+        "%s: no vocabulary (tokenizer.ggml.tokens string array)", vocab_path);
+    gguf_close (vocab);
+    return FALSE;
+  }
+  n_vocab = (int64_t) gguf_arr_n (vocab, tokens_id);
+
+  job.p = p;
+  job.tensors = g_ptr_array_new_with_free_func (mk_tensor_free);
+  job.n_threads = (int) MAX (1u, g_get_num_processors ());
+  job.tty = isatty (2);
+  job.last_percent = -1;
+
+  /* Tensor list, in llama.cpp's order. */
+  if (!add_tensor (&job, "token_embd.weight", -1, p->n_embd, n_vocab, KIND_WEIGHT, 0.02f, error)
+      || !add_tensor (&job, "output_norm.weight", -1, p->n_embd, 1, KIND_NORM, 0, error)
+      || (!p->tied_output
+          && !add_tensor (&job, "output.weight", -1, p->n_embd, n_vocab, KIND_WEIGHT, in_std, error)))
+    goto out;
+  for (int64_t i = 0; i < p->n_layer; i++) {
+    static const char *const suffix[] = {
+      "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down",
+    };
+    const int64_t ne0[] = { p->n_embd, p->n_embd, p->n_embd, p->n_embd, p->n_embd, p->n_embd, p->n_embd,
+      p->n_embd, p->n_ff };
+    const int64_t ne1[] = { 1, p->n_embd, n_embd_kv, n_embd_kv, p->n_embd, 1, p->n_ff, p->n_ff, p->n_embd };
+    const float std[] = { 0, in_std, in_std, in_std, out_std, 0, in_std, in_std, down_std };
+    for (guint k = 0; k < G_N_ELEMENTS (suffix); k++) {
+      tensor_kind kind = g_str_has_suffix (suffix[k], "_norm") ? KIND_NORM : KIND_WEIGHT;
+      g_snprintf (name, sizeof name, "blk.%" PRId64 ".%s.weight", i, suffix[k]);
+      if (!add_tensor (&job, name, i, ne0[k], ne1[k], kind, std[k], error))
+        goto out;
+      /* Qwen2's q/k/v biases follow their weights. */
+      if (qwen2 && k >= 1 && k <= 3) {
+        g_snprintf (name, sizeof name, "blk.%" PRId64 ".%s.bias", i, suffix[k]);
+        if (!add_tensor (&job, name, i, ne1[k], 1, KIND_BIAS, 0.02f, error))
+          goto out;
+      }
+    }
+  }
+
+  w = gguf_writer_new ();
+  gguf_writer_set_str (w, "general.architecture", arch);
+  g_snprintf (name, sizeof name, "prima-mkmodel %s %" PRId64 "x%" PRId64 " %s", arch, p->n_layer, p->n_embd,
+      p->file_type);
+  gguf_writer_set_str (w, "general.name", name);
+#define ARCH_KEY(suffix) (g_snprintf (key, sizeof key, "%s." suffix, arch), key)
+  gguf_writer_set_u32 (w, ARCH_KEY ("context_length"), (uint32_t) p->n_ctx);
+  gguf_writer_set_u32 (w, ARCH_KEY ("embedding_length"), (uint32_t) p->n_embd);
+  gguf_writer_set_u32 (w, ARCH_KEY ("block_count"), (uint32_t) p->n_layer);
+  gguf_writer_set_u32 (w, ARCH_KEY ("feed_forward_length"), (uint32_t) p->n_ff);
+  gguf_writer_set_u32 (w, ARCH_KEY ("attention.head_count"), (uint32_t) p->n_head);
+  gguf_writer_set_u32 (w, ARCH_KEY ("attention.head_count_kv"), (uint32_t) p->n_head_kv);
+  gguf_writer_set_f32 (w, ARCH_KEY ("attention.layer_norm_rms_epsilon"), qwen2 ? 1e-6f : 1e-5f);
+  gguf_writer_set_f32 (w, ARCH_KEY ("rope.freq_base"), qwen2 ? 1e6f : 500000.0f);
+  gguf_writer_set_u32 (w, ARCH_KEY ("rope.dimension_count"), (uint32_t) (p->n_embd / p->n_head));
+  gguf_writer_set_u32 (w, "general.file_type", ftype);
+  gguf_writer_set_u32 (w, ARCH_KEY ("vocab_size"), (uint32_t) n_vocab);
+#undef ARCH_KEY
+  for (int64_t i = 0; i < gguf_n_kv (vocab); i++)
+    if (g_str_has_prefix (gguf_key (vocab, i), "tokenizer."))
+      gguf_writer_copy_kv (w, vocab, i);
+  for (guint i = 0; i < job.tensors->len; i++) {
+    mk_tensor *t = g_ptr_array_index (job.tensors, i);
+    quantized |= t->type != PRIMA_TYPE_F32 && t->type != PRIMA_TYPE_F16 && t->type != PRIMA_TYPE_BF16;
+    gguf_writer_add_tensor (w, t->name, t->type, t->n_dims, t->ne, fill_tensor, t);
+  }
+  if (quantized)
+    gguf_writer_set_u32 (w, "general.quantization_version", 2);
+  /* The vocabulary is copied: its mapping can go before the long write. */
+  gguf_close (vocab);
+  vocab = NULL;
+
+  if (p->progress)
+    fprintf (stderr, "mkmodel: %s %s, %" PRId64 " layers, %" PRId64 " embd, %" PRId64 " vocab: %u tensors, "
+        "%.2f GB, %d threads -> %s\n", arch, p->file_type, p->n_layer, p->n_embd, n_vocab, job.tensors->len,
+        job.total_bytes / 1e9, job.n_threads, out_path);
+  job.start_us = g_get_monotonic_time ();
+  ok = gguf_writer_write (w, out_path, error);
+
+out:
+  gguf_writer_free (w);
+  gguf_close (vocab);
+  g_ptr_array_unref (job.tensors);
+  return ok;
+}

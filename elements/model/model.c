@@ -1,1 +1,246 @@
-/* placeholder: being written */
+/* gst-prima: a llama/qwen2 model mapped from a GGUF file.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include "model.h"
+
+#include <string.h>
+#include <math.h>
+
+G_DEFINE_QUARK (prima-model-error-quark, prima_model_error)
+
+const char *
+prima_arch_name (prima_arch arch)
+{
+  return arch == PRIMA_ARCH_QWEN2 ? "qwen2" : "llama";
+}
+
+static gboolean
+get_int_key (gguf_file *f, const char *arch, const char *suffix, gboolean required,
+    int def, int *out, GError **error)
+{
+  char *key = g_strdup_printf ("%s.%s", arch, suffix);
+  int64_t v;
+  gboolean ok = gguf_get_i64 (f, key, &v);
+  if (!ok && required) {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: missing metadata key '%s'", gguf_path (f), key);
+    g_free (key);
+    return FALSE;
+  }
+  if (ok && (v <= 0 || v > G_MAXINT / 16)) {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: metadata key '%s' has an invalid value %" G_GINT64_FORMAT,
+        gguf_path (f), key, v);
+    g_free (key);
+    return FALSE;
+  }
+  *out = ok ? (int) v : def;
+  g_free (key);
+  return TRUE;
+}
+
+static float
+get_float_key (gguf_file *f, const char *arch, const char *suffix, float def)
+{
+  char *key = g_strdup_printf ("%s.%s", arch, suffix);
+  float v = def;
+  gguf_get_f32 (f, key, &v);
+  g_free (key);
+  return v;
+}
+
+/* Find a tensor, check its shape (ne0, ne1; ne1 < 0 means a vector) and that we
+ * can compute with its type. */
+static const gguf_tensor *
+want_tensor (gguf_file *f, const char *name, int64_t ne0, int64_t ne1, gboolean required, GError **error)
+{
+  const gguf_tensor *t = gguf_find_tensor (f, name);
+  const prima_type_traits *tr;
+  if (t == NULL) {
+    if (required)
+      g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: missing tensor '%s'", gguf_path (f), name);
+    return NULL;
+  }
+  if (t->ne[0] != ne0 || (ne1 < 0 ? t->n_dims != 1 : t->ne[1] != ne1) || t->ne[2] != 1 || t->ne[3] != 1) {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0,
+        "%s: tensor '%s' has shape [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], expected [%" G_GINT64_FORMAT
+        ", %" G_GINT64_FORMAT "]", gguf_path (f), name, t->ne[0], t->ne[1], ne0, ne1 < 0 ? 1 : ne1);
+    return NULL;
+  }
+  tr = prima_type_get_traits (t->type);
+  if (tr == NULL || tr->to_float == NULL || (ne1 >= 0 && tr->vec_dot == NULL)) {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: tensor '%s' has type %s, which this build cannot compute with",
+        gguf_path (f), name, prima_type_name (t->type) ? prima_type_name (t->type) : "?");
+    return NULL;
+  }
+  if (ne1 < 0 && t->type != PRIMA_TYPE_F32) {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: tensor '%s' has type %s, expected F32",
+        gguf_path (f), name, prima_type_name (t->type));
+    return NULL;
+  }
+  return t;
+}
+
+prima_model *
+prima_model_new (gguf_file *f, GError **error)
+{
+  prima_model *m = g_new0 (prima_model, 1);
+  prima_hparams *hp = &m->hp;
+  const char *arch = gguf_get_str (f, "general.architecture");
+  GError *local = NULL;
+  int key_len = 0, val_len = 0;
+
+  m->file = f;
+  if (arch == NULL) {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: missing metadata key 'general.architecture'", gguf_path (f));
+    goto fail;
+  }
+  if (strcmp (arch, "llama") == 0)
+    hp->arch = PRIMA_ARCH_LLAMA;
+  else if (strcmp (arch, "qwen2") == 0)
+    hp->arch = PRIMA_ARCH_QWEN2;
+  else {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: model architecture '%s' is not supported (supported: llama, qwen2)",
+        gguf_path (f), arch);
+    goto fail;
+  }
+  m->name = g_strdup (gguf_get_str (f, "general.name") ? gguf_get_str (f, "general.name") : arch);
+
+  if (!get_int_key (f, arch, "embedding_length", TRUE, 0, &hp->n_embd, error)
+      || !get_int_key (f, arch, "block_count", TRUE, 0, &hp->n_layer, error)
+      || !get_int_key (f, arch, "feed_forward_length", TRUE, 0, &hp->n_ff, error)
+      || !get_int_key (f, arch, "attention.head_count", TRUE, 0, &hp->n_head, error)
+      || !get_int_key (f, arch, "attention.head_count_kv", FALSE, hp->n_head, &hp->n_head_kv, error)
+      || !get_int_key (f, arch, "context_length", FALSE, 4096, &hp->n_ctx_train, error)
+      || !get_int_key (f, arch, "attention.key_length", FALSE, 0, &key_len, error)
+      || !get_int_key (f, arch, "attention.value_length", FALSE, 0, &val_len, error))
+    goto fail;
+  if (hp->n_embd % hp->n_head != 0 || hp->n_head % hp->n_head_kv != 0) {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: %d heads do not divide %d embedding dims into %d KV groups",
+        gguf_path (f), hp->n_head, hp->n_embd, hp->n_head_kv);
+    goto fail;
+  }
+  hp->head_dim = hp->n_embd / hp->n_head;
+  if ((key_len && key_len != hp->head_dim) || (val_len && val_len != hp->head_dim)) {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: head sizes other than n_embd / n_head are not supported", gguf_path (f));
+    goto fail;
+  }
+  if (!get_int_key (f, arch, "rope.dimension_count", FALSE, hp->head_dim, &hp->n_rot, error))
+    goto fail;
+  if (hp->n_rot > hp->head_dim || hp->n_rot % 2) {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: rope.dimension_count %d does not fit head size %d",
+        gguf_path (f), hp->n_rot, hp->head_dim);
+    goto fail;
+  }
+  hp->rms_eps = get_float_key (f, arch, "attention.layer_norm_rms_epsilon", 1e-5f);
+  hp->rope_base = get_float_key (f, arch, "rope.freq_base", 10000.0f);
+  hp->rope_scale = 1.0f;
+  {
+    const char *scaling = NULL;
+    char *key = g_strdup_printf ("%s.rope.scaling.type", arch);
+    scaling = gguf_get_str (f, key);
+    g_free (key);
+    if (scaling && strcmp (scaling, "linear") == 0)
+      hp->rope_scale = get_float_key (f, arch, "rope.scaling.factor", 1.0f);
+    else if (scaling && strcmp (scaling, "none") != 0) {
+      g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: rope scaling '%s' is not supported", gguf_path (f), scaling);
+      goto fail;
+    }
+    if (!(hp->rope_scale > 0))
+      hp->rope_scale = 1.0f;
+  }
+
+  m->tok_embd = gguf_find_tensor (f, "token_embd.weight");
+  if (m->tok_embd == NULL) {
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: missing tensor 'token_embd.weight'", gguf_path (f));
+    goto fail;
+  }
+  hp->n_vocab = (int) m->tok_embd->ne[1];
+  if (!(m->tok_embd = want_tensor (f, "token_embd.weight", hp->n_embd, hp->n_vocab, TRUE, error))
+      || !(m->output_norm = want_tensor (f, "output_norm.weight", hp->n_embd, -1, TRUE, error)))
+    goto fail;
+  m->output = want_tensor (f, "output.weight", hp->n_embd, hp->n_vocab, FALSE, &local);
+  if (local) {
+    g_propagate_error (error, local);
+    goto fail;
+  }
+  if (m->output == NULL)
+    m->output = m->tok_embd;
+  m->rope_freqs = want_tensor (f, "rope_freqs.weight", hp->n_rot / 2, -1, FALSE, &local);
+  if (local) {
+    g_propagate_error (error, local);
+    goto fail;
+  }
+
+  m->layers = g_new0 (prima_layer_weights, hp->n_layer);
+  {
+    const int64_t n_embd = hp->n_embd, n_kv = (int64_t) hp->n_head_kv * hp->head_dim, n_ff = hp->n_ff;
+    const gboolean bias = hp->arch == PRIMA_ARCH_QWEN2;
+    for (int i = 0; i < hp->n_layer; i++) {
+      prima_layer_weights *l = &m->layers[i];
+      char name[96];
+#define WANT(field, suffix, ne0, ne1, req) \
+      g_snprintf (name, sizeof name, "blk.%d." suffix, i); \
+      l->field = want_tensor (f, name, ne0, ne1, req, &local); \
+      if (local) { g_propagate_error (error, local); goto fail; }
+      WANT (attn_norm, "attn_norm.weight", n_embd, -1, TRUE);
+      WANT (wq, "attn_q.weight", n_embd, n_embd, TRUE);
+      WANT (wk, "attn_k.weight", n_embd, n_kv, TRUE);
+      WANT (wv, "attn_v.weight", n_embd, n_kv, TRUE);
+      WANT (wo, "attn_output.weight", n_embd, n_embd, TRUE);
+      WANT (bq, "attn_q.bias", n_embd, -1, bias);
+      WANT (bk, "attn_k.bias", n_kv, -1, bias);
+      WANT (bv, "attn_v.bias", n_kv, -1, bias);
+      WANT (ffn_norm, "ffn_norm.weight", n_embd, -1, TRUE);
+      WANT (ffn_gate, "ffn_gate.weight", n_embd, n_ff, TRUE);
+      WANT (ffn_up, "ffn_up.weight", n_embd, n_ff, TRUE);
+      WANT (ffn_down, "ffn_down.weight", n_ff, n_embd, TRUE);
+#undef WANT
+    }
+  }
+  return m;
+
+fail:
+  m->file = NULL;               /* the caller keeps the file on failure */
+  prima_model_free (m);
+  return NULL;
+}
+
+prima_model *
+prima_model_load (const char *path, GError **error)
+{
+  gguf_file *f = gguf_open (path, error);
+  prima_model *m;
+  if (f == NULL)
+    return NULL;
+  m = prima_model_new (f, error);
+  if (m == NULL)
+    gguf_close (f);
+  return m;
+}
+
+void
+prima_model_free (prima_model *m)
+{
+  if (m == NULL)
+    return;
+  if (m->file)
+    gguf_close (m->file);
+  g_free (m->layers);
+  g_free (m->name);
+  g_free (m);
+}
+
+guint64
+prima_model_weight_bytes (const prima_model *m, int first, int last)
+{
+  guint64 bytes = 0;
+  for (int i = MAX (first, 0); i < MIN (last, m->hp.n_layer); i++) {
+    const prima_layer_weights *l = &m->layers[i];
+    const gguf_tensor *ts[] = { l->attn_norm, l->wq, l->wk, l->wv, l->wo, l->bq, l->bk, l->bv,
+      l->ffn_norm, l->ffn_gate, l->ffn_up, l->ffn_down };
+    for (size_t k = 0; k < G_N_ELEMENTS (ts); k++)
+      if (ts[k])
+        bytes += ts[k]->size;
+  }
+  if (last >= m->hp.n_layer)
+    bytes += m->output->size + m->output_norm->size;
+  return bytes;
+}

@@ -1,3 +1,298 @@
-/* placeholder: being written */
+/* gst-prima: AVX-512 (F, BW, VL, DQ, VNNI) dot products.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Registered on top of the AVX2 table, so only the kernels that gain from
+ * wider vectors or VNNI live here: Q4_K and Q6_K (which dominate decoding of
+ * K-quant models), Q8_0, Q4_0, F32 and F16. Integer sums per block are exact,
+ * as in the reference; only the float accumulation order differs.
+ */
 #include "quants.h"
-void prima_quants_avx512_register (prima_type_traits *table) { (void) table; }
+
+#include <immintrin.h>
+#include <string.h>
+
+static inline float
+fp16 (prima_fp16 h)
+{
+  return _cvtsh_ss (h);
+}
+
+static inline float
+hsum256_ps (__m256 v)
+{
+  __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
+  s = _mm_add_ss (s, _mm_movehdup_ps (s));
+  return _mm_cvtss_f32 (s);
+}
+
+static inline float
+hsum128_ps (__m128 s)
+{
+  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
+  s = _mm_add_ss (s, _mm_movehdup_ps (s));
+  return _mm_cvtss_f32 (s);
+}
+
+/* ---------------------------------------------------------------------
+ * Float types
+ * --------------------------------------------------------------------- */
+
+static void
+vec_dot_f32_f32_avx512 (int n, float *s, const void *vx, const void *vy)
+{
+  const float *x = vx, *y = vy;
+  __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0;
+  int i = 0;
+  for (; i + 64 <= n; i += 64) {
+    a0 = _mm512_fmadd_ps (_mm512_loadu_ps (x + i), _mm512_loadu_ps (y + i), a0);
+    a1 = _mm512_fmadd_ps (_mm512_loadu_ps (x + i + 16), _mm512_loadu_ps (y + i + 16), a1);
+    a2 = _mm512_fmadd_ps (_mm512_loadu_ps (x + i + 32), _mm512_loadu_ps (y + i + 32), a2);
+    a3 = _mm512_fmadd_ps (_mm512_loadu_ps (x + i + 48), _mm512_loadu_ps (y + i + 48), a3);
+  }
+  for (; i + 16 <= n; i += 16)
+    a0 = _mm512_fmadd_ps (_mm512_loadu_ps (x + i), _mm512_loadu_ps (y + i), a0);
+  if (i < n) {
+    /* masked tail: lanes past n load as zero */
+    const __mmask16 m = (__mmask16) ((1u << (n - i)) - 1);
+    a1 = _mm512_fmadd_ps (_mm512_maskz_loadu_ps (m, x + i), _mm512_maskz_loadu_ps (m, y + i), a1);
+  }
+  *s = _mm512_reduce_add_ps (_mm512_add_ps (_mm512_add_ps (a0, a1), _mm512_add_ps (a2, a3)));
+}
+
+static void
+vec_dot_f16_f16_avx512 (int n, float *s, const void *vx, const void *vy)
+{
+  const prima_fp16 *x = vx, *y = vy;
+  __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0;
+  int i = 0;
+#define LD(p) _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) (p)))
+  for (; i + 64 <= n; i += 64) {
+    a0 = _mm512_fmadd_ps (LD (x + i), LD (y + i), a0);
+    a1 = _mm512_fmadd_ps (LD (x + i + 16), LD (y + i + 16), a1);
+    a2 = _mm512_fmadd_ps (LD (x + i + 32), LD (y + i + 32), a2);
+    a3 = _mm512_fmadd_ps (LD (x + i + 48), LD (y + i + 48), a3);
+  }
+  for (; i + 16 <= n; i += 16)
+    a0 = _mm512_fmadd_ps (LD (x + i), LD (y + i), a0);
+#undef LD
+  if (i < n) {
+    const __mmask16 m = (__mmask16) ((1u << (n - i)) - 1);
+    const __m512 xv = _mm512_cvtph_ps (_mm256_maskz_loadu_epi16 (m, x + i));
+    const __m512 yv = _mm512_cvtph_ps (_mm256_maskz_loadu_epi16 (m, y + i));
+    a1 = _mm512_fmadd_ps (xv, yv, a1);
+  }
+  *s = _mm512_reduce_add_ps (_mm512_add_ps (_mm512_add_ps (a0, a1), _mm512_add_ps (a2, a3)));
+}
+
+/* ---------------------------------------------------------------------
+ * Legacy 32-blocks: one block per 256-bit VNNI dot
+ * --------------------------------------------------------------------- */
+
+/* signed x signed bytes -> 8 int32: vpdpbusd wants unsigned x signed, so
+ * move x's sign onto y */
+static inline __m256i
+dot_i8_vnni (__m256i x, __m256i y)
+{
+  return _mm256_dpbusd_epi32 (_mm256_setzero_si256 (), _mm256_abs_epi8 (x), _mm256_sign_epi8 (y, x));
+}
+
+static void
+vec_dot_q8_0_q8_0_avx512 (int n, float *s, const void *vx, const void *vy)
+{
+  const block_q8_0 *x = vx;
+  const block_q8_0 *y = vy;
+  const int nb = n / QK8_0;
+  __m256 acc0 = _mm256_setzero_ps (), acc1 = acc0;
+  int i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    const __m256i p0 = dot_i8_vnni (_mm256_loadu_si256 ((const __m256i *) x[i].qs),
+        _mm256_loadu_si256 ((const __m256i *) y[i].qs));
+    const __m256i p1 = dot_i8_vnni (_mm256_loadu_si256 ((const __m256i *) x[i + 1].qs),
+        _mm256_loadu_si256 ((const __m256i *) y[i + 1].qs));
+    acc0 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i].d) * fp16 (y[i].d)), _mm256_cvtepi32_ps (p0), acc0);
+    acc1 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i + 1].d) * fp16 (y[i + 1].d)), _mm256_cvtepi32_ps (p1), acc1);
+  }
+  for (; i < nb; i++) {
+    const __m256i p = dot_i8_vnni (_mm256_loadu_si256 ((const __m256i *) x[i].qs),
+        _mm256_loadu_si256 ((const __m256i *) y[i].qs));
+    acc0 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i].d) * fp16 (y[i].d)), _mm256_cvtepi32_ps (p), acc0);
+  }
+  *s = hsum256_ps (_mm256_add_ps (acc0, acc1));
+}
+
+static inline __m256i
+nibbles_32 (const uint8_t *p)
+{
+  const __m128i t = _mm_loadu_si128 ((const __m128i *) p);
+  const __m256i b = _mm256_set_m128i (_mm_srli_epi16 (t, 4), t);
+  return _mm256_and_si256 (b, _mm256_set1_epi8 (0x0F));
+}
+
+static void
+vec_dot_q4_0_q8_0_avx512 (int n, float *s, const void *vx, const void *vy)
+{
+  const block_q4_0 *x = vx;
+  const block_q8_0 *y = vy;
+  const int nb = n / QK8_0;
+  const __m256i eight = _mm256_set1_epi8 (8);
+  __m256 acc0 = _mm256_setzero_ps (), acc1 = acc0;
+  int i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    const __m256i p0 = dot_i8_vnni (_mm256_sub_epi8 (nibbles_32 (x[i].qs), eight),
+        _mm256_loadu_si256 ((const __m256i *) y[i].qs));
+    const __m256i p1 = dot_i8_vnni (_mm256_sub_epi8 (nibbles_32 (x[i + 1].qs), eight),
+        _mm256_loadu_si256 ((const __m256i *) y[i + 1].qs));
+    acc0 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i].d) * fp16 (y[i].d)), _mm256_cvtepi32_ps (p0), acc0);
+    acc1 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i + 1].d) * fp16 (y[i + 1].d)), _mm256_cvtepi32_ps (p1), acc1);
+  }
+  for (; i < nb; i++) {
+    const __m256i p = dot_i8_vnni (_mm256_sub_epi8 (nibbles_32 (x[i].qs), eight),
+        _mm256_loadu_si256 ((const __m256i *) y[i].qs));
+    acc0 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i].d) * fp16 (y[i].d)), _mm256_cvtepi32_ps (p), acc0);
+  }
+  *s = hsum256_ps (_mm256_add_ps (acc0, acc1));
+}
+
+/* ---------------------------------------------------------------------
+ * Q4_K: 64-byte loads of the nibbles, maddubs against the activations, then
+ * vpdpwssd with the sub-block scales as words.
+ * --------------------------------------------------------------------- */
+
+/* Same unpacking as k4_scale_min in quants-ref.c: 8 scales in bytes 0..7,
+ * 8 mins in bytes 8..15. */
+static inline __m128i
+k4_scales_mins (const uint8_t *packed)
+{
+  uint32_t w[3];
+  memcpy (w, packed, sizeof w);
+  const uint32_t sc_lo = w[0] & 0x3f3f3f3f;
+  const uint32_t mn_lo = w[1] & 0x3f3f3f3f;
+  const uint32_t sc_hi = (w[2] & 0x0f0f0f0f) | (((w[0] >> 6) & 0x03030303) << 4);
+  const uint32_t mn_hi = ((w[2] >> 4) & 0x0f0f0f0f) | (((w[1] >> 6) & 0x03030303) << 4);
+  return _mm_set_epi32 ((int) mn_hi, (int) mn_lo, (int) sc_hi, (int) sc_lo);
+}
+
+/* pshufb control: word a of the lane in 128-bit lanes 0-1, word b in 2-3 */
+static inline __m512i
+word_halves_ctrl (int a, int b)
+{
+  const __m256i lo = _mm256_set1_epi16 ((short) ((2 * a) | ((2 * a + 1) << 8)));
+  const __m256i hi = _mm256_set1_epi16 ((short) ((2 * b) | ((2 * b + 1) << 8)));
+  return _mm512_inserti64x4 (_mm512_castsi256_si512 (lo), hi, 1);
+}
+
+static void
+vec_dot_q4_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
+{
+  const block_q4_K *x = vx;
+  const block_q8_K *y = vy;
+  const int nb = n / QK_K;
+  const __m512i m4 = _mm512_set1_epi8 (0x0F);
+  const __m512i c01 = word_halves_ctrl (0, 1), c23 = word_halves_ctrl (2, 3);
+  const __m512i c45 = word_halves_ctrl (4, 5), c67 = word_halves_ctrl (6, 7);
+  __m512 acc = _mm512_setzero_ps ();
+  __m128 acc_m = _mm_setzero_ps ();
+  for (int i = 0; i < nb; i++) {
+    const float d = y[i].d * fp16 (x[i].d);
+    const float dmin = -y[i].d * fp16 (x[i].dmin);
+    const __m128i sm = k4_scales_mins (x[i].scales);
+    const __m128i sc16 = _mm_cvtepu8_epi16 (sm);
+    const __m128i mn16 = _mm_cvtepu8_epi16 (_mm_srli_si128 (sm, 8));
+
+    /* mins against the sums of the activations per 32 */
+    const __m128i bs_lo = _mm_loadu_si128 ((const __m128i *) y[i].bsums);
+    const __m128i bs_hi = _mm_loadu_si128 ((const __m128i *) (y[i].bsums + 8));
+    const __m128i mprod = _mm_madd_epi16 (mn16, _mm_hadd_epi16 (bs_lo, bs_hi));
+    acc_m = _mm_fmadd_ps (_mm_set1_ps (dmin), _mm_cvtepi32_ps (mprod), acc_m);
+
+    /* bytes 0..63 hold sub-blocks 0 and 2 (low nibbles) and 1 and 3 (high):
+     * regroup to [0,1] and [2,3] so the activations load straight */
+    const __m512i b0 = _mm512_loadu_si512 (x[i].qs);
+    const __m512i b1 = _mm512_loadu_si512 (x[i].qs + 64);
+    const __m512i lo0 = _mm512_and_si512 (b0, m4);
+    const __m512i hi0 = _mm512_and_si512 (_mm512_srli_epi16 (b0, 4), m4);
+    const __m512i lo1 = _mm512_and_si512 (b1, m4);
+    const __m512i hi1 = _mm512_and_si512 (_mm512_srli_epi16 (b1, 4), m4);
+    const __m512i q01 = _mm512_shuffle_i64x2 (lo0, hi0, 0x44);
+    const __m512i q23 = _mm512_shuffle_i64x2 (lo0, hi0, 0xEE);
+    const __m512i q45 = _mm512_shuffle_i64x2 (lo1, hi1, 0x44);
+    const __m512i q67 = _mm512_shuffle_i64x2 (lo1, hi1, 0xEE);
+
+    const __m512i p01 = _mm512_maddubs_epi16 (q01, _mm512_loadu_si512 (y[i].qs));
+    const __m512i p23 = _mm512_maddubs_epi16 (q23, _mm512_loadu_si512 (y[i].qs + 64));
+    const __m512i p45 = _mm512_maddubs_epi16 (q45, _mm512_loadu_si512 (y[i].qs + 128));
+    const __m512i p67 = _mm512_maddubs_epi16 (q67, _mm512_loadu_si512 (y[i].qs + 192));
+
+    const __m512i scb = _mm512_broadcast_i32x4 (sc16);
+    __m512i s0 = _mm512_madd_epi16 (p01, _mm512_shuffle_epi8 (scb, c01));
+    __m512i s1 = _mm512_madd_epi16 (p23, _mm512_shuffle_epi8 (scb, c23));
+    s0 = _mm512_dpwssd_epi32 (s0, p45, _mm512_shuffle_epi8 (scb, c45));
+    s1 = _mm512_dpwssd_epi32 (s1, p67, _mm512_shuffle_epi8 (scb, c67));
+    acc = _mm512_fmadd_ps (_mm512_set1_ps (d), _mm512_cvtepi32_ps (_mm512_add_epi32 (s0, s1)), acc);
+  }
+  *s = _mm512_reduce_add_ps (acc) + hsum128_ps (acc_m);
+}
+
+/* ---------------------------------------------------------------------
+ * Q6_K: rebuild the six-bit levels 64 at a time (variable shifts place the
+ * two high bits), maddubs, vpdpwssd with per-16 scales; the +32 bias is
+ * taken off once per super-block through the activation group sums.
+ * --------------------------------------------------------------------- */
+
+static void
+vec_dot_q6_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
+{
+  const block_q6_K *x = vx;
+  const block_q8_K *y = vy;
+  const int nb = n / QK_K;
+  const __m512i m4 = _mm512_set1_epi8 (0x0F);
+  const __m512i m30 = _mm512_set1_epi8 (0x30);
+  /* low nibbles: elements 0..31 take qh bits 0-1 (<< 4), 32..63 bits 2-3 (<< 2);
+   * high nibbles: 64..95 bits 4-5 (as is), 96..127 bits 6-7 (>> 2) */
+  const __m512i shl_lo = _mm512_inserti64x4 (_mm512_set1_epi16 (4), _mm256_set1_epi16 (2), 1);
+  const __m512i shr_hi = _mm512_inserti64x4 (_mm512_setzero_si512 (), _mm256_set1_epi16 (2), 1);
+  /* 128-bit lane i of vector k takes the scale of group 4k + i */
+  __m512i sidx[4];
+  for (int k = 0; k < 4; k++)
+    sidx[k] = _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set_m128i (_mm_set1_epi16 ((short) (4 * k + 1)),
+                _mm_set1_epi16 ((short) (4 * k)))),
+        _mm256_set_m128i (_mm_set1_epi16 ((short) (4 * k + 3)), _mm_set1_epi16 ((short) (4 * k + 2))), 1);
+  __m512 acc = _mm512_setzero_ps ();
+  for (int i = 0; i < nb; i++) {
+    const float d = y[i].d * fp16 (x[i].d);
+    const __m256i sc16 = _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) x[i].scales));
+    const __m512i sc16z = _mm512_zextsi256_si512 (sc16);
+    const __m256i corr = _mm256_madd_epi16 (sc16, _mm256_loadu_si256 ((const __m256i *) y[i].bsums));
+
+    __m512i sumi[2];
+    for (int h = 0; h < 2; h++) {
+      const __m512i l = _mm512_loadu_si512 (x[i].ql + 64 * h);
+      const __m512i hb = _mm512_broadcast_i64x4 (_mm256_loadu_si256 ((const __m256i *) (x[i].qh + 32 * h)));
+      const __m512i h_lo = _mm512_and_si512 (_mm512_sllv_epi16 (hb, shl_lo), m30);
+      const __m512i h_hi = _mm512_and_si512 (_mm512_srlv_epi16 (hb, shr_hi), m30);
+      /* (a & 0x0F) | c */
+      const __m512i q_lo = _mm512_ternarylogic_epi32 (l, m4, h_lo, 0xEA);
+      const __m512i q_hi = _mm512_ternarylogic_epi32 (_mm512_srli_epi16 (l, 4), m4, h_hi, 0xEA);
+      const __m512i p_lo = _mm512_maddubs_epi16 (q_lo, _mm512_loadu_si512 (y[i].qs + 128 * h));
+      const __m512i p_hi = _mm512_maddubs_epi16 (q_hi, _mm512_loadu_si512 (y[i].qs + 128 * h + 64));
+      __m512i t = _mm512_madd_epi16 (p_lo, _mm512_permutexvar_epi16 (sidx[2 * h], sc16z));
+      sumi[h] = _mm512_dpwssd_epi32 (t, p_hi, _mm512_permutexvar_epi16 (sidx[2 * h + 1], sc16z));
+    }
+    __m512i tot = _mm512_add_epi32 (sumi[0], sumi[1]);
+    tot = _mm512_sub_epi32 (tot, _mm512_zextsi256_si512 (_mm256_slli_epi32 (corr, 5)));
+    acc = _mm512_fmadd_ps (_mm512_set1_ps (d), _mm512_cvtepi32_ps (tot), acc);
+  }
+  *s = _mm512_reduce_add_ps (acc);
+}
+
+void
+prima_quants_avx512_register (prima_type_traits *table)
+{
+  table[PRIMA_TYPE_F32].vec_dot = vec_dot_f32_f32_avx512;
+  table[PRIMA_TYPE_F16].vec_dot = vec_dot_f16_f16_avx512;
+  table[PRIMA_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_avx512;
+  table[PRIMA_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx512;
+  table[PRIMA_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_avx512;
+  table[PRIMA_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_avx512;
+}

@@ -112,3 +112,51 @@ typedef struct {
   int16_t bsums[QK_K / 16];     /* sums of qs in groups of 16 */
 } block_q8_K;
 _Static_assert (sizeof (block_q8_K) == 292, "wrong q8_K block size");
+
+/* ---- Scalar reference kernels (quants-ref.c). The signatures are those of
+ * the traits so they can be registered directly. ---- */
+void dequantize_row_f32 (const void *x, float *y, int64_t n);
+void dequantize_row_f16 (const void *x, float *y, int64_t n);
+void dequantize_row_bf16 (const void *x, float *y, int64_t n);
+void dequantize_row_q4_0 (const void *x, float *y, int64_t n);
+void dequantize_row_q4_1 (const void *x, float *y, int64_t n);
+void dequantize_row_q5_0 (const void *x, float *y, int64_t n);
+void dequantize_row_q5_1 (const void *x, float *y, int64_t n);
+void dequantize_row_q8_0 (const void *x, float *y, int64_t n);
+void dequantize_row_q8_1 (const void *x, float *y, int64_t n);
+void dequantize_row_q2_K (const void *x, float *y, int64_t n);
+void dequantize_row_q3_K (const void *x, float *y, int64_t n);
+void dequantize_row_q4_K (const void *x, float *y, int64_t n);
+void dequantize_row_q5_K (const void *x, float *y, int64_t n);
+void dequantize_row_q6_K (const void *x, float *y, int64_t n);
+void dequantize_row_q8_K (const void *x, float *y, int64_t n);
+
+void quantize_row_f32_ref (const float *x, void *y, int64_t n);
+void quantize_row_f16_ref (const float *x, void *y, int64_t n);
+void quantize_row_bf16_ref (const float *x, void *y, int64_t n);
+void quantize_row_q4_0_ref (const float *x, void *y, int64_t n);
+void quantize_row_q4_1_ref (const float *x, void *y, int64_t n);
+void quantize_row_q5_0_ref (const float *x, void *y, int64_t n);
+void quantize_row_q5_1_ref (const float *x, void *y, int64_t n);
+void quantize_row_q8_0_ref (const float *x, void *y, int64_t n);
+void quantize_row_q8_1_ref (const float *x, void *y, int64_t n);
+void quantize_row_q2_K_ref (const float *x, void *y, int64_t n);
+void quantize_row_q3_K_ref (const float *x, void *y, int64_t n);
+void quantize_row_q4_K_ref (const float *x, void *y, int64_t n);
+void quantize_row_q5_K_ref (const float *x, void *y, int64_t n);
+void quantize_row_q6_K_ref (const float *x, void *y, int64_t n);
+void quantize_row_q8_K_ref (const float *x, void *y, int64_t n);
+
+void vec_dot_f32_f32_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_f16_f16_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_bf16_bf16_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q4_0_q8_0_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q4_1_q8_1_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q5_0_q8_0_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q5_1_q8_1_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q8_0_q8_0_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q2_K_q8_K_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q3_K_q8_K_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q4_K_q8_K_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q5_K_q8_K_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q6_K_q8_K_ref (int n, float *s, const void *x, const void *y);

@@ -10,6 +10,15 @@
 
 typedef struct prima_tokenizer prima_tokenizer;
 
+#define PRIMA_TOKENIZER_ERROR (prima_tokenizer_error_quark ())
+GQuark prima_tokenizer_error_quark (void);
+
+typedef enum {
+  PRIMA_TOKENIZER_ERROR_MISSING,      /* a required tokenizer.ggml.* key is absent */
+  PRIMA_TOKENIZER_ERROR_UNSUPPORTED,  /* unknown model or pre-tokenizer name */
+  PRIMA_TOKENIZER_ERROR_INVALID,      /* wrong types, mismatched lengths, duplicates */
+} PrimaTokenizerError;
+
 /* Build from tokenizer.ggml.* keys. Unknown model or pre-tokenizer names give
  * a one-line error naming them. */
 prima_tokenizer *prima_tokenizer_new (const gguf_file *f, GError **error);
@@ -20,8 +29,14 @@ int32_t prima_tokenizer_bos (const prima_tokenizer *t);   /* -1 if none */
 int32_t prima_tokenizer_eos (const prima_tokenizer *t);   /* -1 if none */
 gboolean prima_tokenizer_add_bos (const prima_tokenizer *t);
 gboolean prima_tokenizer_add_eos (const prima_tokenizer *t);
+int32_t prima_tokenizer_eot (const prima_tokenizer *t);   /* -1 if none */
 /* End of generation: EOS, EOT (<|eot_id|>, <|im_end|>, ...). */
 gboolean prima_tokenizer_is_eog (const prima_tokenizer *t, int32_t id);
+/* The vocabulary entry as stored (NUL-terminated; *len its true length), or
+ * NULL for an id out of range. */
+const char *prima_tokenizer_token_text (const prima_tokenizer *t, int32_t id, gsize *len);
+/* The id whose vocabulary text is exactly text (len < 0: NUL-terminated), or -1. */
+int32_t prima_tokenizer_find_token (const prima_tokenizer *t, const char *text, gssize len);
 
 /* Tokenize len bytes of UTF-8 (len < 0: NUL-terminated). add_special adds
  * BOS/EOS as the metadata says; parse_special turns the text of special and

@@ -1,0 +1,46 @@
+/* gst-prima: the llama/qwen2 forward pass over a window of layers.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * A context runs layers [first, last) of a model and owns their F16 KV cache.
+ * The window that starts at layer 0 takes token ids (it embeds them); a window
+ * that ends at the last layer produces logits (it applies the output head);
+ * any other window takes and returns hidden states (n_tokens x n_embd f32), so
+ * a ring of devices can chain contexts. */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+#include "model.h"
+
+typedef struct prima_context prima_context;
+
+typedef struct {
+  int first_layer;              /* default 0 */
+  int last_layer;               /* exclusive; <= 0 means n_layer */
+  int n_ctx;                    /* KV positions; <= 0 means min(n_ctx_train, 4096) */
+  int n_threads;                /* <= 0 means the number of online CPUs */
+  int n_batch;                  /* tokens per compute chunk; <= 0 means 512 */
+} prima_context_params;
+
+#define PRIMA_CONTEXT_ERROR (prima_context_error_quark ())
+GQuark prima_context_error_quark (void);
+
+prima_context *prima_context_new (const prima_model *model, const prima_context_params *params, GError **error);
+void prima_context_free (prima_context *ctx);
+
+int prima_context_n_ctx (const prima_context *ctx);
+int prima_context_n_threads (const prima_context *ctx);
+gboolean prima_context_has_embedding (const prima_context *ctx);
+gboolean prima_context_has_head (const prima_context *ctx);
+
+/* Evaluate n tokens at positions pos0 .. pos0+n-1; the KV cache must hold
+ * positions 0 .. pos0-1 already. Input: tokens (window starts at layer 0) or
+ * hidden (n x n_embd). Output into out: logits (n x n_vocab when all_logits,
+ * else only the last token's row) for a window that ends at the last layer,
+ * else hidden states (n x n_embd). */
+gboolean prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const float *hidden,
+    int pos0, float *out, gboolean all_logits, GError **error);
+
+/* Number of tokens evaluated since creation (prompt + decode): lets tests
+ * check that nothing is evaluated twice. */
+guint64 prima_context_n_evaluated (const prima_context *ctx);

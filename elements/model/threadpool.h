@@ -1,0 +1,16 @@
+/* gst-prima: a persistent thread pool for the forward pass.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * prima_threadpool_run() runs one function on every thread (the caller is
+ * thread 0) and returns when all are done: each call is a barrier. Workers spin
+ * briefly before sleeping, because decode issues a few hundred short calls per
+ * token and a futex wake per call would cost more than the work. */
+#pragma once
+
+typedef struct prima_threadpool prima_threadpool;
+typedef void (*prima_task_fn) (int ith, int nth, void *arg);
+
+prima_threadpool *prima_threadpool_new (int n_threads);
+void prima_threadpool_free (prima_threadpool *pool);
+int prima_threadpool_n_threads (const prima_threadpool *pool);
+void prima_threadpool_run (prima_threadpool *pool, prima_task_fn fn, void *arg);

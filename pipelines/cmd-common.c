@@ -1,0 +1,95 @@
+/* gst-prima: pieces shared by the subcommands.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include "prima-commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+
+#define DEFAULT_MODEL "TinyStories-656K-f32.gguf"
+
+const char *
+prima_default_model_path (void)
+{
+  static char *path;
+  if (path == NULL) {
+    char *src = g_build_filename (PRIMA_SOURCE_DATA_DIR, DEFAULT_MODEL, NULL);
+    if (g_file_test (src, G_FILE_TEST_EXISTS))
+      path = src;
+    else {
+      g_free (src);
+      path = g_build_filename (PRIMA_INSTALL_DATA_DIR, DEFAULT_MODEL, NULL);
+    }
+  }
+  return path;
+}
+
+gboolean
+prima_open_model (const char *command, const char *path, prima_model **model, prima_tokenizer **tok)
+{
+  GError *error = NULL;
+  *model = prima_model_load (path, &error);
+  if (*model == NULL) {
+    fprintf (stderr, "prima %s: %s\n", command, error->message);
+    g_error_free (error);
+    return FALSE;
+  }
+  if (tok == NULL)
+    return TRUE;
+  *tok = prima_tokenizer_new ((*model)->file, &error);
+  if (*tok == NULL) {
+    fprintf (stderr, "prima %s: %s\n", command, error->message);
+    g_error_free (error);
+    prima_model_free (*model);
+    *model = NULL;
+    return FALSE;
+  }
+  if (prima_tokenizer_n_vocab (*tok) > (*model)->hp.n_vocab) {
+    fprintf (stderr, "prima %s: %s: the vocabulary has %d tokens but the embedding only %d rows\n",
+        command, path, prima_tokenizer_n_vocab (*tok), (*model)->hp.n_vocab);
+    prima_tokenizer_free (*tok);
+    prima_model_free (*model);
+    *tok = NULL;
+    *model = NULL;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+GArray *
+prima_parse_ids (const char *command, const char *text)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  char **parts = g_strsplit_set (text, ", \t\n", -1);
+  for (char **p = parts; *p; p++) {
+    char *end;
+    long v;
+    if (**p == '\0')
+      continue;
+    errno = 0;
+    v = strtol (*p, &end, 10);
+    if (errno || *end || v < 0 || v > G_MAXINT32) {
+      fprintf (stderr, "prima %s: '%s' is not a token id\n", command, *p);
+      g_strfreev (parts);
+      g_array_free (ids, TRUE);
+      return NULL;
+    }
+    int32_t id = (int32_t) v;
+    g_array_append_val (ids, id);
+  }
+  g_strfreev (parts);
+  return ids;
+}
+
+char *
+prima_read_prompt_file (const char *command, const char *path)
+{
+  char *text = NULL;
+  GError *error = NULL;
+  if (!g_file_get_contents (path, &text, NULL, &error)) {
+    fprintf (stderr, "prima %s: %s\n", command, error->message);
+    g_error_free (error);
+    return NULL;
+  }
+  return text;
+}

@@ -183,13 +183,17 @@ typedef struct {
   int n_rows;
   int n;
   prima_from_float_fn from_float;
+  atomic_int next;
 } quantize_task;
 
 static void
 quantize_rows (int ith, int nth, void *arg)
 {
   quantize_task *t = arg;
-  for (int r = ith; r < t->n_rows; r += nth)
+  int r;
+  (void) ith;
+  (void) nth;
+  while ((r = atomic_fetch_add (&t->next, 1)) < t->n_rows)
     t->from_float (t->src + (size_t) r * t->src_stride, (uint8_t *) t->dst + (size_t) r * t->dst_stride, t->n);
 }
 
@@ -206,10 +210,11 @@ prepare_input (prima_context *ctx, const float *src, size_t src_stride, int n_ro
     return ctx->xq;
   vt = prima_type_get_traits (vtype);
   t = (quantize_task) { src, ctx->xq, src_stride, ctx->xq_stride, n_rows, n, vt->from_float };
+  atomic_store (&t.next, 0);
   if (n_rows == 1)
     quantize_rows (0, 1, &t);
   else
-    prima_threadpool_run (ctx->pool, quantize_rows, &t);
+    prima_threadpool_run_dynamic (ctx->pool, quantize_rows, &t);
   ctx->xq_src = src;
   ctx->xq_type = vtype;
   ctx->xq_rows = n_rows;
@@ -321,7 +326,7 @@ matmul (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_jobs,
   }
   t.n_chunks = t.job_first_chunk[n_jobs];
   atomic_store (&t.next, 0);
-  prima_threadpool_run (ctx->pool, matmul_worker, &t);
+  prima_threadpool_run_dynamic (ctx->pool, matmul_worker, &t);
 }
 
 /* ---- elementwise pieces ---- */
@@ -471,7 +476,7 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0)
   {
     attention_task at = { ctx, il, n_tokens, pos0 };
     atomic_store (&at.next, 0);
-    prima_threadpool_run (ctx->pool, attention_worker, &at);
+    prima_threadpool_run_dynamic (ctx->pool, attention_worker, &at);
   }
   invalidate_input (ctx);
   {

@@ -190,6 +190,8 @@ gguf_writer_set_arr (gguf_writer *w, const char *key, gguf_type elem_type, const
   GByteArray *b;
   g_return_if_fail (gguf_type_size (elem_type) > 0);
   g_return_if_fail (n == 0 || data != NULL);
+  /* Values are staged in a GByteArray, whose length is a guint. */
+  g_return_if_fail (n <= (G_MAXUINT - 16) / gguf_type_size (elem_type));
   b = begin_kv (w, key, GGUF_TYPE_ARRAY);
   put_u32 (b, elem_type);
   put_u64 (b, n);

@@ -597,13 +597,16 @@ vec_dot_q3_K_q8_K_avx2 (int n, float *s, const void *vx, const void *vy)
   for (int i = 0; i < n / QK_K; i++) {
     const float d = y[i].d * fp16 (x[i].d);
     /* six-bit scales, unbiased, as words */
-    uint32_t w[3], a[4];
+    /* built in registers: storing the words and reloading them as one
+     * vector would stall on store forwarding */
+    uint32_t w[3];
     memcpy (w, x[i].scales, sizeof w);
-    a[0] = (w[0] & 0x0f0f0f0f) | (((w[2] >> 0) & 0x03030303) << 4);
-    a[1] = (w[1] & 0x0f0f0f0f) | (((w[2] >> 2) & 0x03030303) << 4);
-    a[2] = ((w[0] >> 4) & 0x0f0f0f0f) | (((w[2] >> 4) & 0x03030303) << 4);
-    a[3] = ((w[1] >> 4) & 0x0f0f0f0f) | (((w[2] >> 6) & 0x03030303) << 4);
-    const __m128i sc8 = _mm_sub_epi8 (_mm_loadu_si128 ((const __m128i *) a), _mm_set1_epi8 (32));
+    const uint32_t a0 = (w[0] & 0x0f0f0f0f) | (((w[2] >> 0) & 0x03030303) << 4);
+    const uint32_t a1 = (w[1] & 0x0f0f0f0f) | (((w[2] >> 2) & 0x03030303) << 4);
+    const uint32_t a2 = ((w[0] >> 4) & 0x0f0f0f0f) | (((w[2] >> 4) & 0x03030303) << 4);
+    const uint32_t a3 = ((w[1] >> 4) & 0x0f0f0f0f) | (((w[2] >> 6) & 0x03030303) << 4);
+    const __m128i sc8 = _mm_sub_epi8 (_mm_set_epi32 ((int) a3, (int) a2, (int) a1, (int) a0),
+        _mm_set1_epi8 (32));
     const __m256i sc16 = _mm256_cvtepi8_epi16 (sc8);
     __m256i sc[8];
     scales16_pairs (sc16, sc);

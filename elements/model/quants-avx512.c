@@ -26,14 +26,6 @@ hsum256_ps (__m256 v)
   return _mm_cvtss_f32 (s);
 }
 
-static inline float
-hsum128_ps (__m128 s)
-{
-  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
-  s = _mm_add_ss (s, _mm_movehdup_ps (s));
-  return _mm_cvtss_f32 (s);
-}
-
 /* ---------------------------------------------------------------------
  * Float types
  * --------------------------------------------------------------------- */
@@ -159,18 +151,22 @@ vec_dot_q4_0_q8_0_avx512 (int n, float *s, const void *vx, const void *vy)
  * vpdpwssd with the sub-block scales as words.
  * --------------------------------------------------------------------- */
 
-/* Same unpacking as k4_scale_min in quants-ref.c: 8 scales in bytes 0..7,
- * 8 mins in bytes 8..15. */
+/* The 12-byte scale/min field of Q4_K / Q5_K decoded in SIMD (same result as
+ * k4_scale_min in quants-ref.c): bytes 0..7 the scales, 8..15 the mins.
+ * Reads 16 bytes; the 4 past the field are the block's first quants. With
+ * the field as words w0 w1 w2: scales 0-3 = w0 & 0x3f.., mins 0-3 =
+ * w1 & 0x3f.., scales 4-7 = (w2 & 0x0f..) | top bits of w0 << 4, mins 4-7 =
+ * (w2 >> 4 & 0x0f..) | top bits of w1 << 4. */
 static inline __m128i
 k4_scales_mins (const uint8_t *packed)
 {
-  uint32_t w[3];
-  memcpy (w, packed, sizeof w);
-  const uint32_t sc_lo = w[0] & 0x3f3f3f3f;
-  const uint32_t mn_lo = w[1] & 0x3f3f3f3f;
-  const uint32_t sc_hi = (w[2] & 0x0f0f0f0f) | (((w[0] >> 6) & 0x03030303) << 4);
-  const uint32_t mn_hi = ((w[2] >> 4) & 0x0f0f0f0f) | (((w[1] >> 6) & 0x03030303) << 4);
-  return _mm_set_epi32 ((int) mn_hi, (int) mn_lo, (int) sc_hi, (int) sc_lo);
+  const __m128i v = _mm_loadu_si128 ((const __m128i *) packed);
+  const __m128i a = _mm_srlv_epi32 (_mm_shuffle_epi32 (v, _MM_SHUFFLE (2, 1, 2, 0)),
+      _mm_setr_epi32 (0, 0, 0, 4));
+  const __m128i lo = _mm_and_si128 (a, _mm_setr_epi32 (0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+  const __m128i b = _mm_srli_epi32 (_mm_shuffle_epi32 (v, _MM_SHUFFLE (1, 1, 0, 0)), 2);
+  /* (b & mask) | lo */
+  return _mm_ternarylogic_epi32 (b, _mm_setr_epi32 (0, 0x30303030, 0, 0x30303030), lo, 0xEA);
 }
 
 /* pshufb control: word a of the lane in 128-bit lanes 0-1, word b in 2-3 */
@@ -189,49 +185,45 @@ vec_dot_q4_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
   const block_q8_K *y = vy;
   const int nb = n / QK_K;
   const __m512i m4 = _mm512_set1_epi8 (0x0F);
+  /* each 32-byte chunk of nibbles is loaded into both halves; shifting the
+   * upper half by 4 puts sub-block 2j (low nibbles) next to 2j+1 (high),
+   * which is the activations' own order */
+  const __m512i nib_shift = _mm512_inserti64x4 (_mm512_setzero_si512 (), _mm256_set1_epi16 (4), 1);
   const __m512i c01 = word_halves_ctrl (0, 1), c23 = word_halves_ctrl (2, 3);
   const __m512i c45 = word_halves_ctrl (4, 5), c67 = word_halves_ctrl (6, 7);
   __m512 acc = _mm512_setzero_ps ();
-  __m128 acc_m = _mm_setzero_ps ();
+  __m256 acc_m = _mm256_setzero_ps ();
   for (int i = 0; i < nb; i++) {
-    const float d = y[i].d * fp16 (x[i].d);
-    const float dmin = -y[i].d * fp16 (x[i].dmin);
+    /* d and dmin of the block, times the activation scale */
+    uint32_t dd;
+    memcpy (&dd, &x[i].d, sizeof dd);
+    const __m128 dm = _mm_mul_ps (_mm_cvtph_ps (_mm_cvtsi32_si128 ((int) dd)), _mm_set1_ps (y[i].d));
+    const __m512 d = _mm512_broadcastss_ps (dm);
+    const __m256 dmin = _mm256_broadcastss_ps (_mm_movehdup_ps (dm));
+
     const __m128i sm = k4_scales_mins (x[i].scales);
-    const __m128i sc16 = _mm_cvtepu8_epi16 (sm);
-    const __m128i mn16 = _mm_cvtepu8_epi16 (_mm_srli_si128 (sm, 8));
+    /* mins (each twice) against the activation sums per 16 */
+    const __m256i mn16 = _mm256_cvtepu8_epi16 (_mm_unpackhi_epi8 (sm, sm));
+    const __m256i mprod = _mm256_madd_epi16 (mn16, _mm256_loadu_si256 ((const __m256i *) y[i].bsums));
+    acc_m = _mm256_fmadd_ps (dmin, _mm256_cvtepi32_ps (mprod), acc_m);
 
-    /* mins against the sums of the activations per 32 */
-    const __m128i bs_lo = _mm_loadu_si128 ((const __m128i *) y[i].bsums);
-    const __m128i bs_hi = _mm_loadu_si128 ((const __m128i *) (y[i].bsums + 8));
-    const __m128i mprod = _mm_madd_epi16 (mn16, _mm_hadd_epi16 (bs_lo, bs_hi));
-    acc_m = _mm_fmadd_ps (_mm_set1_ps (dmin), _mm_cvtepi32_ps (mprod), acc_m);
-
-    /* bytes 0..63 hold sub-blocks 0 and 2 (low nibbles) and 1 and 3 (high):
-     * regroup to [0,1] and [2,3] so the activations load straight */
-    const __m512i b0 = _mm512_loadu_si512 (x[i].qs);
-    const __m512i b1 = _mm512_loadu_si512 (x[i].qs + 64);
-    const __m512i lo0 = _mm512_and_si512 (b0, m4);
-    const __m512i hi0 = _mm512_and_si512 (_mm512_srli_epi16 (b0, 4), m4);
-    const __m512i lo1 = _mm512_and_si512 (b1, m4);
-    const __m512i hi1 = _mm512_and_si512 (_mm512_srli_epi16 (b1, 4), m4);
-    const __m512i q01 = _mm512_shuffle_i64x2 (lo0, hi0, 0x44);
-    const __m512i q23 = _mm512_shuffle_i64x2 (lo0, hi0, 0xEE);
-    const __m512i q45 = _mm512_shuffle_i64x2 (lo1, hi1, 0x44);
-    const __m512i q67 = _mm512_shuffle_i64x2 (lo1, hi1, 0xEE);
-
-    const __m512i p01 = _mm512_maddubs_epi16 (q01, _mm512_loadu_si512 (y[i].qs));
-    const __m512i p23 = _mm512_maddubs_epi16 (q23, _mm512_loadu_si512 (y[i].qs + 64));
-    const __m512i p45 = _mm512_maddubs_epi16 (q45, _mm512_loadu_si512 (y[i].qs + 128));
-    const __m512i p67 = _mm512_maddubs_epi16 (q67, _mm512_loadu_si512 (y[i].qs + 192));
-
-    const __m512i scb = _mm512_broadcast_i32x4 (sc16);
-    __m512i s0 = _mm512_madd_epi16 (p01, _mm512_shuffle_epi8 (scb, c01));
-    __m512i s1 = _mm512_madd_epi16 (p23, _mm512_shuffle_epi8 (scb, c23));
-    s0 = _mm512_dpwssd_epi32 (s0, p45, _mm512_shuffle_epi8 (scb, c45));
-    s1 = _mm512_dpwssd_epi32 (s1, p67, _mm512_shuffle_epi8 (scb, c67));
-    acc = _mm512_fmadd_ps (_mm512_set1_ps (d), _mm512_cvtepi32_ps (_mm512_add_epi32 (s0, s1)), acc);
+    const __m512i scb = _mm512_broadcast_i32x4 (_mm_cvtepu8_epi16 (sm));
+    const uint8_t *q = x[i].qs;
+    const int8_t *q8 = y[i].qs;
+#define CHUNK(j) _mm512_and_si512 (_mm512_srlv_epi16 (_mm512_broadcast_i64x4 ( \
+        _mm256_loadu_si256 ((const __m256i *) (q + 32 * (j)))), nib_shift), m4)
+    const __m512i p0 = _mm512_maddubs_epi16 (CHUNK (0), _mm512_loadu_si512 (q8));
+    const __m512i p1 = _mm512_maddubs_epi16 (CHUNK (1), _mm512_loadu_si512 (q8 + 64));
+    const __m512i p2 = _mm512_maddubs_epi16 (CHUNK (2), _mm512_loadu_si512 (q8 + 128));
+    const __m512i p3 = _mm512_maddubs_epi16 (CHUNK (3), _mm512_loadu_si512 (q8 + 192));
+#undef CHUNK
+    __m512i s0 = _mm512_madd_epi16 (p0, _mm512_shuffle_epi8 (scb, c01));
+    __m512i s1 = _mm512_madd_epi16 (p1, _mm512_shuffle_epi8 (scb, c23));
+    s0 = _mm512_dpwssd_epi32 (s0, p2, _mm512_shuffle_epi8 (scb, c45));
+    s1 = _mm512_dpwssd_epi32 (s1, p3, _mm512_shuffle_epi8 (scb, c67));
+    acc = _mm512_fmadd_ps (d, _mm512_cvtepi32_ps (_mm512_add_epi32 (s0, s1)), acc);
   }
-  *s = _mm512_reduce_add_ps (acc) + hsum128_ps (acc_m);
+  *s = _mm512_reduce_add_ps (acc) - hsum256_ps (acc_m);
 }
 
 /* ---------------------------------------------------------------------

@@ -35,6 +35,24 @@ hsum_i32 (__m256i v)
   return _mm_cvtsi128_si32 (s);
 }
 
+/* The two integer corrections of IQ1_S from the q8 group sums: sum of
+ * ls * bsum (undoes the +1 on the grid) and sum of ls * sign * bsum (the
+ * +-delta shift), per sub-block ls = 2 s + 1 from bits 12..14 of qh and the
+ * sign from bit 15. */
+static inline void
+iq1s_corrections (const uint16_t *qh, const int16_t *bsums, int *sum_q8, int *sumi1)
+{
+  const __m128i h = _mm_loadu_si128 ((const __m128i *) qh);
+  const __m128i ls = _mm_or_si128 (_mm_slli_epi16 (_mm_and_si128 (_mm_srli_epi16 (h, 12), _mm_set1_epi16 (7)), 1),
+      _mm_set1_epi16 (1));
+  const __m128i lsd = _mm_sign_epi16 (ls, _mm_or_si128 (h, _mm_set1_epi16 (1)));
+  const __m256i b = _mm256_loadu_si256 ((const __m256i *) bsums);
+  const __m256i l2 = _mm256_set_m128i (_mm_unpackhi_epi16 (ls, ls), _mm_unpacklo_epi16 (ls, ls));
+  const __m256i d2 = _mm256_set_m128i (_mm_unpackhi_epi16 (lsd, lsd), _mm_unpacklo_epi16 (lsd, lsd));
+  *sum_q8 = hsum_i32 (_mm256_madd_epi16 (b, l2));
+  *sumi1 = hsum_i32 (_mm256_madd_epi16 (b, d2));
+}
+
 static inline float
 hsum_f32 (__m256 v)
 {
@@ -209,7 +227,6 @@ vec_dot_iq1_s_q8_K_avx2 (int n, float *s, const void *vx, const void *vy)
     __m256i acc = _mm256_setzero_si256 ();
     /* Grid values g in {-1, 0, 1} enter maddubs as g + 1; the extra sum of
      * q8 comes back out through bsums (sum_q8), as does the delta term. */
-    int sum_q8 = 0, sumi1 = 0;
     for (int ib = 0; ib < QK_K / 32; ib++) {
       const uint32_t qh = x[i].qh[ib];
       const int ls = 2 * ((qh >> 12) & 7) + 1;
@@ -219,12 +236,11 @@ vec_dot_iq1_s_q8_K_avx2 (int n, float *s, const void *vx, const void *vy)
           (long long) iq1s_grid[qs[0] | ((qh << 8) & 0x700)]);
       __m256i p = _mm256_maddubs_epi16 (_mm256_add_epi8 (g, ones8), _mm256_loadu_si256 ((const __m256i *) q8));
       acc = _mm256_add_epi32 (acc, _mm256_madd_epi16 (p, _mm256_set1_epi16 ((short) ls)));
-      const int bs = y[i].bsums[2 * ib] + y[i].bsums[2 * ib + 1];
-      sum_q8 += ls * bs;
-      sumi1 += (qh & 0x8000 ? -ls : ls) * bs;
       qs += 4;
       q8 += 32;
     }
+    int sum_q8, sumi1;
+    iq1s_corrections (x[i].qh, y[i].bsums, &sum_q8, &sumi1);
     const int sumi = hsum_i32 (acc) - sum_q8;
     const float d = _cvtsh_ss (x[i].d) * y[i].d;
     sumf += no_contract (d * (sumi + IQ1S_DELTA * sumi1));

@@ -22,6 +22,33 @@ no_contract (float v)
   return v;
 }
 
+static inline int
+hsum_i32 (__m256i v)
+{
+  __m128i s = _mm_add_epi32 (_mm256_castsi256_si128 (v), _mm256_extracti128_si256 (v, 1));
+  s = _mm_add_epi32 (s, _mm_shuffle_epi32 (s, _MM_SHUFFLE (1, 0, 3, 2)));
+  s = _mm_add_epi32 (s, _mm_shuffle_epi32 (s, _MM_SHUFFLE (2, 3, 0, 1)));
+  return _mm_cvtsi128_si32 (s);
+}
+
+/* The two integer corrections of IQ1_S from the q8 group sums: sum of
+ * ls * bsum (undoes the +1 on the grid) and sum of ls * sign * bsum (the
+ * +-delta shift), per sub-block ls = 2 s + 1 from bits 12..14 of qh and the
+ * sign from bit 15. */
+static inline void
+iq1s_corrections (const uint16_t *qh, const int16_t *bsums, int *sum_q8, int *sumi1)
+{
+  const __m128i h = _mm_loadu_si128 ((const __m128i *) qh);
+  const __m128i ls = _mm_or_si128 (_mm_slli_epi16 (_mm_and_si128 (_mm_srli_epi16 (h, 12), _mm_set1_epi16 (7)), 1),
+      _mm_set1_epi16 (1));
+  const __m128i lsd = _mm_sign_epi16 (ls, _mm_or_si128 (h, _mm_set1_epi16 (1)));
+  const __m256i b = _mm256_loadu_si256 ((const __m256i *) bsums);
+  const __m256i l2 = _mm256_set_m128i (_mm_unpackhi_epi16 (ls, ls), _mm_unpacklo_epi16 (ls, ls));
+  const __m256i d2 = _mm256_set_m128i (_mm_unpackhi_epi16 (lsd, lsd), _mm_unpacklo_epi16 (lsd, lsd));
+  *sum_q8 = hsum_i32 (_mm256_madd_epi16 (b, l2));
+  *sumi1 = hsum_i32 (_mm256_madd_epi16 (b, d2));
+}
+
 /* 16 bytes a and 16 bytes b -> [a, a, b, b] in 128-bit lanes. */
 static inline __m512i
 dup_lanes (const uint8_t *a, const uint8_t *b)
@@ -211,7 +238,6 @@ vec_dot_iq1_s_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
     __m512i acc0 = _mm512_setzero_si512 (), acc1 = _mm512_setzero_si512 ();
     /* g + 1 in {0, 1, 2} is the unsigned operand; the added sum of q8 and
      * the delta term come from bsums. */
-    int sum_q8 = 0, sumi1 = 0;
     for (int ib = 0; ib < QK_K / 32; ib += 2) {
       const uint32_t h0 = qh[ib], h1 = qh[ib + 1];
       __m512i g = _mm512_set_epi64 ((long long) iq1s_grid[qs[7] | ((h1 >> 1) & 0x700)],
@@ -229,13 +255,11 @@ vec_dot_iq1_s_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
         acc1 = _mm512_dpwssd_epi32 (acc1, p, two_scales16 (ls0, ls1));
       else
         acc0 = _mm512_dpwssd_epi32 (acc0, p, two_scales16 (ls0, ls1));
-      const int bs0 = y[i].bsums[2 * ib] + y[i].bsums[2 * ib + 1];
-      const int bs1 = y[i].bsums[2 * ib + 2] + y[i].bsums[2 * ib + 3];
-      sum_q8 += ls0 * bs0 + ls1 * bs1;
-      sumi1 += (h0 & 0x8000 ? -ls0 : ls0) * bs0 + (h1 & 0x8000 ? -ls1 : ls1) * bs1;
       qs += 8;
       q8 += 64;
     }
+    int sum_q8, sumi1;
+    iq1s_corrections (qh, y[i].bsums, &sum_q8, &sumi1);
     const int sumi = _mm512_reduce_add_epi32 (_mm512_add_epi32 (acc0, acc1)) - sum_q8;
     const float d = _cvtsh_ss (x[i].d) * y[i].d;
     sumf += no_contract (d * (sumi + IQ1S_DELTA * sumi1));
@@ -302,11 +326,8 @@ vec_dot_iq1_m_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
       qh += 4;
       q8 += 64;
     }
-    __m128i c = _mm_add_epi32 (_mm256_castsi256_si128 (corr), _mm256_extracti128_si256 (corr, 1));
-    c = _mm_add_epi32 (c, _mm_shuffle_epi32 (c, _MM_SHUFFLE (1, 0, 3, 2)));
-    c = _mm_add_epi32 (c, _mm_shuffle_epi32 (c, _MM_SHUFFLE (2, 3, 0, 1)));
     /* = 8 sumi1 + sumi2 of the reference, |total| < 2^24: exact in float */
-    const int total = _mm512_reduce_add_epi32 (_mm512_add_epi32 (acc0, acc1)) - 9 * _mm_cvtsi128_si32 (c);
+    const int total = _mm512_reduce_add_epi32 (_mm512_add_epi32 (acc0, acc1)) - 9 * hsum_i32 (corr);
     const float d = _cvtsh_ss (iq1m_block_scale (&x[i])) * y[i].d;
     sumf += no_contract (d * (total * IQ1M_DELTA));
   }

@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define cpu_relax() _mm_pause ()
@@ -14,6 +15,7 @@
 
 /* About a millisecond of spinning before a worker goes to sleep. */
 #define SPIN_ROUNDS 20000
+#define JOIN_CLOSED (UINT64_C (1) << 31)
 
 struct prima_threadpool {
   int n_threads;
@@ -22,6 +24,9 @@ struct prima_threadpool {
   void *arg;
   atomic_int generation;
   atomic_int n_done;
+  /* (generation << 32) | workers that joined it, with JOIN_CLOSED set once the
+   * caller stops waiting for latecomers (tasks that claim work dynamically). */
+  _Atomic uint64_t joined;
   atomic_int n_sleeping;
   atomic_bool stop;
   GMutex mutex;
@@ -61,6 +66,18 @@ worker_main (gpointer data)
     if (atomic_load (&pool->stop))
       break;
     seen = gen;
+    /* Join exactly the generation we saw, unless the caller closed it
+     * because it finished all the work without us (we were descheduled). */
+    uint64_t v = atomic_load (&pool->joined);
+    gboolean join = FALSE;
+    while ((v >> 32) == (uint32_t) gen && !(v & JOIN_CLOSED)) {
+      if (atomic_compare_exchange_weak (&pool->joined, &v, v + 1)) {
+        join = TRUE;
+        break;
+      }
+    }
+    if (!join)
+      continue;
     pool->fn (ith, pool->n_threads, pool->arg);
     atomic_fetch_add (&pool->n_done, 1);
   }
@@ -107,8 +124,8 @@ prima_threadpool_n_threads (const prima_threadpool *pool)
   return pool->n_threads;
 }
 
-void
-prima_threadpool_run (prima_threadpool *pool, prima_task_fn fn, void *arg)
+static void
+dispatch (prima_threadpool *pool, prima_task_fn fn, void *arg, gboolean dynamic)
 {
   if (pool->n_threads == 1) {
     fn (0, 1, arg);
@@ -117,6 +134,7 @@ prima_threadpool_run (prima_threadpool *pool, prima_task_fn fn, void *arg)
   pool->fn = fn;
   pool->arg = arg;
   atomic_store (&pool->n_done, 0);
+  atomic_store (&pool->joined, (uint64_t) (uint32_t) (atomic_load (&pool->generation) + 1) << 32);
   /* seq_cst: a worker that registered as sleeping before this increment is
    * woken below; one that registers after it sees the new generation. */
   atomic_fetch_add (&pool->generation, 1);
@@ -126,6 +144,25 @@ prima_threadpool_run (prima_threadpool *pool, prima_task_fn fn, void *arg)
     g_mutex_unlock (&pool->mutex);
   }
   fn (0, pool->n_threads, arg);
-  while (atomic_load (&pool->n_done) < pool->n_threads - 1)
-    cpu_relax ();
+  if (dynamic) {
+    /* Wait only for the workers that joined; the rest skip this task. */
+    int n_joined = (int) (atomic_fetch_or (&pool->joined, JOIN_CLOSED) & 0xFFFFFFu);
+    while (atomic_load (&pool->n_done) < n_joined)
+      cpu_relax ();
+  } else {
+    while (atomic_load (&pool->n_done) < pool->n_threads - 1)
+      cpu_relax ();
+  }
+}
+
+void
+prima_threadpool_run (prima_threadpool *pool, prima_task_fn fn, void *arg)
+{
+  dispatch (pool, fn, arg, FALSE);
+}
+
+void
+prima_threadpool_run_dynamic (prima_threadpool *pool, prima_task_fn fn, void *arg)
+{
+  dispatch (pool, fn, arg, TRUE);
 }

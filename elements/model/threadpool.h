@@ -14,3 +14,9 @@ prima_threadpool *prima_threadpool_new (int n_threads);
 void prima_threadpool_free (prima_threadpool *pool);
 int prima_threadpool_n_threads (const prima_threadpool *pool);
 void prima_threadpool_run (prima_threadpool *pool, prima_task_fn fn, void *arg);
+/* For tasks whose threads claim work from a shared counter until none is
+ * left: returns as soon as the work is done, without waiting for a worker
+ * that has not started (descheduled by another program); such a worker skips
+ * the task. Home devices run other programs, so this avoids stalls of a whole
+ * scheduler slice per call. */
+void prima_threadpool_run_dynamic (prima_threadpool *pool, prima_task_fn fn, void *arg);

@@ -135,14 +135,19 @@ hash_pair (const char *a, size_t la, const char *b, size_t lb)
   return hash_bytes (h, b, lb);
 }
 
+/* Power of two with a load factor of at most 2/3. */
 static uint32_t
 table_size_for (uint32_t n)
 {
   uint32_t size = 16;
-  while (size < n * 2u)
+  while (size < n + n / 2 + 1)
     size <<= 1;
   return size;
 }
+
+/* How far ahead the bulk inserts prefetch their slots: the tables are far
+ * bigger than the caches, so loading is bound by these misses. */
+#define PREFETCH_AHEAD 16
 
 static int32_t
 vocab_find (const prima_tokenizer *t, const char *s, size_t n)
@@ -160,13 +165,13 @@ vocab_find (const prima_tokenizer *t, const char *s, size_t n)
   }
 }
 
-/* Inserts token id; returns the id already holding that text, or -1. */
+/* Inserts token id (h: the hash of its text); returns the id already
+ * holding that text, or -1. */
 static int32_t
-vocab_insert (prima_tokenizer *t, int32_t id)
+vocab_insert (prima_tokenizer *t, int32_t id, uint32_t h)
 {
   const tok_info *ti = &t->toks[id];
   const char *s = t->arena + ti->off;
-  uint32_t h = hash_bytes (HASH_SEED, s, ti->len);
   uint32_t i;
   for (i = h & t->tok_mask; t->tok_slots[i].idx != 0; i = (i + 1) & t->tok_mask) {
     const hslot *sl = &t->tok_slots[i];
@@ -708,7 +713,8 @@ load_merges (prima_tokenizer *t, const gguf_file *f, int64_t key, GError **error
 {
   uint64_t n = gguf_arr_n (f, key);
   size_t total = 0;
-  uint32_t cap, count = 0;
+  uint32_t cap, count = 0, kept = 0;
+  uint32_t *hashes;
 
   if (n > INT32_MAX) {
     set_error (error, f, PRIMA_TOKENIZER_ERROR_INVALID, "tokenizer.ggml.merges has too many entries");
@@ -722,17 +728,16 @@ load_merges (prima_tokenizer *t, const gguf_file *f, int64_t key, GError **error
   }
   t->merges = g_new (merge_info, n > 0 ? n : 1);
   t->merge_arena = g_malloc (total + 1);
-  cap = table_size_for ((uint32_t) n);
-  t->merge_slots = g_new0 (hslot, cap);
-  t->merge_mask = cap - 1;
+  hashes = g_new (uint32_t, n > 0 ? n : 1);
+
+  /* First pass, sequential: split "first second" at the first space after
+   * the first byte (as llama.cpp does), copy the halves and hash them. */
   total = 0;
   for (uint64_t i = 0; i < n; i++) {
     const char *s = gguf_arr_str (f, key, i);
     size_t len = gguf_arr_str_len (f, key, i);
     const char *sp = len > 1 ? memchr (s + 1, ' ', len - 1) : NULL;
     merge_info *m = &t->merges[count];
-    uint32_t h, j;
-    gboolean dup = FALSE;
     if (sp == NULL)
       continue;                 /* llama.cpp keeps an empty pair, never looked up */
     m->off = (uint32_t) total;
@@ -741,23 +746,38 @@ load_merges (prima_tokenizer *t, const gguf_file *f, int64_t key, GError **error
     m->rank = (int32_t) i;
     memcpy (t->merge_arena + total, s, m->la);
     memcpy (t->merge_arena + total + m->la, sp + 1, m->lb);
-    h = hash_pair (s, m->la, sp + 1, m->lb);
+    hashes[count] = hash_pair (s, m->la, sp + 1, m->lb);
+    total += m->la + m->lb;
+    count++;
+  }
+
+  /* Second pass: insert, prefetching the slots ahead. A repeated pair keeps
+   * its first (lowest) rank. */
+  cap = table_size_for (count);
+  t->merge_slots = g_new0 (hslot, cap);
+  t->merge_mask = cap - 1;
+  for (uint32_t k = 0; k < count; k++) {
+    const merge_info *m = &t->merges[k];
+    uint32_t h = hashes[k], j;
+    gboolean dup = FALSE;
+    if (k + PREFETCH_AHEAD < count)
+      __builtin_prefetch (&t->merge_slots[hashes[k + PREFETCH_AHEAD] & t->merge_mask], 1);
     for (j = h & t->merge_mask; t->merge_slots[j].idx != 0; j = (j + 1) & t->merge_mask) {
       const merge_info *o = &t->merges[t->merge_slots[j].idx - 1];
       if (t->merge_slots[j].hash == h && o->la == m->la && o->lb == m->lb
           && memcmp (t->merge_arena + o->off, t->merge_arena + m->off, m->la + m->lb) == 0) {
-        dup = TRUE;             /* the first (lowest) rank stays */
+        dup = TRUE;
         break;
       }
     }
     if (dup)
       continue;
     t->merge_slots[j].hash = h;
-    t->merge_slots[j].idx = count + 1;
-    total += m->la + m->lb;
-    count++;
+    t->merge_slots[j].idx = k + 1;
+    kept++;
   }
-  t->n_merges = count;
+  t->n_merges = kept;
+  g_free (hashes);
   return TRUE;
 }
 
@@ -907,12 +927,12 @@ prima_tokenizer_new (const gguf_file *f, GError **error)
     const uint8_t *scores = k_scores >= 0 ? gguf_arr_data (f, k_scores) : NULL;
     gboolean iscores = k_scores >= 0 && gguf_arr_type (f, k_scores) == GGUF_TYPE_INT32;
     const uint8_t *types = k_types >= 0 ? gguf_arr_data (f, k_types) : NULL;
+    uint32_t *hashes = g_new (uint32_t, n);
     size_t off = 0;
 
     for (uint64_t i = 0; i < n; i++) {
       tok_info *ti = &t->toks[i];
       uint64_t len = gguf_arr_str_len (f, k_tokens, i);
-      int32_t dup;
       ti->off = (uint32_t) off;
       if (len > 0) {
         memcpy (t->arena + off, gguf_arr_str (f, k_tokens, i), len);
@@ -946,16 +966,25 @@ prima_tokenizer_new (const gguf_file *f, GError **error)
           default: ti->attr = 0; break;
         }
       }
-      dup = vocab_insert (t, (int32_t) i);
+      hashes[i] = hash_bytes (HASH_SEED, t->arena + ti->off, ti->len);
+    }
+    /* Insert in a second pass, prefetching the slots ahead. */
+    for (uint64_t i = 0; i < n; i++) {
+      int32_t dup;
+      if (i + PREFETCH_AHEAD < n)
+        __builtin_prefetch (&t->tok_slots[hashes[i + PREFETCH_AHEAD] & t->tok_mask], 1);
+      dup = vocab_insert (t, (int32_t) i, hashes[i]);
       if (dup >= 0) {
-        char *shown = g_strescape (t->arena + ti->off, NULL);
+        char *shown = g_strescape (t->arena + t->toks[i].off, NULL);
         set_error (error, f, PRIMA_TOKENIZER_ERROR_INVALID,
             "duplicate token '%s' in tokenizer.ggml.tokens (ids %d and %" G_GUINT64_FORMAT ")",
             shown, dup, (guint64) i);
         g_free (shown);
+        g_free (hashes);
         goto fail;
       }
     }
+    g_free (hashes);
   }
 
   if (t->kind == KIND_BPE) {
@@ -1483,6 +1512,13 @@ typedef struct {
   uint32_t off, len;
 } fragment;
 
+/* isspace() of the C locale (g_ascii_isspace leaves out \v). */
+static inline gboolean
+c_isspace (char c)
+{
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
 static int
 cmp_u32 (const void *a, const void *b)
 {
@@ -1560,7 +1596,7 @@ partition_special (const prima_tokenizer *t, const char *text, size_t n, gboolea
         mpos = (uint32_t) (m - text);
         left = mpos - base;
         if (ti->attr & ATTR_LSTRIP)
-          while (left > 0 && g_ascii_isspace (text[base + left - 1]))
+          while (left > 0 && c_isspace (text[base + left - 1]))
             left--;
         if (left > 0) {
           fragment lf = { -1, base, left };
@@ -1570,7 +1606,7 @@ partition_special (const prima_tokenizer *t, const char *text, size_t n, gboolea
         if (mpos + ti->len < base + blen) {
           uint32_t roff = mpos + ti->len, rlen = base + blen - roff;
           if (ti->attr & ATTR_RSTRIP)
-            while (rlen > 0 && g_ascii_isspace (text[roff])) {
+            while (rlen > 0 && c_isspace (text[roff])) {
               roff++;
               rlen--;
             }

@@ -1,0 +1,14 @@
+/* gst-prima: primaloop, the autoregressive cycle.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_PRIMA_LOOP (gst_prima_loop_get_type ())
+G_DECLARE_FINAL_TYPE (GstPrimaLoop, gst_prima_loop, GST, PRIMA_LOOP, GstElement)
+
+GST_ELEMENT_REGISTER_DECLARE (primaloop);
+
+G_END_DECLS

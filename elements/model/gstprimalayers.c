@@ -1,0 +1,537 @@
+/* gst-prima: primalayers, a window of a model's layers with its KV cache.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+
+/**
+ * SECTION:element-primalayers
+ * @title: primalayers
+ *
+ * Runs the layers [#GstPrimaLayers:first-layer, #GstPrimaLayers:last-layer)
+ * of a llama or qwen2 GGUF model over each input buffer and keeps their KV
+ * cache. A window that starts at layer 0 takes token ids (it embeds them); a
+ * window that ends at the model's last layer gives logits (it applies the
+ * output head); a window in the middle takes and gives hidden states.
+ *
+ * Every input buffer is one batch of consecutive positions; for a window with
+ * the output head, one logits buffer comes out for the last token of each
+ * input buffer, carrying the evaluated ids and the position in its header.
+ * The element tracks the next position: input that says "append" (position
+ * -1) goes there. A flush, a new segment or the custom downstream event
+ * `prima-kv-clear` starts again at position 0. It answers the custom
+ * `prima-context` query with the context size ("n-ctx") and the next
+ * position ("position").
+ *
+ * ## Example launch line
+ * |[
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf threads=2 ! fakesink dump=true
+ * ]| dumps the logits of the prompt's last token.
+ *
+ * Since: 0.1
+ */
+
+#include "gstprimalayers.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "prima-caps.h"
+#include "model.h"
+#include "forward.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_prima_layers_debug);
+#define GST_CAT_DEFAULT gst_prima_layers_debug
+
+#define DEFAULT_CONTEXT_SIZE 0
+#define DEFAULT_THREADS 0
+#define DEFAULT_FIRST_LAYER 0
+#define DEFAULT_LAST_LAYER -1
+
+enum
+{
+  PROP_0,
+  PROP_MODEL,
+  PROP_CONTEXT_SIZE,
+  PROP_THREADS,
+  PROP_FIRST_LAYER,
+  PROP_LAST_LAYER,
+};
+
+struct _GstPrimaLayers
+{
+  GstBaseTransform parent;
+
+  /* properties, under the object lock */
+  gchar *model_path;
+  gint context_size;
+  gint threads;
+  gint first_layer;
+  gint last_layer;
+
+  /* from READY to PAUSED */
+  prima_model *model;
+  prima_context *ctx;
+  gint first, last;             /* the window, resolved */
+  gint n_ctx;
+
+  /* next position to evaluate, under the object lock */
+  gint next_pos;
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (PRIMA_CAPS_TOKENS "; " PRIMA_CAPS_HIDDEN));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (PRIMA_CAPS_LOGITS "; " PRIMA_CAPS_HIDDEN));
+
+#define gst_prima_layers_parent_class parent_class
+G_DEFINE_TYPE_WITH_CODE (GstPrimaLayers, gst_prima_layers, GST_TYPE_BASE_TRANSFORM,
+    GST_DEBUG_CATEGORY_INIT (gst_prima_layers_debug, "primalayers", 0, "prima layers"));
+GST_ELEMENT_REGISTER_DEFINE (primalayers, "primalayers", GST_RANK_NONE, GST_TYPE_PRIMA_LAYERS);
+
+static gboolean
+gst_prima_layers_start (GstBaseTransform * trans)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
+  prima_context_params params = { 0 };
+  GError *err = NULL;
+  gchar *path;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->model_path);
+  params.n_ctx = self->context_size;
+  params.n_threads = self->threads;
+  params.first_layer = self->first_layer;
+  params.last_layer = self->last_layer;
+  GST_OBJECT_UNLOCK (self);
+
+  if (path == NULL || *path == '\0')
+    goto model_failed;
+  self->model = prima_model_load (path, &err);
+  if (self->model == NULL)
+    goto model_failed;
+  if (params.last_layer <= 0)
+    params.last_layer = self->model->hp.n_layer;
+  if (params.n_ctx > self->model->hp.n_ctx_train) {
+    GST_WARNING_OBJECT (self, "context-size %d is more than the model's %d", params.n_ctx,
+        self->model->hp.n_ctx_train);
+    params.n_ctx = self->model->hp.n_ctx_train;
+  }
+  self->ctx = prima_context_new (self->model, &params, &err);
+  if (self->ctx == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("Could not set up the layers of \"%s\": %s"), path,
+            err->message), (NULL));
+    g_clear_error (&err);
+    g_clear_pointer (&self->model, prima_model_free);
+    g_free (path);
+    return FALSE;
+  }
+  self->first = params.first_layer;
+  self->last = params.last_layer;
+  self->n_ctx = prima_context_n_ctx (self->ctx);
+  GST_OBJECT_LOCK (self);
+  self->next_pos = 0;
+  GST_OBJECT_UNLOCK (self);
+  GST_INFO_OBJECT (self, "%s: layers [%d, %d) of %d, context %d, %d threads", path, self->first, self->last,
+      self->model->hp.n_layer, self->n_ctx, prima_context_n_threads (self->ctx));
+  g_free (path);
+  return TRUE;
+
+model_failed:
+  PRIMA_ELEMENT_MODEL_ERROR (self, path, err);
+  g_clear_error (&err);
+  g_free (path);
+  return FALSE;
+}
+
+static gboolean
+gst_prima_layers_stop (GstBaseTransform * trans)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
+
+  g_clear_pointer (&self->ctx, prima_context_free);
+  g_clear_pointer (&self->model, prima_model_free);
+  return TRUE;
+}
+
+static GstCaps *
+gst_prima_layers_hidden_caps (GstPrimaLayers * self)
+{
+  return gst_caps_new_simple ("application/x-prima-hidden", "n-embd", G_TYPE_INT, self->model->hp.n_embd,
+      "format", G_TYPE_STRING, "F32", NULL);
+}
+
+static GstCaps *
+gst_prima_layers_transform_caps (GstBaseTransform * trans, GstPadDirection direction, GstCaps * caps,
+    GstCaps * filter)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
+  GstCaps *res;
+
+  if (self->ctx == NULL)
+    res = gst_static_pad_template_get_caps (direction == GST_PAD_SINK ? &src_template : &sink_template);
+  else if (direction == GST_PAD_SINK)
+    res = prima_context_has_head (self->ctx)
+        ? gst_caps_new_simple ("application/x-prima-logits", "n-vocab", G_TYPE_INT, self->model->hp.n_vocab, NULL)
+        : gst_prima_layers_hidden_caps (self);
+  else
+    res = prima_context_has_embedding (self->ctx)
+        ? gst_caps_new_empty_simple ("application/x-prima-tokens") : gst_prima_layers_hidden_caps (self);
+
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, res, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (res);
+    res = tmp;
+  }
+  return res;
+}
+
+/* The input's header and its expected payload, checked against the window. */
+static gboolean
+gst_prima_layers_parse_input (GstPrimaLayers * self, const GstMapInfo * map, PrimaHeader * h)
+{
+  gboolean tokens = prima_context_has_embedding (self->ctx);
+
+  if (!prima_header_parse (map->data, map->size, tokens ? PRIMA_PAYLOAD_TOKENS : PRIMA_PAYLOAD_HIDDEN, h))
+    return FALSE;
+  if (tokens)
+    return h->payload_size == (gsize) h->n_tokens * sizeof (gint32);
+  return h->dtype == PRIMA_DTYPE_F32 && h->next_layer == self->first
+      && h->payload_size == (gsize) h->n_tokens * self->model->hp.n_embd * sizeof (float);
+}
+
+static gsize
+gst_prima_layers_output_payload (GstPrimaLayers * self, const PrimaHeader * in)
+{
+  if (prima_context_has_head (self->ctx))
+    return (prima_context_has_embedding (self->ctx) ? in->n_tokens * sizeof (gint32) : 0)
+        + (gsize) self->model->hp.n_vocab * sizeof (float);
+  return (gsize) in->n_tokens * self->model->hp.n_embd * sizeof (float);
+}
+
+static GstFlowReturn
+gst_prima_layers_prepare_output_buffer (GstBaseTransform * trans, GstBuffer * inbuf, GstBuffer ** outbuf)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
+  GstMapInfo map;
+  PrimaHeader h;
+  gboolean ok;
+
+  if (self->ctx == NULL)
+    return GST_FLOW_NOT_NEGOTIATED;
+  if (!gst_buffer_map (inbuf, &map, GST_MAP_READ))
+    return GST_FLOW_ERROR;
+  ok = gst_prima_layers_parse_input (self, &map, &h);
+  gst_buffer_unmap (inbuf, &map);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Received a malformed %s buffer."),
+            prima_context_has_embedding (self->ctx) ? "tokens" : "hidden-state"),
+        ("%" G_GSIZE_FORMAT " bytes; a window starting at layer %d", map.size, self->first));
+    return GST_FLOW_ERROR;
+  }
+  *outbuf = gst_buffer_new_allocate (NULL, PRIMA_HEADER_SIZE + gst_prima_layers_output_payload (self, &h), NULL);
+  gst_buffer_copy_into (*outbuf, inbuf, GST_BUFFER_COPY_METADATA, 0, -1);
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_prima_layers_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuffer * outbuf)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
+  gboolean tokens = prima_context_has_embedding (self->ctx);
+  gboolean head = prima_context_has_head (self->ctx);
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstMapInfo in, out;
+  PrimaHeader h, oh;
+  GError *err = NULL;
+  const guint8 *payload;
+  gsize ids_size;
+  gint pos0, next_pos;
+
+  if (!gst_buffer_map (inbuf, &in, GST_MAP_READ))
+    return GST_FLOW_ERROR;
+  if (!gst_prima_layers_parse_input (self, &in, &h)) {
+    gst_buffer_unmap (inbuf, &in);
+    return GST_FLOW_ERROR;      /* prepare_output_buffer posted the error */
+  }
+  if (h.n_tokens == 0) {
+    gst_buffer_unmap (inbuf, &in);
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
+  }
+  payload = in.data + PRIMA_HEADER_SIZE;
+
+  GST_OBJECT_LOCK (self);
+  next_pos = self->next_pos;
+  GST_OBJECT_UNLOCK (self);
+  pos0 = h.pos0 < 0 ? next_pos : h.pos0;
+  if (pos0 > next_pos) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("Tokens at position %d, but the cache holds only %d positions."),
+            pos0, next_pos), (NULL));
+    ret = GST_FLOW_ERROR;
+    goto done_in;
+  }
+  if ((gint64) pos0 + h.n_tokens > self->n_ctx) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("The context of %d positions is full."), self->n_ctx),
+        ("%u tokens at position %d", h.n_tokens, pos0));
+    ret = GST_FLOW_ERROR;
+    goto done_in;
+  }
+  if (tokens) {
+    const gint32 *ids = (const gint32 *) payload;
+    for (guint i = 0; i < h.n_tokens; i++)
+      if (ids[i] < 0 || ids[i] >= self->model->hp.n_vocab) {
+        GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Token %d is not in the model's vocabulary."), ids[i]),
+            ("the model has %d tokens", self->model->hp.n_vocab));
+        ret = GST_FLOW_ERROR;
+        goto done_in;
+      }
+  }
+
+  if (!gst_buffer_map (outbuf, &out, GST_MAP_WRITE)) {
+    ret = GST_FLOW_ERROR;
+    goto done_in;
+  }
+  ids_size = head && tokens ? h.n_tokens * sizeof (gint32) : 0;
+  if (!prima_context_eval (self->ctx, (int) h.n_tokens, tokens ? (const int32_t *) payload : NULL,
+          tokens ? NULL : (const float *) payload, pos0, (float *) (out.data + PRIMA_HEADER_SIZE + ids_size),
+          FALSE, &err)) {
+    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, (_("Evaluating the layers failed: %s"), err->message), (NULL));
+    g_clear_error (&err);
+    ret = GST_FLOW_ERROR;
+    goto done_out;
+  }
+
+  prima_header_init (&oh, head ? PRIMA_PAYLOAD_LOGITS : PRIMA_PAYLOAD_HIDDEN, h.n_tokens,
+      out.size - PRIMA_HEADER_SIZE);
+  oh.seq_id = h.seq_id;
+  oh.pos0 = pos0;
+  oh.next_layer = self->last;
+  oh.flags = h.flags & PRIMA_FLAG_PROMPT;
+  if (head && !tokens)
+    oh.flags |= PRIMA_FLAG_NO_IDS;
+  memcpy (out.data, &oh, PRIMA_HEADER_SIZE);
+  if (ids_size)
+    memcpy (out.data + PRIMA_HEADER_SIZE, payload, ids_size);
+  GST_BUFFER_OFFSET (outbuf) = pos0;
+
+  GST_OBJECT_LOCK (self);
+  self->next_pos = pos0 + (gint) h.n_tokens;
+  GST_OBJECT_UNLOCK (self);
+  GST_LOG_OBJECT (self, "evaluated %u tokens at position %d", h.n_tokens, pos0);
+
+done_out:
+  gst_buffer_unmap (outbuf, &out);
+done_in:
+  gst_buffer_unmap (inbuf, &in);
+  return ret;
+}
+
+static void
+gst_prima_layers_reset (GstPrimaLayers * self)
+{
+  GST_OBJECT_LOCK (self);
+  GST_DEBUG_OBJECT (self, "back to position 0 (from %d)", self->next_pos);
+  self->next_pos = 0;
+  GST_OBJECT_UNLOCK (self);
+}
+
+static gboolean
+gst_prima_layers_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_STOP:
+    case GST_EVENT_SEGMENT:
+      gst_prima_layers_reset (self);
+      break;
+    case GST_EVENT_CUSTOM_DOWNSTREAM:
+      if (prima_event_is_kv_clear (event))
+        gst_prima_layers_reset (self);
+      break;
+    default:
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+static gboolean
+gst_prima_layers_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery * query)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
+
+  if (prima_query_is_context (query)) {
+    GstStructure *s;
+    if (self->ctx == NULL)
+      return FALSE;
+    s = gst_query_writable_structure (query);
+    GST_OBJECT_LOCK (self);
+    gst_structure_set (s, "n-ctx", G_TYPE_INT, self->n_ctx, "position", G_TYPE_INT, self->next_pos, NULL);
+    GST_OBJECT_UNLOCK (self);
+    return TRUE;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
+}
+
+static void
+gst_prima_layers_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case PROP_CONTEXT_SIZE:
+      self->context_size = g_value_get_int (value);
+      break;
+    case PROP_THREADS:
+      self->threads = g_value_get_int (value);
+      break;
+    case PROP_FIRST_LAYER:
+      self->first_layer = g_value_get_int (value);
+      break;
+    case PROP_LAST_LAYER:
+      self->last_layer = g_value_get_int (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_prima_layers_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_CONTEXT_SIZE:
+      g_value_set_int (value, self->context_size);
+      break;
+    case PROP_THREADS:
+      g_value_set_int (value, self->threads);
+      break;
+    case PROP_FIRST_LAYER:
+      g_value_set_int (value, self->first_layer);
+      break;
+    case PROP_LAST_LAYER:
+      g_value_set_int (value, self->last_layer);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_prima_layers_finalize (GObject * object)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (object);
+
+  prima_context_free (self->ctx);
+  prima_model_free (self->model);
+  g_free (self->model_path);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+#define PARAM_FLAGS (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
+
+static void
+gst_prima_layers_class_init (GstPrimaLayersClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  gobject_class->set_property = gst_prima_layers_set_property;
+  gobject_class->get_property = gst_prima_layers_get_property;
+  gobject_class->finalize = gst_prima_layers_finalize;
+
+  /**
+   * GstPrimaLayers:model:
+   *
+   * Path of the GGUF model. Its weights stay in the file mapping; only the
+   * KV cache and scratch memory are allocated. Loaded when the element goes
+   * to PAUSED.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model", "Path of the GGUF model file", NULL, PARAM_FLAGS));
+  /**
+   * GstPrimaLayers:context-size:
+   *
+   * KV cache positions; 0 takes the model's training context, at most 4096.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_CONTEXT_SIZE,
+      g_param_spec_int ("context-size", "Context size",
+          "KV cache positions (0 = the model's, at most 4096)", 0, G_MAXINT, DEFAULT_CONTEXT_SIZE, PARAM_FLAGS));
+  /**
+   * GstPrimaLayers:threads:
+   *
+   * Compute threads; 0 uses every online CPU.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads", "Compute threads (0 = all CPUs)", 0, 1024, DEFAULT_THREADS,
+          PARAM_FLAGS));
+  /**
+   * GstPrimaLayers:first-layer:
+   *
+   * First layer of the window. A window that starts at 0 takes token ids,
+   * any other takes hidden states.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_FIRST_LAYER,
+      g_param_spec_int ("first-layer", "First layer", "First layer of the window", 0, G_MAXINT,
+          DEFAULT_FIRST_LAYER, PARAM_FLAGS));
+  /**
+   * GstPrimaLayers:last-layer:
+   *
+   * End of the window (exclusive); -1 is the model's last layer, where the
+   * output head gives logits.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_LAST_LAYER,
+      g_param_spec_int ("last-layer", "Last layer", "End of the window, exclusive (-1 = all layers)", -1,
+          G_MAXINT, DEFAULT_LAST_LAYER, PARAM_FLAGS));
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_prima_layers_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_prima_layers_stop);
+  trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_prima_layers_transform_caps);
+  trans_class->prepare_output_buffer = GST_DEBUG_FUNCPTR (gst_prima_layers_prepare_output_buffer);
+  trans_class->transform = GST_DEBUG_FUNCPTR (gst_prima_layers_transform);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_prima_layers_sink_event);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_prima_layers_query);
+  trans_class->passthrough_on_same_caps = FALSE;
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "Prima layers", "Filter/Converter",
+      "Runs a window of a GGUF model's layers over tokens or hidden states, with its KV cache",
+      "gst-prima authors");
+}
+
+static void
+gst_prima_layers_init (GstPrimaLayers * self)
+{
+  self->context_size = DEFAULT_CONTEXT_SIZE;
+  self->threads = DEFAULT_THREADS;
+  self->first_layer = DEFAULT_FIRST_LAYER;
+  self->last_layer = DEFAULT_LAST_LAYER;
+}

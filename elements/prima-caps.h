@@ -149,7 +149,12 @@ prima_query_new_context (void)
 static inline gboolean
 prima_query_is_context (GstQuery * query)
 {
-  return GST_QUERY_TYPE (query) == GST_QUERY_CUSTOM && gst_query_has_name (query, PRIMA_QUERY_CONTEXT);
+  const GstStructure *s;
+
+  if (GST_QUERY_TYPE (query) != GST_QUERY_CUSTOM)
+    return FALSE;
+  s = gst_query_get_structure (query);
+  return s != NULL && gst_structure_has_name (s, PRIMA_QUERY_CONTEXT);
 }
 
 /* Posts the element error for a model file that cannot be used: the file is
@@ -164,6 +169,9 @@ prima_query_is_context (GstQuery * query)
       GST_ELEMENT_ERROR ((el), RESOURCE, NOT_FOUND,                                     \
           (_("Model file \"%s\" does not exist."), (path)),                             \
           ("%s", (err) ? (err)->message : "no such file"));                             \
+    else if ((err) && strstr ((err)->message, (path)))                                  \
+      GST_ELEMENT_ERROR ((el), RESOURCE, OPEN_READ,                                     \
+          (_("Could not load the model: %s"), (err)->message), (NULL));                \
     else                                                                                \
       GST_ELEMENT_ERROR ((el), RESOURCE, OPEN_READ,                                     \
           (_("Could not load the model \"%s\": %s"), (path),                            \

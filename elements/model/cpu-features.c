@@ -4,6 +4,26 @@
 
 #include <string.h>
 #include <stdlib.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+#if defined(__x86_64__)
+/* BMI2 and F16C by CPUID: clang's __builtin_cpu_supports does not know them. */
+static gboolean
+has_bmi2_f16c (void)
+{
+  unsigned a, b, c, d;
+  gboolean f16c, bmi2;
+  if (!__get_cpuid (1, &a, &b, &c, &d))
+    return FALSE;
+  f16c = (c >> 29) & 1;
+  if (!__get_cpuid_count (7, 0, &a, &b, &c, &d))
+    return FALSE;
+  bmi2 = (b >> 8) & 1;
+  return f16c && bmi2;
+}
+#endif
 
 prima_isa
 prima_cpu_best_isa (void)
@@ -12,11 +32,9 @@ prima_cpu_best_isa (void)
   __builtin_cpu_init ();
   if (__builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw")
       && __builtin_cpu_supports ("avx512vl") && __builtin_cpu_supports ("avx512dq")
-      && __builtin_cpu_supports ("avx512vnni") && __builtin_cpu_supports ("fma")
-      && __builtin_cpu_supports ("bmi2") && __builtin_cpu_supports ("f16c"))
+      && __builtin_cpu_supports ("avx512vnni") && __builtin_cpu_supports ("fma") && has_bmi2_f16c ())
     return PRIMA_ISA_AVX512;
-  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")
-      && __builtin_cpu_supports ("bmi2") && __builtin_cpu_supports ("f16c"))
+  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") && has_bmi2_f16c ())
     return PRIMA_ISA_AVX2;
 #endif
   return PRIMA_ISA_SCALAR;

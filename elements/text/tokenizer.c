@@ -101,6 +101,7 @@ struct prima_tokenizer {
   int32_t trie_root[256];
 
   GRegex *regex[8];
+  gboolean regex_collapsed[8];  /* matched against the category stand-ins */
   int n_regex;
 
   /* GPT-2 byte-level alphabet: byte -> UTF-8 of its code point, and back. */
@@ -307,6 +308,102 @@ bpe_clean_text (const char *s, size_t n, GString *real, GString *match)
       g_string_append (match, "\xef\xbf\xbd");
     else
       g_string_append_len (match, buf, k);
+  }
+}
+
+/* ---------------------------------------------------------------- categories */
+
+/* llama.cpp classifies code points with its own tables (Unicode 15.1), not
+ * with the regex engine's. Patterns that use \p{..} are therefore matched
+ * against a copy of the text in which every non-ASCII code point is replaced
+ * by a stand-in of its category with the same UTF-8 length (so offsets stay
+ * the same), like llama.cpp's "collapsed" text. */
+enum { CAT_OTHER, CAT_LETTER, CAT_NUMBER, CAT_PUNCT, CAT_SYMBOL, CAT_MARK, CAT_SPACE, N_CATS };
+
+/* Unicode White_Space, as llama.cpp's table has it. */
+static inline gboolean
+is_white_space (uint32_t cp)
+{
+  return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 || cp == 0xa0 || cp == 0x1680
+      || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f
+      || cp == 0x205f || cp == 0x3000;
+}
+
+static int
+cpt_category (uint32_t cp)
+{
+  if (is_white_space (cp))
+    return CAT_SPACE;
+  /* Unicode 15.1 additions that a Unicode 15.0 GLib does not know yet. */
+  if (cp >= 0x2ebf0 && cp <= 0x2ee5d)
+    return CAT_LETTER;
+  if ((cp >= 0x2ffc && cp <= 0x2fff) || cp == 0x31ef)
+    return CAT_SYMBOL;
+  switch (g_unichar_type (cp)) {
+    case G_UNICODE_LOWERCASE_LETTER:
+    case G_UNICODE_MODIFIER_LETTER:
+    case G_UNICODE_OTHER_LETTER:
+    case G_UNICODE_TITLECASE_LETTER:
+    case G_UNICODE_UPPERCASE_LETTER:
+      return CAT_LETTER;
+    case G_UNICODE_SPACING_MARK:
+    case G_UNICODE_ENCLOSING_MARK:
+    case G_UNICODE_NON_SPACING_MARK:
+      return CAT_MARK;
+    case G_UNICODE_DECIMAL_NUMBER:
+    case G_UNICODE_LETTER_NUMBER:
+    case G_UNICODE_OTHER_NUMBER:
+      return CAT_NUMBER;
+    case G_UNICODE_CONNECT_PUNCTUATION:
+    case G_UNICODE_DASH_PUNCTUATION:
+    case G_UNICODE_CLOSE_PUNCTUATION:
+    case G_UNICODE_FINAL_PUNCTUATION:
+    case G_UNICODE_INITIAL_PUNCTUATION:
+    case G_UNICODE_OTHER_PUNCTUATION:
+    case G_UNICODE_OPEN_PUNCTUATION:
+      return CAT_PUNCT;
+    case G_UNICODE_CURRENCY_SYMBOL:
+    case G_UNICODE_MODIFIER_SYMBOL:
+    case G_UNICODE_MATH_SYMBOL:
+    case G_UNICODE_OTHER_SYMBOL:
+      return CAT_SYMBOL;
+    default:
+      return CAT_OTHER;
+  }
+}
+
+/* Stand-ins by category and UTF-8 length (2, 3, 4 bytes), chosen among code
+ * points every regex engine's tables agree on. */
+static const char cat_stand_in[N_CATS][3][5] = {
+  [CAT_OTHER] = { "\xc2\x80", "\xee\x80\x80", "\xf3\xb0\x80\x80" },            /* U+0080 U+E000 U+F0000 */
+  [CAT_LETTER] = { "\xc2\xaa", "\xe4\xb8\x80", "\xf0\xa0\x80\x80" },           /* U+00AA U+4E00 U+20000 */
+  [CAT_NUMBER] = { "\xc2\xb2", "\xe2\x91\xa0", "\xf0\x9d\x9f\x8e" },           /* U+00B2 U+2460 U+1D7CE */
+  [CAT_PUNCT] = { "\xc2\xa1", "\xe2\x80\x90", "\xf0\x90\x84\x80" },            /* U+00A1 U+2010 U+10100 */
+  [CAT_SYMBOL] = { "\xc2\xa6", "\xe2\x86\x90", "\xf0\x9f\x8c\x80" },           /* U+00A6 U+2190 U+1F300 */
+  [CAT_MARK] = { "\xcc\x80", "\xe0\xa4\x80", "\xf0\x90\x87\xbd" },             /* U+0300 U+0900 U+101FD */
+  [CAT_SPACE] = { "\xc2\xa0", "\xe2\x80\x80", "\xf3\xb0\x80\x80" },            /* U+00A0 U+2000 (none) */
+};
+
+/* s is valid UTF-8. */
+static void
+collapse_text (const char *s, size_t n, GString *out)
+{
+  size_t pos = 0;
+  g_string_set_size (out, n);
+  while (pos < n) {
+    uint8_t c = (uint8_t) s[pos];
+    size_t len;
+    if (c < 0x80) {
+      out->str[pos++] = (char) c;
+      continue;
+    }
+    len = utf8_len (c);
+    if (len < 2 || pos + len > n) {
+      out->str[pos++] = (char) c;          /* cannot happen in valid UTF-8 */
+      continue;
+    }
+    memcpy (out->str + pos, cat_stand_in[cpt_category (g_utf8_get_char (s + pos))][len - 2], len);
+    pos += len;
   }
 }
 
@@ -795,6 +892,7 @@ compile_regexes (prima_tokenizer *t, GError **error)
       g_error_free (err);
       return FALSE;
     }
+    t->regex_collapsed[i] = strstr (pats[i], "\\p{") != NULL;
     t->n_regex = i + 1;
   }
   return TRUE;
@@ -1175,6 +1273,7 @@ typedef struct {
   GString *real;
   GString *match;
   GString *enc;
+  GString *collapsed;
   gboolean spm;
 } work;
 
@@ -1188,6 +1287,7 @@ work_init (work *w, gboolean spm)
   w->real = g_string_new (NULL);
   w->match = g_string_new (NULL);
   w->enc = g_string_new (NULL);
+  w->collapsed = g_string_new (NULL);
   w->spm = spm;
 }
 
@@ -1201,6 +1301,7 @@ work_clear (work *w)
   g_string_free (w->real, TRUE);
   g_string_free (w->match, TRUE);
   g_string_free (w->enc, TRUE);
+  g_string_free (w->collapsed, TRUE);
 }
 
 /* Which bigram goes first: SPM takes the highest score, BPE the lowest
@@ -1468,7 +1569,7 @@ regex_split (const GRegex *re, const char *match_text, GArray *in, GArray *out)
 static void
 bpe_tokenize (const prima_tokenizer *t, work *w, const char *s, size_t n, GArray *out)
 {
-  const char *real, *match;
+  const char *real, *match, *collapsed = NULL;
   GArray *tmp;
 
   if (g_utf8_validate_len (s, n, NULL)) {
@@ -1487,7 +1588,11 @@ bpe_tokenize (const prima_tokenizer *t, work *w, const char *s, size_t n, GArray
     g_array_append_vals (w->words, p, 1);
   }
   for (int r = 0; r < t->n_regex; r++) {
-    regex_split (t->regex[r], match, w->words, w->words2);
+    if (t->regex_collapsed[r] && collapsed == NULL) {
+      collapse_text (match, n, w->collapsed);
+      collapsed = w->collapsed->str;
+    }
+    regex_split (t->regex[r], t->regex_collapsed[r] ? collapsed : match, w->words, w->words2);
     tmp = w->words;
     w->words = w->words2;
     w->words2 = tmp;

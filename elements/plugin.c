@@ -1,0 +1,34 @@
+/* gst-prima: the "prima" plugin: registers the elements.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+
+#include <gst/gst.h>
+#include <glib/gi18n-lib.h>
+
+#include "text/gstprimatokenizer.h"
+#include "text/gstprimasampler.h"
+#include "text/gstprimadetokenizer.h"
+#include "model/gstprimalayers.h"
+#include "flow/gstprimaloop.h"
+
+static gboolean
+plugin_init (GstPlugin * plugin)
+{
+  gboolean ret = FALSE;
+
+#ifdef ENABLE_NLS
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+#endif
+
+  ret |= GST_ELEMENT_REGISTER (primatokenizer, plugin);
+  ret |= GST_ELEMENT_REGISTER (primaloop, plugin);
+  ret |= GST_ELEMENT_REGISTER (primalayers, plugin);
+  ret |= GST_ELEMENT_REGISTER (primasampler, plugin);
+  ret |= GST_ELEMENT_REGISTER (primadetokenizer, plugin);
+
+  return ret;
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, prima,
+    "LLM inference on GGUF models: tokenizer, layers, sampler, detokenizer and the generation loop",
+    plugin_init, PACKAGE_VERSION, "GPL", "gst-prima", "https://example.invalid/gst-prima")

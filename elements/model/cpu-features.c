@@ -25,8 +25,8 @@ has_bmi2_f16c (void)
 }
 #endif
 
-prima_isa
-prima_cpu_best_isa (void)
+static prima_isa
+detect_best_isa (void)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init ();
@@ -38,6 +38,19 @@ prima_cpu_best_isa (void)
     return PRIMA_ISA_AVX2;
 #endif
   return PRIMA_ISA_SCALAR;
+}
+
+/* Cached: CPUID traps to the hypervisor in a VM and costs microseconds. */
+prima_isa
+prima_cpu_best_isa (void)
+{
+  static gsize once = 0;
+  static prima_isa best;
+  if (g_once_init_enter (&once)) {
+    best = detect_best_isa ();
+    g_once_init_leave (&once, 1);
+  }
+  return best;
 }
 
 const char *

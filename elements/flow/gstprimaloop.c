@@ -406,6 +406,7 @@ gst_prima_loop_push_stream_start (GstPrimaLoop * self)
   gchar *id;
   GstSegment segment;
   GstQuery *query;
+  GstCaps *caps;
 
   /* gst_pad_create_stream_id() wants at most one sink pad: derive the id
    * from the prompt's stream, or make a random one as it would */
@@ -417,7 +418,9 @@ gst_prima_loop_push_stream_start (GstPrimaLoop * self)
   gst_pad_push_event (self->srcpad, gst_event_new_stream_start (id));
   g_free (upstream);
   g_free (id);
-  gst_pad_push_event (self->srcpad, gst_event_new_caps (gst_static_pad_template_get_caps (&src_template)));
+  caps = gst_static_pad_template_get_caps (&src_template);
+  gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
   gst_segment_init (&segment, GST_FORMAT_TIME);
   gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
 

@@ -78,40 +78,11 @@ vec_dot_f16_f16_avx512 (int n, float *s, const void *vx, const void *vy)
 }
 
 /* ---------------------------------------------------------------------
- * Legacy 32-blocks: one block per 256-bit VNNI dot
+ * Legacy 32-blocks: two blocks per 512-bit VNNI dot, block scales converted
+ * eight at a time. vpdpbusd multiplies unsigned by signed bytes, so the
+ * weights go in offset to unsigned (nibbles as they are, int8 + 128) and
+ * the offset times the activation sum comes off afterwards.
  * --------------------------------------------------------------------- */
-
-/* signed x signed bytes -> 8 int32: vpdpbusd wants unsigned x signed, so
- * move x's sign onto y */
-static inline __m256i
-dot_i8_vnni (__m256i x, __m256i y)
-{
-  return _mm256_dpbusd_epi32 (_mm256_setzero_si256 (), _mm256_abs_epi8 (x), _mm256_sign_epi8 (y, x));
-}
-
-static void
-vec_dot_q8_0_q8_0_avx512 (int n, float *s, const void *vx, const void *vy)
-{
-  const block_q8_0 *x = vx;
-  const block_q8_0 *y = vy;
-  const int nb = n / QK8_0;
-  __m256 acc0 = _mm256_setzero_ps (), acc1 = acc0;
-  int i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    const __m256i p0 = dot_i8_vnni (_mm256_loadu_si256 ((const __m256i *) x[i].qs),
-        _mm256_loadu_si256 ((const __m256i *) y[i].qs));
-    const __m256i p1 = dot_i8_vnni (_mm256_loadu_si256 ((const __m256i *) x[i + 1].qs),
-        _mm256_loadu_si256 ((const __m256i *) y[i + 1].qs));
-    acc0 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i].d) * fp16 (y[i].d)), _mm256_cvtepi32_ps (p0), acc0);
-    acc1 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i + 1].d) * fp16 (y[i + 1].d)), _mm256_cvtepi32_ps (p1), acc1);
-  }
-  for (; i < nb; i++) {
-    const __m256i p = dot_i8_vnni (_mm256_loadu_si256 ((const __m256i *) x[i].qs),
-        _mm256_loadu_si256 ((const __m256i *) y[i].qs));
-    acc0 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i].d) * fp16 (y[i].d)), _mm256_cvtepi32_ps (p), acc0);
-  }
-  *s = hsum256_ps (_mm256_add_ps (acc0, acc1));
-}
 
 static inline __m256i
 nibbles_32 (const uint8_t *p)
@@ -121,29 +92,103 @@ nibbles_32 (const uint8_t *p)
   return _mm256_and_si256 (b, _mm256_set1_epi8 (0x0F));
 }
 
+/* signed x signed bytes -> 8 int32: vpdpbusd wants unsigned x signed, so
+ * move x's sign onto y */
+static inline __m256i
+dot_i8_vnni (__m256i x, __m256i y)
+{
+  return _mm256_dpbusd_epi32 (_mm256_setzero_si256 (), _mm256_abs_epi8 (x), _mm256_sign_epi8 (y, x));
+}
+
+/* dx * dy of eight consecutive blocks (both rows start with an fp16 d) */
+#define BLOCK_SCALES_8(x, y, i) _mm256_mul_ps ( \
+    _mm256_cvtph_ps (_mm_setr_epi16 ((short) x[i].d, (short) x[i + 1].d, (short) x[i + 2].d, \
+            (short) x[i + 3].d, (short) x[i + 4].d, (short) x[i + 5].d, (short) x[i + 6].d, (short) x[i + 7].d)), \
+    _mm256_cvtph_ps (_mm_setr_epi16 ((short) y[i].d, (short) y[i + 1].d, (short) y[i + 2].d, \
+            (short) y[i + 3].d, (short) y[i + 4].d, (short) y[i + 5].d, (short) y[i + 6].d, (short) y[i + 7].d)))
+
+/* permutexvar index: float k in the low half, k + 1 in the high half */
+static inline __m512i
+pair_index (int k)
+{
+  return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set1_epi32 (k)), _mm256_set1_epi32 (k + 1), 1);
+}
+
+static inline __m512i
+load_2x32 (const int8_t *a, const int8_t *b)
+{
+  return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_loadu_si256 ((const __m256i *) a)),
+      _mm256_loadu_si256 ((const __m256i *) b), 1);
+}
+
+static void
+vec_dot_q8_0_q8_0_avx512 (int n, float *s, const void *vx, const void *vy)
+{
+  const block_q8_0 *x = vx;
+  const block_q8_0 *y = vy;
+  const int nb = n / QK8_0;
+  const __m512i bias = _mm512_set1_epi8 ((char) 0x80);
+  const __m512i idx[4] = { pair_index (0), pair_index (2), pair_index (4), pair_index (6) };
+  __m512 acc = _mm512_setzero_ps ();
+  int i = 0;
+  for (; i + 8 <= nb; i += 8) {
+    const __m512 d8 = _mm512_castps256_ps512 (BLOCK_SCALES_8 (x, y, i));
+    for (int k = 0; k < 4; k++) {
+      const __m512i xx = load_2x32 (x[i + 2 * k].qs, x[i + 2 * k + 1].qs);
+      const __m512i yy = load_2x32 (y[i + 2 * k].qs, y[i + 2 * k + 1].qs);
+      /* (x + 128) . y - 128 . y */
+      const __m512i t = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), _mm512_xor_si512 (xx, bias), yy);
+      const __m512i u = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), bias, yy);
+      acc = _mm512_fmadd_ps (_mm512_permutexvar_ps (idx[k], d8), _mm512_cvtepi32_ps (_mm512_sub_epi32 (t, u)), acc);
+    }
+  }
+  __m256 acc0 = _mm256_setzero_ps ();
+  for (; i < nb; i++) {
+    const __m256i p = dot_i8_vnni (_mm256_loadu_si256 ((const __m256i *) x[i].qs),
+        _mm256_loadu_si256 ((const __m256i *) y[i].qs));
+    acc0 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i].d) * fp16 (y[i].d)), _mm256_cvtepi32_ps (p), acc0);
+  }
+  *s = _mm512_reduce_add_ps (acc) + hsum256_ps (acc0);
+}
+
 static void
 vec_dot_q4_0_q8_0_avx512 (int n, float *s, const void *vx, const void *vy)
 {
   const block_q4_0 *x = vx;
   const block_q8_0 *y = vy;
   const int nb = n / QK8_0;
-  const __m256i eight = _mm256_set1_epi8 (8);
-  __m256 acc0 = _mm256_setzero_ps (), acc1 = acc0;
+  const __m512i m4 = _mm512_set1_epi8 (0x0F);
+  const __m512i eights = _mm512_set1_epi8 (8);
+  /* 128-bit lanes [qs0, qs0, qs1, qs1]: shift lanes 1 and 3 by 4 to get
+   * each block's low nibbles (elements 0..15) then high (16..31) */
+  const __m512i nib_shift = _mm512_setr_epi64 (0, 0, 0x0004000400040004LL, 0x0004000400040004LL,
+      0, 0, 0x0004000400040004LL, 0x0004000400040004LL);
+  const __m512i idx[4] = { pair_index (0), pair_index (2), pair_index (4), pair_index (6) };
+  __m512 acc = _mm512_setzero_ps ();
   int i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    const __m256i p0 = dot_i8_vnni (_mm256_sub_epi8 (nibbles_32 (x[i].qs), eight),
-        _mm256_loadu_si256 ((const __m256i *) y[i].qs));
-    const __m256i p1 = dot_i8_vnni (_mm256_sub_epi8 (nibbles_32 (x[i + 1].qs), eight),
-        _mm256_loadu_si256 ((const __m256i *) y[i + 1].qs));
-    acc0 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i].d) * fp16 (y[i].d)), _mm256_cvtepi32_ps (p0), acc0);
-    acc1 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i + 1].d) * fp16 (y[i + 1].d)), _mm256_cvtepi32_ps (p1), acc1);
+  for (; i + 8 <= nb; i += 8) {
+    const __m512 d8 = _mm512_castps256_ps512 (BLOCK_SCALES_8 (x, y, i));
+    for (int k = 0; k < 4; k++) {
+      const block_q4_0 *b = x + i + 2 * k;
+      const __m256i q2 = _mm256_inserti128_si256 (_mm256_castsi128_si256 (_mm_loadu_si128 ((const __m128i *) b[0].qs)),
+          _mm_loadu_si128 ((const __m128i *) b[1].qs), 1);
+      const __m512i q4 = _mm512_shuffle_i64x2 (_mm512_castsi256_si512 (q2), _mm512_castsi256_si512 (q2),
+          _MM_SHUFFLE (1, 1, 0, 0));
+      const __m512i qn = _mm512_and_si512 (_mm512_srlv_epi16 (q4, nib_shift), m4);
+      const __m512i yy = load_2x32 (y[i + 2 * k].qs, y[i + 2 * k + 1].qs);
+      /* q . y - 8 . y */
+      const __m512i t = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), qn, yy);
+      const __m512i u = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), eights, yy);
+      acc = _mm512_fmadd_ps (_mm512_permutexvar_ps (idx[k], d8), _mm512_cvtepi32_ps (_mm512_sub_epi32 (t, u)), acc);
+    }
   }
+  __m256 acc0 = _mm256_setzero_ps ();
   for (; i < nb; i++) {
-    const __m256i p = dot_i8_vnni (_mm256_sub_epi8 (nibbles_32 (x[i].qs), eight),
+    const __m256i p = dot_i8_vnni (_mm256_sub_epi8 (nibbles_32 (x[i].qs), _mm256_set1_epi8 (8)),
         _mm256_loadu_si256 ((const __m256i *) y[i].qs));
     acc0 = _mm256_fmadd_ps (_mm256_set1_ps (fp16 (x[i].d) * fp16 (y[i].d)), _mm256_cvtepi32_ps (p), acc0);
   }
-  *s = hsum256_ps (_mm256_add_ps (acc0, acc1));
+  *s = _mm512_reduce_add_ps (acc) + hsum256_ps (acc0);
 }
 
 /* ---------------------------------------------------------------------
@@ -178,59 +223,52 @@ word_halves_ctrl (int a, int b)
   return _mm512_inserti64x4 (_mm512_castsi256_si512 (lo), hi, 1);
 }
 
-/* 256-bit VNNI: on CPUs that split 512-bit work in two halves this does the
- * same multiplies with fewer instructions, since each sub-block scale comes
- * in as an embedded broadcast instead of a shuffle. */
 static void
 vec_dot_q4_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
 {
   const block_q4_K *x = vx;
   const block_q8_K *y = vy;
   const int nb = n / QK_K;
-  const __m256i m4 = _mm256_set1_epi8 (0x0F);
-  /* each scale twice in a dword, so vpdpwssd multiplies both words of a pair by it */
-  int32_t sc2[8] __attribute__ ((aligned (32)));
-  __m256 acc = _mm256_setzero_ps ();
+  const __m512i m4 = _mm512_set1_epi8 (0x0F);
+  /* each 32-byte chunk of nibbles is loaded into both halves; shifting the
+   * upper half by 4 puts sub-block 2j (low nibbles) next to 2j+1 (high),
+   * which is the activations' own order */
+  const __m512i nib_shift = _mm512_inserti64x4 (_mm512_setzero_si512 (), _mm256_set1_epi16 (4), 1);
+  const __m512i c01 = word_halves_ctrl (0, 1), c23 = word_halves_ctrl (2, 3);
+  const __m512i c45 = word_halves_ctrl (4, 5), c67 = word_halves_ctrl (6, 7);
+  __m512 acc = _mm512_setzero_ps ();
   __m256 acc_m = _mm256_setzero_ps ();
   for (int i = 0; i < nb; i++) {
     /* d and dmin of the block, times the activation scale */
     uint32_t dd;
     memcpy (&dd, &x[i].d, sizeof dd);
     const __m128 dm = _mm_mul_ps (_mm_cvtph_ps (_mm_cvtsi32_si128 ((int) dd)), _mm_set1_ps (y[i].d));
-    const __m256 d = _mm256_broadcastss_ps (dm);
+    const __m512 d = _mm512_broadcastss_ps (dm);
     const __m256 dmin = _mm256_broadcastss_ps (_mm_movehdup_ps (dm));
 
     const __m128i sm = k4_scales_mins (x[i].scales);
-    const __m256i sc32 = _mm256_cvtepu8_epi32 (sm);
-    _mm256_store_si256 ((__m256i *) sc2, _mm256_or_si256 (sc32, _mm256_slli_epi32 (sc32, 16)));
     /* mins (each twice) against the activation sums per 16 */
     const __m256i mn16 = _mm256_cvtepu8_epi16 (_mm_unpackhi_epi8 (sm, sm));
     const __m256i mprod = _mm256_madd_epi16 (mn16, _mm256_loadu_si256 ((const __m256i *) y[i].bsums));
     acc_m = _mm256_fmadd_ps (dmin, _mm256_cvtepi32_ps (mprod), acc_m);
 
+    const __m512i scb = _mm512_broadcast_i32x4 (_mm_cvtepu8_epi16 (sm));
     const uint8_t *q = x[i].qs;
     const int8_t *q8 = y[i].qs;
-    /* four independent chains, two dot-products deep */
-#define SUB_PAIR(j, lo_acc, hi_acc) do { \
-      const __m256i bits = _mm256_loadu_si256 ((const __m256i *) (q + 32 * (j))); \
-      const __m256i lo = _mm256_and_si256 (bits, m4); \
-      const __m256i hi = _mm256_and_si256 (_mm256_srli_epi16 (bits, 4), m4); \
-      const __m256i pl = _mm256_maddubs_epi16 (lo, _mm256_loadu_si256 ((const __m256i *) (q8 + 64 * (j)))); \
-      const __m256i ph = _mm256_maddubs_epi16 (hi, _mm256_loadu_si256 ((const __m256i *) (q8 + 64 * (j) + 32))); \
-      lo_acc = _mm256_dpwssd_epi32 (lo_acc, pl, _mm256_set1_epi32 (sc2[2 * (j)])); \
-      hi_acc = _mm256_dpwssd_epi32 (hi_acc, ph, _mm256_set1_epi32 (sc2[2 * (j) + 1])); \
-    } while (0)
-    __m256i s0 = _mm256_setzero_si256 (), s1 = s0, s2 = s0, s3 = s0;
-    SUB_PAIR (0, s0, s1);
-    SUB_PAIR (1, s2, s3);
-    SUB_PAIR (2, s0, s1);
-    SUB_PAIR (3, s2, s3);
-#undef SUB_PAIR
-    s0 = _mm256_add_epi32 (s0, s2);
-    s1 = _mm256_add_epi32 (s1, s3);
-    acc = _mm256_fmadd_ps (d, _mm256_cvtepi32_ps (_mm256_add_epi32 (s0, s1)), acc);
+#define CHUNK(j) _mm512_and_si512 (_mm512_srlv_epi16 (_mm512_broadcast_i64x4 ( \
+        _mm256_loadu_si256 ((const __m256i *) (q + 32 * (j)))), nib_shift), m4)
+    const __m512i p0 = _mm512_maddubs_epi16 (CHUNK (0), _mm512_loadu_si512 (q8));
+    const __m512i p1 = _mm512_maddubs_epi16 (CHUNK (1), _mm512_loadu_si512 (q8 + 64));
+    const __m512i p2 = _mm512_maddubs_epi16 (CHUNK (2), _mm512_loadu_si512 (q8 + 128));
+    const __m512i p3 = _mm512_maddubs_epi16 (CHUNK (3), _mm512_loadu_si512 (q8 + 192));
+#undef CHUNK
+    __m512i s0 = _mm512_madd_epi16 (p0, _mm512_shuffle_epi8 (scb, c01));
+    __m512i s1 = _mm512_madd_epi16 (p1, _mm512_shuffle_epi8 (scb, c23));
+    s0 = _mm512_dpwssd_epi32 (s0, p2, _mm512_shuffle_epi8 (scb, c45));
+    s1 = _mm512_dpwssd_epi32 (s1, p3, _mm512_shuffle_epi8 (scb, c67));
+    acc = _mm512_fmadd_ps (d, _mm512_cvtepi32_ps (_mm512_add_epi32 (s0, s1)), acc);
   }
-  *s = hsum256_ps (acc) - hsum256_ps (acc_m);
+  *s = _mm512_reduce_add_ps (acc) - hsum256_ps (acc_m);
 }
 
 /* ---------------------------------------------------------------------

@@ -14,7 +14,8 @@
  * ## Example launch line
  * |[
  * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primadetokenizer model=tests/data/stories260K-f32.gguf ! fdsink fd=1
- * ]| prints the prompt back (from its tokens; the BOS renders as nothing).
+ * ]| prints the prompt back from its tokens (" Once upon a time": the BOS renders as nothing, and
+ * SentencePiece's word-start mark as a space).
  *
  * Since: 0.1
  */
@@ -192,6 +193,20 @@ gst_prima_detokenizer_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 }
 
 static gboolean
+gst_prima_detokenizer_ensure_caps (GstPrimaDetokenizer * self)
+{
+  GstCaps *caps;
+  gboolean ret;
+
+  if (gst_pad_has_current_caps (self->srcpad))
+    return TRUE;
+  caps = gst_static_pad_template_get_caps (&src_template);
+  ret = gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  return ret;
+}
+
+static gboolean
 gst_prima_detokenizer_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstPrimaDetokenizer *self = GST_PRIMA_DETOKENIZER (parent);
@@ -199,7 +214,10 @@ gst_prima_detokenizer_sink_event (GstPad * pad, GstObject * parent, GstEvent * e
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_CAPS:
       gst_event_unref (event);
-      return gst_pad_push_event (self->srcpad, gst_event_new_caps (gst_static_pad_template_get_caps (&src_template)));
+      return gst_prima_detokenizer_ensure_caps (self);
+    case GST_EVENT_SEGMENT:
+      gst_prima_detokenizer_ensure_caps (self);
+      break;
     case GST_EVENT_EOS:{
       /* what is left is an incomplete character: it goes out as it is */
       GstFlowReturn ret = gst_prima_detokenizer_push_text (self, self->pending->len, NULL);

@@ -10,6 +10,7 @@
  * tokenizer.ggml.* metadata). The text of a stream is one prompt: it is
  * collected until end-of-stream and then tokenized as a whole, so that a
  * word split over two input buffers still gives the tokens of the whole word.
+ * Input without caps (fdsrc, filesrc) is taken as UTF-8 text.
  * One tokens buffer (position -1: "append", flagged as prompt) is pushed
  * before the end-of-stream.
  *
@@ -166,6 +167,20 @@ gst_prima_tokenizer_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 }
 
 static gboolean
+gst_prima_tokenizer_ensure_caps (GstPrimaTokenizer * self)
+{
+  GstCaps *caps;
+  gboolean ret;
+
+  if (gst_pad_has_current_caps (self->srcpad))
+    return TRUE;
+  caps = gst_static_pad_template_get_caps (&src_template);
+  ret = gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  return ret;
+}
+
+static gboolean
 gst_prima_tokenizer_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstPrimaTokenizer *self = GST_PRIMA_TOKENIZER (parent);
@@ -174,7 +189,16 @@ gst_prima_tokenizer_sink_event (GstPad * pad, GstObject * parent, GstEvent * eve
     case GST_EVENT_CAPS:
       /* the template already checked that it is UTF-8 text */
       gst_event_unref (event);
-      return gst_pad_push_event (self->srcpad, gst_event_new_caps (gst_static_pad_template_get_caps (&src_template)));
+      return gst_prima_tokenizer_ensure_caps (self);
+    case GST_EVENT_SEGMENT:{
+      /* a byte segment of the text says nothing about tokens: ours is a
+       * fresh one; caps go first (a source like fdsrc sends none) */
+      GstSegment segment;
+      gst_event_unref (event);
+      gst_prima_tokenizer_ensure_caps (self);
+      gst_segment_init (&segment, GST_FORMAT_TIME);
+      return gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
+    }
     case GST_EVENT_EOS:{
       GstFlowReturn ret = gst_prima_tokenizer_drain (self);
       if (ret < GST_FLOW_EOS && ret != GST_FLOW_NOT_LINKED)

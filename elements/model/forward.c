@@ -246,8 +246,18 @@ typedef struct {
   int chunk_rows;
   int n_chunks;                 /* over all jobs */
   int job_first_chunk[MAX_MATMUL_JOBS + 1];
+  /* SwiGLU: jobs 0 and 1 are gate and up; a chunk covers the same rows of
+   * both and writes silu(gate) * up into job 0's output, so the
+   * elementwise step runs on all threads instead of after the barrier. */
+  gboolean glu;
   atomic_int next;
 } matmul_task;
+
+static inline float
+silu (float x)
+{
+  return x / (1.0f + expf (-x));
+}
 
 /* Tokens are processed in blocks so a block of activation rows stays in
  * cache while a chunk of weight rows is swept over it. */
@@ -266,6 +276,22 @@ matmul_worker (int ith, int nth, void *arg)
     int r0 = (c - t->job_first_chunk[j]) * t->chunk_rows;
     int r1 = MIN (r0 + t->chunk_rows, job->n_out);
     const uint8_t *wbase = job->w->data;
+    if (t->glu) {
+      const matmul_job *up = &t->jobs[1];
+      const uint8_t *ubase = up->w->data;
+      for (int tok = 0; tok < t->n_tokens; tok++) {
+        const uint8_t *xg = (const uint8_t *) job->xq + (size_t) tok * job->xq_stride;
+        const uint8_t *xu = (const uint8_t *) up->xq + (size_t) tok * up->xq_stride;
+        float *yg = job->y + (size_t) tok * job->y_stride;
+        for (int r = r0; r < r1; r++) {
+          float g, u;
+          job->vec_dot (t->n_in, &g, wbase + (size_t) r * job->row_bytes, xg);
+          up->vec_dot (t->n_in, &u, ubase + (size_t) r * up->row_bytes, xu);
+          yg[r] = silu (g) * u;
+        }
+      }
+      continue;
+    }
     if (t->n_tokens == 1) {
       for (int r = r0; r < r1; r++)
         job->vec_dot (t->n_in, &job->y[r], wbase + (size_t) r * job->row_bytes, job->xq);
@@ -288,8 +314,8 @@ matmul_worker (int ith, int nth, void *arg)
 /* y_j[tok][r] = dot(W_j row r, x[tok]) for up to three weights sharing the
  * input x (n_tokens rows of n_in floats, stride n_in). */
 static void
-matmul (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_jobs,
-    const gguf_tensor *const *w, float *const *y, const int *y_stride)
+matmul_ex (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_jobs,
+    const gguf_tensor *const *w, float *const *y, const int *y_stride, gboolean glu)
 {
   matmul_task t;
   int n_threads = prima_threadpool_n_threads (ctx->pool);
@@ -308,7 +334,10 @@ matmul (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_jobs,
   for (int j = 1; j < n_jobs; j++)
     if (prima_type_get_traits (w[j]->type)->vec_dot_type != prima_type_get_traits (w[0]->type)->vec_dot_type) {
       for (int k = 0; k < n_jobs; k++)
-        matmul (ctx, x, n_tokens, n_in, 1, w + k, y + k, y_stride + k);
+        matmul_ex (ctx, x, n_tokens, n_in, 1, w + k, y + k, y_stride + k, FALSE);
+      if (glu)
+        for (size_t i = 0; i < (size_t) n_tokens * y_stride[0]; i++)
+          y[0][i] = silu (y[0][i]) * y[1][i];
       return;
     }
   for (int j = 0; j < n_jobs; j++) {
@@ -324,9 +353,18 @@ matmul (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_jobs,
     job->n_out = (int) w[j]->ne[1];
     t.job_first_chunk[j + 1] = t.job_first_chunk[j] + (job->n_out + t.chunk_rows - 1) / t.chunk_rows;
   }
-  t.n_chunks = t.job_first_chunk[n_jobs];
+  t.glu = glu;
+  /* With glu, only job 0's chunks are enumerated: each also covers job 1. */
+  t.n_chunks = t.job_first_chunk[glu ? 1 : n_jobs];
   atomic_store (&t.next, 0);
   prima_threadpool_run_dynamic (ctx->pool, matmul_worker, &t);
+}
+
+static void
+matmul (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_jobs,
+    const gguf_tensor *const *w, float *const *y, const int *y_stride)
+{
+  matmul_ex (ctx, x, n_tokens, n_in, n_jobs, w, y, y_stride, FALSE);
 }
 
 /* ---- elementwise pieces ---- */
@@ -361,12 +399,6 @@ rope_head (float *x, int pos, const prima_context *ctx, gboolean neox)
     x[b] = x0 * s + x1 * c;
     theta *= theta_scale;
   }
-}
-
-static inline float
-silu (float x)
-{
-  return x / (1.0f + expf (-x));
 }
 
 static void
@@ -496,10 +528,8 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0)
     const gguf_tensor *w[2] = { lw->ffn_gate, lw->ffn_up };
     float *y[2] = { ctx->gate, ctx->up };
     const int ys[2] = { n_ff, n_ff };
-    matmul (ctx, ctx->cur, n_tokens, n_embd, 2, w, y, ys);
+    matmul_ex (ctx, ctx->cur, n_tokens, n_embd, 2, w, y, ys, TRUE);
   }
-  for (size_t i = 0; i < (size_t) n_tokens * n_ff; i++)
-    ctx->gate[i] = silu (ctx->gate[i]) * ctx->up[i];
   invalidate_input (ctx);
   {
     const gguf_tensor *w[1] = { lw->ffn_down };

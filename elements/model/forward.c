@@ -27,7 +27,9 @@ struct prima_context {
   prima_threadpool *pool;
   guint64 n_evaluated;
 
-  /* KV cache, one pair per layer of the window: [n_ctx][n_kv_dim] F16. */
+  /* KV cache, one pair per layer of the window, F16: K as [n_ctx][n_kv_dim];
+   * V transposed, [n_kv_dim][n_ctx], so that probabilities times V is one
+   * F16 dot product per output dimension, as in the reference. */
   prima_fp16 **k_cache, **v_cache;
 
   /* Scratch for n_batch tokens. */
@@ -39,6 +41,7 @@ struct prima_context {
   int xq_rows;
   float *att_scores;            /* per thread: n_ctx */
   prima_fp16 *att_q16;          /* per thread: head_dim */
+  prima_fp16 *att_p16;          /* per thread: n_ctx */
   float *rope_freq_factors;     /* n_rot / 2 or NULL */
 };
 
@@ -107,6 +110,7 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
   ctx->xq = g_malloc ((size_t) p.n_batch * ctx->xq_stride);
   ctx->att_scores = g_new (float, (size_t) n_threads * ctx->n_ctx);
   ctx->att_q16 = g_new (prima_fp16, (size_t) n_threads * hp->head_dim);
+  ctx->att_p16 = g_new (prima_fp16, (size_t) n_threads * ctx->n_ctx);
   if (model->rope_freqs) {
     ctx->rope_freq_factors = g_new (float, hp->n_rot / 2);
     memcpy (ctx->rope_freq_factors, model->rope_freqs->data, sizeof (float) * (hp->n_rot / 2));
@@ -139,6 +143,7 @@ prima_context_free (prima_context *ctx)
   g_free (ctx->xq);
   g_free (ctx->att_scores);
   g_free (ctx->att_q16);
+  g_free (ctx->att_p16);
   g_free (ctx->rope_freq_factors);
   g_free (ctx);
 }
@@ -432,6 +437,7 @@ attention_worker (int ith, int nth, void *arg)
   const prima_fp16 *kc = ctx->k_cache[t->layer], *vc = ctx->v_cache[t->layer];
   float *scores = ctx->att_scores + (size_t) ith * ctx->n_ctx;
   prima_fp16 *q16 = ctx->att_q16 + (size_t) ith * hd;
+  prima_fp16 *p16 = ctx->att_p16 + (size_t) ith * ctx->n_ctx;
   const int n_items = t->n_tokens * hp->n_head;
   int item;
   (void) nth;
@@ -457,13 +463,10 @@ attention_worker (int ith, int nth, void *arg)
       sum += scores[j];
     }
     const float inv = (float) (1.0 / sum);
-    memset (out, 0, sizeof (float) * hd);
-    for (int j = 0; j < n_kv; j++) {
-      const float p = prima_fp16_to_fp32 (prima_fp32_to_fp16 (scores[j] * inv));
-      const prima_fp16 *vrow = vc + (size_t) j * ctx->n_kv_dim + (size_t) kvh * hd;
-      for (int d = 0; d < hd; d++)
-        out[d] += p * prima_fp16_to_fp32 (vrow[d]);
-    }
+    for (int j = 0; j < n_kv; j++)
+      p16[j] = prima_fp32_to_fp16 (scores[j] * inv);
+    for (int d = 0; d < hd; d++)
+      f16->vec_dot (n_kv, &out[d], vc + ((size_t) kvh * hd + d) * ctx->n_ctx, p16);
   }
 }
 
@@ -495,14 +498,14 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0)
   for (int t = 0; t < n_tokens; t++) {
     const int pos = pos0 + t;
     prima_fp16 *krow = ctx->k_cache[il] + (size_t) pos * n_kv_dim;
-    prima_fp16 *vrow = ctx->v_cache[il] + (size_t) pos * n_kv_dim;
+    prima_fp16 *vcol = ctx->v_cache[il] + pos;
     for (int h = 0; h < hp->n_head; h++)
       rope_head (ctx->q + (size_t) t * n_embd + (size_t) h * hd, pos, ctx, neox);
     for (int h = 0; h < hp->n_head_kv; h++)
       rope_head (ctx->k + (size_t) t * n_kv_dim + (size_t) h * hd, pos, ctx, neox);
     for (int i = 0; i < n_kv_dim; i++) {
       krow[i] = prima_fp32_to_fp16 (ctx->k[(size_t) t * n_kv_dim + i]);
-      vrow[i] = prima_fp32_to_fp16 (ctx->v[(size_t) t * n_kv_dim + i]);
+      vcol[(size_t) i * ctx->n_ctx] = prima_fp32_to_fp16 (ctx->v[(size_t) t * n_kv_dim + i]);
     }
   }
   {

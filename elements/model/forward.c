@@ -17,6 +17,11 @@
 G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
 
 #define MAX_MATMUL_JOBS 3
+/* Matmul rows are claimed in chunks; with many chunks per thread the last
+ * one, which a thread finishes alone while the others wait, stays short. */
+#define PRIMA_CHUNKS_PER_THREAD 32
+
+
 
 struct prima_context {
   const prima_model *model;
@@ -332,9 +337,7 @@ matmul_ex (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_job
   t.n_tokens = n_tokens;
   for (int j = 0; j < n_jobs; j++)
     total_rows += (int) w[j]->ne[1];
-  /* About eight chunks per thread balances the load without making chunks
-   * so small that the weight stream loses its sequential access. */
-  t.chunk_rows = MAX (4, total_rows / (n_threads * 8));
+  t.chunk_rows = MAX (4, total_rows / (n_threads * PRIMA_CHUNKS_PER_THREAD));
   /* Jobs share one converted input, so they must want the same activation type. */
   for (int j = 1; j < n_jobs; j++)
     if (prima_type_get_traits (w[j]->type)->vec_dot_type != prima_type_get_traits (w[0]->type)->vec_dot_type) {

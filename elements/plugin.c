@@ -9,6 +9,7 @@
 #include "text/gstprimadetokenizer.h"
 #include "model/gstprimalayers.h"
 #include "flow/gstprimaloop.h"
+#include "flow/gstprimafeedback.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -22,6 +23,7 @@ plugin_init (GstPlugin * plugin)
 
   ret |= GST_ELEMENT_REGISTER (primatokenizer, plugin);
   ret |= GST_ELEMENT_REGISTER (primaloop, plugin);
+  ret |= GST_ELEMENT_REGISTER (primafeedback, plugin);
   ret |= GST_ELEMENT_REGISTER (primalayers, plugin);
   ret |= GST_ELEMENT_REGISTER (primasampler, plugin);
   ret |= GST_ELEMENT_REGISTER (primadetokenizer, plugin);
@@ -30,5 +32,5 @@ plugin_init (GstPlugin * plugin)
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, prima,
-    "LLM inference on GGUF models: tokenizer, layers, sampler, detokenizer and the generation loop",
+    "LLM inference on GGUF models: tokenizer, layers, sampler, detokenizer, the generation loop and its feedback",
     plugin_init, PACKAGE_VERSION, "GPL", "gst-prima", "https://example.invalid/gst-prima")

@@ -136,6 +136,77 @@ prima_event_is_kv_clear (GstEvent * event)
   return GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_DOWNSTREAM && gst_event_has_name (event, PRIMA_EVENT_KV_CLEAR);
 }
 
+/* Custom serialized downstream event: the end of a turn. From
+ * primatokenizer in chat mode it follows the tokens of a user turn (the loop
+ * starts generating); from primaloop it follows the last token of an answer
+ * in chat mode, instead of end-of-stream (the detokenizer flushes, the
+ * application prints its prompt). Fields of the loop's: "reason" (string, as
+ * in the prima-turn message). */
+#define PRIMA_EVENT_END_OF_TURN "prima-end-of-turn"
+
+static inline GstEvent *
+prima_event_new_end_of_turn (const gchar * reason)
+{
+  GstStructure *s = gst_structure_new_empty (PRIMA_EVENT_END_OF_TURN);
+
+  if (reason)
+    gst_structure_set (s, "reason", G_TYPE_STRING, reason, NULL);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s);
+}
+
+static inline gboolean
+prima_event_is_end_of_turn (GstEvent * event)
+{
+  return GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_DOWNSTREAM && gst_event_has_name (event, PRIMA_EVENT_END_OF_TURN);
+}
+
+/* Custom upstream event from primaloop to primatokenizer at the end of a
+ * chat turn: "ids" (GstBuffer, a tokens buffer holding the generated tokens
+ * that were evaluated, i.e. that are in the KV cache, at their positions) and
+ * "position" (int, the next free position). The tokenizer adds the answer to
+ * its conversation. */
+#define PRIMA_EVENT_ANSWER "prima-answer"
+
+static inline GstEvent *
+prima_event_new_answer (GstBuffer * ids, gint position)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_ANSWER,
+          "ids", GST_TYPE_BUFFER, ids, "position", G_TYPE_INT, position, NULL));
+}
+
+static inline gboolean
+prima_event_is_answer (GstEvent * event)
+{
+  return GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM && gst_event_has_name (event, PRIMA_EVENT_ANSWER);
+}
+
+/* Custom upstream event (or one sent to primaloop with
+ * gst_element_send_event()): stop the current answer after the token being
+ * evaluated; the turn ends with reason "interrupted". */
+#define PRIMA_EVENT_INTERRUPT "prima-interrupt"
+
+static inline GstEvent *
+prima_event_new_interrupt (void)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new_empty (PRIMA_EVENT_INTERRUPT));
+}
+
+static inline gboolean
+prima_event_is_interrupt (GstEvent * event)
+{
+  return GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM && gst_event_has_name (event, PRIMA_EVENT_INTERRUPT);
+}
+
+/* Element message that primaloop posts at the end of each turn:
+ * "prompt-tokens" (int), "prompt-time" (guint64 ns: from sending the prompt
+ * to its first sampled token), "generated" (int, tokens sampled),
+ * "decode-tokens" (int, of them evaluated after the first: generated - 1),
+ * "decode-time" (guint64 ns: from the first sampled token to the last),
+ * "position" (int, positions in the KV cache), "chat" (boolean) and "reason"
+ * (string: "end-of-generation", "n-predict", "context-full", "stop-string",
+ * "interrupted" or "empty"). */
+#define PRIMA_MESSAGE_TURN "prima-turn"
+
 /* Custom query answered by primalayers: "n-ctx" (int, KV positions) and
  * "position" (int, the next position it will evaluate). */
 #define PRIMA_QUERY_CONTEXT "prima-context"

@@ -4,10 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
 
 #include "prima-commands.h"
+#include "prima-pipeline.h"
+#include "prima-caps.h"
 #include "cli-args.h"
 #include "forward.h"
+#include "sampler.h"
 #include "membw.h"
 
 static double
@@ -16,13 +21,250 @@ seconds_since (gint64 t0)
   return (g_get_monotonic_time () - t0) / 1e6;
 }
 
+#define BENCH_PROMPT "Once upon a time"
+
+static int
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+median (GArray *v)
+{
+  g_array_sort (v, compare_doubles);
+  if (v->len == 0)
+    return 0.0;
+  return v->len % 2 ? g_array_index (v, double, v->len / 2)
+      : (g_array_index (v, double, v->len / 2 - 1) + g_array_index (v, double, v->len / 2)) / 2;
+}
+
+/* The median of the intervals between consecutive timestamps (µs), in ms:
+ * a token's time without the stalls other programs cause now and then. */
+static double
+median_interval (const gint64 *t, int n)
+{
+  GArray *d = g_array_new (FALSE, FALSE, sizeof (double));
+  double m;
+  for (int i = 1; i < n; i++) {
+    double v = (t[i] - t[i - 1]) / 1e3;
+    g_array_append_val (d, v);
+  }
+  m = median (d);
+  g_array_free (d, TRUE);
+  return m;
+}
+
+/* The bare core: the prompt, then n_gen greedy tokens, each evaluated and
+ * sampled as the element graph does. Returns ms per decoded token (the
+ * passes after the prompt; *typical: the median of the token intervals),
+ * or < 0 after an error line. */
+static double
+bench_core_decode (prima_model *model, prima_tokenizer *tok, int n_threads, int n_gen, double *typical)
+{
+  GArray *ids = prima_tokenize (tok, BENCH_PROMPT, -1, TRUE, TRUE);
+  prima_sampler_params sp;
+  prima_sampler *sampler;
+  prima_context *ctx;
+  GError *error = NULL;
+  float *logits = g_new (float, model->hp.n_vocab);
+  double ms = -1.0;
+  gint64 *stamps = g_new (gint64, n_gen);
+  int pos = (int) ids->len;
+
+  prima_sampler_params_init (&sp);
+  sp.temperature = 0.0f;
+  sampler = prima_sampler_new (&sp, model->hp.n_vocab);
+  ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = (int) ids->len + n_gen + 1,
+      .n_threads = n_threads}, &error);
+  if (ctx == NULL)
+    goto fail;
+  for (guint i = 0; i < ids->len; i++)
+    prima_sampler_accept (sampler, g_array_index (ids, int32_t, i));
+  if (!prima_context_eval (ctx, (int) ids->len, (const int32_t *) ids->data, NULL, 0, logits, FALSE, &error))
+    goto fail;
+  for (int i = 0; i < n_gen; i++) {
+    int32_t next = prima_sampler_sample (sampler, logits);
+    stamps[i] = g_get_monotonic_time ();        /* as primaloop: from the first sampled token */
+    if (i == n_gen - 1)
+      break;
+    prima_sampler_accept (sampler, next);
+    if (!prima_context_eval (ctx, 1, &next, NULL, pos++, logits, FALSE, &error))
+      goto fail;
+  }
+  ms = (stamps[n_gen - 1] - stamps[0]) / 1e3 / (n_gen - 1);
+  *typical = median_interval (stamps, n_gen);
+  goto out;
+fail:
+  fprintf (stderr, "prima bench: %s\n", error->message);
+  g_error_free (error);
+out:
+  prima_context_free (ctx);
+  prima_sampler_free (sampler);
+  g_array_free (ids, TRUE);
+  g_free (logits);
+  g_free (stamps);
+  return ms;
+}
+
+typedef struct {
+  gint64 *stamps;
+  int n, max;
+} Stamps;
+
+static GstPadProbeReturn
+stamp_token (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Stamps *s = data;
+  if (s->n < s->max)
+    s->stamps[s->n++] = g_get_monotonic_time ();
+  return GST_PAD_PROBE_OK;
+}
+
+/* The same through pipelines/generate.pipeline; the loop's prima-turn
+ * message gives the decode time. */
+static double
+bench_pipeline_decode (const char *model_path, int n_threads, int n_gen, double *typical)
+{
+  Stamps st = { g_new (gint64, n_gen), 0, n_gen };
+  GstElement *feedback;
+  GstPad *pad;
+  GstElement *pipeline = prima_pipeline_load ("bench", "generate.pipeline");
+  GstBus *bus;
+  GstMessage *msg;
+  double ms = -1.0;
+  int fds[2] = { -1, -1 }, null_fd;
+  guint64 decode_ns = 0;
+  gint decode_tokens = 0;
+
+  if (pipeline == NULL) {
+    g_free (st.stamps);
+    return -1.0;
+  }
+  /* when each sampled token reaches the feedback: the token intervals */
+  feedback = prima_pipeline_get (pipeline, "feedback");
+  pad = gst_element_get_static_pad (feedback, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, stamp_token, &st, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (feedback);
+  null_fd = open ("/dev/null", O_WRONLY);
+  if (pipe (fds) != 0 || null_fd < 0) {
+    fprintf (stderr, "prima bench: pipe: %s\n", g_strerror (errno));
+    gst_object_unref (pipeline);
+    return -1.0;
+  }
+  if (write (fds[1], BENCH_PROMPT, strlen (BENCH_PROMPT)) != (ssize_t) strlen (BENCH_PROMPT))
+    fprintf (stderr, "prima bench: short write\n");
+  close (fds[1]);
+  prima_pipeline_set (pipeline, "input", "fd", fds[0], NULL);
+  prima_pipeline_set (pipeline, "output", "fd", null_fd, NULL);
+  prima_pipeline_set (pipeline, "tokenizer", "model", model_path, NULL);
+  prima_pipeline_set (pipeline, "loop", "model", model_path, "n-predict", n_gen, "ignore-eos", TRUE, NULL);
+  prima_pipeline_set (pipeline, "layers", "model", model_path, "threads", n_threads, "context-size",
+      64 + n_gen, NULL);
+  prima_pipeline_set (pipeline, "sampler", "temperature", 0.0f, NULL);
+  prima_pipeline_set (pipeline, "detokenizer", "model", model_path, NULL);
+
+  bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  while ((msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+              GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT))) {
+    GstMessageType type = GST_MESSAGE_TYPE (msg);
+    if (type == GST_MESSAGE_ERROR) {
+      GError *error = NULL;
+      gst_message_parse_error (msg, &error, NULL);
+      fprintf (stderr, "prima bench: %s\n", error->message);
+      g_error_free (error);
+    } else if (type == GST_MESSAGE_ELEMENT
+        && gst_structure_has_name (gst_message_get_structure (msg), PRIMA_MESSAGE_TURN)) {
+      gst_structure_get (gst_message_get_structure (msg), "decode-time", G_TYPE_UINT64, &decode_ns,
+          "decode-tokens", G_TYPE_INT, &decode_tokens, NULL);
+    }
+    gst_message_unref (msg);
+    if (type != GST_MESSAGE_ELEMENT) {
+      if (type == GST_MESSAGE_EOS && decode_tokens > 0) {
+        ms = decode_ns / 1e6 / decode_tokens;
+        *typical = median_interval (st.stamps, st.n);
+      }
+      break;
+    }
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+  close (fds[0]);
+  close (null_fd);
+  g_free (st.stamps);
+  return ms;
+}
+
+/* prima bench --pipeline: decode through the element graph against the bare
+ * core, alternating, and the graph's per-token overhead from the medians. */
+static int
+bench_pipeline (const char *model_path, int n_threads, int n_gen, int reps)
+{
+  GArray *core = g_array_new (FALSE, FALSE, sizeof (double));
+  GArray *graph = g_array_new (FALSE, FALSE, sizeof (double));
+  GArray *core_typ = g_array_new (FALSE, FALSE, sizeof (double));
+  GArray *graph_typ = g_array_new (FALSE, FALSE, sizeof (double));
+  prima_model *model = NULL;
+  prima_tokenizer *tok = NULL;
+  double c, g, ct = 0, gt = 0;
+  int status = 1;
+
+  if (n_gen < 3)
+    n_gen = 3;
+  if (!prima_open_model ("bench", model_path, &model, &tok))
+    goto out;
+  if (!prima_gst_init ("bench"))
+    goto out;
+  printf ("model: %s (%s, %d layers, %d embd, %d vocab), %s\n", model->name, prima_arch_name (model->hp.arch),
+      model->hp.n_layer, model->hp.n_embd, model->hp.n_vocab, model_path);
+  printf ("decode %d greedy tokens after \"%s\", %d threads, %d repetitions (core and graph alternate)\n"
+      "mean: over the whole decode; token: the median token interval (robust to stalls from other programs)\n\n",
+      n_gen, BENCH_PROMPT, n_threads, reps);
+  printf ("| rep | core mean ms | graph mean ms | core token ms | graph token ms | overhead (token) |\n"
+      "|-----|--------------|---------------|---------------|----------------|------------------|\n");
+  fflush (stdout);
+  for (int r = 0; r < reps; r++) {
+    c = bench_core_decode (model, tok, n_threads, n_gen, &ct);
+    g = bench_pipeline_decode (model_path, n_threads, n_gen, &gt);
+    if (c <= 0 || g <= 0)
+      goto out;
+    g_array_append_val (core, c);
+    g_array_append_val (graph, g);
+    g_array_append_val (core_typ, ct);
+    g_array_append_val (graph_typ, gt);
+    printf ("| %3d | %12.3f | %13.3f | %13.3f | %14.3f | %+15.2f%% |\n", r + 1, c, g, ct, gt, 100.0 * (gt - ct) / ct);
+    fflush (stdout);
+  }
+  c = median (core);
+  g = median (graph);
+  ct = median (core_typ);
+  gt = median (graph_typ);
+  printf ("\nmedians: mean decode: core %.3f ms/token (%.2f tok/s), graph %.3f ms/token (%.2f tok/s): %+.2f%%\n",
+      c, 1e3 / c, g, 1e3 / g, 100.0 * (g - c) / c);
+  printf ("median token: core %.3f ms, graph %.3f ms: per-token overhead of the element graph %+.2f%% (%+.3f ms)\n",
+      ct, gt, 100.0 * (gt - ct) / ct, gt - ct);
+  status = 0;
+out:
+  g_array_free (core, TRUE);
+  g_array_free (graph, TRUE);
+  g_array_free (core_typ, TRUE);
+  g_array_free (graph_typ, TRUE);
+  prima_tokenizer_free (tok);
+  prima_model_free (model);
+  return status;
+}
+
 int
 prima_cmd_bench (int argc, char **argv)
 {
   const char *model_path = NULL, *pp_list = "128,512";
   int n_threads = 0, n_gen = 64, reps = 2;
   gint64 bw_mib = 1024;
-  gboolean help;
+  gboolean help, pipeline = FALSE;
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
     {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
@@ -30,6 +272,7 @@ prima_cmd_bench (int argc, char **argv)
     {"-n,--n-gen", CLI_INT, &n_gen, "N", "tokens to decode (default 64; 0 to skip)"},
     {"-r,--repetitions", CLI_INT, &reps, "N", "repetitions of each test (default 2)"},
     {"--bandwidth-mib", CLI_INT64, &bw_mib, "MiB", "buffer size of the bandwidth probe (default 1024)"},
+    {"--pipeline", CLI_FLAG, &pipeline, NULL, "decode through generate.pipeline against the bare core (-n tokens, -r reps)"},
   };
   prima_model *model = NULL;
   prima_context *ctx = NULL;
@@ -49,6 +292,8 @@ prima_cmd_bench (int argc, char **argv)
     return 0;
   if (n_threads <= 0)
     n_threads = (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
+  if (pipeline)
+    return bench_pipeline (model_path ? model_path : prima_default_model_path (), n_threads, n_gen, MAX (reps, 1));
   if (!(pps = prima_parse_ids ("bench", pp_list)))
     return 2;
   for (guint i = 0; i < pps->len; i++)

@@ -1,49 +1,296 @@
-/* gst-prima: `prima run`: generate text from a prompt, with llama-cli's flags.
+/* gst-prima: `prima run`: generate text from a prompt, or chat (-cnv), with
+ * llama-cli's flags. It fills pipelines/generate.pipeline or
+ * pipelines/chat.pipeline and runs it: the prompt goes in through a pipe to
+ * the description's fdsrc, the text comes out of its fdsink on stdout.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "prima-commands.h"
+#include "prima-pipeline.h"
 #include "cli-args.h"
-#include "forward.h"
 #include "sampler.h"
+#include "prima-caps.h"
 
-/* Length of the longest prefix of buf that ends on a UTF-8 character
- * boundary, so a character split over two tokens is printed whole. */
-static gsize
-complete_utf8_prefix (const char *buf, gsize len)
+#define OUTPUT_END_OF_TURN "prima-output-end-of-turn"
+
+static volatile sig_atomic_t n_interrupts;
+
+static void
+on_sigint (int sig)
 {
-  gsize i = len;
-  int back = 0;
-  while (i > 0 && back < 4) {
-    unsigned char c = (unsigned char) buf[i - 1];
-    if ((c & 0xC0) != 0x80) {
-      int need = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-      return (back + 1 >= need) ? len : i - 1;
-    }
-    i--;
-    back++;
+  n_interrupts++;
+}
+
+typedef struct {
+  GstElement *pipeline;
+  GstBus *bus;
+  GArray *ids;                  /* --ids-out: the tokens that reached the detokenizer */
+  gboolean verbose;
+  /* the last prima-turn message */
+  gboolean have_turn;
+  gint prompt_tokens, generated, decode_tokens, position;
+  guint64 prompt_ns, decode_ns;
+  char *reason;
+  /* totals */
+  gint64 all_prompt_tokens, all_decode_tokens;
+  guint64 all_prompt_ns, all_decode_ns;
+} RunState;
+
+typedef struct {
+  int fd;
+  char *text;
+} Writer;
+
+/* Writes the prompt into the pipe and closes it: the end of the pipe is
+ * the prompt's end-of-stream. */
+static gpointer
+write_prompt (gpointer data)
+{
+  Writer *w = data;
+  gsize len = strlen (w->text), done = 0;
+  while (done < len) {
+    ssize_t n = write (w->fd, w->text + done, len - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    done += n;
   }
-  return len;
+  close (w->fd);
+  return NULL;
+}
+
+static GstPadProbeReturn
+collect_ids (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  RunState *st = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstMapInfo map;
+  PrimaHeader h;
+
+  if (gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    if (prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_TOKENS, &h)
+        && h.payload_size == h.n_tokens * sizeof (gint32))
+      g_array_append_vals (st->ids, map.data + PRIMA_HEADER_SIZE, h.n_tokens);
+    gst_buffer_unmap (buf, &map);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* The text of an answer has been written when its prima-end-of-turn reaches
+ * the output: tell the main thread. */
+static GstPadProbeReturn
+output_event (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (prima_event_is_end_of_turn (event)) {
+    GstElement *output = GST_ELEMENT (gst_pad_get_parent (pad));
+    gst_element_post_message (output, gst_message_new_application (GST_OBJECT (output),
+            gst_structure_new_empty (OUTPUT_END_OF_TURN)));
+    gst_object_unref (output);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+take_turn_message (RunState *st, const GstStructure *s)
+{
+  g_free (st->reason);
+  st->reason = g_strdup (gst_structure_get_string (s, "reason"));
+  gst_structure_get (s, "prompt-tokens", G_TYPE_INT, &st->prompt_tokens, "generated", G_TYPE_INT, &st->generated,
+      "decode-tokens", G_TYPE_INT, &st->decode_tokens, "position", G_TYPE_INT, &st->position,
+      "prompt-time", G_TYPE_UINT64, &st->prompt_ns, "decode-time", G_TYPE_UINT64, &st->decode_ns, NULL);
+  st->have_turn = TRUE;
+  st->all_prompt_tokens += st->prompt_tokens;
+  st->all_prompt_ns += st->prompt_ns;
+  st->all_decode_tokens += st->decode_tokens;
+  st->all_decode_ns += st->decode_ns;
+}
+
+typedef enum {
+  WAIT_EOS,
+  WAIT_END_OF_TURN,
+} WaitFor;
+
+/* Handles the bus until the end of the stream or of the turn (both the
+ * loop's prima-turn message and the output's end of turn). A first Ctrl-C
+ * interrupts the answer, a second one gives up. Returns 0, 1 on an error,
+ * 130 when interrupted twice. */
+static int
+wait_for (RunState *st, WaitFor what)
+{
+  gboolean output_done = FALSE;
+  int seen_interrupts = n_interrupts;
+
+  st->have_turn = FALSE;
+  for (;;) {
+    GstMessage *msg;
+
+    if (n_interrupts != seen_interrupts) {
+      if (n_interrupts - seen_interrupts >= 2 || what == WAIT_EOS)
+        return 130;
+      GstElement *loop = prima_pipeline_get (st->pipeline, "loop");
+      gst_element_send_event (loop, prima_event_new_interrupt ());
+      gst_object_unref (loop);
+      seen_interrupts++;
+      n_interrupts = seen_interrupts;
+    }
+    msg = gst_bus_timed_pop_filtered (st->bus, 50 * GST_MSECOND, GST_MESSAGE_ERROR | GST_MESSAGE_WARNING
+        | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT | GST_MESSAGE_APPLICATION);
+    if (msg == NULL)
+      continue;
+    switch (GST_MESSAGE_TYPE (msg)) {
+      case GST_MESSAGE_ERROR:{
+        GError *error = NULL;
+        gchar *debug = NULL;
+        gst_message_parse_error (msg, &error, &debug);
+        fflush (stdout);
+        fprintf (stderr, "\nprima run: %s\n", error->message);
+        if (debug && g_getenv ("PRIMA_DEBUG"))
+          fprintf (stderr, "prima run: %s\n", debug);
+        g_error_free (error);
+        g_free (debug);
+        gst_message_unref (msg);
+        return 1;
+      }
+      case GST_MESSAGE_WARNING:{
+        GError *error = NULL;
+        gst_message_parse_warning (msg, &error, NULL);
+        fflush (stdout);
+        fprintf (stderr, "\nprima run: warning: %s\n", error->message);
+        g_error_free (error);
+        break;
+      }
+      case GST_MESSAGE_EOS:
+        gst_message_unref (msg);
+        return 0;
+      case GST_MESSAGE_ELEMENT:{
+        const GstStructure *s = gst_message_get_structure (msg);
+        if (gst_structure_has_name (s, PRIMA_MESSAGE_TURN))
+          take_turn_message (st, s);
+        break;
+      }
+      case GST_MESSAGE_APPLICATION:
+        if (gst_structure_has_name (gst_message_get_structure (msg), OUTPUT_END_OF_TURN))
+          output_done = TRUE;
+        break;
+      default:
+        break;
+    }
+    gst_message_unref (msg);
+    if (what == WAIT_END_OF_TURN && output_done && st->have_turn)
+      return 0;
+  }
+}
+
+static void
+print_speed (const char *what, gint64 n, guint64 ns)
+{
+  double ms = ns / 1e6;
+  fprintf (stderr, "prima run: %s %" G_GINT64_FORMAT " tokens in %.2f ms (%.2f tok/s)\n", what, n, ms,
+      ms > 0 ? n * 1e3 / ms : 0.0);
+}
+
+static guint64
+n_evaluated (RunState *st)
+{
+  GstElement *layers = prima_pipeline_get (st->pipeline, "layers");
+  guint64 n = 0;
+  g_object_get (layers, "n-evaluated", &n, NULL);
+  gst_object_unref (layers);
+  return n;
+}
+
+/* Interactive chat: user turns from stdin until exit, quit or end of file. */
+static int
+chat (RunState *st, int fd, const char *first)
+{
+  char *line = NULL;
+  size_t cap = 0;
+  int status = 0, turn = 0;
+  guint64 evaluated = 0;
+
+  for (;;) {
+    char *text;
+    ssize_t n;
+
+    if (first) {
+      text = g_strdup (first);
+      first = NULL;
+    } else {
+      printf ("\n> ");
+      fflush (stdout);
+      errno = 0;
+      n = getline (&line, &cap, stdin);
+      if (n < 0)
+        break;                  /* end of input, or Ctrl-C at the prompt */
+      text = g_strstrip (g_strdup (line));
+    }
+    if (strcmp (text, "exit") == 0 || strcmp (text, "quit") == 0) {
+      g_free (text);
+      break;
+    }
+    if (*text == '\0') {
+      g_free (text);
+      continue;
+    }
+    /* one line is one turn for the tokenizer */
+    for (char *c = text; *c; c++)
+      if (*c == '\n' || *c == '\r')
+        *c = ' ';
+    {
+      char *msg = g_strconcat (text, "\n", NULL);
+      gsize len = strlen (msg), done = 0;
+      while (done < len) {
+        ssize_t w = write (fd, msg + done, len - done);
+        if (w < 0 && errno == EINTR)
+          continue;
+        if (w <= 0)
+          break;
+        done += w;
+      }
+      g_free (msg);
+    }
+    g_free (text);
+    status = wait_for (st, WAIT_END_OF_TURN);
+    if (status != 0)
+      break;
+    turn++;
+    if (st->verbose) {
+      guint64 now = n_evaluated (st);
+      fflush (stdout);
+      fprintf (stderr, "\nprima run: turn %d: %d prompt tokens, %d generated, %" G_GUINT64_FORMAT
+          " evaluated (%" G_GUINT64_FORMAT " in all), %d positions in the cache, end: %s\n", turn,
+          st->prompt_tokens, st->generated, now - evaluated, now, st->position, st->reason ? st->reason : "?");
+      evaluated = now;
+    }
+  }
+  free (line);
+  return status;
 }
 
 int
 prima_cmd_run (int argc, char **argv)
 {
   const char *model_path = NULL, *prompt = NULL, *file = NULL, *ids_out = NULL, *gpu_mem = NULL;
+  const char *system_prompt = NULL, *chat_template = NULL;
   int n_predict = -1, n_ctx = 4096, n_threads = 0, n_batch = 512, n_gpu_layers = 0;
-  gboolean ignore_eos = FALSE, no_display_prompt = FALSE, help;
+  gboolean ignore_eos = FALSE, no_display_prompt = FALSE, conversation = FALSE, verbose = FALSE, help;
   prima_sampler_params sp;
   gint64 seed = -1;
   prima_sampler_params_init (&sp);
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt to start the generation with"},
+    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt to start the generation with (-cnv: the first message)"},
     {"-f,--file", CLI_STRING, &file, "FILE", "read the prompt from a file"},
     {"-n,--n-predict", CLI_INT, &n_predict, "N", "tokens to predict (default -1: until EOS or the context is full)"},
     {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size (default 4096, at most the model's)"},
     {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
-    {"-b,--batch-size", CLI_INT, &n_batch, "N", "prompt tokens per compute chunk (default 512)"},
+    {"-b,--batch-size", CLI_INT, &n_batch, "N", "prompt tokens per compute chunk (accepted; 512)"},
     {"-s,--seed", CLI_INT64, &seed, "N", "random seed (default -1: random)"},
     {"--temp", CLI_FLOAT, &sp.temperature, "T", "temperature (default 0.8; 0 = greedy)"},
     {"--top-k", CLI_INT, &sp.top_k, "N", "top-k sampling (default 40, 0 = off)"},
@@ -55,30 +302,29 @@ prima_cmd_run (int argc, char **argv)
     {"--presence-penalty", CLI_FLOAT, &sp.presence_penalty, "F", "presence penalty (default 0.0 = off)"},
     {"--ignore-eos", CLI_FLAG, &ignore_eos, NULL, "keep generating after end-of-sequence"},
     {"--no-display-prompt", CLI_FLAG, &no_display_prompt, NULL, "print only the generated text"},
+    {"-cnv,--conversation", CLI_FLAG, &conversation, NULL, "chat: user turns from stdin (exit, quit or EOF ends)"},
+    {"-sys,--system-prompt", CLI_STRING, &system_prompt, "TEXT", "system prompt of the chat"},
+    {"--chat-template", CLI_STRING, &chat_template, "NAME", "chat template instead of the model's (chatml, llama3, ...)"},
     {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &n_gpu_layers, "N", "layers to offload to a GPU (no GPU backend yet)"},
     {"--gpu-mem", CLI_STRING, &gpu_mem, "GiB", "GPU memory to use (no GPU backend yet)"},
     {"--ids-out", CLI_STRING, &ids_out, "FILE", "write the generated token ids to FILE"},
+    {"--verbose", CLI_FLAG, &verbose, NULL, "-cnv: print each turn's token counts on stderr"},
   };
-  prima_model *model = NULL;
-  prima_tokenizer *tok = NULL;
-  prima_context *ctx = NULL;
-  prima_sampler *sampler = NULL;
-  GArray *ids = NULL, *generated = NULL;
-  GString *pending = g_string_new (NULL);
-  GError *error = NULL;
-  float *logits = NULL;
-  char *text = NULL;
-  int status = 1;
-  gint64 t0, t1, t2;
+  RunState st = { 0 };
+  GstElement *pipeline = NULL;
+  char *text = NULL, *model = NULL;
+  int fds[2] = { -1, -1 }, status = 1;
+  GThread *writer = NULL;
+  Writer w;
+  struct sigaction sa = { 0 };
 
-  if (!cli_parse ("run", "[-m MODEL] -p TEXT [-n N] [--temp T]", options, G_N_ELEMENTS (options), argc, argv,
-          &help, NULL))
+  if (!cli_parse ("run", "[-m MODEL] -p TEXT [-n N] [--temp T] [-cnv]", options, G_N_ELEMENTS (options), argc,
+          argv, &help, NULL))
     return 2;
   if (help)
     return 0;
   if (n_gpu_layers > 0 || gpu_mem)
     fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
-  sp.seed = seed < 0 ? 0xFFFFFFFFu : (guint64) seed;
   if (file) {
     if (!(text = prima_read_prompt_file ("run", file)))
       return 1;
@@ -86,97 +332,138 @@ prima_cmd_run (int argc, char **argv)
   }
   if (prompt == NULL)
     prompt = "";
-  if (!prima_open_model ("run", model_path ? model_path : prima_default_model_path (), &model, &tok))
-    goto out;
-  if (n_ctx <= 0 || n_ctx > model->hp.n_ctx_train)
-    n_ctx = model->hp.n_ctx_train;
-  ids = prima_tokenize (tok, prompt, -1, TRUE, TRUE);
-  if (ids->len == 0) {
-    fprintf (stderr, "prima run: the prompt has no tokens (the model adds no BOS): give a prompt with -p\n");
+  model = g_strdup (model_path ? model_path : prima_default_model_path ());
+  if (!g_file_test (model, G_FILE_TEST_EXISTS)) {
+    fprintf (stderr, "prima run: %s: no such model file\n", model);
     goto out;
   }
-  if ((int) ids->len >= n_ctx) {
-    fprintf (stderr, "prima run: the prompt has %u tokens, more than the context of %d (-c)\n", ids->len, n_ctx);
+
+  if (!prima_gst_init ("run"))
+    goto out;
+  pipeline = prima_pipeline_load ("run", conversation ? "chat.pipeline" : "generate.pipeline");
+  if (pipeline == NULL)
+    goto out;
+  st.pipeline = pipeline;
+  st.verbose = verbose;
+  st.bus = gst_element_get_bus (pipeline);
+
+  if (pipe (fds) != 0) {
+    fprintf (stderr, "prima run: pipe: %s\n", g_strerror (errno));
     goto out;
   }
-  ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = n_ctx, .n_threads = n_threads,
-      .n_batch = n_batch}, &error);
-  if (ctx == NULL)
-    goto fail;
-  sampler = prima_sampler_new (&sp, model->hp.n_vocab);
-  logits = g_new (float, model->hp.n_vocab);
-  generated = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  for (guint i = 0; i < ids->len; i++)
-    prima_sampler_accept (sampler, g_array_index (ids, int32_t, i));
+  prima_pipeline_set (pipeline, "input", "fd", fds[0], NULL);
+  prima_pipeline_set (pipeline, "output", "fd", 1, NULL);
+  prima_pipeline_set (pipeline, "tokenizer", "model", model, NULL);
+  if (conversation)
+    prima_pipeline_set (pipeline, "tokenizer", "system-prompt", system_prompt, "chat-template", chat_template, NULL);
+  prima_pipeline_set (pipeline, "loop", "model", model, "n-predict", n_predict, "ignore-eos", ignore_eos, NULL);
+  prima_pipeline_set (pipeline, "layers", "model", model, "context-size", MAX (n_ctx, 0), "threads",
+      MAX (n_threads, 0), NULL);
+  prima_pipeline_set (pipeline, "sampler", "temperature", sp.temperature, "top-k", sp.top_k, "top-p", sp.top_p,
+      "min-p", sp.min_p, "repeat-penalty", sp.repeat_penalty, "repeat-last-n", sp.penalty_last_n,
+      "frequency-penalty", sp.frequency_penalty, "presence-penalty", sp.presence_penalty,
+      "seed", seed < 0 ? G_MAXUINT32 : (guint) seed, NULL);
+  prima_pipeline_set (pipeline, "detokenizer", "model", model, NULL);
+
+  if (ids_out) {
+    GstElement *detok = prima_pipeline_get (pipeline, "detokenizer");
+    GstPad *pad = gst_element_get_static_pad (detok, "sink");
+    st.ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, collect_ids, &st, NULL);
+    gst_object_unref (pad);
+    gst_object_unref (detok);
+  }
+  {
+    GstElement *output = prima_pipeline_get (pipeline, "output");
+    GstPad *pad = gst_element_get_static_pad (output, "sink");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, output_event, NULL, NULL);
+    gst_object_unref (pad);
+    gst_object_unref (output);
+  }
+
+  /* Ctrl-C: stop the answer (no SA_RESTART: at the chat prompt, it ends the read) */
+  sa.sa_handler = on_sigint;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGINT, &sa, NULL);
+  signal (SIGPIPE, SIG_IGN);
+
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    wait_for (&st, WAIT_EOS);   /* prints the error */
+    goto out;
+  }
+
+  if (conversation) {
+    status = chat (&st, fds[1], *prompt ? prompt : NULL);
+    close (fds[1]);
+    fds[1] = -1;
+    if (status == 0)
+      status = wait_for (&st, WAIT_EOS);
+    if (status == 0) {
+      fflush (stdout);
+      fprintf (stderr, "\n");
+      print_speed ("prompt", st.all_prompt_tokens, st.all_prompt_ns);
+      print_speed ("decode", st.all_decode_tokens, st.all_decode_ns);
+    }
+    goto out;
+  }
 
   if (!no_display_prompt) {
     fputs (prompt, stdout);
     fflush (stdout);
   }
-  t0 = g_get_monotonic_time ();
-  if (!prima_context_eval (ctx, (int) ids->len, (const int32_t *) ids->data, NULL, 0, logits, FALSE, &error))
-    goto fail;
-  t1 = g_get_monotonic_time ();
-  for (int pos = (int) ids->len; n_predict < 0 || (int) generated->len < n_predict; pos++) {
-    int32_t next = prima_sampler_sample (sampler, logits);
-    if (!ignore_eos && prima_tokenizer_is_eog (tok, next))
-      break;
-    g_array_append_val (generated, next);
-    prima_sampler_accept (sampler, next);
-    prima_token_to_piece (tok, next, FALSE, pending);
-    gsize n = complete_utf8_prefix (pending->str, pending->len);
-    fwrite (pending->str, 1, n, stdout);
-    fflush (stdout);
-    g_string_erase (pending, 0, n);
-    if (pos + 1 >= n_ctx) {
-      fprintf (stderr, "\nprima run: context full (%d tokens)\n", n_ctx);
-      break;
-    }
-    if ((int) generated->len == n_predict)
-      break;
-    if (!prima_context_eval (ctx, 1, &next, NULL, pos, logits, FALSE, &error))
-      goto fail;
-  }
-  t2 = g_get_monotonic_time ();
-  fwrite (pending->str, 1, pending->len, stdout);
+  w.fd = fds[1];
+  w.text = (char *) prompt;
+  fds[1] = -1;
+  writer = g_thread_new ("prima-prompt", write_prompt, &w);
+  status = wait_for (&st, WAIT_EOS);
+  if (status != 0)
+    goto out;
   printf ("\n");
   fflush (stdout);
-  {
-    double pt = (t1 - t0) / 1e3, dt = (t2 - t1) / 1e3;
-    /* Decode time counts the forward passes after the prompt: generated - 1 of them. */
-    int nd = MAX ((int) generated->len - 1, 0);
-    fprintf (stderr, "\nprima run: prompt %u tokens in %.2f ms (%.2f tok/s)\n", ids->len, pt,
-        pt > 0 ? ids->len * 1e3 / pt : 0.0);
-    fprintf (stderr, "prima run: decode %d tokens in %.2f ms (%.2f tok/s)\n", nd, dt, dt > 0 ? nd * 1e3 / dt : 0.0);
-  }
+  fprintf (stderr, "\n");
+  print_speed ("prompt", st.prompt_tokens, st.prompt_ns);
+  print_speed ("decode", st.decode_tokens, st.decode_ns);
   if (ids_out) {
     GString *s = g_string_new (NULL);
-    for (guint i = 0; i < generated->len; i++)
-      g_string_append_printf (s, "%s%d", i ? " " : "", g_array_index (generated, int32_t, i));
+    GError *error = NULL;
+    guint n = st.ids->len;
+    /* the end-of-generation token that ended the answer is not part of it */
+    if (n > 0 && g_strcmp0 (st.reason, "end-of-generation") == 0)
+      n--;
+    for (guint i = 0; i < n; i++)
+      g_string_append_printf (s, "%s%d", i ? " " : "", g_array_index (st.ids, gint32, i));
     g_string_append_c (s, '\n');
     if (!g_file_set_contents (ids_out, s->str, s->len, &error)) {
-      g_string_free (s, TRUE);
-      goto fail;
+      fprintf (stderr, "prima run: %s\n", error->message);
+      g_error_free (error);
+      status = 1;
     }
     g_string_free (s, TRUE);
   }
-  status = 0;
-  goto out;
 
-fail:
-  fprintf (stderr, "prima run: %s\n", error->message);
-  g_error_free (error);
 out:
-  g_string_free (pending, TRUE);
-  g_free (logits);
-  prima_sampler_free (sampler);
-  prima_context_free (ctx);
-  if (ids)
-    g_array_free (ids, TRUE);
-  if (generated)
-    g_array_free (generated, TRUE);
-  prima_tokenizer_free (tok);
-  prima_model_free (model);
+  if (pipeline) {
+    if (fds[1] >= 0)
+      close (fds[1]);
+    fds[1] = -1;
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+  }
+  /* a prompt the pipeline did not read: the writer gets EPIPE */
+  if (fds[0] >= 0)
+    close (fds[0]);
+  fds[0] = -1;
+  if (writer)
+    g_thread_join (writer);
+  if (fds[1] >= 0)
+    close (fds[1]);
+  if (st.bus)
+    gst_object_unref (st.bus);
+  if (pipeline)
+    gst_object_unref (pipeline);
+  if (st.ids)
+    g_array_free (st.ids, TRUE);
+  g_free (st.reason);
+  g_free (model);
   g_free (text);
   return status;
 }

@@ -17,6 +17,7 @@ static const struct {
   {"tokenize", prima_cmd_tokenize, "print the token ids of a text"},
   {"bench", prima_cmd_bench, "measure prompt and decode speed and memory bandwidth"},
   {"mkmodel", prima_cmd_mkmodel, "write a random-weight model of a given shape"},
+  {"plan", prima_cmd_plan, "assign layers to devices from saved profiles (Halda)"},
 };
 
 static void

@@ -4,28 +4,42 @@
 /**
  * SECTION:element-primaloop
  * @title: primaloop
+ * @see_also: primafeedback
  *
  * Closes the autoregressive cycle of generation. The prompt's tokens come in
- * on `sink` (from primatokenizer) and are collected until its end-of-stream;
- * then they go out on `src` (to primalayers) as one batch. Each token that
- * primasampler picks comes back on `feedback` (through a tee) and goes out
- * again on `src`, at the next position, until one of these ends the turn:
- * an end-of-generation token (unless #GstPrimaLoop:ignore-eos), the
+ * on `sink` (from primatokenizer) and are collected until the end of the
+ * user's turn: end-of-stream, or the custom `prima-end-of-turn` event that
+ * primatokenizer sends in chat mode. Then they go out on `src` (to
+ * primalayers) as one batch. Each token that primasampler picks comes back
+ * through a primafeedback element with the same #GstPrimaLoop:channel and
+ * goes out again on `src`, at the next position, until one of these ends the
+ * turn: an end-of-generation token (unless #GstPrimaLoop:ignore-eos), the
  * #GstPrimaLoop:n-predict-th generated token, the context limit (asked from
- * primalayers with the `prima-context` query), or one of the
- * #GstPrimaLoop:stop strings at the end of the generated text. The turn then
- * ends with end-of-stream on `src`.
+ * primalayers with the `prima-context` query), one of the
+ * #GstPrimaLoop:stop strings at the end of the generated text, or a
+ * `prima-interrupt` event.
  *
- * `src` runs its own streaming thread: a token arriving on `feedback` is only
- * queued, so the thread that pushed it returns at once and the cycle never
- * recurses. Queries and events are never forwarded out of `feedback`, so
- * nothing travels around the cycle. The token that ends the turn has already
- * reached the other branches of the tee (so with n-predict=N exactly N tokens
- * come out) but is not evaluated.
+ * A turn whose prompt ended with end-of-stream ends with end-of-stream on
+ * `src`. A chat turn (its prompt ended with `prima-end-of-turn`) ends with a
+ * `prima-end-of-turn` event on `src` instead: the KV cache is kept, the
+ * next user turn continues at the next position, and the generated tokens
+ * that went into the cache travel upstream to primatokenizer in a
+ * `prima-answer` event so that its conversation holds the answer. An
+ * end-of-stream that arrives during a chat turn goes out after that turn.
+ * Each turn ends with a `prima-turn` element message on the bus: token
+ * counts, prompt and decode time, and why it ended.
+ *
+ * The feedback is not a pad link: primafeedback hands its tokens to the
+ * loop registered under its channel name, so the pipeline graph stays
+ * acyclic. `src` runs its own streaming thread: a fed-back token is only
+ * queued, so the thread that hands it over returns at once and the cycle
+ * never recurses. The token that ends the turn has already reached the other
+ * branches of the tee (so with n-predict=N exactly N tokens come out) but is
+ * not evaluated.
  *
  * ## Example launch line
  * |[
- * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaloop name=loop model=tests/data/stories260K-f32.gguf n-predict=64 ! primalayers model=tests/data/stories260K-f32.gguf ! primasampler temperature=0 ! tee name=t ! queue ! primadetokenizer model=tests/data/stories260K-f32.gguf ! fdsink fd=1 t. ! queue ! loop.feedback
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaloop model=tests/data/stories260K-f32.gguf n-predict=64 ! primalayers model=tests/data/stories260K-f32.gguf ! primasampler temperature=0 ! tee name=t ! queue ! primadetokenizer model=tests/data/stories260K-f32.gguf ! fdsink fd=1 t. ! primafeedback
  * ]| continues the prompt with 64 greedily chosen tokens.
  *
  * Since: 0.1
@@ -45,6 +59,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_prima_loop_debug);
 
 #define DEFAULT_N_PREDICT -1
 #define DEFAULT_IGNORE_EOS FALSE
+#define DEFAULT_CHANNEL "default"
 
 enum
 {
@@ -53,6 +68,7 @@ enum
   PROP_MODEL,
   PROP_STOP,
   PROP_IGNORE_EOS,
+  PROP_CHANNEL,
 };
 
 struct _GstPrimaLoop
@@ -60,7 +76,6 @@ struct _GstPrimaLoop
   GstElement parent;
 
   GstPad *sinkpad;
-  GstPad *feedbackpad;
   GstPad *srcpad;
 
   /* properties, under the object lock */
@@ -68,13 +83,19 @@ struct _GstPrimaLoop
   gchar *model;
   gchar **stop;
   gboolean ignore_eos;
+  gchar *channel;
 
   /* from READY to PAUSED */
   gguf_file *file;
   prima_tokenizer *tok;
 
-  /* sink streaming thread: the prompt being collected */
+  /* from NULL to READY: the channel this loop is registered under */
+  gchar *registered;
+
+  /* sink streaming thread: the prompt being collected and its position
+   * (-1: append) */
   GArray *prompt;
+  gint prompt_pos;
 
   /* the rest under lock; cond wakes the src task */
   GMutex lock;
@@ -83,19 +104,23 @@ struct _GstPrimaLoop
   gboolean flushing;
   gboolean generating;          /* the prompt went out; feedback is expected */
   gboolean done;                /* the turn ended; feedback is dropped */
+  gboolean chat;                /* the turn ends with prima-end-of-turn */
+  gboolean eos_pending;         /* end-of-stream after the current turn */
+  gboolean interrupt;           /* a prima-interrupt arrived during the turn */
   gint next_pos;                /* position of the next token to send */
   gint n_generated;
+  gint n_prompt;
   gint n_ctx;                   /* from downstream; 0 = unknown */
+  GArray *answer;               /* generated tokens that went out this turn */
+  gint answer_pos;              /* position of the first of them */
+  GstClockTime t_prompt;        /* when the prompt went out */
+  GstClockTime t_first;         /* when its first token came back */
+  GstClockTime prompt_time;
   GString *tail;                /* end of the generated text, for stop strings */
   gboolean need_segment;        /* src task: push stream-start, caps, segment first */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK,
-    GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (PRIMA_CAPS_TOKENS));
-
-static GstStaticPadTemplate feedback_template = GST_STATIC_PAD_TEMPLATE ("feedback",
     GST_PAD_SINK,
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS (PRIMA_CAPS_TOKENS));
@@ -111,6 +136,74 @@ G_DEFINE_TYPE_WITH_CODE (GstPrimaLoop, gst_prima_loop, GST_TYPE_ELEMENT,
 GST_ELEMENT_REGISTER_DEFINE (primaloop, "primaloop", GST_RANK_NONE, GST_TYPE_PRIMA_LOOP);
 
 static void gst_prima_loop_src_loop (GstPrimaLoop * self);
+
+/* ---- the channels: name -> loop (not reffed: a loop leaves its channel
+ * before it is finalized) ---- */
+
+static GMutex channels_lock;
+static GHashTable *channels;
+
+static gboolean
+gst_prima_loop_register (GstPrimaLoop * self)
+{
+  gchar *name;
+  gboolean ok;
+
+  GST_OBJECT_LOCK (self);
+  name = g_strdup (self->channel ? self->channel : DEFAULT_CHANNEL);
+  GST_OBJECT_UNLOCK (self);
+
+  g_mutex_lock (&channels_lock);
+  if (channels == NULL)
+    channels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  ok = !g_hash_table_contains (channels, name);
+  if (ok)
+    g_hash_table_insert (channels, g_strdup (name), self);
+  g_mutex_unlock (&channels_lock);
+
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, RESOURCE, BUSY, (_("Another primaloop already uses the channel \"%s\"."), name),
+        ("set a different channel property on each loop"));
+    g_free (name);
+    return FALSE;
+  }
+  GST_DEBUG_OBJECT (self, "registered on channel \"%s\"", name);
+  self->registered = name;
+  return TRUE;
+}
+
+static void
+gst_prima_loop_unregister (GstPrimaLoop * self)
+{
+  if (self->registered == NULL)
+    return;
+  g_mutex_lock (&channels_lock);
+  if (g_hash_table_lookup (channels, self->registered) == self)
+    g_hash_table_remove (channels, self->registered);
+  g_mutex_unlock (&channels_lock);
+  g_clear_pointer (&self->registered, g_free);
+}
+
+/**
+ * gst_prima_loop_find_channel:
+ * @channel: a channel name
+ *
+ * Returns: (transfer full) (nullable): the loop registered under @channel
+ * (loops register when they go to READY), or %NULL.
+ */
+GstPrimaLoop *
+gst_prima_loop_find_channel (const gchar * channel)
+{
+  GstPrimaLoop *self = NULL;
+
+  g_mutex_lock (&channels_lock);
+  if (channels)
+    self = g_hash_table_lookup (channels, channel ? channel : DEFAULT_CHANNEL);
+  if (self)
+    gst_object_ref (self);
+  g_mutex_unlock (&channels_lock);
+  return self;
+}
 
 /* Under lock. */
 static void
@@ -130,7 +223,12 @@ gst_prima_loop_clear (GstPrimaLoop * self)
     gst_mini_object_unref (item);
   self->generating = FALSE;
   self->done = FALSE;
+  self->chat = FALSE;
+  self->eos_pending = FALSE;
+  self->interrupt = FALSE;
   self->n_generated = 0;
+  self->n_prompt = 0;
+  g_array_set_size (self->answer, 0);
   g_string_truncate (self->tail, 0);
 }
 
@@ -173,6 +271,53 @@ gst_prima_loop_close (GstPrimaLoop * self)
   g_clear_pointer (&self->file, gguf_close);
 }
 
+/* Under lock: the turn ends for @reason. Posts the prima-turn message and
+ * queues what ends the turn on src; returns the prima-answer event to send
+ * upstream (after unlocking) for a chat turn. */
+static GstEvent *
+gst_prima_loop_end_turn (GstPrimaLoop * self, const gchar * reason)
+{
+  GstClockTime now = gst_util_get_timestamp ();
+  GstEvent *answer = NULL;
+  GstStructure *s;
+
+  self->done = TRUE;
+  self->interrupt = FALSE;
+  if (self->n_generated == 0)
+    self->prompt_time = self->generating ? now - self->t_prompt : 0;
+  s = gst_structure_new (PRIMA_MESSAGE_TURN,
+      "prompt-tokens", G_TYPE_INT, self->n_prompt,
+      "prompt-time", G_TYPE_UINT64, (guint64) self->prompt_time,
+      "generated", G_TYPE_INT, self->n_generated,
+      "decode-tokens", G_TYPE_INT, MAX (self->n_generated - 1, 0),
+      "decode-time", G_TYPE_UINT64, (guint64) (self->n_generated > 0 ? now - self->t_first : 0),
+      "position", G_TYPE_INT, self->next_pos,
+      "chat", G_TYPE_BOOLEAN, self->chat, "reason", G_TYPE_STRING, reason, NULL);
+  GST_DEBUG_OBJECT (self, "end of turn: %" GST_PTR_FORMAT, s);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+
+  if (self->chat) {
+    GstBuffer *ids = prima_tokens_buffer_new ((const gint32 *) self->answer->data, self->answer->len,
+        self->answer_pos, 0, 0);
+    answer = prima_event_new_answer (ids, self->next_pos);
+    gst_buffer_unref (ids);
+    gst_prima_loop_enqueue (self, prima_event_new_end_of_turn (reason));
+    if (self->eos_pending)
+      gst_prima_loop_enqueue (self, gst_event_new_eos ());
+  } else {
+    gst_prima_loop_enqueue (self, gst_event_new_eos ());
+  }
+  self->eos_pending = FALSE;
+  return answer;
+}
+
+static void
+gst_prima_loop_send_answer (GstPrimaLoop * self, GstEvent * answer)
+{
+  if (answer && !gst_pad_push_event (self->sinkpad, answer))
+    GST_DEBUG_OBJECT (self, "nobody upstream took the answer");
+}
+
 /* ---- sink: the prompt ---- */
 
 static GstFlowReturn
@@ -194,16 +339,22 @@ gst_prima_loop_sink_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
+  /* an explicit position on the first buffer of a turn places the prompt
+   * there (primatokenizer rolls the cache back that way) */
+  if (self->prompt->len == 0 && h.pos0 >= 0)
+    self->prompt_pos = h.pos0;
   g_array_append_vals (self->prompt, map.data + PRIMA_HEADER_SIZE, h.n_tokens);
   gst_buffer_unmap (buf, &map);
   gst_buffer_unref (buf);
   return GST_FLOW_OK;
 }
 
-/* End of the prompt: it goes out as one batch (or the turn ends at once). */
+/* End of the user's turn (chat) or of the prompt's stream: the prompt goes
+ * out as one batch, or the turn ends at once. */
 static void
-gst_prima_loop_prompt_done (GstPrimaLoop * self)
+gst_prima_loop_prompt_done (GstPrimaLoop * self, gboolean chat)
 {
+  GstEvent *answer = NULL;
   gint n_predict;
 
   GST_OBJECT_LOCK (self);
@@ -211,19 +362,44 @@ gst_prima_loop_prompt_done (GstPrimaLoop * self)
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->lock);
+  if (self->prompt_pos >= 0) {
+    if (self->prompt_pos > self->next_pos)
+      GST_WARNING_OBJECT (self, "prompt at position %d after the cache's %d: appending", self->prompt_pos,
+          self->next_pos);
+    else
+      self->next_pos = self->prompt_pos;
+  }
+  self->generating = FALSE;
+  self->done = FALSE;
+  self->chat = chat;
+  self->interrupt = FALSE;
+  self->n_generated = 0;
+  self->n_prompt = self->prompt->len;
+  self->prompt_time = 0;
+  g_array_set_size (self->answer, 0);
+  g_string_truncate (self->tail, 0);
   if (self->prompt->len == 0 || n_predict == 0) {
+    /* the prompt is not evaluated: the answer event says where the cache
+     * ends, so a chat tokenizer sends the text again with the next turn */
     GST_DEBUG_OBJECT (self, "nothing to generate (%u prompt tokens, n-predict %d)", self->prompt->len, n_predict);
-    self->done = TRUE;
-    gst_prima_loop_enqueue (self, gst_event_new_eos ());
+    self->n_prompt = 0;
+    self->answer_pos = self->next_pos;
+    if (chat)
+      answer = gst_prima_loop_end_turn (self, "empty");
+    else
+      gst_prima_loop_enqueue (self, gst_event_new_eos ());
   } else {
     GST_DEBUG_OBJECT (self, "prompt of %u tokens at position %d", self->prompt->len, self->next_pos);
     gst_prima_loop_enqueue (self, prima_tokens_buffer_new ((const gint32 *) self->prompt->data, self->prompt->len,
             self->next_pos, 0, PRIMA_FLAG_PROMPT));
     self->next_pos += self->prompt->len;
+    self->answer_pos = self->next_pos;
     self->generating = TRUE;
   }
   g_array_set_size (self->prompt, 0);
+  self->prompt_pos = -1;
   g_mutex_unlock (&self->lock);
+  gst_prima_loop_send_answer (self, answer);
 }
 
 static gboolean
@@ -240,7 +416,20 @@ gst_prima_loop_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       return TRUE;
     case GST_EVENT_EOS:
       gst_event_unref (event);
-      gst_prima_loop_prompt_done (self);
+      g_mutex_lock (&self->lock);
+      if (self->prompt->len == 0 && self->generating && !self->done && self->chat) {
+        /* the last chat turn is still being answered */
+        self->eos_pending = TRUE;
+        g_mutex_unlock (&self->lock);
+        return TRUE;
+      }
+      if (self->prompt->len == 0 && (self->chat || self->done)) {
+        gst_prima_loop_enqueue (self, gst_event_new_eos ());
+        g_mutex_unlock (&self->lock);
+        return TRUE;
+      }
+      g_mutex_unlock (&self->lock);
+      gst_prima_loop_prompt_done (self, FALSE);
       return TRUE;
     case GST_EVENT_FLUSH_START:
       g_mutex_lock (&self->lock);
@@ -258,9 +447,15 @@ gst_prima_loop_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       self->flushing = FALSE;
       g_mutex_unlock (&self->lock);
       g_array_set_size (self->prompt, 0);
+      self->prompt_pos = -1;
       gst_pad_push_event (self->srcpad, event);
       return gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_prima_loop_src_loop, self, NULL);
     default:
+      if (prima_event_is_end_of_turn (event)) {
+        gst_event_unref (event);
+        gst_prima_loop_prompt_done (self, TRUE);
+        return TRUE;
+      }
       if (GST_EVENT_IS_SERIALIZED (event)) {
         if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_DOWNSTREAM) {
           /* in order with the tokens, e.g. prima-kv-clear */
@@ -278,7 +473,7 @@ gst_prima_loop_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
   }
 }
 
-/* ---- feedback: the sampled tokens ---- */
+/* ---- the feedback: the sampled tokens ---- */
 
 /* Under lock. Appends the token's text and says whether a stop string now
  * ends the generated text. */
@@ -306,11 +501,23 @@ gst_prima_loop_hits_stop (GstPrimaLoop * self, gchar ** stop, gint32 token)
   return hit;
 }
 
-static GstFlowReturn
-gst_prima_loop_feedback_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+/**
+ * gst_prima_loop_push_feedback:
+ * @self: a #GstPrimaLoop
+ * @buf: (transfer full): a tokens buffer holding one sampled token
+ *
+ * Hands a sampled token to the loop (what primafeedback does): it goes out
+ * again on `src` at the next position, or ends the turn.
+ *
+ * Returns: %GST_FLOW_OK, %GST_FLOW_FLUSHING while the loop flushes, or
+ * %GST_FLOW_ERROR for a malformed buffer (the loop posts the error).
+ */
+GstFlowReturn
+gst_prima_loop_push_feedback (GstPrimaLoop * self, GstBuffer * buf)
 {
-  GstPrimaLoop *self = GST_PRIMA_LOOP (parent);
-  gboolean ignore_eos, stop = FALSE;
+  gboolean ignore_eos;
+  const gchar *reason = NULL;
+  GstEvent *answer = NULL;
   gchar **stop_strings;
   gint n_predict;
   GstMapInfo map;
@@ -324,7 +531,7 @@ gst_prima_loop_feedback_chain (GstPad * pad, GstObject * parent, GstBuffer * buf
   if (!prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_TOKENS, &h) || h.n_tokens != 1
       || h.payload_size != sizeof (gint32)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Received a malformed tokens buffer.")),
-        ("%" G_GSIZE_FORMAT " bytes on the feedback pad; expected one token", map.size));
+        ("%" G_GSIZE_FORMAT " bytes of feedback; expected one token", map.size));
     gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
@@ -336,7 +543,7 @@ gst_prima_loop_feedback_chain (GstPad * pad, GstObject * parent, GstBuffer * buf
   GST_OBJECT_LOCK (self);
   n_predict = self->n_predict;
   ignore_eos = self->ignore_eos;
-  stop_strings = g_strdupv (self->stop);
+  stop_strings = self->stop ? g_strdupv (self->stop) : NULL;
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->lock);
@@ -349,52 +556,51 @@ gst_prima_loop_feedback_chain (GstPad * pad, GstObject * parent, GstBuffer * buf
     GST_DEBUG_OBJECT (self, "dropping token %d at position %d (expecting %d)", token, h.pos0, self->next_pos);
     goto out;
   }
-  self->n_generated++;
-  if (!ignore_eos && self->tok && prima_tokenizer_is_eog (self->tok, token)) {
+  if (self->n_generated++ == 0) {
+    self->t_first = gst_util_get_timestamp ();
+    self->prompt_time = self->t_first - self->t_prompt;
+  }
+  if (self->interrupt) {
+    GST_DEBUG_OBJECT (self, "interrupted");
+    reason = "interrupted";
+  } else if (!ignore_eos && self->tok && prima_tokenizer_is_eog (self->tok, token)) {
     GST_DEBUG_OBJECT (self, "end of generation: token %d", token);
-    stop = TRUE;
+    reason = "end-of-generation";
   } else if (n_predict >= 0 && self->n_generated >= n_predict) {
     GST_DEBUG_OBJECT (self, "generated %d tokens", self->n_generated);
-    stop = TRUE;
+    reason = "n-predict";
   } else if (self->n_ctx > 0 && self->next_pos + 1 >= self->n_ctx) {
     GST_INFO_OBJECT (self, "context full (%d positions)", self->n_ctx);
-    stop = TRUE;
+    GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+        (_("The context of %d positions is full: the answer stops here."), self->n_ctx), (NULL));
+    reason = "context-full";
   } else if (gst_prima_loop_hits_stop (self, stop_strings, token)) {
-    stop = TRUE;
+    reason = "stop-string";
   }
 
-  if (stop) {
-    self->done = TRUE;
-    gst_prima_loop_enqueue (self, gst_event_new_eos ());
+  if (reason) {
+    answer = gst_prima_loop_end_turn (self, reason);
   } else {
     gst_prima_loop_enqueue (self, prima_tokens_buffer_new (&token, 1, self->next_pos, h.seq_id, 0));
+    g_array_append_val (self->answer, token);
     self->next_pos++;
   }
 out:
   g_mutex_unlock (&self->lock);
   g_strfreev (stop_strings);
+  gst_prima_loop_send_answer (self, answer);
   return GST_FLOW_OK;
 }
 
-static gboolean
-gst_prima_loop_feedback_event (GstPad * pad, GstObject * parent, GstEvent * event)
+static void
+gst_prima_loop_interrupt (GstPrimaLoop * self)
 {
-  /* caps were checked against the template; the rest (our own stream coming
-   * back, EOS after the turn, flushes) must not travel on */
-  gst_event_unref (event);
-  return TRUE;
-}
-
-static gboolean
-gst_prima_loop_feedback_query (GstPad * pad, GstObject * parent, GstQuery * query)
-{
-  switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_CAPS:
-    case GST_QUERY_ACCEPT_CAPS:
-      return gst_pad_query_default (pad, parent, query);
-    default:
-      return FALSE;             /* never around the cycle */
+  g_mutex_lock (&self->lock);
+  if (self->generating && !self->done) {
+    GST_DEBUG_OBJECT (self, "interrupt: the turn ends after the token being evaluated");
+    self->interrupt = TRUE;
   }
+  g_mutex_unlock (&self->lock);
 }
 
 /* ---- src: the task ---- */
@@ -436,6 +642,37 @@ gst_prima_loop_push_stream_start (GstPrimaLoop * self)
   gst_query_unref (query);
 }
 
+/* A prompt that does not fit: an error for a single prompt; a chat turn
+ * ends at once with a warning, and the cache stays as it was. */
+static gboolean
+gst_prima_loop_prompt_too_long (GstPrimaLoop * self, GstBuffer * item, const PrimaHeader * h, gint n_ctx)
+{
+  GstEvent *answer = NULL;
+  gboolean chat;
+
+  g_mutex_lock (&self->lock);
+  chat = self->chat;
+  if (chat) {
+    self->next_pos = h->pos0;
+    self->answer_pos = h->pos0;
+    self->n_prompt = 0;
+    answer = gst_prima_loop_end_turn (self, "context-full");
+  }
+  g_mutex_unlock (&self->lock);
+  gst_buffer_unref (item);
+
+  if (!chat) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("The prompt has %u tokens, more than the context of %d."),
+            h->n_tokens, n_ctx), ("at position %d", h->pos0));
+    return FALSE;
+  }
+  GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+      (_("The message does not fit in the context of %d positions (%d used, %u more): it is not answered."),
+          n_ctx, h->pos0, h->n_tokens), (NULL));
+  gst_prima_loop_send_answer (self, answer);
+  return TRUE;
+}
+
 static void
 gst_prima_loop_src_loop (GstPrimaLoop * self)
 {
@@ -443,6 +680,7 @@ gst_prima_loop_src_loop (GstPrimaLoop * self)
   gboolean need_segment;
   gpointer item;
   gint n_ctx;
+  PrimaHeader h;
 
   g_mutex_lock (&self->lock);
   while (g_queue_is_empty (&self->queue) && !self->flushing)
@@ -469,16 +707,15 @@ gst_prima_loop_src_loop (GstPrimaLoop * self)
     return;
   }
 
-  g_mutex_lock (&self->lock);
-  n_ctx = self->n_ctx;
-  g_mutex_unlock (&self->lock);
-  if (n_ctx > 0) {
-    PrimaHeader h;
-    gst_buffer_extract (item, 0, &h, sizeof h);
-    if ((h.flags & PRIMA_FLAG_PROMPT) && (gint64) h.pos0 + h.n_tokens >= n_ctx) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("The prompt has %u tokens, more than the context of %d."),
-              h.n_tokens, n_ctx), ("at position %d", h.pos0));
-      gst_buffer_unref (item);
+  gst_buffer_extract (item, 0, &h, sizeof h);
+  if (h.flags & PRIMA_FLAG_PROMPT) {
+    g_mutex_lock (&self->lock);
+    n_ctx = self->n_ctx;
+    self->t_prompt = gst_util_get_timestamp ();
+    g_mutex_unlock (&self->lock);
+    if (n_ctx > 0 && (gint64) h.pos0 + h.n_tokens >= n_ctx) {
+      if (gst_prima_loop_prompt_too_long (self, item, &h, n_ctx))
+        return;
       ret = GST_FLOW_ERROR;
       goto error;
     }
@@ -528,8 +765,26 @@ gst_prima_loop_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstPrimaLoop *self = GST_PRIMA_LOOP (parent);
 
+  if (prima_event_is_interrupt (event)) {
+    gst_prima_loop_interrupt (self);
+    gst_event_unref (event);
+    return TRUE;
+  }
   /* upstream events go to the prompt's side only */
   return gst_pad_push_event (self->sinkpad, event);
+}
+
+static gboolean
+gst_prima_loop_send_event (GstElement * element, GstEvent * event)
+{
+  GstPrimaLoop *self = GST_PRIMA_LOOP (element);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM && gst_event_has_name (event, PRIMA_EVENT_INTERRUPT)) {
+    gst_prima_loop_interrupt (self);
+    gst_event_unref (event);
+    return TRUE;
+  }
+  return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
 }
 
 static gboolean
@@ -562,25 +817,6 @@ gst_prima_loop_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
   }
 }
 
-/* src links to sink only, feedback to nothing: default handlers never walk
- * around the cycle. */
-static GstIterator *
-gst_prima_loop_iterate_internal_links (GstPad * pad, GstObject * parent)
-{
-  GstPrimaLoop *self = GST_PRIMA_LOOP (parent);
-  GstPad *other = pad == self->srcpad ? self->sinkpad : pad == self->sinkpad ? self->srcpad : NULL;
-  GValue value = G_VALUE_INIT;
-  GstIterator *it;
-
-  if (other == NULL)
-    return gst_iterator_new_single (GST_TYPE_PAD, NULL);
-  g_value_init (&value, GST_TYPE_PAD);
-  g_value_set_object (&value, other);
-  it = gst_iterator_new_single (GST_TYPE_PAD, &value);
-  g_value_unset (&value);
-  return it;
-}
-
 static GstStateChangeReturn
 gst_prima_loop_change_state (GstElement * element, GstStateChange transition)
 {
@@ -588,18 +824,26 @@ gst_prima_loop_change_state (GstElement * element, GstStateChange transition)
   GstStateChangeReturn ret;
 
   switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!gst_prima_loop_register (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       if (!gst_prima_loop_open (self))
         return GST_STATE_CHANGE_FAILURE;
       g_array_set_size (self->prompt, 0);
+      self->prompt_pos = -1;
       break;
     default:
       break;
   }
 
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE)
+  if (ret == GST_STATE_CHANGE_FAILURE) {
+    if (transition == GST_STATE_CHANGE_NULL_TO_READY)
+      gst_prima_loop_unregister (self);
     return ret;
+  }
 
   switch (transition) {
     case GST_STATE_CHANGE_PAUSED_TO_READY:
@@ -608,6 +852,9 @@ gst_prima_loop_change_state (GstElement * element, GstStateChange transition)
       g_mutex_unlock (&self->lock);
       g_array_set_size (self->prompt, 0);
       gst_prima_loop_close (self);
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      gst_prima_loop_unregister (self);
       break;
     default:
       break;
@@ -640,6 +887,10 @@ gst_prima_loop_set_property (GObject * object, guint prop_id, const GValue * val
     case PROP_IGNORE_EOS:
       self->ignore_eos = g_value_get_boolean (value);
       break;
+    case PROP_CHANNEL:
+      g_free (self->channel);
+      self->channel = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -671,6 +922,9 @@ gst_prima_loop_get_property (GObject * object, guint prop_id, GValue * value, GP
     case PROP_IGNORE_EOS:
       g_value_set_boolean (value, self->ignore_eos);
       break;
+    case PROP_CHANNEL:
+      g_value_set_string (value, self->channel);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -683,12 +937,15 @@ gst_prima_loop_finalize (GObject * object)
 {
   GstPrimaLoop *self = GST_PRIMA_LOOP (object);
 
+  gst_prima_loop_unregister (self);
   gst_prima_loop_clear (self);
   gst_prima_loop_close (self);
   g_array_free (self->prompt, TRUE);
+  g_array_free (self->answer, TRUE);
   g_string_free (self->tail, TRUE);
   g_strfreev (self->stop);
   g_free (self->model);
+  g_free (self->channel);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -707,15 +964,15 @@ gst_prima_loop_class_init (GstPrimaLoopClass * klass)
   /**
    * GstPrimaLoop:n-predict:
    *
-   * Tokens to generate after the prompt; -1 generates until an
+   * Tokens to generate after each prompt; -1 generates until an
    * end-of-generation token or the context is full.
    *
    * Since: 0.1
    */
   g_object_class_install_property (gobject_class, PROP_N_PREDICT,
       g_param_spec_int ("n-predict", "Tokens to predict",
-          "Tokens to generate (-1 = until end-of-generation or a full context)", -1, G_MAXINT, DEFAULT_N_PREDICT,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+          "Tokens to generate per turn (-1 = until end-of-generation or a full context)", -1, G_MAXINT,
+          DEFAULT_N_PREDICT, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   /**
    * GstPrimaLoop:model:
    *
@@ -752,11 +1009,23 @@ gst_prima_loop_class_init (GstPrimaLoopClass * klass)
   g_object_class_install_property (gobject_class, PROP_IGNORE_EOS,
       g_param_spec_boolean ("ignore-eos", "Ignore EOS", "Keep generating after an end-of-generation token",
           DEFAULT_IGNORE_EOS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstPrimaLoop:channel:
+   *
+   * Name under which the loop takes the sampled tokens that primafeedback
+   * elements with the same #GstPrimaFeedback:channel hand over. Each loop in
+   * a process needs its own channel.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_CHANNEL,
+      g_param_spec_string ("channel", "Channel", "Name of the feedback channel (shared with primafeedback)",
+          DEFAULT_CHANNEL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_loop_change_state);
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_prima_loop_send_event);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
-  gst_element_class_add_static_pad_template (element_class, &feedback_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Prima loop", "Generic",
       "Feeds each sampled token back to the model until the end of the turn", "gst-prima authors");
@@ -769,32 +1038,22 @@ gst_prima_loop_init (GstPrimaLoop * self)
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_prima_loop_sink_chain));
   gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_prima_loop_sink_event));
   gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_prima_loop_sink_query));
-  gst_pad_set_iterate_internal_links_function (self->sinkpad,
-      GST_DEBUG_FUNCPTR (gst_prima_loop_iterate_internal_links));
   GST_PAD_SET_ACCEPT_TEMPLATE (self->sinkpad);
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
-
-  self->feedbackpad = gst_pad_new_from_static_template (&feedback_template, "feedback");
-  gst_pad_set_chain_function (self->feedbackpad, GST_DEBUG_FUNCPTR (gst_prima_loop_feedback_chain));
-  gst_pad_set_event_function (self->feedbackpad, GST_DEBUG_FUNCPTR (gst_prima_loop_feedback_event));
-  gst_pad_set_query_function (self->feedbackpad, GST_DEBUG_FUNCPTR (gst_prima_loop_feedback_query));
-  gst_pad_set_iterate_internal_links_function (self->feedbackpad,
-      GST_DEBUG_FUNCPTR (gst_prima_loop_iterate_internal_links));
-  GST_PAD_SET_ACCEPT_TEMPLATE (self->feedbackpad);
-  gst_element_add_pad (GST_ELEMENT (self), self->feedbackpad);
 
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_set_activatemode_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_loop_src_activate_mode));
   gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_loop_src_event));
   gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_loop_src_query));
-  gst_pad_set_iterate_internal_links_function (self->srcpad,
-      GST_DEBUG_FUNCPTR (gst_prima_loop_iterate_internal_links));
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
   self->n_predict = DEFAULT_N_PREDICT;
   self->ignore_eos = DEFAULT_IGNORE_EOS;
+  self->channel = g_strdup (DEFAULT_CHANNEL);
   self->prompt = g_array_new (FALSE, FALSE, sizeof (gint32));
+  self->prompt_pos = -1;
+  self->answer = g_array_new (FALSE, FALSE, sizeof (gint32));
   self->tail = g_string_new (NULL);
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);

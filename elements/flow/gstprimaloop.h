@@ -11,4 +11,7 @@ G_DECLARE_FINAL_TYPE (GstPrimaLoop, gst_prima_loop, GST, PRIMA_LOOP, GstElement)
 
 GST_ELEMENT_REGISTER_DECLARE (primaloop);
 
+GstPrimaLoop *gst_prima_loop_find_channel (const gchar * channel);
+GstFlowReturn gst_prima_loop_push_feedback (GstPrimaLoop * self, GstBuffer * buf);
+
 G_END_DECLS

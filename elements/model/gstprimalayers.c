@@ -52,6 +52,7 @@ enum
   PROP_THREADS,
   PROP_FIRST_LAYER,
   PROP_LAST_LAYER,
+  PROP_N_EVALUATED,
 };
 
 struct _GstPrimaLayers
@@ -70,6 +71,8 @@ struct _GstPrimaLayers
   prima_context *ctx;
   gint first, last;             /* the window, resolved */
   gint n_ctx;
+  GstBufferPool *pool;          /* output buffers of single-token input */
+  gsize single_size;
 
   /* next position to evaluate, under the object lock */
   gint next_pos;
@@ -89,6 +92,26 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 G_DEFINE_TYPE_WITH_CODE (GstPrimaLayers, gst_prima_layers, GST_TYPE_BASE_TRANSFORM,
     GST_DEBUG_CATEGORY_INIT (gst_prima_layers_debug, "primalayers", 0, "prima layers"));
 GST_ELEMENT_REGISTER_DEFINE (primalayers, "primalayers", GST_RANK_NONE, GST_TYPE_PRIMA_LAYERS);
+
+static gsize gst_prima_layers_output_payload (GstPrimaLayers * self, const PrimaHeader * in);
+
+/* Decoding pushes one token at a time: its output buffers (the logits of a
+ * whole vocabulary) come from a pool instead of a fresh allocation each. */
+static void
+gst_prima_layers_make_pool (GstPrimaLayers * self)
+{
+  PrimaHeader one = {.n_tokens = 1 };
+  GstStructure *config;
+
+  self->single_size = PRIMA_HEADER_SIZE + gst_prima_layers_output_payload (self, &one);
+  self->pool = gst_buffer_pool_new ();
+  config = gst_buffer_pool_get_config (self->pool);
+  gst_buffer_pool_config_set_params (config, NULL, self->single_size, 2, 0);
+  if (!gst_buffer_pool_set_config (self->pool, config) || !gst_buffer_pool_set_active (self->pool, TRUE)) {
+    GST_WARNING_OBJECT (self, "no buffer pool: allocating each output buffer");
+    gst_clear_object (&self->pool);
+  }
+}
 
 static gboolean
 gst_prima_layers_start (GstBaseTransform * trans)
@@ -130,6 +153,7 @@ gst_prima_layers_start (GstBaseTransform * trans)
   self->first = params.first_layer;
   self->last = params.last_layer;
   self->n_ctx = prima_context_n_ctx (self->ctx);
+  gst_prima_layers_make_pool (self);
   GST_OBJECT_LOCK (self);
   self->next_pos = 0;
   GST_OBJECT_UNLOCK (self);
@@ -150,7 +174,13 @@ gst_prima_layers_stop (GstBaseTransform * trans)
 {
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
 
+  if (self->pool) {
+    gst_buffer_pool_set_active (self->pool, FALSE);
+    gst_clear_object (&self->pool);
+  }
+  GST_OBJECT_LOCK (self);
   g_clear_pointer (&self->ctx, prima_context_free);
+  GST_OBJECT_UNLOCK (self);
   g_clear_pointer (&self->model, prima_model_free);
   return TRUE;
 }
@@ -230,7 +260,13 @@ gst_prima_layers_prepare_output_buffer (GstBaseTransform * trans, GstBuffer * in
         ("%" G_GSIZE_FORMAT " bytes; a window starting at layer %d", map.size, self->first));
     return GST_FLOW_ERROR;
   }
-  *outbuf = gst_buffer_new_allocate (NULL, PRIMA_HEADER_SIZE + gst_prima_layers_output_payload (self, &h), NULL);
+  if (h.n_tokens == 1 && self->pool) {
+    GstFlowReturn ret = gst_buffer_pool_acquire_buffer (self->pool, outbuf, NULL);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  } else {
+    *outbuf = gst_buffer_new_allocate (NULL, PRIMA_HEADER_SIZE + gst_prima_layers_output_payload (self, &h), NULL);
+  }
   gst_buffer_copy_into (*outbuf, inbuf, GST_BUFFER_COPY_METADATA, 0, -1);
   return GST_FLOW_OK;
 }
@@ -426,6 +462,9 @@ gst_prima_layers_get_property (GObject * object, guint prop_id, GValue * value, 
     case PROP_LAST_LAYER:
       g_value_set_int (value, self->last_layer);
       break;
+    case PROP_N_EVALUATED:
+      g_value_set_uint64 (value, self->ctx ? prima_context_n_evaluated (self->ctx) : 0);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -510,6 +549,18 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
   g_object_class_install_property (gobject_class, PROP_LAST_LAYER,
       g_param_spec_int ("last-layer", "Last layer", "End of the window, exclusive (-1 = all layers)", -1,
           G_MAXINT, DEFAULT_LAST_LAYER, PARAM_FLAGS));
+
+  /**
+   * GstPrimaLayers:n-evaluated:
+   *
+   * Tokens evaluated since the element went to PAUSED (prompts and fed-back
+   * tokens): shows that a chat never evaluates an earlier turn again.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_N_EVALUATED,
+      g_param_spec_uint64 ("n-evaluated", "Evaluated tokens", "Tokens evaluated since the model was loaded", 0,
+          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_prima_layers_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_prima_layers_stop);

@@ -3,7 +3,7 @@
  *
  * Registered on top of the AVX2 table, so only the kernels that gain from
  * wider vectors or VNNI live here: Q4_K and Q6_K (which dominate decoding of
- * K-quant models), Q8_0, Q4_0, F32 and F16. Integer sums per block are exact,
+ * K-quant models), the other K-quants, Q8_0, Q4_0, F32 and F16. Integer sums per block are exact,
  * as in the reference; only the float accumulation order differs.
  */
 #include "quants.h"
@@ -271,6 +271,69 @@ vec_dot_q4_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
   *s = _mm512_reduce_add_ps (acc) - hsum256_ps (acc_m);
 }
 
+/* Q5_K: Q4_K plus a fifth bit per level, bit 2j (low nibbles) or 2j+1
+ * (high) of qh[l] for chunk j. */
+static void
+vec_dot_q5_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
+{
+  const block_q5_K *x = vx;
+  const block_q8_K *y = vy;
+  const int nb = n / QK_K;
+  const __m512i m4 = _mm512_set1_epi8 (0x0F);
+  const __m512i one = _mm512_set1_epi8 (1);
+  const __m512i nib_shift = _mm512_inserti64x4 (_mm512_setzero_si512 (), _mm256_set1_epi16 (4), 1);
+  const __m512i c01 = word_halves_ctrl (0, 1), c23 = word_halves_ctrl (2, 3);
+  const __m512i c45 = word_halves_ctrl (4, 5), c67 = word_halves_ctrl (6, 7);
+  __m512i hshift[4];
+  for (int j = 0; j < 4; j++)
+    hshift[j] = _mm512_inserti64x4 (_mm512_set1_epi16 ((short) (2 * j)), _mm256_set1_epi16 ((short) (2 * j + 1)), 1);
+  __m512 acc = _mm512_setzero_ps ();
+  __m256 acc_m = _mm256_setzero_ps ();
+  for (int i = 0; i < nb; i++) {
+    uint32_t dd;
+    memcpy (&dd, &x[i].d, sizeof dd);
+    const __m128 dm = _mm_mul_ps (_mm_cvtph_ps (_mm_cvtsi32_si128 ((int) dd)), _mm_set1_ps (y[i].d));
+    const __m512 d = _mm512_broadcastss_ps (dm);
+    const __m256 dmin = _mm256_broadcastss_ps (_mm_movehdup_ps (dm));
+
+    const __m128i sm = k4_scales_mins (x[i].scales);
+    const __m256i mn16 = _mm256_cvtepu8_epi16 (_mm_unpackhi_epi8 (sm, sm));
+    const __m256i mprod = _mm256_madd_epi16 (mn16, _mm256_loadu_si256 ((const __m256i *) y[i].bsums));
+    acc_m = _mm256_fmadd_ps (dmin, _mm256_cvtepi32_ps (mprod), acc_m);
+
+    const __m512i scb = _mm512_broadcast_i32x4 (_mm_cvtepu8_epi16 (sm));
+    const __m512i qh = _mm512_broadcast_i64x4 (_mm256_loadu_si256 ((const __m256i *) x[i].qh));
+    const uint8_t *q = x[i].qs;
+    const int8_t *q8 = y[i].qs;
+#define CHUNK(j) _mm512_or_si512 ( \
+        _mm512_and_si512 (_mm512_srlv_epi16 (_mm512_broadcast_i64x4 ( \
+                _mm256_loadu_si256 ((const __m256i *) (q + 32 * (j)))), nib_shift), m4), \
+        _mm512_slli_epi16 (_mm512_and_si512 (_mm512_srlv_epi16 (qh, hshift[j]), one), 4))
+    const __m512i p0 = _mm512_maddubs_epi16 (CHUNK (0), _mm512_loadu_si512 (q8));
+    const __m512i p1 = _mm512_maddubs_epi16 (CHUNK (1), _mm512_loadu_si512 (q8 + 64));
+    const __m512i p2 = _mm512_maddubs_epi16 (CHUNK (2), _mm512_loadu_si512 (q8 + 128));
+    const __m512i p3 = _mm512_maddubs_epi16 (CHUNK (3), _mm512_loadu_si512 (q8 + 192));
+#undef CHUNK
+    __m512i s0 = _mm512_madd_epi16 (p0, _mm512_shuffle_epi8 (scb, c01));
+    __m512i s1 = _mm512_madd_epi16 (p1, _mm512_shuffle_epi8 (scb, c23));
+    s0 = _mm512_dpwssd_epi32 (s0, p2, _mm512_shuffle_epi8 (scb, c45));
+    s1 = _mm512_dpwssd_epi32 (s1, p3, _mm512_shuffle_epi8 (scb, c67));
+    acc = _mm512_fmadd_ps (d, _mm512_cvtepi32_ps (_mm512_add_epi32 (s0, s1)), acc);
+  }
+  *s = _mm512_reduce_add_ps (acc) - hsum256_ps (acc_m);
+}
+
+/* vpermw indices spreading 16 per-16 scales over the maddubs products of
+ * 64 elements: 128-bit lane i of vector k takes the scale of group 4k + i */
+static inline void
+group_scale_index (__m512i idx[4])
+{
+  for (int k = 0; k < 4; k++)
+    idx[k] = _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set_m128i (_mm_set1_epi16 ((short) (4 * k + 1)),
+                _mm_set1_epi16 ((short) (4 * k)))),
+        _mm256_set_m128i (_mm_set1_epi16 ((short) (4 * k + 3)), _mm_set1_epi16 ((short) (4 * k + 2))), 1);
+}
+
 /* ---------------------------------------------------------------------
  * Q6_K: rebuild the six-bit levels 64 at a time (variable shifts place the
  * two high bits), maddubs, vpdpwssd with per-16 scales; the +32 bias is
@@ -289,12 +352,8 @@ vec_dot_q6_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
    * high nibbles: 64..95 bits 4-5 (as is), 96..127 bits 6-7 (>> 2) */
   const __m512i shl_lo = _mm512_inserti64x4 (_mm512_set1_epi16 (4), _mm256_set1_epi16 (2), 1);
   const __m512i shr_hi = _mm512_inserti64x4 (_mm512_setzero_si512 (), _mm256_set1_epi16 (2), 1);
-  /* 128-bit lane i of vector k takes the scale of group 4k + i */
   __m512i sidx[4];
-  for (int k = 0; k < 4; k++)
-    sidx[k] = _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set_m128i (_mm_set1_epi16 ((short) (4 * k + 1)),
-                _mm_set1_epi16 ((short) (4 * k)))),
-        _mm256_set_m128i (_mm_set1_epi16 ((short) (4 * k + 3)), _mm_set1_epi16 ((short) (4 * k + 2))), 1);
+  group_scale_index (sidx);
   __m512 acc = _mm512_setzero_ps ();
   for (int i = 0; i < nb; i++) {
     const float d = y[i].d * fp16 (x[i].d);
@@ -323,6 +382,101 @@ vec_dot_q6_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
   *s = _mm512_reduce_add_ps (acc);
 }
 
+/* ---------------------------------------------------------------------
+ * Q2_K and Q3_K: 64 levels per vector (two 2-bit fields of the same 32
+ * bytes, split by a per-half variable shift), per-16 scales by vpermw.
+ * --------------------------------------------------------------------- */
+
+static void
+vec_dot_q2_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
+{
+  const block_q2_K *x = vx;
+  const block_q8_K *y = vy;
+  const int nb = n / QK_K;
+  const __m512i m3 = _mm512_set1_epi8 (3);
+  /* vector v covers elements 64v..64v+63: fields 2(v%2) and 2(v%2)+1 of bytes 32(v/2).. */
+  const __m512i sh[2] = {
+    _mm512_inserti64x4 (_mm512_set1_epi16 (0), _mm256_set1_epi16 (2), 1),
+    _mm512_inserti64x4 (_mm512_set1_epi16 (4), _mm256_set1_epi16 (6), 1),
+  };
+  __m512i sidx[4];
+  group_scale_index (sidx);
+  __m512 acc = _mm512_setzero_ps ();
+  __m256 acc_m = _mm256_setzero_ps ();
+  for (int i = 0; i < nb; i++) {
+    const __m128i packed = _mm_loadu_si128 ((const __m128i *) x[i].scales);
+    const __m256i sc16 = _mm256_cvtepu8_epi16 (_mm_and_si128 (packed, _mm_set1_epi8 (0x0F)));
+    const __m256i mn16 = _mm256_cvtepu8_epi16 (_mm_and_si128 (_mm_srli_epi16 (packed, 4), _mm_set1_epi8 (0x0F)));
+    const __m256i mprod = _mm256_madd_epi16 (mn16, _mm256_loadu_si256 ((const __m256i *) y[i].bsums));
+    acc_m = _mm256_fmadd_ps (_mm256_set1_ps (y[i].d * fp16 (x[i].dmin)), _mm256_cvtepi32_ps (mprod), acc_m);
+    const __m512i sc16z = _mm512_zextsi256_si512 (sc16);
+    __m512i sumi[2];
+    for (int h = 0; h < 2; h++) {
+      const __m512i b = _mm512_broadcast_i64x4 (_mm256_loadu_si256 ((const __m256i *) (x[i].qs + 32 * h)));
+      const __m512i q0 = _mm512_and_si512 (_mm512_srlv_epi16 (b, sh[0]), m3);
+      const __m512i q1 = _mm512_and_si512 (_mm512_srlv_epi16 (b, sh[1]), m3);
+      const __m512i p0 = _mm512_maddubs_epi16 (q0, _mm512_loadu_si512 (y[i].qs + 128 * h));
+      const __m512i p1 = _mm512_maddubs_epi16 (q1, _mm512_loadu_si512 (y[i].qs + 128 * h + 64));
+      const __m512i t = _mm512_madd_epi16 (p0, _mm512_permutexvar_epi16 (sidx[2 * h], sc16z));
+      sumi[h] = _mm512_dpwssd_epi32 (t, p1, _mm512_permutexvar_epi16 (sidx[2 * h + 1], sc16z));
+    }
+    acc = _mm512_fmadd_ps (_mm512_set1_ps (y[i].d * fp16 (x[i].d)),
+        _mm512_cvtepi32_ps (_mm512_add_epi32 (sumi[0], sumi[1])), acc);
+  }
+  *s = _mm512_reduce_add_ps (acc) - hsum256_ps (acc_m);
+}
+
+static void
+vec_dot_q3_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
+{
+  const block_q3_K *x = vx;
+  const block_q8_K *y = vy;
+  const int nb = n / QK_K;
+  const __m512i m3 = _mm512_set1_epi8 (3);
+  const __m512i one = _mm512_set1_epi8 (1);
+  const __m512i sh[2] = {
+    _mm512_inserti64x4 (_mm512_set1_epi16 (0), _mm256_set1_epi16 (2), 1),
+    _mm512_inserti64x4 (_mm512_set1_epi16 (4), _mm256_set1_epi16 (6), 1),
+  };
+  /* high bit of element 128h + 32k + l: bit 4h + k of hmask[l] */
+  __m512i hsh[4];
+  for (int v = 0; v < 4; v++)
+    hsh[v] = _mm512_inserti64x4 (_mm512_set1_epi16 ((short) (2 * v)), _mm256_set1_epi16 ((short) (2 * v + 1)), 1);
+  __m512i sidx[4];
+  group_scale_index (sidx);
+  __m512 acc = _mm512_setzero_ps ();
+  for (int i = 0; i < nb; i++) {
+    uint32_t w[3];
+    memcpy (w, x[i].scales, sizeof w);
+    const uint32_t a0 = (w[0] & 0x0f0f0f0f) | (((w[2] >> 0) & 0x03030303) << 4);
+    const uint32_t a1 = (w[1] & 0x0f0f0f0f) | (((w[2] >> 2) & 0x03030303) << 4);
+    const uint32_t a2 = ((w[0] >> 4) & 0x0f0f0f0f) | (((w[2] >> 4) & 0x03030303) << 4);
+    const uint32_t a3 = ((w[1] >> 4) & 0x0f0f0f0f) | (((w[2] >> 6) & 0x03030303) << 4);
+    const __m128i sc8 = _mm_sub_epi8 (_mm_set_epi32 ((int) a3, (int) a2, (int) a1, (int) a0), _mm_set1_epi8 (32));
+    const __m256i sc16 = _mm256_cvtepi8_epi16 (sc8);
+    const __m512i sc16z = _mm512_zextsi256_si512 (sc16);
+    /* levels go in +4 (0..7): take 4 * sum(scale * group sum) off */
+    const __m256i corr = _mm256_madd_epi16 (sc16, _mm256_loadu_si256 ((const __m256i *) y[i].bsums));
+    const __m512i hm = _mm512_broadcast_i64x4 (_mm256_loadu_si256 ((const __m256i *) x[i].hmask));
+    __m512i sumi[2];
+    for (int h = 0; h < 2; h++) {
+      const __m512i b = _mm512_broadcast_i64x4 (_mm256_loadu_si256 ((const __m256i *) (x[i].qs + 32 * h)));
+      __m512i q[2], p[2];
+      for (int k = 0; k < 2; k++) {
+        const __m512i hb = _mm512_and_si512 (_mm512_srlv_epi16 (hm, hsh[2 * h + k]), one);
+        q[k] = _mm512_or_si512 (_mm512_and_si512 (_mm512_srlv_epi16 (b, sh[k]), m3), _mm512_slli_epi16 (hb, 2));
+        p[k] = _mm512_maddubs_epi16 (q[k], _mm512_loadu_si512 (y[i].qs + 128 * h + 64 * k));
+      }
+      const __m512i t = _mm512_madd_epi16 (p[0], _mm512_permutexvar_epi16 (sidx[2 * h], sc16z));
+      sumi[h] = _mm512_dpwssd_epi32 (t, p[1], _mm512_permutexvar_epi16 (sidx[2 * h + 1], sc16z));
+    }
+    __m512i tot = _mm512_add_epi32 (sumi[0], sumi[1]);
+    tot = _mm512_sub_epi32 (tot, _mm512_zextsi256_si512 (_mm256_slli_epi32 (corr, 2)));
+    acc = _mm512_fmadd_ps (_mm512_set1_ps (y[i].d * fp16 (x[i].d)), _mm512_cvtepi32_ps (tot), acc);
+  }
+  *s = _mm512_reduce_add_ps (acc);
+}
+
 void
 prima_quants_avx512_register (prima_type_traits *table)
 {
@@ -330,6 +484,9 @@ prima_quants_avx512_register (prima_type_traits *table)
   table[PRIMA_TYPE_F16].vec_dot = vec_dot_f16_f16_avx512;
   table[PRIMA_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_avx512;
   table[PRIMA_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx512;
+  table[PRIMA_TYPE_Q2_K].vec_dot = vec_dot_q2_K_q8_K_avx512;
+  table[PRIMA_TYPE_Q3_K].vec_dot = vec_dot_q3_K_q8_K_avx512;
   table[PRIMA_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_avx512;
+  table[PRIMA_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_avx512;
   table[PRIMA_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_avx512;
 }

@@ -8,8 +8,9 @@
  * Turns token ids into the text of their pieces, as they stream. A UTF-8
  * character whose bytes come in two tokens (byte-fallback tokens) is never
  * split across output buffers: the incomplete bytes wait for the next token,
- * and whatever is still waiting goes out at end-of-stream. A token that
- * completes no character produces no buffer.
+ * and whatever is still waiting goes out at end-of-stream or at the end of a
+ * chat turn (the `prima-end-of-turn` event, which then travels on). A token
+ * that completes no character produces no buffer.
  *
  * ## Example launch line
  * |[
@@ -227,6 +228,14 @@ gst_prima_detokenizer_sink_event (GstPad * pad, GstObject * parent, GstEvent * e
     }
     case GST_EVENT_FLUSH_STOP:
       g_string_truncate (self->pending, 0);
+      break;
+    case GST_EVENT_CUSTOM_DOWNSTREAM:
+      if (prima_event_is_end_of_turn (event)) {
+        /* the answer is complete: nothing waits for the next token */
+        GstFlowReturn ret = gst_prima_detokenizer_push_text (self, self->pending->len, NULL);
+        if (ret < GST_FLOW_EOS && ret != GST_FLOW_NOT_LINKED)
+          GST_ELEMENT_FLOW_ERROR (self, ret);
+      }
       break;
     default:
       break;

@@ -1,0 +1,140 @@
+/* gst-prima: `prima plan`: solve the layer assignment offline from saved device profiles.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli-args.h"
+#include "prima-commands.h"
+#include "halda.h"
+#include "halda-io.h"
+
+int
+prima_cmd_plan (int argc, char **argv)
+{
+  const char *profiles = NULL, *model_path = NULL, *preset = NULL, *arch_name = "llama", *type = "Q4_K_M";
+  int n_ctx = 0, n_rounds = 0;
+  gint64 n_vocab = 0;
+  float min_disk = 100;
+  gboolean even = FALSE, prima_algo = FALSE, no_comm = FALSE, json = FALSE, help = FALSE;
+  const cli_option options[] = {
+    {"--profiles", CLI_STRING, &profiles, "FILE.json", "device profiles: a JSON array, one object per device"},
+    {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
+    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size for the KV cache (default: min(training, 4096))"},
+    {"-k,--rounds", CLI_INT, &n_rounds, "K", "only plans with K rounds per token (default: choose)"},
+    {"--even", CLI_FLAG, &even, NULL, "only cycles W that divide the layer count (prima.cpp's rule)"},
+    {"--prima", CLI_FLAG, &prima_algo, NULL, "prima.cpp's procedure (fixed point, even rounds, removal)"},
+    {"--no-comm", CLI_FLAG, &no_comm, NULL, "leave out the network term (as prima.cpp)"},
+    {"--min-disk", CLI_FLOAT, &min_disk, "MB/s", "slower disks cannot stream weights (default 100)"},
+    {"--preset", CLI_STRING, &preset, "NAME", "plan for a shape instead of a file: tiny, 1b, 8b, 14b, 32b, 70b"},
+    {"--arch", CLI_STRING, &arch_name, "ARCH", "with --preset: llama or qwen2 (default llama)"},
+    {"--type", CLI_STRING, &type, "TYPE", "with --preset: Q4_K_M, Q4_K, Q8_0, ... (default Q4_K_M)"},
+    {"--n-vocab", CLI_INT64, &n_vocab, "N", "with --preset: vocabulary size (default 128256, qwen2 152064)"},
+    {"--json", CLI_FLAG, &json, NULL, "print the plan as JSON"},
+  };
+  prima_model *model = NULL;
+  halda_model desc;
+  halda_options opt;
+  halda_plan *plan = NULL;
+  GArray *devs = NULL;
+  GError *error = NULL;
+  char name[128];
+  int status = 1;
+
+  if (!cli_parse ("plan", "--profiles FILE.json [-m MODEL | --preset NAME] [-c N] [OPTIONS]", options,
+          G_N_ELEMENTS (options), argc, argv, &help, NULL))
+    return 2;
+  if (help)
+    return 0;
+  if (profiles == NULL) {
+    fprintf (stderr, "prima plan: --profiles FILE.json is required (see 'prima plan --help')\n");
+    return 2;
+  }
+  if (preset && model_path) {
+    fprintf (stderr, "prima plan: -m and --preset exclude each other\n");
+    return 2;
+  }
+  if (n_ctx < 0 || n_rounds < 0 || n_vocab < 0 || !(min_disk >= 0)) {
+    fprintf (stderr, "prima plan: -c, -k, --n-vocab and --min-disk take numbers >= 0\n");
+    return 2;
+  }
+  if (!(devs = halda_devices_load (profiles, &error))) {
+    fprintf (stderr, "prima plan: %s\n", error->message);
+    g_error_free (error);
+    return 1;
+  }
+
+  if (preset) {
+    prima_mk_params shape;
+    prima_mk_arch arch;
+    if (!prima_mk_arch_from_name (arch_name, &arch)) {
+      fprintf (stderr, "prima plan: unknown architecture '%s' (llama or qwen2)\n", arch_name);
+      status = 2;
+      goto out;
+    }
+    if (!prima_mk_preset (preset, arch, &shape)) {
+      fprintf (stderr, "prima plan: unknown preset '%s' (tiny, 1b, 8b, 14b, 32b, 70b)\n", preset);
+      status = 2;
+      goto out;
+    }
+    if (strlen (type) >= sizeof shape.file_type) {
+      fprintf (stderr, "prima plan: unknown type '%s'\n", type);
+      status = 2;
+      goto out;
+    }
+    g_strlcpy (shape.file_type, type, sizeof shape.file_type);
+    if (n_vocab == 0)
+      n_vocab = arch == PRIMA_MK_ARCH_QWEN2 ? 152064 : 128256;
+    if (n_ctx == 0)
+      n_ctx = (int) MIN (shape.n_ctx, 4096);
+    if (!halda_model_from_shape (&shape, n_vocab, n_ctx, &desc, &error)) {
+      fprintf (stderr, "prima plan: %s\n", error->message);
+      g_error_free (error);
+      status = 2;
+      goto out;
+    }
+    g_snprintf (name, sizeof name, "%s %s preset, %s", prima_mk_arch_name (arch), preset, type);
+  } else {
+    if (!prima_open_model ("plan", model_path ? model_path : prima_default_model_path (), &model, NULL))
+      goto out;
+    if (n_ctx == 0)
+      n_ctx = MIN (model->hp.n_ctx_train > 0 ? model->hp.n_ctx_train : 4096, 4096);
+    halda_model_from_prima (model, n_ctx, &desc);
+    g_snprintf (name, sizeof name, "%s", model->name ? model->name : gguf_path (model->file));
+  }
+
+  halda_options_init (&opt);
+  opt.algo = prima_algo ? HALDA_ALGO_PRIMA : HALDA_ALGO_EXACT;
+  opt.n_rounds = n_rounds;
+  opt.even_only = even;
+  opt.no_comm = no_comm;
+  opt.min_disk_speed = min_disk * 1e6;
+  plan = halda_solve (&desc, (const halda_device *) (void *) devs->data, (int) devs->len, &opt, &error);
+  if (plan == NULL) {
+    fprintf (stderr, "prima plan: %s\n", error->message);
+    g_error_free (error);
+    goto out;
+  }
+  if (json) {
+    JsonNode *root = halda_plan_to_json (plan, (const halda_device *) (void *) devs->data);
+    JsonGenerator *gen = json_generator_new ();
+    char *text;
+    json_generator_set_pretty (gen, TRUE);
+    json_generator_set_root (gen, root);
+    text = json_generator_to_data (gen, NULL);
+    printf ("%s\n", text);
+    g_free (text);
+    g_object_unref (gen);
+    json_node_unref (root);
+  } else {
+    printf ("plan for %s, context %d, %u devices (%s)\n", name, n_ctx, devs->len,
+        prima_algo ? "prima.cpp's procedure" : "exact");
+    halda_plan_print (stdout, plan, (const halda_device *) (void *) devs->data, &desc);
+  }
+  status = 0;
+out:
+  halda_plan_free (plan);
+  if (model)
+    prima_model_free (model);
+  g_array_free (devs, TRUE);
+  return status;
+}

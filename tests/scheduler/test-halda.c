@@ -1,0 +1,488 @@
+/* gst-prima tests: the Halda scheduler against brute force, and the seeds' cluster.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The brute force below is written from the formulas in docs/scheduler-plans.md,
+ * not from halda.c: it enumerates every W, every window vector and, per device,
+ * every split of its layers between CPU and GPU. */
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "halda.h"
+#include "halda-io.h"
+
+#define GIB 1073741824.0
+#define MIB 1048576.0
+#define MAXD 5
+#define MAXL 24
+
+typedef struct {
+  halda_model model;
+  halda_device dev[MAXD];
+  int M;
+  halda_options opt;
+} instance;
+
+/* ---- brute force ---- */
+
+static double
+rate_time (const double *flops, const double *rate)
+{
+  double t = 0;
+  for (int i = 0; i < PRIMA_TYPE_COUNT; i++)
+    if (flops[i] > 0)
+      t += flops[i] / rate[i];
+  return t;
+}
+
+static int
+head_of (const instance *in)
+{
+  for (int m = 0; m < in->M; m++)
+    if (in->dev[m].is_head)
+      return m;
+  return 0;
+}
+
+/* Seconds of device m for one token, or INFINITY if a memory row breaks. */
+static double
+bf_device (const instance *in, int m, int k_f, int w, int n, int p, int q)
+{
+  const halda_model *mod = &in->model;
+  const halda_device *d = &in->dev[m];
+  gboolean head = m == head_of (in), mac = d->os == HALDA_OS_MACOS, metal = mac && d->gpu == HALDA_GPU_METAL;
+  double bp = mod->layer_bytes + mod->kv_bytes, budget, speed, base, alpha, beta = 0, vram, need, disk = 0;
+  int layers = k_f * w + p, gpu = k_f * n + q;
+
+  if (w == 0)
+    return 0;
+  budget = metal ? (d->vram_avail > 0 ? d->vram_avail : d->ram_avail)
+      : d->os == HALDA_OS_ANDROID ? d->ram_avail + d->swap_avail : d->ram_avail;
+  speed = d->os == HALDA_OS_LINUX ? d->disk_seq_read : d->disk_rnd_read;
+  base = mod->cpu_buffer_bytes + (head ? mod->output_bytes + mod->input_row_bytes + mod->head_buffer_bytes : 0)
+      + (metal ? mod->gpu_buffer_bytes : 0);
+  alpha = rate_time (mod->layer_flops, d->cpu_flops) + d->cpu_layer_overhead;
+  if (d->gpu != HALDA_GPU_NONE)
+    beta = rate_time (mod->layer_flops, d->gpu_flops) + d->gpu_layer_overhead - alpha;
+  vram = (metal ? budget : d->vram_avail) - mod->gpu_buffer_bytes;
+  if (gpu > 0 && (d->gpu == HALDA_GPU_NONE || bp * gpu > vram))
+    return INFINITY;
+  need = bp * (mac ? layers : layers - gpu) + base;
+  if (need > budget) {
+    if (speed < in->opt.min_disk_speed)
+      return INFINITY;
+    disk = metal ? (mod->layer_bytes * layers + (head ? mod->output_bytes : 0)) / speed : (need - budget) / speed;
+  }
+  return alpha * layers + beta * gpu + disk;
+}
+
+static double
+bf_hop (const instance *in, int m)
+{
+  const halda_device *d = &in->dev[m];
+  if (in->opt.no_comm)
+    return 0;
+  return d->net_latency + (d->net_bandwidth > 0 ? in->model.activation_bytes / d->net_bandwidth : 0);
+}
+
+typedef struct {
+  const instance *in;
+  int order[MAXD], head, r, rounds, W;
+  double table[MAXD][MAXL + 1][MAXL + 1];       /* [m][w][p]: best over n, q */
+  double best;
+} bf_state;
+
+static void
+bf_walk (bf_state *st, int i, int left, int before, double cost, double hops, int active)
+{
+  const instance *in = st->in;
+  if (i == in->M) {
+    double total;
+    if (left != 0)
+      return;
+    total = cost + (active > 1 ? st->rounds * hops : 0);
+    if (total < st->best)
+      st->best = total;
+    return;
+  }
+  {
+    int m = st->order[i], lo = m == st->head ? 1 : 0;
+    int hi = i == in->M - 1 ? left : left;
+    if (i == in->M - 1)
+      lo = MAX (lo, left);
+    for (int w = lo; w <= hi; w++) {
+      int p = CLAMP (st->r - before, 0, w);
+      double c = st->table[m][w][p];
+      if (!isfinite (c))
+        continue;
+      bf_walk (st, i + 1, left - w, before + w, cost + c, hops + (w > 0 ? bf_hop (in, m) : 0), active + (w > 0));
+    }
+  }
+}
+
+static double
+brute_force (const instance *in)
+{
+  bf_state st;
+  const int L = in->model.n_layer;
+  double best = INFINITY, kappa;
+  int head = head_of (in);
+
+  memset (&st, 0, sizeof st);
+  st.in = in;
+  st.head = head;
+  for (int i = 0; i < in->M; i++)
+    st.order[i] = (head + 1 + i) % in->M;
+  kappa = rate_time (in->model.output_flops, in->dev[head].cpu_flops)
+      + in->model.input_row_bytes / (in->dev[head].os == HALDA_OS_LINUX ? in->dev[head].disk_seq_read
+      : in->dev[head].disk_rnd_read);
+  for (int W = 1; W <= L; W++) {
+    int k_f = L / W, r = L - k_f * W, rounds = k_f + (r > 0);
+    if ((in->opt.even_only && r) || (in->opt.n_rounds > 0 && rounds != in->opt.n_rounds))
+      continue;
+    st.r = r;
+    st.rounds = rounds;
+    st.W = W;
+    for (int m = 0; m < in->M; m++)
+      for (int w = 0; w <= W; w++)
+        for (int p = 0; p <= MIN (w, r); p++) {
+          double b = INFINITY;
+          for (int n = 0; n <= w; n++)
+            for (int q = 0; q <= MIN (n, p); q++)
+              b = MIN (b, bf_device (in, m, k_f, w, n, p, q));
+          st.table[m][w][p] = b;
+        }
+    st.best = INFINITY;
+    bf_walk (&st, 0, W, 0, 0, 0, 0);
+    best = MIN (best, st.best);
+  }
+  return best + kappa;
+}
+
+/* ---- random instances ---- */
+
+static double
+uniform (GRand *g, double lo, double hi)
+{
+  return g_rand_double_range (g, lo, hi);
+}
+
+static void
+random_instance (GRand *g, instance *in, gboolean make_infeasible)
+{
+  halda_model *mod = &in->model;
+  double b, per_dev;
+  int head;
+
+  memset (in, 0, sizeof *in);
+  halda_options_init (&in->opt);
+  in->M = g_rand_int_range (g, 2, MAXD + 1);
+  mod->n_layer = g_rand_int_range (g, 1, MAXL + 1);
+  b = uniform (g, 50, 500) * MIB;
+  mod->layer_bytes = b;
+  mod->kv_bytes = uniform (g, 0, 0.3) * b;
+  mod->input_row_bytes = uniform (g, 1, 20) * 1024;
+  mod->output_bytes = uniform (g, 0.3, 2) * b;
+  mod->cpu_buffer_bytes = uniform (g, 0, 40) * MIB;
+  mod->head_buffer_bytes = uniform (g, 0, 20) * MIB;
+  mod->gpu_buffer_bytes = uniform (g, 0, 60) * MIB;
+  mod->activation_bytes = 4.0 * 4096;
+  mod->layer_flops[PRIMA_TYPE_Q4_K] = uniform (g, 0.2, 2) * 1e9;
+  mod->layer_flops[PRIMA_TYPE_Q6_K] = uniform (g, 0, 0.5) * 1e9;
+  mod->layer_flops[PRIMA_TYPE_F16] = uniform (g, 0, 0.05) * 1e9;
+  mod->output_flops[PRIMA_TYPE_Q6_K] = uniform (g, 0.1, 1) * 1e9;
+  per_dev = mod->n_layer * (b + mod->kv_bytes) / in->M;
+
+  head = g_rand_int_range (g, 0, in->M);
+  for (int m = 0; m < in->M; m++) {
+    halda_device *d = &in->dev[m];
+    double r = uniform (g, 0, 1);
+    halda_device_init (d);
+    g_snprintf (d->name, sizeof d->name, "dev%d", m);
+    d->is_head = m == head;
+    d->os = r < 0.5 ? HALDA_OS_LINUX : r < 0.7 ? HALDA_OS_ANDROID : HALDA_OS_MACOS;
+    d->ram_avail = uniform (g, 0.1, 1.6) * per_dev + mod->output_bytes * (m == head);
+    d->swap_avail = d->os == HALDA_OS_ANDROID ? uniform (g, 0, 0.3) * per_dev : 0;
+    d->disk_seq_read = uniform (g, 0.3, 3) * 1e9;
+    d->disk_rnd_read = uniform (g, 0.1, 1) * d->disk_seq_read;
+    if (g_rand_int_range (g, 0, 7) == 0)
+      d->disk_seq_read = d->disk_rnd_read = uniform (g, 0.02, 0.09) * 1e9;      /* too slow to stream */
+    for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
+      d->cpu_flops[t] = uniform (g, 20, 400) * 1e9;
+    d->cpu_layer_overhead = uniform (g, 0, 1) < 0.3 ? uniform (g, 0, 2e-3) : 0;
+    if (uniform (g, 0, 1) < 0.4) {
+      d->gpu = d->os == HALDA_OS_MACOS ? HALDA_GPU_METAL : HALDA_GPU_DISCRETE;
+      d->vram_avail = d->gpu == HALDA_GPU_METAL ? d->ram_avail * uniform (g, 0.7, 1.0) : uniform (g, 0, 1.5) * per_dev;
+      for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
+        d->gpu_flops[t] = uniform (g, 100, 5000) * 1e9;
+      d->gpu_layer_overhead = uniform (g, 0, 1) < 0.3 ? uniform (g, 0, 1e-3) : 0;
+    }
+    d->net_latency = uniform (g, 0, 20e-3);
+    d->net_bandwidth = uniform (g, 0, 1) < 0.2 ? 0 : uniform (g, 5, 100) * 1e6;
+    if (make_infeasible) {
+      /* Too little memory and no disk to stream from: nothing fits. */
+      d->disk_seq_read = d->disk_rnd_read = 0.05e9;
+      d->ram_avail = uniform (g, 0.05, 0.3) * per_dev;
+      d->vram_avail = d->gpu == HALDA_GPU_METAL ? d->ram_avail : 0;
+    }
+  }
+  {
+    double r = uniform (g, 0, 1);
+    if (r < 0.12)
+      in->opt.even_only = TRUE;
+    else if (r < 0.22)
+      in->opt.n_rounds = g_rand_int_range (g, 1, MAX (2, mod->n_layer / 2 + 1));
+    else if (r < 0.3)
+      in->opt.no_comm = TRUE;
+  }
+}
+
+static int
+count_cases (const halda_plan *plan, halda_case c)
+{
+  int n = 0;
+  for (int m = 0; m < plan->n_devices; m++)
+    n += plan->dev[m].mcase == c;
+  return n;
+}
+
+static void
+test_random_vs_brute_force (void)
+{
+  GRand *g = g_rand_new_with_seed (20260601);
+  int n_feasible = 0, n_infeasible = 0, n_uneven = 0, n_dropped = 0, n_gpu = 0, prima_worse = 0, prima_runs = 0;
+  int cases[5] = { 0 };
+  const int N = 320;
+  double prima_loss = 0, max_rel = 0;
+
+  for (int it = 0; it < N; it++) {
+    instance in;
+    GError *error = NULL;
+    halda_plan *plan;
+    double bf;
+
+    random_instance (g, &in, it % 16 == 15);
+    bf = brute_force (&in);
+    plan = halda_solve (&in.model, in.dev, in.M, &in.opt, &error);
+    if (!isfinite (bf)) {
+      /* Infeasible: the solver says so, with a reason. */
+      if (plan)
+        g_error ("instance %d: brute force finds nothing, the solver found %.6f s", it, plan->latency);
+      g_assert_error (error, HALDA_ERROR, HALDA_ERROR_INFEASIBLE);
+      g_assert_true (strlen (error->message) > 20);
+      if (it % 16 == 15)
+        g_assert_nonnull (strstr (error->message, "does not fit"));
+      g_test_message ("instance %d infeasible: %s", it, error->message);
+      g_clear_error (&error);
+      n_infeasible++;
+      continue;
+    }
+    if (plan == NULL)
+      g_error ("instance %d: brute force %.9f s, the solver failed: %s", it, bf, error->message);
+    if (fabs (plan->latency - bf) > 1e-6 * bf)
+      g_error ("instance %d (M=%d L=%d): solver %.12f s, brute force %.12f s", it, in.M, in.model.n_layer,
+          plan->latency, bf);
+    /* The plan's own evaluation agrees, and the layers add up. */
+    {
+      halda_plan copy = *plan;
+      int total = 0;
+      copy.dev = g_memdup2 (plan->dev, sizeof *plan->dev * plan->n_devices);
+      g_assert_true (halda_plan_evaluate (&in.model, in.dev, in.M, &in.opt, &copy, NULL));
+      g_assert_cmpfloat_with_epsilon (copy.latency, plan->latency, 1e-12 * plan->latency + 1e-15);
+      g_free (copy.dev);
+      for (int m = 0; m < in.M; m++)
+        total += plan->dev[m].layers;
+      g_assert_cmpint (total, ==, in.model.n_layer);
+    }
+    max_rel = MAX (max_rel, fabs (plan->latency - bf) / bf);
+    n_feasible++;
+    n_uneven += plan->last_round_layers > 0;
+    n_dropped += plan->n_dropped > 0;
+    for (int m = 0; m < in.M; m++)
+      n_gpu += plan->dev[m].gpu_layers > 0;
+    for (int c = 0; c < 5; c++)
+      cases[c] += count_cases (plan, c);
+    /* prima.cpp's procedure is never better than the optimum of the same model. */
+    {
+      halda_options po = in.opt;
+      halda_plan *pp;
+      po.algo = HALDA_ALGO_PRIMA;
+      pp = halda_solve (&in.model, in.dev, in.M, &po, NULL);
+      if (pp) {
+        prima_runs++;
+        g_assert_cmpfloat (pp->latency, >=, bf * (1 - 1e-9));
+        if (pp->latency > bf * (1 + 1e-6)) {
+          prima_worse++;
+          prima_loss += pp->latency / bf - 1;
+        }
+        halda_plan_free (pp);
+      }
+    }
+    halda_plan_free (plan);
+  }
+  g_test_message ("%d instances: %d feasible (all equal to brute force, largest relative difference %.1e), "
+      "%d infeasible; plans with an uneven last round %d, with a device left out %d, devices using a GPU %d; "
+      "cases M1 %d M2 %d M3 %d M4 %d", N, n_feasible, max_rel, n_infeasible, n_uneven, n_dropped, n_gpu,
+      cases[1], cases[2], cases[3], cases[4]);
+  g_test_message ("prima.cpp's procedure found a plan on %d of them, slower than the optimum on %d "
+      "(mean +%.1f%% there)", prima_runs, prima_worse, prima_worse ? 100 * prima_loss / prima_worse : 0.0);
+  if (g_test_verbose ())
+    g_print ("# %d/%d feasible equal, %d infeasible, uneven %d, dropped %d, gpu %d, M1 %d M2 %d M3 %d M4 %d; "
+        "prima.cpp worse on %d/%d (mean +%.1f%%)\n", n_feasible, n_feasible, n_infeasible, n_uneven, n_dropped,
+        n_gpu, cases[1], cases[2], cases[3], cases[4], prima_worse, prima_runs,
+        prima_worse ? 100 * prima_loss / prima_worse : 0.0);
+  /* The instances must exercise what they are meant to. */
+  g_assert_cmpint (n_feasible, >=, 200);
+  g_assert_cmpint (n_infeasible, >=, 10);
+  g_assert_cmpint (n_uneven, >, 0);
+  g_assert_cmpint (n_gpu, >, 0);
+  g_assert_cmpint (cases[1] + cases[2], >, 0);
+  g_assert_cmpint (cases[3], >, 0);
+  g_assert_cmpint (cases[4], >, 0);
+  g_rand_free (g);
+}
+
+/* ---- the seeds' cluster (prima.cpp README, Table 1) ---- */
+
+static GArray *
+load_cluster (void)
+{
+  GError *error = NULL;
+  char *path = g_build_filename (SCHED_TEST_DIR, "seeds-cluster.json", NULL);
+  GArray *devs = halda_devices_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (devs->len, ==, 4);
+  g_free (path);
+  return devs;
+}
+
+static void
+check_cluster_plan (const char *label, const halda_model *model, GArray *devs, const halda_options *opt,
+    double max_latency)
+{
+  const halda_device *d = (const halda_device *) (void *) devs->data;
+  GError *error = NULL;
+  halda_plan *plan = halda_solve (model, d, devs->len, opt, &error);
+  int total = 0;
+
+  g_assert_no_error (error);
+  g_print ("\n## %s (%s)\n", label, opt->algo == HALDA_ALGO_PRIMA ? "prima.cpp's procedure" : "exact");
+  halda_plan_print (stdout, plan, d, model);
+  for (guint m = 0; m < devs->len; m++) {
+    const halda_device_plan *p = &plan->dev[m];
+    total += p->layers;
+    /* Memory rows hold: M4 fits, GPU layers fit the VRAM. */
+    if (p->mcase == HALDA_CASE_M4)
+      g_assert_cmpfloat (p->ram_need, <=, p->ram_budget + 1024);
+    if (p->gpu_layers > 0)
+      g_assert_cmpfloat (p->vram_need, <=, d[m].vram_avail);
+    g_assert_cmpint (p->gpu_layers, <=, p->layers);
+  }
+  g_assert_cmpint (total, ==, model->n_layer);
+  g_assert_cmpfloat (plan->latency, >, 0.01);
+  if (opt->algo == HALDA_ALGO_PRIMA) {
+    /* prima.cpp's procedure can stop at a poor fixed point: only report it. */
+    halda_plan_free (plan);
+    return;
+  }
+  /* The slow devices get fewer layers than the desktop with the big GPU. */
+  g_assert_cmpint (plan->dev[3].layers, <, plan->dev[2].layers);
+  g_assert_cmpint (plan->dev[0].layers, <, plan->dev[2].layers);
+  g_assert_cmpint (plan->dev[2].gpu_layers, >, 0);
+  g_assert_cmpint (plan->dev[1].gpu_layers, >, 0);
+  g_assert_cmpfloat (plan->latency, >, 0.01);
+  g_assert_cmpfloat (plan->latency, <, max_latency);
+  halda_plan_free (plan);
+}
+
+static void
+test_seeds_cluster (void)
+{
+  GArray *devs = load_cluster ();
+  prima_mk_params shape;
+  halda_model llama70, qwq32;
+  halda_options opt;
+  GError *error = NULL;
+
+  /* Llama-3-70B, Q4_K everywhere; QwQ-32B (Qwen2.5-32B shape), Q4_K_M; context 1024 as in the README. */
+  g_assert_true (prima_mk_preset ("70b", PRIMA_MK_ARCH_LLAMA, &shape));
+  g_strlcpy (shape.file_type, "Q4_K", sizeof shape.file_type);
+  g_assert_true (halda_model_from_shape (&shape, 128256, 1024, &llama70, &error));
+  g_assert_no_error (error);
+  g_assert_true (prima_mk_preset ("32b", PRIMA_MK_ARCH_QWEN2, &shape));
+  g_assert_true (halda_model_from_shape (&shape, 152064, 1024, &qwq32, &error));
+  g_assert_no_error (error);
+  /* Sizes of the real files: 70B Q4_K_S ~ 40 GB, QwQ-32B Q4_K_M ~ 19.9 GB. */
+  g_assert_cmpfloat (llama70.layer_bytes * 80 / 1e9, >, 36);
+  g_assert_cmpfloat (llama70.layer_bytes * 80 / 1e9, <, 41);
+  g_assert_cmpfloat (qwq32.layer_bytes * 64 / 1e9, >, 17);
+  g_assert_cmpfloat (qwq32.layer_bytes * 64 / 1e9, <, 20.5);
+
+  halda_options_init (&opt);
+  check_cluster_plan ("Llama-3-70B Q4_K, 4 devices", &llama70, devs, &opt, 20.0);
+  check_cluster_plan ("QwQ-32B Q4_K_M, 4 devices", &qwq32, devs, &opt, 5.0);
+  /* More rounds only add hops in this model (no overlap of disk and compute
+   * is modelled): forced k shows the cost, and an uneven last round. */
+  for (int k = 2; k <= 3; k++) {
+    char label[64];
+    opt.n_rounds = k;
+    g_snprintf (label, sizeof label, "Llama-3-70B Q4_K, 4 devices, k = %d forced", k);
+    check_cluster_plan (label, &llama70, devs, &opt, 20.0);
+  }
+  opt.n_rounds = 0;
+  opt.algo = HALDA_ALGO_PRIMA;
+  check_cluster_plan ("Llama-3-70B Q4_K, 4 devices", &llama70, devs, &opt, 20.0);
+  check_cluster_plan ("QwQ-32B Q4_K_M, 4 devices", &qwq32, devs, &opt, 5.0);
+  g_array_free (devs, TRUE);
+}
+
+/* ---- small cases by hand ---- */
+
+static void
+test_json_errors (void)
+{
+  const char *bad[] = {
+    "{\"name\": \"x\", \"ram_available_gib\": -1}",
+    "{\"name\": \"x\", \"os\": \"windows\"}",
+    "{\"name\": \"x\", \"cpu_gflops\": {\"Q9_K\": 1}}",
+    "{\"name\": \"x\", \"ram_avail\": 1}",
+    "{\"name\": \"x\", \"os\": \"linux\", \"gpu\": \"metal\"}",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    JsonParser *p = json_parser_new ();
+    halda_device d;
+    GError *error = NULL;
+    g_assert_true (json_parser_load_from_data (p, bad[i], -1, NULL));
+    g_assert_false (halda_device_from_json (json_node_get_object (json_parser_get_root (p)), 0, &d, &error));
+    g_assert_error (error, HALDA_ERROR, HALDA_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "'x'"));
+    g_clear_error (&error);
+    g_object_unref (p);
+  }
+}
+
+static void
+test_missing_throughput (void)
+{
+  instance in;
+  GRand *g = g_rand_new_with_seed (7);
+  GError *error = NULL;
+  random_instance (g, &in, FALSE);
+  in.dev[1].cpu_flops[PRIMA_TYPE_Q6_K] = 0;
+  g_assert_null (halda_solve (&in.model, in.dev, in.M, &in.opt, &error));
+  g_assert_error (error, HALDA_ERROR, HALDA_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "Q6_K"));
+  g_clear_error (&error);
+  g_rand_free (g);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/halda/random-vs-brute-force", test_random_vs_brute_force);
+  g_test_add_func ("/halda/seeds-cluster", test_seeds_cluster);
+  g_test_add_func ("/halda/json-errors", test_json_errors);
+  g_test_add_func ("/halda/missing-throughput", test_missing_throughput);
+  return g_test_run ();
+}

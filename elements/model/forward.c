@@ -17,9 +17,11 @@
 G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
 
 #define MAX_MATMUL_JOBS 3
+#define MATMUL_MAX_THREADS 64
 /* Matmul rows are claimed in chunks; with many chunks per thread the last
  * one, which a thread finishes alone while the others wait, stays short. */
-#define PRIMA_CHUNKS_PER_THREAD 32
+#define PRIMA_CHUNKS_PER_THREAD 16
+#define MATMUL_PREFETCH_ROWS 2
 
 
 
@@ -260,8 +262,42 @@ typedef struct {
    * both and writes silu(gate) * up into job 0's output, so the
    * elementwise step runs on all threads instead of after the barrier. */
   gboolean glu;
-  atomic_int next;
+  /* Thread i owns the chunks [lo, hi) packed as (hi << 32) | lo: it takes
+   * from the front, so its weight stream stays contiguous; a thread that runs
+   * out takes from the back of another's range. */
+  _Atomic uint64_t range[MATMUL_MAX_THREADS];
+  int n_ranges;
 } matmul_task;
+
+static int
+take_front (_Atomic uint64_t *range)
+{
+  uint64_t v = atomic_load (range);
+  while ((uint32_t) v < (uint32_t) (v >> 32))
+    if (atomic_compare_exchange_weak (range, &v, v + 1))
+      return (int) (uint32_t) v;
+  return -1;
+}
+
+static int
+take_back (_Atomic uint64_t *range)
+{
+  uint64_t v = atomic_load (range);
+  while ((uint32_t) v < (uint32_t) (v >> 32))
+    if (atomic_compare_exchange_weak (range, &v, v - (UINT64_C (1) << 32)))
+      return (int) (v >> 32) - 1;
+  return -1;
+}
+
+/* The next chunk for thread ith: its own first, then stolen ones. */
+static int
+next_chunk (matmul_task *t, int ith)
+{
+  int c = take_front (&t->range[ith % t->n_ranges]);
+  for (int k = 1; c < 0 && k < t->n_ranges; k++)
+    c = take_back (&t->range[(ith + k) % t->n_ranges]);
+  return c;
+}
 
 static inline float
 silu (float x)
@@ -278,7 +314,7 @@ matmul_worker (int ith, int nth, void *arg)
 {
   matmul_task *t = arg;
   int c;
-  while ((c = atomic_fetch_add (&t->next, 1)) < t->n_chunks) {
+  while ((c = next_chunk (t, ith)) >= 0) {
     int j = 0;
     while (c >= t->job_first_chunk[j + 1])
       j++;
@@ -303,8 +339,16 @@ matmul_worker (int ith, int nth, void *arg)
       continue;
     }
     if (t->n_tokens == 1) {
-      for (int r = r0; r < r1; r++)
+      for (int r = r0; r < r1; r++) {
+        /* Hardware prefetchers stop at 4 KiB page boundaries; asking for a
+         * row a few rows ahead keeps the weight stream in flight across them. */
+        if (r + MATMUL_PREFETCH_ROWS < r1) {
+          const uint8_t *ahead = wbase + (size_t) (r + MATMUL_PREFETCH_ROWS) * job->row_bytes;
+          for (size_t off = 0; off < job->row_bytes; off += 64)
+            __builtin_prefetch (ahead + off, 0, 0);
+        }
         job->vec_dot (t->n_in, &job->y[r], wbase + (size_t) r * job->row_bytes, job->xq);
+      }
       continue;
     }
     for (int tb = 0; tb < t->n_tokens; tb += MATMUL_TOKEN_BLOCK) {
@@ -317,7 +361,6 @@ matmul_worker (int ith, int nth, void *arg)
       }
     }
   }
-  (void) ith;
   (void) nth;
 }
 
@@ -364,7 +407,11 @@ matmul_ex (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_job
   t.glu = glu;
   /* With glu, only job 0's chunks are enumerated: each also covers job 1. */
   t.n_chunks = t.job_first_chunk[glu ? 1 : n_jobs];
-  atomic_store (&t.next, 0);
+  t.n_ranges = MIN (n_threads, MATMUL_MAX_THREADS);
+  for (int i = 0; i < t.n_ranges; i++) {
+    uint64_t lo = (uint64_t) t.n_chunks * i / t.n_ranges, hi = (uint64_t) t.n_chunks * (i + 1) / t.n_ranges;
+    atomic_store (&t.range[i], (hi << 32) | lo);
+  }
   prima_threadpool_run_dynamic (ctx->pool, matmul_worker, &t);
 }
 

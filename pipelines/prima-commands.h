@@ -10,6 +10,7 @@ int prima_cmd_run (int argc, char **argv);
 int prima_cmd_bench (int argc, char **argv);
 int prima_cmd_mkmodel (int argc, char **argv);
 int prima_cmd_plan (int argc, char **argv);
+int prima_cmd_profile (int argc, char **argv);
 
 #include "model.h"
 #include "tokenizer.h"

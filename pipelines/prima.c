@@ -18,6 +18,7 @@ static const struct {
   {"bench", prima_cmd_bench, "measure prompt and decode speed and memory bandwidth"},
   {"mkmodel", prima_cmd_mkmodel, "write a random-weight model of a given shape"},
   {"plan", prima_cmd_plan, "assign layers to devices from saved profiles (Halda)"},
+  {"profile", prima_cmd_profile, "measure this device for the scheduler"},
 };
 
 static void

@@ -8,6 +8,7 @@
 #include "forward.h"
 #include "threadpool.h"
 #include "fp16.h"
+#include "memstat.h"
 
 #include <math.h>
 #include <string.h>
@@ -50,6 +51,9 @@ struct prima_context {
   prima_fp16 *att_q16;          /* per thread: head_dim */
   prima_fp16 *att_p16;          /* per thread: n_ctx */
   float *rope_freq_factors;     /* n_rot / 2 or NULL */
+
+  prima_residency *residency;
+  gboolean own_residency;
 };
 
 static int
@@ -123,6 +127,14 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
     memcpy (ctx->rope_freq_factors, model->rope_freqs->data, sizeof (float) * (hp->n_rot / 2));
   }
   ctx->pool = prima_threadpool_new (n_threads);
+  if (p.residency) {
+    ctx->residency = p.residency;
+  } else {
+    prima_residency_params rp = { p.prefetch, p.release, p.weight_budget, 0, p.progress };
+    ctx->residency = prima_residency_new (model, &rp);
+    ctx->own_residency = TRUE;
+    prima_residency_add_windows (ctx->residency, ctx->first, ctx->last, p.window_layers, TRUE);
+  }
   return ctx;
 }
 
@@ -133,6 +145,8 @@ prima_context_free (prima_context *ctx)
     return;
   if (ctx->pool)
     prima_threadpool_free (ctx->pool);
+  if (ctx->own_residency)
+    prima_residency_free (ctx->residency);
   for (int i = 0; i < ctx->last - ctx->first; i++) {
     g_free (ctx->k_cache[i]);
     g_free (ctx->v_cache[i]);
@@ -183,6 +197,25 @@ guint64
 prima_context_n_evaluated (const prima_context *ctx)
 {
   return ctx->n_evaluated;
+}
+
+prima_residency *
+prima_context_residency (const prima_context *ctx)
+{
+  return ctx->residency;
+}
+
+void
+prima_context_kv_bytes (const prima_context *ctx, guint64 *allocated, guint64 *resident)
+{
+  const size_t per_layer = (size_t) ctx->n_ctx * ctx->n_kv_dim * sizeof (prima_fp16);
+  guint64 res = 0;
+  for (int i = 0; i < ctx->last - ctx->first; i++)
+    res += prima_memstat_resident (ctx->k_cache[i], per_layer) + prima_memstat_resident (ctx->v_cache[i], per_layer);
+  if (allocated)
+    *allocated = (guint64) per_layer * 2 * (ctx->last - ctx->first);
+  if (resident)
+    *resident = res;
 }
 
 /* ---- parallel helpers ---- */
@@ -658,14 +691,21 @@ prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const floa
     } else {
       memcpy (ctx->x, hidden + (size_t) done * hp->n_embd, sizeof (float) * nb * hp->n_embd);
     }
-    for (int il = 0; il < ctx->last - ctx->first; il++)
+    for (int il = 0; il < ctx->last - ctx->first; il++) {
+      prima_residency_layer_begin (ctx->residency, ctx->first + il);
       run_layer (ctx, il, nb, pos0 + done);
+      /* The head is part of the last window: it ends after the head. */
+      if (!(has_head && il == ctx->last - ctx->first - 1))
+        prima_residency_layer_end (ctx->residency, ctx->first + il);
+    }
     if (!has_head)
       memcpy (out + (size_t) done * hp->n_embd, ctx->x, sizeof (float) * nb * hp->n_embd);
     else if (all_logits)
       output_head (ctx, nb, out + (size_t) done * out_row, TRUE);
     else if (done + nb == n)
       output_head (ctx, nb, out, FALSE);
+    if (has_head)
+      prima_residency_layer_end (ctx->residency, ctx->last - 1);
     ctx->n_evaluated += nb;
   }
   return TRUE;

@@ -11,6 +11,7 @@
 #include <glib.h>
 #include <stdint.h>
 #include "model.h"
+#include "residency.h"
 
 typedef struct prima_context prima_context;
 
@@ -20,6 +21,17 @@ typedef struct {
   int n_ctx;                    /* KV positions; <= 0 means min(n_ctx_train, 4096) */
   int n_threads;                /* <= 0 means the number of online CPUs */
   int n_batch;                  /* tokens per compute chunk; <= 0 means 512 */
+  /* Weight residency (residency.h). A device that runs several windows
+   * shares one engine between its contexts (borrowed, registered windows in
+   * compute order); without one, a context makes its own over its window,
+   * split into windows of window_layers (<= 0: auto) with the policy below.
+   * Zeros give the measured defaults. */
+  prima_residency *residency;
+  prima_prefetch_mode prefetch;
+  prima_release_policy release;
+  int window_layers;
+  guint64 weight_budget;        /* bytes; 0: from the available memory */
+  gboolean progress;            /* report the first pass (faulting weights in) on stderr */
 } prima_context_params;
 
 #define PRIMA_CONTEXT_ERROR (prima_context_error_quark ())
@@ -44,3 +56,9 @@ gboolean prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, c
 /* Number of tokens evaluated since creation (prompt + decode): lets tests
  * check that nothing is evaluated twice. */
 guint64 prima_context_n_evaluated (const prima_context *ctx);
+
+/* The residency engine the context uses (its own or the shared one). */
+prima_residency *prima_context_residency (const prima_context *ctx);
+/* KV cache bytes: allocated (virtual) and resident now (mincore: pages of the
+ * cache actually touched). */
+void prima_context_kv_bytes (const prima_context *ctx, guint64 *allocated, guint64 *resident);

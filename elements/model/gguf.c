@@ -39,6 +39,7 @@ struct gguf_file {
   const uint8_t *base;
   size_t size;
   gboolean mapped;
+  int fd;                       /* kept open for posix_fadvise on the mapped file; -1 if none */
   uint32_t version;
   uint32_t alignment;
   uint64_t data_offset;
@@ -462,6 +463,7 @@ file_new (const char *name)
   gguf_file *f = g_new0 (gguf_file, 1);
   f->path = g_strdup (name ? name : "(memory)");
   f->alignment = GGUF_DEFAULT_ALIGNMENT;
+  f->fd = -1;
   f->kvs = g_array_new (FALSE, TRUE, sizeof (gguf_kv));
   f->key_index = g_hash_table_new (g_str_hash, g_str_equal);
   f->tensor_index = g_hash_table_new (g_str_hash, g_str_equal);
@@ -520,9 +522,10 @@ gguf_open (const char *path, GError **error)
       return NULL;
     }
   }
-  close (fd);
-
   f = file_new (path);
+  /* The descriptor stays open: dropping a window's pages from the page cache
+   * (posix_fadvise DONTNEED) needs it. */
+  f->fd = fd;
   if (map != NULL) {
     f->base = map;
     f->size = (size_t) st.st_size;
@@ -558,6 +561,8 @@ gguf_close (gguf_file *f)
   g_free (f->tensors);
   if (f->mapped)
     munmap ((void *) f->base, f->size);
+  if (f->fd >= 0)
+    close (f->fd);
   g_free (f->path);
   g_free (f);
 }
@@ -586,6 +591,12 @@ gguf_mapping (const gguf_file *f, size_t *size)
   if (size != NULL)
     *size = f->size;
   return f->base;
+}
+
+int
+gguf_fd (const gguf_file *f)
+{
+  return f->fd;
 }
 
 uint64_t

@@ -64,6 +64,9 @@ uint32_t gguf_version (const gguf_file *f);
 uint32_t gguf_alignment (const gguf_file *f);
 const uint8_t *gguf_mapping (const gguf_file *f, size_t *size);
 uint64_t gguf_data_offset (const gguf_file *f);      /* file offset of the data section */
+/* The open descriptor of a mapped file (the mapping starts at offset 0), for
+ * page cache advice; -1 for gguf_open_memory. Owned by f. */
+int gguf_fd (const gguf_file *f);
 
 /* Key/values. */
 int64_t gguf_n_kv (const gguf_file *f);

@@ -16,6 +16,8 @@
 
 #include "gguf.h"
 #include "tensor-types.h"
+#include "quants.h"
+#include "fp16.h"
 
 G_STATIC_ASSERT (sizeof (float) == 4);
 
@@ -200,6 +202,163 @@ random_row (uint64_t seed, float std, float *y, int64_t n)
   }
 }
 
+/* ---- fast K-quant quantizers ----
+ * The library's Q4_K/Q5_K/Q6_K quantizers search a grid of scales for every
+ * sub-block (least squares), which makes a 14B model take most of an hour on
+ * a small machine. For random weights the search buys nothing measurable, so
+ * these are one-pass quantizers: the range of each sub-block gives its scale
+ * (and min), the sub-block scales are themselves quantized to the format's
+ * 6 or 8 bits against the super-block maximum, and the values are rounded
+ * against the scales as they will decode. Same block layouts, same decoder. */
+
+static inline int
+round_clamp (float v, int lo, int hi)
+{
+  int q = (int) lrintf (v);
+  return q < lo ? lo : q > hi ? hi : q;
+}
+
+/* Q4_K (nmax 15) and Q5_K (nmax 31): 8 sub-blocks of 32, x ~ d*sc*q - dmin*m. */
+static void
+fast_k4_superblock (const float *x, int nmax, prima_fp16 *d_out, prima_fp16 *dmin_out, uint8_t *packed,
+    uint8_t *L)
+{
+  float scale[8], mn[8], max_scale = 0, max_min = 0;
+  uint8_t ls[8], lm[8];
+  for (int j = 0; j < 8; j++) {
+    float lo = x[32 * j], hi = lo;
+    for (int l = 1; l < 32; l++) {
+      lo = MIN (lo, x[32 * j + l]);
+      hi = MAX (hi, x[32 * j + l]);
+    }
+    lo = MIN (lo, 0.0f);        /* the min is stored as a subtracted, unsigned offset */
+    scale[j] = (hi - lo) / nmax;
+    mn[j] = -lo;
+    max_scale = MAX (max_scale, scale[j]);
+    max_min = MAX (max_min, mn[j]);
+  }
+  {
+    const float ds = max_scale / 63, dm = max_min / 63;
+    for (int j = 0; j < 8; j++) {
+      ls[j] = ds > 0 ? (uint8_t) round_clamp (scale[j] / ds, 0, 63) : 0;
+      lm[j] = dm > 0 ? (uint8_t) round_clamp (mn[j] / dm, 0, 63) : 0;
+    }
+    *d_out = prima_fp32_to_fp16 (ds);
+    *dmin_out = prima_fp32_to_fp16 (dm);
+  }
+  memset (packed, 0, K_SCALE_SIZE);
+  for (int j = 0; j < 8; j++) {
+    if (j < 4) {
+      packed[j] = ls[j];
+      packed[j + 4] = lm[j];
+    } else {
+      packed[j + 4] = (uint8_t) ((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+      packed[j - 4] |= (uint8_t) ((ls[j] >> 4) << 6);
+      packed[j] |= (uint8_t) ((lm[j] >> 4) << 6);
+    }
+  }
+  {
+    const float d = prima_fp16_to_fp32 (*d_out), dmin = prima_fp16_to_fp32 (*dmin_out);
+    for (int j = 0; j < 8; j++) {
+      const float dl = d * ls[j], ml = dmin * lm[j];
+      const float inv = dl > 0 ? 1.0f / dl : 0.0f;
+      for (int l = 0; l < 32; l++)
+        L[32 * j + l] = (uint8_t) round_clamp ((x[32 * j + l] + ml) * inv, 0, nmax);
+    }
+  }
+}
+
+static void
+fast_quantize_q4_K (const float *x, void *vy, int64_t n)
+{
+  block_q4_K *y = vy;
+  uint8_t L[QK_K];
+  for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+    fast_k4_superblock (x, 15, &y[i].d, &y[i].dmin, y[i].scales, L);
+    for (int j = 0; j < 4; j++)
+      for (int l = 0; l < 32; l++)
+        y[i].qs[32 * j + l] = (uint8_t) (L[64 * j + l] | (L[64 * j + 32 + l] << 4));
+  }
+}
+
+static void
+fast_quantize_q5_K (const float *x, void *vy, int64_t n)
+{
+  block_q5_K *y = vy;
+  uint8_t L[QK_K];
+  for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+    fast_k4_superblock (x, 31, &y[i].d, &y[i].dmin, y[i].scales, L);
+    memset (y[i].qh, 0, sizeof y[i].qh);
+    for (int j = 0; j < 4; j++)
+      for (int l = 0; l < 32; l++) {
+        const int a = L[64 * j + l], b = L[64 * j + 32 + l];
+        y[i].qs[32 * j + l] = (uint8_t) ((a & 0xF) | ((b & 0xF) << 4));
+        y[i].qh[l] |= (uint8_t) (((a >> 4) << (2 * j)) | ((b >> 4) << (2 * j + 1)));
+      }
+  }
+}
+
+/* Q6_K: 16 sub-blocks of 16, symmetric, x ~ d*sc*q with q in [-32, 31]. */
+static void
+fast_quantize_q6_K (const float *x, void *vy, int64_t n)
+{
+  block_q6_K *y = vy;
+  uint8_t L[QK_K];
+  for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+    float scale[16], amax_scale = 0;
+    for (int j = 0; j < 16; j++) {
+      float amax = 0;
+      for (int l = 0; l < 16; l++)
+        amax = MAX (amax, fabsf (x[16 * j + l]));
+      scale[j] = amax / 31;
+      amax_scale = MAX (amax_scale, scale[j]);
+    }
+    {
+      const float ds = amax_scale / 127;
+      float d;
+      y[i].d = prima_fp32_to_fp16 (ds);
+      d = prima_fp16_to_fp32 (y[i].d);
+      for (int j = 0; j < 16; j++) {
+        const int sc = ds > 0 ? round_clamp (scale[j] / ds, -128, 127) : 0;
+        const float dl = d * sc, inv = dl != 0.0f ? 1.0f / dl : 0.0f;
+        y[i].scales[j] = (int8_t) sc;
+        for (int l = 0; l < 16; l++)
+          L[16 * j + l] = (uint8_t) (round_clamp (x[16 * j + l] * inv, -32, 31) + 32);
+      }
+    }
+    for (int h = 0; h < 2; h++) {
+      uint8_t *ql = y[i].ql + 64 * h, *qh = y[i].qh + 32 * h;
+      const uint8_t *Lh = L + 128 * h;
+      for (int l = 0; l < 32; l++) {
+        ql[l] = (uint8_t) ((Lh[l] & 0xF) | ((Lh[l + 64] & 0xF) << 4));
+        ql[l + 32] = (uint8_t) ((Lh[l + 32] & 0xF) | ((Lh[l + 96] & 0xF) << 4));
+        qh[l] = (uint8_t) ((Lh[l] >> 4) | ((Lh[l + 32] >> 4) << 2)
+            | ((Lh[l + 64] >> 4) << 4) | ((Lh[l + 96] >> 4) << 6));
+      }
+    }
+  }
+}
+
+/* The quantizer mkmodel uses for type: the fast one where there is one,
+ * unless the searching one was asked for. */
+static prima_from_float_fn
+weight_quantizer (uint32_t type, gboolean search)
+{
+  if (!search) {
+    switch (type) {
+      case PRIMA_TYPE_Q4_K:
+        return fast_quantize_q4_K;
+      case PRIMA_TYPE_Q5_K:
+        return fast_quantize_q5_K;
+      case PRIMA_TYPE_Q6_K:
+        return fast_quantize_q6_K;
+      default:
+        break;
+    }
+  }
+  return prima_type_get_traits (type)->from_float;
+}
+
 typedef enum {
   KIND_WEIGHT,
   KIND_NORM,
@@ -240,7 +399,7 @@ typedef struct {
 static void
 fill_rows (const mk_tensor *t, uint8_t *dst, int64_t r0, int64_t r1)
 {
-  const prima_type_traits *tr = prima_type_get_traits (t->type);
+  const prima_from_float_fn quantize = weight_quantizer (t->type, t->job->p->search_quant);
   size_t row_size = prima_row_size (t->type, t->ne[0]);
   float *row = t->type == PRIMA_TYPE_F32 ? NULL : g_new (float, t->ne[0]);
   uint64_t base = t->job->p->seed * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15) ^ fnv1a (t->name);
@@ -257,7 +416,7 @@ fill_rows (const mk_tensor *t, uint8_t *dst, int64_t r0, int64_t r1)
       random_row (splitmix64 (&s), t->std, y, t->ne[0]);
     }
     if (row != NULL)
-      tr->from_float (row, out, t->ne[0]);
+      quantize (row, out, t->ne[0]);
   }
   g_free (row);
 }

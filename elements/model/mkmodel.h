@@ -28,6 +28,10 @@ typedef struct {
   char file_type[16];           /* "Q4_K_M", "Q8_0", "F16", ... */
   uint64_t seed;
   gboolean progress;            /* report on stderr */
+  /* Use the library's searching quantizers for the K-quants (slow: a 14B
+   * model takes most of an hour on two cores) instead of mkmodel's one-pass
+   * ones (same formats, a little more rounding error). */
+  gboolean search_quant;
 } prima_mk_params;
 
 /* Parse an architecture name ("llama", "qwen2"). */

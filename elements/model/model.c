@@ -4,6 +4,7 @@
 
 #include <string.h>
 #include <math.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK (prima-model-error-quark, prima_model_error)
 
@@ -243,4 +244,67 @@ prima_model_weight_bytes (const prima_model *m, int first, int last)
   if (last >= m->hp.n_layer)
     bytes += m->output->size + m->output_norm->size;
   return bytes;
+}
+
+static int
+compare_ranges (gconstpointer a, gconstpointer b)
+{
+  const prima_byte_range *x = a, *y = b;
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static void
+add_tensor_range (GArray *out, const prima_model *m, const gguf_tensor *t, guint64 page)
+{
+  size_t map_size;
+  const uint8_t *base = gguf_mapping (m->file, &map_size);
+  prima_byte_range r;
+  guint64 begin, end;
+  if (t == NULL || t->size == 0 || base == NULL)
+    return;
+  begin = (guint64) (t->data - base);
+  end = begin + t->size;
+  r.offset = begin / page * page;
+  r.length = MIN ((end + page - 1) / page * page, ((guint64) map_size + page - 1) / page * page) - r.offset;
+  g_array_append_val (out, r);
+}
+
+GArray *
+prima_model_window_ranges (const prima_model *m, int first, int last, gboolean with_head)
+{
+  GArray *raw = g_array_new (FALSE, FALSE, sizeof (prima_byte_range));
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (prima_byte_range));
+  const guint64 page = (guint64) sysconf (_SC_PAGESIZE);
+
+  for (int i = MAX (first, 0); i < MIN (last, m->hp.n_layer); i++) {
+    const prima_layer_weights *l = &m->layers[i];
+    const gguf_tensor *ts[] = { l->attn_norm, l->wq, l->wk, l->wv, l->wo, l->bq, l->bk, l->bv,
+      l->ffn_norm, l->ffn_gate, l->ffn_up, l->ffn_down };
+    for (size_t k = 0; k < G_N_ELEMENTS (ts); k++)
+      add_tensor_range (raw, m, ts[k], page);
+  }
+  if (with_head && last >= m->hp.n_layer) {
+    add_tensor_range (raw, m, m->output_norm, page);
+    add_tensor_range (raw, m, m->output, page);
+  }
+  g_array_sort (raw, compare_ranges);
+  for (guint i = 0; i < raw->len; i++) {
+    const prima_byte_range *r = &g_array_index (raw, prima_byte_range, i);
+    prima_byte_range *prev = out->len ? &g_array_index (out, prima_byte_range, out->len - 1) : NULL;
+    if (prev && r->offset <= prev->offset + prev->length)
+      prev->length = MAX (prev->offset + prev->length, r->offset + r->length) - prev->offset;
+    else
+      g_array_append_val (out, *r);
+  }
+  g_array_unref (raw);
+  return out;
+}
+
+guint64
+prima_byte_ranges_total (const GArray *ranges)
+{
+  guint64 total = 0;
+  for (guint i = 0; ranges && i < ranges->len; i++)
+    total += g_array_index (ranges, prima_byte_range, i).length;
+  return total;
 }

@@ -57,3 +57,20 @@ const char *prima_arch_name (prima_arch arch);
 /* Bytes of weights that one token reads in layers [first, last) (plus the
  * output head when last == n_layer): the decode memory traffic. */
 guint64 prima_model_weight_bytes (const prima_model *model, int first, int last);
+
+/* A byte range of the model file (and of its mapping, which starts at file
+ * offset 0). */
+typedef struct {
+  guint64 offset;
+  guint64 length;
+} prima_byte_range;
+
+/* The page-aligned, merged ranges of the mapping that evaluating layers
+ * [first, last) reads: every tensor of those layers, plus the output norm
+ * and head when last == n_layer and with_head. The token embedding is left
+ * out (a pass reads only its tokens' rows) unless it is the tied output
+ * head. Adjacent and overlapping pages are merged; ranges are sorted. An
+ * array of prima_byte_range; free with g_array_unref. */
+GArray *prima_model_window_ranges (const prima_model *model, int first, int last, gboolean with_head);
+/* Bytes those ranges cover (whole pages). */
+guint64 prima_byte_ranges_total (const GArray *ranges);

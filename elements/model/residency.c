@@ -1,0 +1,479 @@
+/* gst-prima: which weights stay in memory: window prefetch and release.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include "residency.h"
+#include "memstat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+/* Chosen from the measurements in docs/memory.md. */
+#define DEFAULT_PREFETCH PRIMA_PREFETCH_ADVISE
+#define DEFAULT_RELEASE PRIMA_RELEASE_AUTO
+
+typedef struct {
+  int first, last;
+  GArray *ranges;               /* prima_byte_range */
+  guint64 bytes;
+  gboolean kept;                /* never released */
+} window;
+
+typedef enum {
+  JOB_PREFETCH,
+  JOB_STOP,
+} job_kind;
+
+typedef struct {
+  job_kind kind;
+  int window;
+} job;
+
+struct prima_residency {
+  const prima_model *model;
+  const uint8_t *base;          /* the mapping */
+  size_t map_size;
+  int fd;
+  prima_residency_params p;
+  GArray *windows;              /* window */
+  gboolean planned;
+  int *layer_window;            /* model layer -> window index, -1 if none */
+  guint64 kept_bytes;
+  int n_kept;
+
+  GThread *helper;
+  GAsyncQueue *jobs;
+  GMutex lock;                  /* the counters and sync below */
+  GCond cond;
+  guint64 jobs_queued, jobs_done;
+  guint64 prefetched_bytes, released_bytes;
+  guint n_prefetches, n_releases;
+  gint64 helper_busy_us;
+
+  /* first pass progress */
+  gboolean first_pass_done;
+  int layers_seen;
+  gint64 start_us;
+  gboolean tty;
+};
+
+static const char *const prefetch_names[] = { "default", "none", "advise", "force" };
+static const char *const release_names[] = { "default", "auto", "never", "always" };
+
+const char *
+prima_prefetch_mode_name (prima_prefetch_mode m)
+{
+  return (guint) m < G_N_ELEMENTS (prefetch_names) ? prefetch_names[m] : "?";
+}
+
+const char *
+prima_release_policy_name (prima_release_policy p)
+{
+  return (guint) p < G_N_ELEMENTS (release_names) ? release_names[p] : "?";
+}
+
+gboolean
+prima_prefetch_mode_from_name (const char *name, prima_prefetch_mode *out)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (prefetch_names); i++)
+    if (g_ascii_strcasecmp (name, prefetch_names[i]) == 0) {
+      *out = (prima_prefetch_mode) i;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+gboolean
+prima_release_policy_from_name (const char *name, prima_release_policy *out)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (release_names); i++)
+    if (g_ascii_strcasecmp (name, release_names[i]) == 0) {
+      *out = (prima_release_policy) i;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* ---- the helper thread ---- */
+
+/* Fault the pages of [addr, addr + len) in without mapping them writable:
+ * MADV_POPULATE_READ where the kernel has it (5.14), else one read per page. */
+static void
+populate (const uint8_t *addr, size_t len)
+{
+#ifdef MADV_POPULATE_READ
+  if (madvise ((void *) addr, len, MADV_POPULATE_READ) == 0)
+    return;
+#endif
+  {
+    const size_t page = (size_t) sysconf (_SC_PAGESIZE);
+    volatile uint8_t sink = 0;
+    for (size_t off = 0; off < len; off += page)
+      sink ^= addr[off];
+    (void) sink;
+  }
+}
+
+static void
+prefetch_window (prima_residency *r, const window *w)
+{
+  for (guint i = 0; i < w->ranges->len; i++) {
+    const prima_byte_range *br = &g_array_index (w->ranges, prima_byte_range, i);
+    posix_madvise ((void *) (r->base + br->offset), br->length, POSIX_MADV_WILLNEED);
+  }
+  if (r->p.prefetch == PRIMA_PREFETCH_FORCE)
+    for (guint i = 0; i < w->ranges->len; i++) {
+      const prima_byte_range *br = &g_array_index (w->ranges, prima_byte_range, i);
+      populate (r->base + br->offset, br->length);
+    }
+}
+
+static gpointer
+helper_main (gpointer data)
+{
+  prima_residency *r = data;
+  for (;;) {
+    job *j = g_async_queue_pop (r->jobs);
+    job_kind kind = j->kind;
+    if (kind == JOB_PREFETCH) {
+      const window *w = &g_array_index (r->windows, window, j->window);
+      gint64 t0 = g_get_monotonic_time ();
+      prefetch_window (r, w);
+      g_mutex_lock (&r->lock);
+      r->helper_busy_us += g_get_monotonic_time () - t0;
+      r->prefetched_bytes += w->bytes;
+      r->n_prefetches++;
+      g_mutex_unlock (&r->lock);
+    }
+    g_free (j);
+    g_mutex_lock (&r->lock);
+    r->jobs_done++;
+    g_cond_broadcast (&r->cond);
+    g_mutex_unlock (&r->lock);
+    if (kind == JOB_STOP)
+      break;
+  }
+  return NULL;
+}
+
+static void
+push_job (prima_residency *r, job_kind kind, int w)
+{
+  job *j = g_new (job, 1);
+  j->kind = kind;
+  j->window = w;
+  if (r->helper == NULL)
+    r->helper = g_thread_new ("prima-residency", helper_main, r);
+  g_mutex_lock (&r->lock);
+  r->jobs_queued++;
+  g_mutex_unlock (&r->lock);
+  g_async_queue_push (r->jobs, j);
+}
+
+void
+prima_residency_sync (prima_residency *r)
+{
+  if (r == NULL || r->helper == NULL)
+    return;
+  g_mutex_lock (&r->lock);
+  while (r->jobs_done < r->jobs_queued)
+    g_cond_wait (&r->cond, &r->lock);
+  g_mutex_unlock (&r->lock);
+}
+
+/* ---- setup ---- */
+
+prima_residency *
+prima_residency_new (const prima_model *model, const prima_residency_params *params)
+{
+  prima_residency *r = g_new0 (prima_residency, 1);
+  r->model = model;
+  r->base = gguf_mapping (model->file, &r->map_size);
+  r->fd = gguf_fd (model->file);
+  if (params)
+    r->p = *params;
+  if (r->p.prefetch == PRIMA_PREFETCH_DEFAULT)
+    r->p.prefetch = DEFAULT_PREFETCH;
+  if (r->p.release == PRIMA_RELEASE_DEFAULT)
+    r->p.release = DEFAULT_RELEASE;
+  if (r->p.budget == 0) {
+    prima_memstat ms;
+    guint64 reserve = r->p.reserve;
+    if (prima_memstat_read (&ms) && ms.total > 0) {
+      if (reserve == 0)
+        reserve = MAX (ms.total / 8, (guint64) 64 << 20);
+      r->p.budget = ms.available > reserve ? ms.available - reserve : ms.available / 2;
+    } else {
+      r->p.budget = G_MAXUINT64;
+    }
+  }
+  r->windows = g_array_new (FALSE, TRUE, sizeof (window));
+  r->layer_window = g_new (int, model->hp.n_layer);
+  for (int i = 0; i < model->hp.n_layer; i++)
+    r->layer_window[i] = -1;
+  r->jobs = g_async_queue_new ();
+  g_mutex_init (&r->lock);
+  g_cond_init (&r->cond);
+  r->tty = isatty (2);
+  return r;
+}
+
+void
+prima_residency_free (prima_residency *r)
+{
+  if (r == NULL)
+    return;
+  if (r->helper) {
+    push_job (r, JOB_STOP, -1);
+    g_thread_join (r->helper);
+  }
+  g_async_queue_unref (r->jobs);
+  for (guint i = 0; i < r->windows->len; i++)
+    g_array_unref (g_array_index (r->windows, window, i).ranges);
+  g_array_unref (r->windows);
+  g_free (r->layer_window);
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
+  g_free (r);
+}
+
+int
+prima_residency_add_window (prima_residency *r, int first, int last, gboolean with_head)
+{
+  window w = { 0 };
+  first = MAX (first, 0);
+  last = MIN (last, r->model->hp.n_layer);
+  g_return_val_if_fail (first < last, -1);
+  w.first = first;
+  w.last = last;
+  w.ranges = prima_model_window_ranges (r->model, first, last, with_head);
+  w.bytes = prima_byte_ranges_total (w.ranges);
+  g_array_append_val (r->windows, w);
+  for (int i = first; i < last; i++)
+    r->layer_window[i] = (int) r->windows->len - 1;
+  r->planned = FALSE;
+  return (int) r->windows->len - 1;
+}
+
+void
+prima_residency_add_windows (prima_residency *r, int first, int last, int n_layers, gboolean with_head)
+{
+  if (n_layers <= 0) {
+    /* Windows of a sixth of the budget: two streamed ones (the current and the
+     * prefetched) leave two thirds for the kept prefix. */
+    guint64 per_layer = prima_model_weight_bytes (r->model, first, first + 1);
+    n_layers = per_layer > 0 ? (int) MIN ((guint64) (last - first), MAX ((guint64) 1, r->p.budget / 6 / per_layer))
+        : last - first;
+  }
+  for (int i = first; i < last; i += n_layers)
+    prima_residency_add_window (r, i, MIN (i + n_layers, last), with_head);
+}
+
+int
+prima_residency_n_windows (const prima_residency *r)
+{
+  return (int) r->windows->len;
+}
+
+/* Largest window not kept, other than skip. */
+static guint64
+largest_streamed (prima_residency *r, int skip)
+{
+  guint64 largest = 0;
+  for (guint i = 0; i < r->windows->len; i++) {
+    const window *w = &g_array_index (r->windows, window, i);
+    if (!w->kept && (int) i != skip)
+      largest = MAX (largest, w->bytes);
+  }
+  return largest;
+}
+
+static int
+compare_window_size (gconstpointer a, gconstpointer b, gpointer data)
+{
+  GArray *windows = data;
+  const window *x = &g_array_index (windows, window, *(const int *) a);
+  const window *y = &g_array_index (windows, window, *(const int *) b);
+  return x->bytes > y->bytes ? -1 : x->bytes < y->bytes ? 1 : *(const int *) a - *(const int *) b;
+}
+
+/* Decide which windows stay resident: all when they fit (or release is
+ * never), none with release always; else as many bytes as fit beside two
+ * streamed windows (the one computing and the one prefetched), taking the
+ * largest windows first (the one with the output head usually): the bytes
+ * read per token are the same whichever are kept, and small streamed
+ * windows leave more room for kept ones. */
+static void
+plan (prima_residency *r)
+{
+  guint64 total = 0;
+  const int n = (int) r->windows->len;
+  r->planned = TRUE;
+  r->kept_bytes = 0;
+  r->n_kept = 0;
+  for (int i = 0; i < n; i++)
+    total += g_array_index (r->windows, window, i).bytes;
+  if (r->p.release == PRIMA_RELEASE_NEVER || (r->p.release == PRIMA_RELEASE_AUTO && total <= r->p.budget)) {
+    for (int i = 0; i < n; i++)
+      g_array_index (r->windows, window, i).kept = TRUE;
+    r->kept_bytes = total;
+    r->n_kept = n;
+    return;
+  }
+  for (int i = 0; i < n; i++)
+    g_array_index (r->windows, window, i).kept = FALSE;
+  if (r->p.release == PRIMA_RELEASE_ALWAYS)
+    return;
+  if (n > 0) {
+    int *order = g_new (int, (gsize) n);
+    for (int i = 0; i < n; i++)
+      order[i] = i;
+    g_qsort_with_data (order, n, sizeof (int), compare_window_size, r->windows);
+    for (int k = 0; k < n; k++) {
+      window *w = &g_array_index (r->windows, window, order[k]);
+      if (r->kept_bytes + w->bytes + 2 * largest_streamed (r, order[k]) <= r->p.budget) {
+        w->kept = TRUE;
+        r->kept_bytes += w->bytes;
+        r->n_kept++;
+      }
+    }
+    g_free (order);
+  }
+}
+
+/* The window after wi in the cyclic order that is worth prefetching: the
+ * next streamed one (kept windows stay resident after the first pass). */
+static int
+next_to_prefetch (prima_residency *r, int wi)
+{
+  const int n = (int) r->windows->len;
+  for (int k = 1; k < n; k++) {
+    int j = (wi + k) % n;
+    if (!g_array_index (r->windows, window, j).kept || !r->first_pass_done)
+      return j;
+  }
+  return -1;
+}
+
+static void
+release_window (prima_residency *r, const window *w)
+{
+  for (guint i = 0; i < w->ranges->len; i++) {
+    const prima_byte_range *br = &g_array_index (w->ranges, prima_byte_range, i);
+    /* Unmap from this process, then drop the clean pages from the page
+     * cache: another process mapping the file keeps its own copies. */
+    madvise ((void *) (r->base + br->offset), br->length, MADV_DONTNEED);
+    if (r->fd >= 0)
+      posix_fadvise (r->fd, (off_t) br->offset, (off_t) br->length, POSIX_FADV_DONTNEED);
+  }
+  g_mutex_lock (&r->lock);
+  r->released_bytes += w->bytes;
+  r->n_releases++;
+  g_mutex_unlock (&r->lock);
+}
+
+static void
+report_first_pass (prima_residency *r, int layer)
+{
+  const int n = r->model->hp.n_layer;
+  double secs = (g_get_monotonic_time () - r->start_us) / 1e6;
+  guint64 res = 0, all = 0;
+  if (!r->p.progress)
+    return;
+  for (guint i = 0; i < r->windows->len; i++) {
+    const window *w = &g_array_index (r->windows, window, i);
+    if (w->first <= layer) {
+      all += w->bytes;
+    }
+  }
+  res = prima_memstat_resident_ranges (r->base, g_array_index (r->windows, window,
+          r->layer_window[layer]).ranges);
+  if (r->tty)
+    fprintf (stderr, "\rloading weights: layer %d/%d, %.2f GB mapped so far, %.1f s (window %.0f%% resident)  ",
+        r->layers_seen, n, all / 1e9, secs,
+        100.0 * res / MAX ((guint64) 1, g_array_index (r->windows, window, r->layer_window[layer]).bytes));
+  else if (layer == g_array_index (r->windows, window, r->layer_window[layer]).last - 1)
+    fprintf (stderr, "loading weights: layer %d/%d, %.2f GB, %.1f s\n", r->layers_seen, n, all / 1e9, secs);
+  fflush (stderr);
+}
+
+void
+prima_residency_layer_begin (prima_residency *r, int layer)
+{
+  int wi;
+  const window *w;
+  if (r == NULL || layer < 0 || layer >= r->model->hp.n_layer || (wi = r->layer_window[layer]) < 0)
+    return;
+  if (!r->planned)
+    plan (r);
+  if (r->start_us == 0)
+    r->start_us = g_get_monotonic_time ();
+  w = &g_array_index (r->windows, window, wi);
+  if (layer != w->first || r->p.prefetch == PRIMA_PREFETCH_NONE)
+    return;
+  /* The next window follows on this device at once: fetch it while this
+   * one computes. */
+  {
+    int next = next_to_prefetch (r, wi);
+    if (next >= 0 && next != wi && g_array_index (r->windows, window, next).first == w->last)
+      push_job (r, JOB_PREFETCH, next);
+  }
+}
+
+void
+prima_residency_layer_end (prima_residency *r, int layer)
+{
+  int wi;
+  const window *w;
+  if (r == NULL || layer < 0 || layer >= r->model->hp.n_layer || (wi = r->layer_window[layer]) < 0)
+    return;
+  w = &g_array_index (r->windows, window, wi);
+  if (!r->first_pass_done) {
+    r->layers_seen++;
+    report_first_pass (r, layer);
+  }
+  if (layer != w->last - 1)
+    return;
+  if (!w->kept && r->planned)
+    release_window (r, w);
+  if (!r->first_pass_done && wi == (int) r->windows->len - 1) {
+    r->first_pass_done = TRUE;
+    if (r->p.progress && r->tty)
+      fputc ('\n', stderr);
+  }
+  if (r->p.prefetch != PRIMA_PREFETCH_NONE) {
+    /* The next window is elsewhere in the ring (or the next token): its
+     * reads overlap the other devices' work. */
+    int next = next_to_prefetch (r, wi);
+    if (next >= 0 && next != wi && g_array_index (r->windows, window, next).first != w->last)
+      push_job (r, JOB_PREFETCH, next);
+  }
+}
+
+void
+prima_residency_get_stats (prima_residency *r, prima_residency_stats *out)
+{
+  memset (out, 0, sizeof *out);
+  if (!r->planned)
+    plan (r);
+  out->prefetch = r->p.prefetch;
+  out->release = r->p.release;
+  out->budget = r->p.budget;
+  out->n_windows = (int) r->windows->len;
+  out->n_kept = r->n_kept;
+  out->kept_bytes = r->kept_bytes;
+  for (guint i = 0; i < r->windows->len; i++) {
+    const window *w = &g_array_index (r->windows, window, i);
+    out->window_bytes += w->bytes;
+    out->resident_bytes += prima_memstat_resident_ranges (r->base, w->ranges);
+  }
+  g_mutex_lock (&r->lock);
+  out->prefetched_bytes = r->prefetched_bytes;
+  out->released_bytes = r->released_bytes;
+  out->n_prefetches = r->n_prefetches;
+  out->n_releases = r->n_releases;
+  out->helper_busy_s = r->helper_busy_us / 1e6;
+  g_mutex_unlock (&r->lock);
+}

@@ -1,0 +1,744 @@
+/* gst-prima: primawssrc, the receiving end of a ring hop (WebSocket server).
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+
+/**
+ * SECTION:element-primawssrc
+ * @title: primawssrc
+ * @see_also: primawssink, primalayers
+ *
+ * The downstream end of one hop of the ring (DESIGN.md section 3,
+ * docs/wire-protocol.md): a live source that listens on
+ * #GstPrimaWsSrc:port for the previous device's primawssink, proves and
+ * checks the cluster key (HMAC challenge/response) and then pushes every
+ * activation frame it receives as an `application/x-prima-hidden` buffer.
+ * The frame's bytes are used in place: the 48-byte wire header is rewritten
+ * into the 32-byte buffer header within the received message, so an f32 frame
+ * reaches primalayers without a copy.
+ *
+ * Control messages become events: `plan` the serialized custom event
+ * `prima-ring-plan` (with this rank's windows), `kv-clear`, `kv-remove` and
+ * `kv-shift` the events `prima-kv-clear`, `prima-kv-remove` and
+ * `prima-kv-shift`, `stop` end-of-stream (the ordered stop), and `error` (a
+ * failure further up the ring) `prima-ring-failure`. On the head (rank 0)
+ * a returning plan means the ring is complete and a returning `error` is
+ * posted as an element error. The upstream custom event `prima-ring-control`
+ * sends its control message back to the previous device.
+ *
+ * A lost peer (it disconnected, or sent no heartbeat for
+ * #GstPrimaWsSrc:heartbeat-timeout) is an element error naming its rank; a
+ * worker first passes the failure on downstream so the head can name the
+ * device that failed. A peer that fails the handshake or claims another rank
+ * than #GstPrimaWsSrc:peer-rank is refused with one warning line and does
+ * not disturb the connected one.
+ *
+ * ## Example launch line
+ * |[
+ * PRIMA_CLUSTER_KEY=0123456789abcdef0123 gst-launch-1.0 primawssrc port=9001 rank=1 ! primalayers model=tests/data/stories260K-f32.gguf ! primawssink url=ws://127.0.0.1:9000 rank=1 peer-rank=0
+ * ]| a worker of rank 1: it takes its windows from the head's plan.
+ *
+ * Since: 0.1
+ */
+
+#include "gstprimawssrc.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "prima-caps.h"
+#include "ring-link.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_prima_ws_src_debug);
+#define GST_CAT_DEFAULT gst_prima_ws_src_debug
+
+#define DEFAULT_PORT 9000
+#define DEFAULT_RANK 0
+#define DEFAULT_PEER_RANK -1
+#define DEFAULT_HEARTBEAT_TIMEOUT 3000
+#define POP_TIMEOUT_US (100 * 1000)
+
+enum
+{
+  PROP_0,
+  PROP_ADDRESS,
+  PROP_PORT,
+  PROP_RANK,
+  PROP_PEER_RANK,
+  PROP_CLUSTER_KEY,
+  PROP_CLUSTER_KEY_FILE,
+  PROP_TLS_CERTIFICATE_FILE,
+  PROP_HEARTBEAT_TIMEOUT,
+  PROP_BOUND_PORT,
+};
+
+struct _GstPrimaWsSrc
+{
+  GstElement parent;
+
+  GstPad *srcpad;
+
+  /* properties, under the object lock */
+  gchar *address;
+  guint port;
+  guint rank;
+  gint peer_rank;
+  gchar *cluster_key;
+  gchar *cluster_key_file;
+  gchar *tls_certificate_file;
+  guint heartbeat_timeout;
+
+  /* READY and up */
+  prima_link *link;
+  guint bound_port;
+
+  /* the src task */
+  gboolean flushing;            /* atomic */
+  gboolean stream_started;      /* stream-start pushed */
+  gboolean started;             /* caps and segment pushed */
+  gint n_embd;
+};
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (PRIMA_CAPS_HIDDEN));
+
+#define gst_prima_ws_src_parent_class parent_class
+G_DEFINE_TYPE_WITH_CODE (GstPrimaWsSrc, gst_prima_ws_src, GST_TYPE_ELEMENT,
+    GST_DEBUG_CATEGORY_INIT (gst_prima_ws_src_debug, "primawssrc", 0, "prima ring WebSocket source"));
+GST_ELEMENT_REGISTER_DEFINE (primawssrc, "primawssrc", GST_RANK_NONE, GST_TYPE_PRIMA_WS_SRC);
+
+static void
+gst_prima_ws_src_post (GstPrimaWsSrc * self, const gchar * what, gint rank, const gchar * message)
+{
+  GstStructure *s = gst_structure_new (PRIMA_MESSAGE_RING, "event", G_TYPE_STRING, what, "rank", G_TYPE_INT, rank,
+      "port", G_TYPE_UINT, self->bound_port, "message", G_TYPE_STRING, message ? message : "", NULL);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static gboolean
+gst_prima_ws_src_open (GstPrimaWsSrc * self)
+{
+  prima_link_config cfg = { 0 };
+  prima_cluster_key *key;
+  GTlsCertificate *cert = NULL;
+  GError *err = NULL;
+  gchar *address, *key_text, *key_file, *cert_file;
+
+  GST_OBJECT_LOCK (self);
+  address = g_strdup (self->address);
+  key_text = g_strdup (self->cluster_key);
+  key_file = g_strdup (self->cluster_key_file);
+  cert_file = g_strdup (self->tls_certificate_file);
+  cfg.port = (guint16) self->port;
+  cfg.rank = self->rank;
+  cfg.peer_rank = self->peer_rank;
+  cfg.heartbeat_timeout_ms = self->heartbeat_timeout;
+  GST_OBJECT_UNLOCK (self);
+
+  key = prima_cluster_key_resolve (key_text, key_file, &err);
+  g_free (key_text);
+  g_free (key_file);
+  if (key == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("No usable cluster key: %s"), err->message), (NULL));
+    goto failed;
+  }
+  if (cert_file && *cert_file) {
+    cert = g_tls_certificate_new_from_file (cert_file, &err);
+    if (cert == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("Could not load the TLS certificate \"%s\": %s"),
+              cert_file, err->message), (NULL));
+      prima_cluster_key_unref (key);
+      goto failed;
+    }
+  }
+  cfg.role = PRIMA_LINK_SERVER;
+  cfg.key = key;
+  cfg.bind_address = address && *address ? address : NULL;
+  cfg.tls_certificate = cert;
+  self->link = prima_link_new (&cfg, &err);
+  prima_cluster_key_unref (key);
+  g_clear_object (&cert);
+  if (self->link == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, (_("Could not listen for the previous device of the ring: %s"),
+            err->message), (NULL));
+    goto failed;
+  }
+  self->bound_port = prima_link_get_port (self->link);
+  GST_INFO_OBJECT (self, "%s listening", prima_link_name (self->link));
+  gst_prima_ws_src_post (self, "listening", (gint) cfg.rank, prima_link_name (self->link));
+  g_free (address);
+  g_free (cert_file);
+  return TRUE;
+
+failed:
+  g_clear_error (&err);
+  g_free (address);
+  g_free (cert_file);
+  return FALSE;
+}
+
+/* stream-start goes first of all; control events may follow it before the
+ * first frame gives n_embd for the caps (and the segment). */
+static void
+gst_prima_ws_src_stream_start (GstPrimaWsSrc * self)
+{
+  gchar *stream_id;
+
+  if (self->stream_started)
+    return;
+  stream_id = gst_pad_create_stream_id (self->srcpad, GST_ELEMENT (self), "ring");
+  gst_pad_push_event (self->srcpad, gst_event_new_stream_start (stream_id));
+  g_free (stream_id);
+  self->stream_started = TRUE;
+}
+
+static gboolean
+gst_prima_ws_src_start_stream (GstPrimaWsSrc * self, gint n_embd)
+{
+  GstSegment segment;
+  GstCaps *caps;
+  gboolean ok;
+
+  if (self->started) {
+    if (n_embd == self->n_embd)
+      return TRUE;
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("The previous device of the ring changed n_embd from %d to %d."),
+            self->n_embd, n_embd), (NULL));
+    return FALSE;
+  }
+  gst_prima_ws_src_stream_start (self);
+  caps = gst_caps_new_simple ("application/x-prima-hidden", "n-embd", G_TYPE_INT, n_embd,
+      "format", G_TYPE_STRING, "F32", NULL);
+  ok = gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
+  self->started = TRUE;
+  self->n_embd = n_embd;
+  if (!ok)
+    GST_WARNING_OBJECT (self, "downstream refused the caps for n-embd %d", n_embd);
+  return TRUE;
+}
+
+/* The frame as a hidden-state buffer. An f32 frame is used in place: the
+ * message's bytes are taken over (no copy when libsoup's GBytes has no
+ * other owner) and the 32-byte buffer header is written over the end of the
+ * 48-byte wire header, right before the payload. */
+static GstBuffer *
+gst_prima_ws_src_frame_buffer (prima_link_event * ev)
+{
+  const prima_frame_header *fh = &ev->frame;
+  const gsize f32_size = (gsize) fh->n_tokens * fh->n_embd * sizeof (float);
+  const gsize skip = PRIMA_FRAME_HEADER_SIZE - PRIMA_HEADER_SIZE;
+  PrimaHeader h;
+  GstBuffer *buf;
+
+  prima_header_init (&h, PRIMA_PAYLOAD_HIDDEN, fh->n_tokens, f32_size);
+  h.seq_id = fh->seq_id;
+  h.pos0 = fh->pos0;
+  h.next_layer = (gint32) fh->next_layer;
+  if (fh->dtype == PRIMA_FRAME_DTYPE_F32) {
+    GBytes *bytes = ev->bytes;
+    gsize len;
+    guint8 *data;
+
+    ev->bytes = NULL;
+    ev->payload = NULL;
+    data = g_bytes_unref_to_data (bytes, &len);
+    g_assert (len == PRIMA_FRAME_HEADER_SIZE + f32_size);
+    memcpy (data + skip, &h, PRIMA_HEADER_SIZE);
+    buf = gst_buffer_new_wrapped_full (0, data, len, skip, len - skip, data, g_free);
+  } else {
+    GstMapInfo map;
+
+    buf = prima_buffer_new (&h);
+    gst_buffer_map (buf, &map, GST_MAP_WRITE);
+    prima_frame_payload_to_f32 (fh, ev->payload, (float *) (map.data + PRIMA_HEADER_SIZE));
+    gst_buffer_unmap (buf, &map);
+  }
+  GST_BUFFER_OFFSET (buf) = (guint64) fh->pos0;
+  /* the head's timestamp rides in the DTS through the device */
+  GST_BUFFER_DTS (buf) = fh->origin_us * GST_USECOND;
+  return buf;
+}
+
+static gchar *
+gst_prima_ws_src_windows_string (const prima_plan_rank * r)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; r && i < r->n_windows; i++)
+    g_string_append_printf (s, "%s%d-%d", i ? "," : "", r->windows[i].first, r->windows[i].last);
+  return g_string_free (s, FALSE);
+}
+
+static GstEvent *
+gst_prima_ws_src_plan_event (GstPrimaWsSrc * self, const prima_ctl_msg * m, guint rank)
+{
+  const prima_plan *plan = m->plan;
+  const prima_plan_rank *mine = NULL;
+  gchar *json, *windows;
+  GstEvent *event;
+
+  for (guint i = 0; i < plan->n_ranks; i++)
+    if (plan->ranks[i].rank == (gint32) rank)
+      mine = &plan->ranks[i];
+  json = prima_ctl_to_json (m, NULL, NULL);
+  windows = gst_prima_ws_src_windows_string (mine);
+  event = gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_RING_PLAN,
+          "json", G_TYPE_STRING, json, "rank", G_TYPE_INT, (gint) rank, "windows", G_TYPE_STRING, windows,
+          "n-layer", G_TYPE_INT, plan->n_layer, "n-ctx", G_TYPE_INT, plan->n_ctx, NULL));
+  g_free (json);
+  g_free (windows);
+  return event;
+}
+
+static GstEvent *
+gst_prima_ws_src_control_event (const prima_ctl_msg * m)
+{
+  switch (m->type) {
+    case PRIMA_CTL_KV_CLEAR:
+      return prima_event_new_kv_clear ();
+    case PRIMA_CTL_KV_REMOVE:
+      return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_REMOVE,
+              "seq", G_TYPE_INT, m->seq, "p0", G_TYPE_INT, m->p0, "p1", G_TYPE_INT, m->p1, NULL));
+    case PRIMA_CTL_KV_SHIFT:
+      return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFT,
+              "seq", G_TYPE_INT, m->seq, "p0", G_TYPE_INT, m->p0, "p1", G_TYPE_INT, m->p1,
+              "delta", G_TYPE_INT, m->delta, NULL));
+    default:
+      return NULL;
+  }
+}
+
+/* A failure upstream of this device: a worker passes it on downstream
+ * (towards the head), the head reports it. */
+static void
+gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, const gchar * message)
+{
+  if (rank != 0) {
+    GstEvent *event = gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+        gst_structure_new (PRIMA_EVENT_RING_FAILURE, "message", G_TYPE_STRING, message, NULL));
+    gst_prima_ws_src_stream_start (self);
+    gst_pad_push_event (self->srcpad, event);
+  }
+  GST_ELEMENT_ERROR (self, RESOURCE, READ, (_("The ring failed: %s"), message), (NULL));
+}
+
+static void
+gst_prima_ws_src_loop (GstPrimaWsSrc * self)
+{
+  prima_link_event *ev;
+  GstFlowReturn ret;
+  guint rank;
+
+  if (g_atomic_int_get (&self->flushing)) {
+    gst_pad_pause_task (self->srcpad);
+    return;
+  }
+  ev = prima_link_pop (self->link, POP_TIMEOUT_US);
+  if (ev == NULL)
+    return;
+  GST_OBJECT_LOCK (self);
+  rank = self->rank;
+  GST_OBJECT_UNLOCK (self);
+
+  switch (ev->type) {
+    case PRIMA_LINK_EVENT_READY:
+      GST_INFO_OBJECT (self, "%s", ev->message);
+      gst_prima_ws_src_post (self, "connected", ev->peer_rank, ev->message);
+      break;
+
+    case PRIMA_LINK_EVENT_FRAME:{
+      GstBuffer *buf;
+      if (!gst_prima_ws_src_start_stream (self, (gint) ev->frame.n_embd))
+        goto stop;
+      buf = gst_prima_ws_src_frame_buffer (ev);
+      GST_LOG_OBJECT (self, "frame: %u tokens at %d for layer %u", ev->frame.n_tokens, ev->frame.pos0,
+          ev->frame.next_layer);
+      ret = gst_pad_push (self->srcpad, buf);
+      if (ret != GST_FLOW_OK) {
+        if (ret != GST_FLOW_FLUSHING && ret != GST_FLOW_EOS)
+          GST_ELEMENT_FLOW_ERROR (self, ret);
+        goto stop;
+      }
+      break;
+    }
+
+    case PRIMA_LINK_EVENT_CONTROL:{
+      const prima_ctl_msg *m = &ev->control;
+      GstEvent *event;
+      switch (m->type) {
+        case PRIMA_CTL_PLAN:
+          if (rank == 0) {
+            GST_INFO_OBJECT (self, "the plan came back around: the ring is complete");
+            gst_prima_ws_src_post (self, "complete", ev->peer_rank, "the plan came back around the ring");
+            break;
+          }
+          gst_prima_ws_src_stream_start (self);
+          gst_pad_push_event (self->srcpad, gst_prima_ws_src_plan_event (self, m, rank));
+          break;
+        case PRIMA_CTL_STOP:
+          GST_INFO_OBJECT (self, "stop (%s): end of stream", m->text ? m->text : "no reason");
+          gst_prima_ws_src_stream_start (self);
+          gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+          goto stop;
+        case PRIMA_CTL_ERROR_MSG:
+          gst_prima_ws_src_failure (self, rank, m->text ? m->text : "unknown error");
+          goto stop;
+        default:
+          event = gst_prima_ws_src_control_event (m);
+          gst_prima_ws_src_stream_start (self);
+          if (event)
+            gst_pad_push_event (self->srcpad, event);
+          else
+            GST_DEBUG_OBJECT (self, "ignoring %s", prima_ctl_type_name (m->type));
+          break;
+      }
+      break;
+    }
+
+    case PRIMA_LINK_EVENT_LOST:
+      if (ev->reason == PRIMA_LINK_LOST_REPLACED)
+        break;
+      if (g_atomic_int_get (&self->flushing))
+        goto stop;
+      gst_prima_ws_src_failure (self, rank, ev->message);
+      goto stop;
+  }
+  prima_link_event_free (ev);
+  return;
+
+stop:
+  prima_link_event_free (ev);
+  gst_pad_pause_task (self->srcpad);
+}
+
+static gboolean
+gst_prima_ws_src_send_json (GstPrimaWsSrc * self, const gchar * json)
+{
+  prima_ctl_msg m;
+  GError *err = NULL;
+  gboolean ok;
+
+  if (!prima_ctl_parse (json, strlen (json), &m, &err)
+      || !prima_link_send_control (self->link, &m, &err)) {
+    GST_WARNING_OBJECT (self, "cannot send a control message upstream: %s", err->message);
+    g_error_free (err);
+    ok = FALSE;
+  } else {
+    ok = TRUE;
+  }
+  prima_ctl_msg_clear (&m);
+  return ok;
+}
+
+static gboolean
+gst_prima_ws_src_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (parent);
+  gboolean ret = TRUE;
+
+  if (prima_event_has_name (event, PRIMA_EVENT_RING_CONTROL)) {
+    const gchar *json = gst_structure_get_string (gst_event_get_structure (event), "json");
+    ret = json && self->link && gst_prima_ws_src_send_json (self, json);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE || GST_EVENT_TYPE (event) == GST_EVENT_QOS
+      || GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
+    ret = TRUE;
+  } else {
+    ret = FALSE;
+  }
+  gst_event_unref (event);
+  return ret;
+}
+
+static gboolean
+gst_prima_ws_src_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY:
+      gst_query_set_latency (query, TRUE, 0, GST_CLOCK_TIME_NONE);
+      return TRUE;
+    case GST_QUERY_SCHEDULING:
+      gst_query_set_scheduling (query, GST_SCHEDULING_FLAG_SEQUENTIAL, 1, -1, 0);
+      gst_query_add_scheduling_mode (query, GST_PAD_MODE_PUSH);
+      return TRUE;
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+static GstStateChangeReturn
+gst_prima_ws_src_change_state (GstElement * element, GstStateChange transition)
+{
+  GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (element);
+  GstStateChangeReturn ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (!gst_prima_ws_src_open (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      g_atomic_int_set (&self->flushing, FALSE);
+      self->stream_started = FALSE;
+      self->started = FALSE;
+      self->n_embd = 0;
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
+      gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_prima_ws_src_loop, self, NULL);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      g_atomic_int_set (&self->flushing, TRUE);
+      gst_pad_stop_task (self->srcpad);
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      ret = GST_STATE_CHANGE_NO_PREROLL;
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      g_clear_pointer (&self->link, prima_link_free);
+      self->bound_port = 0;
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+static void
+gst_prima_ws_src_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
+{
+  GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ADDRESS:
+      g_free (self->address);
+      self->address = g_value_dup_string (value);
+      break;
+    case PROP_PORT:
+      self->port = g_value_get_uint (value);
+      break;
+    case PROP_RANK:
+      self->rank = g_value_get_uint (value);
+      break;
+    case PROP_PEER_RANK:
+      self->peer_rank = g_value_get_int (value);
+      break;
+    case PROP_CLUSTER_KEY:
+      g_free (self->cluster_key);
+      self->cluster_key = g_value_dup_string (value);
+      break;
+    case PROP_CLUSTER_KEY_FILE:
+      g_free (self->cluster_key_file);
+      self->cluster_key_file = g_value_dup_string (value);
+      break;
+    case PROP_TLS_CERTIFICATE_FILE:
+      g_free (self->tls_certificate_file);
+      self->tls_certificate_file = g_value_dup_string (value);
+      break;
+    case PROP_HEARTBEAT_TIMEOUT:
+      self->heartbeat_timeout = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_prima_ws_src_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+{
+  GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ADDRESS:
+      g_value_set_string (value, self->address);
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, self->port);
+      break;
+    case PROP_RANK:
+      g_value_set_uint (value, self->rank);
+      break;
+    case PROP_PEER_RANK:
+      g_value_set_int (value, self->peer_rank);
+      break;
+    case PROP_CLUSTER_KEY:
+      g_value_set_string (value, NULL);         /* never handed out */
+      break;
+    case PROP_CLUSTER_KEY_FILE:
+      g_value_set_string (value, self->cluster_key_file);
+      break;
+    case PROP_TLS_CERTIFICATE_FILE:
+      g_value_set_string (value, self->tls_certificate_file);
+      break;
+    case PROP_HEARTBEAT_TIMEOUT:
+      g_value_set_uint (value, self->heartbeat_timeout);
+      break;
+    case PROP_BOUND_PORT:
+      g_value_set_uint (value, self->bound_port);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_prima_ws_src_finalize (GObject * object)
+{
+  GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (object);
+
+  g_clear_pointer (&self->link, prima_link_free);
+  g_free (self->address);
+  if (self->cluster_key)
+    memset (self->cluster_key, 0, strlen (self->cluster_key));
+  g_free (self->cluster_key);
+  g_free (self->cluster_key_file);
+  g_free (self->tls_certificate_file);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+#define PARAM_FLAGS (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
+
+static void
+gst_prima_ws_src_class_init (GstPrimaWsSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->set_property = gst_prima_ws_src_set_property;
+  gobject_class->get_property = gst_prima_ws_src_get_property;
+  gobject_class->finalize = gst_prima_ws_src_finalize;
+
+  /**
+   * GstPrimaWsSrc:address:
+   *
+   * IP address to listen on; NULL listens on every interface.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_ADDRESS,
+      g_param_spec_string ("address", "Address", "IP address to listen on (NULL: all interfaces)", NULL,
+          PARAM_FLAGS));
+  /**
+   * GstPrimaWsSrc:port:
+   *
+   * TCP port to listen on (prima.cpp's default: 9000 + rank); 0 picks a free
+   * one, see #GstPrimaWsSrc:bound-port.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_PORT,
+      g_param_spec_uint ("port", "Port", "TCP port to listen on (0: any free port)", 0, 65535, DEFAULT_PORT,
+          PARAM_FLAGS));
+  /**
+   * GstPrimaWsSrc:rank:
+   *
+   * This device's rank in the ring (0 is the head).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_RANK,
+      g_param_spec_uint ("rank", "Rank", "This device's rank (0: the head)", 0, 255, DEFAULT_RANK, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSrc:peer-rank:
+   *
+   * The rank the previous device must claim; -1 accepts any.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_PEER_RANK,
+      g_param_spec_int ("peer-rank", "Peer rank", "Rank the previous device must claim (-1: any)", -1, 255,
+          DEFAULT_PEER_RANK, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSrc:cluster-key:
+   *
+   * The cluster key (at least 16 bytes). Without it, and without
+   * #GstPrimaWsSrc:cluster-key-file, `$PRIMA_CLUSTER_KEY` or
+   * `$PRIMA_CLUSTER_KEY_FILE` is used. Never readable.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_CLUSTER_KEY,
+      g_param_spec_string ("cluster-key", "Cluster key", "Shared secret of the ring (write-only)", NULL,
+          PARAM_FLAGS));
+  /**
+   * GstPrimaWsSrc:cluster-key-file:
+   *
+   * A file holding the cluster key (mode 0600 or stricter).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_CLUSTER_KEY_FILE,
+      g_param_spec_string ("cluster-key-file", "Cluster key file", "File holding the cluster key", NULL,
+          PARAM_FLAGS));
+  /**
+   * GstPrimaWsSrc:tls-certificate-file:
+   *
+   * A PEM file with a certificate and its private key: serve wss:// (TLS
+   * through glib-networking).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_TLS_CERTIFICATE_FILE,
+      g_param_spec_string ("tls-certificate-file", "TLS certificate file",
+          "PEM certificate and private key: serve wss://", NULL, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSrc:heartbeat-timeout:
+   *
+   * Milliseconds without any message after which the previous device counts
+   * as failed.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_HEARTBEAT_TIMEOUT,
+      g_param_spec_uint ("heartbeat-timeout", "Heartbeat timeout", "Milliseconds of silence before a peer failed",
+          100, 600000, DEFAULT_HEARTBEAT_TIMEOUT, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSrc:bound-port:
+   *
+   * The port listened on, from READY (the chosen one with #GstPrimaWsSrc:port 0).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_BOUND_PORT,
+      g_param_spec_uint ("bound-port", "Bound port", "The port listened on", 0, 65535, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_ws_src_change_state);
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "Prima ring WebSocket source", "Source/Network",
+      "Receives activations and control of the ring from the previous device (authenticated WebSocket server)",
+      "gst-prima authors");
+}
+
+static void
+gst_prima_ws_src_init (GstPrimaWsSrc * self)
+{
+  self->port = DEFAULT_PORT;
+  self->rank = DEFAULT_RANK;
+  self->peer_rank = DEFAULT_PEER_RANK;
+  self->heartbeat_timeout = DEFAULT_HEARTBEAT_TIMEOUT;
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_ws_src_src_event));
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_ws_src_src_query));
+  gst_pad_use_fixed_caps (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+  GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
+}

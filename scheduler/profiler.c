@@ -1,0 +1,1096 @@
+/* gst-prima: the device profiler (see profiler.h and docs/profiler.md).
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "profiler.h"
+#include "membw.h"
+#include "threadpool.h"
+#include "tensor-types.h"
+
+#define GIB 1073741824.0
+#define MIB 1048576.0
+/* cgroup v1 writes "no limit" as the largest page-aligned counter (about
+ * 2^63); anything this large is no limit. */
+#define CGROUP_NO_LIMIT_MIN (G_GUINT64_CONSTANT (1) << 60)
+/* Columns of the test matrix: a typical n_embd, a multiple of every block size. */
+#define MATVEC_COLS 4096
+#define MATVEC_PATTERN_ROWS 16
+#define DISK_SEQ_BLOCK (1 << 20)
+#define DISK_ALIGN 4096
+
+G_DEFINE_QUARK (prima-profile-error-quark, prima_profile_error)
+
+void
+prima_profile_options_init (prima_profile_options *opt)
+{
+  memset (opt, 0, sizeof *opt);
+  opt->matvec_seconds = 0.12;
+  opt->membw_bytes = (size_t) 256 << 20;
+  opt->disk_bytes = (size_t) 256 << 20;
+  opt->disk_seconds = 0.6;
+}
+
+static double
+now_s (void)
+{
+  return g_get_monotonic_time () / 1e6;
+}
+
+static char *
+rooted (const char *root, const char *path)
+{
+  return g_strconcat (root ? root : "", path, NULL);
+}
+
+static void
+report (const prima_profile_options *opt, int step, int n_steps, const char *fmt, ...) G_GNUC_PRINTF (4, 5);
+
+static void
+report (const prima_profile_options *opt, int step, int n_steps, const char *fmt, ...)
+{
+  va_list ap;
+  char *msg;
+  if (opt->progress == NULL)
+    return;
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  opt->progress (msg, step, n_steps, opt->user_data);
+  g_free (msg);
+}
+
+/* ---- memory: /proc/meminfo and the memory cgroup ---- */
+
+/* A cgroup number file: "max" (v2) and v1's huge counter mean no limit. */
+static gboolean
+read_cgroup_value (const char *path, guint64 *out)
+{
+  char *text = NULL, *end;
+  gboolean ok = FALSE;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return FALSE;
+  g_strstrip (text);
+  if (strcmp (text, "max") == 0) {
+    *out = G_MAXUINT64;
+    ok = TRUE;
+  } else if (text[0] >= '0' && text[0] <= '9') {
+    guint64 v = g_ascii_strtoull (text, &end, 10);
+    if (*end == '\0') {
+      *out = v >= CGROUP_NO_LIMIT_MIN ? G_MAXUINT64 : v;
+      ok = TRUE;
+    }
+  }
+  g_free (text);
+  return ok;
+}
+
+/* One "key value" line of a memory.stat file; 0 if absent. */
+static guint64
+read_stat_key (const char *path, const char *key)
+{
+  char *text = NULL;
+  guint64 v = 0;
+  size_t klen = strlen (key);
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  for (char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL)
+    if (strncmp (line, key, klen) == 0 && line[klen] == ' ') {
+      v = g_ascii_strtoull (line + klen + 1, NULL, 10);
+      break;
+    }
+  g_free (text);
+  return v;
+}
+
+static gboolean
+read_meminfo (const char *root, prima_profile_memory *m, GError **error)
+{
+  char *path = rooted (root, "/proc/meminfo"), *text = NULL;
+  gboolean have_avail = FALSE;
+  guint64 mem_free = 0, cached = 0, buffers = 0;
+  GError *err = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, &err)) {
+    g_set_error (error, PRIMA_PROFILE_ERROR, PRIMA_PROFILE_ERROR_IO, "%s", err->message);
+    g_error_free (err);
+    g_free (path);
+    return FALSE;
+  }
+  for (char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+    /* "MemTotal:       24683620 kB" */
+    char *colon = strchr (line, ':');
+    guint64 kb;
+    if (colon == NULL)
+      continue;
+    kb = g_ascii_strtoull (colon + 1, NULL, 10) * 1024;
+#define KEY(k) (colon - line == (long) strlen (k) && strncmp (line, k, strlen (k)) == 0)
+    if (KEY ("MemTotal"))
+      m->host_total = kb;
+    else if (KEY ("MemAvailable")) {
+      m->host_available = kb;
+      have_avail = TRUE;
+    } else if (KEY ("MemFree"))
+      mem_free = kb;
+    else if (KEY ("Cached"))
+      cached = kb;
+    else if (KEY ("Buffers"))
+      buffers = kb;
+    else if (KEY ("SwapTotal"))
+      m->swap_total = kb;
+    else if (KEY ("SwapFree"))
+      m->swap_free = kb;
+#undef KEY
+  }
+  /* Kernels before 3.14 have no MemAvailable: free plus the page cache. */
+  if (!have_avail)
+    m->host_available = MIN (m->host_total, mem_free + cached + buffers);
+  g_free (text);
+  g_free (path);
+  if (m->host_total == 0) {
+    g_set_error (error, PRIMA_PROFILE_ERROR, PRIMA_PROFILE_ERROR_IO, "%s has no MemTotal", "/proc/meminfo");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Whether a comma-separated list holds item. */
+static gboolean
+list_has (const char *list, const char *item)
+{
+  char **parts = g_strsplit (list, ",", -1);
+  gboolean found = g_strv_contains ((const char *const *) parts, item);
+  g_strfreev (parts);
+  return found;
+}
+
+/* The mount of the memory cgroup hierarchy (v1: fstype cgroup with the
+ * memory option; v2: cgroup2): its mount point and the cgroup path at its
+ * root (not "/" inside some containers). */
+static gboolean
+find_cgroup_mount (const char *root, int version, char **mount_point, char **mount_root)
+{
+  char *path = rooted (root, "/proc/self/mountinfo"), *text = NULL;
+  gboolean found = FALSE;
+  if (!g_file_get_contents (path, &text, NULL, NULL)) {
+    g_free (path);
+    return FALSE;
+  }
+  for (char *line = text, *next; line && *line && !found; line = next) {
+    char *sep, **pre, **post;
+    next = strchr (line, '\n');
+    if (next)
+      *next++ = '\0';
+    /* "36 35 98:0 /root /mnt opts [optional...] - fstype source superopts" */
+    sep = strstr (line, " - ");
+    if (sep == NULL)
+      continue;
+    *sep = '\0';
+    pre = g_strsplit (line, " ", -1);
+    post = g_strsplit (sep + 3, " ", -1);
+    if (g_strv_length (pre) >= 5 && g_strv_length (post) >= 3
+        && ((version == 1 && strcmp (post[0], "cgroup") == 0 && list_has (post[2], "memory"))
+            || (version == 2 && strcmp (post[0], "cgroup2") == 0))) {
+      *mount_root = g_strdup (pre[3]);
+      *mount_point = g_strdup (pre[4]);
+      found = TRUE;
+    }
+    g_strfreev (pre);
+    g_strfreev (post);
+  }
+  g_free (text);
+  g_free (path);
+  return found;
+}
+
+/* Our memory cgroup from /proc/self/cgroup: v1's "N:...memory...:/path"
+ * wins over v2's "0::/path" (hybrid systems keep the memory controller on v1). */
+static int
+find_own_cgroup (const char *root, char **cg_path)
+{
+  char *path = rooted (root, "/proc/self/cgroup"), *text = NULL;
+  int version = 0;
+  if (!g_file_get_contents (path, &text, NULL, NULL)) {
+    g_free (path);
+    return 0;
+  }
+  for (char *line = text, *next; line && *line; line = next) {
+    char **f;
+    next = strchr (line, '\n');
+    if (next)
+      *next++ = '\0';
+    f = g_strsplit (line, ":", 3);
+    if (g_strv_length (f) == 3) {
+      if (list_has (f[1], "memory")) {
+        g_free (*cg_path);
+        *cg_path = g_strdup (f[2]);
+        version = 1;
+      } else if (strcmp (f[0], "0") == 0 && f[1][0] == '\0' && version == 0) {
+        g_free (*cg_path);
+        *cg_path = g_strdup (f[2]);
+        version = 2;
+      }
+    }
+    g_strfreev (f);
+  }
+  g_free (text);
+  g_free (path);
+  return version;
+}
+
+/* Walk from our cgroup up to the mount point: the effective limit is the
+ * tightest one on the way, and what is available under it is that level's
+ * limit minus its usage, the inactive file cache counting as free (the
+ * kernel reclaims it before it would swap or kill). */
+static void
+read_cgroup (const char *root, prima_profile_memory *m)
+{
+  char *cg = NULL, *mnt = NULL, *mnt_root = NULL, *mount_dir, *dir;
+  const char *rel;
+  int version = find_own_cgroup (root, &cg);
+  guint64 best_avail = G_MAXUINT64, swap_limit = G_MAXUINT64;
+  gboolean first = TRUE;
+
+  m->cgroup_limit = G_MAXUINT64;
+  m->cgroup_swap_limit = G_MAXUINT64;
+  if (version == 0 || !find_cgroup_mount (root, version, &mnt, &mnt_root)) {
+    g_free (cg);
+    return;
+  }
+  m->cgroup_version = version;
+  rel = cg;
+  if (strcmp (mnt_root, "/") != 0 && g_str_has_prefix (cg, mnt_root))
+    rel = cg + strlen (mnt_root);
+  mount_dir = rooted (root, mnt);
+  dir = g_build_filename (mount_dir, rel, NULL);
+  /* In a cgroup namespace the path may not exist below the mount: then the
+   * mount point is our cgroup. */
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR)) {
+    g_free (dir);
+    dir = g_strdup (mount_dir);
+  }
+  g_strlcpy (m->cgroup_path, dir, sizeof m->cgroup_path);
+
+  for (;;) {
+    char *f_limit = g_build_filename (dir, version == 1 ? "memory.limit_in_bytes" : "memory.max", NULL);
+    char *f_usage = g_build_filename (dir, version == 1 ? "memory.usage_in_bytes" : "memory.current", NULL);
+    char *f_stat = g_build_filename (dir, "memory.stat", NULL);
+    guint64 limit, usage = 0, reclaim;
+    gboolean have_limit = read_cgroup_value (f_limit, &limit), have_usage = read_cgroup_value (f_usage, &usage);
+    /* v1's total_ counters include the children; v2's are hierarchical already. */
+    reclaim = read_stat_key (f_stat, version == 1 ? "total_inactive_file" : "inactive_file");
+    if (version == 1 && reclaim == 0)
+      reclaim = read_stat_key (f_stat, "inactive_file");
+    reclaim = MIN (reclaim, usage);
+    if (first && have_usage) {
+      m->cgroup_usage = usage;
+      m->cgroup_reclaimable = reclaim;
+    }
+    if (have_limit && limit != G_MAXUINT64) {
+      guint64 used = have_usage ? usage - reclaim : 0;
+      guint64 avail = limit > used ? limit - used : 0;
+      m->cgroup_limit = MIN (m->cgroup_limit, limit);
+      if (avail < best_avail) {
+        best_avail = avail;
+        m->cgroup_usage = usage;
+        m->cgroup_reclaimable = reclaim;
+      }
+    }
+    /* Swap the cgroup allows: v2 memory.swap.max less memory.swap.current;
+     * v1 memsw (memory + swap) limit less the memory limit. */
+    if (version == 2) {
+      char *f_smax = g_build_filename (dir, "memory.swap.max", NULL);
+      char *f_scur = g_build_filename (dir, "memory.swap.current", NULL);
+      guint64 smax, scur = 0;
+      if (read_cgroup_value (f_smax, &smax) && smax != G_MAXUINT64) {
+        read_cgroup_value (f_scur, &scur);
+        swap_limit = MIN (swap_limit, smax > scur ? smax - scur : 0);
+      }
+      g_free (f_smax);
+      g_free (f_scur);
+    } else if (have_limit && limit != G_MAXUINT64) {
+      char *f_sw = g_build_filename (dir, "memory.memsw.limit_in_bytes", NULL);
+      guint64 sw;
+      if (read_cgroup_value (f_sw, &sw) && sw != G_MAXUINT64)
+        swap_limit = MIN (swap_limit, sw > limit ? sw - limit : 0);
+      g_free (f_sw);
+    }
+    g_free (f_limit);
+    g_free (f_usage);
+    g_free (f_stat);
+    first = FALSE;
+    if (strcmp (dir, mount_dir) == 0 || strlen (dir) <= strlen (mount_dir)) {
+      g_free (dir);
+      break;
+    }
+    {
+      char *up = g_path_get_dirname (dir);
+      g_free (dir);
+      dir = up;
+    }
+  }
+  if (best_avail != G_MAXUINT64)
+    m->available = MIN (m->available, best_avail);
+  m->cgroup_swap_limit = swap_limit;
+  g_free (mount_dir);
+  g_free (mnt);
+  g_free (mnt_root);
+  g_free (cg);
+}
+
+gboolean
+prima_profile_read_memory (const char *root, prima_profile_memory *out, GError **error)
+{
+  memset (out, 0, sizeof *out);
+  if (!read_meminfo (root, out, error))
+    return FALSE;
+  out->available = out->host_available;
+  read_cgroup (root, out);
+  out->total = MIN (out->host_total, out->cgroup_limit);
+  out->available = MIN (out->available, out->total);
+  out->swap_available = MIN (out->swap_free, out->cgroup_swap_limit);
+  return TRUE;
+}
+
+/* ---- CPU: decode-shaped mat-vec per weight type ---- */
+
+gboolean
+prima_profile_type_supported (prima_type type)
+{
+  const prima_type_traits *tr = prima_type_get_traits (type), *vt;
+  /* Q8_K and Q8_1 exist only as activations. */
+  if (tr == NULL || tr->vec_dot == NULL || type == PRIMA_TYPE_Q8_K || type == PRIMA_TYPE_Q8_1)
+    return FALSE;
+  if (prima_row_size (type, MATVEC_COLS) == 0)
+    return FALSE;
+  vt = prima_type_get_traits (tr->vec_dot_type);
+  return vt != NULL && (tr->vec_dot_type == PRIMA_TYPE_F32 || vt->from_float != NULL);
+}
+
+void
+prima_profile_types_from_model (const halda_model *model, gboolean types[PRIMA_TYPE_COUNT])
+{
+  for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
+    types[t] = model->layer_flops[t] > 0 || model->output_flops[t] > 0;
+}
+
+typedef struct {
+  const uint8_t *w;
+  size_t row_bytes;
+  int n_rows;
+  int n_cols;
+  prima_vec_dot_fn vec_dot;
+  const void *xq;
+  float *y;
+} matvec_task;
+
+/* Each thread takes a contiguous band of rows, as the forward pass's
+ * threads start on their own ranges, and streams it. */
+static void
+matvec_band (int ith, int nth, void *arg)
+{
+  const matvec_task *t = arg;
+  int r0 = (int) ((gint64) t->n_rows * ith / nth), r1 = (int) ((gint64) t->n_rows * (ith + 1) / nth);
+  for (int r = r0; r < r1; r++) {
+    const uint8_t *row = t->w + (size_t) r * t->row_bytes;
+    /* Hardware prefetchers stop at page boundaries; keep the stream going. */
+    if (r + 4 < r1)
+      for (size_t off = 0; off < t->row_bytes; off += 64)
+        __builtin_prefetch (row + 4 * t->row_bytes + off, 0, 0);
+    t->vec_dot (t->n_cols, &t->y[r], row, t->xq);
+  }
+}
+
+/* Weights of a type: a few rows quantized from random floats (random bytes
+ * for types we cannot quantize, with bit 6 of every byte cleared so fp16
+ * scales stay finite), copied over the whole matrix. The values do not
+ * change the time; only the bytes streamed and the kernel do. */
+static void
+fill_weights (const prima_type_traits *tr, uint8_t *buf, size_t row_bytes, int n_rows, int n_cols, GRand *rng)
+{
+  int pattern = MIN (MATVEC_PATTERN_ROWS, n_rows);
+  float *row = g_new (float, n_cols);
+  for (int r = 0; r < pattern; r++) {
+    uint8_t *dst = buf + (size_t) r * row_bytes;
+    if (tr->from_float) {
+      for (int i = 0; i < n_cols; i++)
+        row[i] = (float) g_rand_double_range (rng, -1.0, 1.0);
+      tr->from_float (row, dst, n_cols);
+    } else {
+      for (size_t i = 0; i < row_bytes; i++)
+        dst[i] = (uint8_t) (g_rand_int (rng) & 0xbf);
+    }
+  }
+  for (int r = pattern; r < n_rows; r += pattern)
+    memcpy (buf + (size_t) r * row_bytes, buf, (size_t) MIN (pattern, n_rows - r) * row_bytes);
+  g_free (row);
+}
+
+static int
+compare_doubles (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* FLOP/s of y = W x for W of the given type: the median of timed passes,
+ * each converting x to the activation type (as the forward pass does before
+ * every product) and streaming all of W. */
+static double
+measure_type (prima_threadpool *pool, prima_type type, uint8_t *buf, size_t buf_bytes, float *y, const float *x,
+    void *xq, double seconds, GRand *rng, double *bytes_per_s, int *rows)
+{
+  const prima_type_traits *tr = prima_type_get_traits (type), *vt = prima_type_get_traits (tr->vec_dot_type);
+  size_t row_bytes = prima_row_size (type, MATVEC_COLS);
+  int n_rows = (int) MIN (buf_bytes / row_bytes, (size_t) G_MAXINT / 2);
+  matvec_task t = { buf, row_bytes, n_rows, MATVEC_COLS, tr->vec_dot, tr->vec_dot_type == PRIMA_TYPE_F32 ? x : xq, y };
+  double times[256], start, med;
+  int n = 0;
+
+  fill_weights (tr, buf, row_bytes, n_rows, MATVEC_COLS, rng);
+  if (tr->vec_dot_type != PRIMA_TYPE_F32)
+    vt->from_float (x, xq, MATVEC_COLS);
+  prima_threadpool_run (pool, matvec_band, &t);         /* warm up: threads, TLB */
+  start = now_s ();
+  while (n < (int) G_N_ELEMENTS (times) && (n < 3 || now_s () - start < seconds)) {
+    double t0 = now_s ();
+    if (tr->vec_dot_type != PRIMA_TYPE_F32)
+      vt->from_float (x, xq, MATVEC_COLS);
+    prima_threadpool_run (pool, matvec_band, &t);
+    times[n++] = now_s () - t0;
+  }
+  qsort (times, n, sizeof times[0], compare_doubles);
+  med = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+  *bytes_per_s = (double) row_bytes * n_rows / med;
+  *rows = n_rows;
+  return 2.0 * MATVEC_COLS * (double) n_rows / med;
+}
+
+static size_t
+default_matvec_bytes (void)
+{
+  size_t bytes = (size_t) 64 << 20;
+#ifdef _SC_LEVEL3_CACHE_SIZE
+  long l3 = sysconf (_SC_LEVEL3_CACHE_SIZE);
+  /* Decode streams weights from memory: the matrix must not fit in a cache. */
+  if (l3 > 0)
+    bytes = MAX (bytes, MIN ((size_t) l3 * 4, (size_t) 512 << 20));
+#endif
+  return bytes;
+}
+
+/* ---- disk: O_DIRECT sequential and random reads ---- */
+
+typedef struct {
+  int fd;
+  guint64 n_blocks;
+  size_t block;
+  double deadline;
+  guint32 seed;
+  guint64 bytes;
+  int err;
+} rnd_reader;
+
+static gpointer
+rnd_read_thread (gpointer data)
+{
+  rnd_reader *r = data;
+  void *buf = NULL;
+  GRand *rng = g_rand_new_with_seed (r->seed);
+  if (posix_memalign (&buf, DISK_ALIGN, r->block) != 0) {
+    r->err = ENOMEM;
+    g_rand_free (rng);
+    return NULL;
+  }
+  while (now_s () < r->deadline) {
+    /* A uniform block index over the whole file (two draws: files > 4 G blocks are not expected). */
+    guint64 blk = ((guint64) g_rand_int (rng) << 32 | g_rand_int (rng)) % r->n_blocks;
+    ssize_t got = pread (r->fd, buf, r->block, (off_t) (blk * r->block));
+    if (got < 0) {
+      if (errno == EINTR)
+        continue;
+      r->err = errno;
+      break;
+    }
+    r->bytes += (guint64) got;
+  }
+  free (buf);
+  g_rand_free (rng);
+  return NULL;
+}
+
+/* Write the temporary test file: random bytes (storage that compresses or
+ * deduplicates must not see zeros), at most about 3 s of writing. */
+static guint64
+write_test_file (int fd, size_t bytes, GRand *rng)
+{
+  const size_t chunk = (size_t) 4 << 20;
+  void *buf = NULL;
+  guint64 done = 0;
+  double start = now_s ();
+  if (posix_memalign (&buf, DISK_ALIGN, chunk) != 0)
+    return 0;
+  for (size_t i = 0; i < chunk / 4; i++)
+    ((guint32 *) buf)[i] = g_rand_int (rng);
+  while (done < bytes) {
+    ssize_t put;
+    ((guint64 *) buf)[0] = done;        /* no two chunks alike */
+    put = pwrite (fd, buf, chunk, (off_t) done);
+    if (put < 0 && errno == EINTR)
+      continue;
+    if (put <= 0)
+      break;
+    done += (guint64) put;
+    if (now_s () - start > 3.0 && done >= (guint64) 32 << 20)
+      break;
+  }
+  free (buf);
+  if (fdatasync (fd) != 0)
+    return 0;
+  return done - done % DISK_SEQ_BLOCK;
+}
+
+static void
+drop_cache (int fd, gboolean direct)
+{
+  /* Without O_DIRECT, drop the file's clean pages so reads go to the disk. */
+  if (!direct)
+    posix_fadvise (fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+static void
+measure_disk (const prima_profile_options *opt, prima_profile *p, int step, int n_steps)
+{
+  struct stat st;
+  char *dir = NULL, *tmpl = NULL;
+  int fd = -1;
+  gboolean direct = TRUE, temp = FALSE;
+  guint64 file_bytes = 0;
+  void *buf = NULL;
+  GRand *rng = g_rand_new_with_seed (7);
+  double start = now_s (), t0, deadline;
+  guint64 done = 0;
+  int n_rnd = MAX (1, MIN (p->n_threads, 8));
+
+  p->disk_seq_block = DISK_SEQ_BLOCK;
+  p->disk_rnd_block = MAX ((size_t) p->page_size, (size_t) DISK_ALIGN);
+  /* The model itself when it is large enough to time: no write needed, and
+   * it is exactly what will be read. */
+  if (opt->model_path && stat (opt->model_path, &st) == 0 && S_ISREG (st.st_mode) && st.st_size >= (64 << 20)) {
+    fd = open (opt->model_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd < 0 && errno == EINVAL) {
+      direct = FALSE;
+      fd = open (opt->model_path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd >= 0) {
+      file_bytes = (guint64) st.st_size - (guint64) st.st_size % DISK_SEQ_BLOCK;
+      g_strlcpy (p->disk_path, opt->model_path, sizeof p->disk_path);
+    }
+  }
+  if (fd < 0) {
+    int wfd;
+    dir = opt->disk_dir ? g_strdup (opt->disk_dir) : opt->model_path ? g_path_get_dirname (opt->model_path)
+        : g_strdup (".");
+    tmpl = g_build_filename (dir, ".prima-profile-XXXXXX", NULL);
+    wfd = mkostemp (tmpl, O_CLOEXEC);
+    if (wfd < 0) {
+      g_snprintf (p->disk_note, sizeof p->disk_note, "cannot create a test file in %s: %s", dir,
+          g_strerror (errno));
+      goto out;
+    }
+    fd = open (tmpl, O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (fd < 0) {
+      /* tmpfs and some FUSE file systems refuse O_DIRECT. */
+      direct = FALSE;
+      fd = wfd;
+    } else {
+      close (wfd);
+    }
+    /* Gone from the folder at once; the descriptor keeps it until we close it. */
+    unlink (tmpl);
+    temp = TRUE;
+    report (opt, step, n_steps, "disk: writing a %.0f MiB test file in %s", opt->disk_bytes / MIB, dir);
+    file_bytes = write_test_file (fd, opt->disk_bytes, rng);
+    if (file_bytes < (guint64) 8 * DISK_SEQ_BLOCK) {
+      g_snprintf (p->disk_note, sizeof p->disk_note, "cannot write a test file in %s: %s", dir,
+          g_strerror (errno ? errno : ENOSPC));
+      goto out;
+    }
+    g_strlcpy (p->disk_path, dir, sizeof p->disk_path);
+  }
+  p->disk_direct = direct;
+  p->disk_file_bytes = file_bytes;
+  if (posix_memalign (&buf, DISK_ALIGN, DISK_SEQ_BLOCK) != 0)
+    goto out;
+
+  /* Sequential: one stream of 1 MiB reads from the start, as `dd bs=1M iflag=direct`. */
+  drop_cache (fd, direct);
+  posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  t0 = now_s ();
+  deadline = t0 + opt->disk_seconds;
+  while (done < file_bytes && (done < (guint64) 8 * DISK_SEQ_BLOCK || now_s () < deadline)) {
+    ssize_t got = pread (fd, buf, DISK_SEQ_BLOCK, (off_t) done);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      break;
+    done += (guint64) got;
+  }
+  if (done == 0) {
+    g_snprintf (p->disk_note, sizeof p->disk_note, "reading %s failed: %s", p->disk_path, g_strerror (errno));
+    goto out;
+  }
+  p->disk_seq_read = done / (now_s () - t0);
+  report (opt, step, n_steps, "disk: sequential read %.2f GB/s (%.0f MiB in 1 MiB blocks%s)",
+      p->disk_seq_read / 1e9, done / MIB, direct ? ", O_DIRECT" : "");
+
+  /* Random: page-sized reads at random offsets, one outstanding per thread,
+   * as page faults on a mapped model that does not fit. */
+  {
+    rnd_reader r[8];
+    GThread *th[8];
+    guint64 total = 0;
+    drop_cache (fd, direct);
+    posix_fadvise (fd, 0, 0, POSIX_FADV_RANDOM);
+    t0 = now_s ();
+    for (int i = 0; i < n_rnd; i++) {
+      r[i] = (rnd_reader) { fd, file_bytes / p->disk_rnd_block, p->disk_rnd_block, t0 + opt->disk_seconds,
+        (guint32) (1000 + i), 0, 0 };
+      th[i] = g_thread_new ("prima-disk", rnd_read_thread, &r[i]);
+    }
+    for (int i = 0; i < n_rnd; i++) {
+      g_thread_join (th[i]);
+      total += r[i].bytes;
+    }
+    if (total == 0) {
+      g_snprintf (p->disk_note, sizeof p->disk_note, "random reads of %s failed: %s", p->disk_path,
+          g_strerror (r[0].err));
+      goto out;
+    }
+    p->disk_rnd_read = total / (now_s () - t0);
+    p->disk_rnd_threads = n_rnd;
+  }
+  p->disk_measured = TRUE;
+  g_snprintf (p->disk_note, sizeof p->disk_note, "%s%s, %s", temp ? "temporary file in " : "", p->disk_path,
+      direct ? "O_DIRECT" : "no O_DIRECT on this file system: page cache dropped (fadvise)");
+  report (opt, step, n_steps, "disk: random read %.2f GB/s (%zu KiB blocks, %d thread%s)", p->disk_rnd_read / 1e9,
+      p->disk_rnd_block / 1024, n_rnd, n_rnd == 1 ? "" : "s");
+out:
+  if (fd >= 0)
+    close (fd);
+  free (buf);
+  g_rand_free (rng);
+  g_free (dir);
+  g_free (tmpl);
+  p->t_disk = now_s () - start;
+}
+
+/* ---- the rest of the device ---- */
+
+static void
+read_system (const prima_profile_options *opt, prima_profile *p)
+{
+  struct utsname u;
+  char *path, *text = NULL;
+
+  g_strlcpy (p->name, g_get_host_name (), sizeof p->name);
+#ifdef __APPLE__
+  p->os = HALDA_OS_MACOS;
+#else
+  {
+    char *prop = rooted (opt->root, "/system/build.prop");
+    p->os = g_getenv ("ANDROID_ROOT") || g_file_test (prop, G_FILE_TEST_EXISTS) ? HALDA_OS_ANDROID : HALDA_OS_LINUX;
+    g_free (prop);
+  }
+#endif
+  if (uname (&u) == 0)
+    g_snprintf (p->os_detail, sizeof p->os_detail, "%s %s %s", u.sysname, u.release, u.machine);
+  p->page_size = sysconf (_SC_PAGESIZE);
+  g_strlcpy (p->cpu_model, "unknown", sizeof p->cpu_model);
+  path = rooted (opt->root, "/proc/cpuinfo");
+  if (g_file_get_contents (path, &text, NULL, NULL)) {
+    /* x86: "model name"; ARM: "Hardware" or "Model". */
+    const char *keys[] = { "model name", "Hardware", "Model" };
+    for (guint k = 0; k < G_N_ELEMENTS (keys); k++) {
+      char *at = strstr (text, keys[k]), *colon, *end;
+      if (at == NULL || (at != text && at[-1] != '\n') || !(colon = strchr (at, ':')))
+        continue;
+      end = strchr (colon, '\n');
+      if (end)
+        *end = '\0';
+      g_strlcpy (p->cpu_model, g_strstrip (colon + 1), sizeof p->cpu_model);
+      break;
+    }
+  }
+  g_free (text);
+  g_free (path);
+}
+
+static const char *
+pci_vendor_name (guint vendor)
+{
+  switch (vendor) {
+    case 0x10de: return "NVIDIA";
+    case 0x1002: return "AMD";
+    case 0x8086: return "Intel";
+    case 0x13b5: return "ARM";
+    case 0x5143: return "Qualcomm";
+    case 0x1af4: return "virtio (virtual)";
+    case 0x1234: return "QEMU (virtual)";
+    case 0x15ad: return "VMware (virtual)";
+    case 0x1b36: return "Red Hat (virtual)";
+    default: return "unknown vendor";
+  }
+}
+
+/* Display controllers on the PCI bus, for people: no GPU backend exists
+ * yet, so the scheduler is told "none" whatever is found. */
+static void
+read_gpu (const prima_profile_options *opt, prima_profile *p)
+{
+  char *base = rooted (opt->root, "/sys/bus/pci/devices");
+  GDir *d = g_dir_open (base, 0, NULL);
+  GString *s = g_string_new (NULL);
+  const char *entry;
+
+  p->gpu = HALDA_GPU_NONE;
+  p->vram_avail = 0;
+  while (d && (entry = g_dir_read_name (d))) {
+    char *fc = g_build_filename (base, entry, "class", NULL), *fv = g_build_filename (base, entry, "vendor", NULL);
+    char *fd = g_build_filename (base, entry, "device", NULL);
+    char *c = NULL, *v = NULL, *dv = NULL;
+    if (g_file_get_contents (fc, &c, NULL, NULL) && g_file_get_contents (fv, &v, NULL, NULL)
+        && (g_ascii_strtoull (c, NULL, 16) >> 16) == 0x03) {
+      guint vendor = (guint) g_ascii_strtoull (v, NULL, 16), device = 0;
+      if (g_file_get_contents (fd, &dv, NULL, NULL))
+        device = (guint) g_ascii_strtoull (dv, NULL, 16);
+      g_string_append_printf (s, "%s%s %04x:%04x at %s", s->len ? "; " : "", pci_vendor_name (vendor), vendor,
+          device, entry);
+    }
+    g_free (c);
+    g_free (v);
+    g_free (dv);
+    g_free (fc);
+    g_free (fv);
+    g_free (fd);
+  }
+  if (d)
+    g_dir_close (d);
+  g_snprintf (p->gpu_hardware, sizeof p->gpu_hardware, "%s", s->len ? s->str : "no display controller found");
+  g_string_free (s, TRUE);
+  g_free (base);
+}
+
+gboolean
+prima_profile_measure (const prima_profile_options *opt_in, prima_profile *p, GError **error)
+{
+  prima_profile_options opt = *opt_in;
+  gboolean any = FALSE;
+  int n_types = 0, n_steps, step = 0;
+  double start = now_s ();
+
+  memset (p, 0, sizeof *p);
+  p->net_latency = -1;
+  p->net_bandwidth = -1;
+  if (opt.matvec_seconds <= 0)
+    opt.matvec_seconds = 0.12;
+  if (opt.disk_seconds <= 0)
+    opt.disk_seconds = 0.6;
+  if (opt.membw_bytes == 0)
+    opt.membw_bytes = (size_t) 256 << 20;
+  if (opt.disk_bytes == 0)
+    opt.disk_bytes = (size_t) 256 << 20;
+  if (opt.matvec_bytes == 0)
+    opt.matvec_bytes = default_matvec_bytes ();
+  p->n_threads = opt.n_threads > 0 ? opt.n_threads : (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
+  p->kernels = prima_isa_name (prima_active_isa ());
+  for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
+    any |= opt.types[t];
+  for (int t = 0; t < PRIMA_TYPE_COUNT; t++) {
+    opt.types[t] = (any ? opt.types[t] : TRUE) && prima_profile_type_supported (t);
+    n_types += opt.types[t];
+  }
+  if (opt.skip_cpu)
+    n_types = 0;
+  n_steps = 1 + n_types + !opt.skip_memory_bandwidth + (opt.skip_disk ? 0 : 1);
+
+  read_system (&opt, p);
+  read_gpu (&opt, p);
+  if (!prima_profile_read_memory (opt.root, &p->mem, error))
+    return FALSE;
+  report (&opt, ++step, n_steps, "memory: %.2f GiB available of %.2f GiB%s", p->mem.available / GIB,
+      p->mem.total / GIB, p->mem.cgroup_limit != G_MAXUINT64 ? " (cgroup limit)" : "");
+
+  if (n_types > 0) {
+    prima_threadpool *pool = prima_threadpool_new (p->n_threads);
+    /* Never more than a quarter of what is free. */
+    size_t bytes = MIN (opt.matvec_bytes, MAX ((size_t) 4 << 20, (size_t) (p->mem.available / 4)));
+    uint8_t *buf = g_malloc (bytes);
+    float *x = g_new (float, MATVEC_COLS), *y = g_new (float, bytes / 16 + 1);
+    void *xq = g_malloc (MATVEC_COLS * sizeof (float) + 1024);
+    GRand *rng = g_rand_new_with_seed (20260601);
+    double t0 = now_s ();
+    for (int i = 0; i < MATVEC_COLS; i++)
+      x[i] = (float) g_rand_double_range (rng, -1.0, 1.0);
+    p->matvec_cols = MATVEC_COLS;
+    p->matvec_bytes = bytes;
+    for (int t = 0; t < PRIMA_TYPE_COUNT; t++) {
+      int rows = 0;
+      if (!opt.types[t])
+        continue;
+      p->cpu_flops[t] = measure_type (pool, t, buf, bytes, y, x, xq, opt.matvec_seconds, rng,
+          &p->cpu_bytes_per_s[t], &rows);
+      p->matvec_rows = MAX (p->matvec_rows, rows);
+      report (&opt, ++step, n_steps, "CPU %-7s %8.2f GFLOP/s (%5.2f GB/s of weights, activations %s)",
+          prima_type_name (t), p->cpu_flops[t] / 1e9, p->cpu_bytes_per_s[t] / 1e9,
+          prima_type_name (prima_type_get_traits (t)->vec_dot_type));
+    }
+    p->t_cpu = now_s () - t0;
+    g_rand_free (rng);
+    g_free (xq);
+    g_free (x);
+    g_free (y);
+    g_free (buf);
+    prima_threadpool_free (pool);
+  }
+
+  if (!opt.skip_memory_bandwidth) {
+    size_t bytes = MIN (opt.membw_bytes, MAX ((size_t) 16 << 20, (size_t) (p->mem.available / 4)));
+    double t0 = now_s ();
+    p->mem_read_bw = prima_measure_read_bandwidth (p->n_threads, bytes);
+    p->t_membw = now_s () - t0;
+    report (&opt, ++step, n_steps, "memory read bandwidth %.2f GB/s (%d threads, %.0f MiB)", p->mem_read_bw / 1e9,
+        p->n_threads, bytes / MIB);
+  }
+
+  if (!opt.skip_disk) {
+    measure_disk (&opt, p, ++step, n_steps);
+    if (!p->disk_measured)
+      report (&opt, step, n_steps, "disk: not measured: %s", p->disk_note);
+  } else {
+    g_strlcpy (p->disk_note, "skipped", sizeof p->disk_note);
+  }
+  p->t_total = now_s () - start;
+  return TRUE;
+}
+
+/* ---- network ---- */
+
+void
+prima_profile_set_network (prima_profile *p, double latency_s, double bandwidth_bytes_s)
+{
+  p->net_latency = MAX (0.0, latency_s);
+  p->net_bandwidth = MAX (0.0, bandwidth_bytes_s);
+}
+
+gboolean
+prima_profile_fit_network (const double *bytes, const double *rtt, int n, double *latency, double *bandwidth)
+{
+  double mx = 0, my = 0, sxx = 0, sxy = 0, min_rtt = G_MAXDOUBLE, slope, icept;
+  *latency = 0;
+  *bandwidth = 0;
+  if (n <= 0)
+    return FALSE;
+  for (int i = 0; i < n; i++) {
+    mx += bytes[i] / n;
+    my += rtt[i] / n;
+    min_rtt = MIN (min_rtt, rtt[i]);
+  }
+  for (int i = 0; i < n; i++) {
+    sxx += (bytes[i] - mx) * (bytes[i] - mx);
+    sxy += (bytes[i] - mx) * (rtt[i] - my);
+  }
+  *latency = min_rtt / 2;
+  if (n < 2 || sxx <= 0 || sxy <= 0)
+    return FALSE;
+  slope = sxy / sxx;
+  icept = my - slope * mx;
+  *latency = MAX (0.0, icept / 2);
+  *bandwidth = 1.0 / slope;
+  return TRUE;
+}
+
+/* ---- output ---- */
+
+/* Numbers rounded to what is meaningful, so the JSON stays readable. */
+static double
+round_to (double v, double unit)
+{
+  return round (v / unit) * unit;
+}
+
+static char *
+cgroup_text (const prima_profile_memory *m)
+{
+  if (m->cgroup_version == 0)
+    return g_strdup ("no memory cgroup");
+  if (m->cgroup_limit == G_MAXUINT64)
+    return g_strdup_printf ("v%d %s: no limit", m->cgroup_version, m->cgroup_path);
+  return g_strdup_printf ("v%d %s: limit %.2f GiB, usage %.2f GiB (%.2f GiB reclaimable cache)", m->cgroup_version,
+      m->cgroup_path, m->cgroup_limit / GIB, m->cgroup_usage / GIB, m->cgroup_reclaimable / GIB);
+}
+
+JsonNode *
+prima_profile_to_json (const prima_profile *p, gboolean is_head)
+{
+  JsonBuilder *b = json_builder_new ();
+  JsonNode *root;
+  char *cg = cgroup_text (&p->mem), *text;
+
+#define MEMBER(k) json_builder_set_member_name (b, k)
+  json_builder_begin_object (b);
+  MEMBER ("name");
+  json_builder_add_string_value (b, p->name);
+  MEMBER ("head");
+  json_builder_add_boolean_value (b, is_head);
+  MEMBER ("os");
+  json_builder_add_string_value (b, halda_os_name (p->os));
+  MEMBER ("ram_available_gib");
+  json_builder_add_double_value (b, round_to (p->mem.available / GIB, 1e-3));
+  MEMBER ("swap_available_gib");
+  json_builder_add_double_value (b, round_to (p->mem.swap_available / GIB, 1e-3));
+  if (p->disk_measured) {
+    MEMBER ("disk_seq_read_gb_s");
+    json_builder_add_double_value (b, round_to (p->disk_seq_read / 1e9, 1e-4));
+    MEMBER ("disk_rnd_read_gb_s");
+    json_builder_add_double_value (b, round_to (p->disk_rnd_read / 1e9, 1e-4));
+  }
+  MEMBER ("cpu_gflops");
+  json_builder_begin_object (b);
+  for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
+    if (p->cpu_flops[t] > 0) {
+      MEMBER (prima_type_name (t));
+      json_builder_add_double_value (b, round_to (p->cpu_flops[t] / 1e9, 1e-3));
+    }
+  json_builder_end_object (b);
+  MEMBER ("gpu");
+  json_builder_add_string_value (b, halda_gpu_name (p->gpu));
+  MEMBER ("vram_available_gib");
+  json_builder_add_double_value (b, round_to (p->vram_avail / GIB, 1e-3));
+  /* The hop is measured by the ring: until then the solver sees no network
+   * field (no cost) and people see why. */
+  if (p->net_latency >= 0) {
+    MEMBER ("net_latency_ms");
+    json_builder_add_double_value (b, round_to (p->net_latency * 1e3, 1e-4));
+    MEMBER ("net_bandwidth_mb_s");
+    json_builder_add_double_value (b, round_to (p->net_bandwidth / 1e6, 1e-3));
+  } else {
+    MEMBER ("_net_latency_ms");
+    json_builder_add_string_value (b, "not measured");
+    MEMBER ("_net_bandwidth_mb_s");
+    json_builder_add_string_value (b, "not measured");
+  }
+  /* For people; the solver ignores '_' fields. */
+  MEMBER ("_os_detail");
+  json_builder_add_string_value (b, p->os_detail);
+  MEMBER ("_cpu");
+  json_builder_add_string_value (b, p->cpu_model);
+  MEMBER ("_threads");
+  json_builder_add_int_value (b, p->n_threads);
+  MEMBER ("_kernels");
+  json_builder_add_string_value (b, p->kernels ? p->kernels : "");
+  MEMBER ("_page_size");
+  json_builder_add_int_value (b, p->page_size);
+  MEMBER ("_ram_total_gib");
+  json_builder_add_double_value (b, round_to (p->mem.total / GIB, 1e-3));
+  MEMBER ("_swap_total_gib");
+  json_builder_add_double_value (b, round_to (p->mem.swap_total / GIB, 1e-3));
+  MEMBER ("_cgroup");
+  json_builder_add_string_value (b, cg);
+  MEMBER ("_mem_read_bw_gb_s");
+  json_builder_add_double_value (b, round_to (p->mem_read_bw / 1e9, 1e-3));
+  MEMBER ("_disk");
+  if (p->disk_measured)
+    text = g_strdup_printf ("%s; %zu KiB sequential reads, %zu KiB random reads x %d threads", p->disk_note,
+        p->disk_seq_block / 1024, p->disk_rnd_block / 1024, p->disk_rnd_threads);
+  else
+    text = g_strdup_printf ("not measured: %s", p->disk_note);
+  json_builder_add_string_value (b, text);
+  g_free (text);
+  MEMBER ("_gpu_hardware");
+  text = g_strdup_printf ("%s (no GPU backend yet)", p->gpu_hardware);
+  json_builder_add_string_value (b, text);
+  g_free (text);
+  MEMBER ("_profile_seconds");
+  json_builder_add_double_value (b, round_to (p->t_total, 1e-3));
+  json_builder_end_object (b);
+#undef MEMBER
+  root = json_builder_get_root (b);
+  g_object_unref (b);
+  g_free (cg);
+  return root;
+}
+
+void
+prima_profile_to_halda (const prima_profile *p, gboolean is_head, halda_device *d)
+{
+  halda_device_init (d);
+  g_strlcpy (d->name, p->name, sizeof d->name);
+  d->os = p->os;
+  d->is_head = is_head;
+  d->ram_avail = p->mem.available;
+  d->swap_avail = p->mem.swap_available;
+  if (p->disk_measured) {
+    d->disk_seq_read = p->disk_seq_read;
+    d->disk_rnd_read = p->disk_rnd_read;
+  }
+  for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
+    d->cpu_flops[t] = p->cpu_flops[t];
+  d->gpu = p->gpu;
+  d->vram_avail = p->vram_avail;
+  if (p->net_latency >= 0) {
+    d->net_latency = p->net_latency;
+    d->net_bandwidth = p->net_bandwidth;
+  }
+}
+
+void
+prima_profile_print (FILE *out, const prima_profile *p)
+{
+  char *cg = cgroup_text (&p->mem);
+
+  fprintf (out, "%-13s %s (%s, %s)\n", "device", p->name, halda_os_name (p->os), p->os_detail);
+  fprintf (out, "%-13s %s, %d threads, kernels %s\n", "CPU", p->cpu_model, p->n_threads, p->kernels);
+  fprintf (out, "%-13s %.2f GiB total, %.2f GiB available\n", "memory", p->mem.total / GIB, p->mem.available / GIB);
+  fprintf (out, "%-13s %s\n", "cgroup", cg);
+  fprintf (out, "%-13s %.2f GiB free of %.2f GiB, %.2f GiB usable\n", "swap", p->mem.swap_free / GIB,
+      p->mem.swap_total / GIB, p->mem.swap_available / GIB);
+  fprintf (out, "%-13s %ld bytes\n", "page size", p->page_size);
+  if (p->mem_read_bw > 0)
+    fprintf (out, "%-13s %.2f GB/s (%d threads)\n", "memory read", p->mem_read_bw / 1e9, p->n_threads);
+  else
+    fprintf (out, "%-13s not measured\n", "memory read");
+  if (p->disk_measured) {
+    fprintf (out, "%-13s sequential %.3f GB/s (%zu KiB reads), random %.3f GB/s (%zu KiB reads, %d thread%s)\n",
+        "disk read", p->disk_seq_read / 1e9, p->disk_seq_block / 1024, p->disk_rnd_read / 1e9,
+        p->disk_rnd_block / 1024, p->disk_rnd_threads, p->disk_rnd_threads == 1 ? "" : "s");
+    fprintf (out, "%-13s %s\n", "", p->disk_note);
+  } else {
+    fprintf (out, "%-13s not measured (%s)\n", "disk read", p->disk_note);
+  }
+  fprintf (out, "%-13s %s, %.2f GiB VRAM free (no GPU backend yet; hardware: %s)\n", "GPU", halda_gpu_name (p->gpu),
+      p->vram_avail / GIB, p->gpu_hardware);
+  if (p->net_latency >= 0)
+    fprintf (out, "%-13s %.3f ms latency, %.1f MB/s to the next device\n", "network", p->net_latency * 1e3,
+        p->net_bandwidth / 1e6);
+  else
+    fprintf (out, "%-13s not measured (the ring measures the hop to the next device)\n", "network");
+  if (p->matvec_rows > 0) {
+    fprintf (out, "\nCPU throughput: y = W x, W %d columns x up to %d rows (%.0f MiB), x converted to the activation type\n",
+        p->matvec_cols, p->matvec_rows, p->matvec_bytes / MIB);
+    fprintf (out, "  %-8s %10s %14s  %s\n", "type", "GFLOP/s", "weights GB/s", "activations");
+    for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
+      if (p->cpu_flops[t] > 0)
+        fprintf (out, "  %-8s %10.2f %14.2f  %s\n", prima_type_name (t), p->cpu_flops[t] / 1e9,
+            p->cpu_bytes_per_s[t] / 1e9, prima_type_name (prima_type_get_traits (t)->vec_dot_type));
+  }
+  fprintf (out, "\nprofiled in %.2f s (CPU %.2f s, memory %.2f s, disk %.2f s)\n", p->t_total, p->t_cpu, p->t_membw,
+      p->t_disk);
+  g_free (cg);
+}

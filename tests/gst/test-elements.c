@@ -49,9 +49,9 @@ json_ids (JsonObject * o, const gchar * member)
 }
 
 static Reference *
-reference_load (void)
+reference_load_from (const gchar * file)
 {
-  gchar *path = test_data_path (REFERENCE);
+  gchar *path = test_data_path (file);
   JsonParser *parser = json_parser_new ();
   GError *error = NULL;
   Reference *r = g_new0 (Reference, 1);
@@ -66,6 +66,12 @@ reference_load (void)
   g_object_unref (parser);
   g_free (path);
   return r;
+}
+
+static Reference *
+reference_load (void)
+{
+  return reference_load_from (REFERENCE);
 }
 
 static void
@@ -749,10 +755,10 @@ GST_START_TEST (test_generate_until_end)
 GST_END_TEST;
 
 /* The documented line run by gst-launch-1.0 itself. */
-GST_START_TEST (test_gst_launch)
+static void
+check_gst_launch (const gchar * model, const gchar * reference)
 {
-  Reference *ref = reference_load ();
-  gchar *model = model_path ();
+  Reference *ref = reference_load_from (reference);
   gchar *cmd = g_strdup_printf ("printf '%%s' '%s' | '%s' -q fdsrc fd=0 ! primatokenizer model=%s "
       "! primaloop name=loop model=%s n-predict=64 ! primalayers model=%s ! primasampler temperature=0 "
       "! tee name=t ! queue ! primadetokenizer model=%s ! fdsink fd=1  t. ! primafeedback",
@@ -771,8 +777,24 @@ GST_START_TEST (test_gst_launch)
   g_free (out);
   g_free (err);
   g_free (cmd);
-  g_free (model);
   reference_free (ref);
+}
+
+GST_START_TEST (test_gst_launch)
+{
+  gchar *model = model_path ();
+  check_gst_launch (model, REFERENCE);
+  g_free (model);
+}
+
+GST_END_TEST;
+
+/* The same on the embedded default model of data/. */
+GST_START_TEST (test_gst_launch_embedded)
+{
+  gchar *model = g_build_filename (g_getenv ("PRIMA_DATA_DIR"), "TinyStories-656K-f32.gguf", NULL);
+  check_gst_launch (model, "TinyStories-656K-f32.json");
+  g_free (model);
 }
 
 GST_END_TEST;
@@ -1225,6 +1247,7 @@ prima_suite (void)
   tcase_add_test (tc, test_generate_stop);
   tcase_add_test (tc, test_generate_until_end);
   tcase_add_test (tc, test_gst_launch);
+  tcase_add_test (tc, test_gst_launch_embedded);
   tcase_add_test (tc, test_inspect);
   tcase_add_test (tc, test_feedback_channel);
   tcase_add_test (tc, test_feedback_channel_taken);

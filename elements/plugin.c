@@ -10,6 +10,8 @@
 #include "model/gstprimalayers.h"
 #include "flow/gstprimaloop.h"
 #include "flow/gstprimafeedback.h"
+#include "net/gstprimawssrc.h"
+#include "net/gstprimawssink.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -27,6 +29,8 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (primalayers, plugin);
   ret |= GST_ELEMENT_REGISTER (primasampler, plugin);
   ret |= GST_ELEMENT_REGISTER (primadetokenizer, plugin);
+  ret |= GST_ELEMENT_REGISTER (primawssrc, plugin);
+  ret |= GST_ELEMENT_REGISTER (primawssink, plugin);
 
   return ret;
 }

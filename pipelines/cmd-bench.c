@@ -14,6 +14,7 @@
 #include "forward.h"
 #include "sampler.h"
 #include "membw.h"
+#include "memstat.h"
 
 static double
 seconds_since (gint64 t0)
@@ -264,7 +265,10 @@ prima_cmd_bench (int argc, char **argv)
   const char *model_path = NULL, *pp_list = "128,512";
   int n_threads = 0, n_gen = 64, reps = 2;
   gint64 bw_mib = 1024;
-  gboolean help, pipeline = FALSE;
+  gboolean help, pipeline = FALSE, prefetch = FALSE, force = FALSE, verbose = FALSE;
+  const char *prefetch_mode = NULL, *release_policy = NULL;
+  prima_prefetch_mode pm = PRIMA_PREFETCH_DEFAULT;
+  prima_release_policy rp = PRIMA_RELEASE_DEFAULT;
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
     {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
@@ -273,6 +277,12 @@ prima_cmd_bench (int argc, char **argv)
     {"-r,--repetitions", CLI_INT, &reps, "N", "repetitions of each test (default 2)"},
     {"--bandwidth-mib", CLI_INT64, &bw_mib, "MiB", "buffer size of the bandwidth probe (default 1024)"},
     {"--pipeline", CLI_FLAG, &pipeline, NULL, "decode through generate.pipeline against the bare core (-n tokens, -r reps)"},
+    {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
+    {"--force", CLI_FLAG, &force, NULL, "fault the next window in from a helper thread (implies --prefetch)"},
+    {"--prefetch-mode", CLI_STRING, &prefetch_mode, "MODE", "none, advise or force (default: see docs/memory.md)"},
+    {"--release-policy", CLI_STRING, &release_policy, "POLICY",
+      "drop windows' pages after use: auto (when the windows do not fit), never, always"},
+    {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end (resident weights, KV, pressure)"},
   };
   prima_model *model = NULL;
   prima_context *ctx = NULL;
@@ -292,6 +302,17 @@ prima_cmd_bench (int argc, char **argv)
     return 0;
   if (n_threads <= 0)
     n_threads = (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
+  if ((prefetch_mode && !prima_prefetch_mode_from_name (prefetch_mode, &pm))
+      || (release_policy && !prima_release_policy_from_name (release_policy, &rp))) {
+    fprintf (stderr, "prima bench: unknown --prefetch-mode or --release-policy (see --help)\n");
+    return 2;
+  }
+  if (force)
+    pm = PRIMA_PREFETCH_FORCE;
+  else if (prefetch)
+    pm = PRIMA_PREFETCH_ADVISE;
+  prima_residency_set_defaults (pm, rp);
+  prima_memwatch_global_start ();
   if (pipeline)
     return bench_pipeline (model_path ? model_path : prima_default_model_path (), n_threads, n_gen, MAX (reps, 1));
   if (!(pps = prima_parse_ids ("bench", pp_list)))
@@ -357,6 +378,12 @@ prima_cmd_bench (int argc, char **argv)
     printf ("| tg%-4d | %8.2f | %8.3f |\n", n_gen, tg_rate, total * 1e3 / (n_gen * reps));
     printf ("\ndecode reads %.2f GB/s of weights = %.1f%% of the measured bandwidth (decode efficiency)\n",
         weight_bytes * tg_rate / 1e9, 100.0 * weight_bytes * tg_rate / bandwidth);
+  }
+  if (verbose) {
+    GString *report = g_string_new (NULL);
+    prima_context_memory_report (report);
+    printf ("\n%s", report->str);
+    g_string_free (report, TRUE);
   }
   status = 0;
   goto out;

@@ -55,12 +55,11 @@ prima_cmd_profile (int argc, char **argv)
   if (!quiet)
     opt.progress = show_progress;
   if (model_path) {
-    halda_model desc;
-    /* The types the solver will ask for: those of the layers and the output head. */
+    /* The types the solver will ask for (those of the layers and the output
+     * head) in the shapes of the model's matrices. */
     if (!prima_open_model ("profile", model_path, &model, NULL))
       return 1;
-    halda_model_from_prima (model, 512, &desc);
-    prima_profile_types_from_model (&desc, opt.types);
+    prima_profile_options_from_model (&opt, model);
     opt.model_path = model_path;
     prima_model_free (model);
   }
@@ -73,7 +72,6 @@ prima_cmd_profile (int argc, char **argv)
     g_strlcpy (prof.name, name, sizeof prof.name);
   if (json) {
     JsonNode *obj = prima_profile_to_json (&prof, head), *root = obj;
-    JsonGenerator *gen = json_generator_new ();
     char *text;
     if (array) {
       JsonArray *a = json_array_new ();
@@ -81,12 +79,9 @@ prima_cmd_profile (int argc, char **argv)
       root = json_node_new (JSON_NODE_ARRAY);
       json_node_take_array (root, a);
     }
-    json_generator_set_pretty (gen, TRUE);
-    json_generator_set_root (gen, root);
-    text = json_generator_to_data (gen, NULL);
-    printf ("%s\n", text);
+    text = prima_profile_json_text (root);
+    fputs (text, stdout);
     g_free (text);
-    g_object_unref (gen);
     json_node_unref (root);
   } else {
     prima_profile_print (stdout, &prof);

@@ -14,6 +14,9 @@
 #include "cli-args.h"
 #include "sampler.h"
 #include "prima-caps.h"
+#include "ring-head.h"
+#include "forward.h"
+#include "memstat.h"
 
 #define OUTPUT_END_OF_TURN "prima-output-end-of-turn"
 
@@ -273,6 +276,17 @@ chat (RunState *st, int fd, const char *first)
   return status;
 }
 
+/* --verbose: resident weights, KV cache, page-cache and memory pressure of
+ * the contexts still alive (the pipeline has not stopped yet). */
+static void
+print_memory_report (void)
+{
+  GString *s = g_string_new (NULL);
+  prima_context_memory_report (s);
+  fputs (s->str, stderr);
+  g_string_free (s, TRUE);
+}
+
 int
 prima_cmd_run (int argc, char **argv)
 {
@@ -280,8 +294,13 @@ prima_cmd_run (int argc, char **argv)
   const char *system_prompt = NULL, *chat_template = NULL;
   int n_predict = -1, n_ctx = 4096, n_threads = 0, n_batch = 512, n_gpu_layers = 0;
   gboolean ignore_eos = FALSE, no_display_prompt = FALSE, conversation = FALSE, verbose = FALSE, help;
+  gboolean prefetch = FALSE, force = FALSE;
+  const char *prefetch_mode = NULL, *release_policy = NULL;
+  prima_prefetch_mode pm = PRIMA_PREFETCH_DEFAULT;
+  prima_release_policy rp = PRIMA_RELEASE_DEFAULT;
   prima_sampler_params sp;
   gint64 seed = -1;
+  PrimaRingOptions ring = { 0 };
   prima_sampler_params_init (&sp);
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
@@ -308,7 +327,22 @@ prima_cmd_run (int argc, char **argv)
     {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &n_gpu_layers, "N", "layers to offload to a GPU (no GPU backend yet)"},
     {"--gpu-mem", CLI_STRING, &gpu_mem, "GiB", "GPU memory to use (no GPU backend yet)"},
     {"--ids-out", CLI_STRING, &ids_out, "FILE", "write the generated token ids to FILE"},
-    {"--verbose", CLI_FLAG, &verbose, NULL, "-cnv: print each turn's token counts on stderr"},
+    {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
+    {"--force", CLI_FLAG, &force, NULL, "fault the next window in from a helper thread (implies --prefetch)"},
+    {"--prefetch-mode", CLI_STRING, &prefetch_mode, "MODE", "none, advise or force (default: see docs/memory.md)"},
+    {"--release-policy", CLI_STRING, &release_policy, "POLICY",
+      "drop windows' pages after use: auto (when the windows do not fit), never, always"},
+    {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end; -cnv: each turn's token counts"},
+    {"--world", CLI_INT, &ring.world, "N", "ring: devices in the ring (this one is the head, rank 0)"},
+    {"--rank", CLI_INT, &ring.rank, "R", "ring: this device's rank (0 for prima run)"},
+    {"--master", CLI_STRING, &ring.master, "IP", "ring: the head's address (accepted for prima.cpp's flags)"},
+    {"--next", CLI_STRING, &ring.next, "IP", "ring: address of rank 1 (default 127.0.0.1)"},
+    {"--port", CLI_INT, &ring.port, "BASE", "ring: data port of rank r is BASE+r (default 9000)"},
+    {"-lw,--layer-window", CLI_STRING, &ring.lw, "a,b,..", "ring: layers per device and cycle, in rank order"},
+    {"-k,--rounds", CLI_INT, &ring.k, "N", "ring: rounds per token (default: from -lw)"},
+    {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
+    {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
+    {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key"},
   };
   RunState st = { 0 };
   GstElement *pipeline = NULL;
@@ -325,6 +359,24 @@ prima_cmd_run (int argc, char **argv)
     return 0;
   if (n_gpu_layers > 0 || gpu_mem)
     fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
+  if (prefetch_mode && !prima_prefetch_mode_from_name (prefetch_mode, &pm)) {
+    fprintf (stderr, "prima run: unknown --prefetch-mode '%s' (none, advise, force)\n", prefetch_mode);
+    return 2;
+  }
+  if (release_policy && !prima_release_policy_from_name (release_policy, &rp)) {
+    fprintf (stderr, "prima run: unknown --release-policy '%s' (auto, never, always)\n", release_policy);
+    return 2;
+  }
+  if (force)
+    pm = PRIMA_PREFETCH_FORCE;
+  else if (prefetch)
+    pm = PRIMA_PREFETCH_ADVISE;
+  /* The layers element's contexts take the process defaults. */
+  prima_residency_set_defaults (pm, rp);
+  /* Faulting a large model in is the real work of start-up: show it. */
+  prima_residency_set_progress (verbose || isatty (2));
+  /* The baseline of memory pressure: before anything is mapped. */
+  prima_memwatch_global_start ();
   if (file) {
     if (!(text = prima_read_prompt_file ("run", file)))
       return 1;
@@ -340,9 +392,16 @@ prima_cmd_run (int argc, char **argv)
 
   if (!prima_gst_init ("run"))
     goto out;
-  pipeline = prima_pipeline_load ("run", conversation ? "chat.pipeline" : "generate.pipeline");
+  pipeline = prima_pipeline_load ("run", prima_ring_active (&ring) ? "ring-head.pipeline"
+      : conversation ? "chat.pipeline" : "generate.pipeline");
   if (pipeline == NULL)
     goto out;
+  if (prima_ring_active (&ring)) {
+    if (conversation)
+      prima_pipeline_set (pipeline, "tokenizer", "chat", TRUE, NULL);
+    if (!prima_ring_head_setup (&ring, pipeline, model, n_ctx, n_threads))
+      goto out;
+  }
   st.pipeline = pipeline;
   st.verbose = verbose;
   st.bus = gst_element_get_bus (pipeline);
@@ -403,6 +462,8 @@ prima_cmd_run (int argc, char **argv)
       fprintf (stderr, "\n");
       print_speed ("prompt", st.all_prompt_tokens, st.all_prompt_ns);
       print_speed ("decode", st.all_decode_tokens, st.all_decode_ns);
+      if (verbose)
+        print_memory_report ();
     }
     goto out;
   }
@@ -423,6 +484,8 @@ prima_cmd_run (int argc, char **argv)
   fprintf (stderr, "\n");
   print_speed ("prompt", st.prompt_tokens, st.prompt_ns);
   print_speed ("decode", st.decode_tokens, st.decode_ns);
+  if (verbose)
+    print_memory_report ();
   if (ids_out) {
     GString *s = g_string_new (NULL);
     GError *error = NULL;
@@ -460,6 +523,10 @@ out:
     gst_object_unref (st.bus);
   if (pipeline)
     gst_object_unref (pipeline);
+  if (ring.n_workers > 0 && !prima_ring_head_finish (&ring, status != 0) && status == 0) {
+    fprintf (stderr, "prima run: a local worker did not stop cleanly\n");
+    status = 1;
+  }
   if (st.ids)
     g_array_free (st.ids, TRUE);
   g_free (st.reason);

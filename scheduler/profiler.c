@@ -1,6 +1,7 @@
 /* gst-prima: the device profiler (see profiler.h and docs/profiler.md).
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "profiler.h"
+#include "halda-io.h"
 #include "membw.h"
 #include "threadpool.h"
 #include "tensor-types.h"
@@ -21,7 +23,6 @@
 #define CGROUP_NO_LIMIT_MIN (G_GUINT64_CONSTANT (1) << 60)
 /* Columns of the test matrix: a typical n_embd, a multiple of every block size. */
 #define MATVEC_COLS 4096
-#define MATVEC_PATTERN_ROWS 16
 #define DISK_SEQ_BLOCK (1 << 20)
 #define DISK_ALIGN 4096
 
@@ -31,10 +32,11 @@ void
 prima_profile_options_init (prima_profile_options *opt)
 {
   memset (opt, 0, sizeof *opt);
-  opt->matvec_seconds = 0.12;
-  opt->membw_bytes = (size_t) 256 << 20;
+  opt->matvec_seconds = 0.1;
+  opt->cpu_budget_seconds = 4.0;
+  opt->membw_bytes = (size_t) 128 << 20;
   opt->disk_bytes = (size_t) 256 << 20;
-  opt->disk_seconds = 0.6;
+  opt->disk_seconds = 0.5;
 }
 
 static double
@@ -267,8 +269,14 @@ read_cgroup (const char *root, prima_profile_memory *m)
   rel = cg;
   if (strcmp (mnt_root, "/") != 0 && g_str_has_prefix (cg, mnt_root))
     rel = cg + strlen (mnt_root);
-  mount_dir = rooted (root, mnt);
-  dir = g_build_filename (mount_dir, rel, NULL);
+  {
+    char *m = rooted (root, mnt), *d = g_build_filename (m, rel, NULL);
+    /* Canonical forms (no "//", no trailing "/") so the walk up ends at the mount. */
+    mount_dir = g_canonicalize_filename (m, "/");
+    dir = g_canonicalize_filename (d, "/");
+    g_free (m);
+    g_free (d);
+  }
   /* In a cgroup namespace the path may not exist below the mount: then the
    * mount point is our cgroup. */
   if (!g_file_test (dir, G_FILE_TEST_IS_DIR)) {
@@ -380,56 +388,84 @@ prima_profile_types_from_model (const halda_model *model, gboolean types[PRIMA_T
     types[t] = model->layer_flops[t] > 0 || model->output_flops[t] > 0;
 }
 
+void
+prima_profile_options_from_model (prima_profile_options *opt, const prima_model *model)
+{
+  halda_model desc;
+  double biggest[PRIMA_TYPE_COUNT] = { 0 };
+
+  halda_model_from_prima (model, 512, &desc);
+  prima_profile_types_from_model (&desc, opt->types);
+  /* For each type, the shape of its largest matrix (decode's time goes to
+   * the big ones: the FFN, the output head). */
+  for (int i = 0; i <= model->hp.n_layer; i++) {
+    const prima_layer_weights *l = i < model->hp.n_layer ? &model->layers[i] : NULL;
+    const gguf_tensor *last[] = { model->output };
+    const gguf_tensor *const *ts = l ? (const gguf_tensor *const[]) { l->wq, l->wk, l->wv, l->wo, l->ffn_gate,
+      l->ffn_up, l->ffn_down } : last;
+    int n = l ? 7 : 1;
+    for (int k = 0; k < n; k++) {
+      const gguf_tensor *w = ts[k];
+      if (w == NULL || w->type >= PRIMA_TYPE_COUNT || w->ne[1] <= 1 || (double) w->size <= biggest[w->type])
+        continue;
+      biggest[w->type] = (double) w->size;
+      opt->shape_rows[w->type] = (int) MIN (w->ne[1], (int64_t) G_MAXINT);
+      opt->shape_cols[w->type] = (int) MIN (w->ne[0], (int64_t) G_MAXINT);
+    }
+  }
+}
+
 typedef struct {
   const uint8_t *w;
   size_t row_bytes;
   int n_rows;
   int n_cols;
+  int chunk_rows;
   prima_vec_dot_fn vec_dot;
   const void *xq;
   float *y;
+  atomic_int next;              /* next chunk of rows to claim */
 } matvec_task;
 
-/* Each thread takes a contiguous band of rows, as the forward pass's
- * threads start on their own ranges, and streams it. */
+/* Threads claim chunks of rows from a shared counter, as the forward pass's
+ * matmul does, and run through the thread pool's dynamic mode: on a loaded
+ * machine a descheduled worker costs what it costs the forward pass. */
 static void
-matvec_band (int ith, int nth, void *arg)
+matvec_chunks (int ith, int nth, void *arg)
 {
-  const matvec_task *t = arg;
-  int r0 = (int) ((gint64) t->n_rows * ith / nth), r1 = (int) ((gint64) t->n_rows * (ith + 1) / nth);
-  for (int r = r0; r < r1; r++) {
-    const uint8_t *row = t->w + (size_t) r * t->row_bytes;
-    /* Hardware prefetchers stop at page boundaries; keep the stream going. */
-    if (r + 4 < r1)
-      for (size_t off = 0; off < t->row_bytes; off += 64)
-        __builtin_prefetch (row + 4 * t->row_bytes + off, 0, 0);
-    t->vec_dot (t->n_cols, &t->y[r], row, t->xq);
+  matvec_task *t = arg;
+  int c;
+  (void) ith;
+  (void) nth;
+  while ((c = atomic_fetch_add (&t->next, 1)) * t->chunk_rows < t->n_rows) {
+    int r0 = c * t->chunk_rows, r1 = MIN (r0 + t->chunk_rows, t->n_rows);
+    for (int r = r0; r < r1; r++) {
+      const uint8_t *row = t->w + (size_t) r * t->row_bytes;
+      /* Hardware prefetchers stop at page boundaries; keep the stream going. */
+      if (r + 2 < r1)
+        for (size_t off = 0; off < t->row_bytes; off += 64)
+          __builtin_prefetch (row + 2 * t->row_bytes + off, 0, 0);
+      t->vec_dot (t->n_cols, &t->y[r], row, t->xq);
+    }
   }
 }
 
-/* Weights of a type: a few rows quantized from random floats (random bytes
- * for types we cannot quantize, with bit 6 of every byte cleared so fp16
- * scales stay finite), copied over the whole matrix. The values do not
- * change the time; only the bytes streamed and the kernel do. */
+/* The test matrix holds random bytes, shared by every type: the kernels do
+ * the same work whatever the values, and quantizing 128 MiB per type would
+ * cost more than timing it. Each byte gets bit 6 cleared and bit 5 set, so
+ * that every fp16, bf16 and f32 in it (their exponents sit in the top byte)
+ * is a normal number below 2: no NaN, infinity or subnormal to take a slow
+ * path. A 64 KiB random block is repeated over the buffer. */
 static void
-fill_weights (const prima_type_traits *tr, uint8_t *buf, size_t row_bytes, int n_rows, int n_cols, GRand *rng)
+fill_random (uint8_t *buf, size_t bytes, GRand *rng)
 {
-  int pattern = MIN (MATVEC_PATTERN_ROWS, n_rows);
-  float *row = g_new (float, n_cols);
-  for (int r = 0; r < pattern; r++) {
-    uint8_t *dst = buf + (size_t) r * row_bytes;
-    if (tr->from_float) {
-      for (int i = 0; i < n_cols; i++)
-        row[i] = (float) g_rand_double_range (rng, -1.0, 1.0);
-      tr->from_float (row, dst, n_cols);
-    } else {
-      for (size_t i = 0; i < row_bytes; i++)
-        dst[i] = (uint8_t) (g_rand_int (rng) & 0xbf);
-    }
+  const size_t block = 65536;
+  for (size_t i = 0; i < MIN (block, bytes); i += 4) {
+    guint32 v = (g_rand_int (rng) & 0xbfbfbfbf) | 0x20202020;
+    memcpy (buf + i, &v, MIN ((size_t) 4, bytes - i));
   }
-  for (int r = pattern; r < n_rows; r += pattern)
-    memcpy (buf + (size_t) r * row_bytes, buf, (size_t) MIN (pattern, n_rows - r) * row_bytes);
-  g_free (row);
+  for (size_t off = block; off < bytes; off += block)
+    memcpy (buf + off, buf, MIN (block, bytes - off));
 }
 
 static int
@@ -439,48 +475,75 @@ compare_doubles (const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-/* FLOP/s of y = W x for W of the given type: the median of timed passes,
- * each converting x to the activation type (as the forward pass does before
- * every product) and streaming all of W. */
-static double
-measure_type (prima_threadpool *pool, prima_type type, uint8_t *buf, size_t buf_bytes, float *y, const float *x,
-    void *xq, double seconds, GRand *rng, double *bytes_per_s, int *rows)
+/* One pass: y = W_m x for every matrix W_m of the shape that fits in the
+ * buffer, one after the other as a layer's products are, x converted to the
+ * activation type before each (as the forward pass does). */
+static void
+matvec_pass (prima_threadpool *pool, matvec_task *t, const uint8_t *buf, int n_mats, size_t mat_bytes,
+    const prima_type_traits *vt, const float *x, void *xq)
 {
-  const prima_type_traits *tr = prima_type_get_traits (type), *vt = prima_type_get_traits (tr->vec_dot_type);
-  size_t row_bytes = prima_row_size (type, MATVEC_COLS);
-  int n_rows = (int) MIN (buf_bytes / row_bytes, (size_t) G_MAXINT / 2);
-  matvec_task t = { buf, row_bytes, n_rows, MATVEC_COLS, tr->vec_dot, tr->vec_dot_type == PRIMA_TYPE_F32 ? x : xq, y };
+  for (int m = 0; m < n_mats; m++) {
+    if (vt)
+      vt->from_float (x, xq, t->n_cols);
+    t->w = buf + (size_t) m * mat_bytes;
+    atomic_store (&t->next, 0);
+    prima_threadpool_run_dynamic (pool, matvec_chunks, t);
+  }
+}
+
+/* FLOP/s of decode-shaped products on weights of this type: the median of
+ * timed passes over the whole buffer. */
+static double
+measure_type (prima_threadpool *pool, prima_type type, int n_rows, int n_cols, const uint8_t *buf,
+    size_t buf_bytes, float *y, const float *x, void *xq, double seconds, double *bytes_per_s, int *n_mats_out)
+{
+  const prima_type_traits *tr = prima_type_get_traits (type);
+  const prima_type_traits *vt = tr->vec_dot_type == PRIMA_TYPE_F32 ? NULL : prima_type_get_traits (tr->vec_dot_type);
+  size_t row_bytes = prima_row_size (type, n_cols), mat_bytes;
+  int n_mats, n_threads = prima_threadpool_n_threads (pool);
+  matvec_task t;
   double times[256], start, med;
   int n = 0;
 
-  fill_weights (tr, buf, row_bytes, n_rows, MATVEC_COLS, rng);
-  if (tr->vec_dot_type != PRIMA_TYPE_F32)
-    vt->from_float (x, xq, MATVEC_COLS);
-  prima_threadpool_run (pool, matvec_band, &t);         /* warm up: threads, TLB */
+  n_rows = (int) MIN ((size_t) n_rows, buf_bytes / row_bytes);
+  mat_bytes = row_bytes * n_rows;
+  n_mats = (int) (buf_bytes / mat_bytes);
+  memset (&t, 0, sizeof t);
+  t.row_bytes = row_bytes;
+  t.n_rows = n_rows;
+  t.n_cols = n_cols;
+  /* About the forward pass's chunking: a few dozen chunks per thread. */
+  t.chunk_rows = MAX (4, n_rows / (n_threads * 32));
+  t.vec_dot = tr->vec_dot;
+  t.xq = vt ? xq : (const void *) x;
+  t.y = y;
+  matvec_pass (pool, &t, buf, n_mats, mat_bytes, vt, x, xq);    /* warm up: threads, TLB */
   start = now_s ();
-  while (n < (int) G_N_ELEMENTS (times) && (n < 3 || now_s () - start < seconds)) {
+  /* At least three passes for a median; two when the time is already spent. */
+  while (n < (int) G_N_ELEMENTS (times) && (n < (seconds > 0 ? 3 : 2) || now_s () - start < seconds)) {
     double t0 = now_s ();
-    if (tr->vec_dot_type != PRIMA_TYPE_F32)
-      vt->from_float (x, xq, MATVEC_COLS);
-    prima_threadpool_run (pool, matvec_band, &t);
+    matvec_pass (pool, &t, buf, n_mats, mat_bytes, vt, x, xq);
     times[n++] = now_s () - t0;
   }
   qsort (times, n, sizeof times[0], compare_doubles);
   med = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-  *bytes_per_s = (double) row_bytes * n_rows / med;
-  *rows = n_rows;
-  return 2.0 * MATVEC_COLS * (double) n_rows / med;
+  *bytes_per_s = (double) mat_bytes * n_mats / med;
+  *n_mats_out = n_mats;
+  return 2.0 * n_cols * (double) n_rows * n_mats / med;
 }
 
+/* The test matrix must not fit in a cache (decode streams its weights from
+ * memory): 128 MiB, more on a CPU with a large last-level cache. An L3 above
+ * 64 MiB is taken for the total of several dies (server parts, and what
+ * virtual machines report), of which one core only uses its own die's share. */
 static size_t
 default_matvec_bytes (void)
 {
-  size_t bytes = (size_t) 64 << 20;
+  size_t bytes = (size_t) 128 << 20;
 #ifdef _SC_LEVEL3_CACHE_SIZE
   long l3 = sysconf (_SC_LEVEL3_CACHE_SIZE);
-  /* Decode streams weights from memory: the matrix must not fit in a cache. */
-  if (l3 > 0)
-    bytes = MAX (bytes, MIN ((size_t) l3 * 4, (size_t) 512 << 20));
+  if (l3 > 0 && l3 <= (64L << 20))
+    bytes = MAX (bytes, (size_t) l3 * 4);
 #endif
   return bytes;
 }
@@ -526,7 +589,7 @@ rnd_read_thread (gpointer data)
 }
 
 /* Write the temporary test file: random bytes (storage that compresses or
- * deduplicates must not see zeros), at most about 3 s of writing. */
+ * deduplicates must not see zeros), at most about 1.5 s of writing. */
 static guint64
 write_test_file (int fd, size_t bytes, GRand *rng)
 {
@@ -547,7 +610,7 @@ write_test_file (int fd, size_t bytes, GRand *rng)
     if (put <= 0)
       break;
     done += (guint64) put;
-    if (now_s () - start > 3.0 && done >= (guint64) 32 << 20)
+    if (now_s () - start > 1.5 && done >= (guint64) 32 << 20)
       break;
   }
   free (buf);
@@ -799,11 +862,13 @@ prima_profile_measure (const prima_profile_options *opt_in, prima_profile *p, GE
   p->net_latency = -1;
   p->net_bandwidth = -1;
   if (opt.matvec_seconds <= 0)
-    opt.matvec_seconds = 0.12;
+    opt.matvec_seconds = 0.1;
+  if (opt.cpu_budget_seconds <= 0)
+    opt.cpu_budget_seconds = 4.0;
   if (opt.disk_seconds <= 0)
-    opt.disk_seconds = 0.6;
+    opt.disk_seconds = 0.5;
   if (opt.membw_bytes == 0)
-    opt.membw_bytes = (size_t) 256 << 20;
+    opt.membw_bytes = (size_t) 128 << 20;
   if (opt.disk_bytes == 0)
     opt.disk_bytes = (size_t) 256 << 20;
   if (opt.matvec_bytes == 0)
@@ -831,25 +896,43 @@ prima_profile_measure (const prima_profile_options *opt_in, prima_profile *p, GE
     prima_threadpool *pool = prima_threadpool_new (p->n_threads);
     /* Never more than a quarter of what is free. */
     size_t bytes = MIN (opt.matvec_bytes, MAX ((size_t) 4 << 20, (size_t) (p->mem.available / 4)));
-    uint8_t *buf = g_malloc (bytes);
-    float *x = g_new (float, MATVEC_COLS), *y = g_new (float, bytes / 16 + 1);
-    void *xq = g_malloc (MATVEC_COLS * sizeof (float) + 1024);
+    int max_rows = 1, max_cols = 1;
+    uint8_t *buf;
+    float *x, *y;
+    void *xq;
     GRand *rng = g_rand_new_with_seed (20260601);
     double t0 = now_s ();
-    for (int i = 0; i < MATVEC_COLS; i++)
-      x[i] = (float) g_rand_double_range (rng, -1.0, 1.0);
-    p->matvec_cols = MATVEC_COLS;
-    p->matvec_bytes = bytes;
     for (int t = 0; t < PRIMA_TYPE_COUNT; t++) {
-      int rows = 0;
       if (!opt.types[t])
         continue;
-      p->cpu_flops[t] = measure_type (pool, t, buf, bytes, y, x, xq, opt.matvec_seconds, rng,
-          &p->cpu_bytes_per_s[t], &rows);
-      p->matvec_rows = MAX (p->matvec_rows, rows);
-      report (&opt, ++step, n_steps, "CPU %-7s %8.2f GFLOP/s (%5.2f GB/s of weights, activations %s)",
-          prima_type_name (t), p->cpu_flops[t] / 1e9, p->cpu_bytes_per_s[t] / 1e9,
-          prima_type_name (prima_type_get_traits (t)->vec_dot_type));
+      /* The model's shape for this type, or an 8B-class 4096 x 4096 matrix. */
+      p->shape_cols[t] = opt.shape_cols[t] > 0 && prima_row_size (t, opt.shape_cols[t]) > 0 ? opt.shape_cols[t]
+          : MATVEC_COLS;
+      p->shape_rows[t] = (int) MIN ((size_t) (opt.shape_rows[t] > 0 ? opt.shape_rows[t] : MATVEC_COLS),
+          bytes / prima_row_size (t, p->shape_cols[t]));
+      max_rows = MAX (max_rows, p->shape_rows[t]);
+      max_cols = MAX (max_cols, p->shape_cols[t]);
+    }
+    buf = g_malloc (bytes);
+    x = g_new (float, max_cols);
+    y = g_new (float, max_rows);
+    xq = g_malloc ((size_t) max_cols * sizeof (float) + 1024);
+    for (int i = 0; i < max_cols; i++)
+      x[i] = (float) g_rand_double_range (rng, -1.0, 1.0);
+    fill_random (buf, bytes, rng);
+    p->matvec_bytes = bytes;
+    for (int t = 0, done = 0; t < PRIMA_TYPE_COUNT; t++) {
+      double share;
+      if (!opt.types[t])
+        continue;
+      /* A loaded machine makes every pass slower: the types share a budget
+       * so that the whole profile stays within its few seconds. */
+      share = MAX (0.0, (t0 + opt.cpu_budget_seconds - now_s ()) / (n_types - done++));
+      p->cpu_flops[t] = measure_type (pool, t, p->shape_rows[t], p->shape_cols[t], buf, bytes, y, x, xq,
+          MIN (opt.matvec_seconds, share), &p->cpu_bytes_per_s[t], &p->shape_count[t]);
+      report (&opt, ++step, n_steps, "CPU %-7s %8.2f GFLOP/s (%5.2f GB/s of weights, %d x %d, activations %s)",
+          prima_type_name (t), p->cpu_flops[t] / 1e9, p->cpu_bytes_per_s[t] / 1e9, p->shape_rows[t],
+          p->shape_cols[t], prima_type_name (prima_type_get_traits (t)->vec_dot_type));
     }
     p->t_cpu = now_s () - t0;
     g_rand_free (rng);
@@ -1027,6 +1110,52 @@ prima_profile_to_json (const prima_profile *p, gboolean is_head)
   return root;
 }
 
+/* json-glib writes doubles with 17 digits (22.696000000000002); people
+ * read these files, so numbers go out with 10 significant digits, which
+ * keeps every value we round above exact. */
+static void
+append_json (GString *s, JsonNode *node, int depth)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node) || JSON_NODE_HOLDS_ARRAY (node)) {
+    gboolean obj = JSON_NODE_HOLDS_OBJECT (node);
+    GList *items = obj ? json_object_get_members (json_node_get_object (node))
+        : json_array_get_elements (json_node_get_array (node));
+    g_string_append_c (s, obj ? '{' : '[');
+    for (GList *l = items; l; l = l->next) {
+      JsonNode *child = obj ? json_object_get_member (json_node_get_object (node), l->data) : l->data;
+      g_string_append_printf (s, "%s\n%*s", l == items ? "" : ",", 2 * (depth + 1), "");
+      if (obj) {
+        JsonNode *key = json_node_init_string (json_node_alloc (), l->data);
+        char *k = json_to_string (key, FALSE);
+        g_string_append_printf (s, "%s: ", k);
+        g_free (k);
+        json_node_unref (key);
+      }
+      append_json (s, child, depth + 1);
+    }
+    if (items)
+      g_string_append_printf (s, "\n%*s", 2 * depth, "");
+    g_string_append_c (s, obj ? '}' : ']');
+    g_list_free (items);
+  } else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_DOUBLE) {
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    g_string_append (s, g_ascii_formatd (buf, sizeof buf, "%.10g", json_node_get_double (node)));
+  } else {
+    char *v = json_to_string (node, FALSE);
+    g_string_append (s, v);
+    g_free (v);
+  }
+}
+
+char *
+prima_profile_json_text (JsonNode *node)
+{
+  GString *s = g_string_new (NULL);
+  append_json (s, node, 0);
+  g_string_append_c (s, '\n');
+  return g_string_free (s, FALSE);
+}
+
 void
 prima_profile_to_halda (const prima_profile *p, gboolean is_head, halda_device *d)
 {
@@ -1081,14 +1210,15 @@ prima_profile_print (FILE *out, const prima_profile *p)
         p->net_bandwidth / 1e6);
   else
     fprintf (out, "%-13s not measured (the ring measures the hop to the next device)\n", "network");
-  if (p->matvec_rows > 0) {
-    fprintf (out, "\nCPU throughput: y = W x, W %d columns x up to %d rows (%.0f MiB), x converted to the activation type\n",
-        p->matvec_cols, p->matvec_rows, p->matvec_bytes / MIB);
-    fprintf (out, "  %-8s %10s %14s  %s\n", "type", "GFLOP/s", "weights GB/s", "activations");
+  if (p->matvec_bytes > 0) {
+    fprintf (out, "\nCPU throughput: y = W x for each of the matrices that fill %.0f MiB, one after the other,\n"
+        "x converted to the activation type before each\n", p->matvec_bytes / MIB);
+    fprintf (out, "  %-8s %10s %14s %13s  %s\n", "type", "GFLOP/s", "weights GB/s", "W rows x cols", "activations");
     for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
       if (p->cpu_flops[t] > 0)
-        fprintf (out, "  %-8s %10.2f %14.2f  %s\n", prima_type_name (t), p->cpu_flops[t] / 1e9,
-            p->cpu_bytes_per_s[t] / 1e9, prima_type_name (prima_type_get_traits (t)->vec_dot_type));
+        fprintf (out, "  %-8s %10.2f %14.2f %6d x %-6d  %s\n", prima_type_name (t), p->cpu_flops[t] / 1e9,
+            p->cpu_bytes_per_s[t] / 1e9, p->shape_rows[t], p->shape_cols[t],
+            prima_type_name (prima_type_get_traits (t)->vec_dot_type));
   }
   fprintf (out, "\nprofiled in %.2f s (CPU %.2f s, memory %.2f s, disk %.2f s)\n", p->t_total, p->t_cpu, p->t_membw,
       p->t_disk);

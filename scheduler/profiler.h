@@ -22,6 +22,7 @@
 #include <json-glib/json-glib.h>
 
 #include "halda.h"
+#include "model.h"
 
 #define PRIMA_PROFILE_ERROR (prima_profile_error_quark ())
 GQuark prima_profile_error_quark (void);
@@ -61,11 +62,15 @@ typedef struct {
   gboolean skip_disk;
   gboolean skip_cpu;
   gboolean skip_memory_bandwidth;
-  size_t matvec_bytes;          /* weight matrix per type; 0: max (64 MiB, 4 x L3) */
-  double matvec_seconds;        /* time per type (default 0.12 s) */
-  size_t membw_bytes;           /* default 256 MiB (less when memory is short) */
+  /* Shape of the test matrices per type (rows = outputs, cols = inputs);
+   * 0: 4096 x 4096. prima_profile_options_from_model sets the model's. */
+  int shape_rows[PRIMA_TYPE_COUNT], shape_cols[PRIMA_TYPE_COUNT];
+  size_t matvec_bytes;          /* weights per type, in matrices of that shape; 0: 128 MiB (4 x L3 if larger) */
+  double matvec_seconds;        /* time per type (default 0.1 s) */
+  double cpu_budget_seconds;    /* all types together, on a loaded machine (default 4 s) */
+  size_t membw_bytes;           /* default 128 MiB (less when memory is short) */
   size_t disk_bytes;            /* temporary file; default 256 MiB */
-  double disk_seconds;          /* per disk test (default 0.6 s) */
+  double disk_seconds;          /* per disk test (default 0.5 s) */
   const char *root;             /* prefix for /proc and /sys (tests); NULL or "" for the real ones */
   prima_profile_progress_fn progress;
   gpointer user_data;
@@ -83,7 +88,8 @@ typedef struct {
   double mem_read_bw;           /* bytes/s; 0 = not measured */
   double cpu_flops[PRIMA_TYPE_COUNT];   /* FLOP/s by weight type; 0 = not measured */
   double cpu_bytes_per_s[PRIMA_TYPE_COUNT];     /* weight bytes read per second in that test */
-  int matvec_rows, matvec_cols; /* shape of the test matrix (largest type) */
+  int shape_rows[PRIMA_TYPE_COUNT], shape_cols[PRIMA_TYPE_COUNT];     /* the matrices timed */
+  int shape_count[PRIMA_TYPE_COUNT];     /* how many of them (one pass) */
   size_t matvec_bytes;
   /* disk */
   gboolean disk_measured;
@@ -115,6 +121,9 @@ gboolean prima_profile_measure (const prima_profile_options *opt, prima_profile 
 /* The weight types a model needs a throughput for (what halda_solve checks):
  * every type with FLOPs in a layer or the output head. */
 void prima_profile_types_from_model (const halda_model *model, gboolean types[PRIMA_TYPE_COUNT]);
+/* The types of a model (as above) and, per type, the shape of its largest
+ * matrix, so that the products timed are the model's. */
+void prima_profile_options_from_model (prima_profile_options *opt, const prima_model *model);
 /* Whether our kernels can run a mat-vec on weights of this type. */
 gboolean prima_profile_type_supported (prima_type type);
 
@@ -133,6 +142,9 @@ gboolean prima_profile_fit_network (const double *bytes, const double *rtt_s, in
 
 /* The device object of docs/scheduler-plans.md (with '_' fields for people). */
 JsonNode *prima_profile_to_json (const prima_profile *p, gboolean is_head);
+/* Pretty JSON text of a node (the object above, or an array of them) with
+ * numbers written briefly ("22.696", not "22.696000000000002"). */
+char *prima_profile_json_text (JsonNode *node);
 /* The same as a halda_device, without the JSON (what the head solves with). */
 void prima_profile_to_halda (const prima_profile *p, gboolean is_head, halda_device *out);
 /* A readable table. */

@@ -51,10 +51,15 @@ struct prima_context {
   prima_fp16 *att_q16;          /* per thread: head_dim */
   prima_fp16 *att_p16;          /* per thread: n_ctx */
   float *rope_freq_factors;     /* n_rot / 2 or NULL */
+  float *rope_cs;               /* cos, sin pairs of one position: n_rot */
 
   prima_residency *residency;
   gboolean own_residency;
 };
+
+/* Live contexts, for prima_context_memory_report. */
+static GMutex live_lock;
+static GList *live_contexts;
 
 static int
 online_cpus (void)
@@ -126,6 +131,7 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
     ctx->rope_freq_factors = g_new (float, hp->n_rot / 2);
     memcpy (ctx->rope_freq_factors, model->rope_freqs->data, sizeof (float) * (hp->n_rot / 2));
   }
+  ctx->rope_cs = g_new (float, hp->n_rot);
   ctx->pool = prima_threadpool_new (n_threads);
   if (p.residency) {
     ctx->residency = p.residency;
@@ -135,6 +141,9 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
     ctx->own_residency = TRUE;
     prima_residency_add_windows (ctx->residency, ctx->first, ctx->last, p.window_layers, TRUE);
   }
+  g_mutex_lock (&live_lock);
+  live_contexts = g_list_prepend (live_contexts, ctx);
+  g_mutex_unlock (&live_lock);
   return ctx;
 }
 
@@ -143,6 +152,9 @@ prima_context_free (prima_context *ctx)
 {
   if (ctx == NULL)
     return;
+  g_mutex_lock (&live_lock);
+  live_contexts = g_list_remove (live_contexts, ctx);
+  g_mutex_unlock (&live_lock);
   if (ctx->pool)
     prima_threadpool_free (ctx->pool);
   if (ctx->own_residency)
@@ -166,6 +178,7 @@ prima_context_free (prima_context *ctx)
   g_free (ctx->att_q16);
   g_free (ctx->att_p16);
   g_free (ctx->rope_freq_factors);
+  g_free (ctx->rope_cs);
   g_free (ctx);
 }
 
@@ -211,11 +224,48 @@ prima_context_kv_bytes (const prima_context *ctx, guint64 *allocated, guint64 *r
   const size_t per_layer = (size_t) ctx->n_ctx * ctx->n_kv_dim * sizeof (prima_fp16);
   guint64 res = 0;
   for (int i = 0; i < ctx->last - ctx->first; i++)
-    res += prima_memstat_resident (ctx->k_cache[i], per_layer) + prima_memstat_resident (ctx->v_cache[i], per_layer);
+    res += MIN (prima_memstat_resident (ctx->k_cache[i], per_layer), per_layer)
+        + MIN (prima_memstat_resident (ctx->v_cache[i], per_layer), per_layer);
   if (allocated)
     *allocated = (guint64) per_layer * 2 * (ctx->last - ctx->first);
   if (resident)
     *resident = res;
+}
+
+void
+prima_context_memory_report (GString *out)
+{
+  prima_memstat ms;
+  prima_memwatch w;
+  const double mib = 1048576.0;
+  guint64 total_resident = 0;
+  g_mutex_lock (&live_lock);
+  for (GList *l = live_contexts; l; l = l->next) {
+    const prima_context *ctx = l->data;
+    prima_residency_stats st;
+    guint64 kv_alloc, kv_res;
+    prima_residency_get_stats (ctx->residency, &st);
+    prima_context_kv_bytes (ctx, &kv_alloc, &kv_res);
+    total_resident = MAX (total_resident, st.resident_bytes);
+    g_string_append_printf (out, "memory: layers [%d, %d): weights %.1f MiB in %d windows, %d kept (%.1f MiB), "
+        "budget %.1f MiB, policy prefetch=%s release=%s\n", ctx->first, ctx->last, st.window_bytes / mib,
+        st.n_windows, st.n_kept, st.kept_bytes / mib, st.budget == G_MAXUINT64 ? -1.0 : st.budget / mib,
+        prima_prefetch_mode_name (st.prefetch), prima_release_policy_name (st.release));
+    g_string_append_printf (out, "memory: resident weights %.1f MiB; prefetched %.1f MiB, released %.1f MiB; "
+        "KV cache %.2f MiB resident of %.1f MiB allocated\n", st.resident_bytes / mib, st.prefetched_bytes / mib,
+        st.released_bytes / mib, kv_res / mib, kv_alloc / mib);
+  }
+  g_mutex_unlock (&live_lock);
+  if (prima_memstat_read (&ms))
+    g_string_append_printf (out, "memory: device %.1f MiB (%s), used %.1f MiB, page cache %.1f MiB, anon %.1f MiB, "
+        "available %.1f MiB; page-cache pressure (resident weights / device) %.2f%%\n", ms.total / mib,
+        ms.cgroup_version ? (ms.cgroup_version == 1 ? "cgroup v1 limit" : "cgroup v2 limit") : "machine",
+        ms.used / mib, ms.file / mib, ms.anon / mib, ms.available / mib,
+        ms.total ? 100.0 * total_resident / ms.total : 0.0);
+  if (prima_memwatch_global_get (&w))
+    g_string_append_printf (out, "memory: memory pressure %.2f%% (available %.1f MiB at start, lowest %.1f MiB, "
+        "%d samples)\n", 100.0 * prima_memwatch_pressure (&w), w.start.available / mib, w.min_available / mib,
+        w.n_samples);
 }
 
 /* ---- parallel helpers ---- */
@@ -468,24 +518,34 @@ rms_norm (float *out, const float *x, const float *weight, int n, float eps)
     out[i] = x[i] * scale * weight[i];
 }
 
-/* Rotate one head in place. Angles are built as the reference builds them:
- * theta = pos * base^(-2i/n_rot), by repeated float multiplication. */
+/* cos/sin of the rotation angles of one position, built as the reference
+ * builds them: theta = pos * base^(-2i/n_rot) by repeated float
+ * multiplication, divided by rope_freqs when the model has it. */
 static void
-rope_head (float *x, int pos, const prima_context *ctx, gboolean neox)
+rope_angles (const prima_context *ctx, int pos, float *cs)
 {
   const int n_rot = ctx->hp.n_rot;
   const float theta_scale = powf (ctx->hp.rope_base, -2.0f / n_rot);
   float theta = (float) pos / ctx->hp.rope_scale;
   for (int i0 = 0; i0 < n_rot; i0 += 2) {
     const float ff = ctx->rope_freq_factors ? ctx->rope_freq_factors[i0 / 2] : 1.0f;
-    const float angle = theta / ff;
-    const float c = cosf (angle), s = sinf (angle);
+    cs[i0] = cosf (theta / ff);
+    cs[i0 + 1] = sinf (theta / ff);
+    theta *= theta_scale;
+  }
+}
+
+/* Rotate one head in place: adjacent pairs (llama) or halves (NEOX, qwen2). */
+static void
+rope_head (float *x, const float *cs, int n_rot, gboolean neox)
+{
+  for (int i0 = 0; i0 < n_rot; i0 += 2) {
+    const float c = cs[i0], s = cs[i0 + 1];
     const int a = neox ? i0 / 2 : i0;
     const int b = neox ? i0 / 2 + n_rot / 2 : i0 + 1;
     const float x0 = x[a], x1 = x[b];
     x[a] = x0 * c - x1 * s;
     x[b] = x0 * s + x1 * c;
-    theta *= theta_scale;
   }
 }
 
@@ -582,10 +642,11 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0)
     const int pos = pos0 + t;
     prima_fp16 *krow = ctx->k_cache[il] + (size_t) pos * n_kv_dim;
     prima_fp16 *vcol = ctx->v_cache[il] + pos;
+    rope_angles (ctx, pos, ctx->rope_cs);
     for (int h = 0; h < hp->n_head; h++)
-      rope_head (ctx->q + (size_t) t * n_embd + (size_t) h * hd, pos, ctx, neox);
+      rope_head (ctx->q + (size_t) t * n_embd + (size_t) h * hd, ctx->rope_cs, hp->n_rot, neox);
     for (int h = 0; h < hp->n_head_kv; h++)
-      rope_head (ctx->k + (size_t) t * n_kv_dim + (size_t) h * hd, pos, ctx, neox);
+      rope_head (ctx->k + (size_t) t * n_kv_dim + (size_t) h * hd, ctx->rope_cs, hp->n_rot, neox);
     for (int i = 0; i < n_kv_dim; i++) {
       krow[i] = prima_fp32_to_fp16 (ctx->k[(size_t) t * n_kv_dim + i]);
       vcol[(size_t) i * ctx->n_ctx] = prima_fp32_to_fp16 (ctx->v[(size_t) t * n_kv_dim + i]);
@@ -627,21 +688,27 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0)
     ctx->x[i] += ctx->cur[i];
 }
 
+gboolean
+prima_embed_tokens (const prima_model *model, const int32_t *tokens, int n_tokens, float *out, GError **error)
+{
+  const gguf_tensor *te = model->tok_embd;
+  const prima_type_traits *tr = prima_type_get_traits (te->type);
+  const size_t row = prima_row_size (te->type, model->hp.n_embd);
+  for (int t = 0; t < n_tokens; t++) {
+    if (tokens[t] < 0 || tokens[t] >= model->hp.n_vocab) {
+      g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "token id %d is outside the vocabulary (0..%d)",
+          tokens[t], model->hp.n_vocab - 1);
+      return FALSE;
+    }
+    tr->to_float (te->data + (size_t) tokens[t] * row, out + (size_t) t * model->hp.n_embd, model->hp.n_embd);
+  }
+  return TRUE;
+}
+
 static gboolean
 embed (prima_context *ctx, const int32_t *tokens, int n_tokens, GError **error)
 {
-  const gguf_tensor *te = ctx->model->tok_embd;
-  const prima_type_traits *tr = prima_type_get_traits (te->type);
-  const size_t row = prima_row_size (te->type, ctx->hp.n_embd);
-  for (int t = 0; t < n_tokens; t++) {
-    if (tokens[t] < 0 || tokens[t] >= ctx->hp.n_vocab) {
-      g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "token id %d is outside the vocabulary (0..%d)",
-          tokens[t], ctx->hp.n_vocab - 1);
-      return FALSE;
-    }
-    tr->to_float (te->data + (size_t) tokens[t] * row, ctx->x + (size_t) t * ctx->hp.n_embd, ctx->hp.n_embd);
-  }
-  return TRUE;
+  return prima_embed_tokens (ctx->model, tokens, n_tokens, ctx->x, error);
 }
 
 static void
@@ -677,7 +744,7 @@ prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const floa
         pos0 + n, ctx->n_ctx);
     return FALSE;
   }
-  if (ctx->first == 0 ? tokens == NULL : hidden == NULL) {
+  if (ctx->first == 0 ? tokens == NULL && hidden == NULL : hidden == NULL) {
     g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "layer window [%d, %d) needs %s as input",
         ctx->first, ctx->last, ctx->first == 0 ? "token ids" : "hidden states");
     return FALSE;
@@ -685,7 +752,7 @@ prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const floa
 
   for (int done = 0; done < n; done += ctx->n_batch) {
     const int nb = MIN (ctx->n_batch, n - done);
-    if (ctx->first == 0) {
+    if (ctx->first == 0 && tokens) {
       if (!embed (ctx, tokens + done, nb, error))
         return FALSE;
     } else {

@@ -45,9 +45,15 @@ int prima_context_n_threads (const prima_context *ctx);
 gboolean prima_context_has_embedding (const prima_context *ctx);
 gboolean prima_context_has_head (const prima_context *ctx);
 
+/* The token embedding alone: n_tokens rows of n_embd floats into out (the
+ * ring's head embeds, the first window may run on another device). */
+gboolean prima_embed_tokens (const prima_model *model, const int32_t *tokens, int n_tokens, float *out,
+    GError **error);
+
 /* Evaluate n tokens at positions pos0 .. pos0+n-1; the KV cache must hold
  * positions 0 .. pos0-1 already. Input: tokens (window starts at layer 0) or
- * hidden (n x n_embd). Output into out: logits (n x n_vocab when all_logits,
+ * hidden (n x n_embd; a window that starts at layer 0 also takes embedded
+ * hidden states when tokens is NULL). Output into out: logits (n x n_vocab when all_logits,
  * else only the last token's row) for a window that ends at the last layer,
  * else hidden states (n x n_embd). */
 gboolean prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const float *hidden,
@@ -62,3 +68,9 @@ prima_residency *prima_context_residency (const prima_context *ctx);
 /* KV cache bytes: allocated (virtual) and resident now (mincore: pages of the
  * cache actually touched). */
 void prima_context_kv_bytes (const prima_context *ctx, guint64 *allocated, guint64 *resident);
+
+/* The memory accounting of every live context of this process, for
+ * --verbose: per context its window, weight residency and KV cache; then the
+ * device (memstat) and, when prima_memwatch_global_start ran, the memory
+ * pressure. Lines end with '\n'. */
+void prima_context_memory_report (GString *out);

@@ -35,6 +35,7 @@
 #include "prima-caps.h"
 #include "model.h"
 #include "forward.h"
+#include "net/gstprimawssrc.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_prima_layers_debug);
 #define GST_CAT_DEFAULT gst_prima_layers_debug
@@ -53,7 +54,16 @@ enum
   PROP_FIRST_LAYER,
   PROP_LAST_LAYER,
   PROP_N_EVALUATED,
+  PROP_WINDOWS,
 };
+
+/* One of a ring device's windows [first, last) with its own KV cache. */
+typedef struct
+{
+  gint first, last;
+  prima_context *ctx;
+  gint next_pos;
+} LayersWindow;
 
 struct _GstPrimaLayers
 {
@@ -76,6 +86,18 @@ struct _GstPrimaLayers
 
   /* next position to evaluate, under the object lock */
   gint next_pos;
+
+  /* ring mode (DESIGN.md section 3): several windows, dealt by the plan */
+  gchar *windows_spec;          /* property: "a-b,c-d", "plan" or NULL */
+  GArray *windows;              /* LayersWindow, ascending; NULL outside ring mode */
+  gboolean ring;                /* ring mode: windows_spec was set */
+  GstPad *ring_sinkpad, *ring_srcpad;    /* the head's hop pads (requested) */
+  GMutex eval_lock;             /* the windows, in_ids; two streaming threads evaluate */
+  GArray *in_ids;               /* head: the ids of the batch in the ring */
+  gint in_pos0;
+  guint16 in_flags;
+  gboolean ring_src_started;
+  gboolean sink_eos, ring_eos;  /* head: end-of-stream waits for both */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -88,12 +110,24 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS (PRIMA_CAPS_LOGITS "; " PRIMA_CAPS_HIDDEN));
 
+/* The head of a ring: hidden states to the next device and from the last one. */
+static GstStaticPadTemplate ring_sink_template = GST_STATIC_PAD_TEMPLATE ("ring_sink",
+    GST_PAD_SINK,
+    GST_PAD_REQUEST,
+    GST_STATIC_CAPS (PRIMA_CAPS_HIDDEN));
+
+static GstStaticPadTemplate ring_src_template = GST_STATIC_PAD_TEMPLATE ("ring_src",
+    GST_PAD_SRC,
+    GST_PAD_REQUEST,
+    GST_STATIC_CAPS (PRIMA_CAPS_HIDDEN));
+
 #define gst_prima_layers_parent_class parent_class
 G_DEFINE_TYPE_WITH_CODE (GstPrimaLayers, gst_prima_layers, GST_TYPE_BASE_TRANSFORM,
     GST_DEBUG_CATEGORY_INIT (gst_prima_layers_debug, "primalayers", 0, "prima layers"));
 GST_ELEMENT_REGISTER_DEFINE (primalayers, "primalayers", GST_RANK_NONE, GST_TYPE_PRIMA_LAYERS);
 
 static gsize gst_prima_layers_output_payload (GstPrimaLayers * self, const PrimaHeader * in);
+static GstCaps *gst_prima_layers_hidden_caps (GstPrimaLayers * self);
 
 /* Decoding pushes one token at a time: its output buffers (the logits of a
  * whole vocabulary) come from a pool instead of a fresh allocation each. */
@@ -113,13 +147,465 @@ gst_prima_layers_make_pool (GstPrimaLayers * self)
   }
 }
 
+
+/* ---- ring mode: several windows on one device (DESIGN.md section 3) ---- */
+
+static void
+gst_prima_layers_free_windows (GstPrimaLayers * self)
+{
+  if (self->windows == NULL)
+    return;
+  for (guint i = 0; i < self->windows->len; i++)
+    prima_context_free (g_array_index (self->windows, LayersWindow, i).ctx);
+  g_clear_pointer (&self->windows, g_array_unref);
+}
+
+/* "a-b,c-d": windows [a, b), ascending, disjoint, inside the model. */
+static GArray *
+gst_prima_layers_parse_windows (const gchar * spec, gint n_layer, GError ** error)
+{
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (LayersWindow));
+  gchar **parts = g_strsplit (spec, ",", -1);
+  gint prev = 0;
+
+  for (guint i = 0; parts[i]; i++) {
+    LayersWindow w = { 0 };
+    gchar *end;
+    if (*g_strstrip (parts[i]) == '\0')
+      continue;
+    w.first = (gint) g_ascii_strtoll (parts[i], &end, 10);
+    if (*end == '-')
+      w.last = (gint) g_ascii_strtoll (end + 1, &end, 10);
+    if (*end != '\0' || w.first < prev || w.last <= w.first || w.last > n_layer) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+          "\"%s\" is not a window \"first-last\" after layer %d inside the model's %d layers", parts[i], prev,
+          n_layer);
+      g_array_unref (out);
+      g_strfreev (parts);
+      return NULL;
+    }
+    prev = w.last;
+    g_array_append_val (out, w);
+  }
+  g_strfreev (parts);
+  return out;
+}
+
+/* Under eval_lock (or before streaming). Makes one context per window. */
+static gboolean
+gst_prima_layers_set_windows (GstPrimaLayers * self, const gchar * spec)
+{
+  prima_context_params params = { 0 };
+  GError *err = NULL;
+  GArray *windows;
+
+  windows = gst_prima_layers_parse_windows (spec, self->model->hp.n_layer, &err);
+  if (windows == NULL)
+    goto failed;
+  GST_OBJECT_LOCK (self);
+  params.n_ctx = MIN (self->context_size, self->model->hp.n_ctx_train);
+  params.n_threads = self->threads;
+  GST_OBJECT_UNLOCK (self);
+  for (guint i = 0; i < windows->len; i++) {
+    LayersWindow *w = &g_array_index (windows, LayersWindow, i);
+    params.first_layer = w->first;
+    params.last_layer = w->last;
+    w->ctx = prima_context_new (self->model, &params, &err);
+    if (w->ctx == NULL) {
+      for (guint j = 0; j < i; j++)
+        prima_context_free (g_array_index (windows, LayersWindow, j).ctx);
+      g_array_unref (windows);
+      goto failed;
+    }
+    self->n_ctx = prima_context_n_ctx (w->ctx);
+  }
+  if (windows->len == 0)
+    self->n_ctx = params.n_ctx > 0 ? params.n_ctx : MIN (self->model->hp.n_ctx_train, 4096);
+  gst_prima_layers_free_windows (self);
+  self->windows = windows;
+  GST_INFO_OBJECT (self, "windows %s of %d layers, context %d", spec, self->model->hp.n_layer, self->n_ctx);
+  return TRUE;
+
+failed:
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("Could not set up the layer windows \"%s\": %s"), spec,
+          err->message), (NULL));
+  g_clear_error (&err);
+  return FALSE;
+}
+
+static void
+gst_prima_layers_ring_reset (GstPrimaLayers * self, gint pos)
+{
+  g_mutex_lock (&self->eval_lock);
+  for (guint i = 0; self->windows && i < self->windows->len; i++) {
+    LayersWindow *w = &g_array_index (self->windows, LayersWindow, i);
+    w->next_pos = MIN (w->next_pos, pos);
+  }
+  g_mutex_unlock (&self->eval_lock);
+  GST_OBJECT_LOCK (self);
+  self->next_pos = MIN (self->next_pos, pos);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static GstBuffer *
+gst_prima_layers_hidden_buffer (GstPrimaLayers * self, const PrimaHeader * in, gint pos0, gint next_layer)
+{
+  PrimaHeader h;
+  prima_header_init (&h, PRIMA_PAYLOAD_HIDDEN, in->n_tokens,
+      in->n_tokens * (guint32) self->model->hp.n_embd * sizeof (float));
+  h.seq_id = in->seq_id;
+  h.pos0 = pos0;
+  h.next_layer = next_layer;
+  h.flags = in->flags & PRIMA_FLAG_PROMPT;
+  return prima_buffer_new (&h);
+}
+
+static void
+gst_prima_layers_ring_src_start (GstPrimaLayers * self)
+{
+  GstSegment segment;
+  GstCaps *caps;
+  gchar *id;
+
+  if (self->ring_src_started)
+    return;
+  self->ring_src_started = TRUE;
+  /* two sink pads: no upstream stream id to derive one from */
+  id = g_strdup_printf ("%08x%08x/ring", g_random_int (), g_random_int ());
+  gst_pad_push_event (self->ring_srcpad, gst_event_new_stream_start (id));
+  g_free (id);
+  caps = gst_prima_layers_hidden_caps (self);
+  gst_pad_push_event (self->ring_srcpad, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_pad_push_event (self->ring_srcpad, gst_event_new_segment (&segment));
+}
+
+/* One batch through every window of this device that comes next: tokens
+ * (the head's sink: embedded here) or hidden states entering next_layer.
+ * The result goes out where it belongs: logits on src, hidden states for
+ * another device's layer on ring_src (head) or src (worker). */
+static GstFlowReturn
+gst_prima_layers_ring_process (GstPrimaLayers * self, GstBuffer * inbuf, gboolean from_ring)
+{
+  const gboolean head = self->ring_srcpad != NULL;
+  const gboolean tokens = head && !from_ring;
+  const gint n_embd = self->model->hp.n_embd, n_layer = self->model->hp.n_layer;
+  GstBuffer *cur = NULL, *outbuf = NULL;
+  GstPad *out_pad = NULL;
+  GstFlowReturn ret = GST_FLOW_OK;
+  GError *err = NULL;
+  GstMapInfo in, map;
+  PrimaHeader h;
+  gint pos0, next_layer;
+
+  if (!gst_buffer_map (inbuf, &in, GST_MAP_READ)) {
+    gst_buffer_unref (inbuf);
+    return GST_FLOW_ERROR;
+  }
+  if (!prima_header_parse (in.data, in.size, tokens ? PRIMA_PAYLOAD_TOKENS : PRIMA_PAYLOAD_HIDDEN, &h)
+      || h.payload_size != (gsize) h.n_tokens * (tokens ? sizeof (gint32) : n_embd * sizeof (float))
+      || (!tokens && (h.dtype != PRIMA_DTYPE_F32 || h.pos0 < 0 || h.next_layer < 0 || h.next_layer >= n_layer))) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Received a malformed %s buffer."),
+            tokens ? "tokens" : "hidden-state"), ("%" G_GSIZE_FORMAT " bytes", in.size));
+    ret = GST_FLOW_ERROR;
+    goto done;
+  }
+  if (h.n_tokens == 0)
+    goto done;
+
+  g_mutex_lock (&self->eval_lock);
+  if (self->windows == NULL) {
+    g_mutex_unlock (&self->eval_lock);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("Activations arrived before the ring's plan.")), (NULL));
+    ret = GST_FLOW_ERROR;
+    goto done;
+  }
+  if (tokens) {
+    GST_OBJECT_LOCK (self);
+    pos0 = h.pos0 < 0 ? self->next_pos : h.pos0;
+    if (pos0 > self->next_pos)
+      pos0 = -1;
+    GST_OBJECT_UNLOCK (self);
+    if (pos0 < 0 || (gint64) pos0 + h.n_tokens > self->n_ctx) {
+      g_mutex_unlock (&self->eval_lock);
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("The context of %d positions is full."), self->n_ctx),
+          ("%u tokens at position %d", h.n_tokens, h.pos0));
+      ret = GST_FLOW_ERROR;
+      goto done;
+    }
+    cur = gst_prima_layers_hidden_buffer (self, &h, pos0, 0);
+    gst_buffer_map (cur, &map, GST_MAP_WRITE);
+    if (!prima_embed_tokens (self->model, (const int32_t *) (in.data + PRIMA_HEADER_SIZE), (int) h.n_tokens,
+            (float *) (map.data + PRIMA_HEADER_SIZE), &err)) {
+      gst_buffer_unmap (cur, &map);
+      g_mutex_unlock (&self->eval_lock);
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Token not in the model's vocabulary: %s"), err->message),
+          (NULL));
+      g_clear_error (&err);
+      ret = GST_FLOW_ERROR;
+      goto done;
+    }
+    gst_buffer_unmap (cur, &map);
+    g_array_set_size (self->in_ids, 0);
+    g_array_append_vals (self->in_ids, in.data + PRIMA_HEADER_SIZE, h.n_tokens);
+    self->in_pos0 = pos0;
+    self->in_flags = h.flags;
+    GST_OBJECT_LOCK (self);
+    self->next_pos = pos0 + (gint) h.n_tokens;
+    GST_OBJECT_UNLOCK (self);
+    next_layer = 0;
+  } else {
+    pos0 = h.pos0;
+    next_layer = h.next_layer;
+    cur = gst_buffer_ref (inbuf);
+  }
+  gst_buffer_copy_into (cur, inbuf, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+
+  for (;;) {
+    LayersWindow *w = NULL;
+    gboolean last;
+    GstMapInfo cm;
+    gsize ids_size = 0;
+
+    for (guint i = 0; i < self->windows->len; i++)
+      if (g_array_index (self->windows, LayersWindow, i).first == next_layer)
+        w = &g_array_index (self->windows, LayersWindow, i);
+    if (w == NULL) {
+      /* another device's layer */
+      out_pad = head ? self->ring_srcpad : GST_BASE_TRANSFORM_SRC_PAD (self);
+      outbuf = cur;
+      cur = NULL;
+      break;
+    }
+    if (pos0 > w->next_pos || (gint64) pos0 + h.n_tokens > self->n_ctx) {
+      g_mutex_unlock (&self->eval_lock);
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("Tokens at position %d, but layers %d-%d hold %d positions."),
+              pos0, w->first, w->last, w->next_pos), (NULL));
+      ret = GST_FLOW_ERROR;
+      goto done;
+    }
+    last = w->last == n_layer;
+    if (last) {
+      PrimaHeader oh;
+      gboolean with_ids = head && self->in_pos0 == pos0 && self->in_ids->len == h.n_tokens;
+      ids_size = with_ids ? h.n_tokens * sizeof (gint32) : 0;
+      prima_header_init (&oh, PRIMA_PAYLOAD_LOGITS, h.n_tokens, ids_size + self->model->hp.n_vocab * sizeof (float));
+      oh.seq_id = h.seq_id;
+      oh.pos0 = pos0;
+      oh.next_layer = n_layer;
+      oh.flags = (with_ids ? self->in_flags & PRIMA_FLAG_PROMPT : 0) | (with_ids ? 0 : PRIMA_FLAG_NO_IDS);
+      outbuf = prima_buffer_new (&oh);
+      if (with_ids)
+        gst_buffer_fill (outbuf, PRIMA_HEADER_SIZE, self->in_ids->data, ids_size);
+      GST_BUFFER_OFFSET (outbuf) = pos0;
+    } else {
+      outbuf = gst_prima_layers_hidden_buffer (self, &h, pos0, w->last);
+    }
+    gst_buffer_copy_into (outbuf, inbuf, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+    gst_buffer_map (cur, &cm, GST_MAP_READ);
+    gst_buffer_map (outbuf, &map, GST_MAP_WRITE);
+    if (!prima_context_eval (w->ctx, (int) h.n_tokens, NULL, (const float *) (cm.data + PRIMA_HEADER_SIZE), pos0,
+            (float *) (map.data + PRIMA_HEADER_SIZE + ids_size), FALSE, &err)) {
+      gst_buffer_unmap (outbuf, &map);
+      gst_buffer_unmap (cur, &cm);
+      g_mutex_unlock (&self->eval_lock);
+      GST_ELEMENT_ERROR (self, LIBRARY, FAILED, (_("Evaluating the layers failed: %s"), err->message), (NULL));
+      g_clear_error (&err);
+      gst_clear_buffer (&outbuf);
+      ret = GST_FLOW_ERROR;
+      goto done;
+    }
+    gst_buffer_unmap (outbuf, &map);
+    gst_buffer_unmap (cur, &cm);
+    w->next_pos = pos0 + (gint) h.n_tokens;
+    GST_LOG_OBJECT (self, "evaluated %u tokens at %d through layers %d-%d", h.n_tokens, pos0, w->first, w->last);
+    gst_buffer_unref (cur);
+    cur = NULL;
+    if (last) {
+      out_pad = GST_BASE_TRANSFORM_SRC_PAD (self);
+      break;
+    }
+    cur = outbuf;
+    outbuf = NULL;
+    next_layer = w->last;
+  }
+  if (out_pad == self->ring_srcpad)
+    gst_prima_layers_ring_src_start (self);
+  g_mutex_unlock (&self->eval_lock);
+  gst_buffer_unmap (inbuf, &in);
+  gst_buffer_unref (inbuf);
+  return gst_pad_push (out_pad, outbuf);
+
+done:
+  gst_clear_buffer (&cur);
+  gst_buffer_unmap (inbuf, &in);
+  gst_buffer_unref (inbuf);
+  return ret;
+}
+
+static GstFlowReturn
+gst_prima_layers_submit_input_buffer (GstBaseTransform * trans, gboolean is_discont, GstBuffer * input)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
+
+  if (!self->ring)
+    return GST_BASE_TRANSFORM_CLASS (parent_class)->submit_input_buffer (trans, is_discont, input);
+  return gst_prima_layers_ring_process (self, input, FALSE);
+}
+
+static GstFlowReturn
+gst_prima_layers_generate_output (GstBaseTransform * trans, GstBuffer ** outbuf)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
+
+  if (!self->ring)
+    return GST_BASE_TRANSFORM_CLASS (parent_class)->generate_output (trans, outbuf);
+  *outbuf = NULL;
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_prima_layers_ring_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (parent);
+
+  if (!self->ring || self->model == NULL) {
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  return gst_prima_layers_ring_process (self, buf, TRUE);
+}
+
+/* The head's ring_sink: what comes back around. Control events the head
+ * sent come back here and end; end-of-stream (the ordered stop) ends the
+ * head's output once its own input ended too. */
+static gboolean
+gst_prima_layers_ring_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (parent);
+  gboolean forward = FALSE;
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+    GST_OBJECT_LOCK (self);
+    self->ring_eos = TRUE;
+    forward = self->sink_eos;
+    GST_OBJECT_UNLOCK (self);
+    GST_DEBUG_OBJECT (self, "the ring stopped%s", forward ? ": end of stream" : "");
+  }
+  if (forward)
+    return gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self), event);
+  gst_event_unref (event);
+  return TRUE;
+}
+
+static gboolean
+gst_prima_layers_ring_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  gst_event_unref (event);
+  return FALSE;
+}
+
+static GstPad *
+gst_prima_layers_request_new_pad (GstElement * element, GstPadTemplate * templ, const gchar * name,
+    const GstCaps * caps)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (element);
+  GstPad *pad;
+
+  if (GST_PAD_TEMPLATE_DIRECTION (templ) == GST_PAD_SINK) {
+    if (self->ring_sinkpad)
+      return NULL;
+    pad = self->ring_sinkpad = gst_pad_new_from_template (templ, "ring_sink");
+    gst_pad_set_chain_function (pad, GST_DEBUG_FUNCPTR (gst_prima_layers_ring_chain));
+    gst_pad_set_event_function (pad, GST_DEBUG_FUNCPTR (gst_prima_layers_ring_sink_event));
+  } else {
+    if (self->ring_srcpad)
+      return NULL;
+    pad = self->ring_srcpad = gst_pad_new_from_template (templ, "ring_src");
+    gst_pad_set_event_function (pad, GST_DEBUG_FUNCPTR (gst_prima_layers_ring_src_event));
+    gst_pad_use_fixed_caps (pad);
+  }
+  gst_pad_set_active (pad, TRUE);
+  gst_element_add_pad (element, pad);
+  return pad;
+}
+
+static void
+gst_prima_layers_release_pad (GstElement * element, GstPad * pad)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (element);
+
+  if (pad == self->ring_sinkpad)
+    self->ring_sinkpad = NULL;
+  else if (pad == self->ring_srcpad)
+    self->ring_srcpad = NULL;
+  gst_element_remove_pad (element, pad);
+}
+
+/* Sink events of ring mode; TRUE when the event was taken. */
+static gboolean
+gst_prima_layers_ring_sink_event_main (GstPrimaLayers * self, GstEvent * event)
+{
+  const GstStructure *s = gst_event_get_structure (event);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->ring_srcpad) {
+    gboolean forward;
+    GST_OBJECT_LOCK (self);
+    self->sink_eos = TRUE;
+    forward = self->ring_eos;
+    GST_OBJECT_UNLOCK (self);
+    /* the stop goes around the ring; the output ends when it is back */
+    g_mutex_lock (&self->eval_lock);
+    gst_prima_layers_ring_src_start (self);
+    g_mutex_unlock (&self->eval_lock);
+    gst_pad_push_event (self->ring_srcpad, gst_event_new_eos ());
+    if (!forward) {
+      gst_event_unref (event);
+      return TRUE;
+    }
+    return FALSE;
+  }
+  if (prima_event_has_name (event, PRIMA_EVENT_RING_PLAN)) {
+    const gchar *windows = gst_structure_get_string (s, "windows");
+    gboolean ok;
+    g_mutex_lock (&self->eval_lock);
+    ok = self->model && gst_prima_layers_set_windows (self, windows ? windows : "");
+    g_mutex_unlock (&self->eval_lock);
+    if (!ok) {
+      gst_event_unref (event);
+      return TRUE;
+    }
+  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)) {
+    gint p0 = 0, p1 = -1;
+    gst_structure_get (s, "p0", G_TYPE_INT, &p0, "p1", G_TYPE_INT, &p1, NULL);
+    if (p1 >= 0)
+      GST_WARNING_OBJECT (self, "kv-remove [%d, %d): only removing to the end is supported; dropping from %d",
+          p0, p1, p0);
+    gst_prima_layers_ring_reset (self, p0);
+  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT)) {
+    GST_ELEMENT_WARNING (self, STREAM, NOT_IMPLEMENTED, (_("Shifting the KV cache is not supported yet.")),
+        (NULL));
+  } else if (!prima_event_is_kv_clear (event)) {
+    return FALSE;
+  }
+  /* KV operations also go around the ring from the head */
+  if (self->ring_srcpad && !prima_event_has_name (event, PRIMA_EVENT_RING_PLAN)) {
+    g_mutex_lock (&self->eval_lock);
+    gst_prima_layers_ring_src_start (self);
+    g_mutex_unlock (&self->eval_lock);
+    gst_pad_push_event (self->ring_srcpad, gst_event_ref (event));
+  }
+  return FALSE;
+}
+
 static gboolean
 gst_prima_layers_start (GstBaseTransform * trans)
 {
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
   prima_context_params params = { 0 };
   GError *err = NULL;
-  gchar *path;
+  gchar *path, *windows;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
@@ -134,6 +620,29 @@ gst_prima_layers_start (GstBaseTransform * trans)
   self->model = prima_model_load (path, &err);
   if (self->model == NULL)
     goto model_failed;
+  GST_OBJECT_LOCK (self);
+  windows = g_strdup (self->windows_spec);
+  GST_OBJECT_UNLOCK (self);
+  self->ring = windows != NULL && *windows != '\0';
+  if (self->ring) {
+    gboolean ok = TRUE;
+    self->ring_src_started = FALSE;
+    self->sink_eos = self->ring_eos = FALSE;
+    self->in_pos0 = -1;
+    g_array_set_size (self->in_ids, 0);
+    self->n_ctx = MIN (params.n_ctx > 0 ? params.n_ctx : 4096, self->model->hp.n_ctx_train);
+    if (strcmp (windows, "plan") != 0)
+      ok = gst_prima_layers_set_windows (self, windows);
+    g_free (windows);
+    GST_OBJECT_LOCK (self);
+    self->next_pos = 0;
+    GST_OBJECT_UNLOCK (self);
+    if (!ok)
+      g_clear_pointer (&self->model, prima_model_free);
+    g_free (path);
+    return ok;
+  }
+  g_free (windows);
   if (params.last_layer <= 0)
     params.last_layer = self->model->hp.n_layer;
   if (params.n_ctx > self->model->hp.n_ctx_train) {
@@ -181,6 +690,9 @@ gst_prima_layers_stop (GstBaseTransform * trans)
   GST_OBJECT_LOCK (self);
   g_clear_pointer (&self->ctx, prima_context_free);
   GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->eval_lock);
+  gst_prima_layers_free_windows (self);
+  g_mutex_unlock (&self->eval_lock);
   g_clear_pointer (&self->model, prima_model_free);
   return TRUE;
 }
@@ -199,7 +711,14 @@ gst_prima_layers_transform_caps (GstBaseTransform * trans, GstPadDirection direc
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
   GstCaps *res;
 
-  if (self->ctx == NULL)
+  if (self->ring && self->model) {
+    gboolean head = self->ring_srcpad != NULL;
+    if (direction == GST_PAD_SINK)
+      res = head ? gst_caps_new_simple ("application/x-prima-logits", "n-vocab", G_TYPE_INT,
+          self->model->hp.n_vocab, NULL) : gst_prima_layers_hidden_caps (self);
+    else
+      res = head ? gst_caps_new_empty_simple ("application/x-prima-tokens") : gst_prima_layers_hidden_caps (self);
+  } else if (self->ctx == NULL)
     res = gst_static_pad_template_get_caps (direction == GST_PAD_SINK ? &src_template : &sink_template);
   else if (direction == GST_PAD_SINK)
     res = prima_context_has_head (self->ctx)
@@ -370,6 +889,8 @@ gst_prima_layers_reset (GstPrimaLayers * self)
   GST_DEBUG_OBJECT (self, "back to position 0 (from %d)", self->next_pos);
   self->next_pos = 0;
   GST_OBJECT_UNLOCK (self);
+  if (self->ring)
+    gst_prima_layers_ring_reset (self, 0);
 }
 
 static gboolean
@@ -377,6 +898,8 @@ gst_prima_layers_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
 
+  if (self->ring && gst_prima_layers_ring_sink_event_main (self, event))
+    return TRUE;
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_FLUSH_STOP:
     case GST_EVENT_SEGMENT:
@@ -399,7 +922,7 @@ gst_prima_layers_query (GstBaseTransform * trans, GstPadDirection direction, Gst
 
   if (prima_query_is_context (query)) {
     GstStructure *s;
-    if (self->ctx == NULL)
+    if (self->ctx == NULL && !(self->ring && self->model))
       return FALSE;
     s = gst_query_writable_structure (query);
     GST_OBJECT_LOCK (self);
@@ -433,6 +956,10 @@ gst_prima_layers_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_LAST_LAYER:
       self->last_layer = g_value_get_int (value);
       break;
+    case PROP_WINDOWS:
+      g_free (self->windows_spec);
+      self->windows_spec = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -462,8 +989,15 @@ gst_prima_layers_get_property (GObject * object, guint prop_id, GValue * value, 
     case PROP_LAST_LAYER:
       g_value_set_int (value, self->last_layer);
       break;
-    case PROP_N_EVALUATED:
-      g_value_set_uint64 (value, self->ctx ? prima_context_n_evaluated (self->ctx) : 0);
+    case PROP_N_EVALUATED:{
+      guint64 n = self->ctx ? prima_context_n_evaluated (self->ctx) : 0;
+      for (guint i = 0; self->windows && i < self->windows->len; i++)
+        n += prima_context_n_evaluated (g_array_index (self->windows, LayersWindow, i).ctx);
+      g_value_set_uint64 (value, n);
+      break;
+    }
+    case PROP_WINDOWS:
+      g_value_set_string (value, self->windows_spec);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -478,8 +1012,12 @@ gst_prima_layers_finalize (GObject * object)
   GstPrimaLayers *self = GST_PRIMA_LAYERS (object);
 
   prima_context_free (self->ctx);
+  gst_prima_layers_free_windows (self);
   prima_model_free (self->model);
   g_free (self->model_path);
+  g_free (self->windows_spec);
+  g_array_unref (self->in_ids);
+  g_mutex_clear (&self->eval_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -562,6 +1100,29 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
       g_param_spec_uint64 ("n-evaluated", "Evaluated tokens", "Tokens evaluated since the model was loaded", 0,
           G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
+  /**
+   * GstPrimaLayers:windows:
+   *
+   * Ring mode (DESIGN.md section 3): the device's layer windows as
+   * "first-last,first-last" (each [first, last), ascending), or "plan" to
+   * take them from the ring's `prima-ring-plan` event. Each window keeps its
+   * own KV cache; a hidden-state buffer runs the window that starts at its
+   * next layer, then the next one of this device if it follows directly.
+   * On the head (with the request pads `ring_src` and `ring_sink`) the sink
+   * takes tokens, which are embedded here and sent to the ring, and src gives
+   * the logits of the window that ends at the last layer; on a worker sink
+   * and src carry hidden states. Overrides first-layer and last-layer.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_WINDOWS,
+      g_param_spec_string ("windows", "Windows", "Ring mode: layer windows \"a-b,c-d\" or \"plan\"", NULL,
+          PARAM_FLAGS));
+
+  element_class->request_new_pad = GST_DEBUG_FUNCPTR (gst_prima_layers_request_new_pad);
+  element_class->release_pad = GST_DEBUG_FUNCPTR (gst_prima_layers_release_pad);
+  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_prima_layers_submit_input_buffer);
+  trans_class->generate_output = GST_DEBUG_FUNCPTR (gst_prima_layers_generate_output);
   trans_class->start = GST_DEBUG_FUNCPTR (gst_prima_layers_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_prima_layers_stop);
   trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_prima_layers_transform_caps);
@@ -573,6 +1134,8 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_add_static_pad_template (element_class, &ring_sink_template);
+  gst_element_class_add_static_pad_template (element_class, &ring_src_template);
   gst_element_class_set_static_metadata (element_class, "Prima layers", "Filter/Converter",
       "Runs a window of a GGUF model's layers over tokens or hidden states, with its KV cache",
       "gst-prima authors");
@@ -585,4 +1148,6 @@ gst_prima_layers_init (GstPrimaLayers * self)
   self->threads = DEFAULT_THREADS;
   self->first_layer = DEFAULT_FIRST_LAYER;
   self->last_layer = DEFAULT_LAST_LAYER;
+  self->in_ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+  g_mutex_init (&self->eval_lock);
 }

@@ -267,3 +267,37 @@ prima_memwatch_pressure (const prima_memwatch *w)
     return 0.0;
   return (double) (w->start.available - w->min_available) / (double) w->start.total;
 }
+
+static GMutex global_lock;
+static prima_memwatch global_watch;
+static gboolean global_started;
+
+void
+prima_memwatch_global_start (void)
+{
+  g_mutex_lock (&global_lock);
+  prima_memwatch_start (&global_watch);
+  global_started = TRUE;
+  g_mutex_unlock (&global_lock);
+}
+
+void
+prima_memwatch_global_sample (void)
+{
+  g_mutex_lock (&global_lock);
+  if (global_started)
+    prima_memwatch_sample (&global_watch);
+  g_mutex_unlock (&global_lock);
+}
+
+gboolean
+prima_memwatch_global_get (prima_memwatch *out)
+{
+  gboolean started;
+  g_mutex_lock (&global_lock);
+  started = global_started;
+  if (started)
+    *out = global_watch;
+  g_mutex_unlock (&global_lock);
+  return started;
+}

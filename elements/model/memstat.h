@@ -44,3 +44,11 @@ void prima_memwatch_start (prima_memwatch *w);
 void prima_memwatch_sample (prima_memwatch *w);
 /* max(0, available at start - lowest available since) / total, in [0, 1]. */
 double prima_memwatch_pressure (const prima_memwatch *w);
+
+/* One process-wide watch, for the command line's --verbose: started before
+ * the model is loaded, sampled by the residency engine at every window end,
+ * read by the report. Sampling before the start does nothing. */
+void prima_memwatch_global_start (void);
+void prima_memwatch_global_sample (void);
+/* A copy of the global watch; FALSE if it was never started. */
+gboolean prima_memwatch_global_get (prima_memwatch *out);

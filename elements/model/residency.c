@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 
 /* Chosen from the measurements in docs/memory.md. */
-#define DEFAULT_PREFETCH PRIMA_PREFETCH_ADVISE
+#define DEFAULT_PREFETCH PRIMA_PREFETCH_FORCE
 #define DEFAULT_RELEASE PRIMA_RELEASE_AUTO
 
 typedef struct {
@@ -94,6 +94,23 @@ prima_release_policy_from_name (const char *name, prima_release_policy *out)
       return TRUE;
     }
   return FALSE;
+}
+
+static prima_prefetch_mode default_prefetch = DEFAULT_PREFETCH;
+static prima_release_policy default_release = DEFAULT_RELEASE;
+static gboolean default_progress;
+
+void
+prima_residency_set_progress (gboolean progress)
+{
+  default_progress = progress;
+}
+
+void
+prima_residency_set_defaults (prima_prefetch_mode prefetch, prima_release_policy release)
+{
+  default_prefetch = prefetch == PRIMA_PREFETCH_DEFAULT ? DEFAULT_PREFETCH : prefetch;
+  default_release = release == PRIMA_RELEASE_DEFAULT ? DEFAULT_RELEASE : release;
 }
 
 /* ---- the helper thread ---- */
@@ -195,9 +212,10 @@ prima_residency_new (const prima_model *model, const prima_residency_params *par
   if (params)
     r->p = *params;
   if (r->p.prefetch == PRIMA_PREFETCH_DEFAULT)
-    r->p.prefetch = DEFAULT_PREFETCH;
+    r->p.prefetch = default_prefetch;
   if (r->p.release == PRIMA_RELEASE_DEFAULT)
-    r->p.release = DEFAULT_RELEASE;
+    r->p.release = default_release;
+  r->p.progress |= default_progress;
   if (r->p.budget == 0) {
     prima_memstat ms;
     guint64 reserve = r->p.reserve;
@@ -436,6 +454,7 @@ prima_residency_layer_end (prima_residency *r, int layer)
   }
   if (layer != w->last - 1)
     return;
+  prima_memwatch_global_sample ();
   if (!w->kept && r->planned)
     release_window (r, w);
   if (!r->first_pass_done && wi == (int) r->windows->len - 1) {

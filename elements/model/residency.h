@@ -88,6 +88,13 @@ typedef struct {
 
 void prima_residency_get_stats (prima_residency *r, prima_residency_stats *out);
 
+/* What _DEFAULT means from now on in this process (the command line's
+ * --prefetch / --force / --release-policy, for contexts that elements make);
+ * _DEFAULT restores the measured defaults. */
+void prima_residency_set_defaults (prima_prefetch_mode prefetch, prima_release_policy release);
+/* Report the first pass of every engine made from now on (as params.progress). */
+void prima_residency_set_progress (gboolean progress);
+
 /* "none", "advise", "force" / "auto", "never", "always"; the _from_ parsers
  * also take "default". */
 const char *prima_prefetch_mode_name (prima_prefetch_mode m);

@@ -88,6 +88,7 @@ struct _GstPrimaWsSrc
   /* READY and up */
   prima_link *link;
   guint bound_port;
+  GQueue pending;               /* control for upstream before it connected (JSON), object lock */
 
   /* the src task */
   gboolean flushing;            /* atomic */
@@ -324,6 +325,28 @@ gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, const gchar * messag
   GST_ELEMENT_ERROR (self, RESOURCE, READ, (_("The ring failed: %s"), message), (NULL));
 }
 
+static gboolean gst_prima_ws_src_send_json (GstPrimaWsSrc * self, const gchar * json);
+
+/* A worker tells the head (through the devices before it) that it joined. */
+static void
+gst_prima_ws_src_send_joined (GstPrimaWsSrc * self, guint rank)
+{
+  JsonObject *o = json_object_new ();
+  prima_ctl_msg m;
+  GError *err = NULL;
+
+  prima_ctl_msg_init (&m, PRIMA_CTL_PROFILE);
+  m.rank = (gint32) rank;
+  json_object_set_boolean_member (o, "joined", TRUE);
+  m.profile = json_node_init_object (json_node_alloc (), o);
+  json_object_unref (o);
+  if (!prima_link_send_control (self->link, &m, &err)) {
+    GST_WARNING_OBJECT (self, "cannot tell the head that rank %u joined: %s", rank, err->message);
+    g_error_free (err);
+  }
+  prima_ctl_msg_clear (&m);
+}
+
 static void
 gst_prima_ws_src_loop (GstPrimaWsSrc * self)
 {
@@ -346,6 +369,15 @@ gst_prima_ws_src_loop (GstPrimaWsSrc * self)
     case PRIMA_LINK_EVENT_READY:
       GST_INFO_OBJECT (self, "%s", ev->message);
       gst_prima_ws_src_post (self, "connected", ev->peer_rank, ev->message);
+      if (rank != 0)
+        gst_prima_ws_src_send_joined (self, rank);
+      GST_OBJECT_LOCK (self);
+      while (!g_queue_is_empty (&self->pending)) {
+        gchar *json = g_queue_pop_head (&self->pending);
+        gst_prima_ws_src_send_json (self, json);
+        g_free (json);
+      }
+      GST_OBJECT_UNLOCK (self);
       break;
 
     case PRIMA_LINK_EVENT_FRAME:{
@@ -440,7 +472,16 @@ gst_prima_ws_src_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
 
   if (prima_event_has_name (event, PRIMA_EVENT_RING_CONTROL)) {
     const gchar *json = gst_structure_get_string (gst_event_get_structure (event), "json");
-    ret = json && self->link && gst_prima_ws_src_send_json (self, json);
+    ret = json != NULL && self->link != NULL;
+    if (ret) {
+      /* before the previous device connected, keep it until it has */
+      GST_OBJECT_LOCK (self);
+      if (prima_link_is_ready (self->link))
+        ret = gst_prima_ws_src_send_json (self, json);
+      else
+        g_queue_push_tail (&self->pending, g_strdup (json));
+      GST_OBJECT_UNLOCK (self);
+    }
   } else if (GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE || GST_EVENT_TYPE (event) == GST_EVENT_QOS
       || GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
     ret = TRUE;
@@ -507,6 +548,7 @@ gst_prima_ws_src_change_state (GstElement * element, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_NULL:
       g_clear_pointer (&self->link, prima_link_free);
       self->bound_port = 0;
+      g_queue_clear_full (&self->pending, g_free);
       break;
     default:
       break;
@@ -603,6 +645,7 @@ gst_prima_ws_src_finalize (GObject * object)
   GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (object);
 
   g_clear_pointer (&self->link, prima_link_free);
+  g_queue_clear_full (&self->pending, g_free);
   g_free (self->address);
   if (self->cluster_key)
     memset (self->cluster_key, 0, strlen (self->cluster_key));
@@ -735,6 +778,7 @@ gst_prima_ws_src_init (GstPrimaWsSrc * self)
   self->peer_rank = DEFAULT_PEER_RANK;
   self->heartbeat_timeout = DEFAULT_HEARTBEAT_TIMEOUT;
 
+  g_queue_init (&self->pending);
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_ws_src_src_event));
   gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_ws_src_src_query));

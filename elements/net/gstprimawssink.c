@@ -1,0 +1,859 @@
+/* gst-prima: primawssink, the sending end of a ring hop (WebSocket client).
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+
+/**
+ * SECTION:element-primawssink
+ * @title: primawssink
+ * @see_also: primawssrc, primalayers
+ *
+ * The upstream end of one hop of the ring (DESIGN.md section 3,
+ * docs/wire-protocol.md): connects to the next device's primawssrc at
+ * #GstPrimaWsSink:url (retrying until it is up, so devices start in any
+ * order), runs the cluster key's challenge/response and then sends each
+ * `application/x-prima-hidden` buffer as one binary frame over one
+ * persistent WebSocket with TCP_NODELAY. The buffer is copied once, into
+ * the link's reused send slot, where its 32-byte buffer header becomes the
+ * 48-byte wire header.
+ *
+ * Events become control messages: `prima-ring-plan` the plan (sent on as it
+ * came; on the head #GstPrimaWsSink:plan is sent before the first frame),
+ * `prima-kv-clear`, `prima-kv-remove`, `prima-kv-shift` the KV operations,
+ * `prima-ring-failure` an `error` message and end-of-stream the ordered
+ * `stop` (the element waits until it has left). Control messages that come
+ * back from the next device (profiles of devices joining, failures further
+ * down) travel upstream as `prima-ring-control` events; the head (rank 0)
+ * keeps them: it waits for every rank of #GstPrimaWsSink:world to join before
+ * its first frame, posting which ranks it is waiting for, and turns a
+ * reported failure into an element error that names the failed rank.
+ *
+ * A next device that disconnects or sends no heartbeat for
+ * #GstPrimaWsSink:heartbeat-timeout milliseconds is an element error ("The
+ * ring failed: rank 2 at 127.0.0.1:9002 disconnected"); a worker passes the
+ * failure back upstream first.
+ *
+ * ## Example launch line
+ * |[
+ * PRIMA_CLUSTER_KEY=0123456789abcdef0123 gst-launch-1.0 primawssrc port=9001 rank=1 ! primalayers model=tests/data/stories260K-f32.gguf ! primawssink url=ws://127.0.0.1:9000 rank=1 peer-rank=0
+ * ]| a worker of rank 1, sending to the head at port 9000.
+ *
+ * Since: 0.1
+ */
+
+#include "gstprimawssink.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "prima-caps.h"
+#include "ring-link.h"
+#include "gstprimawssrc.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_prima_ws_sink_debug);
+#define GST_CAT_DEFAULT gst_prima_ws_sink_debug
+
+#define DEFAULT_RANK 0
+#define DEFAULT_PEER_RANK -1
+#define DEFAULT_HEARTBEAT_TIMEOUT 3000
+#define DEFAULT_WORLD 0
+#define DEFAULT_HALF FALSE
+#define WAIT_STEP_US (200 * 1000)
+#define WAIT_REPORT_US (2 * G_USEC_PER_SEC)
+#define DRAIN_TIMEOUT_US (500 * 1000)
+
+enum
+{
+  PROP_0,
+  PROP_URL,
+  PROP_RANK,
+  PROP_PEER_RANK,
+  PROP_CLUSTER_KEY,
+  PROP_CLUSTER_KEY_FILE,
+  PROP_TLS_PEER_CERTIFICATE_FILE,
+  PROP_HEARTBEAT_TIMEOUT,
+  PROP_WORLD,
+  PROP_PLAN,
+  PROP_HALF,
+};
+
+struct _GstPrimaWsSink
+{
+  GstBaseSink parent;
+
+  /* properties, under the object lock */
+  gchar *url;
+  guint rank;
+  gint peer_rank;
+  gchar *cluster_key;
+  gchar *cluster_key_file;
+  gchar *tls_peer_certificate_file;
+  guint heartbeat_timeout;
+  guint world;
+  gchar *plan;
+  gboolean half;
+
+  /* from READY to PAUSED */
+  prima_link *link;
+  gboolean plan_sent;
+  guint64 n_queued;             /* frames and controls handed to the link */
+
+  /* under lock: the head's view of the ring, and unlock() */
+  GMutex lock;
+  GCond cond;
+  guint64 joined;               /* bit r: rank r reported that it joined */
+  GQueue up_pending;            /* JSON for upstream that could not be pushed yet (startup) */
+  gboolean flushing;
+  gboolean failed;
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (PRIMA_CAPS_HIDDEN));
+
+#define gst_prima_ws_sink_parent_class parent_class
+G_DEFINE_TYPE_WITH_CODE (GstPrimaWsSink, gst_prima_ws_sink, GST_TYPE_BASE_SINK,
+    GST_DEBUG_CATEGORY_INIT (gst_prima_ws_sink_debug, "primawssink", 0, "prima ring WebSocket sink"));
+GST_ELEMENT_REGISTER_DEFINE (primawssink, "primawssink", GST_RANK_NONE, GST_TYPE_PRIMA_WS_SINK);
+
+static void
+gst_prima_ws_sink_post (GstPrimaWsSink * self, const gchar * what, gint rank, const gchar * message)
+{
+  GstStructure *s = gst_structure_new (PRIMA_MESSAGE_RING, "event", G_TYPE_STRING, what, "rank", G_TYPE_INT, rank,
+      "message", G_TYPE_STRING, message ? message : "", NULL);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static void
+gst_prima_ws_sink_fail (GstPrimaWsSink * self, const gchar * message)
+{
+  g_mutex_lock (&self->lock);
+  self->failed = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (_("The ring failed: %s"), message), (NULL));
+}
+
+/* Pushes the control messages for upstream in order; one that cannot go
+ * yet (the pipeline is still starting) stays for the next try. */
+static void
+gst_prima_ws_sink_flush_up (GstPrimaWsSink * self)
+{
+  for (;;) {
+    gchar *json;
+    g_mutex_lock (&self->lock);
+    json = g_queue_pop_head (&self->up_pending);
+    g_mutex_unlock (&self->lock);
+    if (json == NULL)
+      return;
+    if (!gst_pad_push_event (GST_BASE_SINK_PAD (self), gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM,
+                gst_structure_new (PRIMA_EVENT_RING_CONTROL, "json", G_TYPE_STRING, json, NULL)))) {
+      GST_DEBUG_OBJECT (self, "upstream not ready for %s; keeping it", json);
+      g_mutex_lock (&self->lock);
+      g_queue_push_head (&self->up_pending, json);
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+    g_free (json);
+  }
+}
+
+/* A control message from the next device that belongs further upstream:
+ * the head keeps it, a worker sends it on towards the head. */
+static void
+gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const prima_ctl_msg * m)
+{
+  gchar *json;
+
+  if (rank == 0) {
+    if (m->type == PRIMA_CTL_PROFILE && m->rank > 0 && m->rank < 64) {
+      gchar *line = g_strdup_printf ("rank %d joined the ring", m->rank);
+      g_mutex_lock (&self->lock);
+      self->joined |= G_GUINT64_CONSTANT (1) << m->rank;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      GST_INFO_OBJECT (self, "%s", line);
+      gst_prima_ws_sink_post (self, "joined", m->rank, line);
+      g_free (line);
+    } else if (m->type == PRIMA_CTL_ERROR_MSG) {
+      gst_prima_ws_sink_fail (self, m->text ? m->text : "unknown error");
+    }
+    return;
+  }
+  json = prima_ctl_to_json (m, NULL, NULL);
+  if (json == NULL)
+    return;
+  g_mutex_lock (&self->lock);
+  g_queue_push_tail (&self->up_pending, json);
+  g_mutex_unlock (&self->lock);
+  gst_prima_ws_sink_flush_up (self);
+}
+
+/* On the link's I/O thread: must not block. */
+static gboolean
+gst_prima_ws_sink_on_event (prima_link * link, const prima_link_event * ev, gpointer user_data)
+{
+  GstPrimaWsSink *self = user_data;
+  guint rank;
+
+  GST_OBJECT_LOCK (self);
+  rank = self->rank;
+  GST_OBJECT_UNLOCK (self);
+
+  switch (ev->type) {
+    case PRIMA_LINK_EVENT_READY:
+      GST_INFO_OBJECT (self, "%s", ev->message);
+      gst_prima_ws_sink_post (self, "connected", ev->peer_rank, ev->message);
+      g_mutex_lock (&self->lock);
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      return TRUE;
+    case PRIMA_LINK_EVENT_CONTROL:
+      if (ev->control.type == PRIMA_CTL_PROFILE || ev->control.type == PRIMA_CTL_ERROR_MSG)
+        gst_prima_ws_sink_upstream_control (self, rank, &ev->control);
+      else
+        GST_DEBUG_OBJECT (self, "ignoring %s from the next device", prima_ctl_type_name (ev->control.type));
+      return TRUE;
+    case PRIMA_LINK_EVENT_FRAME:
+      GST_DEBUG_OBJECT (self, "ignoring a frame from the next device");
+      return TRUE;
+    case PRIMA_LINK_EVENT_LOST:
+      g_mutex_lock (&self->lock);
+      if (self->flushing) {
+        g_mutex_unlock (&self->lock);
+        return TRUE;
+      }
+      g_mutex_unlock (&self->lock);
+      if (rank != 0) {
+        prima_ctl_msg m;
+        prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
+        m.text = g_strdup (ev->message);
+        gst_prima_ws_sink_upstream_control (self, rank, &m);
+        prima_ctl_msg_clear (&m);
+      }
+      gst_prima_ws_sink_fail (self, ev->message);
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+gst_prima_ws_sink_start (GstBaseSink * sink)
+{
+  GstPrimaWsSink *self = GST_PRIMA_WS_SINK (sink);
+  prima_link_config cfg = { 0 };
+  prima_cluster_key *key;
+  GTlsCertificate *cert = NULL;
+  GError *err = NULL;
+  gchar *url, *key_text, *key_file, *cert_file;
+
+  GST_OBJECT_LOCK (self);
+  url = g_strdup (self->url);
+  key_text = g_strdup (self->cluster_key);
+  key_file = g_strdup (self->cluster_key_file);
+  cert_file = g_strdup (self->tls_peer_certificate_file);
+  cfg.rank = self->rank;
+  cfg.peer_rank = self->peer_rank;
+  cfg.heartbeat_timeout_ms = self->heartbeat_timeout;
+  GST_OBJECT_UNLOCK (self);
+
+  g_mutex_lock (&self->lock);
+  self->joined = 0;
+  self->failed = FALSE;
+  self->flushing = FALSE;
+  g_mutex_unlock (&self->lock);
+  self->plan_sent = FALSE;
+  self->n_queued = 0;
+
+  if (url == NULL || *url == '\0') {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, (_("No address of the next device was given (set \"url\").")),
+        (NULL));
+    goto failed;
+  }
+  key = prima_cluster_key_resolve (key_text, key_file, &err);
+  if (key == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("No usable cluster key: %s"), err->message), (NULL));
+    goto failed;
+  }
+  if (cert_file && *cert_file) {
+    cert = g_tls_certificate_new_from_file (cert_file, &err);
+    if (cert == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("Could not load the TLS certificate \"%s\": %s"),
+              cert_file, err->message), (NULL));
+      prima_cluster_key_unref (key);
+      goto failed;
+    }
+  }
+  cfg.role = PRIMA_LINK_CLIENT;
+  cfg.key = key;
+  cfg.url = url;
+  cfg.tls_peer_certificate = cert;
+  cfg.on_event = gst_prima_ws_sink_on_event;
+  cfg.user_data = self;
+  self->link = prima_link_new (&cfg, &err);
+  prima_cluster_key_unref (key);
+  g_clear_object (&cert);
+  if (self->link == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, (_("Could not connect to the next device of the ring: %s"),
+            err->message), (NULL));
+    goto failed;
+  }
+  GST_INFO_OBJECT (self, "%s connecting", prima_link_name (self->link));
+  g_free (url);
+  g_free (key_text);
+  g_free (key_file);
+  g_free (cert_file);
+  return TRUE;
+
+failed:
+  g_clear_error (&err);
+  g_free (url);
+  if (key_text)
+    memset (key_text, 0, strlen (key_text));
+  g_free (key_text);
+  g_free (key_file);
+  g_free (cert_file);
+  return FALSE;
+}
+
+/* Waits until everything handed to the link has left (bounded). */
+static void
+gst_prima_ws_sink_drain (GstPrimaWsSink * self)
+{
+  gint64 end = g_get_monotonic_time () + DRAIN_TIMEOUT_US;
+  prima_link_stats st;
+
+  for (;;) {
+    prima_link_get_stats (self->link, &st);
+    if (st.frames_sent + st.controls_sent >= self->n_queued || g_get_monotonic_time () > end
+        || !prima_link_is_ready (self->link))
+      return;
+    g_usleep (500);
+  }
+}
+
+static gboolean
+gst_prima_ws_sink_stop (GstBaseSink * sink)
+{
+  GstPrimaWsSink *self = GST_PRIMA_WS_SINK (sink);
+
+  g_mutex_lock (&self->lock);
+  self->flushing = TRUE;
+  g_mutex_unlock (&self->lock);
+  if (self->link) {
+    gst_prima_ws_sink_drain (self);
+    g_clear_pointer (&self->link, prima_link_free);
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_prima_ws_sink_unlock (GstBaseSink * sink)
+{
+  GstPrimaWsSink *self = GST_PRIMA_WS_SINK (sink);
+
+  g_mutex_lock (&self->lock);
+  self->flushing = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+static gboolean
+gst_prima_ws_sink_unlock_stop (GstBaseSink * sink)
+{
+  GstPrimaWsSink *self = GST_PRIMA_WS_SINK (sink);
+
+  g_mutex_lock (&self->lock);
+  self->flushing = FALSE;
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+static gchar *
+gst_prima_ws_sink_missing (GstPrimaWsSink * self, guint world, guint64 joined)
+{
+  GString *s = g_string_new (NULL);
+  guint n = 0;
+
+  for (guint r = 1; r < world && r < 64; r++)
+    if (!(joined & (G_GUINT64_CONSTANT (1) << r)))
+      g_string_append_printf (s, "%s%u", n++ ? ", " : "", r);
+  return g_string_free (s, FALSE);
+}
+
+/* Blocks until the next device is connected (and, on the head, every rank
+ * has joined). FLUSHING when unlocked, ERROR when the link failed. */
+static GstFlowReturn
+gst_prima_ws_sink_wait_ring (GstPrimaWsSink * self, gboolean all)
+{
+  gint64 start = g_get_monotonic_time (), next_report = start + WAIT_REPORT_US;
+  guint rank, world;
+  gboolean reported = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  rank = self->rank;
+  world = self->world;
+  GST_OBJECT_UNLOCK (self);
+
+  for (;;) {
+    GError *err = NULL;
+    gboolean ready = prima_link_is_ready (self->link), complete;
+    guint64 joined;
+
+    g_mutex_lock (&self->lock);
+    if (self->flushing || self->failed) {
+      GstFlowReturn ret = self->flushing ? GST_FLOW_FLUSHING : GST_FLOW_ERROR;
+      g_mutex_unlock (&self->lock);
+      return ret;
+    }
+    joined = self->joined;
+    complete = !all || rank != 0 || world <= 1
+        || (joined | 1) == ((world >= 64 ? G_MAXUINT64 : (G_GUINT64_CONSTANT (1) << world) - 1));
+    if (ready && complete) {
+      g_mutex_unlock (&self->lock);
+      if (reported)
+        GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE, (_("Every device of the ring has joined.")), (NULL));
+      return GST_FLOW_OK;
+    }
+    g_cond_wait_until (&self->cond, &self->lock, g_get_monotonic_time () + WAIT_STEP_US);
+    g_mutex_unlock (&self->lock);
+    gst_prima_ws_sink_flush_up (self);
+
+    if (!ready && !prima_link_wait_ready (self->link, 0, &err) && err
+        && !g_error_matches (err, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_TIMEOUT)) {
+      /* a client that gave up (refused, or its peer failed to prove the key) */
+      gst_prima_ws_sink_fail (self, err->message);
+      g_error_free (err);
+      return GST_FLOW_ERROR;
+    }
+    g_clear_error (&err);
+    if (g_get_monotonic_time () >= next_report) {
+      gchar *missing = ready ? gst_prima_ws_sink_missing (self, world, joined)
+          : g_strdup_printf ("%d", self->peer_rank >= 0 ? self->peer_rank : (gint) rank + 1);
+      gchar *line = g_strdup_printf ("waiting for rank%s %s (%s)", strchr (missing, ',') ? "s" : "", missing,
+          ready ? "not joined yet" : prima_link_name (self->link));
+      GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE, ("%s", line), (NULL));
+      gst_prima_ws_sink_post (self, "waiting", -1, line);
+      g_free (line);
+      g_free (missing);
+      reported = TRUE;
+      next_report = g_get_monotonic_time () + WAIT_REPORT_US;
+    }
+  }
+}
+
+static gboolean
+gst_prima_ws_sink_send_ctl (GstPrimaWsSink * self, const prima_ctl_msg * m)
+{
+  GError *err = NULL;
+
+  if (!prima_link_send_control (self->link, m, &err)) {
+    GST_WARNING_OBJECT (self, "cannot send %s: %s", prima_ctl_type_name (m->type), err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  self->n_queued++;
+  return TRUE;
+}
+
+static gboolean
+gst_prima_ws_sink_send_json (GstPrimaWsSink * self, const gchar * json)
+{
+  prima_ctl_msg m;
+  GError *err = NULL;
+  gboolean ok;
+
+  if (!prima_ctl_parse (json, strlen (json), &m, &err)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("A malformed control message for the ring: %s"), err->message),
+        (NULL));
+    g_error_free (err);
+    prima_ctl_msg_clear (&m);
+    return FALSE;
+  }
+  ok = gst_prima_ws_sink_send_ctl (self, &m);
+  prima_ctl_msg_clear (&m);
+  return ok;
+}
+
+/* The head sends its plan before the first frame. */
+static GstFlowReturn
+gst_prima_ws_sink_prepare (GstPrimaWsSink * self)
+{
+  GstFlowReturn ret = gst_prima_ws_sink_wait_ring (self, FALSE);
+  gchar *plan;
+
+  gst_prima_ws_sink_flush_up (self);
+  if (ret != GST_FLOW_OK || self->plan_sent)
+    return ret == GST_FLOW_OK ? gst_prima_ws_sink_wait_ring (self, TRUE) : ret;
+  GST_OBJECT_LOCK (self);
+  plan = g_strdup (self->plan);
+  GST_OBJECT_UNLOCK (self);
+  if (plan && *plan && !gst_prima_ws_sink_send_json (self, plan))
+    ret = GST_FLOW_ERROR;
+  self->plan_sent = TRUE;
+  g_free (plan);
+  /* the plan goes round while the head waits for every rank to join */
+  return ret == GST_FLOW_OK ? gst_prima_ws_sink_wait_ring (self, TRUE) : ret;
+}
+
+static GstFlowReturn
+gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
+{
+  GstPrimaWsSink *self = GST_PRIMA_WS_SINK (sink);
+  prima_frame_header fh;
+  GstFlowReturn ret;
+  GstMapInfo map;
+  PrimaHeader h;
+  GError *err = NULL;
+  gboolean half, ok;
+  guint32 n_embd;
+
+  ret = gst_prima_ws_sink_prepare (self);
+  if (ret != GST_FLOW_OK)
+    return ret;
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    return GST_FLOW_ERROR;
+  if (!prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_HIDDEN, &h) || h.dtype != PRIMA_DTYPE_F32
+      || h.n_tokens == 0 || h.pos0 < 0 || h.next_layer < 0
+      || h.payload_size % ((gsize) h.n_tokens * sizeof (float)) != 0) {
+    gst_buffer_unmap (buf, &map);
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Received a malformed hidden-state buffer.")),
+        ("%" G_GSIZE_FORMAT " bytes", map.size));
+    return GST_FLOW_ERROR;
+  }
+  n_embd = h.payload_size / h.n_tokens / sizeof (float);
+  GST_OBJECT_LOCK (self);
+  half = self->half;
+  GST_OBJECT_UNLOCK (self);
+  prima_frame_header_init (&fh, PRIMA_FRAME_TYPE_HIDDEN, half ? PRIMA_FRAME_DTYPE_F16 : PRIMA_FRAME_DTYPE_F32,
+      h.seq_id, h.pos0, h.n_tokens, (guint32) h.next_layer, n_embd);
+  fh.origin_us = GST_BUFFER_DTS_IS_VALID (buf) ? GST_BUFFER_DTS (buf) / GST_USECOND
+      : (guint64) g_get_monotonic_time ();
+  if (half)
+    ok = prima_link_send_frame_f32 (self->link, &fh, (const float *) (map.data + PRIMA_HEADER_SIZE), &err);
+  else
+    ok = prima_link_send_frame (self->link, &fh, map.data + PRIMA_HEADER_SIZE, &err);
+  gst_buffer_unmap (buf, &map);
+  if (!ok) {
+    gboolean flushing;
+    g_mutex_lock (&self->lock);
+    flushing = self->flushing || self->failed;
+    g_mutex_unlock (&self->lock);
+    if (flushing) {
+      g_error_free (err);
+      return GST_FLOW_FLUSHING;
+    }
+    gst_prima_ws_sink_fail (self, err->message);
+    g_error_free (err);
+    return GST_FLOW_ERROR;
+  }
+  self->n_queued++;
+  GST_LOG_OBJECT (self, "sent %u tokens at %d for layer %d", h.n_tokens, h.pos0, h.next_layer);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
+{
+  GstPrimaWsSink *self = GST_PRIMA_WS_SINK (sink);
+  const GstStructure *s = gst_event_get_structure (event);
+  prima_ctl_msg m;
+  gboolean have = FALSE;
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+    /* the ordered stop: it goes around the ring in order with the frames */
+    if (gst_prima_ws_sink_prepare (self) == GST_FLOW_OK) {
+      prima_ctl_msg_init (&m, PRIMA_CTL_STOP);
+      m.text = g_strdup ("end of stream");
+      gst_prima_ws_sink_send_ctl (self, &m);
+      prima_ctl_msg_clear (&m);
+      gst_prima_ws_sink_drain (self);
+    }
+  } else if (prima_event_has_name (event, PRIMA_EVENT_RING_PLAN)) {
+    const gchar *json = gst_structure_get_string (s, "json");
+    gst_prima_ws_sink_flush_up (self);
+    if (json && gst_prima_ws_sink_wait_ring (self, FALSE) == GST_FLOW_OK)
+      gst_prima_ws_sink_send_json (self, json);
+    self->plan_sent = TRUE;
+  } else if (prima_event_is_kv_clear (event)) {
+    prima_ctl_msg_init (&m, PRIMA_CTL_KV_CLEAR);
+    have = TRUE;
+  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)) {
+    prima_ctl_msg_init (&m, PRIMA_CTL_KV_REMOVE);
+    have = gst_structure_get (s, "seq", G_TYPE_INT, &m.seq, "p0", G_TYPE_INT, &m.p0, "p1", G_TYPE_INT, &m.p1,
+        NULL);
+  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT)) {
+    prima_ctl_msg_init (&m, PRIMA_CTL_KV_SHIFT);
+    have = gst_structure_get (s, "seq", G_TYPE_INT, &m.seq, "p0", G_TYPE_INT, &m.p0, "p1", G_TYPE_INT, &m.p1,
+        "delta", G_TYPE_INT, &m.delta, NULL);
+  } else if (prima_event_has_name (event, PRIMA_EVENT_RING_FAILURE)) {
+    prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
+    m.text = g_strdup (gst_structure_get_string (s, "message"));
+    have = TRUE;
+  }
+  if (have) {
+    if (gst_prima_ws_sink_prepare (self) == GST_FLOW_OK)
+      gst_prima_ws_sink_send_ctl (self, &m);
+    prima_ctl_msg_clear (&m);
+  }
+  return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
+}
+
+static void
+gst_prima_ws_sink_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
+{
+  GstPrimaWsSink *self = GST_PRIMA_WS_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_URL:
+      g_free (self->url);
+      self->url = g_value_dup_string (value);
+      break;
+    case PROP_RANK:
+      self->rank = g_value_get_uint (value);
+      break;
+    case PROP_PEER_RANK:
+      self->peer_rank = g_value_get_int (value);
+      break;
+    case PROP_CLUSTER_KEY:
+      if (self->cluster_key)
+        memset (self->cluster_key, 0, strlen (self->cluster_key));
+      g_free (self->cluster_key);
+      self->cluster_key = g_value_dup_string (value);
+      break;
+    case PROP_CLUSTER_KEY_FILE:
+      g_free (self->cluster_key_file);
+      self->cluster_key_file = g_value_dup_string (value);
+      break;
+    case PROP_TLS_PEER_CERTIFICATE_FILE:
+      g_free (self->tls_peer_certificate_file);
+      self->tls_peer_certificate_file = g_value_dup_string (value);
+      break;
+    case PROP_HEARTBEAT_TIMEOUT:
+      self->heartbeat_timeout = g_value_get_uint (value);
+      break;
+    case PROP_WORLD:
+      self->world = g_value_get_uint (value);
+      break;
+    case PROP_PLAN:
+      g_free (self->plan);
+      self->plan = g_value_dup_string (value);
+      break;
+    case PROP_HALF:
+      self->half = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_prima_ws_sink_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+{
+  GstPrimaWsSink *self = GST_PRIMA_WS_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_URL:
+      g_value_set_string (value, self->url);
+      break;
+    case PROP_RANK:
+      g_value_set_uint (value, self->rank);
+      break;
+    case PROP_PEER_RANK:
+      g_value_set_int (value, self->peer_rank);
+      break;
+    case PROP_CLUSTER_KEY:
+      g_value_set_string (value, NULL);         /* never handed out */
+      break;
+    case PROP_CLUSTER_KEY_FILE:
+      g_value_set_string (value, self->cluster_key_file);
+      break;
+    case PROP_TLS_PEER_CERTIFICATE_FILE:
+      g_value_set_string (value, self->tls_peer_certificate_file);
+      break;
+    case PROP_HEARTBEAT_TIMEOUT:
+      g_value_set_uint (value, self->heartbeat_timeout);
+      break;
+    case PROP_WORLD:
+      g_value_set_uint (value, self->world);
+      break;
+    case PROP_PLAN:
+      g_value_set_string (value, self->plan);
+      break;
+    case PROP_HALF:
+      g_value_set_boolean (value, self->half);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_prima_ws_sink_finalize (GObject * object)
+{
+  GstPrimaWsSink *self = GST_PRIMA_WS_SINK (object);
+
+  g_clear_pointer (&self->link, prima_link_free);
+  g_free (self->url);
+  if (self->cluster_key)
+    memset (self->cluster_key, 0, strlen (self->cluster_key));
+  g_free (self->cluster_key);
+  g_free (self->cluster_key_file);
+  g_free (self->tls_peer_certificate_file);
+  g_free (self->plan);
+  g_queue_clear_full (&self->up_pending, g_free);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+#define PARAM_FLAGS (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
+
+static void
+gst_prima_ws_sink_class_init (GstPrimaWsSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *sink_class = GST_BASE_SINK_CLASS (klass);
+
+  gobject_class->set_property = gst_prima_ws_sink_set_property;
+  gobject_class->get_property = gst_prima_ws_sink_get_property;
+  gobject_class->finalize = gst_prima_ws_sink_finalize;
+
+  /**
+   * GstPrimaWsSink:url:
+   *
+   * The next device's primawssrc: `ws://HOST:PORT` or `wss://HOST:PORT`
+   * (the path defaults to `/prima/ring`).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_URL,
+      g_param_spec_string ("url", "URL", "ws:// or wss:// address of the next device", NULL, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:rank:
+   *
+   * This device's rank in the ring (0 is the head).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_RANK,
+      g_param_spec_uint ("rank", "Rank", "This device's rank (0: the head)", 0, 255, DEFAULT_RANK, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:peer-rank:
+   *
+   * The rank the next device must prove; -1 accepts any.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_PEER_RANK,
+      g_param_spec_int ("peer-rank", "Peer rank", "Rank the next device must claim (-1: any)", -1, 255,
+          DEFAULT_PEER_RANK, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:cluster-key:
+   *
+   * The cluster key (at least 16 bytes). Without it, and without
+   * #GstPrimaWsSink:cluster-key-file, `$PRIMA_CLUSTER_KEY` or
+   * `$PRIMA_CLUSTER_KEY_FILE` is used. Never readable.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_CLUSTER_KEY,
+      g_param_spec_string ("cluster-key", "Cluster key", "Shared secret of the ring (write-only)", NULL,
+          PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:cluster-key-file:
+   *
+   * A file holding the cluster key (mode 0600 or stricter).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_CLUSTER_KEY_FILE,
+      g_param_spec_string ("cluster-key-file", "Cluster key file", "File holding the cluster key", NULL,
+          PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:tls-peer-certificate-file:
+   *
+   * For wss://: accept exactly the certificate in this PEM file (a
+   * self-signed cluster); without it the system's trust store decides.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_TLS_PEER_CERTIFICATE_FILE,
+      g_param_spec_string ("tls-peer-certificate-file", "TLS peer certificate file",
+          "wss://: accept exactly this PEM certificate", NULL, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:heartbeat-timeout:
+   *
+   * Milliseconds without any message after which the next device counts as
+   * failed.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_HEARTBEAT_TIMEOUT,
+      g_param_spec_uint ("heartbeat-timeout", "Heartbeat timeout", "Milliseconds of silence before a peer failed",
+          100, 600000, DEFAULT_HEARTBEAT_TIMEOUT, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:world:
+   *
+   * On the head: the number of devices in the ring. The first frame waits
+   * until ranks 1 .. world-1 have joined (and the element reports the ranks
+   * it is waiting for). 0 does not wait.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_WORLD,
+      g_param_spec_uint ("world", "World", "Devices in the ring (head: wait until all have joined)", 0, 64,
+          DEFAULT_WORLD, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:plan:
+   *
+   * On the head: the plan message (JSON, docs/wire-protocol.md) sent before
+   * the first frame; every device takes its layer windows from it.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_PLAN,
+      g_param_spec_string ("plan", "Plan", "Plan message (JSON) sent before the first frame", NULL, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:half:
+   *
+   * Send activations as f16 (half the bytes; not bit-exact).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_HALF,
+      g_param_spec_boolean ("half", "Half", "Send activations as f16", DEFAULT_HALF, PARAM_FLAGS));
+
+  sink_class->start = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_start);
+  sink_class->stop = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_stop);
+  sink_class->unlock = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_unlock);
+  sink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_unlock_stop);
+  sink_class->render = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_render);
+  sink_class->event = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_event);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class, "Prima ring WebSocket sink", "Sink/Network",
+      "Sends activations and control of the ring to the next device (authenticated WebSocket client)",
+      "gst-prima authors");
+}
+
+static void
+gst_prima_ws_sink_init (GstPrimaWsSink * self)
+{
+  self->rank = DEFAULT_RANK;
+  self->peer_rank = DEFAULT_PEER_RANK;
+  self->heartbeat_timeout = DEFAULT_HEARTBEAT_TIMEOUT;
+  self->world = DEFAULT_WORLD;
+  self->half = DEFAULT_HALF;
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  g_queue_init (&self->up_pending);
+  gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+  gst_base_sink_set_async_enabled (GST_BASE_SINK (self), FALSE);
+}

@@ -1,0 +1,162 @@
+/* gst-prima: `prima worker`: one device (rank >= 1) of a pipelined ring, with
+ * prima.cpp's flags. It fills pipelines/worker.pipeline and runs it until the
+ * head's ordered stop (exit 0) or a failure of the ring (exit 1).
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "prima-commands.h"
+#include "prima-pipeline.h"
+#include "cli-args.h"
+#include "ring-head.h"
+#include "net/gstprimawssrc.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal (int sig)
+{
+  stop_requested = 1;
+}
+
+/* Runs the bus until end-of-stream (0), an error (1) or a signal (130). */
+static int
+run_worker (GstElement *pipeline, int rank)
+{
+  GstBus *bus = gst_element_get_bus (pipeline);
+  int status = -1;
+
+  while (status < 0) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT | GST_MESSAGE_INFO);
+    if (stop_requested) {
+      status = 130;
+      break;
+    }
+    if (msg == NULL)
+      continue;
+    switch (GST_MESSAGE_TYPE (msg)) {
+      case GST_MESSAGE_ERROR:{
+        GError *err = NULL;
+        gchar *debug = NULL;
+        gst_message_parse_error (msg, &err, &debug);
+        fprintf (stderr, "prima worker %d: %s\n", rank, err->message);
+        if (debug && g_getenv ("PRIMA_DEBUG"))
+          fprintf (stderr, "prima worker %d: %s\n", rank, debug);
+        g_error_free (err);
+        g_free (debug);
+        status = 1;
+        break;
+      }
+      case GST_MESSAGE_INFO:{
+        GError *err = NULL;
+        gst_message_parse_info (msg, &err, NULL);
+        fprintf (stderr, "prima worker %d: %s\n", rank, err->message);
+        g_error_free (err);
+        break;
+      }
+      case GST_MESSAGE_EOS:
+        fprintf (stderr, "prima worker %d: stopped\n", rank);
+        status = 0;
+        break;
+      case GST_MESSAGE_ELEMENT:{
+        const GstStructure *s = gst_message_get_structure (msg);
+        const gchar *event = gst_structure_get_string (s, "event");
+        if (gst_structure_has_name (s, PRIMA_MESSAGE_RING) && event
+            && (strcmp (event, "listening") == 0 || strcmp (event, "connected") == 0))
+          fprintf (stderr, "prima worker %d: %s%s\n", rank, gst_structure_get_string (s, "message"),
+              strcmp (event, "listening") == 0 ? " listening" : "");
+        break;
+      }
+      default:
+        break;
+    }
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+  return status;
+}
+
+int
+prima_cmd_worker (int argc, char **argv)
+{
+  const char *model_path = NULL, *master = NULL, *next = NULL, *cluster_key = NULL, *cluster_key_file = NULL;
+  int world = 0, rank = -1, port = PRIMA_RING_DEFAULT_PORT, n_ctx = 0, n_threads = 0;
+  gboolean help;
+  const cli_option options[] = {
+    {"--world", CLI_INT, &world, "N", "devices in the ring"},
+    {"--rank", CLI_INT, &rank, "R", "this device's rank (1 .. N-1)"},
+    {"--master", CLI_STRING, &master, "IP", "the head's address (default 127.0.0.1)"},
+    {"--next", CLI_STRING, &next, "IP", "the next device's address (default: the head's for rank N-1, else 127.0.0.1)"},
+    {"--port", CLI_INT, &port, "BASE", "data port of rank r is BASE+r (default 9000)"},
+    {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
+    {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
+    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size (default: the head's plan, at most the model's)"},
+    {"--cluster-key", CLI_STRING, &cluster_key, "KEY", "the cluster key (or $PRIMA_CLUSTER_KEY)"},
+    {"--cluster-key-file", CLI_STRING, &cluster_key_file, "FILE", "file holding the cluster key"},
+  };
+  GstElement *pipeline = NULL;
+  char *url = NULL, *model = NULL;
+  int status = 1, next_rank;
+  struct sigaction sa = { 0 };
+
+  if (!cli_parse ("worker", "--world N --rank R [--next IP] [--port BASE] [-m MODEL]", options,
+          G_N_ELEMENTS (options), argc, argv, &help, NULL))
+    return 2;
+  if (help)
+    return 0;
+  if (world < 2 || rank < 1 || rank >= world || port <= 0 || port + world > 65535) {
+    fprintf (stderr, "prima worker: needs --world N (>= 2) and --rank R (1 .. N-1), and a usable --port\n");
+    return 2;
+  }
+  model = g_strdup (model_path ? model_path : prima_default_model_path ());
+  if (!g_file_test (model, G_FILE_TEST_EXISTS)) {
+    fprintf (stderr, "prima worker: %s: no such model file\n", model);
+    goto out;
+  }
+  if (!prima_gst_init ("worker"))
+    goto out;
+  pipeline = prima_pipeline_load ("worker", "worker.pipeline");
+  if (pipeline == NULL)
+    goto out;
+  next_rank = (rank + 1) % world;
+  if (next == NULL)
+    next = next_rank == 0 && master ? master : "127.0.0.1";
+  url = g_strdup_printf ("ws://%s:%d", next, port + next_rank);
+  prima_pipeline_set (pipeline, "ring-in", "port", (guint) (port + rank), "rank", (guint) rank, "peer-rank",
+      rank - 1, NULL);
+  prima_pipeline_set (pipeline, "ring-out", "url", url, "rank", (guint) rank, "peer-rank", next_rank, NULL);
+  prima_pipeline_set (pipeline, "layers", "model", model, "windows", "plan", "context-size", MAX (n_ctx, 0),
+      "threads", MAX (n_threads, 0), NULL);
+  if (cluster_key) {
+    prima_pipeline_set (pipeline, "ring-in", "cluster-key", cluster_key, NULL);
+    prima_pipeline_set (pipeline, "ring-out", "cluster-key", cluster_key, NULL);
+  } else if (cluster_key_file) {
+    prima_pipeline_set (pipeline, "ring-in", "cluster-key-file", cluster_key_file, NULL);
+    prima_pipeline_set (pipeline, "ring-out", "cluster-key-file", cluster_key_file, NULL);
+  }
+
+  sa.sa_handler = on_signal;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
+  signal (SIGPIPE, SIG_IGN);
+
+  fprintf (stderr, "prima worker %d: of %d, next rank %d at %s, waiting for the head's plan\n", rank, world,
+      next_rank, url);
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    run_worker (pipeline, rank);        /* prints the error */
+    goto out;
+  }
+  status = run_worker (pipeline, rank);
+
+out:
+  if (pipeline) {
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    gst_object_unref (pipeline);
+  }
+  g_free (url);
+  g_free (model);
+  return status;
+}

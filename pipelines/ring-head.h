@@ -1,0 +1,46 @@
+/* gst-prima: the head of a pipelined ring for `prima run` (DESIGN.md section 3).
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gst/gst.h>
+
+/* prima.cpp's flags, with the same meaning. */
+typedef struct {
+  int world;                    /* --world N: devices in the ring (1: no ring) */
+  int rank;                     /* --rank R: must be 0 for prima run */
+  const char *master;           /* --master IP: the head's address (accepted) */
+  const char *next;             /* --next IP: rank 1's address (default 127.0.0.1) */
+  int port;                     /* --port BASE: data port of rank r is BASE + r (default 9000) */
+  const char *lw;               /* -lw "a,b,c,d": layers per device and cycle, in rank order */
+  int k;                        /* -k N: rounds per token (0: from -lw) */
+  const char *cluster_key;      /* --cluster-key */
+  const char *cluster_key_file; /* --cluster-key-file */
+  int local_ring;               /* --local-ring N: N-1 local workers on loopback */
+  GPid *workers;                /* the local workers */
+  int n_workers;
+} PrimaRingOptions;
+
+#define PRIMA_RING_DEFAULT_PORT 9000
+
+/* Deals n_layer layers over the ring: cycles of W = sum(w) layers in the
+ * order rank 1, 2, ..., M-1, 0, so the head ends every cycle and owns the
+ * output head. With L not a multiple of W the last cycle is shorter and
+ * keeps its end (the head first, then M-1, ...). windows[r] gets "a-b,c-d".
+ * *k_out: the rounds per token. FALSE with an error line on bad input. */
+gboolean prima_ring_deal (const char *command, int n_layer, int world, const char *lw, int k, char ***windows,
+    int *k_out);
+
+/* The plan message (JSON) for the windows. */
+char *prima_ring_plan_json (int n_layer, int n_ctx, int world, char **windows, const char *next, int port);
+
+gboolean prima_ring_active (const PrimaRingOptions *ro);
+
+/* Fills ring-head.pipeline's elements (layers windows, addresses, plan,
+ * key); with --local-ring also starts the workers. Prints one error line
+ * and returns FALSE on failure. */
+gboolean prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *model, int n_ctx,
+    int n_threads);
+
+/* Waits for (and at last kills) the local workers; returns FALSE when one
+ * did not exit 0. */
+gboolean prima_ring_head_finish (PrimaRingOptions *ro, gboolean kill_now);

@@ -136,6 +136,52 @@ prima_event_is_kv_clear (GstEvent * event)
   return GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_DOWNSTREAM && gst_event_has_name (event, PRIMA_EVENT_KV_CLEAR);
 }
 
+/* Custom serialized downstream events: drop the cached positions [p0, p1)
+ * (p1 -1: to the end), or add delta to the positions [p0, p1); both with
+ * "seq" (int, -1: every sequence). primaloop sends them for a context shift;
+ * primalayers applies them to its windows and, on the head of a ring, sends
+ * them around it (net/gstprimawssrc.h). */
+#ifndef PRIMA_EVENT_KV_REMOVE
+#define PRIMA_EVENT_KV_REMOVE "prima-kv-remove"
+#endif
+#ifndef PRIMA_EVENT_KV_SHIFT
+#define PRIMA_EVENT_KV_SHIFT "prima-kv-shift"
+#endif
+
+static inline GstEvent *
+prima_event_new_kv_remove (gint seq, gint p0, gint p1)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_REMOVE,
+          "seq", G_TYPE_INT, seq, "p0", G_TYPE_INT, p0, "p1", G_TYPE_INT, p1, NULL));
+}
+
+static inline GstEvent *
+prima_event_new_kv_shift (gint seq, gint p0, gint p1, gint delta)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFT,
+          "seq", G_TYPE_INT, seq, "p0", G_TYPE_INT, p0, "p1", G_TYPE_INT, p1, "delta", G_TYPE_INT, delta, NULL));
+}
+
+/* Custom upstream event from primaloop to primatokenizer after a context
+ * shift (llama-cli's): the positions [n-keep, n-keep + n-discard) left the
+ * KV cache and the later ones moved down by n-discard. */
+#define PRIMA_EVENT_KV_SHIFTED "prima-kv-shifted"
+
+static inline GstEvent *
+prima_event_new_kv_shifted (gint n_keep, gint n_discard)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFTED,
+          "n-keep", G_TYPE_INT, n_keep, "n-discard", G_TYPE_INT, n_discard, NULL));
+}
+
+/* Where position p of the cache went after that shift (a discarded one: to
+ * n_keep, where re-evaluated text would start). */
+static inline gint
+prima_kv_shifted_position (gint p, gint n_keep, gint n_discard)
+{
+  return p >= n_keep + n_discard ? p - n_discard : MIN (p, n_keep);
+}
+
 /* Custom serialized downstream event: the end of a turn. From
  * primatokenizer in chat mode it follows the tokens of a user turn (the loop
  * starts generating); from primaloop it follows the last token of an answer

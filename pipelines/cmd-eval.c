@@ -1,12 +1,124 @@
-/* gst-prima: `prima eval`: run a prompt as one batch and write its logits.
+/* gst-prima: `prima eval`: run a prompt as one batch and write its logits,
+ * on this device or over a pipelined ring (pipelines/ring-eval.pipeline).
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
+#include <gst/app/gstappsrc.h>
+#include <gst/app/gstappsink.h>
+
 #include "prima-commands.h"
+#include "prima-pipeline.h"
+#include "prima-caps.h"
+#include "ring-head.h"
 #include "cli-args.h"
 #include "forward.h"
+
+/* The next error on the bus, printed; TRUE when there was one. */
+static gboolean
+ring_error (GstBus *bus, GstClockTime timeout, gboolean *eos)
+{
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, timeout, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  gboolean failed = FALSE;
+
+  if (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    GError *err = NULL;
+    gst_message_parse_error (msg, &err, NULL);
+    fprintf (stderr, "prima eval: %s\n", err->message);
+    g_error_free (err);
+    failed = TRUE;
+  } else if (msg && eos) {
+    *eos = TRUE;
+  }
+  if (msg)
+    gst_message_unref (msg);
+  return failed;
+}
+
+/* The prompt as one batch round the ring; the head's output head gives the
+ * logits of every position, as prima_context_eval with all_logits. */
+static gboolean
+eval_over_ring (PrimaRingOptions *ro, const char *model, int n_vocab, GArray *ids, int n_threads, float *logits)
+{
+  GstElement *pipeline, *src, *sink;
+  GstBus *bus = NULL;
+  GstSample *sample = NULL;
+  gboolean ok = FALSE, eos = FALSE;
+  const gsize want = (gsize) ids->len * n_vocab * sizeof (float);
+
+  ro->command = "eval";
+  if (!prima_gst_init ("eval"))
+    return FALSE;
+  pipeline = prima_pipeline_load ("eval", "ring-eval.pipeline");
+  if (pipeline == NULL)
+    return FALSE;
+  signal (SIGPIPE, SIG_IGN);
+  if (!prima_ring_head_setup (ro, pipeline, model, (int) ids->len, n_threads))
+    goto out;
+  prima_pipeline_set (pipeline, "layers", "model", model, "context-size", (int) ids->len, "threads",
+      MAX (n_threads, 0), NULL);
+  src = prima_pipeline_get (pipeline, "input");
+  sink = prima_pipeline_get (pipeline, "output");
+  bus = gst_element_get_bus (pipeline);
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    ring_error (bus, 0, NULL);
+    goto unref;
+  }
+  gst_app_src_push_buffer (GST_APP_SRC (src), prima_tokens_buffer_new ((const gint32 *) ids->data, ids->len, 0, 0,
+          PRIMA_FLAG_PROMPT));
+  /* end-of-stream (the ordered stop) only once the batch is back: with k
+   * rounds it passes the head's ring_src k times */
+  while (sample == NULL && !gst_app_sink_is_eos (GST_APP_SINK (sink))) {
+    sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 50 * GST_MSECOND);
+    if (sample == NULL && ring_error (bus, 0, NULL))
+      goto unref;
+  }
+  if (sample) {
+    GstBuffer *buf = gst_sample_get_buffer (sample);
+    GstMapInfo map;
+    PrimaHeader h;
+    if (gst_buffer_map (buf, &map, GST_MAP_READ)) {
+      if (prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_LOGITS, &h) && h.n_tokens == ids->len
+          && h.payload_size >= want) {
+        memcpy (logits, map.data + PRIMA_HEADER_SIZE + (h.payload_size - want), want);
+        ok = TRUE;
+      }
+      gst_buffer_unmap (buf, &map);
+    }
+    if (!ok)
+      fprintf (stderr, "prima eval: the ring gave no logits of %u positions\n", ids->len);
+  } else {
+    fprintf (stderr, "prima eval: the ring ended without logits\n");
+  }
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  /* the ordered stop goes round the ring (every worker exits 0); the
+   * head's output ends when it is back */
+  {
+    gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+    while (ok && !eos && !gst_app_sink_is_eos (GST_APP_SINK (sink)))
+      if (ring_error (bus, 20 * GST_MSECOND, &eos) || g_get_monotonic_time () > end) {
+        ok = FALSE;
+        fprintf (stderr, "prima eval: the ring did not stop\n");
+      }
+  }
+unref:
+  gst_object_unref (src);
+  gst_object_unref (sink);
+out:
+  if (sample)
+    gst_sample_unref (sample);
+  if (bus)
+    gst_object_unref (bus);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  if (ro->n_workers > 0 && !prima_ring_head_finish (ro, !ok) && ok) {
+    fprintf (stderr, "prima eval: a local worker did not stop cleanly\n");
+    ok = FALSE;
+  }
+  return ok;
+}
 
 int
 prima_cmd_eval (int argc, char **argv)
@@ -14,6 +126,7 @@ prima_cmd_eval (int argc, char **argv)
   const char *model_path = NULL, *prompt = NULL, *file = NULL, *ids_text = NULL, *logits_path = NULL;
   int n_threads = 0, n_batch = 512;
   gboolean help;
+  PrimaRingOptions ring = { 0 };
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
     {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt (tokenized with BOS as the model says)"},
@@ -22,6 +135,16 @@ prima_cmd_eval (int argc, char **argv)
     {"--logits", CLI_STRING, &logits_path, "FILE", "write n_tokens x n_vocab float32 logits (little-endian) here"},
     {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
     {"-b,--batch-size", CLI_INT, &n_batch, "N", "tokens per compute chunk (default 512)"},
+    {"--world", CLI_INT, &ring.world, "N", "ring: devices in the ring (this one is the head, rank 0)"},
+    {"--rank", CLI_INT, &ring.rank, "R", "ring: this device's rank (0 for prima eval)"},
+    {"--master", CLI_STRING, &ring.master, "IP", "ring: the head's address (accepted for prima.cpp's flags)"},
+    {"--next", CLI_STRING, &ring.next, "IP", "ring: address of rank 1 (default 127.0.0.1)"},
+    {"--port", CLI_INT, &ring.port, "BASE", "ring: data port of rank r is BASE+r (default 9000)"},
+    {"-lw,--layer-window", CLI_STRING, &ring.lw, "a,b,..", "ring: layers per device and cycle, in rank order"},
+    {"-k,--rounds", CLI_INT, &ring.k, "N", "ring: rounds per token (default: from -lw)"},
+    {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
+    {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
+    {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key"},
   };
   prima_model *model = NULL;
   prima_tokenizer *tok = NULL;
@@ -55,17 +178,23 @@ prima_cmd_eval (int argc, char **argv)
     fprintf (stderr, "prima eval: the prompt has no tokens\n");
     goto out;
   }
-  ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = (int) ids->len, .n_threads = n_threads,
-      .n_batch = n_batch}, &error);
-  if (ctx == NULL)
-    goto fail;
   logits = g_try_malloc_n ((gsize) ids->len * model->hp.n_vocab, sizeof (float));
   if (logits == NULL) {
     fprintf (stderr, "prima eval: cannot allocate %u x %d logits\n", ids->len, model->hp.n_vocab);
     goto out;
   }
-  if (!prima_context_eval (ctx, (int) ids->len, (const int32_t *) ids->data, NULL, 0, logits, TRUE, &error))
-    goto fail;
+  if (prima_ring_active (&ring)) {
+    if (!eval_over_ring (&ring, model_path ? model_path : prima_default_model_path (), model->hp.n_vocab, ids,
+            n_threads, logits))
+      goto out;
+  } else {
+    ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = (int) ids->len, .n_threads = n_threads,
+        .n_batch = n_batch}, &error);
+    if (ctx == NULL)
+      goto fail;
+    if (!prima_context_eval (ctx, (int) ids->len, (const int32_t *) ids->data, NULL, 0, logits, TRUE, &error))
+      goto fail;
+  }
   if (logits_path) {
     FILE *out = fopen (logits_path, "wb");
     size_t n = (size_t) ids->len * model->hp.n_vocab;

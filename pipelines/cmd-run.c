@@ -35,7 +35,7 @@ typedef struct {
   gboolean verbose;
   /* the last prima-turn message */
   gboolean have_turn;
-  gint prompt_tokens, generated, decode_tokens, position;
+  gint prompt_tokens, generated, decode_tokens, position, shifts;
   guint64 prompt_ns, decode_ns;
   char *reason;
   /* totals */
@@ -106,6 +106,7 @@ take_turn_message (RunState *st, const GstStructure *s)
   st->reason = g_strdup (gst_structure_get_string (s, "reason"));
   gst_structure_get (s, "prompt-tokens", G_TYPE_INT, &st->prompt_tokens, "generated", G_TYPE_INT, &st->generated,
       "decode-tokens", G_TYPE_INT, &st->decode_tokens, "position", G_TYPE_INT, &st->position,
+      "context-shifts", G_TYPE_INT, &st->shifts,
       "prompt-time", G_TYPE_UINT64, &st->prompt_ns, "decode-time", G_TYPE_UINT64, &st->decode_ns, NULL);
   st->have_turn = TRUE;
   st->all_prompt_tokens += st->prompt_tokens;
@@ -267,8 +268,9 @@ chat (RunState *st, int fd, const char *first)
       guint64 now = n_evaluated (st);
       fflush (stdout);
       fprintf (stderr, "\nprima run: turn %d: %d prompt tokens, %d generated, %" G_GUINT64_FORMAT
-          " evaluated (%" G_GUINT64_FORMAT " in all), %d positions in the cache, end: %s\n", turn,
-          st->prompt_tokens, st->generated, now - evaluated, now, st->position, st->reason ? st->reason : "?");
+          " evaluated (%" G_GUINT64_FORMAT " in all), %d positions in the cache, end: %s, %d context shift%s\n",
+          turn, st->prompt_tokens, st->generated, now - evaluated, now, st->position, st->reason ? st->reason : "?",
+          st->shifts, st->shifts == 1 ? "" : "s");
       evaluated = now;
     }
   }
@@ -294,7 +296,8 @@ prima_cmd_run (int argc, char **argv)
   const char *system_prompt = NULL, *chat_template = NULL;
   int n_predict = -1, n_ctx = 4096, n_threads = 0, n_batch = 512, n_gpu_layers = 0;
   gboolean ignore_eos = FALSE, no_display_prompt = FALSE, conversation = FALSE, verbose = FALSE, help;
-  gboolean prefetch = FALSE, force = FALSE;
+  gboolean prefetch = FALSE, force = FALSE, no_context_shift = FALSE;
+  int n_keep = -1;
   const char *prefetch_mode = NULL, *release_policy = NULL;
   prima_prefetch_mode pm = PRIMA_PREFETCH_DEFAULT;
   prima_release_policy rp = PRIMA_RELEASE_DEFAULT;
@@ -322,6 +325,8 @@ prima_cmd_run (int argc, char **argv)
     {"--ignore-eos", CLI_FLAG, &ignore_eos, NULL, "keep generating after end-of-sequence"},
     {"--no-display-prompt", CLI_FLAG, &no_display_prompt, NULL, "print only the generated text"},
     {"-cnv,--conversation", CLI_FLAG, &conversation, NULL, "chat: user turns from stdin (exit, quit or EOF ends)"},
+    {"--no-context-shift", CLI_FLAG, &no_context_shift, NULL, "-cnv: end the answer when the context is full"},
+    {"--keep", CLI_INT, &n_keep, "N", "-cnv: positions a context shift keeps (default -1: the first prompt)"},
     {"-sys,--system-prompt", CLI_STRING, &system_prompt, "TEXT", "system prompt of the chat"},
     {"--chat-template", CLI_STRING, &chat_template, "NAME", "chat template instead of the model's (chatml, llama3, ...)"},
     {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &n_gpu_layers, "N", "layers to offload to a GPU (no GPU backend yet)"},
@@ -416,6 +421,8 @@ prima_cmd_run (int argc, char **argv)
   if (conversation)
     prima_pipeline_set (pipeline, "tokenizer", "system-prompt", system_prompt, "chat-template", chat_template, NULL);
   prima_pipeline_set (pipeline, "loop", "model", model, "n-predict", n_predict, "ignore-eos", ignore_eos, NULL);
+  if (conversation)
+    prima_pipeline_set (pipeline, "loop", "context-shift", !no_context_shift, "n-keep", n_keep, NULL);
   prima_pipeline_set (pipeline, "layers", "model", model, "context-size", MAX (n_ctx, 0), "threads",
       MAX (n_threads, 0), NULL);
   prima_pipeline_set (pipeline, "sampler", "temperature", sp.temperature, "top-k", sp.top_k, "top-p", sp.top_p,

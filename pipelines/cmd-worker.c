@@ -10,6 +10,7 @@
 #include "prima-pipeline.h"
 #include "cli-args.h"
 #include "ring-head.h"
+#include "ring-schedule.h"
 #include "net/gstprimawssrc.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -100,6 +101,7 @@ prima_cmd_worker (int argc, char **argv)
   char *url = NULL, *model = NULL;
   int status = 1, next_rank;
   struct sigaction sa = { 0 };
+  PrimaRingSetup setup = { 0 };
 
   if (!cli_parse ("worker", "--world N --rank R [--next IP] [--port BASE] [-m MODEL]", options,
           G_N_ELEMENTS (options), argc, argv, &help, NULL))
@@ -115,18 +117,45 @@ prima_cmd_worker (int argc, char **argv)
     fprintf (stderr, "prima worker: %s: no such model file\n", model);
     goto out;
   }
+  next_rank = (rank + 1) % world;
+  if (next == NULL)
+    next = next_rank == 0 && master ? master : "127.0.0.1";
   if (!prima_gst_init ("worker"))
     goto out;
   pipeline = prima_pipeline_load ("worker", "worker.pipeline");
   if (pipeline == NULL)
     goto out;
-  next_rank = (rank + 1) % world;
-  if (next == NULL)
-    next = next_rank == 0 && master ? master : "127.0.0.1";
-  url = g_strdup_printf ("ws://%s:%d", next, port + next_rank);
-  prima_pipeline_set (pipeline, "ring-in", "port", (guint) (port + rank), "rank", (guint) rank, "peer-rank",
-      rank - 1, NULL);
-  prima_pipeline_set (pipeline, "ring-out", "url", url, "rank", (guint) rank, "peer-rank", next_rank, NULL);
+  /* The setup round (ring-schedule.h): profiles, the head's plan, and our
+   * place in the data ring; a device the plan leaves out exits here. After
+   * loading the pipeline, so that its memory is not counted as available. */
+  {
+    GError *err = NULL;
+    prima_cluster_key *ck = prima_cluster_key_resolve (cluster_key, cluster_key_file, &err);
+    PrimaRingSetupArgs sa = { "worker", world, rank, port, next, ck, model, 0, n_threads, NULL, 0 };
+    gboolean ok;
+    if (ck == NULL) {
+      fprintf (stderr, "prima worker %d: %s\n", rank, err->message);
+      g_error_free (err);
+      goto out;
+    }
+    fprintf (stderr, "prima worker %d: of %d, next rank %d at %s:%d, waiting for the head\n", rank, world,
+        next_rank, next, port + next_rank);
+    ok = prima_ring_setup_run (&sa, &setup);
+    prima_cluster_key_unref (ck);
+    if (!ok)
+      goto out;
+    if (setup.rank < 0) {
+      fprintf (stderr, "prima worker %d: the plan gives this device no layer; it leaves the ring\n", rank);
+      status = 0;
+      goto out;
+    }
+  }
+  /* in the data ring: the plan's devices, renumbered; our port stays */
+  url = g_strdup (setup.next_url);
+  prima_pipeline_set (pipeline, "ring-in", "port", (guint) setup.port, "rank", (guint) setup.rank, "peer-rank",
+      (setup.rank + setup.world - 1) % setup.world, NULL);
+  prima_pipeline_set (pipeline, "ring-out", "url", url, "rank", (guint) setup.rank, "peer-rank",
+      (setup.rank + 1) % setup.world, NULL);
   prima_pipeline_set (pipeline, "layers", "model", model, "windows", "plan", "context-size", MAX (n_ctx, 0),
       "threads", MAX (n_threads, 0), NULL);
   if (cluster_key) {
@@ -143,8 +172,9 @@ prima_cmd_worker (int argc, char **argv)
   sigaction (SIGTERM, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
 
-  fprintf (stderr, "prima worker %d: of %d, next rank %d at %s, waiting for the head's plan\n", rank, world,
-      next_rank, url);
+  if (setup.rank != rank)
+    fprintf (stderr, "prima worker %d: rank %d of %d in the data ring, next at %s\n", rank, setup.rank, setup.world,
+        url);
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     run_worker (pipeline, rank);        /* prints the error */
     goto out;
@@ -156,6 +186,7 @@ out:
     gst_element_set_state (pipeline, GST_STATE_NULL);
     gst_object_unref (pipeline);
   }
+  prima_ring_setup_clear (&setup);
   g_free (url);
   g_free (model);
   return status;

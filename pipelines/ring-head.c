@@ -11,6 +11,9 @@
 #include "model.h"
 #include "prima-pipeline.h"
 #include "ring-auth.h"
+#include "ring-schedule.h"
+
+#define CMD(ro) ((ro)->command ? (ro)->command : "run")
 
 gboolean
 prima_ring_active (const PrimaRingOptions *ro)
@@ -149,7 +152,7 @@ spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_c
     g_free (ctx);
     g_free (threads);
     if (!ok) {
-      fprintf (stderr, "prima run: cannot start local worker %d: %s\n", r, err->message);
+      fprintf (stderr, "prima %s: cannot start local worker %d: %s\n", CMD (ro), r, err->message);
       g_error_free (err);
       g_strfreev (envp);
       g_free (self_exe);
@@ -170,55 +173,71 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   prima_model *model;
   char **windows = NULL, *plan, *url, *key = NULL;
   int k = 0, n_layer, n_ctx_train;
+  PrimaRingSetup setup = { 0 };
   gboolean ok;
 
   if (ro->local_ring > 1)
     ro->world = ro->local_ring;
   if (ro->rank != 0) {
-    fprintf (stderr, "prima run: runs the head (--rank 0); start the other ranks with `prima worker`\n");
+    fprintf (stderr, "prima %s: runs the head (--rank 0); start the other ranks with `prima worker`\n", CMD (ro));
     return FALSE;
   }
   if (ro->port <= 0)
     ro->port = PRIMA_RING_DEFAULT_PORT;
   model = prima_model_load (model_path, &err);
   if (model == NULL) {
-    fprintf (stderr, "prima run: %s\n", err->message);
+    fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
     g_error_free (err);
     return FALSE;
   }
   n_layer = model->hp.n_layer;
   n_ctx_train = model->hp.n_ctx_train;
   prima_model_free (model);
-  if (!prima_ring_deal ("run", n_layer, ro->world, ro->lw, ro->k, &windows, &k))
+  /* -lw is checked before any worker starts; the setup round deals it again */
+  if (ro->lw && !prima_ring_deal (CMD (ro), n_layer, ro->world, ro->lw, ro->k, &windows, &k))
     return FALSE;
+  g_clear_pointer (&windows, g_strfreev);
   if (n_ctx <= 0 || n_ctx > n_ctx_train)
     n_ctx = MIN (n_ctx_train, 4096);
-  fprintf (stderr, "prima run: ring of %d devices, %d round%s per token:", ro->world, k, k == 1 ? "" : "s");
-  for (int r = 0; r < ro->world; r++)
-    fprintf (stderr, " rank %d [%s]", r, windows[r]);
-  fprintf (stderr, "\n");
 
   if (ro->local_ring > 1) {
     key = prima_cluster_key_generate_hex ();
     if (!spawn_workers (ro, model_path, key, n_ctx, n_threads)) {
-      g_strfreev (windows);
       g_free (key);
       return FALSE;
     }
-  } else {
-    prima_cluster_key *ck = prima_cluster_key_resolve (ro->cluster_key, ro->cluster_key_file, &err);
+  }
+  /* The setup round (ring-schedule.h): without -lw every device profiles
+   * itself and the head solves with Halda; devices without layers leave. */
+  {
+    prima_cluster_key *ck = prima_cluster_key_resolve (key ? key : ro->cluster_key, ro->cluster_key_file, &err);
+    PrimaRingSetupArgs sa = { CMD (ro), ro->world, 0, ro->port, ro->next, ck, model_path, n_ctx, n_threads,
+      ro->lw, ro->k };
     if (ck == NULL) {
-      fprintf (stderr, "prima run: %s\n", err->message);
+      fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
       g_error_free (err);
-      g_strfreev (windows);
+      g_free (key);
       return FALSE;
     }
+    ok = prima_ring_setup_run (&sa, &setup);
     prima_cluster_key_unref (ck);
+    if (!ok) {
+      g_free (key);
+      return FALSE;
+    }
+    windows = g_steal_pointer (&setup.windows);
+    k = setup.k;
+    ro->world = setup.world;
+    ro->predicted_s = setup.predicted_s;
   }
+  fprintf (stderr, "prima %s: ring of %d devices, %d round%s per token:", CMD (ro), ro->world, k, k == 1 ? "" : "s");
+  for (int r = 0; r < ro->world; r++)
+    fprintf (stderr, " rank %d [%s]", r, windows[r]);
+  fprintf (stderr, "\n");
   plan = prima_ring_plan_json (n_layer, n_ctx, ro->world, windows, ro->next, ro->port);
-  url = g_strdup_printf ("ws://%s:%d", ro->next ? ro->next : "127.0.0.1", ro->port + 1);
+  url = g_steal_pointer (&setup.next_url);
   prima_pipeline_set (pipeline, "layers", "windows", windows[0], NULL);
-  prima_pipeline_set (pipeline, "ring-out", "url", url, "rank", 0u, "peer-rank", 1, "world", (guint) ro->world,
+  prima_pipeline_set (pipeline, "ring-out", "url", url, "rank", 0u, "peer-rank", 1 % ro->world, "world", (guint) ro->world,
       "plan", plan, NULL);
   prima_pipeline_set (pipeline, "ring-in", "port", (guint) ro->port, "rank", 0u, "peer-rank", ro->world - 1, NULL);
   if (key || ro->cluster_key) {

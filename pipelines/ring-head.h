@@ -16,6 +16,8 @@ typedef struct {
   const char *cluster_key;      /* --cluster-key */
   const char *cluster_key_file; /* --cluster-key-file */
   int local_ring;               /* --local-ring N: N-1 local workers on loopback */
+  const char *command;           /* for messages: "run" (NULL) or "eval" */
+  double predicted_s;           /* set by the setup: Halda's token latency (0 with -lw) */
   GPid *workers;                /* the local workers */
   int n_workers;
 } PrimaRingOptions;

@@ -69,6 +69,8 @@ enum
   PROP_STOP,
   PROP_IGNORE_EOS,
   PROP_CHANNEL,
+  PROP_CONTEXT_SHIFT,
+  PROP_N_KEEP,
 };
 
 struct _GstPrimaLoop
@@ -84,6 +86,8 @@ struct _GstPrimaLoop
   gchar **stop;
   gboolean ignore_eos;
   gchar *channel;
+  gboolean context_shift;
+  gint n_keep;
 
   /* from READY to PAUSED */
   gguf_file *file;
@@ -111,6 +115,8 @@ struct _GstPrimaLoop
   gint n_generated;
   gint n_prompt;
   gint n_ctx;                   /* from downstream; 0 = unknown */
+  gint first_prompt;            /* tokens of the conversation's first prompt */
+  gint n_shifts;                /* context shifts this turn */
   GArray *answer;               /* generated tokens that went out this turn */
   gint answer_pos;              /* position of the first of them */
   GstClockTime t_prompt;        /* when the prompt went out */
@@ -292,6 +298,7 @@ gst_prima_loop_end_turn (GstPrimaLoop * self, const gchar * reason)
       "decode-tokens", G_TYPE_INT, MAX (self->n_generated - 1, 0),
       "decode-time", G_TYPE_UINT64, (guint64) (self->n_generated > 0 ? now - self->t_first : 0),
       "position", G_TYPE_INT, self->next_pos,
+      "context-shifts", G_TYPE_INT, self->n_shifts,
       "chat", G_TYPE_BOOLEAN, self->chat, "reason", G_TYPE_STRING, reason, NULL);
   GST_DEBUG_OBJECT (self, "end of turn: %" GST_PTR_FORMAT, s);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
@@ -316,6 +323,46 @@ gst_prima_loop_send_answer (GstPrimaLoop * self, GstEvent * answer)
 {
   if (answer && !gst_pad_push_event (self->sinkpad, answer))
     GST_DEBUG_OBJECT (self, "nobody upstream took the answer");
+}
+
+/* Under lock: llama-cli's context shift of a cache that ends at @end (keep
+ * n_keep, discard half of the rest, shift the rest down) so that @need more
+ * positions fit. Returns the KV events to send downstream, in order, before
+ * the next tokens (NULL when no shift makes room), and the shift. */
+static GList *
+gst_prima_loop_shift (GstPrimaLoop * self, gint end, gint need, gint * n_keep_out, gint * n_discard_out)
+{
+  gint n_keep, n_discard = 0, keep_prop, total = 0;
+  gboolean shift;
+  GList *events = NULL;
+
+  GST_OBJECT_LOCK (self);
+  shift = self->context_shift;
+  keep_prop = self->n_keep;
+  GST_OBJECT_UNLOCK (self);
+  if (!shift || self->n_ctx <= 0)
+    return NULL;
+  n_keep = keep_prop >= 0 ? keep_prop : self->first_prompt;
+  n_keep = CLAMP (n_keep, 0, self->n_ctx - 4);
+  while (end + need >= self->n_ctx) {
+    gint n_left = end - n_keep, d = n_left / 2;
+    if (d <= 0)
+      break;
+    total += d;
+    end -= d;
+  }
+  if (end + need >= self->n_ctx || total == 0)
+    return NULL;
+  n_discard = total;
+  events = g_list_append (events, prima_event_new_kv_remove (0, n_keep, n_keep + n_discard));
+  events = g_list_append (events, prima_event_new_kv_shift (0, n_keep + n_discard, -1, -n_discard));
+  GST_INFO_OBJECT (self, "context shift: keeping %d, discarding %d, the rest moves down", n_keep, n_discard);
+  self->next_pos = prima_kv_shifted_position (self->next_pos, n_keep, n_discard);
+  self->answer_pos = prima_kv_shifted_position (self->answer_pos, n_keep, n_discard);
+  self->n_shifts++;
+  *n_keep_out = n_keep;
+  *n_discard_out = n_discard;
+  return events;
 }
 
 /* ---- sink: the prompt ---- */
@@ -375,6 +422,11 @@ gst_prima_loop_prompt_done (GstPrimaLoop * self, gboolean chat)
   self->interrupt = FALSE;
   self->n_generated = 0;
   self->n_prompt = self->prompt->len;
+  self->n_shifts = 0;
+  /* the first prompt of a conversation (system prompt, first turn) is what
+   * a context shift keeps by default, as llama-cli's n_keep */
+  if (self->next_pos == 0)
+    self->first_prompt = self->prompt->len;
   self->prompt_time = 0;
   g_array_set_size (self->answer, 0);
   g_string_truncate (self->tail, 0);
@@ -517,9 +569,10 @@ gst_prima_loop_push_feedback (GstPrimaLoop * self, GstBuffer * buf)
 {
   gboolean ignore_eos;
   const gchar *reason = NULL;
-  GstEvent *answer = NULL;
+  GstEvent *answer = NULL, *shifted = NULL;
+  GList *kv = NULL;
   gchar **stop_strings;
-  gint n_predict;
+  gint n_predict, n_keep = 0, n_discard = 0;
   GstMapInfo map;
   PrimaHeader h;
   gint32 token;
@@ -569,6 +622,12 @@ gst_prima_loop_push_feedback (GstPrimaLoop * self, GstBuffer * buf)
   } else if (n_predict >= 0 && self->n_generated >= n_predict) {
     GST_DEBUG_OBJECT (self, "generated %d tokens", self->n_generated);
     reason = "n-predict";
+  } else if (self->n_ctx > 0 && self->next_pos + 1 >= self->n_ctx
+      && self->chat && (kv = gst_prima_loop_shift (self, self->next_pos, 1, &n_keep, &n_discard))) {
+    shifted = prima_event_new_kv_shifted (n_keep, n_discard);
+    for (GList * l = kv; l; l = l->next)
+      gst_prima_loop_enqueue (self, l->data);
+    g_list_free (kv);
   } else if (self->n_ctx > 0 && self->next_pos + 1 >= self->n_ctx) {
     GST_INFO_OBJECT (self, "context full (%d positions)", self->n_ctx);
     GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
@@ -588,6 +647,9 @@ gst_prima_loop_push_feedback (GstPrimaLoop * self, GstBuffer * buf)
 out:
   g_mutex_unlock (&self->lock);
   g_strfreev (stop_strings);
+  /* the tokenizer moves its conversation's positions the same way */
+  if (shifted && !gst_pad_push_event (self->sinkpad, shifted))
+    GST_DEBUG_OBJECT (self, "nobody upstream took the context shift");
   gst_prima_loop_send_answer (self, answer);
   return GST_FLOW_OK;
 }
@@ -713,6 +775,26 @@ gst_prima_loop_src_loop (GstPrimaLoop * self)
     n_ctx = self->n_ctx;
     self->t_prompt = gst_util_get_timestamp ();
     g_mutex_unlock (&self->lock);
+    if (n_ctx > 0 && (gint64) h.pos0 + h.n_tokens >= n_ctx && h.pos0 >= 0) {
+      gint n_keep = 0, n_discard = 0;
+      GList *kv = NULL;
+      g_mutex_lock (&self->lock);
+      if (self->chat)
+        kv = gst_prima_loop_shift (self, h.pos0, (gint) h.n_tokens, &n_keep, &n_discard);
+      g_mutex_unlock (&self->lock);
+      if (kv) {
+        /* the prompt goes in after the shift, at its new position */
+        for (GList * l = kv; l; l = l->next)
+          gst_pad_push_event (self->srcpad, l->data);
+        g_list_free (kv);
+        item = gst_buffer_make_writable (GST_BUFFER (item));
+        h.pos0 -= n_discard;
+        gst_buffer_fill (GST_BUFFER (item), 0, &h, sizeof h);
+        GST_BUFFER_OFFSET (GST_BUFFER (item)) = h.pos0;
+        if (!gst_pad_push_event (self->sinkpad, prima_event_new_kv_shifted (n_keep, n_discard)))
+          GST_DEBUG_OBJECT (self, "nobody upstream took the context shift");
+      }
+    }
     if (n_ctx > 0 && (gint64) h.pos0 + h.n_tokens >= n_ctx) {
       if (gst_prima_loop_prompt_too_long (self, item, &h, n_ctx))
         return;
@@ -887,6 +969,12 @@ gst_prima_loop_set_property (GObject * object, guint prop_id, const GValue * val
     case PROP_IGNORE_EOS:
       self->ignore_eos = g_value_get_boolean (value);
       break;
+    case PROP_CONTEXT_SHIFT:
+      self->context_shift = g_value_get_boolean (value);
+      break;
+    case PROP_N_KEEP:
+      self->n_keep = g_value_get_int (value);
+      break;
     case PROP_CHANNEL:
       g_free (self->channel);
       self->channel = g_value_dup_string (value);
@@ -921,6 +1009,12 @@ gst_prima_loop_get_property (GObject * object, guint prop_id, GValue * value, GP
       break;
     case PROP_IGNORE_EOS:
       g_value_set_boolean (value, self->ignore_eos);
+      break;
+    case PROP_CONTEXT_SHIFT:
+      g_value_set_boolean (value, self->context_shift);
+      break;
+    case PROP_N_KEEP:
+      g_value_set_int (value, self->n_keep);
       break;
     case PROP_CHANNEL:
       g_value_set_string (value, self->channel);
@@ -1021,6 +1115,32 @@ gst_prima_loop_class_init (GstPrimaLoopClass * klass)
   g_object_class_install_property (gobject_class, PROP_CHANNEL,
       g_param_spec_string ("channel", "Channel", "Name of the feedback channel (shared with primafeedback)",
           DEFAULT_CHANNEL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstPrimaLoop:context-shift:
+   *
+   * In a chat, a full context does not end the answer: llama-cli's context
+   * shift keeps the first #GstPrimaLoop:n-keep positions, drops half of the
+   * rest (`prima-kv-remove`), moves the later ones down (`prima-kv-shift`,
+   * the layers re-rotate their cached keys) and goes on; the tokenizer
+   * upstream hears of it through `prima-kv-shifted`. A prompt that does not
+   * fit shifts the same way first.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_CONTEXT_SHIFT,
+      g_param_spec_boolean ("context-shift", "Context shift", "Chat: shift the context when it is full",
+          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstPrimaLoop:n-keep:
+   *
+   * Positions a context shift keeps at the start; -1 keeps the first prompt
+   * of the conversation (the system prompt and first turn).
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_N_KEEP,
+      g_param_spec_int ("n-keep", "Keep", "Positions a context shift keeps (-1 = the first prompt)", -1,
+          G_MAXINT, -1, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_loop_change_state);
   element_class->send_event = GST_DEBUG_FUNCPTR (gst_prima_loop_send_event);
@@ -1050,6 +1170,7 @@ gst_prima_loop_init (GstPrimaLoop * self)
 
   self->n_predict = DEFAULT_N_PREDICT;
   self->ignore_eos = DEFAULT_IGNORE_EOS;
+  self->n_keep = -1;
   self->channel = g_strdup (DEFAULT_CHANNEL);
   self->prompt = g_array_new (FALSE, FALSE, sizeof (gint32));
   self->prompt_pos = -1;

@@ -39,6 +39,11 @@ struct prima_context {
    * V transposed, [n_kv_dim][n_ctx], so that probabilities times V is one
    * F16 dot product per output dimension, as in the reference. */
   prima_fp16 **k_cache, **v_cache;
+  /* Cells are position-tagged (llama.cpp's cells, one sequence): cell i
+   * holds position cell_pos[i]; cells 0 .. n_cells-1 are used. Evaluating
+   * appends, removing compacts, shifting re-tags and re-rotates the keys. */
+  int *cell_pos;
+  int n_cells;
 
   /* Scratch for n_batch tokens. */
   float *x, *cur, *q, *k, *v, *attn, *gate, *up;
@@ -112,6 +117,8 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
     }
   }
 
+  ctx->cell_pos = g_new (int, ctx->n_ctx);
+
   n_wide = (size_t) MAX (hp->n_embd, hp->n_ff);
   ctx->x = g_new (float, (size_t) p.n_batch * hp->n_embd);
   ctx->cur = g_new (float, (size_t) p.n_batch * hp->n_embd);
@@ -165,6 +172,7 @@ prima_context_free (prima_context *ctx)
   }
   g_free (ctx->k_cache);
   g_free (ctx->v_cache);
+  g_free (ctx->cell_pos);
   g_free (ctx->x);
   g_free (ctx->cur);
   g_free (ctx->q);
@@ -564,7 +572,7 @@ typedef struct {
   prima_context *ctx;
   int layer;                    /* index within the window */
   int n_tokens;
-  int pos0;
+  int cell0;                    /* the cell of the first token */
   atomic_int next;
 } attention_task;
 
@@ -587,7 +595,9 @@ attention_worker (int ith, int nth, void *arg)
 
   while ((item = atomic_fetch_add (&t->next, 1)) < n_items) {
     const int tok = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
-    const int n_kv = t->pos0 + tok + 1;       /* causal: positions 0..pos */
+    /* causal: every older cell holds an earlier position (eval drops the
+     * later ones), then the batch's own cells up to this token */
+    const int n_kv = t->cell0 + tok + 1;
     const float *q = ctx->q + (size_t) tok * hp->n_embd + (size_t) h * hd;
     float *out = ctx->attn + (size_t) tok * hp->n_embd + (size_t) h * hd;
     float max = -INFINITY;
@@ -616,7 +626,7 @@ attention_worker (int ith, int nth, void *arg)
 /* ---- one chunk of tokens through the window ---- */
 
 static void
-run_layer (prima_context *ctx, int il, int n_tokens, int pos0)
+run_layer (prima_context *ctx, int il, int n_tokens, int pos0, int cell0)
 {
   const prima_hparams *hp = &ctx->hp;
   const prima_layer_weights *lw = &ctx->model->layers[ctx->first + il];
@@ -640,8 +650,8 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0)
   }
   for (int t = 0; t < n_tokens; t++) {
     const int pos = pos0 + t;
-    prima_fp16 *krow = ctx->k_cache[il] + (size_t) pos * n_kv_dim;
-    prima_fp16 *vcol = ctx->v_cache[il] + pos;
+    prima_fp16 *krow = ctx->k_cache[il] + (size_t) (cell0 + t) * n_kv_dim;
+    prima_fp16 *vcol = ctx->v_cache[il] + cell0 + t;
     rope_angles (ctx, pos, ctx->rope_cs);
     for (int h = 0; h < hp->n_head; h++)
       rope_head (ctx->q + (size_t) t * n_embd + (size_t) h * hd, ctx->rope_cs, hp->n_rot, neox);
@@ -653,7 +663,7 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0)
     }
   }
   {
-    attention_task at = { ctx, il, n_tokens, pos0 };
+    attention_task at = { ctx, il, n_tokens, cell0 };
     atomic_store (&at.next, 0);
     prima_threadpool_run_dynamic (ctx->pool, attention_worker, &at);
   }
@@ -739,9 +749,15 @@ prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const floa
 
   if (n <= 0)
     return TRUE;
-  if (pos0 < 0 || pos0 + n > ctx->n_ctx) {
+  if (pos0 < 0) {
+    g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "position %d is negative", pos0);
+    return FALSE;
+  }
+  /* evaluating at pos0 rolls the cache back to the positions before it */
+  prima_context_kv_remove (ctx, pos0, -1);
+  if (ctx->n_cells + n > ctx->n_ctx) {
     g_set_error (error, PRIMA_CONTEXT_ERROR, 1, "context is full: %d positions requested, context holds %d",
-        pos0 + n, ctx->n_ctx);
+        ctx->n_cells + n, ctx->n_ctx);
     return FALSE;
   }
   if (ctx->first == 0 ? tokens == NULL && hidden == NULL : hidden == NULL) {
@@ -758,9 +774,12 @@ prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const floa
     } else {
       memcpy (ctx->x, hidden + (size_t) done * hp->n_embd, sizeof (float) * nb * hp->n_embd);
     }
+    const int cell0 = ctx->n_cells;
+    for (int t = 0; t < nb; t++)
+      ctx->cell_pos[cell0 + t] = pos0 + done + t;
     for (int il = 0; il < ctx->last - ctx->first; il++) {
       prima_residency_layer_begin (ctx->residency, ctx->first + il);
-      run_layer (ctx, il, nb, pos0 + done);
+      run_layer (ctx, il, nb, pos0 + done, cell0);
       /* The head is part of the last window: it ends after the head. */
       if (!(has_head && il == ctx->last - ctx->first - 1))
         prima_residency_layer_end (ctx->residency, ctx->first + il);
@@ -773,7 +792,147 @@ prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const floa
       output_head (ctx, nb, out, FALSE);
     if (has_head)
       prima_residency_layer_end (ctx->residency, ctx->last - 1);
+    ctx->n_cells += nb;
     ctx->n_evaluated += nb;
   }
   return TRUE;
+}
+
+/* ---- KV cache operations ---- */
+
+void
+prima_context_kv_clear (prima_context *ctx)
+{
+  ctx->n_cells = 0;
+}
+
+/* Keeps the cells for which keep[i], in order: K rows move down, and each
+ * dimension's row of the transposed V is compacted the same way. */
+static void
+kv_compact (prima_context *ctx, const gboolean *keep)
+{
+  const size_t krow = (size_t) ctx->n_kv_dim * sizeof (prima_fp16);
+  int n = 0;
+
+  for (int il = 0; il < ctx->last - ctx->first; il++) {
+    prima_fp16 *kc = ctx->k_cache[il], *vc = ctx->v_cache[il];
+    int j = 0;
+    for (int i = 0; i < ctx->n_cells; i++)
+      if (keep[i]) {
+        if (i != j)
+          memcpy (kc + (size_t) j * ctx->n_kv_dim, kc + (size_t) i * ctx->n_kv_dim, krow);
+        j++;
+      }
+    for (int d = 0; d < ctx->n_kv_dim; d++) {
+      prima_fp16 *row = vc + (size_t) d * ctx->n_ctx;
+      j = 0;
+      for (int i = 0; i < ctx->n_cells; i++)
+        if (keep[i])
+          row[j++] = row[i];
+    }
+  }
+  for (int i = 0; i < ctx->n_cells; i++)
+    if (keep[i])
+      ctx->cell_pos[n++] = ctx->cell_pos[i];
+  ctx->n_cells = n;
+}
+
+static gboolean
+in_range (int pos, int p0, int p1)
+{
+  return pos >= p0 && (p1 < 0 || pos < p1);
+}
+
+void
+prima_context_kv_remove (prima_context *ctx, int p0, int p1)
+{
+  gboolean *keep;
+  int first = -1;
+
+  p0 = MAX (p0, 0);
+  if (p1 >= 0 && p1 <= p0)
+    return;
+  for (int i = 0; i < ctx->n_cells && first < 0; i++)
+    if (in_range (ctx->cell_pos[i], p0, p1))
+      first = i;
+  if (first < 0)
+    return;
+  /* the common case: the range is the tail (a rollback) */
+  {
+    gboolean tail = TRUE;
+    for (int i = first; i < ctx->n_cells && tail; i++)
+      tail = in_range (ctx->cell_pos[i], p0, p1);
+    if (tail) {
+      ctx->n_cells = first;
+      return;
+    }
+  }
+  keep = g_new (gboolean, ctx->n_cells);
+  for (int i = 0; i < ctx->n_cells; i++)
+    keep[i] = !in_range (ctx->cell_pos[i], p0, p1);
+  kv_compact (ctx, keep);
+  g_free (keep);
+}
+
+void
+prima_context_kv_shift (prima_context *ctx, int p0, int p1, int delta)
+{
+  const prima_hparams *hp = &ctx->hp;
+  const gboolean neox = hp->arch == PRIMA_ARCH_QWEN2;
+  const int hd = hp->head_dim;
+  float *cs, *row;
+  gboolean *keep = NULL;
+  int n_neg = 0;
+
+  if (delta == 0)
+    return;
+  /* rope(k, pos) rotated by delta is rope(k, pos + delta): RoPE angles are
+   * linear in the position, so the cached keys are re-rotated in place (in
+   * f32, stored back as f16, as llama.cpp's K shift does) */
+  cs = g_new (float, hp->n_rot);
+  row = g_new (float, ctx->n_kv_dim);
+  rope_angles (ctx, delta, cs);
+  for (int i = 0; i < ctx->n_cells; i++) {
+    if (!in_range (ctx->cell_pos[i], p0, p1))
+      continue;
+    ctx->cell_pos[i] += delta;
+    if (ctx->cell_pos[i] < 0) {
+      n_neg++;
+      continue;
+    }
+    for (int il = 0; il < ctx->last - ctx->first; il++) {
+      prima_fp16 *k = ctx->k_cache[il] + (size_t) i * ctx->n_kv_dim;
+      for (int d = 0; d < ctx->n_kv_dim; d++)
+        row[d] = prima_fp16_to_fp32 (k[d]);
+      for (int h = 0; h < hp->n_head_kv; h++)
+        rope_head (row + (size_t) h * hd, cs, hp->n_rot, neox);
+      for (int d = 0; d < ctx->n_kv_dim; d++)
+        k[d] = prima_fp32_to_fp16 (row[d]);
+    }
+  }
+  /* cells shifted below position 0 are gone (as in llama.cpp) */
+  if (n_neg > 0) {
+    keep = g_new (gboolean, ctx->n_cells);
+    for (int i = 0; i < ctx->n_cells; i++)
+      keep[i] = ctx->cell_pos[i] >= 0;
+    kv_compact (ctx, keep);
+    g_free (keep);
+  }
+  g_free (cs);
+  g_free (row);
+}
+
+int
+prima_context_kv_n_cells (const prima_context *ctx)
+{
+  return ctx->n_cells;
+}
+
+int
+prima_context_kv_pos_max (const prima_context *ctx)
+{
+  int m = -1;
+  for (int i = 0; i < ctx->n_cells; i++)
+    m = MAX (m, ctx->cell_pos[i]);
+  return m;
 }

@@ -50,14 +50,33 @@ gboolean prima_context_has_head (const prima_context *ctx);
 gboolean prima_embed_tokens (const prima_model *model, const int32_t *tokens, int n_tokens, float *out,
     GError **error);
 
-/* Evaluate n tokens at positions pos0 .. pos0+n-1; the KV cache must hold
- * positions 0 .. pos0-1 already. Input: tokens (window starts at layer 0) or
+/* Evaluate n tokens at positions pos0 .. pos0+n-1. The tokens attend to
+ * every cached position before pos0 (normally 0 .. pos0-1; after
+ * prima_context_kv_remove, what is left): cached positions >= pos0 are
+ * dropped first, so evaluating at an earlier position rolls the cache back.
+ * The cache must have room for n more cells ("context is full", code 1). Input: tokens (window starts at layer 0) or
  * hidden (n x n_embd; a window that starts at layer 0 also takes embedded
  * hidden states when tokens is NULL). Output into out: logits (n x n_vocab when all_logits,
  * else only the last token's row) for a window that ends at the last layer,
  * else hidden states (n x n_embd). */
 gboolean prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const float *hidden,
     int pos0, float *out, gboolean all_logits, GError **error);
+
+/* KV cache operations on the one sequence, as llama.cpp's
+ * llama_kv_self_seq_rm / _seq_add: the cells carry their positions.
+ * kv_remove drops positions [p0, p1) (p1 < 0: to the end), compacting the
+ * later cells, which keep their positions. kv_shift adds delta to the
+ * positions [p0, p1) (p1 < 0: to the end) and re-rotates their cached keys
+ * (RoPE is relative, so the result equals evaluating at the new positions
+ * up to f16 rounding); cells that fall below 0 are dropped. A context shift
+ * is kv_remove (n_keep, n_keep + n_discard) then kv_shift (n_keep +
+ * n_discard, -1, -n_discard). */
+void prima_context_kv_clear (prima_context *ctx);
+void prima_context_kv_remove (prima_context *ctx, int p0, int p1);
+void prima_context_kv_shift (prima_context *ctx, int p0, int p1, int delta);
+/* Cells in use, and the largest cached position (-1 when empty). */
+int prima_context_kv_n_cells (const prima_context *ctx);
+int prima_context_kv_pos_max (const prima_context *ctx);
 
 /* Number of tokens evaluated since creation (prompt + decode): lets tests
  * check that nothing is evaluated twice. */

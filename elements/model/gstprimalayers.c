@@ -55,6 +55,7 @@ enum
   PROP_LAST_LAYER,
   PROP_N_EVALUATED,
   PROP_WINDOWS,
+  PROP_ALL_LOGITS,
 };
 
 /* One of a ring device's windows [first, last) with its own KV cache. */
@@ -75,6 +76,7 @@ struct _GstPrimaLayers
   gint threads;
   gint first_layer;
   gint last_layer;
+  gboolean all_logits;
 
   /* from READY to PAUSED */
   prima_model *model;
@@ -364,7 +366,7 @@ gst_prima_layers_ring_process (GstPrimaLayers * self, GstBuffer * inbuf, gboolea
 
   for (;;) {
     LayersWindow *w = NULL;
-    gboolean last;
+    gboolean last, all_rows = FALSE;
     GstMapInfo cm;
     gsize ids_size = 0;
 
@@ -390,7 +392,11 @@ gst_prima_layers_ring_process (GstPrimaLayers * self, GstBuffer * inbuf, gboolea
       PrimaHeader oh;
       gboolean with_ids = head && self->in_pos0 == pos0 && self->in_ids->len == h.n_tokens;
       ids_size = with_ids ? h.n_tokens * sizeof (gint32) : 0;
-      prima_header_init (&oh, PRIMA_PAYLOAD_LOGITS, h.n_tokens, ids_size + self->model->hp.n_vocab * sizeof (float));
+      GST_OBJECT_LOCK (self);
+      all_rows = self->all_logits;
+      GST_OBJECT_UNLOCK (self);
+      prima_header_init (&oh, PRIMA_PAYLOAD_LOGITS, h.n_tokens, ids_size
+          + (all_rows ? h.n_tokens : 1) * self->model->hp.n_vocab * sizeof (float));
       oh.seq_id = h.seq_id;
       oh.pos0 = pos0;
       oh.next_layer = n_layer;
@@ -406,7 +412,7 @@ gst_prima_layers_ring_process (GstPrimaLayers * self, GstBuffer * inbuf, gboolea
     gst_buffer_map (cur, &cm, GST_MAP_READ);
     gst_buffer_map (outbuf, &map, GST_MAP_WRITE);
     if (!prima_context_eval (w->ctx, (int) h.n_tokens, NULL, (const float *) (cm.data + PRIMA_HEADER_SIZE), pos0,
-            (float *) (map.data + PRIMA_HEADER_SIZE + ids_size), FALSE, &err)) {
+            (float *) (map.data + PRIMA_HEADER_SIZE + ids_size), all_rows, &err)) {
       gst_buffer_unmap (outbuf, &map);
       gst_buffer_unmap (cur, &cm);
       g_mutex_unlock (&self->eval_lock);
@@ -543,6 +549,26 @@ gst_prima_layers_release_pad (GstElement * element, GstPad * pad)
   gst_element_remove_pad (element, pad);
 }
 
+/* Applies a prima-kv-clear, -remove or -shift event to one context; returns
+ * the next position after it (the largest cached one + 1). */
+static gint
+gst_prima_layers_apply_kv (GstPrimaLayers * self, prima_context * ctx, GstEvent * event)
+{
+  const GstStructure *s = gst_event_get_structure (event);
+  gint p0 = 0, p1 = -1, delta = 0;
+
+  gst_structure_get (s, "p0", G_TYPE_INT, &p0, "p1", G_TYPE_INT, &p1, "delta", G_TYPE_INT, &delta, NULL);
+  if (prima_event_is_kv_clear (event))
+    prima_context_kv_clear (ctx);
+  else if (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE))
+    prima_context_kv_remove (ctx, p0, p1);
+  else
+    prima_context_kv_shift (ctx, p0, p1, delta);
+  GST_DEBUG_OBJECT (self, "%s [%d, %d) %+d: %d cells, next position %d", gst_structure_get_name (s), p0, p1,
+      delta, prima_context_kv_n_cells (ctx), prima_context_kv_pos_max (ctx) + 1);
+  return prima_context_kv_pos_max (ctx) + 1;
+}
+
 /* Sink events of ring mode; TRUE when the event was taken. */
 static gboolean
 gst_prima_layers_ring_sink_event_main (GstPrimaLayers * self, GstEvent * event)
@@ -576,17 +602,23 @@ gst_prima_layers_ring_sink_event_main (GstPrimaLayers * self, GstEvent * event)
       gst_event_unref (event);
       return TRUE;
     }
-  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)) {
-    gint p0 = 0, p1 = -1;
-    gst_structure_get (s, "p0", G_TYPE_INT, &p0, "p1", G_TYPE_INT, &p1, NULL);
-    if (p1 >= 0)
-      GST_WARNING_OBJECT (self, "kv-remove [%d, %d): only removing to the end is supported; dropping from %d",
-          p0, p1, p0);
-    gst_prima_layers_ring_reset (self, p0);
-  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT)) {
-    GST_ELEMENT_WARNING (self, STREAM, NOT_IMPLEMENTED, (_("Shifting the KV cache is not supported yet.")),
-        (NULL));
-  } else if (!prima_event_is_kv_clear (event)) {
+  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)
+      || prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT) || prima_event_is_kv_clear (event)) {
+    /* every window holds the same positions: the operation applies to each */
+    gint next = -1;
+    g_mutex_lock (&self->eval_lock);
+    for (guint i = 0; self->windows && i < self->windows->len; i++) {
+      LayersWindow *w = &g_array_index (self->windows, LayersWindow, i);
+      w->next_pos = gst_prima_layers_apply_kv (self, w->ctx, event);
+      next = next < 0 ? w->next_pos : MIN (next, w->next_pos);
+    }
+    g_mutex_unlock (&self->eval_lock);
+    if (next >= 0) {
+      GST_OBJECT_LOCK (self);
+      self->next_pos = next;
+      GST_OBJECT_UNLOCK (self);
+    }
+  } else {
     return FALSE;
   }
   /* KV operations also go around the ring from the head */
@@ -755,7 +787,7 @@ gst_prima_layers_output_payload (GstPrimaLayers * self, const PrimaHeader * in)
 {
   if (prima_context_has_head (self->ctx))
     return (prima_context_has_embedding (self->ctx) ? in->n_tokens * sizeof (gint32) : 0)
-        + (gsize) self->model->hp.n_vocab * sizeof (float);
+        + (gsize) (self->all_logits ? in->n_tokens : 1) * self->model->hp.n_vocab * sizeof (float);
   return (gsize) in->n_tokens * self->model->hp.n_embd * sizeof (float);
 }
 
@@ -850,7 +882,7 @@ gst_prima_layers_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuff
   ids_size = head && tokens ? h.n_tokens * sizeof (gint32) : 0;
   if (!prima_context_eval (self->ctx, (int) h.n_tokens, tokens ? (const int32_t *) payload : NULL,
           tokens ? NULL : (const float *) payload, pos0, (float *) (out.data + PRIMA_HEADER_SIZE + ids_size),
-          FALSE, &err)) {
+          self->all_logits, &err)) {
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED, (_("Evaluating the layers failed: %s"), err->message), (NULL));
     g_clear_error (&err);
     ret = GST_FLOW_ERROR;
@@ -906,8 +938,17 @@ gst_prima_layers_sink_event (GstBaseTransform * trans, GstEvent * event)
       gst_prima_layers_reset (self);
       break;
     case GST_EVENT_CUSTOM_DOWNSTREAM:
-      if (prima_event_is_kv_clear (event))
+      if (prima_event_is_kv_clear (event)) {
+        if (self->ctx)
+          prima_context_kv_clear (self->ctx);
         gst_prima_layers_reset (self);
+      } else if (self->ctx && (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)
+              || prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT))) {
+        gint next = gst_prima_layers_apply_kv (self, self->ctx, event);
+        GST_OBJECT_LOCK (self);
+        self->next_pos = next;
+        GST_OBJECT_UNLOCK (self);
+      }
       break;
     default:
       break;
@@ -960,6 +1001,9 @@ gst_prima_layers_set_property (GObject * object, guint prop_id, const GValue * v
       g_free (self->windows_spec);
       self->windows_spec = g_value_dup_string (value);
       break;
+    case PROP_ALL_LOGITS:
+      self->all_logits = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -998,6 +1042,9 @@ gst_prima_layers_get_property (GObject * object, guint prop_id, GValue * value, 
     }
     case PROP_WINDOWS:
       g_value_set_string (value, self->windows_spec);
+      break;
+    case PROP_ALL_LOGITS:
+      g_value_set_boolean (value, self->all_logits);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1118,6 +1165,19 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
   g_object_class_install_property (gobject_class, PROP_WINDOWS,
       g_param_spec_string ("windows", "Windows", "Ring mode: layer windows \"a-b,c-d\" or \"plan\"", NULL,
           PARAM_FLAGS));
+
+  /**
+   * GstPrimaLayers:all-logits:
+   *
+   * The output head gives the logits of every token of a batch (n_tokens x
+   * n_vocab after the ids) instead of the last one's: what `prima eval`
+   * needs, also over a ring.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (gobject_class, PROP_ALL_LOGITS,
+      g_param_spec_boolean ("all-logits", "All logits", "Logits of every token of a batch, not only the last",
+          FALSE, PARAM_FLAGS));
 
   element_class->request_new_pad = GST_DEBUG_FUNCPTR (gst_prima_layers_request_new_pad);
   element_class->release_pad = GST_DEBUG_FUNCPTR (gst_prima_layers_release_pad);

@@ -52,7 +52,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_prima_ws_sink_debug);
 
 #define DEFAULT_RANK 0
 #define DEFAULT_PEER_RANK -1
-#define DEFAULT_HEARTBEAT_TIMEOUT 3000
+#define DEFAULT_HEARTBEAT_TIMEOUT 2500
 #define DEFAULT_WORLD 0
 #define DEFAULT_HALF FALSE
 #define WAIT_STEP_US (200 * 1000)
@@ -102,6 +102,7 @@ struct _GstPrimaWsSink
   GQueue up_pending;            /* JSON for upstream that could not be pushed yet (startup) */
   gboolean flushing;
   gboolean failed;
+  gboolean stop_sent;           /* after the ordered stop, a close is no failure */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -217,7 +218,7 @@ gst_prima_ws_sink_on_event (prima_link * link, const prima_link_event * ev, gpoi
       return TRUE;
     case PRIMA_LINK_EVENT_LOST:
       g_mutex_lock (&self->lock);
-      if (self->flushing) {
+      if (self->flushing || (self->stop_sent && ev->reason == PRIMA_LINK_LOST_CLOSED)) {
         g_mutex_unlock (&self->lock);
         return TRUE;
       }
@@ -259,6 +260,7 @@ gst_prima_ws_sink_start (GstBaseSink * sink)
   self->joined = 0;
   self->failed = FALSE;
   self->flushing = FALSE;
+  self->stop_sent = FALSE;
   g_mutex_unlock (&self->lock);
   self->plan_sent = FALSE;
   self->n_queued = 0;
@@ -564,6 +566,9 @@ gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
     if (gst_prima_ws_sink_prepare (self) == GST_FLOW_OK) {
       prima_ctl_msg_init (&m, PRIMA_CTL_STOP);
       m.text = g_strdup ("end of stream");
+      g_mutex_lock (&self->lock);
+      self->stop_sent = TRUE;
+      g_mutex_unlock (&self->lock);
       gst_prima_ws_sink_send_ctl (self, &m);
       prima_ctl_msg_clear (&m);
       gst_prima_ws_sink_drain (self);

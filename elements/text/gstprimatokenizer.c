@@ -113,6 +113,7 @@ struct _GstPrimaTokenizer
   GArray *answer;
   gint answer_pos;
   gint answer_end;
+  GArray *shifts;               /* context shifts not applied yet: n_keep, n_discard pairs */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -220,6 +221,7 @@ gst_prima_tokenizer_reset (GstPrimaTokenizer * self)
   g_mutex_lock (&self->lock);
   self->awaiting = FALSE;
   g_array_set_size (self->answer, 0);
+  g_array_set_size (self->shifts, 0);
   g_mutex_unlock (&self->lock);
 }
 
@@ -264,6 +266,18 @@ gst_prima_tokenizer_take_answer (GstPrimaTokenizer * self)
   pos0 = self->answer_pos;
   end = self->answer_end;
   g_array_set_size (self->answer, 0);
+  /* the loop shifted the context during the turn: the cached text keeps
+   * its place in the conversation, its positions move as the cache's did */
+  for (guint i = 0; i + 1 < self->shifts->len; i += 2) {
+    gint k = g_array_index (self->shifts, gint, i), d = g_array_index (self->shifts, gint, i + 1);
+    self->position = prima_kv_shifted_position (self->position, k, d);
+    for (guint j = 0; j < self->chunks->len; j++) {
+      Chunk *c = &g_array_index (self->chunks, Chunk, j);
+      c->pos = prima_kv_shifted_position (c->pos, k, d);
+    }
+    GST_DEBUG_OBJECT (self, "context shift: kept %d, discarded %d; the cache ends at %d", k, d, self->position);
+  }
+  g_array_set_size (self->shifts, 0);
   g_mutex_unlock (&self->lock);
 
   if (pos0 != self->position) {
@@ -548,6 +562,16 @@ gst_prima_tokenizer_src_event (GstPad * pad, GstObject * parent, GstEvent * even
 {
   GstPrimaTokenizer *self = GST_PRIMA_TOKENIZER (parent);
 
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM && gst_event_has_name (event, PRIMA_EVENT_KV_SHIFTED)) {
+    gint k[2] = { 0, 0 };
+    gst_structure_get (gst_event_get_structure (event), "n-keep", G_TYPE_INT, &k[0], "n-discard", G_TYPE_INT, &k[1],
+        NULL);
+    g_mutex_lock (&self->lock);
+    g_array_append_vals (self->shifts, k, 2);
+    g_mutex_unlock (&self->lock);
+    gst_event_unref (event);
+    return TRUE;
+  }
   if (prima_event_is_answer (event)) {
     const GstStructure *s = gst_event_get_structure (event);
     GstBuffer *ids = NULL;
@@ -701,6 +725,7 @@ gst_prima_tokenizer_finalize (GObject * object)
   g_string_free (self->cached, TRUE);
   g_array_free (self->chunks, TRUE);
   g_array_free (self->answer, TRUE);
+  g_array_free (self->shifts, TRUE);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   g_free (self->chat_template);
@@ -824,6 +849,7 @@ gst_prima_tokenizer_init (GstPrimaTokenizer * self)
   self->cached = g_string_new (NULL);
   self->chunks = g_array_new (FALSE, FALSE, sizeof (Chunk));
   self->answer = g_array_new (FALSE, FALSE, sizeof (gint32));
+  self->shifts = g_array_new (FALSE, FALSE, sizeof (gint));
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
 }

@@ -3,6 +3,7 @@
  * batching do not change a single bit, bad input is refused.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <glib.h>
+#include <math.h>
 #include <string.h>
 
 #include "forward.h"
@@ -111,6 +112,152 @@ test_bad_input (void)
   prima_model_free (m);
 }
 
+/* ---- KV cache operations ---- */
+
+static prima_context *
+new_ctx (prima_model *m, int first, int last)
+{
+  GError *error = NULL;
+  prima_context *ctx = prima_context_new (m, &(prima_context_params) {.first_layer = first, .last_layer = last,
+      .n_ctx = 64, .n_threads = 2}, &error);
+  g_assert_no_error (error);
+  return ctx;
+}
+
+static void
+eval_ok (prima_context *ctx, int n, const int32_t *tokens, const float *hidden, int pos0, float *out)
+{
+  GError *error = NULL;
+  g_assert_true (prima_context_eval (ctx, n, tokens, hidden, pos0, out, FALSE, &error));
+  g_assert_no_error (error);
+}
+
+static int
+argmax (const float *x, int n)
+{
+  int best = 0;
+  for (int i = 1; i < n; i++)
+    if (x[i] > x[best])
+      best = i;
+  return best;
+}
+
+/* max |a - b| / max |a| */
+static double
+rel_diff (const float *a, const float *b, size_t n)
+{
+  double d = 0, m = 0;
+  for (size_t i = 0; i < n; i++) {
+    d = MAX (d, fabs ((double) a[i] - b[i]));
+    m = MAX (m, fabs ((double) a[i]));
+  }
+  return m > 0 ? d / m : d;
+}
+
+/* Removing a middle range: the later tokens attend to what is left, bit for
+ * bit as if the removed ones had never been evaluated. */
+static void
+test_kv_remove (void)
+{
+  prima_model *m = load ("stories260K-f32.gguf");
+  const int V = m->hp.n_vocab;
+  prima_context *a = new_ctx (m, 0, 0), *b = new_ctx (m, 0, 0);
+  float *la = g_new (float, V), *lb = g_new (float, V);
+
+  /* a: prompt[0..4) at 0..3, prompt[8..12) at 8..11, then prompt[4] at 12 */
+  eval_ok (a, 4, prompt, NULL, 0, la);
+  eval_ok (a, 4, prompt + 8, NULL, 8, la);
+  eval_ok (a, 1, prompt + 4, NULL, 12, la);
+  /* b: prompt[0..4), then junk at 4..7 that is removed, then the same */
+  eval_ok (b, 4, prompt, NULL, 0, lb);
+  eval_ok (b, 4, prompt + 4, NULL, 4, lb);
+  prima_context_kv_remove (b, 4, 8);
+  g_assert_cmpint (prima_context_kv_n_cells (b), ==, 4);
+  eval_ok (b, 4, prompt + 8, NULL, 8, lb);
+  eval_ok (b, 1, prompt + 4, NULL, 12, lb);
+  g_assert_cmpmem (la, V * 4, lb, V * 4);
+  g_assert_cmpint (prima_context_kv_pos_max (b), ==, 12);
+  /* a range in the middle with cells after it: they move down */
+  prima_context_kv_remove (b, 1, 3);
+  g_assert_cmpint (prima_context_kv_n_cells (b), ==, 7);
+  g_assert_cmpint (prima_context_kv_pos_max (b), ==, 12);
+  prima_context_kv_clear (b);
+  g_assert_cmpint (prima_context_kv_n_cells (b), ==, 0);
+  g_assert_cmpint (prima_context_kv_pos_max (b), ==, -1);
+  prima_context_free (a);
+  prima_context_free (b);
+  g_free (la);
+  g_free (lb);
+  prima_model_free (m);
+}
+
+/* Shifting every cached position by the same delta changes nothing (RoPE is
+ * relative) but the f16 rounding of the re-rotated keys. */
+static void
+test_kv_shift_uniform (void)
+{
+  prima_model *m = load ("stories260K-f32.gguf");
+  const int V = m->hp.n_vocab;
+  prima_context *a = new_ctx (m, 0, 0), *b = new_ctx (m, 0, 0);
+  float *la = g_new (float, V), *lb = g_new (float, V);
+  double d;
+
+  eval_ok (a, N_PROMPT - 1, prompt, NULL, 0, la);
+  eval_ok (a, 1, prompt + N_PROMPT - 1, NULL, N_PROMPT - 1, la);
+  /* b evaluates at positions 20.., shifts them down to 0.. */
+  eval_ok (b, N_PROMPT - 1, prompt, NULL, 20, lb);
+  prima_context_kv_shift (b, 20, -1, -20);
+  g_assert_cmpint (prima_context_kv_pos_max (b), ==, N_PROMPT - 2);
+  eval_ok (b, 1, prompt + N_PROMPT - 1, NULL, N_PROMPT - 1, lb);
+  d = rel_diff (la, lb, V);
+  g_test_message ("uniform shift: max relative logit difference %.2e", d);
+  g_assert_cmpfloat (d, <, 2e-3);
+  g_assert_cmpint (argmax (la, V), ==, argmax (lb, V));
+  prima_context_free (a);
+  prima_context_free (b);
+  g_free (la);
+  g_free (lb);
+  prima_model_free (m);
+}
+
+/* llama-cli's context shift (keep n_keep, discard n_discard, shift the rest
+ * down) on the first layer, whose keys and values depend only on the token
+ * and its position: equal to evaluating the kept tokens fresh at their new
+ * positions, up to f16 rounding. */
+static void
+test_kv_context_shift (void)
+{
+  prima_model *m = load ("stories260K-f32.gguf");
+  const int E = m->hp.n_embd, n_keep = 3, n_discard = 4;
+  prima_context *a = new_ctx (m, 0, 1), *b = new_ctx (m, 0, 1);
+  float *ha = g_new (float, (size_t) E * N_PROMPT), *hb = g_new (float, (size_t) E * N_PROMPT);
+  int32_t kept[N_PROMPT];
+  int n_kept = 0;
+  double d;
+
+  for (int i = 0; i < N_PROMPT - 1; i++)
+    if (i < n_keep || i >= n_keep + n_discard)
+      kept[n_kept++] = prompt[i];
+  /* b: the whole prompt but its last token, then the shift */
+  eval_ok (b, N_PROMPT - 1, prompt, NULL, 0, hb);
+  prima_context_kv_remove (b, n_keep, n_keep + n_discard);
+  prima_context_kv_shift (b, n_keep + n_discard, -1, -n_discard);
+  g_assert_cmpint (prima_context_kv_n_cells (b), ==, n_kept);
+  g_assert_cmpint (prima_context_kv_pos_max (b), ==, n_kept - 1);
+  eval_ok (b, 1, prompt + N_PROMPT - 1, NULL, n_kept, hb);
+  /* a: the kept tokens fresh at 0.., then the same last token */
+  eval_ok (a, n_kept, kept, NULL, 0, ha);
+  eval_ok (a, 1, prompt + N_PROMPT - 1, NULL, n_kept, ha);
+  d = rel_diff (ha, hb, E);
+  g_test_message ("context shift: max relative hidden-state difference %.2e", d);
+  g_assert_cmpfloat (d, <, 2e-3);
+  prima_context_free (a);
+  prima_context_free (b);
+  g_free (ha);
+  g_free (hb);
+  prima_model_free (m);
+}
+
 static void
 test_wrong_arch (void)
 {
@@ -135,5 +282,8 @@ main (int argc, char **argv)
   g_test_add_func ("/forward/invariants/q4_0", test_invariants_q4_0);
   g_test_add_func ("/forward/bad-input", test_bad_input);
   g_test_add_func ("/forward/wrong-arch", test_wrong_arch);
+  g_test_add_func ("/forward/kv/remove", test_kv_remove);
+  g_test_add_func ("/forward/kv/shift-uniform", test_kv_shift_uniform);
+  g_test_add_func ("/forward/kv/context-shift", test_kv_context_shift);
   return g_test_run ();
 }

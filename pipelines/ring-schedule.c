@@ -1,0 +1,734 @@
+/* gst-prima: the ring's setup round: profiles to the head, the Halda plan back to every device.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include "ring-schedule.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "halda.h"
+#include "halda-io.h"
+#include "model.h"
+#include "profiler.h"
+#include "ring-head.h"
+#include "net/ring-link.h"
+
+/* Profiling under a tight CPU quota starves the links' I/O threads; the
+ * setup round tolerates long silences (the data ring keeps its 3 s). */
+#define SETUP_HEARTBEAT_TIMEOUT_MS 30000
+#define ECHO_REPS 9
+#define ECHO_BIG_TOKENS 16
+
+typedef struct {
+  const PrimaRingSetupArgs *a;
+  prima_link *up;               /* server: the previous device connects */
+  prima_link *down;             /* client: to the next device */
+  float *zeros;                 /* echo payload (one row of at most PRIMA_FRAME_MAX_EMBD) */
+  gint64 last_note;
+  gboolean stop_sent;           /* the next device may close its server now */
+} Setup;
+
+static void
+fail (const Setup *s, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+fail (const Setup *s, const char *fmt, ...)
+{
+  va_list ap;
+  char *msg;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  if (s->a->rank == 0)
+    fprintf (stderr, "prima %s: ring setup: %s\n", s->a->command, msg);
+  else
+    fprintf (stderr, "prima %s %d: ring setup: %s\n", s->a->command, s->a->rank, msg);
+  g_free (msg);
+}
+
+/* Server side: answer every frame from the previous device with a one-row
+ * frame at once, on the link's own thread (the previous device times it). */
+static gboolean
+on_up_event (prima_link *link, const prima_link_event *ev, gpointer user_data)
+{
+  Setup *s = user_data;
+  prima_frame_header h;
+
+  if (ev->type != PRIMA_LINK_EVENT_FRAME)
+    return FALSE;
+  prima_frame_header_init (&h, PRIMA_FRAME_TYPE_HIDDEN, PRIMA_FRAME_DTYPE_F32, 0, 0, 1, 0, ev->frame.n_embd);
+  h.origin_us = ev->frame.origin_us;
+  prima_link_send_frame (link, &h, s->zeros, NULL);
+  return TRUE;
+}
+
+static gboolean
+open_links (Setup *s)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  prima_link_config cfg = { 0 };
+  GError *err = NULL;
+  int next = (a->rank + 1) % a->world;
+  char *url = g_strdup_printf ("ws://%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + next);
+
+  cfg.role = PRIMA_LINK_SERVER;
+  cfg.rank = a->rank;
+  cfg.peer_rank = (a->rank + a->world - 1) % a->world;
+  cfg.key = a->key;
+  cfg.port = a->port + a->rank;
+  cfg.heartbeat_timeout_ms = SETUP_HEARTBEAT_TIMEOUT_MS;
+  cfg.on_event = on_up_event;
+  cfg.user_data = s;
+  s->up = prima_link_new (&cfg, &err);
+  if (s->up) {
+    memset (&cfg, 0, sizeof cfg);
+    cfg.role = PRIMA_LINK_CLIENT;
+    cfg.rank = a->rank;
+    cfg.peer_rank = next;
+    cfg.key = a->key;
+    cfg.url = url;
+    cfg.heartbeat_timeout_ms = SETUP_HEARTBEAT_TIMEOUT_MS;
+    s->down = prima_link_new (&cfg, &err);
+  }
+  g_free (url);
+  if (s->down == NULL) {
+    fail (s, "%s", err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+close_links (Setup *s)
+{
+  g_clear_pointer (&s->up, prima_link_free);
+  g_clear_pointer (&s->down, prima_link_free);
+}
+
+/* Waits for both hops; the head says which ranks it is waiting for. */
+static gboolean
+wait_links (Setup *s)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  for (;;) {
+    GError *err = NULL;
+    gboolean up = prima_link_is_ready (s->up), down;
+    if (!prima_link_wait_ready (s->down, 200 * 1000, &err) && err->code != PRIMA_LINK_ERROR_TIMEOUT) {
+      fail (s, "%s", err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+    g_clear_error (&err);
+    down = prima_link_is_ready (s->down);
+    if (up && down)
+      return TRUE;
+    if (s->a->rank == 0 && !up) {
+      /* The head refused the device before it (the warning above says why):
+       * with a wrong cluster key that device gives up, so waiting longer
+       * would only hang. */
+      prima_link_stats st;
+      prima_link_get_stats (s->up, &st);
+      if (st.refused > 0) {
+        fail (s, "rank %d was refused during authentication: is the cluster key the same on every device?",
+            s->a->world - 1);
+        return FALSE;
+      }
+    }
+    if (s->a->rank == 0 && g_get_monotonic_time () - s->last_note > 2 * G_USEC_PER_SEC
+        && g_get_monotonic_time () - start > G_USEC_PER_SEC) {
+      s->last_note = g_get_monotonic_time ();
+      fprintf (stderr, "prima %s: ring setup: waiting for%s%s", s->a->command, down ? "" : " rank 1",
+          !up && !down ? " and" : "");
+      if (!up)
+        fprintf (stderr, " rank %d", s->a->world - 1);
+      fprintf (stderr, "\n");
+    }
+  }
+}
+
+/* The next event from either hop; a lost hop is an error. Frames from the
+ * next device (late echoes) are dropped. */
+static prima_link_event *
+next_event (Setup *s, prima_link **from)
+{
+  for (;;) {
+    prima_link_event *ev = prima_link_pop (s->up, 2000);
+    *from = s->up;
+    if (ev == NULL) {
+      ev = prima_link_pop (s->down, 2000);
+      *from = s->down;
+    }
+    if (ev == NULL)
+      continue;
+    if (ev->type == PRIMA_LINK_EVENT_LOST && *from == s->down && s->stop_sent) {
+      prima_link_event_free (ev);
+      continue;
+    }
+    if (ev->type == PRIMA_LINK_EVENT_LOST) {
+      fail (s, "the ring failed: %s", ev->message ? ev->message : "a hop was lost");
+      prima_link_event_free (ev);
+      return NULL;
+    }
+    if (ev->type == PRIMA_LINK_EVENT_CONTROL)
+      return ev;
+    prima_link_event_free (ev);
+  }
+}
+
+static gboolean
+send_control (Setup *s, prima_link *link, const prima_ctl_msg *m)
+{
+  GError *err = NULL;
+  prima_link_stats st;
+  guint64 before;
+  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+  prima_link_get_stats (link, &st);
+  before = st.controls_sent;
+  if (!prima_link_send_control (link, m, &err)) {
+    fail (s, "cannot send %s: %s", prima_ctl_type_name (m->type), err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  /* on the wire before the link may be freed */
+  do {
+    prima_link_get_stats (link, &st);
+    if (st.controls_sent > before)
+      return TRUE;
+    g_usleep (500);
+  } while (g_get_monotonic_time () < end);
+  return TRUE;
+}
+
+static int
+cmp_double (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+/* Round trips of 1- and ECHO_BIG_TOKENS-row frames to the next device (it
+ * echoes one row): latency and bandwidth of the hop, as the data ring uses it. */
+static gboolean
+measure_hop (Setup *s, guint32 n_embd, prima_profile *p)
+{
+  const guint32 sizes[2] = { 1, ECHO_BIG_TOKENS };
+  double bytes[2], rtt[2], lat, bw;
+  float *payload = g_new0 (float, (gsize) ECHO_BIG_TOKENS * n_embd);
+
+  for (int i = 0; i < 2; i++) {
+    double t[ECHO_REPS + 2];
+    prima_frame_header h;
+    prima_frame_header_init (&h, PRIMA_FRAME_TYPE_HIDDEN, PRIMA_FRAME_DTYPE_F32, 0, 0, sizes[i], 0, n_embd);
+    for (int r = 0; r < ECHO_REPS + 2; r++) {
+      GError *err = NULL;
+      gint64 t0 = g_get_monotonic_time ();
+      prima_link_event *ev = NULL;
+      if (!prima_link_send_frame (s->down, &h, payload, &err)) {
+        fail (s, "cannot time the hop: %s", err->message);
+        g_error_free (err);
+        g_free (payload);
+        return FALSE;
+      }
+      while ((ev = prima_link_pop (s->down, 5 * G_USEC_PER_SEC)) != NULL && ev->type != PRIMA_LINK_EVENT_FRAME
+          && ev->type != PRIMA_LINK_EVENT_LOST)
+        prima_link_event_free (ev);
+      if (ev == NULL || ev->type == PRIMA_LINK_EVENT_LOST) {
+        fail (s, "the next device did not echo: %s", ev && ev->message ? ev->message : "no answer in 5 s");
+        if (ev)
+          prima_link_event_free (ev);
+        g_free (payload);
+        return FALSE;
+      }
+      t[r] = (g_get_monotonic_time () - t0) / 1e6;
+      prima_link_event_free (ev);
+    }
+    /* the first two warm the connection; the median of the rest */
+    qsort (t + 2, ECHO_REPS, sizeof (double), cmp_double);
+    rtt[i] = t[2 + ECHO_REPS / 2];
+    bytes[i] = PRIMA_FRAME_HEADER_SIZE + (double) sizes[i] * n_embd * sizeof (float);
+  }
+  g_free (payload);
+  prima_profile_fit_network (bytes, rtt, 2, &lat, &bw);
+  prima_profile_set_network (p, lat, bw);
+  return TRUE;
+}
+
+/* CPUs our cgroup may use on average (cgroup v1 cpu.cfs_quota_us /
+ * cfs_period_us, v2 cpu.max); 0 when unlimited. The profiler's median pass
+ * is shorter than a CFS period, so it sees the unthrottled speed; a token
+ * after token decode gets the quota's share. */
+static double
+cpu_quota_cores (void)
+{
+  char *cg = NULL, *text = NULL, *path = NULL;
+  double cores = 0;
+  gchar **lines;
+
+  if (!g_file_get_contents ("/proc/self/cgroup", &cg, NULL, NULL))
+    return 0;
+  lines = g_strsplit (cg, "\n", -1);
+  for (guint i = 0; lines[i] && cores == 0; i++) {
+    gchar **f = g_strsplit (lines[i], ":", 3);
+    if (g_strv_length (f) == 3) {
+      gboolean v1 = strstr (f[1], "cpu") != NULL && strstr (f[1], "cpuset") == NULL && strstr (f[1], "cpuacct,") == NULL;
+      long long quota = -1, period = 0;
+      if (v1 || (f[0][0] == '0' && f[1][0] == '\0')) {
+        path = v1 ? g_strdup_printf ("/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us", f[2])
+            : g_strdup_printf ("/sys/fs/cgroup%s/cpu.max", f[2]);
+        if (g_file_get_contents (path, &text, NULL, NULL)) {
+          if (v1) {
+            char *pp = g_strdup_printf ("/sys/fs/cgroup/cpu%s/cpu.cfs_period_us", f[2]), *pt = NULL;
+            quota = g_ascii_strtoll (text, NULL, 10);
+            if (g_file_get_contents (pp, &pt, NULL, NULL))
+              period = g_ascii_strtoll (pt, NULL, 10);
+            g_free (pt);
+            g_free (pp);
+          } else if (sscanf (text, "%lld %lld", &quota, &period) != 2) {
+            quota = -1;         /* "max 100000" */
+          }
+          if (quota > 0 && period > 0)
+            cores = (double) quota / period;
+        }
+        g_clear_pointer (&text, g_free);
+        g_clear_pointer (&path, g_free);
+      }
+    }
+    g_strfreev (f);
+  }
+  g_strfreev (lines);
+  g_free (cg);
+  return cores;
+}
+
+/* This device's profile as a message: the profiler's device object, named
+ * by rank, with the address of the next device's server (so the head can
+ * route around a device it drops). */
+static gboolean
+profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  prima_profile_options opt;
+  GError *err = NULL;
+  prima_model *model = prima_model_load (a->model_path, &err);
+  guint32 n_embd;
+  JsonNode *node;
+  char *name, *next;
+  gint64 t0 = g_get_monotonic_time ();
+  double quota;
+
+  if (model == NULL) {
+    fail (s, "%s", err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  prima_profile_options_init (&opt);
+  prima_profile_options_from_model (&opt, model);
+  n_embd = model->hp.n_embd;
+  prima_model_free (model);
+  /* short but long enough to average over CFS quota periods (100 ms) */
+  opt.n_threads = a->n_threads;
+  opt.model_path = a->model_path;
+  opt.matvec_seconds = 0.3;
+  opt.cpu_budget_seconds = 2.0;
+  opt.membw_bytes = (size_t) 64 << 20;
+  opt.disk_bytes = (size_t) 64 << 20;
+  opt.disk_seconds = 0.3;
+  if (!prima_profile_measure (&opt, p, &err)) {
+    fail (s, "profiling failed: %s", err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  if (!measure_hop (s, n_embd, p))
+    return FALSE;
+  quota = cpu_quota_cores ();
+  if (quota > 0 && quota < p->n_threads)
+    for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
+      p->cpu_flops[t] *= quota / p->n_threads;
+  node = prima_profile_to_json (p, a->rank == 0);
+  name = g_strdup_printf ("rank %d (%s)", a->rank, p->name);
+  next = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + (a->rank + 1) % a->world);
+  json_object_set_string_member (json_node_get_object (node), "name", name);
+  json_object_set_string_member (json_node_get_object (node), "_next", next);
+  g_free (name);
+  g_free (next);
+  prima_ctl_msg_init (m, PRIMA_CTL_PROFILE);
+  m->rank = a->rank;
+  m->profile = node;
+  if (a->rank == 0)
+    fprintf (stderr, "prima %s: profiled this device in %.1f s", a->command, (g_get_monotonic_time () - t0) / 1e6);
+  else
+    fprintf (stderr, "prima %s %d: profiled this device in %.1f s", a->command, a->rank,
+        (g_get_monotonic_time () - t0) / 1e6);
+  fprintf (stderr, ": %.0f MiB available, disk %.0f MB/s, hop to the next device %.0f us", p->mem.available / 1048576.0,
+      p->disk_seq_read / 1e6, p->net_latency * 1e6);
+  if (quota > 0)
+    fprintf (stderr, ", CPU quota %.2f cores", quota);
+  fprintf (stderr, "\n");
+  return TRUE;
+}
+
+/* ---- the plan ---- */
+
+static void
+add_window (prima_plan_rank *r, int first, int last)
+{
+  /* adjacent windows of one device run as one */
+  if (r->n_windows > 0 && r->windows[r->n_windows - 1].last == first) {
+    r->windows[r->n_windows - 1].last = last;
+    return;
+  }
+  r->windows = g_renew (prima_plan_window, r->windows, r->n_windows + 1);
+  r->windows[r->n_windows].first = first;
+  r->windows[r->n_windows].last = last;
+  r->n_windows++;
+}
+
+static char *
+windows_string (const prima_plan_rank *r)
+{
+  GString *w = g_string_new (NULL);
+  for (guint i = 0; i < r->n_windows; i++)
+    g_string_append_printf (w, "%s%d-%d", i ? "," : "", r->windows[i].first, r->windows[i].last);
+  return g_string_free (w, FALSE);
+}
+
+/* Our place in the data ring from the plan: the devices with layers, in
+ * ring order. */
+static gboolean
+setup_from_plan (const Setup *s, const prima_plan *plan, PrimaRingSetup *out)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  int M = (int) plan->n_ranks, me = a->rank, next = -1;
+
+  if (M != a->world) {
+    fail (s, "the plan has %d ranks, the ring %d", M, a->world);
+    return FALSE;
+  }
+  out->world = 0;
+  out->rank = -1;
+  out->port = a->port + me;
+  out->n_ctx = plan->n_ctx;
+  for (int r = 0; r < M; r++)
+    if (plan->ranks[r].n_windows > 0) {
+      if (r == me)
+        out->rank = out->world;
+      out->world++;
+    }
+  if (out->rank < 0)
+    return TRUE;
+  for (int i = 1; i <= M && next < 0; i++)
+    if (plan->ranks[(me + i) % M].n_windows > 0)
+      next = (me + i) % M;
+  if (next == (me + 1) % M || next == me)
+    out->next_url = g_strdup_printf ("ws://%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + next);
+  else if (plan->ranks[next].address)
+    out->next_url = g_strdup_printf ("ws://%s", plan->ranks[next].address);
+  else {
+    fail (s, "the plan drops the next device but gives no address for rank %d", next);
+    return FALSE;
+  }
+  if (me == 0) {
+    out->windows = g_new0 (char *, out->world + 1);
+    for (int r = 0, i = 0; r < M; r++)
+      if (plan->ranks[r].n_windows > 0)
+        out->windows[i++] = windows_string (&plan->ranks[r]);
+  }
+  return TRUE;
+}
+
+static gboolean
+head_ends_ring (const halda_plan *plan, int n_layer)
+{
+  GArray *ranges = g_array_new (FALSE, FALSE, sizeof (int));
+  gboolean ends;
+  halda_plan_windows (plan, plan->head, ranges);
+  ends = ranges->len >= 2 && g_array_index (ranges, int, ranges->len - 2) + g_array_index (ranges, int,
+      ranges->len - 1) == n_layer;
+  g_array_free (ranges, TRUE);
+  return ends;
+}
+
+/* The head: solve over the profiles (in rank order). */
+static prima_plan *
+solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicted, int *k_out)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  int M = a->world;
+  halda_device *devs = g_new0 (halda_device, M);
+  halda_model hm;
+  halda_options opt;
+  halda_plan *hp = NULL;
+  prima_plan *plan = NULL;
+  prima_model *model;
+  GError *err = NULL;
+  char **next_of = g_new0 (char *, M + 1);
+
+  model = prima_model_load (a->model_path, &err);
+  if (model == NULL)
+    goto error;
+  halda_model_from_prima (model, a->n_ctx, &hm);
+  prima_model_free (model);
+  prima_profile_to_halda (own, TRUE, &devs[0]);
+  g_snprintf (devs[0].name, sizeof devs[0].name, "rank 0 (%s)", own->name);
+  next_of[0] = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + 1);
+  for (int r = 1; r < M; r++) {
+    JsonObject *o = json_node_get_object (profiles[r]);
+    if (!halda_device_from_json (o, r, &devs[r], &err))
+      goto error;
+    devs[r].is_head = FALSE;
+    next_of[r] = g_strdup (json_object_get_string_member_with_default (o, "_next", ""));
+  }
+  halda_options_init (&opt);
+  opt.n_rounds = a->k;
+  hp = halda_solve (&hm, devs, M, &opt, &err);
+  /* The head must run the last layer (it owns the output head); an uneven
+   * last round that stops short of it cannot run on this ring yet. */
+  if (hp && !head_ends_ring (hp, hm.n_layer)) {
+    halda_plan_free (hp);
+    opt.even_only = TRUE;
+    hp = halda_solve (&hm, devs, M, &opt, &err);
+  }
+  if (hp == NULL)
+    goto error;
+  halda_plan_print (stderr, hp, devs, &hm);
+  *predicted = hp->latency;
+  *k_out = hp->k;
+  fprintf (stderr, "prima %s: predicted token latency %.2f ms (compute %.2f, disk %.2f, network %.2f)\n",
+      a->command, hp->latency * 1e3, hp->t_compute * 1e3, hp->t_disk * 1e3, hp->t_comm * 1e3);
+
+  plan = prima_plan_new (M);
+  plan->id = 1;
+  plan->n_layer = hm.n_layer;
+  plan->n_ctx = a->n_ctx;
+  for (int r = 0; r < M; r++) {
+    GArray *ranges = g_array_new (FALSE, FALSE, sizeof (int));
+    halda_plan_windows (hp, r, ranges);
+    for (guint i = 0; i + 1 < ranges->len; i += 2) {
+      int first = g_array_index (ranges, int, i);
+      add_window (&plan->ranks[r], first, first + g_array_index (ranges, int, i + 1));
+    }
+    g_array_free (ranges, TRUE);
+    /* rank r's server, as the device before it reaches it */
+    if (next_of[(r + M - 1) % M] && *next_of[(r + M - 1) % M])
+      plan->ranks[r].address = g_strdup (next_of[(r + M - 1) % M]);
+    if (plan->ranks[r].n_windows == 0)
+      fprintf (stderr, "prima %s: rank %d gets no layer and leaves the ring\n", a->command, r);
+  }
+  if (!prima_plan_validate (plan, &err)) {
+    g_clear_pointer (&plan, prima_plan_free);
+    goto error;
+  }
+  goto out;
+error:
+  fail (s, "%s", err->message);
+  g_error_free (err);
+out:
+  if (hp)
+    halda_plan_free (hp);
+  g_strfreev (next_of);
+  g_free (devs);
+  return plan;
+}
+
+static prima_plan *
+plan_from_lw (Setup *s, int *k_out)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  GError *err = NULL;
+  prima_model *model = prima_model_load (a->model_path, &err);
+  char **windows = NULL;
+  prima_plan *plan;
+  int n_layer;
+
+  if (model == NULL) {
+    fail (s, "%s", err->message);
+    g_error_free (err);
+    return NULL;
+  }
+  n_layer = model->hp.n_layer;
+  prima_model_free (model);
+  if (!prima_ring_deal (a->command, n_layer, a->world, a->lw, a->k, &windows, k_out))
+    return NULL;
+  plan = prima_plan_new (a->world);
+  plan->id = 1;
+  plan->n_layer = n_layer;
+  plan->n_ctx = a->n_ctx;
+  for (int r = 0; r < a->world; r++) {
+    gchar **parts = g_strsplit (windows[r], ",", -1);
+    for (guint i = 0; parts[i]; i++) {
+      int first = 0, last = 0;
+      if (sscanf (parts[i], "%d-%d", &first, &last) == 2)
+        add_window (&plan->ranks[r], first, last);
+    }
+    g_strfreev (parts);
+  }
+  g_strfreev (windows);
+  return plan;
+}
+
+/* ---- the two roles ---- */
+
+static gboolean
+run_head (Setup *s, PrimaRingSetup *out)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  int M = a->world, have = 0;
+  JsonNode **profiles = g_new0 (JsonNode *, M);
+  prima_profile own;
+  prima_ctl_msg m;
+  prima_plan *plan = NULL;
+  prima_link *from;
+  gboolean ok = FALSE;
+
+  prima_ctl_msg_init (&m, PRIMA_CTL_STOP);
+  if (a->lw == NULL) {
+    fprintf (stderr, "prima %s: no -lw: profiling every device of the ring, one at a time\n", a->command);
+    prima_ctl_msg_clear (&m);
+    if (!profile_self (s, &m, &own) || !send_control (s, s->down, &m))
+      goto out;
+    /* the head's profile is the token: rank 1 profiles when it sees it */
+    while (have < M - 1) {
+      prima_link_event *ev = next_event (s, &from);
+      if (ev == NULL)
+        goto out;
+      if (from == s->up && ev->control.type == PRIMA_CTL_PROFILE && ev->control.rank > 0
+          && ev->control.rank < M && profiles[ev->control.rank] == NULL
+          && JSON_NODE_HOLDS_OBJECT (ev->control.profile)) {
+        profiles[ev->control.rank] = json_node_copy (ev->control.profile);
+        have++;
+      } else if (ev->control.type == PRIMA_CTL_ERROR_MSG) {
+        fail (s, "%s", ev->control.text);
+        prima_link_event_free (ev);
+        goto out;
+      }
+      prima_link_event_free (ev);
+    }
+    plan = solve (s, profiles, &own, &out->predicted_s, &out->k);
+  } else {
+    plan = plan_from_lw (s, &out->k);
+  }
+  if (plan == NULL)
+    goto out;
+
+  /* the plan goes round, then the ordered stop */
+  prima_ctl_msg_clear (&m);
+  prima_ctl_msg_init (&m, PRIMA_CTL_PLAN);
+  m.plan = plan;
+  plan = NULL;
+  if (!setup_from_plan (s, m.plan, out) || !send_control (s, s->down, &m))
+    goto out;
+  for (prima_ctl_type want = PRIMA_CTL_PLAN; want != PRIMA_CTL_N_TYPES;) {
+    prima_link_event *ev = next_event (s, &from);
+    if (ev == NULL)
+      goto out;
+    if (from == s->up && ev->control.type == want) {
+      if (want == PRIMA_CTL_PLAN) {
+        prima_ctl_msg stop;
+        prima_ctl_msg_init (&stop, PRIMA_CTL_STOP);
+        stop.text = g_strdup ("setup done");
+        s->stop_sent = TRUE;
+        ok = send_control (s, s->down, &stop);
+        prima_ctl_msg_clear (&stop);
+        want = ok ? PRIMA_CTL_STOP : PRIMA_CTL_N_TYPES;
+      } else {
+        want = PRIMA_CTL_N_TYPES;
+      }
+    }
+    prima_link_event_free (ev);
+  }
+out:
+  prima_ctl_msg_clear (&m);
+  if (plan)
+    prima_plan_free (plan);
+  for (int r = 0; r < M; r++)
+    if (profiles[r])
+      json_node_unref (profiles[r]);
+  g_free (profiles);
+  return ok;
+}
+
+static gboolean
+run_worker (Setup *s, PrimaRingSetup *out)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  prima_link *from;
+  gboolean have_plan = FALSE;
+
+  for (;;) {
+    prima_link_event *ev = next_event (s, &from);
+    prima_ctl_msg *c;
+    if (ev == NULL)
+      return FALSE;
+    c = &ev->control;
+    if (from != s->up) {
+      prima_link_event_free (ev);
+      continue;
+    }
+    switch (c->type) {
+      case PRIMA_CTL_PROFILE:
+        if (!send_control (s, s->down, c)) {
+          prima_link_event_free (ev);
+          return FALSE;
+        }
+        if (c->rank == a->rank - 1) {
+          /* our turn: the devices before us are done, the rest wait */
+          prima_ctl_msg m;
+          prima_profile p;
+          gboolean ok = profile_self (s, &m, &p) && send_control (s, s->down, &m);
+          prima_ctl_msg_clear (&m);
+          if (!ok) {
+            prima_link_event_free (ev);
+            return FALSE;
+          }
+        }
+        break;
+      case PRIMA_CTL_PLAN:
+        have_plan = setup_from_plan (s, c->plan, out);
+        if (!have_plan || !send_control (s, s->down, c)) {
+          prima_link_event_free (ev);
+          return FALSE;
+        }
+        break;
+      case PRIMA_CTL_STOP:
+        /* our server goes first, so that when the stop is back at the head
+         * every setup server has let go of its port */
+        g_clear_pointer (&s->up, prima_link_free);
+        send_control (s, s->down, c);
+        prima_link_event_free (ev);
+        if (!have_plan)
+          fail (s, "the head stopped the setup without a plan");
+        return have_plan;
+      default:
+        break;
+    }
+    prima_link_event_free (ev);
+  }
+}
+
+gboolean
+prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
+{
+  Setup s = { 0 };
+  gboolean ok;
+
+  memset (out, 0, sizeof *out);
+  out->rank = -1;
+  s.a = args;
+  s.zeros = g_new0 (float, PRIMA_FRAME_MAX_EMBD);
+  ok = open_links (&s) && wait_links (&s) && (args->rank == 0 ? run_head (&s, out) : run_worker (&s, out));
+  close_links (&s);
+  g_free (s.zeros);
+  if (!ok)
+    prima_ring_setup_clear (out);
+  return ok;
+}
+
+void
+prima_ring_setup_clear (PrimaRingSetup *setup)
+{
+  g_clear_pointer (&setup->next_url, g_free);
+  g_clear_pointer (&setup->windows, g_strfreev);
+}

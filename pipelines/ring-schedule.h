@@ -1,0 +1,58 @@
+/* gst-prima: the ring's setup round: profiles to the head, the Halda plan back to every device.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Before the data pipelines start, every device opens the same hops as the
+ * data ring (server on BASE + rank, client to the next device) with
+ * ring-link directly and takes part in one setup round (docs/ring.md,
+ * "Auto-scheduling"):
+ *
+ *   auto (the head has no -lw): a profile token goes round the ring; each
+ *   device profiles itself when the token reaches it (one at a time, so
+ *   devices that share a machine do not disturb each other's numbers),
+ *   times its hop to the next device with echoed frames, and sends its
+ *   profile on. The head solves with halda_solve, prints the plan and its
+ *   predicted token latency.
+ *   -lw: the head deals the layers as given and skips the profiles.
+ *
+ * Then the plan (windows per rank, and the address of every rank's server)
+ * goes round, then an ordered stop; every device closes its setup links
+ * before it passes the stop on, so the data ring's servers can take the
+ * ports. Devices the plan gives no layer leave: the data ring is the
+ * devices with layers, renumbered in ring order, and the device before a
+ * dropped one connects to the one after it. */
+#pragma once
+
+#include <glib.h>
+
+#include "ring-auth.h"
+
+typedef struct {
+  const char *command;          /* for messages: "run", "eval", "worker" */
+  int world;                    /* devices in the setup ring */
+  int rank;                     /* ours */
+  int port;                     /* BASE: rank r listens on BASE + r */
+  const char *next_host;        /* the next device's address (host) */
+  prima_cluster_key *key;
+  const char *model_path;
+  int n_ctx;                    /* head: the context size of the plan */
+  int n_threads;                /* for the profile; 0: every core */
+  /* head */
+  const char *lw;               /* -lw; NULL: auto-schedule */
+  int k;                        /* -k (0: any) */
+} PrimaRingSetupArgs;
+
+typedef struct {
+  int world;                    /* devices of the data ring (those with layers) */
+  int rank;                     /* ours in it; -1: the plan dropped this device */
+  int port;                     /* where our data server listens (BASE + old rank) */
+  int n_ctx;
+  char *next_url;               /* ws://host:port of the next device in it */
+  char **windows;               /* head: "a-b,c-d" per rank of the data ring */
+  int k;                        /* head: rounds per token */
+  double predicted_s;           /* head, auto: the plan's token latency (0 with -lw) */
+} PrimaRingSetup;
+
+/* Runs the setup round as rank args->rank. Prints progress and one error
+ * line; FALSE on failure. */
+gboolean prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out);
+void prima_ring_setup_clear (PrimaRingSetup *setup);

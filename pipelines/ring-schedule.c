@@ -130,7 +130,7 @@ wait_links (Setup *s)
        * would only hang. */
       prima_link_stats st;
       prima_link_get_stats (s->up, &st);
-      if (st.refused > 0) {
+      if (st.refused_key > 0) {
         fail (s, "rank %d was refused during authentication: is the cluster key the same on every device?",
             s->a->world - 1);
         return FALSE;

@@ -570,6 +570,11 @@ server_handshake (conn *c, const prima_ctl_msg *m)
     return;
   }
   if (!prima_auth_verify (c->auth, m->proof, &err)) {
+    /* The expected device, but it cannot prove the key: a key mismatch, as
+     * opposed to a stray or misrouted peer. */
+    g_mutex_lock (&link->lock);
+    link->stats.refused_key++;
+    g_mutex_unlock (&link->lock);
     conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, err->message);
     g_error_free (err);
     return;
@@ -801,9 +806,16 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
       return;
     case CONN_HANDSHAKE:
       if (link->role == PRIMA_LINK_SERVER) {
-        if (code == PRIMA_LINK_CLOSE_AUTH)
+        if (code == PRIMA_LINK_CLOSE_AUTH) {
           g_warning ("%s: peer %s gave up the handshake (%s)", link->name, c->addr,
               cdata && *cdata ? cdata : "authentication failed");
+          /* the expected device found our proof wrong: the keys differ */
+          if (c->step > 0) {
+            g_mutex_lock (&link->lock);
+            link->stats.refused_key++;
+            g_mutex_unlock (&link->lock);
+          }
+        }
         else
           g_debug ("%s: %s left during the handshake", link->name, c->addr);
         link->pending = g_list_remove (link->pending, c);

@@ -146,6 +146,7 @@ typedef struct {
   guint64 heartbeats_received;
   guint connects;               /* authenticated connections so far */
   guint refused;                /* connections refused (server) or refusing us (client) */
+  guint refused_key;            /* server: the expected peer rank failed to prove the key */
   gboolean nodelay;             /* TCP_NODELAY is set on the current connection */
 } prima_link_stats;
 

@@ -51,6 +51,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-element.h"
 #include "gguf.h"
 #include "tokenizer.h"
 
@@ -241,7 +242,7 @@ gst_prima_loop_clear (GstPrimaLoop * self)
 static gboolean
 gst_prima_loop_open (GstPrimaLoop * self)
 {
-  GError *err = NULL;
+  gboolean ok;
   gchar *path;
 
   GST_OBJECT_LOCK (self);
@@ -253,21 +254,9 @@ gst_prima_loop_open (GstPrimaLoop * self)
     g_free (path);
     return TRUE;
   }
-  self->file = gguf_open (path, &err);
-  if (self->file == NULL)
-    goto failed;
-  self->tok = prima_tokenizer_new (self->file, &err);
-  if (self->tok == NULL)
-    goto failed;
+  ok = prima_element_open_vocabulary (GST_ELEMENT (self), path, &self->file, &self->tok);
   g_free (path);
-  return TRUE;
-
-failed:
-  PRIMA_ELEMENT_MODEL_ERROR (self, path, err);
-  g_clear_error (&err);
-  g_clear_pointer (&self->file, gguf_close);
-  g_free (path);
-  return FALSE;
+  return ok;
 }
 
 static void

@@ -26,6 +26,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-element.h"
 #include "gguf.h"
 #include "tokenizer.h"
 
@@ -96,30 +97,16 @@ complete_utf8_prefix (const guint8 * buf, gsize len)
 static gboolean
 gst_prima_detokenizer_open (GstPrimaDetokenizer * self)
 {
-  GError *err = NULL;
+  gboolean ok;
   gchar *path;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model);
   GST_OBJECT_UNLOCK (self);
 
-  if (path == NULL || *path == '\0')
-    goto failed;
-  self->file = gguf_open (path, &err);
-  if (self->file == NULL)
-    goto failed;
-  self->tok = prima_tokenizer_new (self->file, &err);
-  if (self->tok == NULL)
-    goto failed;
+  ok = prima_element_open_vocabulary (GST_ELEMENT (self), path, &self->file, &self->tok);
   g_free (path);
-  return TRUE;
-
-failed:
-  PRIMA_ELEMENT_MODEL_ERROR (self, path, err);
-  g_clear_error (&err);
-  g_clear_pointer (&self->file, gguf_close);
-  g_free (path);
-  return FALSE;
+  return ok;
 }
 
 static void

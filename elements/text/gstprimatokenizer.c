@@ -45,6 +45,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-element.h"
 #include "gguf.h"
 #include "tokenizer.h"
 #include "chat-template.h"
@@ -173,31 +174,19 @@ gst_prima_tokenizer_open_chat (GstPrimaTokenizer * self)
 static gboolean
 gst_prima_tokenizer_open (GstPrimaTokenizer * self)
 {
-  GError *err = NULL;
   gchar *path;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model);
   GST_OBJECT_UNLOCK (self);
 
-  if (path == NULL || *path == '\0')
-    goto failed;
-  self->file = gguf_open (path, &err);
-  if (self->file == NULL)
-    goto failed;
-  self->tok = prima_tokenizer_new (self->file, &err);
-  if (self->tok == NULL)
-    goto failed;
+  if (!prima_element_open_vocabulary (GST_ELEMENT (self), path, &self->file, &self->tok)) {
+    g_free (path);
+    return FALSE;
+  }
   GST_INFO_OBJECT (self, "model %s: %d tokens", path, prima_tokenizer_n_vocab (self->tok));
   g_free (path);
   return gst_prima_tokenizer_open_chat (self);
-
-failed:
-  PRIMA_ELEMENT_MODEL_ERROR (self, path, err);
-  g_clear_error (&err);
-  g_clear_pointer (&self->file, gguf_close);
-  g_free (path);
-  return FALSE;
 }
 
 static void

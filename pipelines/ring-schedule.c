@@ -27,6 +27,8 @@ typedef struct {
   gboolean stop_sent;           /* the next device may close its server now */
 } Setup;
 
+#define SETUP_PATH "/prima/setup"
+
 static void
 fail (const Setup *s, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
@@ -69,13 +71,18 @@ open_links (Setup *s)
   prima_link_config cfg = { 0 };
   GError *err = NULL;
   int next = (a->rank + 1) % a->world;
-  char *url = g_strdup_printf ("ws://%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + next);
+  /* The setup round uses its own WebSocket path on the data ports, so a device
+   * that already starts its data ring cannot reach a setup server that has
+   * not closed yet (it gets "not found" and retries). */
+  char *url = g_strdup_printf ("ws://%s:%d" SETUP_PATH, a->next_host ? a->next_host : "127.0.0.1",
+      a->port + next);
 
   cfg.role = PRIMA_LINK_SERVER;
   cfg.rank = a->rank;
   cfg.peer_rank = (a->rank + a->world - 1) % a->world;
   cfg.key = a->key;
   cfg.port = a->port + a->rank;
+  cfg.path = SETUP_PATH;
   cfg.heartbeat_timeout_ms = SETUP_HEARTBEAT_TIMEOUT_MS;
   cfg.on_event = on_up_event;
   cfg.user_data = s;

@@ -50,6 +50,7 @@ struct prima_link {
   gint32 want_peer_rank;
   prima_cluster_key *key;
   char *bind_address;
+  char *path;                   /* served WebSocket path, NULL = PRIMA_LINK_PATH */
   guint16 port;
   GTlsCertificate *tls_cert;
   GUri *uri;
@@ -976,7 +977,8 @@ server_start (prima_link *link, GError **error)
     soup_server_set_tls_certificate (link->server, link->tls_cert);
   /* no permessage-deflate: activations do not compress, and it costs latency */
   soup_server_remove_websocket_extension (link->server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
-  soup_server_add_websocket_handler (link->server, PRIMA_LINK_PATH, NULL, protocols, on_ws_accept, link, NULL);
+  soup_server_add_websocket_handler (link->server, link->path ? link->path : PRIMA_LINK_PATH, NULL, protocols,
+      on_ws_accept, link, NULL);
   if (link->bind_address) {
     GInetAddress *ia = g_inet_address_new_from_string (link->bind_address);
     GSocketAddress *sa;
@@ -1246,6 +1248,7 @@ link_free_resources (prima_link *link)
   if (link->uri)
     g_uri_unref (link->uri);
   g_free (link->bind_address);
+  g_free (link->path);
   g_free (link->peer_addr);
   g_free (link->fail_message);
   g_free (link->name);
@@ -1319,6 +1322,7 @@ prima_link_new (const prima_link_config *cfg, GError **error)
   link->want_peer_rank = cfg->peer_rank;
   link->key = prima_cluster_key_ref (cfg->key);
   link->bind_address = g_strdup (cfg->bind_address);
+  link->path = g_strdup (cfg->path);
   link->port = cfg->port;
   link->tls_cert = cfg->tls_certificate ? g_object_ref (cfg->tls_certificate) : NULL;
   link->tls_peer_cert = cfg->tls_peer_certificate ? g_object_ref (cfg->tls_peer_certificate) : NULL;

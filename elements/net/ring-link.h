@@ -123,6 +123,8 @@ typedef struct {
   const char *bind_address;     /* an IP address; NULL listens on all interfaces */
   guint16 port;                 /* 0 picks a free port (prima_link_get_port) */
   GTlsCertificate *tls_certificate;        /* with a private key: serve wss:// */
+  const char *path;             /* the WebSocket path served; NULL = PRIMA_LINK_PATH. A different
+                                   path keeps clients of another phase (ring setup) apart */
   /* client */
   const char *url;              /* ws://host:port or wss://host:port; the path defaults to PRIMA_LINK_PATH */
   GTlsCertificate *tls_peer_certificate;   /* wss: accept exactly this certificate (self-signed

@@ -47,11 +47,13 @@ struct prima_context {
 
   /* Scratch for n_batch tokens. */
   float *x, *cur, *q, *k, *v, *attn, *gate, *up;
-  void *xq;                     /* quantized activations */
+  /* Quantized activations, two slots: weights that share an input may want
+   * different activation types (Q4_K and Q6_K in one Q4_K_M layer's q/k/v). */
+  void *xq[2];
   size_t xq_stride;
-  const void *xq_src;           /* what xq holds, to quantize once for q/k/v and gate/up */
-  uint32_t xq_type;
-  int xq_rows;
+  const void *xq_src[2];        /* what each slot holds, to quantize once per input and type */
+  uint32_t xq_type[2];
+  int xq_rows[2];
   float *att_scores;            /* per thread: n_ctx */
   prima_fp16 *att_q16;          /* per thread: head_dim */
   prima_fp16 *att_p16;          /* per thread: n_ctx */
@@ -130,7 +132,8 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
   ctx->up = g_new (float, (size_t) p.n_batch * hp->n_ff);
   /* Any vec_dot_type row is at most as large as the f32 row. */
   ctx->xq_stride = (n_wide * sizeof (float) + 63) & ~(size_t) 63;
-  ctx->xq = g_malloc ((size_t) p.n_batch * ctx->xq_stride);
+  ctx->xq[0] = g_malloc ((size_t) p.n_batch * ctx->xq_stride);
+  ctx->xq[1] = g_malloc ((size_t) p.n_batch * ctx->xq_stride);
   ctx->att_scores = g_new (float, (size_t) n_threads * ctx->n_ctx);
   ctx->att_q16 = g_new (prima_fp16, (size_t) n_threads * hp->head_dim);
   ctx->att_p16 = g_new (prima_fp16, (size_t) n_threads * ctx->n_ctx);
@@ -181,7 +184,8 @@ prima_context_free (prima_context *ctx)
   g_free (ctx->attn);
   g_free (ctx->gate);
   g_free (ctx->up);
-  g_free (ctx->xq);
+  g_free (ctx->xq[0]);
+  g_free (ctx->xq[1]);
   g_free (ctx->att_scores);
   g_free (ctx->att_q16);
   g_free (ctx->att_p16);
@@ -300,34 +304,35 @@ quantize_rows (int ith, int nth, void *arg)
     t->from_float (t->src + (size_t) r * t->src_stride, (uint8_t *) t->dst + (size_t) r * t->dst_stride, t->n);
 }
 
-/* Convert n_rows rows of n floats to the activation type vtype in ctx->xq,
- * unless xq already holds exactly that. */
+/* Convert n_rows rows of n floats to the activation type vtype in slot
+ * ctx->xq[slot], unless that slot already holds exactly that. */
 static const void *
-prepare_input (prima_context *ctx, const float *src, size_t src_stride, int n_rows, int n, uint32_t vtype)
+prepare_input (prima_context *ctx, int slot, const float *src, size_t src_stride, int n_rows, int n,
+    uint32_t vtype)
 {
   const prima_type_traits *vt;
   quantize_task t;
   if (vtype == PRIMA_TYPE_F32)
     return src;
-  if (ctx->xq_src == src && ctx->xq_type == vtype && ctx->xq_rows == n_rows)
-    return ctx->xq;
+  if (ctx->xq_src[slot] == src && ctx->xq_type[slot] == vtype && ctx->xq_rows[slot] == n_rows)
+    return ctx->xq[slot];
   vt = prima_type_get_traits (vtype);
-  t = (quantize_task) { src, ctx->xq, src_stride, ctx->xq_stride, n_rows, n, vt->from_float };
+  t = (quantize_task) { src, ctx->xq[slot], src_stride, ctx->xq_stride, n_rows, n, vt->from_float };
   atomic_store (&t.next, 0);
   if (n_rows == 1)
     quantize_rows (0, 1, &t);
   else
     prima_threadpool_run_dynamic (ctx->pool, quantize_rows, &t);
-  ctx->xq_src = src;
-  ctx->xq_type = vtype;
-  ctx->xq_rows = n_rows;
-  return ctx->xq;
+  ctx->xq_src[slot] = src;
+  ctx->xq_type[slot] = vtype;
+  ctx->xq_rows[slot] = n_rows;
+  return ctx->xq[slot];
 }
 
 static void
 invalidate_input (prima_context *ctx)
 {
-  ctx->xq_src = NULL;
+  ctx->xq_src[0] = ctx->xq_src[1] = NULL;
 }
 
 typedef struct {
@@ -472,23 +477,30 @@ matmul_ex (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_job
   for (int j = 0; j < n_jobs; j++)
     total_rows += (int) w[j]->ne[1];
   t.chunk_rows = MAX (4, total_rows / (n_threads * PRIMA_CHUNKS_PER_THREAD));
-  /* Jobs share one converted input, so they must want the same activation type. */
-  for (int j = 1; j < n_jobs; j++)
-    if (prima_type_get_traits (w[j]->type)->vec_dot_type != prima_type_get_traits (w[0]->type)->vec_dot_type) {
-      for (int k = 0; k < n_jobs; k++)
-        matmul_ex (ctx, x, n_tokens, n_in, 1, w + k, y + k, y_stride + k, FALSE);
-      if (glu)
-        for (size_t i = 0; i < (size_t) n_tokens * y_stride[0]; i++)
-          y[0][i] = silu (y[0][i]) * y[1][i];
-      return;
+  /* Jobs share the converted input: those that want the first job's
+   * activation type use slot 0, one other type slot 1; a third type (no
+   * real model mixes that many) runs the jobs one by one. */
+  uint32_t vtype[2] = { prima_type_get_traits (w[0]->type)->vec_dot_type, G_MAXUINT32 };
+  for (int j = 1; j < n_jobs; j++) {
+    const uint32_t v = prima_type_get_traits (w[j]->type)->vec_dot_type;
+    if (v == vtype[0] || v == vtype[1])
+      continue;
+    if (vtype[1] == G_MAXUINT32) {
+      vtype[1] = v;
+      continue;
     }
+    for (int k = 0; k < n_jobs; k++)
+      matmul_ex (ctx, x, n_tokens, n_in, 1, w + k, y + k, y_stride + k, FALSE);
+    return;
+  }
   for (int j = 0; j < n_jobs; j++) {
     const prima_type_traits *tr = prima_type_get_traits (w[j]->type);
     matmul_job *job = &t.jobs[j];
     job->w = w[j];
     job->vec_dot = tr->vec_dot;
     job->row_bytes = prima_row_size (w[j]->type, n_in);
-    job->xq = prepare_input (ctx, x, n_in, n_tokens, n_in, tr->vec_dot_type);
+    const int slot = tr->vec_dot_type == vtype[0] ? 0 : 1;
+    job->xq = prepare_input (ctx, slot, x, n_in, n_tokens, n_in, tr->vec_dot_type);
     job->xq_stride = tr->vec_dot_type == PRIMA_TYPE_F32 ? n_in * sizeof (float) : ctx->xq_stride;
     job->y = y[j];
     job->y_stride = y_stride[j];

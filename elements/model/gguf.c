@@ -349,7 +349,8 @@ read_tensor_info (reader *r, int64_t index, gguf_tensor *t)
   pos = r->pos;
   if (!read_u32 (r, ctx, "type", &type))
     return FALSE;
-  tr = prima_type_name (type) != NULL ? prima_type_get_traits_isa (type, PRIMA_ISA_SCALAR) : NULL;
+  tr = type < PRIMA_TYPE_FIRST_INTERNAL && prima_type_name (type) != NULL
+      ? prima_type_get_traits_isa (type, PRIMA_ISA_SCALAR) : NULL;
   if (tr == NULL)
     return fail_at (r, pos, "tensor '%s' has unknown type id %u", shown (r, t->name), type);
   t->type = type;

@@ -223,52 +223,67 @@ word_halves_ctrl (int a, int b)
   return _mm512_inserti64x4 (_mm512_castsi256_si512 (lo), hi, 1);
 }
 
+/* Q4_K against Q8_K_X (activations reordered per 128 levels as sub-blocks
+ * 0, 2, 1, 3): a 64-byte load of nibbles gives sub-blocks 0 and 2 in its low
+ * nibbles and 1 and 3 in its high ones, the order of the activations, so
+ * the levels come out with one and (and one shift) per 64 instead of a
+ * broadcast and a variable shift; the mins take the activations' sums per
+ * 32 as they are. About 10% faster than the same kernel on plain Q8_K
+ * (broadcast + vpsrlvw per 64 levels) on Zen 5. */
 static void
-vec_dot_q4_K_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
+vec_dot_q4_K_q8_K_x_avx512 (int n, float *s, const void *vx, const void *vy)
 {
   const block_q4_K *x = vx;
-  const block_q8_K *y = vy;
+  const block_q8_K_x *y = vy;
   const int nb = n / QK_K;
   const __m512i m4 = _mm512_set1_epi8 (0x0F);
-  /* each 32-byte chunk of nibbles is loaded into both halves; shifting the
-   * upper half by 4 puts sub-block 2j (low nibbles) next to 2j+1 (high),
-   * which is the activations' own order */
-  const __m512i nib_shift = _mm512_inserti64x4 (_mm512_setzero_si512 (), _mm256_set1_epi16 (4), 1);
-  const __m512i c01 = word_halves_ctrl (0, 1), c23 = word_halves_ctrl (2, 3);
-  const __m512i c45 = word_halves_ctrl (4, 5), c67 = word_halves_ctrl (6, 7);
+  const __m512i c02 = word_halves_ctrl (0, 2), c13 = word_halves_ctrl (1, 3);
+  const __m512i c46 = word_halves_ctrl (4, 6), c57 = word_halves_ctrl (5, 7);
   __m512 acc = _mm512_setzero_ps ();
-  __m256 acc_m = _mm256_setzero_ps ();
+  __m128 acc_m = _mm_setzero_ps ();
   for (int i = 0; i < nb; i++) {
-    /* d and dmin of the block, times the activation scale */
     uint32_t dd;
     memcpy (&dd, &x[i].d, sizeof dd);
+    /* d, dmin of the block times the activation scale */
     const __m128 dm = _mm_mul_ps (_mm_cvtph_ps (_mm_cvtsi32_si128 ((int) dd)), _mm_set1_ps (y[i].d));
-    const __m512 d = _mm512_broadcastss_ps (dm);
-    const __m256 dmin = _mm256_broadcastss_ps (_mm_movehdup_ps (dm));
-
     const __m128i sm = k4_scales_mins (x[i].scales);
-    /* mins (each twice) against the activation sums per 16 */
-    const __m256i mn16 = _mm256_cvtepu8_epi16 (_mm_unpackhi_epi8 (sm, sm));
-    const __m256i mprod = _mm256_madd_epi16 (mn16, _mm256_loadu_si256 ((const __m256i *) y[i].bsums));
-    acc_m = _mm256_fmadd_ps (dmin, _mm256_cvtepi32_ps (mprod), acc_m);
+    /* mins as words against the sums per 32 */
+    const __m128i mprod = _mm_madd_epi16 (_mm_unpackhi_epi8 (sm, _mm_setzero_si128 ()),
+        _mm_loadu_si128 ((const __m128i *) y[i].bsums32));
+    acc_m = _mm_fmadd_ps (_mm_permute_ps (dm, _MM_SHUFFLE (1, 1, 1, 1)), _mm_cvtepi32_ps (mprod), acc_m);
 
     const __m512i scb = _mm512_broadcast_i32x4 (_mm_cvtepu8_epi16 (sm));
-    const uint8_t *q = x[i].qs;
     const int8_t *q8 = y[i].qs;
-#define CHUNK(j) _mm512_and_si512 (_mm512_srlv_epi16 (_mm512_broadcast_i64x4 ( \
-        _mm256_loadu_si256 ((const __m256i *) (q + 32 * (j)))), nib_shift), m4)
-    const __m512i p0 = _mm512_maddubs_epi16 (CHUNK (0), _mm512_loadu_si512 (q8));
-    const __m512i p1 = _mm512_maddubs_epi16 (CHUNK (1), _mm512_loadu_si512 (q8 + 64));
-    const __m512i p2 = _mm512_maddubs_epi16 (CHUNK (2), _mm512_loadu_si512 (q8 + 128));
-    const __m512i p3 = _mm512_maddubs_epi16 (CHUNK (3), _mm512_loadu_si512 (q8 + 192));
-#undef CHUNK
-    __m512i s0 = _mm512_madd_epi16 (p0, _mm512_shuffle_epi8 (scb, c01));
-    __m512i s1 = _mm512_madd_epi16 (p1, _mm512_shuffle_epi8 (scb, c23));
-    s0 = _mm512_dpwssd_epi32 (s0, p2, _mm512_shuffle_epi8 (scb, c45));
-    s1 = _mm512_dpwssd_epi32 (s1, p3, _mm512_shuffle_epi8 (scb, c67));
-    acc = _mm512_fmadd_ps (d, _mm512_cvtepi32_ps (_mm512_add_epi32 (s0, s1)), acc);
+    const __m512i v0 = _mm512_loadu_si512 (x[i].qs), v1 = _mm512_loadu_si512 (x[i].qs + 64);
+    const __m512i p0 = _mm512_maddubs_epi16 (_mm512_and_si512 (v0, m4), _mm512_loadu_si512 (q8));
+    const __m512i p1 = _mm512_maddubs_epi16 (_mm512_and_si512 (_mm512_srli_epi16 (v0, 4), m4),
+        _mm512_loadu_si512 (q8 + 64));
+    const __m512i p2 = _mm512_maddubs_epi16 (_mm512_and_si512 (v1, m4), _mm512_loadu_si512 (q8 + 128));
+    const __m512i p3 = _mm512_maddubs_epi16 (_mm512_and_si512 (_mm512_srli_epi16 (v1, 4), m4),
+        _mm512_loadu_si512 (q8 + 192));
+    __m512i s0 = _mm512_madd_epi16 (p0, _mm512_shuffle_epi8 (scb, c02));
+    __m512i s1 = _mm512_madd_epi16 (p1, _mm512_shuffle_epi8 (scb, c13));
+    s0 = _mm512_dpwssd_epi32 (s0, p2, _mm512_shuffle_epi8 (scb, c46));
+    s1 = _mm512_dpwssd_epi32 (s1, p3, _mm512_shuffle_epi8 (scb, c57));
+    acc = _mm512_fmadd_ps (_mm512_broadcastss_ps (dm), _mm512_cvtepi32_ps (_mm512_add_epi32 (s0, s1)), acc);
   }
-  *s = _mm512_reduce_add_ps (acc) - hsum256_ps (acc_m);
+  acc_m = _mm_add_ps (acc_m, _mm_movehl_ps (acc_m, acc_m));
+  acc_m = _mm_add_ss (acc_m, _mm_movehdup_ps (acc_m));
+  *s = _mm512_reduce_add_ps (acc) - _mm_cvtss_f32 (acc_m);
+}
+
+/* The table's Q8_K quantizer (AVX2) then the reorder: bit-identical to
+ * quantize_row_q8_K_x_ref. Activations are small; this is not hot. */
+static prima_from_float_fn q8_K_from_float;
+
+static void
+quantize_row_q8_K_x_avx512 (const float *x, void *vy, int64_t n)
+{
+  block_q8_K tmp;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    q8_K_from_float (x + i * QK_K, &tmp, QK_K);
+    q8_K_to_q8_K_x (&tmp, (block_q8_K_x *) vy + i, QK_K);
+  }
 }
 
 /* Q5_K: Q4_K plus a fifth bit per level, bit 2j (low nibbles) or 2j+1
@@ -486,7 +501,11 @@ prima_quants_avx512_register (prima_type_traits *table)
   table[PRIMA_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx512;
   table[PRIMA_TYPE_Q2_K].vec_dot = vec_dot_q2_K_q8_K_avx512;
   table[PRIMA_TYPE_Q3_K].vec_dot = vec_dot_q3_K_q8_K_avx512;
-  table[PRIMA_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_avx512;
+  /* Q4_K reads its activations as Q8_K_X here (AVX2 and scalar: Q8_K) */
+  q8_K_from_float = table[PRIMA_TYPE_Q8_K].from_float;
+  table[PRIMA_TYPE_Q8_K_X].from_float = quantize_row_q8_K_x_avx512;
+  table[PRIMA_TYPE_Q4_K].vec_dot_type = PRIMA_TYPE_Q8_K_X;
+  table[PRIMA_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_x_avx512;
   table[PRIMA_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_avx512;
   table[PRIMA_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_avx512;
 }

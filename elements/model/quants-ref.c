@@ -393,6 +393,16 @@ dequantize_row_q8_K (const void *vx, float *y, int64_t n)
       y[i * QK_K + j] = x[i].d * x[i].qs[j];
 }
 
+void
+dequantize_row_q8_K_x (const void *vx, float *y, int64_t n)
+{
+  const block_q8_K_x *x = vx;
+  const int64_t nb = n / QK_K;
+  for (int64_t i = 0; i < nb; i++)
+    for (int j = 0; j < QK_K; j++)
+      y[i * QK_K + j] = x[i].d * x[i].qs[q8_K_x_index (j)];
+}
+
 /* ---------------------------------------------------------------------
  * Activation quantizers: exactly the reference rounding
  * --------------------------------------------------------------------- */
@@ -472,6 +482,30 @@ quantize_row_q8_K_ref (const float *x, void *vy, int64_t n)
       y[i].bsums[j] = (int16_t) sum;
     }
     y[i].d = 1 / iscale;
+  }
+}
+
+void
+q8_K_to_q8_K_x (const void *vsrc, void *vdst, int64_t n)
+{
+  const block_q8_K *src = vsrc;
+  block_q8_K_x *dst = vdst;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    dst[i].d = src[i].d;
+    for (int j = 0; j < QK_K; j++)
+      dst[i].qs[q8_K_x_index (j)] = src[i].qs[j];
+    for (int j = 0; j < QK_K / 32; j++)
+      dst[i].bsums32[j] = (int16_t) (src[i].bsums[2 * j] + src[i].bsums[2 * j + 1]);
+  }
+}
+
+void
+quantize_row_q8_K_x_ref (const float *x, void *vy, int64_t n)
+{
+  block_q8_K tmp;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    quantize_row_q8_K_ref (x + i * QK_K, &tmp, QK_K);
+    q8_K_to_q8_K_x (&tmp, (block_q8_K_x *) vy + i, QK_K);
   }
 }
 
@@ -1134,6 +1168,33 @@ vec_dot_q4_K_q8_K_ref (int n, float *s, const void *vx, const void *vy)
   *s = sum;
 }
 
+/* The same sum over the reordered activations (the reference for the
+ * AVX-512 kernel, which reads Q8_K_X). */
+void
+vec_dot_q4_K_q8_K_x_ref (int n, float *s, const void *vx, const void *vy)
+{
+  const block_q4_K *x = vx;
+  const block_q8_K_x *y = vy;
+  float sum = 0;
+  for (int i = 0; i < n / QK_K; i++) {
+    int isum = 0, msum = 0;
+    for (int j = 0; j < 8; j++) {
+      uint8_t sc, m;
+      int sub = 0;
+      k4_scale_min (j, x[i].scales, &sc, &m);
+      for (int l = 0; l < 32; l++) {
+        const uint8_t b = x[i].qs[32 * (j / 2) + l];
+        sub += ((j & 1) ? b >> 4 : b & 0xF) * y[i].qs[q8_K_x_index (32 * j + l)];
+      }
+      isum += sc * sub;
+      msum += m * y[i].bsums32[j];
+    }
+    sum += y[i].d * prima_fp16_to_fp32 (x[i].d) * (float) isum
+        - y[i].d * prima_fp16_to_fp32 (x[i].dmin) * (float) msum;
+  }
+  *s = sum;
+}
+
 void
 vec_dot_q5_K_q8_K_ref (int n, float *s, const void *vx, const void *vy)
 {
@@ -1217,6 +1278,7 @@ prima_quants_ref_register (prima_type_traits *table)
   /* activation-only types: no dot product of their own */
   set (&table[PRIMA_TYPE_Q8_1], PRIMA_TYPE_Q8_1, dequantize_row_q8_1, quantize_row_q8_1_ref, NULL);
   set (&table[PRIMA_TYPE_Q8_K], PRIMA_TYPE_Q8_K, dequantize_row_q8_K, quantize_row_q8_K_ref, NULL);
+  set (&table[PRIMA_TYPE_Q8_K_X], PRIMA_TYPE_Q8_K_X, dequantize_row_q8_K_x, quantize_row_q8_K_x_ref, NULL);
   set (&table[PRIMA_TYPE_Q2_K], PRIMA_TYPE_Q8_K, dequantize_row_q2_K, quantize_row_q2_K_ref,
       vec_dot_q2_K_q8_K_ref);
   set (&table[PRIMA_TYPE_Q3_K], PRIMA_TYPE_Q8_K, dequantize_row_q3_K, quantize_row_q3_K_ref,

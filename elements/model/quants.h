@@ -113,6 +113,26 @@ typedef struct {
 } block_q8_K;
 _Static_assert (sizeof (block_q8_K) == 292, "wrong q8_K block size");
 
+/* Q8_K with each 128 levels stored as sub-blocks 0, 2, 1, 3 (levels 0-31,
+ * 64-95, 32-63, 96-127): the order in which a 64-byte load of Q4_K nibbles
+ * splits into low and high halves, so the AVX-512 Q4_K kernel needs no
+ * shuffles to line weights up with activations. Sums per 32 levels (in
+ * level order) serve the Q4_K mins directly. Not a file type. */
+typedef struct {
+  float d;
+  int8_t qs[QK_K];
+  int16_t bsums32[QK_K / 32];
+} block_q8_K_x;
+_Static_assert (sizeof (block_q8_K_x) == 276, "wrong q8_K_x block size");
+
+/* position in block_q8_K_x.qs of level j (0..255) */
+static inline int
+q8_K_x_index (int j)
+{
+  const int sub = (j >> 5) & 3;
+  return (j & ~127) | ((((sub & 1) << 1) | (sub >> 1)) << 5) | (j & 31);
+}
+
 /* ---- Scalar reference kernels (quants-ref.c). The signatures are those of
  * the traits so they can be registered directly. ---- */
 void dequantize_row_f32 (const void *x, float *y, int64_t n);
@@ -130,6 +150,7 @@ void dequantize_row_q4_K (const void *x, float *y, int64_t n);
 void dequantize_row_q5_K (const void *x, float *y, int64_t n);
 void dequantize_row_q6_K (const void *x, float *y, int64_t n);
 void dequantize_row_q8_K (const void *x, float *y, int64_t n);
+void dequantize_row_q8_K_x (const void *x, float *y, int64_t n);
 
 void quantize_row_f32_ref (const float *x, void *y, int64_t n);
 void quantize_row_f16_ref (const float *x, void *y, int64_t n);
@@ -146,6 +167,9 @@ void quantize_row_q4_K_ref (const float *x, void *y, int64_t n);
 void quantize_row_q5_K_ref (const float *x, void *y, int64_t n);
 void quantize_row_q6_K_ref (const float *x, void *y, int64_t n);
 void quantize_row_q8_K_ref (const float *x, void *y, int64_t n);
+void quantize_row_q8_K_x_ref (const float *x, void *y, int64_t n);
+/* Reorder n levels of Q8_K into Q8_K_X (same values, same d). */
+void q8_K_to_q8_K_x (const void *q8_K, void *q8_K_x, int64_t n);
 
 void vec_dot_f32_f32_ref (int n, float *s, const void *x, const void *y);
 void vec_dot_f16_f16_ref (int n, float *s, const void *x, const void *y);
@@ -158,5 +182,6 @@ void vec_dot_q8_0_q8_0_ref (int n, float *s, const void *x, const void *y);
 void vec_dot_q2_K_q8_K_ref (int n, float *s, const void *x, const void *y);
 void vec_dot_q3_K_q8_K_ref (int n, float *s, const void *x, const void *y);
 void vec_dot_q4_K_q8_K_ref (int n, float *s, const void *x, const void *y);
+void vec_dot_q4_K_q8_K_x_ref (int n, float *s, const void *x, const void *y);
 void vec_dot_q5_K_q8_K_ref (int n, float *s, const void *x, const void *y);
 void vec_dot_q6_K_q8_K_ref (int n, float *s, const void *x, const void *y);

@@ -43,6 +43,7 @@ static const struct {
   {PRIMA_TYPE_F64, "F64", 1, 8},
   {PRIMA_TYPE_IQ1_M, "IQ1_M", 256, 56},
   {PRIMA_TYPE_BF16, "BF16", 1, 2},
+  {PRIMA_TYPE_Q8_K_X, "Q8_K_X", 256, 276},
 };
 
 static void

@@ -42,6 +42,10 @@ typedef enum {
   PRIMA_TYPE_F64 = 28,
   PRIMA_TYPE_IQ1_M = 29,
   PRIMA_TYPE_BF16 = 30,
+  /* Ids from here on are ours, never in a file: activation layouts that a
+   * kernel of one ISA asks for (the GGUF reader refuses them). */
+  PRIMA_TYPE_FIRST_INTERNAL = 36,
+  PRIMA_TYPE_Q8_K_X = 36,
   PRIMA_TYPE_COUNT = 40,
 } prima_type;
 

@@ -21,7 +21,24 @@ static const prima_type weight_types[] = {
   PRIMA_TYPE_Q2_K, PRIMA_TYPE_Q3_K, PRIMA_TYPE_Q4_K, PRIMA_TYPE_Q5_K, PRIMA_TYPE_Q6_K,
 };
 
-static const prima_type act_types[] = { PRIMA_TYPE_Q8_0, PRIMA_TYPE_Q8_1, PRIMA_TYPE_Q8_K };
+static const prima_type act_types[] = { PRIMA_TYPE_Q8_0, PRIMA_TYPE_Q8_1, PRIMA_TYPE_Q8_K, PRIMA_TYPE_Q8_K_X };
+
+/* The activations an ISA's kernel for type reads: qy (the reference's
+ * vec_dot_type) when it is the same type, else y quantized to the ISA's own
+ * activation layout into *own (freed by the caller). */
+static const void *
+isa_activations (const prima_type_traits *t, const prima_type_traits *ref, prima_isa isa, const float *y,
+    const void *qy, int64_t n, void **own)
+{
+  *own = NULL;
+  if (t->vec_dot_type == ref->vec_dot_type)
+    return qy;
+  const prima_type_traits *yt = prima_type_get_traits_isa (t->vec_dot_type, isa);
+  g_assert_nonnull (yt);
+  *own = g_malloc0 (prima_row_size (t->vec_dot_type, n));
+  yt->from_float (y, *own, n);
+  return *own;
+}
 
 static double
 gauss (GRand *r)
@@ -58,7 +75,7 @@ roundtrip_bound (prima_type t)
     case PRIMA_TYPE_F16: return 1e-3;
     case PRIMA_TYPE_BF16: return 5e-3;
     case PRIMA_TYPE_Q8_0: case PRIMA_TYPE_Q8_1: return 0.01;
-    case PRIMA_TYPE_Q8_K: return 0.03;    /* one scale per 256 over blocks of varying range */
+    case PRIMA_TYPE_Q8_K: case PRIMA_TYPE_Q8_K_X: return 0.03;    /* one scale per 256 over blocks of varying range */
     case PRIMA_TYPE_Q4_0: return 0.12;
     case PRIMA_TYPE_Q4_1: return 0.10;
     case PRIMA_TYPE_Q5_0: return 0.06;
@@ -127,6 +144,7 @@ test_roundtrip (void)
     check_roundtrip (weight_types[i], r);
   check_roundtrip (PRIMA_TYPE_Q8_1, r);
   check_roundtrip (PRIMA_TYPE_Q8_K, r);
+  check_roundtrip (PRIMA_TYPE_Q8_K_X, r);
   g_rand_free (r);
 }
 
@@ -163,9 +181,11 @@ check_vec_dot (prima_type type, int64_t n, GRand *r)
     const prima_type_traits *t = prima_type_get_traits_isa (type, (prima_isa) isa);
     if (t == NULL)
       continue;
-    g_assert_true (t->vec_dot_type == ref->vec_dot_type);
+    void *own;
+    const void *qyi = isa_activations (t, ref, (prima_isa) isa, y, qy, n, &own);
     float s = NAN;
-    t->vec_dot ((int) n, &s, qx, qy);
+    t->vec_dot ((int) n, &s, qx, qyi);
+    g_free (own);
     if (!(fabs (s - s_ref) <= 1e-5 * scale + 1e-30))
       g_error ("%s n=%" G_GINT64_FORMAT " %s: vec_dot %.9g, reference %.9g (rel %.3g)", ref->name, n,
           prima_isa_name ((prima_isa) isa), s, s_ref, fabs (s - s_ref) / scale);
@@ -267,9 +287,11 @@ test_vec_dot_extremes (void)
       for (int isa = PRIMA_ISA_AVX2; isa < PRIMA_ISA_COUNT; isa++) {
         const prima_type_traits *t = prima_type_get_traits_isa (type, (prima_isa) isa);
         float s;
+        void *own;
         if (t == NULL)
           continue;
-        t->vec_dot ((int) n, &s, qx, qy);
+        t->vec_dot ((int) n, &s, qx, isa_activations (t, ref, (prima_isa) isa, y, qy, n, &own));
+        g_free (own);
         if (!(fabs (s - s_ref) <= 1e-5 * scale + 1e-20))
           g_error ("%s pattern %d %s: %.9g vs reference %.9g", ref->name, pattern,
               prima_isa_name ((prima_isa) isa), s, s_ref);
@@ -366,7 +388,9 @@ test_dequant_isa (void)
         continue;
       t->to_float (q, b, n);
       g_assert_cmpmem (a, n * sizeof (float), b, n * sizeof (float));
-      g_assert_true (t->vec_dot_type == ref->vec_dot_type);
+      /* an ISA may read its activations in its own layout of the same levels */
+      g_assert_true (t->vec_dot_type == ref->vec_dot_type
+          || (ref->vec_dot_type == PRIMA_TYPE_Q8_K && t->vec_dot_type == PRIMA_TYPE_Q8_K_X));
       g_assert_cmpint (t->blck_size, ==, ref->blck_size);
       g_assert_cmpuint (t->type_size, ==, ref->type_size);
     }
@@ -394,6 +418,49 @@ test_active_isa (void)
     g_assert_cmpint (active, ==, PRIMA_ISA_SCALAR);
 }
 
+/* Q8_K_X is Q8_K reordered: same levels, same sums, and the Q4_K reference
+ * on it gives the plain reference's result bit for bit. */
+static void
+test_q8_K_x_layout (void)
+{
+  GRand *r = g_rand_new_with_seed (11);
+  const int64_t n = 8 * QK_K;
+  float *x = g_new (float, n), *a = g_new (float, n), *b = g_new (float, n);
+  block_q8_K *k = g_new0 (block_q8_K, n / QK_K);
+  block_q8_K_x *kx = g_new0 (block_q8_K_x, n / QK_K);
+  guint8 *w = g_malloc0 (row_bytes (PRIMA_TYPE_Q4_K, n));
+  for (int rep = 0; rep < 20; rep++) {
+    fill_random (r, x, n);
+    quantize_row_q8_K_ref (x, k, n);
+    quantize_row_q8_K_x_ref (x, kx, n);
+    dequantize_row_q8_K (k, a, n);
+    dequantize_row_q8_K_x (kx, b, n);
+    g_assert_cmpmem (a, n * sizeof (float), b, n * sizeof (float));
+    for (int64_t i = 0; i < n / QK_K; i++)
+      for (int j = 0; j < QK_K / 32; j++)
+        g_assert_cmpint (kx[i].bsums32[j], ==, k[i].bsums[2 * j] + k[i].bsums[2 * j + 1]);
+    fill_random (r, x, n);
+    quantize_row_q4_K_ref (x, w, n);
+    float s1, s2;
+    vec_dot_q4_K_q8_K_ref ((int) n, &s1, w, k);
+    vec_dot_q4_K_q8_K_x_ref ((int) n, &s2, w, kx);
+    g_assert_cmpmem (&s1, sizeof s1, &s2, sizeof s2);
+  }
+  /* every level lands on its own slot */
+  gboolean seen[QK_K] = { 0 };
+  for (int j = 0; j < QK_K; j++) {
+    g_assert_false (seen[q8_K_x_index (j)]);
+    seen[q8_K_x_index (j)] = TRUE;
+  }
+  g_free (x);
+  g_free (a);
+  g_free (b);
+  g_free (k);
+  g_free (kx);
+  g_free (w);
+  g_rand_free (r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -404,5 +471,6 @@ main (int argc, char **argv)
   g_test_add_func ("/quants/quantize-activations", test_quantize_activations);
   g_test_add_func ("/quants/dequant-isa", test_dequant_isa);
   g_test_add_func ("/quants/active-isa", test_active_isa);
+  g_test_add_func ("/quants/q8-K-x-layout", test_q8_K_x_layout);
   return g_test_run ();
 }

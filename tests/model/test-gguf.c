@@ -906,6 +906,8 @@ test_broken_tensors (void)
   EXPECT (&s, (int64_t) s.t_type[1], "unknown type id 4");
   patch_u32 (&s, s.t_type[1], G_MAXUINT32);
   EXPECT (&s, (int64_t) s.t_type[1], "unknown type id 4294967295");
+  patch_u32 (&s, s.t_type[1], PRIMA_TYPE_Q8_K_X);   /* our own activation layout, never a file type */
+  EXPECT (&s, (int64_t) s.t_type[1], "unknown type id 36");
   patch_u32 (&s, s.t_type[1], PRIMA_TYPE_Q4_K);
   EXPECT (&s, (int64_t) s.t_type[1], "row length 32 is not a multiple of the Q4_K block size 256");
   sample_free (&s);

@@ -12,6 +12,8 @@
 #include "ring-head.h"
 #include "ring-schedule.h"
 #include "net/gstprimawssrc.h"
+#include "forward.h"
+#include "memstat.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -83,8 +85,11 @@ int
 prima_cmd_worker (int argc, char **argv)
 {
   const char *model_path = NULL, *master = NULL, *next = NULL, *cluster_key = NULL, *cluster_key_file = NULL;
+  const char *prefetch_mode = NULL, *release_policy = NULL;
   int world = 0, rank = -1, port = PRIMA_RING_DEFAULT_PORT, n_ctx = 0, n_threads = 0;
-  gboolean help;
+  gboolean help, prefetch = FALSE, force = FALSE, verbose = FALSE;
+  prima_prefetch_mode pm = PRIMA_PREFETCH_DEFAULT;
+  prima_release_policy rp = PRIMA_RELEASE_DEFAULT;
   const cli_option options[] = {
     {"--world", CLI_INT, &world, "N", "devices in the ring"},
     {"--rank", CLI_INT, &rank, "R", "this device's rank (1 .. N-1)"},
@@ -96,6 +101,12 @@ prima_cmd_worker (int argc, char **argv)
     {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size (default: the head's plan, at most the model's)"},
     {"--cluster-key", CLI_STRING, &cluster_key, "KEY", "the cluster key (or $PRIMA_CLUSTER_KEY)"},
     {"--cluster-key-file", CLI_STRING, &cluster_key_file, "FILE", "file holding the cluster key"},
+    {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
+    {"--force", CLI_FLAG, &force, NULL, "fault the next window in from a helper thread (implies --prefetch)"},
+    {"--prefetch-mode", CLI_STRING, &prefetch_mode, "MODE", "none, advise or force (default: see docs/memory.md)"},
+    {"--release-policy", CLI_STRING, &release_policy, "POLICY",
+      "drop windows' pages after use: auto (when the windows do not fit), never, always"},
+    {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end (as prima run --verbose)"},
   };
   GstElement *pipeline = NULL;
   char *url = NULL, *model = NULL;
@@ -112,6 +123,24 @@ prima_cmd_worker (int argc, char **argv)
     fprintf (stderr, "prima worker: needs --world N (>= 2) and --rank R (1 .. N-1), and a usable --port\n");
     return 2;
   }
+  if (prefetch_mode && !prima_prefetch_mode_from_name (prefetch_mode, &pm)) {
+    fprintf (stderr, "prima worker: unknown --prefetch-mode '%s' (none, advise, force)\n", prefetch_mode);
+    return 2;
+  }
+  if (release_policy && !prima_release_policy_from_name (release_policy, &rp)) {
+    fprintf (stderr, "prima worker: unknown --release-policy '%s' (auto, never, always)\n", release_policy);
+    return 2;
+  }
+  if (force)
+    pm = PRIMA_PREFETCH_FORCE;
+  else if (prefetch)
+    pm = PRIMA_PREFETCH_ADVISE;
+  /* the same memory options as prima run: the layers element's contexts
+   * take the process defaults */
+  prima_residency_set_defaults (pm, rp);
+  prima_residency_set_progress (verbose);
+  /* the baseline of memory pressure: before anything is mapped */
+  prima_memwatch_global_start ();
   model = g_strdup (model_path ? model_path : prima_default_model_path ());
   if (!g_file_test (model, G_FILE_TEST_EXISTS)) {
     fprintf (stderr, "prima worker: %s: no such model file\n", model);
@@ -180,6 +209,13 @@ prima_cmd_worker (int argc, char **argv)
     goto out;
   }
   status = run_worker (pipeline, rank);
+  if (status == 0 && verbose) {
+    /* before the pipeline stops: the contexts are still alive */
+    GString *s = g_string_new (NULL);
+    prima_context_memory_report (s);
+    fputs (s->str, stderr);
+    g_string_free (s, TRUE);
+  }
 
 out:
   if (pipeline) {

@@ -92,6 +92,7 @@ struct _GstPrimaLayers
   /* ring mode (DESIGN.md section 3): several windows, dealt by the plan */
   gchar *windows_spec;          /* property: "a-b,c-d", "plan" or NULL */
   GArray *windows;              /* LayersWindow, ascending; NULL outside ring mode */
+  prima_residency *residency;   /* the windows' one residency engine */
   gboolean ring;                /* ring mode: windows_spec was set */
   GstPad *ring_sinkpad, *ring_srcpad;    /* the head's hop pads (requested) */
   GMutex eval_lock;             /* the windows, in_ids; two streaming threads evaluate */
@@ -160,6 +161,8 @@ gst_prima_layers_free_windows (GstPrimaLayers * self)
   for (guint i = 0; i < self->windows->len; i++)
     prima_context_free (g_array_index (self->windows, LayersWindow, i).ctx);
   g_clear_pointer (&self->windows, g_array_unref);
+  /* after the contexts that use it */
+  g_clear_pointer (&self->residency, prima_residency_free);
 }
 
 /* "a-b,c-d": windows [a, b), ascending, disjoint, inside the model. */
@@ -198,6 +201,7 @@ static gboolean
 gst_prima_layers_set_windows (GstPrimaLayers * self, const gchar * spec)
 {
   prima_context_params params = { 0 };
+  prima_residency *residency;
   GError *err = NULL;
   GArray *windows;
 
@@ -208,6 +212,17 @@ gst_prima_layers_set_windows (GstPrimaLayers * self, const gchar * spec)
   params.n_ctx = MIN (self->context_size, self->model->hp.n_ctx_train);
   params.n_threads = self->threads;
   GST_OBJECT_UNLOCK (self);
+  /* One residency engine for all the device's windows, added in the order
+   * they run each token: its budget and release plan then cover the whole
+   * device, and its prefetch reaches from one window to the next. An engine
+   * per window would each take the whole device's memory as its budget and
+   * never release (docs/memory.md). */
+  residency = windows->len ? prima_residency_new (self->model, NULL) : NULL;
+  for (guint i = 0; i < windows->len; i++) {
+    LayersWindow *w = &g_array_index (windows, LayersWindow, i);
+    prima_residency_add_windows (residency, w->first, w->last, 0, TRUE);
+  }
+  params.residency = residency;
   for (guint i = 0; i < windows->len; i++) {
     LayersWindow *w = &g_array_index (windows, LayersWindow, i);
     params.first_layer = w->first;
@@ -217,6 +232,7 @@ gst_prima_layers_set_windows (GstPrimaLayers * self, const gchar * spec)
       for (guint j = 0; j < i; j++)
         prima_context_free (g_array_index (windows, LayersWindow, j).ctx);
       g_array_unref (windows);
+      prima_residency_free (residency);
       goto failed;
     }
     self->n_ctx = prima_context_n_ctx (w->ctx);
@@ -225,6 +241,7 @@ gst_prima_layers_set_windows (GstPrimaLayers * self, const gchar * spec)
     self->n_ctx = params.n_ctx > 0 ? params.n_ctx : MIN (self->model->hp.n_ctx_train, 4096);
   gst_prima_layers_free_windows (self);
   self->windows = windows;
+  self->residency = residency;
   GST_INFO_OBJECT (self, "windows %s of %d layers, context %d", spec, self->model->hp.n_layer, self->n_ctx);
   return TRUE;
 

@@ -244,6 +244,13 @@ prima_context_kv_bytes (const prima_context *ctx, guint64 *allocated, guint64 *r
     *resident = res;
 }
 
+static gint
+compare_gint64 (gconstpointer a, gconstpointer b)
+{
+  const gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
 void
 prima_context_memory_report (GString *out)
 {
@@ -252,21 +259,46 @@ prima_context_memory_report (GString *out)
   const double mib = 1048576.0;
   guint64 total_resident = 0;
   g_mutex_lock (&live_lock);
+  /* one report per residency engine: a ring device's windows share one */
+  GList *seen = NULL;
   for (GList *l = live_contexts; l; l = l->next) {
     const prima_context *ctx = l->data;
     prima_residency_stats st;
-    guint64 kv_alloc, kv_res;
+    guint64 kv_alloc = 0, kv_res = 0;
+    GString *ranges = g_string_new (NULL);
+    if (g_list_find (seen, ctx->residency))
+      continue;
+    seen = g_list_prepend (seen, ctx->residency);
+    GArray *firsts = g_array_new (FALSE, FALSE, sizeof (gint64));
+    for (GList *m = l; m; m = m->next) {
+      const prima_context *c = m->data;
+      guint64 a, r;
+      gint64 range = ((gint64) c->first << 32) | c->last;
+      if (c->residency != ctx->residency)
+        continue;
+      prima_context_kv_bytes (c, &a, &r);
+      kv_alloc += a;
+      kv_res += r;
+      g_array_append_val (firsts, range);
+    }
+    g_array_sort (firsts, compare_gint64);
+    for (guint i = 0; i < firsts->len; i++) {
+      const gint64 range = g_array_index (firsts, gint64, i);
+      g_string_append_printf (ranges, "%s[%d, %d)", i ? " " : "", (int) (range >> 32), (int) (range & 0xFFFFFFFF));
+    }
+    g_array_free (firsts, TRUE);
     prima_residency_get_stats (ctx->residency, &st);
-    prima_context_kv_bytes (ctx, &kv_alloc, &kv_res);
     total_resident = MAX (total_resident, st.resident_bytes);
-    g_string_append_printf (out, "memory: layers [%d, %d): weights %.1f MiB in %d windows, %d kept (%.1f MiB), "
-        "budget %.1f MiB, policy prefetch=%s release=%s\n", ctx->first, ctx->last, st.window_bytes / mib,
+    g_string_append_printf (out, "memory: layers %s: weights %.1f MiB in %d windows, %d kept (%.1f MiB), "
+        "budget %.1f MiB, policy prefetch=%s release=%s\n", ranges->str, st.window_bytes / mib,
         st.n_windows, st.n_kept, st.kept_bytes / mib, st.budget == G_MAXUINT64 ? -1.0 : st.budget / mib,
         prima_prefetch_mode_name (st.prefetch), prima_release_policy_name (st.release));
     g_string_append_printf (out, "memory: resident weights %.1f MiB; prefetched %.1f MiB, released %.1f MiB; "
-        "KV cache %.2f MiB resident of %.1f MiB allocated\n", st.resident_bytes / mib, st.prefetched_bytes / mib,
+        "KV cache %.2f MiB resident of %.2f MiB allocated\n", st.resident_bytes / mib, st.prefetched_bytes / mib,
         st.released_bytes / mib, kv_res / mib, kv_alloc / mib);
+    g_string_free (ranges, TRUE);
   }
+  g_list_free (seen);
   g_mutex_unlock (&live_lock);
   if (prima_memstat_read (&ms))
     g_string_append_printf (out, "memory: device %.1f MiB (%s), used %.1f MiB, page cache %.1f MiB, anon %.1f MiB, "

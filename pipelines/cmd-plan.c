@@ -12,7 +12,7 @@ int
 prima_cmd_plan (int argc, char **argv)
 {
   const char *profiles = NULL, *model_path = NULL, *preset = NULL, *arch_name = "llama", *type = "Q4_K_M";
-  int n_ctx = 0, n_rounds = 0;
+  int n_ctx = 0, n_rounds = 0, positions = -1;
   gint64 n_vocab = 0;
   float min_disk = 100;
   gboolean even = FALSE, prima_algo = FALSE, no_comm = FALSE, json = FALSE, help = FALSE;
@@ -20,6 +20,8 @@ prima_cmd_plan (int argc, char **argv)
     {"--profiles", CLI_STRING, &profiles, "FILE.json", "device profiles: a JSON array, one object per device"},
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
     {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size for the KV cache (default: min(training, 4096))"},
+    {"--positions", CLI_INT, &positions, "N",
+      "cached positions a decoded token attends to, on average (default: the context size, the worst case)"},
     {"-k,--rounds", CLI_INT, &n_rounds, "K", "only plans with K rounds per token (default: choose)"},
     {"--even", CLI_FLAG, &even, NULL, "only cycles W that divide the layer count (prima.cpp's rule)"},
     {"--prima", CLI_FLAG, &prima_algo, NULL, "prima.cpp's procedure (fixed point, even rounds, removal)"},
@@ -102,6 +104,8 @@ prima_cmd_plan (int argc, char **argv)
     g_snprintf (name, sizeof name, "%s", model->name ? model->name : gguf_path (model->file));
   }
 
+  if (positions >= 0)
+    halda_model_set_attention_positions (&desc, MIN (positions, n_ctx));
   halda_options_init (&opt);
   opt.algo = prima_algo ? HALDA_ALGO_PRIMA : HALDA_ALGO_EXACT;
   opt.n_rounds = n_rounds;
@@ -126,8 +130,8 @@ prima_cmd_plan (int argc, char **argv)
     g_object_unref (gen);
     json_node_unref (root);
   } else {
-    printf ("plan for %s, context %d, %u devices (%s)\n", name, n_ctx, devs->len,
-        prima_algo ? "prima.cpp's procedure" : "exact");
+    printf ("plan for %s, context %d (attention at %.0f positions), %u devices (%s)\n", name, n_ctx,
+        desc.attention_positions, devs->len, prima_algo ? "prima.cpp's procedure" : "exact");
     halda_plan_print (stdout, plan, (const halda_device *) (void *) devs->data, &desc);
   }
   status = 0;

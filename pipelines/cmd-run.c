@@ -404,6 +404,11 @@ prima_cmd_run (int argc, char **argv)
   if (prima_ring_active (&ring)) {
     if (conversation)
       prima_pipeline_set (pipeline, "tokenizer", "chat", TRUE, NULL);
+    /* The scheduler's prediction counts attention at the mean position of
+     * this generation: the prompt (about 4 bytes a token, and BOS) and half
+     * the tokens to generate. Unknown in a chat or without -n. */
+    if (!conversation && n_predict > 0)
+      ring.decode_positions = (int) MIN ((gint64) strlen (prompt) / 4 + 1 + n_predict / 2, G_MAXINT / 2);
     if (!prima_ring_head_setup (&ring, pipeline, model, n_ctx, n_threads))
       goto out;
   }

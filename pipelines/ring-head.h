@@ -18,6 +18,8 @@ typedef struct {
   int local_ring;               /* --local-ring N: N-1 local workers on loopback */
   const char *command;           /* for messages: "run" (NULL) or "eval" */
   double predicted_s;           /* set by the setup: Halda's token latency (0 with -lw) */
+  int decode_positions;         /* for the setup's prediction: cached positions a decoded token attends to,
+                                 * on average (0: unknown) */
   GPid *workers;                /* the local workers */
   int n_workers;
 } PrimaRingOptions;

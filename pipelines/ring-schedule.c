@@ -263,53 +263,6 @@ measure_hop (Setup *s, guint32 n_embd, prima_profile *p)
   return TRUE;
 }
 
-/* CPUs our cgroup may use on average (cgroup v1 cpu.cfs_quota_us /
- * cfs_period_us, v2 cpu.max); 0 when unlimited. The profiler's median pass
- * is shorter than a CFS period, so it sees the unthrottled speed; a token
- * after token decode gets the quota's share. */
-static double
-cpu_quota_cores (void)
-{
-  char *cg = NULL, *text = NULL, *path = NULL;
-  double cores = 0;
-  gchar **lines;
-
-  if (!g_file_get_contents ("/proc/self/cgroup", &cg, NULL, NULL))
-    return 0;
-  lines = g_strsplit (cg, "\n", -1);
-  for (guint i = 0; lines[i] && cores == 0; i++) {
-    gchar **f = g_strsplit (lines[i], ":", 3);
-    if (g_strv_length (f) == 3) {
-      gboolean v1 = strstr (f[1], "cpu") != NULL && strstr (f[1], "cpuset") == NULL && strstr (f[1], "cpuacct,") == NULL;
-      long long quota = -1, period = 0;
-      if (v1 || (f[0][0] == '0' && f[1][0] == '\0')) {
-        path = v1 ? g_strdup_printf ("/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us", f[2])
-            : g_strdup_printf ("/sys/fs/cgroup%s/cpu.max", f[2]);
-        if (g_file_get_contents (path, &text, NULL, NULL)) {
-          if (v1) {
-            char *pp = g_strdup_printf ("/sys/fs/cgroup/cpu%s/cpu.cfs_period_us", f[2]), *pt = NULL;
-            quota = g_ascii_strtoll (text, NULL, 10);
-            if (g_file_get_contents (pp, &pt, NULL, NULL))
-              period = g_ascii_strtoll (pt, NULL, 10);
-            g_free (pt);
-            g_free (pp);
-          } else if (sscanf (text, "%lld %lld", &quota, &period) != 2) {
-            quota = -1;         /* "max 100000" */
-          }
-          if (quota > 0 && period > 0)
-            cores = (double) quota / period;
-        }
-        g_clear_pointer (&text, g_free);
-        g_clear_pointer (&path, g_free);
-      }
-    }
-    g_strfreev (f);
-  }
-  g_strfreev (lines);
-  g_free (cg);
-  return cores;
-}
-
 /* This device's profile as a message: the profiler's device object, named
  * by rank, with the address of the next device's server (so the head can
  * route around a device it drops). */
@@ -324,7 +277,6 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   JsonNode *node;
   char *name, *next;
   gint64 t0 = g_get_monotonic_time ();
-  double quota;
 
   if (model == NULL) {
     fail (s, "%s", err->message);
@@ -335,12 +287,15 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   prima_profile_options_from_model (&opt, model);
   n_embd = model->hp.n_embd;
   prima_model_free (model);
-  /* short but long enough to average over CFS quota periods (100 ms) */
+  /* Short: the profiler paces its passes under a CPU quota and leaves out
+   * the throttled ones, and the solver applies the quota; the memory
+   * bandwidth is for people only. */
   opt.n_threads = a->n_threads;
   opt.model_path = a->model_path;
   opt.matvec_seconds = 0.3;
+  opt.layer_seconds = 0.3;
   opt.cpu_budget_seconds = 2.0;
-  opt.membw_bytes = (size_t) 64 << 20;
+  opt.skip_memory_bandwidth = TRUE;
   opt.disk_bytes = (size_t) 64 << 20;
   opt.disk_seconds = 0.3;
   if (!prima_profile_measure (&opt, p, &err)) {
@@ -350,10 +305,6 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   }
   if (!measure_hop (s, n_embd, p))
     return FALSE;
-  quota = cpu_quota_cores ();
-  if (quota > 0 && quota < p->n_threads)
-    for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
-      p->cpu_flops[t] *= quota / p->n_threads;
   node = prima_profile_to_json (p, a->rank == 0);
   name = g_strdup_printf ("rank %d (%s)", a->rank, p->name);
   next = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + (a->rank + 1) % a->world);
@@ -371,8 +322,12 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
         (g_get_monotonic_time () - t0) / 1e6);
   fprintf (stderr, ": %.0f MiB available, disk %.0f MB/s, hop to the next device %.0f us", p->mem.available / 1048576.0,
       p->disk_seq_read / 1e6, p->net_latency * 1e6);
-  if (quota > 0)
-    fprintf (stderr, ", CPU quota %.2f cores", quota);
+  if (p->layer_count > 0)
+    fprintf (stderr, ", layer overhead %.3f ms", p->layer_overhead * 1e3);
+  if (p->cpu_limit.cores > 0)
+    fprintf (stderr, ", CPU quota %.2f cores for %d threads", p->cpu_limit.cores, p->n_threads);
+  if (p->passes_throttled > 0)
+    fprintf (stderr, " (%d throttled passes left out)", p->passes_throttled);
   fprintf (stderr, "\n");
   return TRUE;
 }
@@ -478,6 +433,12 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
     goto error;
   halda_model_from_prima (model, a->n_ctx, &hm);
   prima_model_free (model);
+  /* Attention at the positions the decoded tokens attend to on average (the
+   * run's estimate; half the context when it does not know), not at a full
+   * context: the prediction is for this run. The KV cache is still sized
+   * for the whole context. */
+  halda_model_set_attention_positions (&hm, a->decode_positions > 0 ? MIN (a->decode_positions, a->n_ctx)
+      : a->n_ctx / 2.0);
   prima_profile_to_halda (own, TRUE, &devs[0]);
   g_snprintf (devs[0].name, sizeof devs[0].name, "rank 0 (%s)", own->name);
   next_of[0] = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + 1);
@@ -487,6 +448,18 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
       goto error;
     devs[r].is_head = FALSE;
     next_of[r] = g_strdup (json_object_get_string_member_with_default (o, "_next", ""));
+  }
+  /* Memory for layers as the runtime sees it: the residency engine keeps
+   * weights resident only up to the available memory less its reserve (an
+   * eighth of the device's memory, at least 64 MiB: residency.c) and
+   * streams the rest from disk every token. Without this, a plan that the
+   * solver counts as fitting (M4) streams on a small device. */
+  for (int r = 0; r < M; r++) {
+    double total = r == 0 ? (double) own->mem.total
+        : json_object_get_double_member_with_default (json_node_get_object (profiles[r]), "_ram_total_gib", 0)
+        * 1073741824.0;
+    double reserve = MAX (total / 8, 64.0 * 1048576);
+    devs[r].ram_avail = MAX (0.0, devs[r].ram_avail - reserve);
   }
   halda_options_init (&opt);
   opt.n_rounds = a->k;
@@ -503,8 +476,9 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
   halda_plan_print (stderr, hp, devs, &hm);
   *predicted = hp->latency;
   *k_out = hp->k;
-  fprintf (stderr, "prima %s: predicted token latency %.2f ms (compute %.2f, disk %.2f, network %.2f)\n",
-      a->command, hp->latency * 1e3, hp->t_compute * 1e3, hp->t_disk * 1e3, hp->t_comm * 1e3);
+  fprintf (stderr, "prima %s: predicted token latency %.2f ms (compute %.2f, disk %.2f, network %.2f, CPU quota %.2f; "
+      "attention at %.0f positions)\n", a->command, hp->latency * 1e3, hp->t_compute * 1e3, hp->t_disk * 1e3,
+      hp->t_comm * 1e3, hp->t_quota * 1e3, hm.attention_positions);
 
   plan = prima_plan_new (M);
   plan->id = 1;

@@ -39,6 +39,8 @@ typedef struct {
   /* head */
   const char *lw;               /* -lw; NULL: auto-schedule */
   int k;                        /* -k (0: any) */
+  int decode_positions;         /* head: cached positions a decoded token attends to, on average (the
+                                 * prompt and half the tokens to generate); 0: unknown, half of n_ctx */
 } PrimaRingSetupArgs;
 
 typedef struct {

@@ -40,7 +40,18 @@ finish_model (halda_model *out, double layer_total, int64_t n_head, int64_t head
     out->layer_flops[t] /= out->n_layer;
   /* Attention reads the F16 cache: QK and softmax(QK)V, 2 FLOPs per MAC each,
    * counted at a full context (the worst case). */
-  out->layer_flops[PRIMA_TYPE_F16] += 4.0 * (double) n_head * head_dim * n_ctx;
+  out->attention_flops_per_position = 4.0 * (double) n_head * head_dim;
+  out->attention_positions = n_ctx;
+  out->layer_flops[PRIMA_TYPE_F16] += out->attention_flops_per_position * n_ctx;
+}
+
+void
+halda_model_set_attention_positions (halda_model *m, double positions)
+{
+  positions = MAX (0.0, positions);
+  m->layer_flops[PRIMA_TYPE_F16] = MAX (0.0, m->layer_flops[PRIMA_TYPE_F16]
+      + m->attention_flops_per_position * (positions - m->attention_positions));
+  m->attention_positions = positions;
 }
 
 static void
@@ -220,6 +231,10 @@ halda_device_from_json (JsonObject *obj, int index, halda_device *d, GError **er
     {"disk_seq_read_gb_s", &d->disk_seq_read, 1e9},
     {"disk_rnd_read_gb_s", &d->disk_rnd_read, 1e9},
     {"cpu_layer_overhead_ms", &d->cpu_layer_overhead, 1e-3},
+    {"cpu_threads", &d->cpu_threads, 1},
+    {"cpu_window_spin_ms", &d->cpu_window_spin, 1e-3},
+    {"cpu_quota_cores", &d->cpu_quota, 1},
+    {"cpu_quota_period_ms", &d->cpu_period, 1e-3},
     {"vram_available_gib", &d->vram_avail, GIB},
     {"gpu_layer_overhead_ms", &d->gpu_layer_overhead, 1e-3},
     {"net_latency_ms", &d->net_latency, 1e-3},
@@ -244,7 +259,13 @@ halda_device_from_json (JsonObject *obj, int index, halda_device *d, GError **er
       if (strcmp (key, numbers[i].key) != 0)
         continue;
       done = TRUE;
-      if (!json_number (node, numbers[i].dst)) {
+      /* The CPU's per-layer overhead is a measured difference (real layer
+       * minus its products) and may be negative. */
+      if (numbers[i].dst == &d->cpu_layer_overhead && JSON_NODE_HOLDS_VALUE (node)
+          && (json_node_get_value_type (node) == G_TYPE_DOUBLE || json_node_get_value_type (node) == G_TYPE_INT64)
+          && isfinite (json_node_get_double (node)) && json_node_get_double (node) < 0) {
+        d->cpu_layer_overhead = json_node_get_double (node);
+      } else if (!json_number (node, numbers[i].dst)) {
         g_set_error (error, HALDA_ERROR, HALDA_ERROR_INVALID, "device '%s': %s must be a number >= 0", d->name, key);
         ok = FALSE;
       }
@@ -378,27 +399,40 @@ windows_text (const halda_plan *plan, int d)
 void
 halda_plan_print (FILE *out, const halda_plan *plan, const halda_device *devs, const halda_model *model)
 {
+  gboolean quota = FALSE;
+
+  for (int m = 0; m < plan->n_devices; m++)
+    quota |= plan->dev[m].t_quota > 0;
   fprintf (out, "k = %d round%s, W = %d", plan->k, plan->k == 1 ? "" : "s", plan->W);
   if (plan->last_round_layers)
     fprintf (out, " (%d full rounds, then %d layers on a prefix of the ring)", plan->k_full, plan->last_round_layers);
   fprintf (out, ", %d layers of %.1f MiB (+ %.1f MiB KV)\n", model->n_layer, model->layer_bytes / 1048576,
       model->kv_bytes / 1048576);
-  fprintf (out, "predicted token latency: %.1f ms (compute %.1f, disk %.1f, communication %.1f)\n",
-      plan->latency * 1e3, plan->t_compute * 1e3, plan->t_disk * 1e3, plan->t_comm * 1e3);
-  fprintf (out, "%-16s %-4s %4s %4s %4s %4s %6s %6s %15s %9s %9s %8s %7s  %s\n", "device", "case", "w", "n", "p", "q",
-      "layers", "on-gpu", "RAM need/avail", "VRAM", "compute", "disk", "comm", "layers (ranges)");
+  fprintf (out, "predicted token latency: %.1f ms (compute %.1f, disk %.1f, communication %.1f", plan->latency * 1e3,
+      plan->t_compute * 1e3, plan->t_disk * 1e3, plan->t_comm * 1e3);
+  if (plan->t_quota > 0 && plan->quota_device >= 0)
+    fprintf (out, ", CPU quota +%.1f: %s", plan->t_quota * 1e3, devs[plan->quota_device].name);
+  fprintf (out, ")\n");
+  fprintf (out, "%-16s %-4s %4s %4s %4s %4s %6s %6s %15s %9s %9s %8s %7s%s  %s\n", "device", "case", "w", "n", "p", "q",
+      "layers", "on-gpu", "RAM need/avail", "VRAM", "compute", "disk", "comm", quota ? "  quota-T" : "",
+      "layers (ranges)");
   for (int i = 0; i < plan->n_devices; i++) {
     /* Ring order starting at the head. */
     int m = (plan->head + i) % plan->n_devices;
     const halda_device_plan *d = &plan->dev[m];
-    char *win = windows_text (plan, m), ram[48], need[20], budget[20], vram[20];
+    char *win = windows_text (plan, m), ram[48], need[20], budget[20], vram[20], q[24] = "";
     fmt_bytes (need, sizeof need, d->ram_need);
     fmt_bytes (budget, sizeof budget, d->ram_budget);
     fmt_bytes (vram, sizeof vram, d->vram_need);
     g_snprintf (ram, sizeof ram, "%s/%s", need, budget);
-    fprintf (out, "%-16s %-4s %4d %4d %4d %4d %6d %6d %15s %9s %7.1fms %6.1fms %5.1fms  %s%s\n", devs[m].name,
+    /* the token time this device's quota allows (its CPU time x threads / quota) */
+    if (quota && d->t_quota > 0)
+      g_snprintf (q, sizeof q, " %7.1fms", d->t_quota * 1e3);
+    else if (quota)
+      g_snprintf (q, sizeof q, " %9s", "-");
+    fprintf (out, "%-16s %-4s %4d %4d %4d %4d %6d %6d %15s %9s %7.1fms %6.1fms %5.1fms%s  %s%s\n", devs[m].name,
         halda_case_name (d->mcase), d->w, d->n, d->p, d->q, d->layers, d->gpu_layers, ram, vram,
-        d->t_compute * 1e3, d->t_disk * 1e3, d->t_comm * 1e3, win, m == plan->head ? " + head" : "");
+        d->t_compute * 1e3, d->t_disk * 1e3, d->t_comm * 1e3, q, win, m == plan->head ? " + head" : "");
     g_free (win);
   }
   if (plan->n_dropped)
@@ -428,6 +462,8 @@ halda_plan_to_json (const halda_plan *plan, const halda_device *devs)
   json_builder_add_double_value (b, plan->t_disk * 1e3);
   json_builder_set_member_name (b, "comm_ms");
   json_builder_add_double_value (b, plan->t_comm * 1e3);
+  json_builder_set_member_name (b, "quota_ms");
+  json_builder_add_double_value (b, plan->t_quota * 1e3);
   json_builder_set_member_name (b, "devices");
   json_builder_begin_array (b);
   for (int m = 0; m < plan->n_devices; m++) {
@@ -454,6 +490,9 @@ halda_plan_to_json (const halda_plan *plan, const halda_device *devs)
     DBL_MEMBER ("compute_ms", d->t_compute * 1e3);
     DBL_MEMBER ("disk_ms", d->t_disk * 1e3);
     DBL_MEMBER ("comm_ms", d->t_comm * 1e3);
+    DBL_MEMBER ("cpu_ms", d->t_cpu * 1e3);
+    DBL_MEMBER ("quota_bound_ms", d->t_quota * 1e3);
+    DBL_MEMBER ("quota_stretch_ms", d->t_stretch * 1e3);
 #undef INT_MEMBER
 #undef DBL_MEMBER
     /* Layer ranges [first, first + count) in layer order; the first n of each window run on the GPU. */

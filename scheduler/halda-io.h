@@ -21,6 +21,10 @@ void halda_model_from_prima (const prima_model *model, int n_ctx, halda_model *o
 gboolean halda_model_from_shape (const prima_mk_params *shape, int64_t n_vocab, int n_ctx, halda_model *out,
     GError **error);
 
+/* Count attention at this many cached positions per decoded token (e.g. the
+ * mean position of a generation) instead of n_ctx, the worst case. */
+void halda_model_set_attention_positions (halda_model *model, double positions);
+
 /* One device from a JSON object (fields: docs/scheduler-plans.md). */
 gboolean halda_device_from_json (JsonObject *obj, int index, halda_device *out, GError **error);
 /* A JSON array of device objects, from a file. Returns a new array of

@@ -32,6 +32,20 @@
  *
  * Token latency = sum_m (alpha layers_m + beta gpu_m + disk_m + comm_m) + kappa.
  *
+ * CPU quotas (ours; docs/scheduler-plans.md, "CPU quotas"): a CFS quota q
+ * (cores) is a budget of q P CPU seconds per period P. Device m keeps u_m
+ * threads busy for t_m = alpha (layers - gpu) [+ head: the output head]
+ * seconds per token, burns spin_m more after each of its k windows, and
+ * idles while the others compute, so its quota binds only through its
+ * average use C_m / T, C_m = u t_m + k spin_m: the token time is
+ *
+ *   T = max (sequential sum + sum_m s_m,  max_m C_m / q_m)
+ *
+ * (the second term: the budget over many periods), where
+ * s_m = max (0, C_m / q - t_m - P (1 - q/u)) stretches the window of a
+ * device whose one token needs more than a period's budget. Both are
+ * linear, so the program minimises T with one row per bound.
+ *
  * The exact solver builds, for each W, one mixed-integer program in which the
  * case of each device is a variable: M1/M3's max (0, need - budget) is convex
  * (a continuous d_m >= (need - budget)/s), M2's jump needs a binary u_m, the
@@ -145,6 +159,10 @@ typedef struct {
   double kappa_compute, kappa_disk;
   int *order;                   /* cycle order: after the head, ..., the head */
   double *alpha, *beta, *budget, *speed, *hop, *vram_cap, *base_need;
+  double *quota_ratio;          /* u / q (> 1) for a device whose quota can bind, else 0 */
+  double *quota_slack;          /* P (1 - q/u): the budget of one period, in seconds of the window */
+  double *spin_q;               /* CPU seconds burnt after each window / quota: seconds of the bound per round */
+  gboolean any_quota;
   gboolean *must_fit, *uma, *metal, *gpu;
   int n_programs;
 } solver;
@@ -160,6 +178,9 @@ solver_clear (solver *s)
   g_free (s->hop);
   g_free (s->vram_cap);
   g_free (s->base_need);
+  g_free (s->quota_ratio);
+  g_free (s->quota_slack);
+  g_free (s->spin_q);
   g_free (s->must_fit);
   g_free (s->uma);
   g_free (s->metal);
@@ -236,6 +257,9 @@ solver_init (solver *s, const halda_model *model, const halda_device *devs, int 
   ALLOC (hop, double);
   ALLOC (vram_cap, double);
   ALLOC (base_need, double);
+  ALLOC (quota_ratio, double);
+  ALLOC (quota_slack, double);
+  ALLOC (spin_q, double);
   ALLOC (must_fit, gboolean);
   ALLOC (uma, gboolean);
   ALLOC (metal, gboolean);
@@ -246,13 +270,19 @@ solver_init (solver *s, const halda_model *model, const halda_device *devs, int 
     const halda_device *d = &devs[m];
     gboolean is_head = m == s->head;
     if (d->ram_avail < 0 || d->swap_avail < 0 || d->vram_avail < 0 || d->disk_seq_read < 0
-        || d->disk_rnd_read < 0 || d->net_latency < 0 || d->net_bandwidth < 0) {
+        || d->disk_rnd_read < 0 || d->net_latency < 0 || d->net_bandwidth < 0 || !(d->cpu_quota >= 0)
+        || !(d->cpu_period >= 0) || !(d->cpu_threads >= 0) || !(d->cpu_window_spin >= 0)) {
       g_set_error (error, HALDA_ERROR, HALDA_ERROR_INVALID, "device '%s' has a negative figure in its profile",
           d->name);
       return FALSE;
     }
     if (!halda_device_layer_times (model, d, &s->alpha[m], &s->beta[m], error))
       return FALSE;
+    if (!(s->alpha[m] > 0)) {
+      g_set_error (error, HALDA_ERROR, HALDA_ERROR_INVALID, "device '%s': its per-layer overhead (%.3f ms) leaves "
+          "no time per layer", d->name, d->cpu_layer_overhead * 1e3);
+      return FALSE;
+    }
     s->uma[m] = d->os == HALDA_OS_MACOS;
     s->metal[m] = d->os == HALDA_OS_MACOS && d->gpu == HALDA_GPU_METAL;
     s->gpu[m] = d->gpu != HALDA_GPU_NONE;
@@ -271,6 +301,17 @@ solver_init (solver *s, const halda_model *model, const halda_device *devs, int 
     s->vram_cap[m] = 0;
     if (s->gpu[m])
       s->vram_cap[m] = (s->metal[m] ? s->budget[m] : d->vram_avail) - model->gpu_buffer_bytes;
+    {
+      /* Threads busy while computing (u) against the quota (q): a device
+       * that cannot use more than its quota is never throttled. */
+      double u = d->cpu_threads > 0 ? d->cpu_threads : 1.0, P = d->cpu_period > 0 ? d->cpu_period : 0.1;
+      if (d->cpu_quota > 0 && d->cpu_quota < u) {
+        s->quota_ratio[m] = u / d->cpu_quota;
+        s->spin_q[m] = d->cpu_window_spin / d->cpu_quota;
+        s->quota_slack[m] = P * (1 - d->cpu_quota / u);
+        s->any_quota = TRUE;
+      }
+    }
     s->base_need[m] = model->cpu_buffer_bytes
         + (is_head ? model->output_bytes + model->input_row_bytes + model->head_buffer_bytes : 0)
         + (s->metal[m] ? model->gpu_buffer_bytes : 0);
@@ -351,6 +392,8 @@ evaluate (const solver *s, halda_plan *plan, GError **error)
   plan->t_compute = s->kappa_compute;
   plan->t_disk = s->kappa_disk;
   plan->t_comm = 0;
+  plan->t_quota = 0;
+  plan->quota_device = -1;
   comm_hops = n_active > 1 ? plan->k : 0;
   for (int m = 0; m < M; m++) {
     halda_device_plan *d = &plan->dev[m];
@@ -358,7 +401,7 @@ evaluate (const solver *s, halda_plan *plan, GError **error)
     gboolean fits;
     d->layers = plan->k_full * d->w + d->p;
     d->gpu_layers = plan->k_full * d->n + d->q;
-    d->t_compute = d->t_disk = d->t_comm = 0;
+    d->t_compute = d->t_disk = d->t_comm = d->t_cpu = d->t_stretch = d->t_quota = 0;
     d->ram_need = d->vram_need = 0;
     d->ram_budget = s->budget[m];
     if (d->w == 0) {
@@ -390,11 +433,36 @@ evaluate (const solver *s, halda_plan *plan, GError **error)
     }
     d->t_compute = s->alpha[m] * d->layers + s->beta[m] * d->gpu_layers;
     d->t_comm = comm_hops * s->hop[m];
+    d->t_cpu = s->alpha[m] * (d->layers - d->gpu_layers) + (m == s->head ? s->kappa_compute : 0);
+    if (s->quota_ratio[m] > 0) {
+      /* its CPU seconds per token over the quota: u t_cpu / q, and the spin
+       * after each window (every round counted) */
+      d->t_quota = s->quota_ratio[m] * d->t_cpu + plan->k * s->spin_q[m];
+      d->t_stretch = MAX (0.0, d->t_quota - d->t_cpu - s->quota_slack[m]);
+    }
     plan->t_compute += d->t_compute;
     plan->t_disk += d->t_disk;
     plan->t_comm += d->t_comm;
   }
-  plan->latency = plan->t_compute + plan->t_disk + plan->t_comm;
+  {
+    /* T = max (sequential + stretches, the largest quota bound) */
+    double seq = plan->t_compute + plan->t_disk + plan->t_comm, stretch = 0, bound = 0, most = 0;
+    for (int m = 0; m < M; m++) {
+      const halda_device_plan *d = &plan->dev[m];
+      stretch += d->t_stretch;
+      if (d->t_stretch > most) {
+        most = d->t_stretch;
+        plan->quota_device = m;
+      }
+    }
+    for (int m = 0; m < M; m++)
+      if (plan->dev[m].t_quota > MAX (bound, seq + stretch)) {
+        bound = plan->dev[m].t_quota;
+        plan->quota_device = m;
+      }
+    plan->latency = MAX (seq + stretch, bound);
+    plan->t_quota = plan->latency - seq;
+  }
   return TRUE;
 }
 
@@ -488,6 +556,59 @@ set_col (program *p, int column, int kind, int type, double lb, double ub, doubl
   glp_set_col_kind (p->lp, column, kind);
   glp_set_col_bnds (p->lp, column, type == GLP_DB && lb == ub ? GLP_FX : type, lb, ub);
   glp_set_obj_coef (p->lp, column, cost);
+}
+
+/* The CPU-busy seconds of device m per token, coefficient c: c alpha (k_f (w - n) + p - q). */
+static void
+put_cpu_terms (program *p, int row, int m, double c, int k_f)
+{
+  put (p, row, col (m, C_W), c * k_f);
+  put (p, row, col (m, C_N), -c * k_f);
+  put (p, row, col (m, C_P), c);
+  put (p, row, col (m, C_Q), -c);
+}
+
+/* With CPU quotas the token time is a maximum (see the top): the program's
+ * costs move into a row T - costs - sum s_m >= kappa, T is minimised, and
+ * each device whose quota can bind adds its stretch s_m and its bound.
+ * The costs stay in the objective with a weight of QUOTA_TIE: when a bound
+ * decides T, many plans share it, and the one with the shortest sequential
+ * time leaves the most slack (T moves by at most QUOTA_TIE relative). */
+#define QUOTA_TIE 1e-8
+
+static void
+add_quota_rows (const solver *s, program *p, int k_f, int rounds)
+{
+  int n_cols = glp_get_num_cols (p->lp), t_col, row0;
+
+  row0 = add_row (p, GLP_LO, glp_get_obj_coef (p->lp, 0), 0);
+  for (int j = 1; j <= n_cols; j++) {
+    put (p, row0, j, -glp_get_obj_coef (p->lp, j));
+    glp_set_obj_coef (p->lp, j, QUOTA_TIE * glp_get_obj_coef (p->lp, j));
+  }
+  glp_set_obj_coef (p->lp, 0, 0);
+  t_col = glp_add_cols (p->lp, 1);
+  set_col (p, t_col, GLP_CV, GLP_LO, 0, 0, 1.0);
+  put (p, row0, t_col, 1);
+  for (int m = 0; m < s->M; m++) {
+    double r = s->quota_ratio[m], kc = m == s->head ? s->kappa_compute : 0;
+    int s_col, row;
+    if (r <= 0)
+      continue;
+    s_col = glp_add_cols (p->lp, 1);
+    set_col (p, s_col, GLP_CV, GLP_LO, 0, 0, QUOTA_TIE);
+    put (p, row0, s_col, -1);
+    /* s_m >= (r - 1) t_cpu + k spin / q - P (1 - q/u) */
+    row = add_row (p, GLP_LO, (r - 1) * kc - s->quota_slack[m], 0);
+    put (p, row, s_col, 1);
+    put_cpu_terms (p, row, m, -(r - 1) * s->alpha[m], k_f);
+    put (p, row, col (m, C_Y), -rounds * s->spin_q[m]);
+    /* T >= r t_cpu + k spin / q */
+    row = add_row (p, GLP_LO, r * kc, 0);
+    put (p, row, t_col, 1);
+    put_cpu_terms (p, row, m, -r * s->alpha[m], k_f);
+    put (p, row, col (m, C_Y), -rounds * s->spin_q[m]);
+  }
 }
 
 /* Solve the program for cycle W. allowed[m] FALSE keeps m out; in_ring[m]
@@ -627,6 +748,8 @@ solve_program (solver *s, int W, const gboolean *allowed, gboolean in_ring_all, 
     }
   }
 
+  if (s->any_quota)
+    add_quota_rows (s, &p, k_f, rounds);
   glp_load_matrix (p.lp, (int) p.ia->len - 1, (int *) (void *) p.ia->data, (int *) (void *) p.ja->data,
       (double *) (void *) p.ar->data);
   glp_init_iocp (&parm);
@@ -736,7 +859,8 @@ solve_exact (solver *s, GError **error)
   double obj;
 
   /* From one round down: on a tie (within float noise) keep the even plan
-   * with fewer rounds. */
+   * with fewer rounds, or (a CPU quota's bound decides both) the one whose
+   * sequential time is shorter. */
   for (int W = s->L; W >= 1; W--) {
     GError *err = NULL;
     if (!w_allowed (s, W))
@@ -750,8 +874,9 @@ solve_exact (solver *s, GError **error)
       continue;
     }
     if (best == NULL || cand->latency < best->latency * (1 - 1e-9)
-        || (cand->latency <= best->latency * (1 + 1e-9) && cand->last_round_layers == 0
-            && best->last_round_layers > 0)) {
+        || (cand->latency <= best->latency * (1 + 1e-9) && ((cand->last_round_layers == 0
+                    && best->last_round_layers > 0) || ((cand->last_round_layers == 0) == (best->last_round_layers == 0)
+                    && cand->latency - cand->t_quota < (best->latency - best->t_quota) * (1 - 1e-9))))) {
       if (best == NULL)
         best = plan_new (s->M);
       plan_copy (best, cand);

@@ -39,6 +39,8 @@ typedef struct {
   double gpu_buffer_bytes;      /* compute buffers in VRAM on a device that uses its GPU */
   double activation_bytes;      /* what one hop carries for one token */
   double layer_flops[PRIMA_TYPE_COUNT];   /* one layer's FLOPs by weight type (attention on F16) */
+  double attention_flops_per_position;    /* of those, F16 attention FLOPs per cached position */
+  double attention_positions;   /* the positions attention is counted at (default: n_ctx, the worst case) */
   double output_flops[PRIMA_TYPE_COUNT];  /* the output head's FLOPs (run on the head's CPU) */
 } halda_model;
 
@@ -64,6 +66,13 @@ typedef struct {
   double disk_rnd_read;         /* bytes/s, O_DIRECT random */
   double cpu_flops[PRIMA_TYPE_COUNT];    /* by weight type; 0 = not measured */
   double cpu_layer_overhead;    /* seconds per layer on top of the FLOPs (prima.cpp's copy delay) */
+  /* A CFS CPU quota (cgroup): cores allowed on average, the period the
+   * budget is given per, and the threads the forward pass keeps busy (its
+   * CPU seconds per second of compute). cpu_quota 0: no limit. */
+  double cpu_quota;
+  double cpu_period;            /* seconds; 0: 0.1 (the kernel's default) */
+  double cpu_threads;           /* 0: 1 */
+  double cpu_window_spin;       /* CPU seconds its threads burn after each window (spinning before they sleep) */
   halda_gpu gpu;
   double vram_avail;            /* Metal: the GPU's working-set limit */
   double gpu_flops[PRIMA_TYPE_COUNT];
@@ -107,6 +116,9 @@ typedef struct {
   double t_compute;             /* seconds per token, CPU + GPU */
   double t_disk;                /* reloads of what does not fit */
   double t_comm;                /* its outgoing hops */
+  double t_cpu;                 /* CPU-busy seconds per token (CPU layers, + the output head on the head) */
+  double t_stretch;             /* its window stretched by its CPU quota (when one token needs more than a period's budget) */
+  double t_quota;               /* the quota's bound on the token time: threads x t_cpu / quota; 0 without a quota */
 } halda_device_plan;
 
 typedef struct {
@@ -118,6 +130,8 @@ typedef struct {
   int last_round_layers;        /* L - k_full * W: 0 when W divides L */
   double latency;               /* predicted seconds per token */
   double t_compute, t_disk, t_comm;
+  double t_quota;               /* latency - (compute + disk + comm): what CPU quotas add */
+  int quota_device;             /* the device whose quota bounds the token time; -1: none */
   int n_dropped;                /* devices with no layer */
   int n_programs;               /* integer programs solved */
   halda_device_plan *dev;

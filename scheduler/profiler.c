@@ -8,12 +8,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "profiler.h"
 #include "halda-io.h"
 #include "membw.h"
 #include "threadpool.h"
+#include "forward.h"
 #include "tensor-types.h"
 
 #define GIB 1073741824.0
@@ -33,6 +35,7 @@ prima_profile_options_init (prima_profile_options *opt)
 {
   memset (opt, 0, sizeof *opt);
   opt->matvec_seconds = 0.1;
+  opt->layer_seconds = 0.3;
   opt->cpu_budget_seconds = 4.0;
   opt->membw_bytes = (size_t) 128 << 20;
   opt->disk_bytes = (size_t) 256 << 20;
@@ -42,7 +45,9 @@ prima_profile_options_init (prima_profile_options *opt)
 static double
 now_s (void)
 {
-  return g_get_monotonic_time () / 1e6;
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static char *
@@ -172,11 +177,11 @@ list_has (const char *list, const char *item)
   return found;
 }
 
-/* The mount of the memory cgroup hierarchy (v1: fstype cgroup with the
- * memory option; v2: cgroup2): its mount point and the cgroup path at its
- * root (not "/" inside some containers). */
+/* The mount of a controller's cgroup hierarchy (v1: fstype cgroup with the
+ * controller's option; v2: cgroup2): its mount point and the cgroup path at
+ * its root (not "/" inside some containers). */
 static gboolean
-find_cgroup_mount (const char *root, int version, char **mount_point, char **mount_root)
+find_cgroup_mount (const char *root, int version, const char *controller, char **mount_point, char **mount_root)
 {
   char *path = rooted (root, "/proc/self/mountinfo"), *text = NULL;
   gboolean found = FALSE;
@@ -197,7 +202,7 @@ find_cgroup_mount (const char *root, int version, char **mount_point, char **mou
     pre = g_strsplit (line, " ", -1);
     post = g_strsplit (sep + 3, " ", -1);
     if (g_strv_length (pre) >= 5 && g_strv_length (post) >= 3
-        && ((version == 1 && strcmp (post[0], "cgroup") == 0 && list_has (post[2], "memory"))
+        && ((version == 1 && strcmp (post[0], "cgroup") == 0 && list_has (post[2], controller))
             || (version == 2 && strcmp (post[0], "cgroup2") == 0))) {
       *mount_root = g_strdup (pre[3]);
       *mount_point = g_strdup (pre[4]);
@@ -211,10 +216,11 @@ find_cgroup_mount (const char *root, int version, char **mount_point, char **mou
   return found;
 }
 
-/* Our memory cgroup from /proc/self/cgroup: v1's "N:...memory...:/path"
- * wins over v2's "0::/path" (hybrid systems keep the memory controller on v1). */
+/* Our cgroup for a controller from /proc/self/cgroup: v1's
+ * "N:...controller...:/path" wins over v2's "0::/path" (hybrid systems keep
+ * the controllers on v1). */
 static int
-find_own_cgroup (const char *root, char **cg_path)
+find_own_cgroup (const char *root, const char *controller, char **cg_path)
 {
   char *path = rooted (root, "/proc/self/cgroup"), *text = NULL;
   int version = 0;
@@ -229,7 +235,7 @@ find_own_cgroup (const char *root, char **cg_path)
       *next++ = '\0';
     f = g_strsplit (line, ":", 3);
     if (g_strv_length (f) == 3) {
-      if (list_has (f[1], "memory")) {
+      if (list_has (f[1], controller)) {
         g_free (*cg_path);
         *cg_path = g_strdup (f[2]);
         version = 1;
@@ -246,6 +252,53 @@ find_own_cgroup (const char *root, char **cg_path)
   return version;
 }
 
+/* Our cgroup directory for a controller and the hierarchy's mount
+ * directory, both canonical (so a walk up ends at the mount). */
+static int
+cgroup_dirs (const char *root, const char *controller, char **dir_out, char **mount_out)
+{
+  char *cg = NULL, *mnt = NULL, *mnt_root = NULL, *m, *d;
+  const char *rel;
+  int version = find_own_cgroup (root, controller, &cg);
+
+  if (version == 0 || !find_cgroup_mount (root, version, controller, &mnt, &mnt_root)) {
+    g_free (cg);
+    return 0;
+  }
+  rel = cg;
+  if (strcmp (mnt_root, "/") != 0 && g_str_has_prefix (cg, mnt_root))
+    rel = cg + strlen (mnt_root);
+  m = rooted (root, mnt);
+  d = g_build_filename (m, rel, NULL);
+  *mount_out = g_canonicalize_filename (m, "/");
+  *dir_out = g_canonicalize_filename (d, "/");
+  /* In a cgroup namespace the path may not exist below the mount: then the
+   * mount point is our cgroup. */
+  if (!g_file_test (*dir_out, G_FILE_TEST_IS_DIR)) {
+    g_free (*dir_out);
+    *dir_out = g_strdup (*mount_out);
+  }
+  g_free (m);
+  g_free (d);
+  g_free (cg);
+  g_free (mnt);
+  g_free (mnt_root);
+  return version;
+}
+
+/* One level up; FALSE at the mount. */
+static gboolean
+cgroup_up (char **dir, const char *mount_dir)
+{
+  char *up;
+  if (strcmp (*dir, mount_dir) == 0 || strlen (*dir) <= strlen (mount_dir))
+    return FALSE;
+  up = g_path_get_dirname (*dir);
+  g_free (*dir);
+  *dir = up;
+  return TRUE;
+}
+
 /* Walk from our cgroup up to the mount point: the effective limit is the
  * tightest one on the way, and what is available under it is that level's
  * limit minus its usage, the inactive file cache counting as free (the
@@ -253,36 +306,16 @@ find_own_cgroup (const char *root, char **cg_path)
 static void
 read_cgroup (const char *root, prima_profile_memory *m)
 {
-  char *cg = NULL, *mnt = NULL, *mnt_root = NULL, *mount_dir, *dir;
-  const char *rel;
-  int version = find_own_cgroup (root, &cg);
+  char *mount_dir = NULL, *dir = NULL;
+  int version = cgroup_dirs (root, "memory", &dir, &mount_dir);
   guint64 best_avail = G_MAXUINT64, swap_limit = G_MAXUINT64;
   gboolean first = TRUE;
 
   m->cgroup_limit = G_MAXUINT64;
   m->cgroup_swap_limit = G_MAXUINT64;
-  if (version == 0 || !find_cgroup_mount (root, version, &mnt, &mnt_root)) {
-    g_free (cg);
+  if (version == 0)
     return;
-  }
   m->cgroup_version = version;
-  rel = cg;
-  if (strcmp (mnt_root, "/") != 0 && g_str_has_prefix (cg, mnt_root))
-    rel = cg + strlen (mnt_root);
-  {
-    char *m = rooted (root, mnt), *d = g_build_filename (m, rel, NULL);
-    /* Canonical forms (no "//", no trailing "/") so the walk up ends at the mount. */
-    mount_dir = g_canonicalize_filename (m, "/");
-    dir = g_canonicalize_filename (d, "/");
-    g_free (m);
-    g_free (d);
-  }
-  /* In a cgroup namespace the path may not exist below the mount: then the
-   * mount point is our cgroup. */
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR)) {
-    g_free (dir);
-    dir = g_strdup (mount_dir);
-  }
   g_strlcpy (m->cgroup_path, dir, sizeof m->cgroup_path);
 
   for (;;) {
@@ -333,23 +366,14 @@ read_cgroup (const char *root, prima_profile_memory *m)
     g_free (f_usage);
     g_free (f_stat);
     first = FALSE;
-    if (strcmp (dir, mount_dir) == 0 || strlen (dir) <= strlen (mount_dir)) {
-      g_free (dir);
+    if (!cgroup_up (&dir, mount_dir))
       break;
-    }
-    {
-      char *up = g_path_get_dirname (dir);
-      g_free (dir);
-      dir = up;
-    }
   }
+  g_free (dir);
   if (best_avail != G_MAXUINT64)
     m->available = MIN (m->available, best_avail);
   m->cgroup_swap_limit = swap_limit;
   g_free (mount_dir);
-  g_free (mnt);
-  g_free (mnt_root);
-  g_free (cg);
 }
 
 gboolean
@@ -364,6 +388,85 @@ prima_profile_read_memory (const char *root, prima_profile_memory *out, GError *
   out->available = MIN (out->available, out->total);
   out->swap_available = MIN (out->swap_free, out->cgroup_swap_limit);
   return TRUE;
+}
+
+/* ---- CPU quota: the cpu cgroup ---- */
+
+/* The quota and period of one level: v1 cpu.cfs_quota_us (-1: none) and
+ * cpu.cfs_period_us, v2 cpu.max ("max 100000" or "50000 100000"). */
+static gboolean
+read_cpu_level (const char *dir, int version, double *quota, double *period)
+{
+  char *f = g_build_filename (dir, version == 1 ? "cpu.cfs_quota_us" : "cpu.max", NULL), *text = NULL;
+  long long q = -1, per = 0;
+  gboolean ok = FALSE;
+
+  if (g_file_get_contents (f, &text, NULL, NULL)) {
+    if (version == 1) {
+      char *fp = g_build_filename (dir, "cpu.cfs_period_us", NULL), *pt = NULL;
+      q = g_ascii_strtoll (text, NULL, 10);
+      if (g_file_get_contents (fp, &pt, NULL, NULL))
+        per = g_ascii_strtoll (pt, NULL, 10);
+      g_free (pt);
+      g_free (fp);
+    } else if (sscanf (text, "%lld %lld", &q, &per) != 2) {
+      q = -1;                   /* "max 100000" */
+    }
+    if (q > 0 && per > 0) {
+      *quota = q / 1e6;
+      *period = per / 1e6;
+      ok = TRUE;
+    }
+  }
+  g_free (text);
+  g_free (f);
+  return ok;
+}
+
+gboolean
+prima_profile_read_cpu_limit (const char *root, prima_profile_cpu_limit *out)
+{
+  char *dir = NULL, *mount_dir = NULL;
+
+  memset (out, 0, sizeof *out);
+  out->version = cgroup_dirs (root, "cpu", &dir, &mount_dir);
+  if (out->version == 0)
+    return FALSE;
+  g_strlcpy (out->path, dir, sizeof out->path);
+  /* A parent's quota binds all its children together: the smallest share
+   * of a CPU on the way up is ours. */
+  do {
+    double q, per;
+    if (read_cpu_level (dir, out->version, &q, &per) && (out->cores == 0 || q / per < out->cores)) {
+      out->quota = q;
+      out->period = per;
+      out->cores = q / per;
+      g_strlcpy (out->path, dir, sizeof out->path);
+    }
+  } while (cgroup_up (&dir, mount_dir));
+  g_free (dir);
+  g_free (mount_dir);
+  return out->cores > 0;
+}
+
+/* How often the quota has throttled the binding level (cpu.stat's
+ * nr_throttled, v1 and v2); 0 without a quota. */
+static guint64
+cpu_throttle_count (const prima_profile_cpu_limit *lim)
+{
+  char *f, *text = NULL;
+  guint64 n = 0;
+  if (lim->cores <= 0)
+    return 0;
+  f = g_build_filename (lim->path, "cpu.stat", NULL);
+  if (g_file_get_contents (f, &text, NULL, NULL)) {
+    char *at = strstr (text, "nr_throttled ");
+    if (at)
+      n = g_ascii_strtoull (at + strlen ("nr_throttled "), NULL, 10);
+  }
+  g_free (text);
+  g_free (f);
+  return n;
 }
 
 /* ---- CPU: decode-shaped mat-vec per weight type ---- */
@@ -475,35 +578,107 @@ compare_doubles (const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-/* One pass: y = W_m x for every matrix W_m of the shape that fits in the
- * buffer, one after the other as a layer's products are, x converted to the
- * activation type before each (as the forward pass does). */
-static void
-matvec_pass (prima_threadpool *pool, matvec_task *t, const uint8_t *buf, int n_mats, size_t mat_bytes,
-    const prima_type_traits *vt, const float *x, void *xq)
+/* ---- timed passes on a shared machine and under a CPU quota ---- */
+
+static double
+cpu_now (void)
 {
-  for (int m = 0; m < n_mats; m++) {
+  struct timespec ts;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A CFS quota is a budget per period: a pass that runs out of it waits for
+ * the next period and would time the quota, not the device. So under a
+ * quota a pass is short enough to fit half a period's budget with every
+ * thread busy, a pause after it keeps the average use under 70% of the
+ * quota (the next pass starts with budget left), and a pass during which
+ * the quota throttled us (cpu.stat's nr_throttled moved) is not counted.
+ * The solver applies the quota itself (docs/scheduler-plans.md). */
+typedef struct {
+  const prima_profile_cpu_limit *lim;
+  double t0, cpu0;
+  guint64 throttled0;
+} pass_clock;
+
+static void
+pass_start (pass_clock *c, const prima_profile_cpu_limit *lim)
+{
+  c->lim = lim;
+  c->throttled0 = cpu_throttle_count (lim);
+  c->cpu0 = cpu_now ();
+  c->t0 = now_s ();
+}
+
+/* The pass's seconds and CPU seconds; FALSE when the quota throttled it. */
+static gboolean
+pass_stop (pass_clock *c, double *seconds, double *cpu_seconds)
+{
+  double t = now_s () - c->t0, used = cpu_now () - c->cpu0;
+  gboolean clean = cpu_throttle_count (c->lim) == c->throttled0;
+
+  *seconds = t;
+  if (cpu_seconds)
+    *cpu_seconds = used;
+  if (c->lim->cores > 0) {
+    double pause = used / (0.7 * c->lim->cores) - t;
+    if (pause > 0)
+      g_usleep ((gulong) (MIN (pause, 2 * c->lim->period) * 1e6));
+  }
+  return clean;
+}
+
+/* The longest pass that fits half a period's budget; 0: no quota. */
+static double
+pass_max_seconds (const prima_profile_cpu_limit *lim, int n_threads)
+{
+  return lim->cores > 0 ? 0.5 * lim->quota / MAX (1, n_threads) : 0;
+}
+
+/* What the device does when it has the machine: the median of the fastest
+ * quarter of the passes. A load that comes and goes (another program's
+ * build) slows some passes, not the device, so the slow ones are left out;
+ * taking a low quantile rather than the single fastest pass keeps one lucky
+ * timing from deciding. */
+static double
+fast_quarter (double *t, int n)
+{
+  int q = MAX (1, n / 4);
+  qsort (t, n, sizeof *t, compare_doubles);
+  return t[(q - 1) / 2];
+}
+
+/* One pass: y = W_m x for count matrices of the buffer from the first on
+ * (wrapping), one after the other as a layer's products are, x converted to
+ * the activation type before each (as the forward pass does). */
+static void
+matvec_pass (prima_threadpool *pool, matvec_task *t, const uint8_t *buf, int n_mats, int first, int count,
+    size_t mat_bytes, const prima_type_traits *vt, const float *x, void *xq)
+{
+  for (int i = 0; i < count; i++) {
     if (vt)
       vt->from_float (x, xq, t->n_cols);
-    t->w = buf + (size_t) m * mat_bytes;
+    t->w = buf + (size_t) ((first + i) % n_mats) * mat_bytes;
     atomic_store (&t->next, 0);
     prima_threadpool_run_dynamic (pool, matvec_chunks, t);
   }
 }
 
-/* FLOP/s of decode-shaped products on weights of this type: the median of
- * timed passes over the whole buffer. */
+/* FLOP/s of decode-shaped products on weights of this type (fast_quarter of
+ * the unthrottled passes; each pass continues where the last one stopped,
+ * so the weights always come from memory). */
 static double
-measure_type (prima_threadpool *pool, prima_type type, int n_rows, int n_cols, const uint8_t *buf,
-    size_t buf_bytes, float *y, const float *x, void *xq, double seconds, double *bytes_per_s, int *n_mats_out)
+measure_type (prima_threadpool *pool, prima_profile *p, prima_type type, int n_rows, int n_cols,
+    const uint8_t *buf, size_t buf_bytes, float *y, const float *x, void *xq, double seconds, double *bytes_per_s,
+    int *n_mats_out)
 {
   const prima_type_traits *tr = prima_type_get_traits (type);
   const prima_type_traits *vt = tr->vec_dot_type == PRIMA_TYPE_F32 ? NULL : prima_type_get_traits (tr->vec_dot_type);
   size_t row_bytes = prima_row_size (type, n_cols), mat_bytes;
-  int n_mats, n_threads = prima_threadpool_n_threads (pool);
+  int n_mats, group, n_threads = prima_threadpool_n_threads (pool), n = 0, n_all = 0, first = 0;
+  double max_pass = pass_max_seconds (&p->cpu_limit, n_threads), times[256], all[256], start, t_all, est;
   matvec_task t;
-  double times[256], start, med;
-  int n = 0;
+  pass_clock clk;
 
   n_rows = (int) MIN ((size_t) n_rows, buf_bytes / row_bytes);
   mat_bytes = row_bytes * n_rows;
@@ -517,19 +692,186 @@ measure_type (prima_threadpool *pool, prima_type type, int n_rows, int n_cols, c
   t.vec_dot = tr->vec_dot;
   t.xq = vt ? xq : (const void *) x;
   t.y = y;
-  matvec_pass (pool, &t, buf, n_mats, mat_bytes, vt, x, xq);    /* warm up: threads, TLB */
+  /* warm up (threads, TLB) and a first estimate for the pass length */
+  pass_start (&clk, &p->cpu_limit);
+  matvec_pass (pool, &t, buf, n_mats, 0, n_mats, mat_bytes, vt, x, xq);
+  pass_stop (&clk, &t_all, NULL);
+  group = n_mats;
+  if (max_pass > 0)
+    group = (int) CLAMP (max_pass / MAX (t_all / n_mats, 1e-9), 1, n_mats);
+  seconds = MAX (0.0, seconds);
   start = now_s ();
-  /* At least three passes for a median; two when the time is already spent. */
-  while (n < (int) G_N_ELEMENTS (times) && (n < (seconds > 0 ? 3 : 2) || now_s () - start < seconds)) {
-    double t0 = now_s ();
-    matvec_pass (pool, &t, buf, n_mats, mat_bytes, vt, x, xq);
-    times[n++] = now_s () - t0;
+  /* At least three unthrottled passes for the estimate (two when the time
+   * is already spent), within three times the time given. */
+  while (n < (int) G_N_ELEMENTS (times) && n_all < (int) G_N_ELEMENTS (all)
+      && (now_s () - start < seconds || (n < (seconds > 0 ? 3 : 2) && now_s () - start < 3 * seconds + 0.05))) {
+    double dt;
+    pass_start (&clk, &p->cpu_limit);
+    matvec_pass (pool, &t, buf, n_mats, first, group, mat_bytes, vt, x, xq);
+    first = (first + group) % n_mats;
+    if (pass_stop (&clk, &dt, NULL))
+      times[n++] = dt;
+    else
+      p->passes_throttled++;
+    all[n_all++] = dt;
   }
-  qsort (times, n, sizeof times[0], compare_doubles);
-  med = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-  *bytes_per_s = (double) mat_bytes * n_mats / med;
+  p->passes_kept += n;
+  /* Throttled throughout (a quota too small for even one matrix): the
+   * throttled passes are all there is. */
+  est = MAX (n > 0 ? fast_quarter (times, n) : fast_quarter (all, n_all), 1e-9);
+  *bytes_per_s = (double) mat_bytes * group / est;
   *n_mats_out = n_mats;
-  return 2.0 * n_cols * (double) n_rows * n_mats / med;
+  return 2.0 * n_cols * (double) n_rows * group / est;
+}
+
+/* ---- one real decode layer against its products ---- */
+
+/* Seconds of layer i's products at the profiled rates; < 0 when a rate is
+ * missing. */
+static double
+layer_matvec_seconds (const prima_profile *p, const prima_layer_weights *l)
+{
+  const gguf_tensor *ts[] = { l->wq, l->wk, l->wv, l->wo, l->ffn_gate, l->ffn_up, l->ffn_down };
+  double t = 0;
+  for (guint k = 0; k < G_N_ELEMENTS (ts); k++) {
+    if (ts[k] == NULL || ts[k]->ne[1] <= 1)
+      continue;
+    if (ts[k]->type >= PRIMA_TYPE_COUNT || !(p->cpu_flops[ts[k]->type] > 0))
+      return -1;
+    t += 2.0 * ts[k]->ne[0] * ts[k]->ne[1] / p->cpu_flops[ts[k]->type];
+  }
+  return t;
+}
+
+/* Decode one token through a window of the model's layers, many times, and
+ * compare with what its products take at the rates just measured: the
+ * difference is what a layer costs beyond streaming its weights (RMS norms,
+ * RoPE, the KV cache write, attention, the thread pool's rounds and
+ * barriers), which the solver adds per layer (cpu_layer_overhead_ms), so
+ * that its time per layer of this model is the real one. The
+ * window is in the middle of the model (no embedding, no output head), as
+ * many layers as fill the test buffer (their weights come from memory, as
+ * a device's layers do), at most a quarter of the free memory and, under a
+ * quota, what fits a pass. The first evaluations fault the weights in. */
+static void
+measure_layers (const prima_profile_options *opt, prima_profile *p)
+{
+  GError *err = NULL;
+  prima_model *model;
+  prima_context *ctx = NULL;
+  prima_context_params cp;
+  float *hidden = NULL, *out = NULL;
+  double max_pass = pass_max_seconds (&p->cpu_limit, p->n_threads), target, bytes = 0, matvec = 0;
+  double times[512], wall = 0, cpu = 0, start;
+  int first, count = 0, n = 0, L;
+
+  if (opt->skip_layer || opt->skip_cpu || opt->model_path == NULL) {
+    g_strlcpy (p->layer_note, opt->model_path ? "skipped" : "no model", sizeof p->layer_note);
+    return;
+  }
+  model = prima_model_load (opt->model_path, &err);
+  if (model == NULL) {
+    g_snprintf (p->layer_note, sizeof p->layer_note, "%s", err->message);
+    g_error_free (err);
+    return;
+  }
+  L = model->hp.n_layer;
+  if (L < 2) {
+    g_strlcpy (p->layer_note, "the model has one layer", sizeof p->layer_note);
+    goto out;
+  }
+  first = L >= 3 ? 1 : 0;
+  target = MIN ((double) p->matvec_bytes, p->mem.available / 4.0);
+  /* Layers [first, first + count), never the last one (it ends in the output head). */
+  while (first + count < L - 1) {
+    double lb = (double) prima_model_weight_bytes (model, first + count, first + count + 1);
+    double lt = layer_matvec_seconds (p, &model->layers[first + count]);
+    if (lt < 0) {
+      g_strlcpy (p->layer_note, "a weight type of the layers has no measured rate", sizeof p->layer_note);
+      goto out;
+    }
+    if (count > 0 && (bytes + lb > target || (max_pass > 0 && 1.5 * (matvec + lt) > max_pass)))
+      break;
+    bytes += lb;
+    matvec += lt;
+    count++;
+  }
+  if (bytes > p->mem.available / 2.0) {
+    g_strlcpy (p->layer_note, "one layer does not fit in half the free memory", sizeof p->layer_note);
+    goto out;
+  }
+  memset (&cp, 0, sizeof cp);
+  cp.first_layer = first;
+  cp.last_layer = first + count;
+  cp.n_ctx = 8;
+  cp.n_batch = 1;
+  cp.n_threads = p->n_threads;
+  cp.prefetch = PRIMA_PREFETCH_NONE;
+  cp.release = PRIMA_RELEASE_NEVER;
+  ctx = prima_context_new (model, &cp, &err);
+  if (ctx == NULL) {
+    g_snprintf (p->layer_note, sizeof p->layer_note, "%s", err->message);
+    g_error_free (err);
+    goto out;
+  }
+  hidden = g_new (float, model->hp.n_embd);
+  out = g_new (float, model->hp.n_embd);
+  for (int i = 0; i < model->hp.n_embd; i++)
+    hidden[i] = (float) sin (0.37 * i + 1.0);
+  /* Position 0 every time: each evaluation drops the cell of the last one. */
+  for (int i = 0; i < 2; i++)
+    prima_context_eval (ctx, 1, NULL, hidden, 0, out, FALSE, NULL);
+  start = now_s ();
+  while (n < (int) G_N_ELEMENTS (times) && (now_s () - start < opt->layer_seconds
+          || (n < 3 && now_s () - start < 3 * opt->layer_seconds + 0.05))) {
+    pass_clock clk;
+    double dt, dc;
+    pass_start (&clk, &p->cpu_limit);
+    prima_context_eval (ctx, 1, NULL, hidden, 0, out, FALSE, NULL);
+    if (!pass_stop (&clk, &dt, &dc)) {
+      p->passes_throttled++;
+      continue;
+    }
+    times[n++] = dt;
+    wall += dt;
+    cpu += dc;
+  }
+  if (n == 0) {
+    g_strlcpy (p->layer_note, "every evaluation was throttled by the CPU quota", sizeof p->layer_note);
+    goto out;
+  }
+  /* The CPU the threads still burn after an evaluation (the pool's workers
+   * spin a little before they sleep): a device pays it once per window,
+   * against its quota, while the next device computes. */
+  {
+    double tails[5];
+    for (int i = 0; i < 5; i++) {
+      double c1;
+      prima_context_eval (ctx, 1, NULL, hidden, 0, out, FALSE, NULL);
+      c1 = cpu_now ();
+      g_usleep (20000);
+      tails[i] = cpu_now () - c1;
+    }
+    qsort (tails, 5, sizeof tails[0], compare_doubles);
+    p->cpu_tail = MAX (0.0, tails[2]);
+  }
+  p->passes_kept += n;
+  p->layer_first = first;
+  p->layer_count = count;
+  p->layer_time = fast_quarter (times, n) / count;
+  p->layer_matvec_time = matvec / count;
+  /* The difference is what the solver adds to the products; it may be
+   * negative (the forward pass's fused rounds stream a little faster than
+   * the test's products), so the solver's per-layer time is the real one.
+   * More than half the products off is a measurement gone wrong. */
+  p->layer_overhead = MAX (-0.5 * p->layer_matvec_time, p->layer_time - p->layer_matvec_time);
+  p->cpu_busy = wall > 0 ? cpu / wall : 0;
+  g_snprintf (p->layer_note, sizeof p->layer_note, "layers %d-%d, %d evaluations", first, first + count - 1, n);
+out:
+  g_free (hidden);
+  g_free (out);
+  prima_context_free (ctx);
+  prima_model_free (model);
 }
 
 /* The test matrix must not fit in a cache (decode streams its weights from
@@ -867,6 +1209,8 @@ prima_profile_measure (const prima_profile_options *opt_in, prima_profile *p, GE
     opt.cpu_budget_seconds = 4.0;
   if (opt.disk_seconds <= 0)
     opt.disk_seconds = 0.5;
+  if (opt.layer_seconds <= 0)
+    opt.layer_seconds = 0.3;
   if (opt.membw_bytes == 0)
     opt.membw_bytes = (size_t) 128 << 20;
   if (opt.disk_bytes == 0)
@@ -883,7 +1227,8 @@ prima_profile_measure (const prima_profile_options *opt_in, prima_profile *p, GE
   }
   if (opt.skip_cpu)
     n_types = 0;
-  n_steps = 1 + n_types + !opt.skip_memory_bandwidth + (opt.skip_disk ? 0 : 1);
+  n_steps = 2 + n_types + (n_types > 0 && !opt.skip_layer && opt.model_path) + !opt.skip_memory_bandwidth
+      + (opt.skip_disk ? 0 : 1);
 
   read_system (&opt, p);
   read_gpu (&opt, p);
@@ -891,6 +1236,11 @@ prima_profile_measure (const prima_profile_options *opt_in, prima_profile *p, GE
     return FALSE;
   report (&opt, ++step, n_steps, "memory: %.2f GiB available of %.2f GiB%s", p->mem.available / GIB,
       p->mem.total / GIB, p->mem.cgroup_limit != G_MAXUINT64 ? " (cgroup limit)" : "");
+  if (prima_profile_read_cpu_limit (opt.root, &p->cpu_limit))
+    report (&opt, ++step, n_steps, "CPU quota: %.2f cores (%.0f us per %.0f us period, %s); %d threads",
+        p->cpu_limit.cores, p->cpu_limit.quota * 1e6, p->cpu_limit.period * 1e6, p->cpu_limit.path, p->n_threads);
+  else
+    report (&opt, ++step, n_steps, "CPU quota: none; %d threads", p->n_threads);
 
   if (n_types > 0) {
     prima_threadpool *pool = prima_threadpool_new (p->n_threads);
@@ -927,8 +1277,9 @@ prima_profile_measure (const prima_profile_options *opt_in, prima_profile *p, GE
         continue;
       /* A loaded machine makes every pass slower: the types share a budget
        * so that the whole profile stays within its few seconds. */
-      share = MAX (0.0, (t0 + opt.cpu_budget_seconds - now_s ()) / (n_types - done++));
-      p->cpu_flops[t] = measure_type (pool, t, p->shape_rows[t], p->shape_cols[t], buf, bytes, y, x, xq,
+      share = (t0 + opt.cpu_budget_seconds - now_s ()) / (n_types - done++);
+      share = MAX (0.0, share);         /* (MAX evaluates its arguments twice) */
+      p->cpu_flops[t] = measure_type (pool, p, t, p->shape_rows[t], p->shape_cols[t], buf, bytes, y, x, xq,
           MIN (opt.matvec_seconds, share), &p->cpu_bytes_per_s[t], &p->shape_count[t]);
       report (&opt, ++step, n_steps, "CPU %-7s %8.2f GFLOP/s (%5.2f GB/s of weights, %d x %d, activations %s)",
           prima_type_name (t), p->cpu_flops[t] / 1e9, p->cpu_bytes_per_s[t] / 1e9, p->shape_rows[t],
@@ -941,6 +1292,19 @@ prima_profile_measure (const prima_profile_options *opt_in, prima_profile *p, GE
     g_free (y);
     g_free (buf);
     prima_threadpool_free (pool);
+    if (!opt.skip_layer && opt.model_path) {
+      t0 = now_s ();
+      measure_layers (&opt, p);
+      p->t_layer = now_s () - t0;
+      if (p->layer_count > 0)
+        report (&opt, ++step, n_steps, "decode layer: %.3f ms, of which products %.3f ms: overhead %.3f ms per layer "
+            "(%s, %.2f CPUs busy)", p->layer_time * 1e3, p->layer_matvec_time * 1e3, p->layer_overhead * 1e3,
+            p->layer_note, p->cpu_busy);
+      else
+        report (&opt, ++step, n_steps, "decode layer: not measured: %s", p->layer_note);
+    }
+  } else {
+    g_strlcpy (p->layer_note, "skipped", sizeof p->layer_note);
   }
 
   if (!opt.skip_memory_bandwidth) {
@@ -1047,11 +1411,26 @@ prima_profile_to_json (const prima_profile *p, gboolean is_head)
   MEMBER ("cpu_gflops");
   json_builder_begin_object (b);
   for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
-    if (p->cpu_flops[t] > 0) {
+    if (p->cpu_flops[t] > 0 && isfinite (p->cpu_flops[t])) {
       MEMBER (prima_type_name (t));
       json_builder_add_double_value (b, round_to (p->cpu_flops[t] / 1e9, 1e-3));
     }
   json_builder_end_object (b);
+  /* What the solver needs to apply a CPU quota and the per-layer overhead. */
+  MEMBER ("cpu_threads");
+  json_builder_add_int_value (b, p->n_threads);
+  if (p->cpu_limit.cores > 0) {
+    MEMBER ("cpu_quota_cores");
+    json_builder_add_double_value (b, round_to (p->cpu_limit.cores, 1e-4));
+    MEMBER ("cpu_quota_period_ms");
+    json_builder_add_double_value (b, round_to (p->cpu_limit.period * 1e3, 1e-3));
+  }
+  if (p->layer_count > 0) {
+    MEMBER ("cpu_layer_overhead_ms");
+    json_builder_add_double_value (b, round_to (p->layer_overhead * 1e3, 1e-4));
+    MEMBER ("cpu_window_spin_ms");
+    json_builder_add_double_value (b, round_to (p->cpu_tail * 1e3, 1e-4));
+  }
   MEMBER ("gpu");
   json_builder_add_string_value (b, halda_gpu_name (p->gpu));
   MEMBER ("vram_available_gib");
@@ -1074,8 +1453,27 @@ prima_profile_to_json (const prima_profile *p, gboolean is_head)
   json_builder_add_string_value (b, p->os_detail);
   MEMBER ("_cpu");
   json_builder_add_string_value (b, p->cpu_model);
-  MEMBER ("_threads");
-  json_builder_add_int_value (b, p->n_threads);
+  MEMBER ("_cpu_quota");
+  if (p->cpu_limit.cores > 0)
+    text = g_strdup_printf ("v%d %s: %.0f us per %.0f us", p->cpu_limit.version, p->cpu_limit.path,
+        p->cpu_limit.quota * 1e6, p->cpu_limit.period * 1e6);
+  else
+    text = g_strdup (p->cpu_limit.version ? "no limit" : "no cpu cgroup");
+  json_builder_add_string_value (b, text);
+  g_free (text);
+  MEMBER ("_layer_test");
+  if (p->layer_count > 0)
+    text = g_strdup_printf ("%s: %.4f ms per layer, its products %.4f ms at the rates above, %.2f CPUs busy, "
+        "%.3f ms of CPU after each", p->layer_note, p->layer_time * 1e3, p->layer_matvec_time * 1e3, p->cpu_busy,
+        p->cpu_tail * 1e3);
+  else
+    text = g_strdup_printf ("not measured: %s", p->layer_note[0] ? p->layer_note : "no model");
+  json_builder_add_string_value (b, text);
+  g_free (text);
+  MEMBER ("_timed_passes");
+  text = g_strdup_printf ("%d kept, %d throttled by the CPU quota (left out)", p->passes_kept, p->passes_throttled);
+  json_builder_add_string_value (b, text);
+  g_free (text);
   MEMBER ("_kernels");
   json_builder_add_string_value (b, p->kernels ? p->kernels : "");
   MEMBER ("_page_size");
@@ -1171,6 +1569,13 @@ prima_profile_to_halda (const prima_profile *p, gboolean is_head, halda_device *
   }
   for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
     d->cpu_flops[t] = p->cpu_flops[t];
+  d->cpu_threads = p->n_threads;
+  d->cpu_quota = p->cpu_limit.cores;
+  d->cpu_period = p->cpu_limit.cores > 0 ? p->cpu_limit.period : 0;
+  if (p->layer_count > 0) {
+    d->cpu_layer_overhead = p->layer_overhead;
+    d->cpu_window_spin = p->cpu_tail;
+  }
   d->gpu = p->gpu;
   d->vram_avail = p->vram_avail;
   if (p->net_latency >= 0) {
@@ -1186,6 +1591,11 @@ prima_profile_print (FILE *out, const prima_profile *p)
 
   fprintf (out, "%-13s %s (%s, %s)\n", "device", p->name, halda_os_name (p->os), p->os_detail);
   fprintf (out, "%-13s %s, %d threads, kernels %s\n", "CPU", p->cpu_model, p->n_threads, p->kernels);
+  if (p->cpu_limit.cores > 0)
+    fprintf (out, "%-13s %.2f cores (%.0f us per %.0f us period, v%d %s)\n", "CPU quota", p->cpu_limit.cores,
+        p->cpu_limit.quota * 1e6, p->cpu_limit.period * 1e6, p->cpu_limit.version, p->cpu_limit.path);
+  else
+    fprintf (out, "%-13s none\n", "CPU quota");
   fprintf (out, "%-13s %.2f GiB total, %.2f GiB available\n", "memory", p->mem.total / GIB, p->mem.available / GIB);
   fprintf (out, "%-13s %s\n", "cgroup", cg);
   fprintf (out, "%-13s %.2f GiB free of %.2f GiB, %.2f GiB usable\n", "swap", p->mem.swap_free / GIB,
@@ -1220,7 +1630,15 @@ prima_profile_print (FILE *out, const prima_profile *p)
             p->cpu_bytes_per_s[t] / 1e9, p->shape_rows[t], p->shape_cols[t],
             prima_type_name (prima_type_get_traits (t)->vec_dot_type));
   }
-  fprintf (out, "\nprofiled in %.2f s (CPU %.2f s, memory %.2f s, disk %.2f s)\n", p->t_total, p->t_cpu, p->t_membw,
-      p->t_disk);
+  if (p->layer_count > 0)
+    fprintf (out, "\ndecode layer (%s): %.3f ms per layer, its products %.3f ms at these rates: overhead %.3f ms per "
+        "layer (%.2f CPUs busy)\n", p->layer_note, p->layer_time * 1e3, p->layer_matvec_time * 1e3,
+        p->layer_overhead * 1e3, p->cpu_busy);
+  else
+    fprintf (out, "\ndecode layer: not measured (%s)\n", p->layer_note[0] ? p->layer_note : "no model");
+  fprintf (out, "timed passes: %d kept, %d throttled by the CPU quota (left out)\n", p->passes_kept,
+      p->passes_throttled);
+  fprintf (out, "\nprofiled in %.2f s (CPU %.2f s, layers %.2f s, memory %.2f s, disk %.2f s)\n", p->t_total, p->t_cpu,
+      p->t_layer, p->t_membw, p->t_disk);
   g_free (cg);
 }

@@ -6,7 +6,9 @@
  * activations converted to the type's vec_dot_type as the forward pass
  * does), memory read bandwidth, sequential and random O_DIRECT reads of the
  * disk that holds the model, total and available memory (cgroup v1 and v2
- * aware) and swap, the OS, the page size, and GPU presence (no GPU backend
+ * aware) and swap, the CPU quota of the cgroup (v1 and v2), the time one
+ * real decode layer of the model takes beyond its products (the per-layer
+ * overhead), the OS, the page size, and GPU presence (no GPU backend
  * yet: the GPU is reported as "none"). The network hop to the next device is
  * measured later over the ring's own connection and set with
  * prima_profile_set_network; until then it is "not measured".
@@ -50,6 +52,17 @@ typedef struct {
   guint64 swap_available;       /* min (SwapFree, what the cgroup allows) */
 } prima_profile_memory;
 
+/* The CPU bandwidth limit of our cgroup (CFS quota per period): v1's
+ * cpu.cfs_quota_us / cpu.cfs_period_us, v2's cpu.max, the tightest level
+ * from our cgroup up to the hierarchy's mount. */
+typedef struct {
+  int version;                  /* 0: no cpu cgroup found, 1 or 2 */
+  char path[256];               /* the level whose quota binds (else our own cgroup) */
+  double quota;                 /* seconds of CPU per period; 0 = no limit */
+  double period;                /* seconds */
+  double cores;                 /* quota / period; 0 = no limit */
+} prima_profile_cpu_limit;
+
 typedef void (*prima_profile_progress_fn) (const char *message, int step, int n_steps, gpointer user_data);
 
 typedef struct {
@@ -67,6 +80,8 @@ typedef struct {
   int shape_rows[PRIMA_TYPE_COUNT], shape_cols[PRIMA_TYPE_COUNT];
   size_t matvec_bytes;          /* weights per type, in matrices of that shape; 0: 128 MiB (4 x L3 if larger) */
   double matvec_seconds;        /* time per type (default 0.1 s) */
+  gboolean skip_layer;          /* no real-layer test (it needs model_path) */
+  double layer_seconds;         /* time for the real-layer test (default 0.3 s) */
   double cpu_budget_seconds;    /* all types together, on a loaded machine (default 4 s) */
   size_t membw_bytes;           /* default 128 MiB (less when memory is short) */
   size_t disk_bytes;            /* temporary file; default 256 MiB */
@@ -82,8 +97,9 @@ typedef struct {
   char os_detail[160];          /* "Linux 6.1.0 x86_64" */
   char cpu_model[128];
   const char *kernels;          /* ISA of the kernels measured ("avx512") */
-  int n_threads;
+  int n_threads;                /* the threads the forward pass runs: CPUs busy while it computes */
   long page_size;
+  prima_profile_cpu_limit cpu_limit;
   prima_profile_memory mem;
   double mem_read_bw;           /* bytes/s; 0 = not measured */
   double cpu_flops[PRIMA_TYPE_COUNT];   /* FLOP/s by weight type; 0 = not measured */
@@ -91,6 +107,17 @@ typedef struct {
   int shape_rows[PRIMA_TYPE_COUNT], shape_cols[PRIMA_TYPE_COUNT];     /* the matrices timed */
   int shape_count[PRIMA_TYPE_COUNT];     /* how many of them (one pass) */
   size_t matvec_bytes;
+  int passes_kept, passes_throttled;    /* timed passes, and those the quota throttled (not used) */
+  /* One real decode layer (or a few) of the model against its products at
+   * the rates above: the per-layer overhead (norms, RoPE, attention, the
+   * thread-pool rounds). layer_count 0: not measured (layer_note says why). */
+  int layer_first, layer_count;
+  double layer_time;            /* seconds per layer, the real forward pass */
+  double layer_matvec_time;     /* seconds per layer, its products at the profiled rates */
+  double layer_overhead;        /* the difference (at least -half the products) */
+  double cpu_busy;              /* CPU seconds per second during the real layers (threads running) */
+  double cpu_tail;              /* CPU seconds burnt after an evaluation (spinning workers), median */
+  char layer_note[160];
   /* disk */
   gboolean disk_measured;
   gboolean disk_direct;         /* O_DIRECT worked (else: page cache dropped with fadvise) */
@@ -109,7 +136,7 @@ typedef struct {
   double net_latency;           /* seconds, one hop to the next device */
   double net_bandwidth;         /* bytes/s */
   /* seconds each part took */
-  double t_cpu, t_membw, t_disk, t_total;
+  double t_cpu, t_layer, t_membw, t_disk, t_total;
 } prima_profile;
 
 void prima_profile_options_init (prima_profile_options *opt);
@@ -130,6 +157,9 @@ gboolean prima_profile_type_supported (prima_type type);
 /* Memory from /proc/meminfo, /proc/self/cgroup, /proc/self/mountinfo and the
  * cgroup files, all under root (NULL or "": the real ones). */
 gboolean prima_profile_read_memory (const char *root, prima_profile_memory *out, GError **error);
+/* The CPU quota from /proc/self/cgroup, /proc/self/mountinfo and the cgroup
+ * files under root; FALSE (cores 0) when there is no limit. */
+gboolean prima_profile_read_cpu_limit (const char *root, prima_profile_cpu_limit *out);
 
 /* The network hop, measured by the ring over its own connection. */
 void prima_profile_set_network (prima_profile *p, double latency_s, double bandwidth_bytes_s);

@@ -60,7 +60,7 @@ ring_case () {
   for p in "${pids[@]}"; do wait "$p" || wrc=$?; done
   local what="$name, ${#devs[@]} devices (${devs[*]})"
   if [ $rc -ne 0 ] || [ $wrc -ne 0 ]; then
-    bad "$what: head exit $rc, a worker $wrc"; tail -30 "$T/head.err"; tail -5 "$T"/w*.err; return
+    bad "$what: head exit $rc, a worker $wrc"; tail -n 30 "$T/head.err"; tail -n 5 "$T"/w*.err; return
   fi
   if cmp -s "$single" "$T/ring.ids"; then ok "$what: same tokens as one device"
   else bad "$what: tokens differ"; cat "$single" "$T/ring.ids"; fi

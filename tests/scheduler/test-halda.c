@@ -44,18 +44,28 @@ head_of (const instance *in)
   return 0;
 }
 
-/* Seconds of device m for one token, or INFINITY if a memory row breaks. */
-static double
-bf_device (const instance *in, int m, int k_f, int w, int n, int p, int q)
+/* One choice of a device: its seconds in the sequential sum (compute, disk
+ * and the stretch of its window by a CPU quota) and the bound its quota
+ * puts on the token time (threads x CPU seconds / quota). */
+typedef struct {
+  double cost, bound;
+} bf_choice;
+
+/* Device m for one token; cost INFINITY if a memory row breaks. */
+static bf_choice
+bf_device (const instance *in, int m, int rounds, int k_f, int w, int n, int p, int q)
 {
   const halda_model *mod = &in->model;
   const halda_device *d = &in->dev[m];
   gboolean head = m == head_of (in), mac = d->os == HALDA_OS_MACOS, metal = mac && d->gpu == HALDA_GPU_METAL;
   double bp = mod->layer_bytes + mod->kv_bytes, budget, speed, base, alpha, beta = 0, vram, need, disk = 0;
+  double u, t_cpu, stretch = 0, bound = 0;
   int layers = k_f * w + p, gpu = k_f * n + q;
+  bf_choice c = { 0, 0 };
 
   if (w == 0)
-    return 0;
+    return c;
+  c.cost = INFINITY;
   budget = metal ? (d->vram_avail > 0 ? d->vram_avail : d->ram_avail)
       : d->os == HALDA_OS_ANDROID ? d->ram_avail + d->swap_avail : d->ram_avail;
   speed = d->os == HALDA_OS_LINUX ? d->disk_seq_read : d->disk_rnd_read;
@@ -66,14 +76,26 @@ bf_device (const instance *in, int m, int k_f, int w, int n, int p, int q)
     beta = rate_time (mod->layer_flops, d->gpu_flops) + d->gpu_layer_overhead - alpha;
   vram = (metal ? budget : d->vram_avail) - mod->gpu_buffer_bytes;
   if (gpu > 0 && (d->gpu == HALDA_GPU_NONE || bp * gpu > vram))
-    return INFINITY;
+    return c;
   need = bp * (mac ? layers : layers - gpu) + base;
   if (need > budget) {
     if (speed < in->opt.min_disk_speed)
-      return INFINITY;
+      return c;
     disk = metal ? (mod->layer_bytes * layers + (head ? mod->output_bytes : 0)) / speed : (need - budget) / speed;
   }
-  return alpha * layers + beta * gpu + disk;
+  /* CPU quota: t_cpu = CPU layers (+ the output head on the head), its CPU
+   * seconds C = u t_cpu + rounds x spin; the bound C / q, the stretch
+   * max (0, C / q - t_cpu - P (1 - q/u)). */
+  u = d->cpu_threads > 0 ? d->cpu_threads : 1;
+  t_cpu = alpha * (layers - gpu) + (head ? rate_time (mod->output_flops, d->cpu_flops) : 0);
+  if (d->cpu_quota > 0 && d->cpu_quota < u) {
+    double P = d->cpu_period > 0 ? d->cpu_period : 0.1;
+    bound = (u * t_cpu + rounds * d->cpu_window_spin) / d->cpu_quota;
+    stretch = MAX (0.0, bound - t_cpu - P * (1 - d->cpu_quota / u));
+  }
+  c.cost = alpha * layers + beta * gpu + disk + stretch;
+  c.bound = bound;
+  return c;
 }
 
 static double
@@ -85,22 +107,50 @@ bf_hop (const instance *in, int m)
   return d->net_latency + (d->net_bandwidth > 0 ? in->model.activation_bytes / d->net_bandwidth : 0);
 }
 
+/* The choices of (n, q) for one (m, w, p) that no other beats in both cost
+ * and bound. Both depend on (n, q) only through the GPU layers per token,
+ * so there are at most MAXL + 1 of them. */
+#define MAXFRONT (MAXL + 8)
+typedef struct {
+  int n;
+  bf_choice c[MAXFRONT];
+} bf_front;
+
+static void
+front_add (bf_front *f, bf_choice c)
+{
+  int k = 0;
+  if (!isfinite (c.cost))
+    return;
+  for (int i = 0; i < f->n; i++)
+    if (f->c[i].cost <= c.cost && f->c[i].bound <= c.bound)
+      return;
+  for (int i = 0; i < f->n; i++)
+    if (!(c.cost <= f->c[i].cost && c.bound <= f->c[i].bound))
+      f->c[k++] = f->c[i];
+  g_assert_cmpint (k, <, MAXFRONT);
+  f->c[k++] = c;
+  f->n = k;
+}
+
 typedef struct {
   const instance *in;
   int order[MAXD], head, r, rounds, W;
-  double table[MAXD][MAXL + 1][MAXL + 1];       /* [m][w][p]: best over n, q */
+  double kappa;
+  bf_front table[MAXD][MAXL + 1][MAXL + 1];     /* [m][w][p] */
   double best;
 } bf_state;
 
 static void
-bf_walk (bf_state *st, int i, int left, int before, double cost, double hops, int active)
+bf_walk (bf_state *st, int i, int left, int before, double cost, double bound, double hops, int active)
 {
   const instance *in = st->in;
   if (i == in->M) {
     double total;
     if (left != 0)
       return;
-    total = cost + (active > 1 ? st->rounds * hops : 0);
+    /* T = max (sequential sum, the largest quota bound) */
+    total = MAX (cost + (active > 1 ? st->rounds * hops : 0) + st->kappa, bound);
     if (total < st->best)
       st->best = total;
     return;
@@ -112,10 +162,10 @@ bf_walk (bf_state *st, int i, int left, int before, double cost, double hops, in
       lo = MAX (lo, left);
     for (int w = lo; w <= hi; w++) {
       int p = CLAMP (st->r - before, 0, w);
-      double c = st->table[m][w][p];
-      if (!isfinite (c))
-        continue;
-      bf_walk (st, i + 1, left - w, before + w, cost + c, hops + (w > 0 ? bf_hop (in, m) : 0), active + (w > 0));
+      const bf_front *f = &st->table[m][w][p];
+      for (int j = 0; j < f->n; j++)
+        bf_walk (st, i + 1, left - w, before + w, cost + f->c[j].cost, MAX (bound, f->c[j].bound),
+            hops + (w > 0 ? bf_hop (in, m) : 0), active + (w > 0));
     }
   }
 }
@@ -123,40 +173,40 @@ bf_walk (bf_state *st, int i, int left, int before, double cost, double hops, in
 static double
 brute_force (const instance *in)
 {
-  bf_state st;
+  bf_state *st = g_new0 (bf_state, 1);
   const int L = in->model.n_layer;
-  double best = INFINITY, kappa;
+  double best = INFINITY;
   int head = head_of (in);
 
-  memset (&st, 0, sizeof st);
-  st.in = in;
-  st.head = head;
+  st->in = in;
+  st->head = head;
   for (int i = 0; i < in->M; i++)
-    st.order[i] = (head + 1 + i) % in->M;
-  kappa = rate_time (in->model.output_flops, in->dev[head].cpu_flops)
+    st->order[i] = (head + 1 + i) % in->M;
+  st->kappa = rate_time (in->model.output_flops, in->dev[head].cpu_flops)
       + in->model.input_row_bytes / (in->dev[head].os == HALDA_OS_LINUX ? in->dev[head].disk_seq_read
       : in->dev[head].disk_rnd_read);
   for (int W = 1; W <= L; W++) {
     int k_f = L / W, r = L - k_f * W, rounds = k_f + (r > 0);
     if ((in->opt.even_only && r) || (in->opt.n_rounds > 0 && rounds != in->opt.n_rounds))
       continue;
-    st.r = r;
-    st.rounds = rounds;
-    st.W = W;
+    st->r = r;
+    st->rounds = rounds;
+    st->W = W;
     for (int m = 0; m < in->M; m++)
       for (int w = 0; w <= W; w++)
         for (int p = 0; p <= MIN (w, r); p++) {
-          double b = INFINITY;
+          bf_front *f = &st->table[m][w][p];
+          f->n = 0;
           for (int n = 0; n <= w; n++)
             for (int q = 0; q <= MIN (n, p); q++)
-              b = MIN (b, bf_device (in, m, k_f, w, n, p, q));
-          st.table[m][w][p] = b;
+              front_add (f, bf_device (in, m, rounds, k_f, w, n, p, q));
         }
-    st.best = INFINITY;
-    bf_walk (&st, 0, W, 0, 0, 0, 0);
-    best = MIN (best, st.best);
+    st->best = INFINITY;
+    bf_walk (st, 0, W, 0, 0, 0, 0, 0);
+    best = MIN (best, st->best);
   }
-  return best + kappa;
+  g_free (st);
+  return best;
 }
 
 /* ---- random instances ---- */
@@ -165,6 +215,27 @@ static double
 uniform (GRand *g, double lo, double hi)
 {
   return g_rand_double_range (g, lo, hi);
+}
+
+/* CPU quotas from their own generator, so the instances are otherwise the
+ * same as before quotas existed: in a quarter of the instances every device
+ * has one, with long periods (the budget over many tokens binds), else a
+ * third of the devices, with periods short enough that some windows outlast
+ * a period's budget; from a twentieth of a core to more than the device's
+ * threads (no limit then). */
+static void
+random_quotas (GRand *g, instance *in)
+{
+  gboolean all = uniform (g, 0, 1) < 0.25;
+  for (int m = 0; m < in->M; m++) {
+    halda_device *d = &in->dev[m];
+    d->cpu_threads = g_rand_int_range (g, 1, 9);
+    d->cpu_window_spin = uniform (g, 0, 1) < 0.5 ? uniform (g, 0, 3e-3) : 0;
+    if (all || uniform (g, 0, 1) < 0.35) {
+      d->cpu_quota = uniform (g, 0.05, 1.2) * d->cpu_threads;
+      d->cpu_period = all ? uniform (g, 0.2, 2) : uniform (g, 0, 1) < 0.3 ? 0 : uniform (g, 0.005, 0.2);
+    }
+  }
 }
 
 static void
@@ -249,8 +320,9 @@ count_cases (const halda_plan *plan, halda_case c)
 static void
 test_random_vs_brute_force (void)
 {
-  GRand *g = g_rand_new_with_seed (20260601);
+  GRand *g = g_rand_new_with_seed (20260601), *gq = g_rand_new_with_seed (20260602);
   int n_feasible = 0, n_infeasible = 0, n_uneven = 0, n_dropped = 0, n_gpu = 0, prima_worse = 0, prima_runs = 0;
+  int n_bound = 0, n_stretch = 0;
   int cases[5] = { 0 };
   const int N = 320;
   double prima_loss = 0, max_rel = 0;
@@ -262,6 +334,7 @@ test_random_vs_brute_force (void)
     double bf;
 
     random_instance (g, &in, it % 16 == 15);
+    random_quotas (gq, &in);
     bf = brute_force (&in);
     plan = halda_solve (&in.model, in.dev, in.M, &in.opt, &error);
     if (!isfinite (bf)) {
@@ -302,6 +375,14 @@ test_random_vs_brute_force (void)
       n_gpu += plan->dev[m].gpu_layers > 0;
     for (int c = 0; c < 5; c++)
       cases[c] += count_cases (plan, c);
+    /* a quota's bound decides the token time, or a window outlasts its budget */
+    {
+      double seq = plan->t_compute + plan->t_disk + plan->t_comm, stretch = 0;
+      for (int m = 0; m < in.M; m++)
+        stretch += plan->dev[m].t_stretch;
+      n_bound += plan->latency > (seq + stretch) * (1 + 1e-9);
+      n_stretch += stretch > 0;
+    }
     /* prima.cpp's procedure is never better than the optimum of the same model. */
     {
       halda_options po = in.opt;
@@ -322,14 +403,16 @@ test_random_vs_brute_force (void)
   }
   g_test_message ("%d instances: %d feasible (all equal to brute force, largest relative difference %.1e), "
       "%d infeasible; plans with an uneven last round %d, with a device left out %d, devices using a GPU %d; "
-      "cases M1 %d M2 %d M3 %d M4 %d", N, n_feasible, max_rel, n_infeasible, n_uneven, n_dropped, n_gpu,
-      cases[1], cases[2], cases[3], cases[4]);
+      "cases M1 %d M2 %d M3 %d M4 %d; a CPU quota bounds the token time in %d, stretches a window in %d", N,
+      n_feasible, max_rel, n_infeasible, n_uneven, n_dropped, n_gpu, cases[1], cases[2], cases[3], cases[4], n_bound,
+      n_stretch);
   g_test_message ("prima.cpp's procedure found a plan on %d of them, slower than the optimum on %d "
       "(mean +%.1f%% there)", prima_runs, prima_worse, prima_worse ? 100 * prima_loss / prima_worse : 0.0);
   if (g_test_verbose ())
-    g_print ("# %d/%d feasible equal, %d infeasible, uneven %d, dropped %d, gpu %d, M1 %d M2 %d M3 %d M4 %d; "
-        "prima.cpp worse on %d/%d (mean +%.1f%%)\n", n_feasible, n_feasible, n_infeasible, n_uneven, n_dropped,
-        n_gpu, cases[1], cases[2], cases[3], cases[4], prima_worse, prima_runs,
+    g_print ("# %d/%d feasible equal (largest relative difference %.1e), %d infeasible, uneven %d, dropped %d, "
+        "gpu %d, M1 %d M2 %d M3 %d M4 %d, quota bound %d, quota stretch %d; prima.cpp found %d, worse on %d "
+        "(mean +%.1f%%)\n", n_feasible, n_feasible, max_rel, n_infeasible, n_uneven, n_dropped, n_gpu, cases[1],
+        cases[2], cases[3], cases[4], n_bound, n_stretch, prima_runs, prima_worse,
         prima_worse ? 100 * prima_loss / prima_worse : 0.0);
   /* The instances must exercise what they are meant to. */
   g_assert_cmpint (n_feasible, >=, 200);
@@ -339,7 +422,10 @@ test_random_vs_brute_force (void)
   g_assert_cmpint (cases[1] + cases[2], >, 0);
   g_assert_cmpint (cases[3], >, 0);
   g_assert_cmpint (cases[4], >, 0);
+  g_assert_cmpint (n_bound, >, 0);
+  g_assert_cmpint (n_stretch, >, 0);
   g_rand_free (g);
+  g_rand_free (gq);
 }
 
 /* ---- the seeds' cluster (prima.cpp README, Table 1) ---- */
@@ -476,12 +562,78 @@ test_missing_throughput (void)
   g_rand_free (g);
 }
 
+/* The CPU quota model by hand: a head at 2 ms a layer, a device at 1 ms a
+ * layer with 2 threads and half a core, 10 layers, no network. */
+static void
+test_cpu_quota (void)
+{
+  halda_model mod;
+  halda_device dev[2];
+  halda_options opt;
+  halda_plan *plan;
+  GError *error = NULL;
+
+  memset (&mod, 0, sizeof mod);
+  mod.n_layer = 10;
+  mod.layer_bytes = 10 * MIB;
+  mod.layer_flops[PRIMA_TYPE_Q4_K] = 1e8;
+  for (int m = 0; m < 2; m++) {
+    halda_device_init (&dev[m]);
+    g_snprintf (dev[m].name, sizeof dev[m].name, "dev%d", m);
+    dev[m].ram_avail = 8 * GIB;
+    dev[m].cpu_flops[PRIMA_TYPE_Q4_K] = m == 0 ? 0.5e11 : 1e11;
+    dev[m].cpu_threads = 2;
+  }
+  dev[0].is_head = TRUE;
+  halda_options_init (&opt);
+  /* No quota: the fast device takes all but the head's one layer: 2 + 9 ms. */
+  plan = halda_solve (&mod, dev, 2, &opt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (plan->dev[1].layers, ==, 9);
+  g_assert_cmpfloat (fabs (plan->latency - 11e-3), <, 1e-9);
+  g_assert_cmpint (plan->quota_device, ==, -1);
+  halda_plan_free (plan);
+  /* Half a core for 2 threads: with l layers it uses 2 l ms of CPU a token,
+   * so T >= 4 l ms; T = max (20 - l, 4 l) ms, best at l = 4: 16 ms. */
+  dev[1].cpu_quota = 0.5;
+  dev[1].cpu_period = 0.1;
+  plan = halda_solve (&mod, dev, 2, &opt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (plan->dev[1].layers, ==, 4);
+  g_assert_cmpfloat (fabs (plan->latency - 16e-3), <, 1e-9);
+  g_assert_cmpfloat (fabs (plan->dev[1].t_quota - 16e-3), <, 1e-9);
+  g_assert_cmpfloat (plan->dev[1].t_stretch, ==, 0);
+  /* The plan's evaluation of another split: l = 6 is bound by the quota. */
+  plan->dev[0].w = 4;
+  plan->dev[1].w = 6;
+  g_assert_true (halda_plan_evaluate (&mod, dev, 2, &opt, plan, NULL));
+  g_assert_cmpfloat (fabs (plan->latency - 24e-3), <, 1e-9);
+  g_assert_cmpint (plan->quota_device, ==, 1);
+  halda_plan_free (plan);
+  /* A 5 ms period: 2.5 ms of budget, less than one token's 2 l ms, so the
+   * window stretches by 4 l - l - 5 (1 - 1/4) = 3 l - 3.75 ms: T = max
+   * (20 - l + max (0, 3 l - 3.75), 4 l), best at l = 1: 19 ms. */
+  dev[1].cpu_period = 0.005;
+  plan = halda_solve (&mod, dev, 2, &opt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (plan->dev[1].layers, ==, 1);
+  g_assert_cmpfloat (fabs (plan->latency - 19e-3), <, 1e-9);
+  halda_plan_free (plan);
+  /* A quota that covers every thread never binds. */
+  dev[1].cpu_quota = 2;
+  plan = halda_solve (&mod, dev, 2, &opt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (plan->dev[1].layers, ==, 9);
+  halda_plan_free (plan);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/halda/random-vs-brute-force", test_random_vs_brute_force);
   g_test_add_func ("/halda/seeds-cluster", test_seeds_cluster);
+  g_test_add_func ("/halda/cpu-quota", test_cpu_quota);
   g_test_add_func ("/halda/json-errors", test_json_errors);
   g_test_add_func ("/halda/missing-throughput", test_missing_throughput);
   return g_test_run ();

@@ -82,7 +82,7 @@ test_time (void)
   /* `prima profile` must finish in under 10 s: the full default profile is what it runs. */
   const prima_profile *p = full_profile ();
   g_assert_cmpfloat (p->t_total, <, 10.0);
-  g_assert_cmpfloat (p->t_cpu + p->t_membw + p->t_disk, <=, p->t_total + 1e-3);
+  g_assert_cmpfloat (p->t_cpu + p->t_layer + p->t_membw + p->t_disk, <=, p->t_total + 1e-3);
 }
 
 static void
@@ -109,6 +109,11 @@ assert_device_matches (const halda_device *got, const halda_device *want)
   assert_close (got->net_bandwidth, want->net_bandwidth, 1e3);
   for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
     assert_close (got->cpu_flops[t], want->cpu_flops[t], 1e6);
+  assert_close (got->cpu_threads, want->cpu_threads, 0);
+  assert_close (got->cpu_quota, want->cpu_quota, 1e-4);
+  assert_close (got->cpu_period, want->cpu_period, 1e-6);
+  assert_close (got->cpu_layer_overhead, want->cpu_layer_overhead, 1e-7);
+  assert_close (got->cpu_window_spin, want->cpu_window_spin, 1e-7);
 }
 
 static void
@@ -167,6 +172,24 @@ test_json (void)
   /* No disk: the fields are left out (the solver's 0: cannot stream). */
   q.disk_measured = FALSE;
   roundtrip (&q, FALSE);
+  /* A CPU quota and a measured layer overhead go to the solver. */
+  q.cpu_limit.version = 1;
+  q.cpu_limit.quota = 0.06;
+  q.cpu_limit.period = 0.1;
+  q.cpu_limit.cores = 0.6;
+  q.layer_count = 3;
+  q.layer_overhead = -0.00002;      /* negative: the real layer was faster than its products */
+  q.cpu_tail = 0.0007;
+  roundtrip (&q, FALSE);
+  {
+    halda_device d;
+    prima_profile_to_halda (&q, FALSE, &d);
+    g_assert_cmpfloat (d.cpu_quota, ==, 0.6);
+    g_assert_cmpfloat (d.cpu_period, ==, 0.1);
+    g_assert_cmpfloat (d.cpu_threads, ==, q.n_threads);
+    g_assert_cmpfloat (d.cpu_layer_overhead, ==, -0.00002);
+    g_assert_cmpfloat (d.cpu_window_spin, ==, 0.0007);
+  }
 
   /* What `prima plan --profiles` reads: an array of profile objects in a file. */
   json_array_add_element (arr, prima_profile_to_json (&p, TRUE));
@@ -226,7 +249,19 @@ test_model_shapes (void)
   opt.skip_disk = opt.skip_memory_bandwidth = TRUE;
   opt.matvec_bytes = 8 << 20;
   opt.matvec_seconds = 0.02;
+  /* and the real-layer test on its layers (not the last: it ends in the output head) */
+  opt.model_path = path;
+  opt.layer_seconds = 0.05;
   g_assert_true (prima_profile_measure (&opt, &p, &error));
+  g_assert_cmpint (p.layer_count, >=, 1);
+  g_assert_cmpint (p.layer_first + p.layer_count, <, model->hp.n_layer);
+  g_assert_cmpfloat (p.layer_time, >, 0);
+  g_assert_cmpfloat (p.layer_matvec_time, >, 0);
+  /* the real layer minus its products (negative when the forward pass streams faster), not below -half */
+  g_assert_cmpfloat (p.layer_overhead, >=, -0.5 * p.layer_matvec_time - 1e-12);
+  g_assert_cmpfloat (p.layer_overhead, >=, p.layer_time - p.layer_matvec_time - 1e-12);
+  g_test_message ("layer test: %s, %.4f ms per layer, products %.4f ms", p.layer_note, p.layer_time * 1e3,
+      p.layer_matvec_time * 1e3);
   g_assert_cmpfloat (p.cpu_flops[PRIMA_TYPE_F32], >, 1e7);
   g_assert_cmpfloat (p.cpu_flops[PRIMA_TYPE_F16], >, 1e7);
   g_assert_cmpfloat (p.cpu_flops[PRIMA_TYPE_Q4_K], ==, 0);
@@ -437,6 +472,65 @@ test_cgroup_v1 (void)
 }
 
 static void
+test_cpu_quota (void)
+{
+  char *root = fixture_root ("cpu");
+  prima_profile_cpu_limit c;
+
+  /* v1 with cpu and cpuacct mounted together; the parent's quota binds. */
+  put (root, "proc/self/cgroup", "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n2:cpuset:/\n0::/\n");
+  put (root, "proc/self/mountinfo",
+      "31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+      "32 30 0:29 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
+      "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n");
+  put (root, "sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "-1\n");
+  put (root, "sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
+  put (root, "sys/fs/cgroup/cpu,cpuacct/docker/cpu.cfs_quota_us", "150000\n");
+  put (root, "sys/fs/cgroup/cpu,cpuacct/docker/cpu.cfs_period_us", "100000\n");
+  put (root, "sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "-1\n");
+  put (root, "sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "100000\n");
+  g_assert_true (prima_profile_read_cpu_limit (root, &c));
+  g_assert_cmpint (c.version, ==, 1);
+  g_assert_cmpfloat (fabs (c.cores - 1.5), <, 1e-12);
+  g_assert_cmpfloat (fabs (c.period - 0.1), <, 1e-12);
+  g_assert_true (g_str_has_suffix (c.path, "/sys/fs/cgroup/cpu,cpuacct/docker"));
+  /* our own, tighter: 60% of a core */
+  put (root, "sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "60000\n");
+  g_assert_true (prima_profile_read_cpu_limit (root, &c));
+  g_assert_cmpfloat (fabs (c.cores - 0.6), <, 1e-12);
+  g_assert_cmpfloat (fabs (c.quota - 0.06), <, 1e-12);
+  g_assert_true (g_str_has_suffix (c.path, "/docker/abc"));
+  /* no quota anywhere */
+  put (root, "sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "-1\n");
+  put (root, "sys/fs/cgroup/cpu,cpuacct/docker/cpu.cfs_quota_us", "-1\n");
+  g_assert_false (prima_profile_read_cpu_limit (root, &c));
+  g_assert_cmpint (c.version, ==, 1);
+  g_assert_cmpfloat (c.cores, ==, 0);
+
+  /* v2: cpu.max, "max" at our level, a parent with two cores, then our own
+   * 25 ms per 50 ms period. */
+  put (root, "proc/self/cgroup", "0::/app.slice/x.scope\n");
+  put (root, "proc/self/mountinfo",
+      "25 28 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n");
+  put (root, "sys/fs/cgroup/app.slice/x.scope/cpu.max", "max 100000\n");
+  put (root, "sys/fs/cgroup/app.slice/cpu.max", "200000 100000\n");
+  g_assert_true (prima_profile_read_cpu_limit (root, &c));
+  g_assert_cmpint (c.version, ==, 2);
+  g_assert_cmpfloat (fabs (c.cores - 2.0), <, 1e-12);
+  put (root, "sys/fs/cgroup/app.slice/x.scope/cpu.max", "25000 50000\n");
+  g_assert_true (prima_profile_read_cpu_limit (root, &c));
+  g_assert_cmpfloat (fabs (c.cores - 0.5), <, 1e-12);
+  g_assert_cmpfloat (fabs (c.period - 0.05), <, 1e-12);
+
+  /* no cpu cgroup */
+  put (root, "proc/self/cgroup", "4:memory:/\n");
+  g_assert_false (prima_profile_read_cpu_limit (root, &c));
+  g_assert_cmpint (c.version, ==, 0);
+  remove_tree (root);
+  g_free (root);
+}
+
+static void
 test_network_fit (void)
 {
   /* rtt = 2 * 0.4 ms + bytes / 80 MB/s, with a little noise. */
@@ -468,6 +562,7 @@ main (int argc, char **argv)
   g_assert_nonnull (disk_dir);
   g_test_add_func ("/profiler/cgroup-v1", test_cgroup_v1);
   g_test_add_func ("/profiler/cgroup-v2", test_cgroup_v2);
+  g_test_add_func ("/profiler/cpu-quota", test_cpu_quota);
   g_test_add_func ("/profiler/network-fit", test_network_fit);
   g_test_add_func ("/profiler/model-shapes", test_model_shapes);
   g_test_add_func ("/profiler/sane", test_sane);

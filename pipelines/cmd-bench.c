@@ -375,8 +375,6 @@ prima_cmd_bench (int argc, char **argv)
   int hop_embd = 4096, hop_iterations = 2000;
   gboolean help, hop = FALSE, pipeline = FALSE, prefetch = FALSE, force = FALSE, verbose = FALSE;
   const char *prefetch_mode = NULL, *release_policy = NULL;
-  prima_prefetch_mode pm = PRIMA_PREFETCH_DEFAULT;
-  prima_release_policy rp = PRIMA_RELEASE_DEFAULT;
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
     {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
@@ -420,16 +418,8 @@ prima_cmd_bench (int argc, char **argv)
   }
   if (n_threads <= 0)
     n_threads = (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
-  if ((prefetch_mode && !prima_prefetch_mode_from_name (prefetch_mode, &pm))
-      || (release_policy && !prima_release_policy_from_name (release_policy, &rp))) {
-    fprintf (stderr, "prima bench: unknown --prefetch-mode or --release-policy (see --help)\n");
+  if (!prima_set_memory_options ("bench", prefetch, force, prefetch_mode, release_policy))
     return 2;
-  }
-  if (force)
-    pm = PRIMA_PREFETCH_FORCE;
-  else if (prefetch)
-    pm = PRIMA_PREFETCH_ADVISE;
-  prima_residency_set_defaults (pm, rp);
   prima_memwatch_global_start ();
   if (pipeline)
     return bench_pipeline (model_path ? model_path : prima_default_model_path (), n_threads, n_gen, MAX (reps, 1));

@@ -1,6 +1,7 @@
 /* gst-prima: pieces shared by the subcommands.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "prima-commands.h"
+#include "residency.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,4 +93,26 @@ prima_read_prompt_file (const char *command, const char *path)
     return NULL;
   }
   return text;
+}
+
+gboolean
+prima_set_memory_options (const char *command, gboolean prefetch, gboolean force, const char *prefetch_mode,
+    const char *release_policy)
+{
+  prima_prefetch_mode pm = PRIMA_PREFETCH_DEFAULT;
+  prima_release_policy rp = PRIMA_RELEASE_DEFAULT;
+  if (prefetch_mode && !prima_prefetch_mode_from_name (prefetch_mode, &pm)) {
+    fprintf (stderr, "prima %s: unknown --prefetch-mode '%s' (none, advise, force)\n", command, prefetch_mode);
+    return FALSE;
+  }
+  if (release_policy && !prima_release_policy_from_name (release_policy, &rp)) {
+    fprintf (stderr, "prima %s: unknown --release-policy '%s' (auto, never, always)\n", command, release_policy);
+    return FALSE;
+  }
+  if (force)
+    pm = PRIMA_PREFETCH_FORCE;
+  else if (prefetch)
+    pm = PRIMA_PREFETCH_ADVISE;
+  prima_residency_set_defaults (pm, rp);
+  return TRUE;
 }

@@ -299,8 +299,6 @@ prima_cmd_run (int argc, char **argv)
   gboolean prefetch = FALSE, force = FALSE, no_context_shift = FALSE;
   int n_keep = -1;
   const char *prefetch_mode = NULL, *release_policy = NULL;
-  prima_prefetch_mode pm = PRIMA_PREFETCH_DEFAULT;
-  prima_release_policy rp = PRIMA_RELEASE_DEFAULT;
   prima_sampler_params sp;
   gint64 seed = -1;
   PrimaRingOptions ring = { 0 };
@@ -364,20 +362,9 @@ prima_cmd_run (int argc, char **argv)
     return 0;
   if (n_gpu_layers > 0 || gpu_mem)
     fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
-  if (prefetch_mode && !prima_prefetch_mode_from_name (prefetch_mode, &pm)) {
-    fprintf (stderr, "prima run: unknown --prefetch-mode '%s' (none, advise, force)\n", prefetch_mode);
-    return 2;
-  }
-  if (release_policy && !prima_release_policy_from_name (release_policy, &rp)) {
-    fprintf (stderr, "prima run: unknown --release-policy '%s' (auto, never, always)\n", release_policy);
-    return 2;
-  }
-  if (force)
-    pm = PRIMA_PREFETCH_FORCE;
-  else if (prefetch)
-    pm = PRIMA_PREFETCH_ADVISE;
   /* The layers element's contexts take the process defaults. */
-  prima_residency_set_defaults (pm, rp);
+  if (!prima_set_memory_options ("run", prefetch, force, prefetch_mode, release_policy))
+    return 2;
   /* Faulting a large model in is the real work of start-up: show it. */
   prima_residency_set_progress (verbose || isatty (2));
   /* The baseline of memory pressure: before anything is mapped. */

@@ -88,8 +88,6 @@ prima_cmd_worker (int argc, char **argv)
   const char *prefetch_mode = NULL, *release_policy = NULL;
   int world = 0, rank = -1, port = PRIMA_RING_DEFAULT_PORT, n_ctx = 0, n_threads = 0;
   gboolean help, prefetch = FALSE, force = FALSE, verbose = FALSE;
-  prima_prefetch_mode pm = PRIMA_PREFETCH_DEFAULT;
-  prima_release_policy rp = PRIMA_RELEASE_DEFAULT;
   const cli_option options[] = {
     {"--world", CLI_INT, &world, "N", "devices in the ring"},
     {"--rank", CLI_INT, &rank, "R", "this device's rank (1 .. N-1)"},
@@ -123,21 +121,10 @@ prima_cmd_worker (int argc, char **argv)
     fprintf (stderr, "prima worker: needs --world N (>= 2) and --rank R (1 .. N-1), and a usable --port\n");
     return 2;
   }
-  if (prefetch_mode && !prima_prefetch_mode_from_name (prefetch_mode, &pm)) {
-    fprintf (stderr, "prima worker: unknown --prefetch-mode '%s' (none, advise, force)\n", prefetch_mode);
-    return 2;
-  }
-  if (release_policy && !prima_release_policy_from_name (release_policy, &rp)) {
-    fprintf (stderr, "prima worker: unknown --release-policy '%s' (auto, never, always)\n", release_policy);
-    return 2;
-  }
-  if (force)
-    pm = PRIMA_PREFETCH_FORCE;
-  else if (prefetch)
-    pm = PRIMA_PREFETCH_ADVISE;
   /* the same memory options as prima run: the layers element's contexts
    * take the process defaults */
-  prima_residency_set_defaults (pm, rp);
+  if (!prima_set_memory_options ("worker", prefetch, force, prefetch_mode, release_policy))
+    return 2;
   prima_residency_set_progress (verbose);
   /* the baseline of memory pressure: before anything is mapped */
   prima_memwatch_global_start ();

@@ -23,5 +23,11 @@ const char *prima_default_model_path (void);
 gboolean prima_open_model (const char *command, const char *path, prima_model **model, prima_tokenizer **tok);
 /* Parse "1,2,3" or "1 2 3" into ids; NULL (after an error line) on bad input. */
 GArray *prima_parse_ids (const char *command, const char *text);
+/* The memory options of run, worker and bench (--prefetch, --force,
+ * --prefetch-mode, --release-policy; NULL/FALSE when not given) made the
+ * process defaults of the residency engine. FALSE, with a message, for an
+ * unknown mode or policy. */
+gboolean prima_set_memory_options (const char *command, gboolean prefetch, gboolean force,
+    const char *prefetch_mode, const char *release_policy);
 /* Read a whole prompt file for -f. */
 char *prima_read_prompt_file (const char *command, const char *path);

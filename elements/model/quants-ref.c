@@ -1143,6 +1143,33 @@ vec_dot_q3_K_q8_K_ref (int n, float *s, const void *vx, const void *vy)
   *s = sum;
 }
 
+/* One Q4_K block against activations q8 (levels in order when x_layout is
+ * FALSE, in Q8_K_X order when TRUE) with their sums per 32 levels: the
+ * scale-weighted sum and the min-weighted sum, both exact integers. */
+static void
+q4_K_block_sums (const block_q4_K *x, const int8_t *q8, gboolean x_layout, const int *sums32, int *isum, int *msum)
+{
+  *isum = *msum = 0;
+  for (int j = 0; j < 8; j++) {
+    uint8_t sc, m;
+    int sub = 0;
+    k4_scale_min (j, x->scales, &sc, &m);
+    for (int l = 0; l < 32; l++) {
+      const uint8_t b = x->qs[32 * (j / 2) + l];
+      const int e = 32 * j + l;
+      sub += ((j & 1) ? b >> 4 : b & 0xF) * q8[x_layout ? q8_K_x_index (e) : e];
+    }
+    *isum += sc * sub;
+    *msum += m * sums32[j];
+  }
+}
+
+static float
+q4_K_block_value (const block_q4_K *x, float yd, int isum, int msum)
+{
+  return yd * prima_fp16_to_fp32 (x->d) * (float) isum - yd * prima_fp16_to_fp32 (x->dmin) * (float) msum;
+}
+
 void
 vec_dot_q4_K_q8_K_ref (int n, float *s, const void *vx, const void *vy)
 {
@@ -1150,20 +1177,11 @@ vec_dot_q4_K_q8_K_ref (int n, float *s, const void *vx, const void *vy)
   const block_q8_K *y = vy;
   float sum = 0;
   for (int i = 0; i < n / QK_K; i++) {
-    int isum = 0, msum = 0;
-    for (int j = 0; j < 8; j++) {
-      uint8_t sc, m;
-      int sub = 0;
-      k4_scale_min (j, x[i].scales, &sc, &m);
-      for (int l = 0; l < 32; l++) {
-        const uint8_t b = x[i].qs[32 * (j / 2) + l];
-        sub += ((j & 1) ? b >> 4 : b & 0xF) * y[i].qs[32 * j + l];
-      }
-      isum += sc * sub;
-      msum += m * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-    }
-    sum += y[i].d * prima_fp16_to_fp32 (x[i].d) * (float) isum
-        - y[i].d * prima_fp16_to_fp32 (x[i].dmin) * (float) msum;
+    int sums32[8], isum, msum;
+    for (int j = 0; j < 8; j++)
+      sums32[j] = y[i].bsums[2 * j] + y[i].bsums[2 * j + 1];
+    q4_K_block_sums (&x[i], y[i].qs, FALSE, sums32, &isum, &msum);
+    sum += q4_K_block_value (&x[i], y[i].d, isum, msum);
   }
   *s = sum;
 }
@@ -1177,20 +1195,11 @@ vec_dot_q4_K_q8_K_x_ref (int n, float *s, const void *vx, const void *vy)
   const block_q8_K_x *y = vy;
   float sum = 0;
   for (int i = 0; i < n / QK_K; i++) {
-    int isum = 0, msum = 0;
-    for (int j = 0; j < 8; j++) {
-      uint8_t sc, m;
-      int sub = 0;
-      k4_scale_min (j, x[i].scales, &sc, &m);
-      for (int l = 0; l < 32; l++) {
-        const uint8_t b = x[i].qs[32 * (j / 2) + l];
-        sub += ((j & 1) ? b >> 4 : b & 0xF) * y[i].qs[q8_K_x_index (32 * j + l)];
-      }
-      isum += sc * sub;
-      msum += m * y[i].bsums32[j];
-    }
-    sum += y[i].d * prima_fp16_to_fp32 (x[i].d) * (float) isum
-        - y[i].d * prima_fp16_to_fp32 (x[i].dmin) * (float) msum;
+    int sums32[8], isum, msum;
+    for (int j = 0; j < 8; j++)
+      sums32[j] = y[i].bsums32[j];
+    q4_K_block_sums (&x[i], y[i].qs, TRUE, sums32, &isum, &msum);
+    sum += q4_K_block_value (&x[i], y[i].d, isum, msum);
   }
   *s = sum;
 }

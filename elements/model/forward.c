@@ -134,7 +134,7 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
   /* Any vec_dot_type row is at most as large as the f32 row. */
   ctx->xq_stride = (n_wide * sizeof (float) + 63) & ~(size_t) 63;
   ctx->xq[0] = g_malloc ((size_t) p.n_batch * ctx->xq_stride);
-  ctx->xq[1] = g_malloc ((size_t) p.n_batch * ctx->xq_stride);
+  /* xq[1] only when a model mixes activation types (prepare_input) */
   ctx->att_scores = g_new (float, (size_t) n_threads * ctx->n_ctx);
   ctx->att_q16 = g_new (prima_fp16, (size_t) n_threads * hp->head_dim);
   ctx->att_p16 = g_new (prima_fp16, (size_t) n_threads * ctx->n_ctx);
@@ -350,6 +350,8 @@ prepare_input (prima_context *ctx, int slot, const float *src, size_t src_stride
   if (ctx->xq_src[slot] == src && ctx->xq_type[slot] == vtype && ctx->xq_rows[slot] == n_rows)
     return ctx->xq[slot];
   vt = prima_type_get_traits (vtype);
+  if (ctx->xq[slot] == NULL)
+    ctx->xq[slot] = g_malloc ((size_t) ctx->n_batch * ctx->xq_stride);
   t = (quantize_task) { src, ctx->xq[slot], src_stride, ctx->xq_stride, n_rows, n, vt->from_float };
   atomic_store (&t.next, 0);
   if (n_rows == 1)

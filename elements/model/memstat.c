@@ -10,25 +10,26 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
-/* Value of "key" (followed by space or colon) in a key/value text file,
- * times mult (meminfo is in kB). */
+/* The values of keys (each followed by space or colon) in one read of a
+ * key/value text file, times mult (meminfo is in kB); a key not found keeps
+ * its value. Returns FALSE when the file cannot be read. */
 static gboolean
-file_key (const char *path, const char *key, guint64 mult, guint64 *out)
+file_keys (const char *path, const char *const *keys, guint n_keys, guint64 mult, guint64 *out)
 {
   char *text = NULL;
-  size_t klen = strlen (key);
-  gboolean found = FALSE;
   if (!g_file_get_contents (path, &text, NULL, NULL))
     return FALSE;
   for (char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
-    if (strncmp (line, key, klen) == 0 && (line[klen] == ' ' || line[klen] == ':')) {
-      *out = g_ascii_strtoull (line + klen + 1 + strspn (line + klen + 1, " \t"), NULL, 10) * mult;
-      found = TRUE;
-      break;
+    for (guint k = 0; k < n_keys; k++) {
+      size_t klen = strlen (keys[k]);
+      if (strncmp (line, keys[k], klen) == 0 && (line[klen] == ' ' || line[klen] == ':')) {
+        out[k] = g_ascii_strtoull (line + klen + 1 + strspn (line + klen + 1, " \t"), NULL, 10) * mult;
+        break;
+      }
     }
   }
   g_free (text);
-  return found;
+  return TRUE;
 }
 
 /* A number file: "max" (v2) and v1's huge "unlimited" give G_MAXUINT64. */
@@ -106,34 +107,54 @@ cgroup_path (gboolean want_v2)
   return found;
 }
 
-/* The directory with the tightest limit from this process's cgroup up to the
- * root of the hierarchy; NULL if none limits. */
-static char *
-limiting_cgroup (gboolean v2, guint64 *limit)
+/* The directories from this process's cgroup up to the root of the
+ * hierarchy (v1 memory or cgroup2), found once: the memory is read at every
+ * window's end, and mountinfo is long. A process is not expected to move to
+ * another cgroup while it runs. */
+static char **
+cgroup_chain (gboolean v2)
 {
-  char *mount = cgroup_mount (v2), *rel = cgroup_path (v2), *best = NULL;
-  guint64 best_limit = G_MAXUINT64;
-  if (mount && rel) {
-    char *dir = g_build_filename (mount, rel, NULL);
-    while (g_str_has_prefix (dir, mount)) {
-      guint64 lim;
-      if (file_number (dir, v2 ? "memory.max" : "memory.limit_in_bytes", &lim) && lim < best_limit) {
-        best_limit = lim;
-        g_free (best);
-        best = g_strdup (dir);
-      }
-      if (strlen (dir) <= strlen (mount))
-        break;
-      {
-        char *up = g_path_get_dirname (dir);
+  static char **chains[2];
+  static gsize done[2];
+  if (g_once_init_enter (&done[v2])) {
+    char *mount = cgroup_mount (v2), *rel = cgroup_path (v2);
+    GPtrArray *dirs = g_ptr_array_new ();
+    if (mount && rel) {
+      char *dir = g_build_filename (mount, rel, NULL);
+      while (g_str_has_prefix (dir, mount)) {
+        char *up;
+        g_ptr_array_add (dirs, g_strdup (dir));
+        if (strlen (dir) <= strlen (mount))
+          break;
+        up = g_path_get_dirname (dir);
         g_free (dir);
         dir = up;
       }
+      g_free (dir);
     }
-    g_free (dir);
+    g_ptr_array_add (dirs, NULL);
+    chains[v2] = (char **) g_ptr_array_free (dirs, FALSE);
+    g_free (mount);
+    g_free (rel);
+    g_once_init_leave (&done[v2], 1);
   }
-  g_free (mount);
-  g_free (rel);
+  return chains[v2];
+}
+
+/* The directory with the tightest limit from this process's cgroup up to the
+ * root of the hierarchy; NULL if none limits. */
+static const char *
+limiting_cgroup (gboolean v2, guint64 *limit)
+{
+  const char *best = NULL;
+  guint64 best_limit = G_MAXUINT64;
+  for (char **dir = cgroup_chain (v2); *dir; dir++) {
+    guint64 lim;
+    if (file_number (*dir, v2 ? "memory.max" : "memory.limit_in_bytes", &lim) && lim < best_limit) {
+      best_limit = lim;
+      best = *dir;
+    }
+  }
   *limit = best_limit;
   return best;
 }
@@ -141,56 +162,55 @@ limiting_cgroup (gboolean v2, guint64 *limit)
 gboolean
 prima_memstat_read (prima_memstat *out)
 {
-  guint64 mem_total = 0, mem_free = 0, mem_avail = 0, af = 0, inf = 0, anon = 0, limit;
+  static const char *const meminfo_keys[] = { "MemTotal", "MemFree", "MemAvailable", "Active(file)",
+    "Inactive(file)", "AnonPages"
+  };
+  /* v2's memory.stat, then v1's (hierarchical totals) */
+  static const char *const v2_keys[] = { "active_file", "inactive_file", "anon" };
+  static const char *const v1_keys[] = { "total_active_file", "total_inactive_file", "total_active_anon",
+    "total_inactive_anon"
+  };
+  guint64 mi[G_N_ELEMENTS (meminfo_keys)] = { 0, 0, G_MAXUINT64, 0, 0, 0 };
+  guint64 mem_total, mem_avail = 0, limit;
   gboolean have_meminfo;
-  char *dir;
 
   memset (out, 0, sizeof *out);
-  have_meminfo = file_key ("/proc/meminfo", "MemTotal", 1024, &mem_total);
+  have_meminfo = file_keys ("/proc/meminfo", meminfo_keys, G_N_ELEMENTS (meminfo_keys), 1024, mi) && mi[0] > 0;
+  mem_total = mi[0];
   if (have_meminfo) {
-    file_key ("/proc/meminfo", "MemFree", 1024, &mem_free);
-    if (!file_key ("/proc/meminfo", "MemAvailable", 1024, &mem_avail))
-      mem_avail = mem_free;
-    file_key ("/proc/meminfo", "Active(file)", 1024, &af);
-    file_key ("/proc/meminfo", "Inactive(file)", 1024, &inf);
-    file_key ("/proc/meminfo", "AnonPages", 1024, &anon);
+    mem_avail = mi[2] == G_MAXUINT64 ? mi[1] : mi[2];      /* kernels before 3.14 lack it */
     out->total = mem_total;
-    out->used = mem_total - MIN (mem_free, mem_total);
-    out->file = af + inf;
-    out->anon = anon;
+    out->used = mem_total - MIN (mi[1], mem_total);
+    out->file = mi[3] + mi[4];
+    out->anon = mi[5];
     out->available = mem_avail;
   }
 
   /* v2 first: where both are mounted, v1's memory controller may still be
    * the one in charge, so a limit is taken from wherever one is set. */
   for (int v = 2; v >= 1; v--) {
-    guint64 usage = 0, file_a = 0, file_i = 0, anon_a = 0, anon_i = 0, cg_anon = 0;
+    guint64 usage = 0, st[4] = { 0, 0, 0, 0 }, cg_anon;
+    const char *dir = limiting_cgroup (v == 2, &limit);
     char *stat;
-    dir = limiting_cgroup (v == 2, &limit);
     if (dir == NULL)
       continue;
     stat = g_build_filename (dir, "memory.stat", NULL);
     if (v == 2) {
       file_number (dir, "memory.current", &usage);
-      file_key (stat, "active_file", 1, &file_a);
-      file_key (stat, "inactive_file", 1, &file_i);
-      file_key (stat, "anon", 1, &cg_anon);
+      file_keys (stat, v2_keys, G_N_ELEMENTS (v2_keys), 1, st);
+      cg_anon = st[2];
     } else {
       file_number (dir, "memory.usage_in_bytes", &usage);
-      file_key (stat, "total_active_file", 1, &file_a);
-      file_key (stat, "total_inactive_file", 1, &file_i);
-      file_key (stat, "total_active_anon", 1, &anon_a);
-      file_key (stat, "total_inactive_anon", 1, &anon_i);
-      cg_anon = anon_a + anon_i;
+      file_keys (stat, v1_keys, G_N_ELEMENTS (v1_keys), 1, st);
+      cg_anon = st[2] + st[3];
     }
     g_free (stat);
-    g_free (dir);
     if (have_meminfo && limit >= mem_total)
       continue;                 /* a limit above the machine's memory does not bind */
     out->cgroup_version = v;
     out->total = limit;
     out->used = MIN (usage, limit);
-    out->file = MIN (file_a + file_i, out->used);
+    out->file = MIN (st[0] + st[1], out->used);
     out->anon = cg_anon;
     {
       guint64 avail = limit - out->used + out->file;
@@ -202,7 +222,6 @@ prima_memstat_read (prima_memstat *out)
   }
   return have_meminfo;
 }
-
 guint64
 prima_memstat_resident (const void *addr, size_t len)
 {
@@ -271,6 +290,7 @@ prima_memwatch_pressure (const prima_memwatch *w)
 static GMutex global_lock;
 static prima_memwatch global_watch;
 static gboolean global_started;
+static gint64 global_last_us;
 
 void
 prima_memwatch_global_start (void)
@@ -278,15 +298,19 @@ prima_memwatch_global_start (void)
   g_mutex_lock (&global_lock);
   prima_memwatch_start (&global_watch);
   global_started = TRUE;
+  global_last_us = 0;
   g_mutex_unlock (&global_lock);
 }
 
 void
 prima_memwatch_global_sample (void)
 {
+  gint64 now = g_get_monotonic_time ();
   g_mutex_lock (&global_lock);
-  if (global_started)
+  if (global_started && now - global_last_us >= PRIMA_MEMWATCH_INTERVAL_US) {
     prima_memwatch_sample (&global_watch);
+    global_last_us = now;
+  }
   g_mutex_unlock (&global_lock);
 }
 

@@ -17,12 +17,21 @@
 #define SETUP_HEARTBEAT_TIMEOUT_MS 30000
 #define ECHO_REPS 9
 #define ECHO_BIG_TOKENS 16
+/* The data ring sends one frame per token to a device that has idled while
+ * the others computed: its threads asleep and, on a VM or a laptop, its CPU
+ * halted. Waking costs a few hundred us per hop on this kind of machine,
+ * which back-to-back echoes never see (they measured a quarter of it), so
+ * each timed echo follows such a pause. */
+#define ECHO_GAP_US 10000
+#define LAYER_GAP_S 0.005
 
 typedef struct {
   const PrimaRingSetupArgs *a;
   prima_link *up;               /* server: the previous device connects */
   prima_link *down;             /* client: to the next device */
   float *zeros;                 /* echo payload (one row of at most PRIMA_FRAME_MAX_EMBD) */
+  GAsyncQueue *echo_queue;      /* frames to echo (prima_link_event *) */
+  GThread *echo_thread;
   gint64 last_note;
   gboolean stop_sent;           /* the next device may close its server now */
 } Setup;
@@ -48,20 +57,59 @@ fail (const Setup *s, const char *fmt, ...)
   g_free (msg);
 }
 
-/* Server side: answer every frame from the previous device with a one-row
- * frame at once, on the link's own thread (the previous device times it). */
+/* Server side: every frame from the previous device is answered with a
+ * one-row frame. The answer goes out from another thread, as a frame in the
+ * data ring goes from the link's thread to primawssrc's and, after the
+ * layers, through primawssink back to the link's: the previous device times
+ * the round trip, and the handoffs are part of what a hop costs. */
+typedef struct {
+  guint64 origin_us;
+  guint32 n_embd;               /* 0: the setup is over */
+} EchoJob;
+
 static gboolean
 on_up_event (prima_link *link, const prima_link_event *ev, gpointer user_data)
 {
   Setup *s = user_data;
-  prima_frame_header h;
+  EchoJob *job;
 
   if (ev->type != PRIMA_LINK_EVENT_FRAME)
     return FALSE;
-  prima_frame_header_init (&h, PRIMA_FRAME_TYPE_HIDDEN, PRIMA_FRAME_DTYPE_F32, 0, 0, 1, 0, ev->frame.n_embd);
-  h.origin_us = ev->frame.origin_us;
-  prima_link_send_frame (link, &h, s->zeros, NULL);
+  job = g_new (EchoJob, 1);
+  job->origin_us = ev->frame.origin_us;
+  job->n_embd = ev->frame.n_embd;
+  g_async_queue_push (s->echo_queue, job);
   return TRUE;
+}
+
+static gpointer
+echo_main (gpointer data)
+{
+  Setup *s = data;
+
+  for (;;) {
+    EchoJob *job = g_async_queue_pop (s->echo_queue);
+    prima_frame_header h;
+    if (job->n_embd == 0) {
+      g_free (job);
+      return NULL;
+    }
+    prima_frame_header_init (&h, PRIMA_FRAME_TYPE_HIDDEN, PRIMA_FRAME_DTYPE_F32, 0, 0, 1, 0, job->n_embd);
+    h.origin_us = job->origin_us;
+    prima_link_send_frame (s->up, &h, s->zeros, NULL);
+    g_free (job);
+  }
+}
+
+/* Before the server link goes: the echo thread sends on it. */
+static void
+stop_echo (Setup *s)
+{
+  if (s->echo_thread == NULL)
+    return;
+  g_async_queue_push_front (s->echo_queue, g_new0 (EchoJob, 1));
+  g_thread_join (s->echo_thread);
+  s->echo_thread = NULL;
 }
 
 static gboolean
@@ -231,8 +279,10 @@ measure_hop (Setup *s, guint32 n_embd, prima_profile *p)
     prima_frame_header_init (&h, PRIMA_FRAME_TYPE_HIDDEN, PRIMA_FRAME_DTYPE_F32, 0, 0, sizes[i], 0, n_embd);
     for (int r = 0; r < ECHO_REPS + 2; r++) {
       GError *err = NULL;
-      gint64 t0 = g_get_monotonic_time ();
+      gint64 t0;
       prima_link_event *ev = NULL;
+      g_usleep (ECHO_GAP_US);
+      t0 = g_get_monotonic_time ();
       if (!prima_link_send_frame (s->down, &h, payload, &err)) {
         fail (s, "cannot time the hop: %s", err->message);
         g_error_free (err);
@@ -289,11 +339,13 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   prima_model_free (model);
   /* Short: the profiler paces its passes under a CPU quota and leaves out
    * the throttled ones, and the solver applies the quota; the memory
-   * bandwidth is for people only. */
+   * bandwidth is for people only. The layers are timed after an idle
+   * pause, as the ring runs them. */
   opt.n_threads = a->n_threads;
   opt.model_path = a->model_path;
   opt.matvec_seconds = 0.3;
   opt.layer_seconds = 0.3;
+  opt.layer_gap_seconds = LAYER_GAP_S;
   opt.cpu_budget_seconds = 2.0;
   opt.skip_memory_bandwidth = TRUE;
   opt.disk_bytes = (size_t) 64 << 20;
@@ -676,6 +728,7 @@ run_worker (Setup *s, PrimaRingSetup *out)
       case PRIMA_CTL_STOP:
         /* our server goes first, so that when the stop is back at the head
          * every setup server has let go of its port */
+        stop_echo (s);
         g_clear_pointer (&s->up, prima_link_free);
         send_control (s, s->down, c);
         prima_link_event_free (ev);
@@ -699,8 +752,12 @@ prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
   out->rank = -1;
   s.a = args;
   s.zeros = g_new0 (float, PRIMA_FRAME_MAX_EMBD);
+  s.echo_queue = g_async_queue_new_full (g_free);
+  s.echo_thread = g_thread_new ("prima-echo", echo_main, &s);
   ok = open_links (&s) && wait_links (&s) && (args->rank == 0 ? run_head (&s, out) : run_worker (&s, out));
+  stop_echo (&s);
   close_links (&s);
+  g_async_queue_unref (s.echo_queue);
   g_free (s.zeros);
   if (!ok)
     prima_ring_setup_clear (out);

@@ -826,6 +826,8 @@ measure_layers (const prima_profile_options *opt, prima_profile *p)
           || (n < 3 && now_s () - start < 3 * opt->layer_seconds + 0.05))) {
     pass_clock clk;
     double dt, dc;
+    if (opt->layer_gap_seconds > 0)
+      g_usleep ((gulong) (opt->layer_gap_seconds * 1e6));
     pass_start (&clk, &p->cpu_limit);
     prima_context_eval (ctx, 1, NULL, hidden, 0, out, FALSE, NULL);
     if (!pass_stop (&clk, &dt, &dc)) {
@@ -858,7 +860,12 @@ measure_layers (const prima_profile_options *opt, prima_profile *p)
   p->passes_kept += n;
   p->layer_first = first;
   p->layer_count = count;
-  p->layer_time = fast_quarter (times, n) / count;
+  if (opt->layer_gap_seconds > 0) {
+    qsort (times, n, sizeof times[0], compare_doubles);
+    p->layer_time = times[n / 2] / count;
+  } else {
+    p->layer_time = fast_quarter (times, n) / count;
+  }
   p->layer_matvec_time = matvec / count;
   /* The difference is what the solver adds to the products; it may be
    * negative (the forward pass's fused rounds stream a little faster than
@@ -866,7 +873,11 @@ measure_layers (const prima_profile_options *opt, prima_profile *p)
    * More than half the products off is a measurement gone wrong. */
   p->layer_overhead = MAX (-0.5 * p->layer_matvec_time, p->layer_time - p->layer_matvec_time);
   p->cpu_busy = wall > 0 ? cpu / wall : 0;
-  g_snprintf (p->layer_note, sizeof p->layer_note, "layers %d-%d, %d evaluations", first, first + count - 1, n);
+  if (opt->layer_gap_seconds > 0)
+    g_snprintf (p->layer_note, sizeof p->layer_note, "layers %d-%d, %d evaluations, each after %.0f ms idle", first,
+        first + count - 1, n, opt->layer_gap_seconds * 1e3);
+  else
+    g_snprintf (p->layer_note, sizeof p->layer_note, "layers %d-%d, %d evaluations", first, first + count - 1, n);
 out:
   g_free (hidden);
   g_free (out);

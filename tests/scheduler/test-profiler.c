@@ -178,7 +178,8 @@ test_json (void)
   q.cpu_limit.period = 0.1;
   q.cpu_limit.cores = 0.6;
   q.layer_count = 3;
-  q.layer_overhead = -0.00002;      /* negative: the real layer was faster than its products */
+  q.layer_overhead = -1e-7;         /* negative: the real layer was faster than its products (and less
+                                     * than the tiny shape below takes at any measured rate) */
   q.cpu_tail = 0.0007;
   roundtrip (&q, FALSE);
   {
@@ -187,7 +188,7 @@ test_json (void)
     g_assert_cmpfloat (d.cpu_quota, ==, 0.6);
     g_assert_cmpfloat (d.cpu_period, ==, 0.1);
     g_assert_cmpfloat (d.cpu_threads, ==, q.n_threads);
-    g_assert_cmpfloat (d.cpu_layer_overhead, ==, -0.00002);
+    g_assert_cmpfloat (d.cpu_layer_overhead, ==, -1e-7);
     g_assert_cmpfloat (d.cpu_window_spin, ==, 0.0007);
   }
 
@@ -270,6 +271,15 @@ test_model_shapes (void)
   /* F16 has no tensor in this model: the default 4096 x 4096 (attention's rate). */
   g_assert_cmpint (p.shape_cols[PRIMA_TYPE_F16], ==, 4096);
   g_assert_false (p.disk_measured);
+  /* As the ring's setup times it: each pass after an idle pause (at least
+   * three passes, so the layer test takes at least three pauses). */
+  opt.skip_cpu = FALSE;
+  opt.layer_gap_seconds = 0.01;
+  g_assert_true (prima_profile_measure (&opt, &p, &error));
+  g_assert_cmpint (p.layer_count, >=, 1);
+  g_assert_cmpfloat (p.layer_time, >, 0);
+  g_assert_cmpfloat (p.t_layer, >=, 3 * 0.01);
+  g_assert_nonnull (strstr (p.layer_note, "after 10 ms idle"));
   prima_model_free (model);
   g_free (path);
 }

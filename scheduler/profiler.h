@@ -85,8 +85,8 @@ typedef struct {
   /* Idle time before each real-layer pass (default 0: back to back, as one
    * device decodes). A ring device runs its window after idling while the
    * others compute, with its threads asleep and its caches cold, and that
-   * pass is slower: the ring's setup sets a few ms, and the estimate is then
-   * the median pass (waking is slow on some passes, not on others). */
+   * pass is slower: the ring's setup sets a few ms. Either way the estimate
+   * is the median pass. */
   double layer_gap_seconds;
   double cpu_budget_seconds;    /* all types together, on a loaded machine (default 4 s) */
   size_t membw_bytes;           /* default 128 MiB (less when memory is short) */

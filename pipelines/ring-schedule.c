@@ -24,6 +24,9 @@
  * each timed echo follows such a pause. */
 #define ECHO_GAP_US 10000
 #define LAYER_GAP_S 0.005
+/* Attention is timed at the run's positions up to this many (filling the
+ * cache costs a short prompt); beyond, its cost grows as its FLOPs. */
+#define LAYER_POSITION_MAX 128
 
 typedef struct {
   const PrimaRingSetupArgs *a;
@@ -34,6 +37,8 @@ typedef struct {
   GThread *echo_thread;
   gint64 last_note;
   gboolean stop_sent;           /* the next device may close its server now */
+  int positions;                /* cached positions a decoded token attends to, on average (the head's
+                                 * estimate for this run; workers learn it from the head's profile) */
 } Setup;
 
 #define SETUP_PATH "/prima/setup"
@@ -346,6 +351,7 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   opt.matvec_seconds = 0.3;
   opt.layer_seconds = 0.3;
   opt.layer_gap_seconds = LAYER_GAP_S;
+  opt.layer_position = MIN (s->positions, LAYER_POSITION_MAX);
   opt.cpu_budget_seconds = 2.0;
   opt.skip_memory_bandwidth = TRUE;
   opt.disk_bytes = (size_t) 64 << 20;
@@ -362,6 +368,8 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   next = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + (a->rank + 1) % a->world);
   json_object_set_string_member (json_node_get_object (node), "name", name);
   json_object_set_string_member (json_node_get_object (node), "_next", next);
+  if (a->rank == 0)
+    json_object_set_int_member (json_node_get_object (node), "_decode_positions", s->positions);
   g_free (name);
   g_free (next);
   prima_ctl_msg_init (m, PRIMA_CTL_PROFILE);
@@ -485,12 +493,7 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
     goto error;
   halda_model_from_prima (model, a->n_ctx, &hm);
   prima_model_free (model);
-  /* Attention at the positions the decoded tokens attend to on average (the
-   * run's estimate; half the context when it does not know), not at a full
-   * context: the prediction is for this run. The KV cache is still sized
-   * for the whole context. */
-  halda_model_set_attention_positions (&hm, a->decode_positions > 0 ? MIN (a->decode_positions, a->n_ctx)
-      : a->n_ctx / 2.0);
+  halda_model_set_attention_positions (&hm, s->positions);
   prima_profile_to_halda (own, TRUE, &devs[0]);
   g_snprintf (devs[0].name, sizeof devs[0].name, "rank 0 (%s)", own->name);
   next_of[0] = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + 1);
@@ -706,6 +709,9 @@ run_worker (Setup *s, PrimaRingSetup *out)
           prima_link_event_free (ev);
           return FALSE;
         }
+        if (c->rank == 0 && JSON_NODE_HOLDS_OBJECT (c->profile))
+          s->positions = (int) CLAMP (json_object_get_int_member_with_default (json_node_get_object (c->profile),
+                  "_decode_positions", 0), 0, G_MAXINT / 2);
         if (c->rank == a->rank - 1) {
           /* our turn: the devices before us are done, the rest wait */
           prima_ctl_msg m;
@@ -751,6 +757,12 @@ prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
   memset (out, 0, sizeof *out);
   out->rank = -1;
   s.a = args;
+  /* Attention at the positions the decoded tokens attend to on average
+   * (the run's estimate; half the context when it does not know), not at a
+   * full context: the prediction is for this run. The KV cache is still
+   * sized for the whole context. */
+  if (args->rank == 0)
+    s.positions = args->decode_positions > 0 ? MIN (args->decode_positions, args->n_ctx) : args->n_ctx / 2;
   s.zeros = g_new0 (float, PRIMA_FRAME_MAX_EMBD);
   s.echo_queue = g_async_queue_new_full (g_free);
   s.echo_thread = g_thread_new ("prima-echo", echo_main, &s);

@@ -763,7 +763,7 @@ measure_layers (const prima_profile_options *opt, prima_profile *p)
   float *hidden = NULL, *out = NULL;
   double max_pass = pass_max_seconds (&p->cpu_limit, p->n_threads), target, bytes = 0, matvec = 0;
   double times[512], wall = 0, cpu = 0, start;
-  int first, count = 0, n = 0, L;
+  int first, count = 0, n = 0, L, P;
 
   if (opt->skip_layer || opt->skip_cpu || opt->model_path == NULL) {
     g_strlcpy (p->layer_note, opt->model_path ? "skipped" : "no model", sizeof p->layer_note);
@@ -800,11 +800,18 @@ measure_layers (const prima_profile_options *opt, prima_profile *p)
     g_strlcpy (p->layer_note, "one layer does not fit in half the free memory", sizeof p->layer_note);
     goto out;
   }
+  /* Attention at the run's positions costs more than its FLOPs at the F16
+   * rate (a call per position and head): each pass attends to P cached
+   * positions, and the attention the solver counts itself at P is taken
+   * out of the overhead below, so its per-layer time at P is the real one. */
+  P = MAX (0, opt->layer_position);
+  if (P > 0 && !(p->cpu_flops[PRIMA_TYPE_F16] > 0))
+    P = 0;
   memset (&cp, 0, sizeof cp);
   cp.first_layer = first;
   cp.last_layer = first + count;
-  cp.n_ctx = 8;
-  cp.n_batch = 1;
+  cp.n_ctx = P + 8;
+  cp.n_batch = MAX (1, MIN (P, 64));
   cp.n_threads = p->n_threads;
   cp.prefetch = PRIMA_PREFETCH_NONE;
   cp.release = PRIMA_RELEASE_NEVER;
@@ -814,13 +821,17 @@ measure_layers (const prima_profile_options *opt, prima_profile *p)
     g_error_free (err);
     goto out;
   }
-  hidden = g_new (float, model->hp.n_embd);
-  out = g_new (float, model->hp.n_embd);
-  for (int i = 0; i < model->hp.n_embd; i++)
+  hidden = g_new (float, (size_t) MAX (P, 1) * model->hp.n_embd);
+  out = g_new (float, (size_t) MAX (P, 1) * model->hp.n_embd);
+  for (size_t i = 0; i < (size_t) MAX (P, 1) * model->hp.n_embd; i++)
     hidden[i] = (float) sin (0.37 * i + 1.0);
-  /* Position 0 every time: each evaluation drops the cell of the last one. */
+  /* The cells 0 .. P-1 once, as a prompt; then every evaluation is at P
+   * (each drops the cell of the last one). */
+  if (P > 0)
+    prima_context_eval (ctx, P, NULL, hidden, 0, out, FALSE, NULL);
+  matvec += (double) count * P * 4.0 * model->hp.n_head * model->hp.head_dim / p->cpu_flops[PRIMA_TYPE_F16];
   for (int i = 0; i < 2; i++)
-    prima_context_eval (ctx, 1, NULL, hidden, 0, out, FALSE, NULL);
+    prima_context_eval (ctx, 1, NULL, hidden, P, out, FALSE, NULL);
   start = now_s ();
   while (n < (int) G_N_ELEMENTS (times) && (now_s () - start < opt->layer_seconds
           || (n < 3 && now_s () - start < 3 * opt->layer_seconds + 0.05))) {
@@ -829,7 +840,7 @@ measure_layers (const prima_profile_options *opt, prima_profile *p)
     if (opt->layer_gap_seconds > 0)
       g_usleep ((gulong) (opt->layer_gap_seconds * 1e6));
     pass_start (&clk, &p->cpu_limit);
-    prima_context_eval (ctx, 1, NULL, hidden, 0, out, FALSE, NULL);
+    prima_context_eval (ctx, 1, NULL, hidden, P, out, FALSE, NULL);
     if (!pass_stop (&clk, &dt, &dc)) {
       p->passes_throttled++;
       continue;
@@ -873,11 +884,13 @@ measure_layers (const prima_profile_options *opt, prima_profile *p)
    * More than half the products off is a measurement gone wrong. */
   p->layer_overhead = MAX (-0.5 * p->layer_matvec_time, p->layer_time - p->layer_matvec_time);
   p->cpu_busy = wall > 0 ? cpu / wall : 0;
+  g_snprintf (p->layer_note, sizeof p->layer_note, "layers %d-%d, %d evaluations", first, first + count - 1, n);
+  if (P > 0)
+    g_snprintf (p->layer_note + strlen (p->layer_note), sizeof p->layer_note - strlen (p->layer_note),
+        " at position %d", P);
   if (opt->layer_gap_seconds > 0)
-    g_snprintf (p->layer_note, sizeof p->layer_note, "layers %d-%d, %d evaluations, each after %.0f ms idle", first,
-        first + count - 1, n, opt->layer_gap_seconds * 1e3);
-  else
-    g_snprintf (p->layer_note, sizeof p->layer_note, "layers %d-%d, %d evaluations", first, first + count - 1, n);
+    g_snprintf (p->layer_note + strlen (p->layer_note), sizeof p->layer_note - strlen (p->layer_note),
+        ", each after %.0f ms idle", opt->layer_gap_seconds * 1e3);
 out:
   g_free (hidden);
   g_free (out);

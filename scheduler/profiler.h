@@ -88,6 +88,12 @@ typedef struct {
    * pass is slower: the ring's setup sets a few ms. Either way the estimate
    * is the median pass. */
   double layer_gap_seconds;
+  /* Cached positions each real-layer pass attends to (default 0). Attention
+   * costs more than its FLOPs at the F16 rate; the overhead then leaves out
+   * only what the solver counts itself at this position, so a plan for a
+   * run whose tokens attend to about this many positions gets the real
+   * per-layer time. The ring's setup sets the run's (at most 128). */
+  int layer_position;
   double cpu_budget_seconds;    /* all types together, on a loaded machine (default 4 s) */
   size_t membw_bytes;           /* default 128 MiB (less when memory is short) */
   size_t disk_bytes;            /* temporary file; default 256 MiB */
@@ -119,7 +125,8 @@ typedef struct {
    * thread-pool rounds). layer_count 0: not measured (layer_note says why). */
   int layer_first, layer_count;
   double layer_time;            /* seconds per layer, the real forward pass */
-  double layer_matvec_time;     /* seconds per layer, its products at the profiled rates */
+  double layer_matvec_time;     /* seconds per layer, its products at the profiled rates (and its attention
+                                 * at layer_position at the F16 rate: what the solver counts itself) */
   double layer_overhead;        /* the difference (at least -half the products) */
   double cpu_busy;              /* CPU seconds per second during the real layers (threads running) */
   double cpu_tail;              /* CPU seconds burnt after an evaluation (spinning workers), median */

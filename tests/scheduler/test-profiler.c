@@ -280,6 +280,16 @@ test_model_shapes (void)
   g_assert_cmpfloat (p.layer_time, >, 0);
   g_assert_cmpfloat (p.t_layer, >=, 3 * 0.01);
   g_assert_nonnull (strstr (p.layer_note, "after 10 ms idle"));
+  /* Attending to 16 cached positions: what the solver counts itself for
+   * that attention (FLOPs at the F16 rate) goes with the products. */
+  opt.layer_gap_seconds = 0;
+  opt.layer_position = 16;
+  g_assert_true (prima_profile_measure (&opt, &p, &error));
+  g_assert_cmpint (p.layer_count, >=, 1);
+  g_assert_nonnull (strstr (p.layer_note, "at position 16"));
+  g_assert_cmpfloat (p.layer_matvec_time, >,
+      16 * 4.0 * model->hp.n_head * model->hp.head_dim / p.cpu_flops[PRIMA_TYPE_F16]);
+  g_assert_cmpfloat (p.layer_overhead, >=, p.layer_time - p.layer_matvec_time - 1e-12);
   prima_model_free (model);
   g_free (path);
 }

@@ -33,7 +33,7 @@ typedef struct {
   prima_link *up;               /* server: the previous device connects */
   prima_link *down;             /* client: to the next device */
   float *zeros;                 /* echo payload (one row of at most PRIMA_FRAME_MAX_EMBD) */
-  GAsyncQueue *echo_queue;      /* frames to echo (prima_link_event *) */
+  GAsyncQueue *echo_queue;      /* frames to echo (EchoJob *) */
   GThread *echo_thread;
   gint64 last_note;
   gboolean stop_sent;           /* the next device may close its server now */
@@ -209,10 +209,15 @@ wait_links (Setup *s)
 }
 
 /* The next event from either hop; a lost hop is an error. Frames from the
- * next device (late echoes) are dropped. */
+ * next device (late echoes) are dropped. While the head waits for what
+ * (when given), it says so every WAIT_NOTE_S: a device that profiles
+ * slowly (a low CPU quota, a slow disk) or hangs is not silent. */
+#define WAIT_NOTE_S 15
 static prima_link_event *
-next_event (Setup *s, prima_link **from)
+next_event (Setup *s, prima_link **from, const char *what)
 {
+  gint64 start = g_get_monotonic_time (), last_note = start;
+
   for (;;) {
     prima_link_event *ev = prima_link_pop (s->up, 2000);
     *from = s->up;
@@ -220,8 +225,15 @@ next_event (Setup *s, prima_link **from)
       ev = prima_link_pop (s->down, 2000);
       *from = s->down;
     }
-    if (ev == NULL)
+    if (ev == NULL) {
+      gint64 now = g_get_monotonic_time ();
+      if (what && s->a->rank == 0 && now - last_note >= WAIT_NOTE_S * G_USEC_PER_SEC) {
+        last_note = now;
+        fprintf (stderr, "prima %s: ring setup: still waiting for %s (%.0f s)\n", s->a->command, what,
+            (now - start) / 1e6);
+      }
       continue;
+    }
     if (ev->type == PRIMA_LINK_EVENT_LOST && *from == s->down && s->stop_sent) {
       prima_link_event_free (ev);
       continue;
@@ -627,7 +639,10 @@ run_head (Setup *s, PrimaRingSetup *out)
       goto out;
     /* the head's profile is the token: rank 1 profiles when it sees it */
     while (have < M - 1) {
-      prima_link_event *ev = next_event (s, &from);
+      char what[48];
+      prima_link_event *ev;
+      g_snprintf (what, sizeof what, "the profile of rank %d", have + 1);
+      ev = next_event (s, &from, what);
       if (ev == NULL)
         goto out;
       if (from == s->up && ev->control.type == PRIMA_CTL_PROFILE && ev->control.rank > 0
@@ -657,7 +672,8 @@ run_head (Setup *s, PrimaRingSetup *out)
   if (!setup_from_plan (s, m.plan, out) || !send_control (s, s->down, &m))
     goto out;
   for (prima_ctl_type want = PRIMA_CTL_PLAN; want != PRIMA_CTL_N_TYPES;) {
-    prima_link_event *ev = next_event (s, &from);
+    prima_link_event *ev = next_event (s, &from, want == PRIMA_CTL_PLAN ? "the plan to come back round" :
+        "the ordered stop to come back round");
     if (ev == NULL)
       goto out;
     if (from == s->up && ev->control.type == want) {
@@ -694,7 +710,7 @@ run_worker (Setup *s, PrimaRingSetup *out)
   gboolean have_plan = FALSE;
 
   for (;;) {
-    prima_link_event *ev = next_event (s, &from);
+    prima_link_event *ev = next_event (s, &from, NULL);
     prima_ctl_msg *c;
     if (ev == NULL)
       return FALSE;

@@ -31,6 +31,12 @@ init_model (halda_model *out, int n_layer, int64_t n_embd, int64_t n_head, int64
   out->head_buffer_bytes = 4.0 * (n_vocab + n_embd);
 }
 
+double
+halda_attention_flops_per_position (int64_t n_head, int64_t head_dim)
+{
+  return 4.0 * (double) n_head * (double) head_dim;
+}
+
 /* The sums over all layers become means per layer; attention is added per layer. */
 static void
 finish_model (halda_model *out, double layer_total, int64_t n_head, int64_t head_dim, int n_ctx)
@@ -38,9 +44,8 @@ finish_model (halda_model *out, double layer_total, int64_t n_head, int64_t head
   out->layer_bytes = layer_total / out->n_layer;
   for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
     out->layer_flops[t] /= out->n_layer;
-  /* Attention reads the F16 cache: QK and softmax(QK)V, 2 FLOPs per MAC each,
-   * counted at a full context (the worst case). */
-  out->attention_flops_per_position = 4.0 * (double) n_head * head_dim;
+  /* Attention reads the F16 cache, counted at a full context (the worst case). */
+  out->attention_flops_per_position = halda_attention_flops_per_position (n_head, head_dim);
   out->attention_positions = n_ctx;
   out->layer_flops[PRIMA_TYPE_F16] += out->attention_flops_per_position * n_ctx;
 }

@@ -24,6 +24,9 @@ gboolean halda_model_from_shape (const prima_mk_params *shape, int64_t n_vocab, 
 /* Count attention at this many cached positions per decoded token (e.g. the
  * mean position of a generation) instead of n_ctx, the worst case. */
 void halda_model_set_attention_positions (halda_model *model, double positions);
+/* The F16 FLOPs attention adds per cached position to one layer of a
+ * decoded token: QK and softmax(QK)V, 2 FLOPs per MAC each. */
+double halda_attention_flops_per_position (int64_t n_head, int64_t head_dim);
 
 /* One device from a JSON object (fields: docs/scheduler-plans.md). */
 gboolean halda_device_from_json (JsonObject *obj, int index, halda_device *out, GError **error);

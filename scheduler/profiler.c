@@ -829,7 +829,8 @@ measure_layers (const prima_profile_options *opt, prima_profile *p)
    * (each drops the cell of the last one). */
   if (P > 0)
     prima_context_eval (ctx, P, NULL, hidden, 0, out, FALSE, NULL);
-  matvec += (double) count * P * 4.0 * model->hp.n_head * model->hp.head_dim / p->cpu_flops[PRIMA_TYPE_F16];
+  matvec += (double) count * P * halda_attention_flops_per_position (model->hp.n_head, model->hp.head_dim)
+      / p->cpu_flops[PRIMA_TYPE_F16];
   for (int i = 0; i < 2; i++)
     prima_context_eval (ctx, 1, NULL, hidden, P, out, FALSE, NULL);
   start = now_s ();

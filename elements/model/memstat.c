@@ -222,6 +222,7 @@ prima_memstat_read (prima_memstat *out)
   }
   return have_meminfo;
 }
+
 guint64
 prima_memstat_resident (const void *addr, size_t len)
 {

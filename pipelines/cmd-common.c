@@ -2,6 +2,7 @@
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "prima-commands.h"
 #include "residency.h"
+#include "prima-pipeline.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +14,8 @@ const char *
 prima_default_model_path (void)
 {
   static char *path;
-  if (path == NULL) {
-    char *src = g_build_filename (PRIMA_SOURCE_DATA_DIR, DEFAULT_MODEL, NULL);
-    if (g_file_test (src, G_FILE_TEST_EXISTS))
-      path = src;
-    else {
-      g_free (src);
-      path = g_build_filename (PRIMA_INSTALL_DATA_DIR, DEFAULT_MODEL, NULL);
-    }
-  }
+  if (path == NULL)
+    path = prima_data_path (DEFAULT_MODEL);
   return path;
 }
 

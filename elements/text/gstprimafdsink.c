@@ -67,15 +67,17 @@ static gboolean
 gst_prima_fd_sink_start (GstBaseSink * bsink)
 {
   GstPrimaFdSink *self = GST_PRIMA_FD_SINK (bsink);
+  int flags;
 
   GST_OBJECT_LOCK (self);
   self->out_fd = self->fd;
   GST_OBJECT_UNLOCK (self);
 
-  /* only checks that the descriptor is open: its offset is left as it is */
-  if (fcntl (self->out_fd, F_GETFL) < 0) {
+  /* only checks that the descriptor is open for writing: its offset is left as it is */
+  flags = fcntl (self->out_fd, F_GETFL);
+  if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, (_("File descriptor %d is not open for writing."), self->out_fd),
-        ("%s", g_strerror (errno)));
+        ("%s", flags < 0 ? g_strerror (errno) : "opened read-only"));
     return FALSE;
   }
   self->fdset = gst_poll_new (TRUE);
@@ -149,8 +151,8 @@ gst_prima_fd_sink_render (GstBaseSink * bsink, GstBuffer * buf)
       }
       continue;
     }
-    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (_("Could not write to file descriptor %d."), self->out_fd),
-        ("%s", g_strerror (errno)));
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (_("Could not write to file descriptor %d: %s."), self->out_fd,
+            g_strerror (errno)), (NULL));
     ret = GST_FLOW_ERROR;
     break;
   }

@@ -55,7 +55,7 @@ else bad "prima run through a pipe"; cat "$T/err"; fi
 
 # a write that fails (a full disk) ends the run with one line naming the descriptor and the reason
 if timeout 60 "$P" run -p Once -n 6 --temp 0 > /dev/full 2> "$T/err"; then bad "prima run > /dev/full exits 0"
-elif grep -q "file descriptor 1: No space left on device" "$T/err"; then ok "prima run > /dev/full: $(head -1 "$T/err")"
+elif grep -q "file descriptor 1: No space left on device" "$T/err"; then ok "prima run > /dev/full: $(grep -m1 "file descriptor 1" "$T/err")"
 else bad "prima run > /dev/full:"; cat "$T/err"; fi
 
 # gst-launch-1.0 of each description that writes text (bounded to a few tokens, greedy)

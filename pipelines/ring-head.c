@@ -364,7 +364,9 @@ worker_why (const LocalWorker *lw)
 {
   char *how = WIFEXITED (lw->status) ? g_strdup_printf ("exited with status %d", WEXITSTATUS (lw->status))
       : g_strdup_printf ("was killed by signal %d (%s)", WTERMSIG (lw->status), g_strsignal (WTERMSIG (lw->status)));
-  char *why = lw->reason ? g_strdup_printf ("%s: %s", how, lw->reason) : g_strdup (how);
+  /* a worker that exits on its own says why last; a signal interrupts
+   * whatever it was saying */
+  char *why = lw->reason && WIFEXITED (lw->status) ? g_strdup_printf ("%s: %s", how, lw->reason) : g_strdup (how);
   g_free (how);
   return why;
 }
@@ -413,8 +415,9 @@ watch_end_head (PrimaRingWatch *wa, int failed)
     }
   }
   fflush (stderr);
-  /* the main thread is inside the setup round; nothing of it needs undoing */
-  _exit (1);
+  /* the main thread is inside the setup round; nothing of it needs undoing.
+   * Ctrl-C reaches the workers too: then the head was interrupted as well */
+  _exit (WIFSIGNALED (wa->w[failed].status) && WTERMSIG (wa->w[failed].status) == SIGINT ? 130 : 1);
 }
 
 static gpointer

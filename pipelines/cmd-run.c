@@ -301,7 +301,7 @@ prima_cmd_run (int argc, char **argv)
   const char *prefetch_mode = NULL, *release_policy = NULL;
   prima_sampler_params sp;
   gint64 seed = -1;
-  PrimaRingOptions ring = { 0 };
+  PrimaRingOptions ring = PRIMA_RING_OPTIONS_INIT;
   prima_sampler_params_init (&sp);
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
@@ -360,6 +360,8 @@ prima_cmd_run (int argc, char **argv)
     return 2;
   if (help)
     return 0;
+  if (!prima_ring_check_options ("run", &ring))
+    return 2;
   if (n_gpu_layers > 0 || gpu_mem)
     fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
   /* The layers element's contexts take the process defaults. */

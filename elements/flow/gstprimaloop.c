@@ -314,6 +314,24 @@ gst_prima_loop_send_answer (GstPrimaLoop * self, GstEvent * answer)
     GST_DEBUG_OBJECT (self, "nobody upstream took the answer");
 }
 
+/* How many positions after n_keep a context shift of a cache that ends at
+ * @end discards (halving the rest as often as needed) so that @need more fit
+ * in @n_ctx; 0 when no shift makes room. */
+static gint
+gst_prima_loop_shift_discard (gint end, gint need, gint n_keep, gint n_ctx)
+{
+  gint total = 0;
+
+  while (end + need >= n_ctx) {
+    gint d = (end - n_keep) / 2;
+    if (d <= 0)
+      return 0;
+    total += d;
+    end -= d;
+  }
+  return total;
+}
+
 /* Under lock: llama-cli's context shift of a cache that ends at @end (keep
  * n_keep, discard half of the rest, shift the rest down) so that @need more
  * positions fit. Returns the KV events to send downstream, in order, before
@@ -321,7 +339,7 @@ gst_prima_loop_send_answer (GstPrimaLoop * self, GstEvent * answer)
 static GList *
 gst_prima_loop_shift (GstPrimaLoop * self, gint end, gint need, gint * n_keep_out, gint * n_discard_out)
 {
-  gint n_keep, n_discard = 0, keep_prop, total = 0;
+  gint n_keep, n_discard, keep_prop;
   gboolean shift;
   GList *events = NULL;
 
@@ -333,16 +351,17 @@ gst_prima_loop_shift (GstPrimaLoop * self, gint end, gint need, gint * n_keep_ou
     return NULL;
   n_keep = keep_prop >= 0 ? keep_prop : self->first_prompt;
   n_keep = CLAMP (n_keep, 0, self->n_ctx - 4);
-  while (end + need >= self->n_ctx) {
-    gint n_left = end - n_keep, d = n_left / 2;
-    if (d <= 0)
-      break;
-    total += d;
-    end -= d;
+  n_discard = gst_prima_loop_shift_discard (end, need, n_keep, self->n_ctx);
+  if (n_discard == 0 && n_keep > 1) {
+    /* the kept start leaves no room for the new text (a long first prompt
+     * in a small context): keep only the first position (the BOS, as
+     * llama-cli's default n_keep) rather than refuse every later message */
+    GST_INFO_OBJECT (self, "keeping %d positions leaves no room for %d more: keeping 1", n_keep, need);
+    n_keep = 1;
+    n_discard = gst_prima_loop_shift_discard (end, need, n_keep, self->n_ctx);
   }
-  if (end + need >= self->n_ctx || total == 0)
+  if (n_discard == 0)
     return NULL;
-  n_discard = total;
   events = g_list_append (events, prima_event_new_kv_remove (0, n_keep, n_keep + n_discard));
   events = g_list_append (events, prima_event_new_kv_shift (0, n_keep + n_discard, -1, -n_discard));
   GST_INFO_OBJECT (self, "context shift: keeping %d, discarding %d, the rest moves down", n_keep, n_discard);
@@ -707,7 +726,8 @@ gst_prima_loop_prompt_too_long (GstPrimaLoop * self, GstBuffer * item, const Pri
     self->next_pos = h->pos0;
     self->answer_pos = h->pos0;
     self->n_prompt = 0;
-    answer = gst_prima_loop_end_turn (self, "context-full");
+    /* the tokenizer drops the message, so the next one is answered */
+    answer = prima_event_answer_set_refused (gst_prima_loop_end_turn (self, "context-full"));
   }
   g_mutex_unlock (&self->lock);
   gst_buffer_unref (item);

@@ -212,6 +212,58 @@ gst_prima_loop_find_channel (const gchar * channel)
   return self;
 }
 
+/* ---- the primafeedback elements of each channel (name -> count), so that
+ * a loop with nobody to hand its tokens back says so instead of waiting
+ * forever ---- */
+
+static GHashTable *feedbacks;
+
+/**
+ * gst_prima_loop_add_feedback:
+ * @channel: a channel name
+ *
+ * A primafeedback element hands tokens back on @channel (it calls this when
+ * it goes to PAUSED, and gst_prima_loop_remove_feedback() when it leaves).
+ */
+void
+gst_prima_loop_add_feedback (const gchar * channel)
+{
+  const gchar *name = channel ? channel : DEFAULT_CHANNEL;
+
+  g_mutex_lock (&channels_lock);
+  if (feedbacks == NULL)
+    feedbacks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_insert (feedbacks, g_strdup (name),
+      GINT_TO_POINTER (GPOINTER_TO_INT (g_hash_table_lookup (feedbacks, name)) + 1));
+  g_mutex_unlock (&channels_lock);
+}
+
+void
+gst_prima_loop_remove_feedback (const gchar * channel)
+{
+  const gchar *name = channel ? channel : DEFAULT_CHANNEL;
+  gint n;
+
+  g_mutex_lock (&channels_lock);
+  n = feedbacks ? GPOINTER_TO_INT (g_hash_table_lookup (feedbacks, name)) : 0;
+  if (n > 1)
+    g_hash_table_insert (feedbacks, g_strdup (name), GINT_TO_POINTER (n - 1));
+  else if (n == 1)
+    g_hash_table_remove (feedbacks, name);
+  g_mutex_unlock (&channels_lock);
+}
+
+static gboolean
+gst_prima_loop_has_feedback (const gchar * channel)
+{
+  gboolean found;
+
+  g_mutex_lock (&channels_lock);
+  found = feedbacks && g_hash_table_contains (feedbacks, channel ? channel : DEFAULT_CHANNEL);
+  g_mutex_unlock (&channels_lock);
+  return found;
+}
+
 /* Under lock. */
 static void
 gst_prima_loop_enqueue (GstPrimaLoop * self, gpointer item)
@@ -814,6 +866,16 @@ gst_prima_loop_src_loop (GstPrimaLoop * self)
   ret = gst_pad_push (self->srcpad, GST_BUFFER (item));
   if (ret != GST_FLOW_OK)
     goto error;
+  /* the answer needs its sampled tokens back: without a primafeedback on
+   * the channel the turn would wait forever (checked after the push, so a
+   * feedback on another channel reports its own error first) */
+  if ((h.flags & PRIMA_FLAG_PROMPT) && self->registered && !gst_prima_loop_has_feedback (self->registered)) {
+    GST_ELEMENT_ERROR (self, CORE, PAD,
+        (_("No primafeedback hands the sampled tokens back to the primaloop of the channel \"%s\"."),
+            self->registered), ("add \"t. ! primafeedback channel=%s\" after the sampler's tee", self->registered));
+    ret = GST_FLOW_ERROR;
+    goto error;
+  }
   return;
 
 error:

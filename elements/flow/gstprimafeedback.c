@@ -16,7 +16,8 @@
  * through a tee). It does not wait for preroll or synchronise to the clock,
  * and it never blocks: the loop only queues the token, so it needs no queue
  * in front of it. Events are not passed on; end-of-stream is posted on the
- * bus as a sink does.
+ * bus as a sink does. From PAUSED on, the loops know that the channel has a
+ * feedback: a loop without one posts an error when it sends a prompt.
  *
  * ## Example launch line
  * |[

@@ -29,9 +29,15 @@
  * Each turn ends with a `prima-turn` element message on the bus: token
  * counts, prompt and decode time, and why it ended.
  *
+ * A chat message that does not fit in the context (after a context shift,
+ * where #GstPrimaLoop:context-shift allows one) is not answered: the turn
+ * ends at once with a warning, and the `prima-answer` event says "refused"
+ * so that primatokenizer drops the message from its conversation.
+ *
  * The feedback is not a pad link: primafeedback hands its tokens to the
  * loop registered under its channel name, so the pipeline graph stays
- * acyclic. `src` runs its own streaming thread: a fed-back token is only
+ * acyclic. A loop that has sent a prompt while no primafeedback (in PAUSED
+ * or PLAYING) uses its channel posts an error instead of waiting forever. `src` runs its own streaming thread: a fed-back token is only
  * queued, so the thread that hands it over returns at once and the cycle
  * never recurses. The token that ends the turn has already reached the other
  * branches of the tee (so with n-predict=N exactly N tokens come out) but is
@@ -1194,7 +1200,9 @@ gst_prima_loop_class_init (GstPrimaLoopClass * klass)
    * rest (`prima-kv-remove`), moves the later ones down (`prima-kv-shift`,
    * the layers re-rotate their cached keys) and goes on; the tokenizer
    * upstream hears of it through `prima-kv-shifted`. A prompt that does not
-   * fit shifts the same way first.
+   * fit shifts the same way first. Where keeping #GstPrimaLoop:n-keep
+   * positions leaves no room, the shift keeps only the first position (the
+   * BOS), as llama-cli's default does.
    *
    * Since: 0.1
    */

@@ -27,7 +27,9 @@
  * piped in. Where a template rewrites earlier text (e.g. Qwen 3 drops the
  * thinking of earlier answers), the buffer carries the position to
  * re-evaluate from. A `prima-kv-clear` event or a flush starts a new
- * conversation.
+ * conversation. A line that is not valid UTF-8 is refused with a warning
+ * (its turn ends at once, empty), and a message that the loop refuses (it
+ * does not fit in the context) leaves the conversation: the chat goes on.
  *
  * ## Example launch line
  * |[

@@ -1485,6 +1485,37 @@ GST_START_TEST (test_tokenizer_empty_prompt)
 
 GST_END_TEST;
 
+/* prima run -cnv through stdin: a line that is not UTF-8 and a message too
+ * long for the context are refused with one line each, and the last message
+ * is answered. */
+GST_START_TEST (test_run_chat_goes_on)
+{
+  GString *input = g_string_new ("Hello\\n\\377\\376 bad\\n");
+  gchar *cmd, *out = NULL, *err = NULL;
+  gchar *argv[4] = { (gchar *) "/bin/sh", (gchar *) "-c", NULL, NULL };
+  gint status;
+
+  for (gint i = 0; i < 40; i++)
+    g_string_append (input, "the dog ran fast. ");
+  g_string_append (input, "\\nhi\\n");
+  cmd = g_strdup_printf ("printf '%s' | '%s' run -cnv --verbose -c 128 -n 8 --temp 0 -t 2", input->str,
+      g_getenv ("PRIMA_BIN"));
+  argv[2] = cmd;
+  fail_unless (g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, NULL));
+  fail_unless (g_spawn_check_wait_status (status, NULL), "%s", err);
+  fail_unless (strstr (err, "prima run: warning: The message is not valid UTF-8 text: it is not answered.\n"),
+      "%s", err);
+  fail_unless (strstr (err, "prima run: warning: The message does not fit in the context of 128 positions"), "%s",
+      err);
+  fail_unless (strstr (err, "turn 4: ") && strstr (strstr (err, "turn 4: "), "8 generated"), "%s", err);
+  g_free (out);
+  g_free (err);
+  g_free (cmd);
+  g_string_free (input, TRUE);
+}
+
+GST_END_TEST;
+
 /* A model with a NaN in the weights of layer 2: prima run stops with an
  * error that names the layer (it printed nothing and exited 0). */
 GST_START_TEST (test_run_nan_weights)
@@ -1564,6 +1595,7 @@ prima_suite (void)
   tcase_add_test (tc, test_loop_without_feedback);
   tcase_add_test (tc, test_tokenizer_empty_prompt);
   tcase_add_test (tc, test_run_nan_weights);
+  tcase_add_test (tc, test_run_chat_goes_on);
   return s;
 }
 

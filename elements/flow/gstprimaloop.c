@@ -37,9 +37,10 @@
  * The feedback is not a pad link: primafeedback hands its tokens to the
  * loop registered under its channel name, so the pipeline graph stays
  * acyclic. A loop that has sent a prompt while no primafeedback (in PAUSED
- * or PLAYING) uses its channel posts an error instead of waiting forever. `src` runs its own streaming thread: a fed-back token is only
- * queued, so the thread that hands it over returns at once and the cycle
- * never recurses. The token that ends the turn has already reached the other
+ * or PLAYING) uses its channel posts an error instead of waiting forever.
+ * `src` runs its own streaming thread: a fed-back token is only queued, so
+ * the thread that hands it over returns at once and the cycle never
+ * recurses. The token that ends the turn has already reached the other
  * branches of the tee (so with n-predict=N exactly N tokens come out) but is
  * not evaluated.
  *

@@ -705,8 +705,8 @@ attention_worker (int ith, int nth, void *arg)
 
 /* ---- one chunk of tokens through the window ---- */
 
-/* Which part of the model first gave NaN or infinite values (corrupt
- * weights): the layer's input (-1), the layer itself (0), or its head (1). */
+/* Where NaN or infinite values (corrupt weights) were first seen: in a
+ * layer's input, after its attention, or in the logits of the head. */
 typedef enum {
   NOT_FINITE_NONE,
   NOT_FINITE_INPUT,

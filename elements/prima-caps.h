@@ -210,7 +210,8 @@ prima_event_is_end_of_turn (GstEvent * event)
  * chat turn: "ids" (GstBuffer, a tokens buffer holding the generated tokens
  * that were evaluated, i.e. that are in the KV cache, at their positions) and
  * "position" (int, the next free position). The tokenizer adds the answer to
- * its conversation. */
+ * its conversation. The optional "refused" (boolean) says that the user's
+ * message did not fit and was dropped. */
 #define PRIMA_EVENT_ANSWER "prima-answer"
 
 static inline GstEvent *
@@ -224,6 +225,26 @@ static inline gboolean
 prima_event_is_answer (GstEvent * event)
 {
   return GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM && gst_event_has_name (event, PRIMA_EVENT_ANSWER);
+}
+
+/* The answer to a user message that did not fit in the context: nothing was
+ * evaluated, and the tokenizer drops the message from its conversation (field
+ * "refused", boolean), so that the next message is answered. */
+static inline GstEvent *
+prima_event_answer_set_refused (GstEvent * event)
+{
+  event = (GstEvent *) gst_mini_object_make_writable (GST_MINI_OBJECT_CAST (event));
+  gst_structure_set (gst_event_writable_structure (event), "refused", G_TYPE_BOOLEAN, TRUE, NULL);
+  return event;
+}
+
+static inline gboolean
+prima_event_answer_is_refused (GstEvent * event)
+{
+  gboolean refused = FALSE;
+
+  gst_structure_get_boolean (gst_event_get_structure (event), "refused", &refused);
+  return refused;
 }
 
 /* Custom upstream event (or one sent to primaloop with

@@ -16,7 +16,8 @@
  * through a tee). It does not wait for preroll or synchronise to the clock,
  * and it never blocks: the loop only queues the token, so it needs no queue
  * in front of it. Events are not passed on; end-of-stream is posted on the
- * bus as a sink does.
+ * bus as a sink does. From PAUSED on, the loops know that the channel has a
+ * feedback: a loop without one posts an error when it sends a prompt.
  *
  * ## Example launch line
  * |[
@@ -52,6 +53,9 @@ struct _GstPrimaFeedback
 
   /* property, under the object lock */
   gchar *channel;
+
+  /* from READY to PAUSED: the channel the loops know this element on */
+  gchar *registered;
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -107,6 +111,27 @@ gst_prima_feedback_event (GstPad * pad, GstObject * parent, GstEvent * event)
   return TRUE;
 }
 
+static GstStateChangeReturn
+gst_prima_feedback_change_state (GstElement * element, GstStateChange transition)
+{
+  GstPrimaFeedback *self = GST_PRIMA_FEEDBACK (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && self->registered == NULL) {
+    GST_OBJECT_LOCK (self);
+    self->registered = g_strdup (self->channel);
+    GST_OBJECT_UNLOCK (self);
+    gst_prima_loop_add_feedback (self->registered);
+  }
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if ((transition == GST_STATE_CHANGE_PAUSED_TO_READY || (transition == GST_STATE_CHANGE_READY_TO_PAUSED
+              && ret == GST_STATE_CHANGE_FAILURE)) && self->registered) {
+    gst_prima_loop_remove_feedback (self->registered);
+    g_clear_pointer (&self->registered, g_free);
+  }
+  return ret;
+}
+
 static void
 gst_prima_feedback_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
 {
@@ -147,6 +172,9 @@ gst_prima_feedback_finalize (GObject * object)
 {
   GstPrimaFeedback *self = GST_PRIMA_FEEDBACK (object);
 
+  if (self->registered)
+    gst_prima_loop_remove_feedback (self->registered);
+  g_free (self->registered);
   g_free (self->channel);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -171,6 +199,8 @@ gst_prima_feedback_class_init (GstPrimaFeedbackClass * klass)
   g_object_class_install_property (gobject_class, PROP_CHANNEL,
       g_param_spec_string ("channel", "Channel", "Name of the feedback channel (shared with primaloop)",
           DEFAULT_CHANNEL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_feedback_change_state);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class, "Prima feedback", "Sink",

@@ -29,11 +29,18 @@
  * Each turn ends with a `prima-turn` element message on the bus: token
  * counts, prompt and decode time, and why it ended.
  *
+ * A chat message that does not fit in the context (after a context shift,
+ * where #GstPrimaLoop:context-shift allows one) is not answered: the turn
+ * ends at once with a warning, and the `prima-answer` event says "refused"
+ * so that primatokenizer drops the message from its conversation.
+ *
  * The feedback is not a pad link: primafeedback hands its tokens to the
  * loop registered under its channel name, so the pipeline graph stays
- * acyclic. `src` runs its own streaming thread: a fed-back token is only
- * queued, so the thread that hands it over returns at once and the cycle
- * never recurses. The token that ends the turn has already reached the other
+ * acyclic. A loop that has sent a prompt while no primafeedback (in PAUSED
+ * or PLAYING) uses its channel posts an error instead of waiting forever.
+ * `src` runs its own streaming thread: a fed-back token is only queued, so
+ * the thread that hands it over returns at once and the cycle never
+ * recurses. The token that ends the turn has already reached the other
  * branches of the tee (so with n-predict=N exactly N tokens come out) but is
  * not evaluated.
  *
@@ -212,6 +219,58 @@ gst_prima_loop_find_channel (const gchar * channel)
   return self;
 }
 
+/* ---- the primafeedback elements of each channel (name -> count), so that
+ * a loop with nobody to hand its tokens back says so instead of waiting
+ * forever ---- */
+
+static GHashTable *feedbacks;
+
+/**
+ * gst_prima_loop_add_feedback:
+ * @channel: a channel name
+ *
+ * A primafeedback element hands tokens back on @channel (it calls this when
+ * it goes to PAUSED, and gst_prima_loop_remove_feedback() when it leaves).
+ */
+void
+gst_prima_loop_add_feedback (const gchar * channel)
+{
+  const gchar *name = channel ? channel : DEFAULT_CHANNEL;
+
+  g_mutex_lock (&channels_lock);
+  if (feedbacks == NULL)
+    feedbacks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_insert (feedbacks, g_strdup (name),
+      GINT_TO_POINTER (GPOINTER_TO_INT (g_hash_table_lookup (feedbacks, name)) + 1));
+  g_mutex_unlock (&channels_lock);
+}
+
+void
+gst_prima_loop_remove_feedback (const gchar * channel)
+{
+  const gchar *name = channel ? channel : DEFAULT_CHANNEL;
+  gint n;
+
+  g_mutex_lock (&channels_lock);
+  n = feedbacks ? GPOINTER_TO_INT (g_hash_table_lookup (feedbacks, name)) : 0;
+  if (n > 1)
+    g_hash_table_insert (feedbacks, g_strdup (name), GINT_TO_POINTER (n - 1));
+  else if (n == 1)
+    g_hash_table_remove (feedbacks, name);
+  g_mutex_unlock (&channels_lock);
+}
+
+static gboolean
+gst_prima_loop_has_feedback (const gchar * channel)
+{
+  gboolean found;
+
+  g_mutex_lock (&channels_lock);
+  found = feedbacks && g_hash_table_contains (feedbacks, channel ? channel : DEFAULT_CHANNEL);
+  g_mutex_unlock (&channels_lock);
+  return found;
+}
+
 /* Under lock. */
 static void
 gst_prima_loop_enqueue (GstPrimaLoop * self, gpointer item)
@@ -314,6 +373,24 @@ gst_prima_loop_send_answer (GstPrimaLoop * self, GstEvent * answer)
     GST_DEBUG_OBJECT (self, "nobody upstream took the answer");
 }
 
+/* How many positions after n_keep a context shift of a cache that ends at
+ * @end discards (halving the rest as often as needed) so that @need more fit
+ * in @n_ctx; 0 when no shift makes room. */
+static gint
+gst_prima_loop_shift_discard (gint end, gint need, gint n_keep, gint n_ctx)
+{
+  gint total = 0;
+
+  while (end + need >= n_ctx) {
+    gint d = (end - n_keep) / 2;
+    if (d <= 0)
+      return 0;
+    total += d;
+    end -= d;
+  }
+  return total;
+}
+
 /* Under lock: llama-cli's context shift of a cache that ends at @end (keep
  * n_keep, discard half of the rest, shift the rest down) so that @need more
  * positions fit. Returns the KV events to send downstream, in order, before
@@ -321,7 +398,7 @@ gst_prima_loop_send_answer (GstPrimaLoop * self, GstEvent * answer)
 static GList *
 gst_prima_loop_shift (GstPrimaLoop * self, gint end, gint need, gint * n_keep_out, gint * n_discard_out)
 {
-  gint n_keep, n_discard = 0, keep_prop, total = 0;
+  gint n_keep, n_discard, keep_prop;
   gboolean shift;
   GList *events = NULL;
 
@@ -333,16 +410,17 @@ gst_prima_loop_shift (GstPrimaLoop * self, gint end, gint need, gint * n_keep_ou
     return NULL;
   n_keep = keep_prop >= 0 ? keep_prop : self->first_prompt;
   n_keep = CLAMP (n_keep, 0, self->n_ctx - 4);
-  while (end + need >= self->n_ctx) {
-    gint n_left = end - n_keep, d = n_left / 2;
-    if (d <= 0)
-      break;
-    total += d;
-    end -= d;
+  n_discard = gst_prima_loop_shift_discard (end, need, n_keep, self->n_ctx);
+  if (n_discard == 0 && n_keep > 1) {
+    /* the kept start leaves no room for the new text (a long first prompt
+     * in a small context): keep only the first position (the BOS, as
+     * llama-cli's default n_keep) rather than refuse every later message */
+    GST_INFO_OBJECT (self, "keeping %d positions leaves no room for %d more: keeping 1", n_keep, need);
+    n_keep = 1;
+    n_discard = gst_prima_loop_shift_discard (end, need, n_keep, self->n_ctx);
   }
-  if (end + need >= self->n_ctx || total == 0)
+  if (n_discard == 0)
     return NULL;
-  n_discard = total;
   events = g_list_append (events, prima_event_new_kv_remove (0, n_keep, n_keep + n_discard));
   events = g_list_append (events, prima_event_new_kv_shift (0, n_keep + n_discard, -1, -n_discard));
   GST_INFO_OBJECT (self, "context shift: keeping %d, discarding %d, the rest moves down", n_keep, n_discard);
@@ -707,7 +785,8 @@ gst_prima_loop_prompt_too_long (GstPrimaLoop * self, GstBuffer * item, const Pri
     self->next_pos = h->pos0;
     self->answer_pos = h->pos0;
     self->n_prompt = 0;
-    answer = gst_prima_loop_end_turn (self, "context-full");
+    /* the tokenizer drops the message, so the next one is answered */
+    answer = prima_event_answer_set_refused (gst_prima_loop_end_turn (self, "context-full"));
   }
   g_mutex_unlock (&self->lock);
   gst_buffer_unref (item);
@@ -794,6 +873,16 @@ gst_prima_loop_src_loop (GstPrimaLoop * self)
   ret = gst_pad_push (self->srcpad, GST_BUFFER (item));
   if (ret != GST_FLOW_OK)
     goto error;
+  /* the answer needs its sampled tokens back: without a primafeedback on
+   * the channel the turn would wait forever (checked after the push, so a
+   * feedback on another channel reports its own error first) */
+  if ((h.flags & PRIMA_FLAG_PROMPT) && self->registered && !gst_prima_loop_has_feedback (self->registered)) {
+    GST_ELEMENT_ERROR (self, CORE, PAD,
+        (_("No primafeedback hands the sampled tokens back to the primaloop of the channel \"%s\"."),
+            self->registered), ("add \"t. ! primafeedback channel=%s\" after the sampler's tee", self->registered));
+    ret = GST_FLOW_ERROR;
+    goto error;
+  }
   return;
 
 error:
@@ -1112,7 +1201,9 @@ gst_prima_loop_class_init (GstPrimaLoopClass * klass)
    * rest (`prima-kv-remove`), moves the later ones down (`prima-kv-shift`,
    * the layers re-rotate their cached keys) and goes on; the tokenizer
    * upstream hears of it through `prima-kv-shifted`. A prompt that does not
-   * fit shifts the same way first.
+   * fit shifts the same way first. Where keeping #GstPrimaLoop:n-keep
+   * positions leaves no room, the shift keeps only the first position (the
+   * BOS), as llama-cli's default does.
    *
    * Since: 0.1
    */

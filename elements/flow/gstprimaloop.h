@@ -13,5 +13,7 @@ GST_ELEMENT_REGISTER_DECLARE (primaloop);
 
 GstPrimaLoop *gst_prima_loop_find_channel (const gchar * channel);
 GstFlowReturn gst_prima_loop_push_feedback (GstPrimaLoop * self, GstBuffer * buf);
+void gst_prima_loop_add_feedback (const gchar * channel);
+void gst_prima_loop_remove_feedback (const gchar * channel);
 
 G_END_DECLS

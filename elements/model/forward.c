@@ -576,7 +576,9 @@ matmul (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_jobs,
 
 /* ---- elementwise pieces ---- */
 
-static void
+/* Returns whether x is finite: its sum of squares is NaN or infinite as soon
+ * as one value is (a check of every hidden state at no extra cost). */
+static gboolean
 rms_norm (float *out, const float *x, const float *weight, int n, float eps)
 {
   double sum = 0.0;
@@ -585,6 +587,23 @@ rms_norm (float *out, const float *x, const float *weight, int n, float eps)
   const float scale = 1.0f / sqrtf ((float) (sum / n) + eps);
   for (int i = 0; i < n; i++)
     out[i] = x[i] * scale * weight[i];
+  return isfinite (sum);
+}
+
+/* Whether n floats are all finite: x * 0 is 0, or NaN for a NaN or an
+ * infinity; eight sums in step keep it at memory speed (the logits of a
+ * large vocabulary, once per token). */
+static gboolean
+all_finite (const float *x, size_t n)
+{
+  float acc[8] = { 0 };
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++)
+      acc[j] += x[i + j] * 0.0f;
+  for (; i < n; i++)
+    acc[0] += x[i] * 0.0f;
+  return acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7] == 0.0f;
 }
 
 /* cos/sin of the rotation angles of one position, built as the reference
@@ -686,17 +705,33 @@ attention_worker (int ith, int nth, void *arg)
 
 /* ---- one chunk of tokens through the window ---- */
 
-static void
+/* Where NaN or infinite values (corrupt weights) were first seen: in a
+ * layer's input, after its attention, or in the logits of the head. */
+typedef enum {
+  NOT_FINITE_NONE,
+  NOT_FINITE_INPUT,
+  NOT_FINITE_LAYER,
+  NOT_FINITE_HEAD,
+} not_finite;
+
+/* Returns NOT_FINITE_NONE, or where the hidden state stopped being finite:
+ * its input (checked by the attention norm) or the layer's attention
+ * (checked by the feed-forward norm); the next layer's norm checks this
+ * layer's feed-forward part. */
+static not_finite
 run_layer (prima_context *ctx, int il, int n_tokens, int pos0, int cell0)
 {
   const prima_hparams *hp = &ctx->hp;
   const prima_layer_weights *lw = &ctx->model->layers[ctx->first + il];
   const int n_embd = hp->n_embd, n_kv_dim = ctx->n_kv_dim, n_ff = hp->n_ff, hd = hp->head_dim;
   const gboolean neox = hp->arch == PRIMA_ARCH_QWEN2;
+  gboolean finite = TRUE;
 
   for (int t = 0; t < n_tokens; t++)
-    rms_norm (ctx->cur + (size_t) t * n_embd, ctx->x + (size_t) t * n_embd,
+    finite &= rms_norm (ctx->cur + (size_t) t * n_embd, ctx->x + (size_t) t * n_embd,
         (const float *) lw->attn_norm->data, n_embd, hp->rms_eps);
+  if (!finite)
+    return NOT_FINITE_INPUT;
   invalidate_input (ctx);
   {
     const gguf_tensor *w[3] = { lw->wq, lw->wk, lw->wv };
@@ -739,8 +774,10 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0, int cell0)
     ctx->x[i] += ctx->cur[i];
 
   for (int t = 0; t < n_tokens; t++)
-    rms_norm (ctx->cur + (size_t) t * n_embd, ctx->x + (size_t) t * n_embd,
+    finite &= rms_norm (ctx->cur + (size_t) t * n_embd, ctx->x + (size_t) t * n_embd,
         (const float *) lw->ffn_norm->data, n_embd, hp->rms_eps);
+  if (!finite)
+    return NOT_FINITE_LAYER;
   invalidate_input (ctx);
   {
     const gguf_tensor *w[2] = { lw->ffn_gate, lw->ffn_up };
@@ -757,6 +794,7 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0, int cell0)
   }
   for (size_t i = 0; i < (size_t) n_tokens * n_embd; i++)
     ctx->x[i] += ctx->cur[i];
+  return NOT_FINITE_NONE;
 }
 
 gboolean
@@ -782,15 +820,20 @@ embed (prima_context *ctx, const int32_t *tokens, int n_tokens, GError **error)
   return prima_embed_tokens (ctx->model, tokens, n_tokens, ctx->x, error);
 }
 
-static void
+/* Returns NOT_FINITE_NONE, NOT_FINITE_INPUT (the last layer's output) or
+ * NOT_FINITE_HEAD (the logits). */
+static not_finite
 output_head (prima_context *ctx, int n_tokens, float *logits, gboolean all_logits)
 {
   const prima_hparams *hp = &ctx->hp;
   const int first_row = all_logits ? 0 : n_tokens - 1;
   const int n_rows = n_tokens - first_row;
+  gboolean finite = TRUE;
   for (int t = 0; t < n_rows; t++)
-    rms_norm (ctx->cur + (size_t) t * hp->n_embd, ctx->x + (size_t) (first_row + t) * hp->n_embd,
+    finite &= rms_norm (ctx->cur + (size_t) t * hp->n_embd, ctx->x + (size_t) (first_row + t) * hp->n_embd,
         (const float *) ctx->model->output_norm->data, hp->n_embd, hp->rms_eps);
+  if (!finite)
+    return NOT_FINITE_INPUT;
   invalidate_input (ctx);
   {
     const gguf_tensor *w[1] = { ctx->model->output };
@@ -798,6 +841,29 @@ output_head (prima_context *ctx, int n_tokens, float *logits, gboolean all_logit
     const int ys[1] = { hp->n_vocab };
     matmul (ctx, ctx->cur, n_rows, hp->n_embd, 1, w, y, ys);
   }
+  return all_finite (logits, (size_t) n_rows * hp->n_vocab) ? NOT_FINITE_NONE : NOT_FINITE_HEAD;
+}
+
+/* The error for NaN or infinite values: names the first layer (or the
+ * embedding, the incoming hidden states, the output head) that gave them. */
+static void
+set_not_finite_error (prima_context *ctx, int layer, not_finite where, GError **error)
+{
+  gchar *what;
+
+  if (where == NOT_FINITE_HEAD)
+    what = g_strdup ("the output head (output_norm, output)");
+  else if (where == NOT_FINITE_LAYER)
+    what = g_strdup_printf ("layer %d (blk.%d)", layer, layer);
+  else if (layer > ctx->first)
+    what = g_strdup_printf ("layer %d (blk.%d)", layer - 1, layer - 1);
+  else if (ctx->first == 0)
+    what = g_strdup ("the token embedding (token_embd)");
+  else
+    what = g_strdup_printf ("the hidden states that came in for layer %d", layer);
+  g_set_error (error, PRIMA_CONTEXT_ERROR, PRIMA_CONTEXT_ERROR_NOT_FINITE,
+      "NaN or infinite values from %s on: the model's weight data is corrupt", what);
+  g_free (what);
 }
 
 gboolean
@@ -838,21 +904,34 @@ prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const floa
     const int cell0 = ctx->n_cells;
     for (int t = 0; t < nb; t++)
       ctx->cell_pos[cell0 + t] = pos0 + done + t;
-    for (int il = 0; il < ctx->last - ctx->first; il++) {
+    not_finite bad = NOT_FINITE_NONE;
+    int il;
+    for (il = 0; il < ctx->last - ctx->first && bad == NOT_FINITE_NONE; il++) {
       prima_residency_layer_begin (ctx->residency, ctx->first + il);
-      run_layer (ctx, il, nb, pos0 + done, cell0);
+      bad = run_layer (ctx, il, nb, pos0 + done, cell0);
       /* The head is part of the last window: it ends after the head. */
-      if (!(has_head && il == ctx->last - ctx->first - 1))
+      if (!(has_head && il == ctx->last - ctx->first - 1) || bad != NOT_FINITE_NONE)
         prima_residency_layer_end (ctx->residency, ctx->first + il);
     }
-    if (!has_head)
+    if (bad != NOT_FINITE_NONE) {
+      set_not_finite_error (ctx, ctx->first + il - 1, bad, error);
+      return FALSE;
+    }
+    if (!has_head) {
+      /* the next window may be on another device: say which layer here */
+      if (!all_finite (ctx->x, (size_t) nb * hp->n_embd))
+        bad = NOT_FINITE_INPUT;
       memcpy (out + (size_t) done * hp->n_embd, ctx->x, sizeof (float) * nb * hp->n_embd);
-    else if (all_logits)
-      output_head (ctx, nb, out + (size_t) done * out_row, TRUE);
+    } else if (all_logits)
+      bad = output_head (ctx, nb, out + (size_t) done * out_row, TRUE);
     else if (done + nb == n)
-      output_head (ctx, nb, out, FALSE);
+      bad = output_head (ctx, nb, out, FALSE);
     if (has_head)
       prima_residency_layer_end (ctx->residency, ctx->last - 1);
+    if (bad != NOT_FINITE_NONE) {
+      set_not_finite_error (ctx, ctx->last, bad, error);
+      return FALSE;
+    }
     ctx->n_cells += nb;
     ctx->n_evaluated += nb;
   }

@@ -35,6 +35,9 @@ typedef struct {
 } prima_context_params;
 
 #define PRIMA_CONTEXT_ERROR (prima_context_error_quark ())
+/* Codes: 0 any other error, 1 the context is full, 2 the model computed NaN
+ * or infinite values (corrupt weight data; the message names where). */
+#define PRIMA_CONTEXT_ERROR_NOT_FINITE 2
 GQuark prima_context_error_quark (void);
 
 prima_context *prima_context_new (const prima_model *model, const prima_context_params *params, GError **error);

@@ -20,6 +20,11 @@
  * `prima-context` query with the context size ("n-ctx") and the next
  * position ("position").
  *
+ * Corrupt weight data shows as NaN or infinite values: each hidden state is
+ * checked where it is normalised anyway, and the logits once per token, and
+ * the element stops with an error that names the first layer (or the
+ * embedding, the output head) that gave them.
+ *
  * ## Example launch line
  * |[
  * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf threads=2 ! fakesink dump=true

@@ -27,7 +27,9 @@
  * piped in. Where a template rewrites earlier text (e.g. Qwen 3 drops the
  * thinking of earlier answers), the buffer carries the position to
  * re-evaluate from. A `prima-kv-clear` event or a flush starts a new
- * conversation.
+ * conversation. A line that is not valid UTF-8 is refused with a warning
+ * (its turn ends at once, empty), and a message that the loop refuses (it
+ * does not fit in the context) leaves the conversation: the chat goes on.
  *
  * ## Example launch line
  * |[
@@ -114,6 +116,8 @@ struct _GstPrimaTokenizer
   GArray *answer;
   gint answer_pos;
   gint answer_end;
+  gboolean refused;             /* the message did not fit: drop it */
+  gboolean skip_answer;         /* the turn was an empty one for a refused line */
   GArray *shifts;               /* context shifts not applied yet: n_keep, n_discard pairs */
 };
 
@@ -209,6 +213,8 @@ gst_prima_tokenizer_reset (GstPrimaTokenizer * self)
   self->started = FALSE;
   g_mutex_lock (&self->lock);
   self->awaiting = FALSE;
+  self->refused = FALSE;
+  self->skip_answer = FALSE;
   g_array_set_size (self->answer, 0);
   g_array_set_size (self->shifts, 0);
   g_mutex_unlock (&self->lock);
@@ -230,12 +236,43 @@ gst_prima_tokenizer_add_message (GstPrimaTokenizer * self, const gchar * role, g
   g_ptr_array_add (self->messages, content);
 }
 
+static gboolean gst_prima_tokenizer_ensure_caps (GstPrimaTokenizer * self);
+
+/* Before the first data on src: stream-start, caps and a segment, whatever
+ * upstream sent (an empty input may end before its segment). */
+static gboolean
+gst_prima_tokenizer_ensure_events (GstPrimaTokenizer * self)
+{
+  GstEvent *event;
+
+  event = gst_pad_get_sticky_event (self->srcpad, GST_EVENT_STREAM_START, 0);
+  if (event)
+    gst_event_unref (event);
+  else {
+    gchar *id = gst_pad_create_stream_id (self->srcpad, GST_ELEMENT (self), NULL);
+    gst_pad_push_event (self->srcpad, gst_event_new_stream_start (id));
+    g_free (id);
+  }
+  if (!gst_prima_tokenizer_ensure_caps (self))
+    return FALSE;
+  event = gst_pad_get_sticky_event (self->srcpad, GST_EVENT_SEGMENT, 0);
+  if (event)
+    gst_event_unref (event);
+  else {
+    GstSegment segment;
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
+  }
+  return TRUE;
+}
+
 /* Waits for the answer to the previous turn and adds it to the
  * conversation. */
 static GstFlowReturn
 gst_prima_tokenizer_take_answer (GstPrimaTokenizer * self)
 {
   GString *content;
+  gboolean refused;
   gint pos0, end;
 
   g_mutex_lock (&self->lock);
@@ -244,6 +281,14 @@ gst_prima_tokenizer_take_answer (GstPrimaTokenizer * self)
   if (self->flushing) {
     g_mutex_unlock (&self->lock);
     return GST_FLOW_FLUSHING;
+  }
+  if (self->skip_answer) {
+    /* the empty turn of a refused line: nothing to add */
+    self->skip_answer = FALSE;
+    self->refused = FALSE;
+    g_array_set_size (self->answer, 0);
+    g_mutex_unlock (&self->lock);
+    return GST_FLOW_OK;
   }
   if (!self->started) {
     g_mutex_unlock (&self->lock);
@@ -254,6 +299,8 @@ gst_prima_tokenizer_take_answer (GstPrimaTokenizer * self)
     prima_token_to_piece (self->tok, g_array_index (self->answer, gint32, i), TRUE, content);
   pos0 = self->answer_pos;
   end = self->answer_end;
+  refused = self->refused;
+  self->refused = FALSE;
   g_array_set_size (self->answer, 0);
   /* the loop shifted the context during the turn: the cached text keeps
    * its place in the conversation, its positions move as the cache's did */
@@ -287,12 +334,24 @@ gst_prima_tokenizer_take_answer (GstPrimaTokenizer * self)
       g_string_truncate (self->cached, c->offset);
       self->position = c->pos;
       g_array_set_size (self->chunks, i - 1);
+      /* back to an empty cache: the next prompt starts with BOS again */
+      if (self->position == 0)
+        self->started = FALSE;
     }
   } else if (end > pos0) {
     Chunk c = { self->cached->len, pos0 };
     g_array_append_val (self->chunks, c);
     g_string_append_len (self->cached, content->str, content->len);
     self->position = end;
+  }
+  if (refused) {
+    /* the user's message did not fit in the context: it leaves the
+     * conversation, which goes on as it was before it */
+    GST_DEBUG_OBJECT (self, "the last message was refused: dropping it");
+    if (self->messages->len >= 2)
+      g_ptr_array_set_size (self->messages, self->messages->len - 2);
+    g_string_free (content, TRUE);
+    return GST_FLOW_OK;
   }
   gst_prima_tokenizer_add_message (self, "assistant", g_string_free (content, FALSE));
   return GST_FLOW_OK;
@@ -311,14 +370,25 @@ gst_prima_tokenizer_chat_turn (GstPrimaTokenizer * self, const gchar * line, gsi
   gint pos0 = -1;
   GArray *ids;
 
-  if (!g_utf8_validate_len (line, len, NULL)) {
-    GST_ELEMENT_ERROR (self, STREAM, DECODE, (_("The text is not valid UTF-8.")),
-        ("%" G_GSIZE_FORMAT " bytes of input", len));
-    return GST_FLOW_ERROR;
-  }
   ret = gst_prima_tokenizer_take_answer (self);
   if (ret != GST_FLOW_OK)
     return ret;
+  if (!g_utf8_validate_len (line, len, NULL)) {
+    /* one bad line does not end the chat: it is refused, and its turn ends
+     * at once (empty) so that an application waiting for the end of the
+     * turn goes on */
+    GST_ELEMENT_WARNING (self, STREAM, DECODE, (_("The message is not valid UTF-8 text: it is not answered.")),
+        ("%" G_GSIZE_FORMAT " bytes of input", len));
+    g_mutex_lock (&self->lock);
+    self->awaiting = TRUE;
+    self->skip_answer = TRUE;
+    g_mutex_unlock (&self->lock);
+    if (!gst_prima_tokenizer_ensure_events (self))
+      return GST_FLOW_NOT_NEGOTIATED;
+    if (!gst_pad_push_event (self->srcpad, prima_event_new_end_of_turn (NULL)))
+      return GST_FLOW_FLUSHING;
+    return GST_FLOW_OK;
+  }
 
   if (self->messages->len == 0) {
     GST_OBJECT_LOCK (self);
@@ -398,7 +468,9 @@ gst_prima_tokenizer_chat_turn (GstPrimaTokenizer * self, const gchar * line, gsi
   g_mutex_unlock (&self->lock);
 
   ret = GST_FLOW_OK;
-  if (ids->len > 0)
+  if (!gst_prima_tokenizer_ensure_events (self))
+    ret = GST_FLOW_NOT_NEGOTIATED;
+  else if (ids->len > 0)
     ret = gst_pad_push (self->srcpad, prima_tokens_buffer_new ((const gint32 *) ids->data, ids->len, pos0, 0,
             PRIMA_FLAG_PROMPT));
   g_array_free (ids, TRUE);
@@ -457,14 +529,17 @@ gst_prima_tokenizer_drain (GstPrimaTokenizer * self)
   ids = prima_tokenize (self->tok, self->text->str, self->text->len, add_special, parse_special);
   GST_DEBUG_OBJECT (self, "%" G_GSIZE_FORMAT " bytes -> %u tokens", self->text->len, ids->len);
   g_string_truncate (self->text, 0);
-  if (ids->len > 0)
+  /* an empty input (no buffer, maybe no segment) still gives the BOS: the
+   * stream's events go first */
+  if (!gst_prima_tokenizer_ensure_events (self))
+    ret = GST_FLOW_NOT_NEGOTIATED;
+  else if (ids->len > 0)
     ret = gst_pad_push (self->srcpad, prima_tokens_buffer_new ((const gint32 *) ids->data, ids->len, -1, 0,
             PRIMA_FLAG_PROMPT));
   g_array_free (ids, TRUE);
   return ret;
 }
 
-static gboolean gst_prima_tokenizer_ensure_caps (GstPrimaTokenizer * self);
 
 static GstFlowReturn
 gst_prima_tokenizer_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
@@ -481,7 +556,7 @@ gst_prima_tokenizer_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   gst_buffer_unmap (buf, &map);
   gst_buffer_unref (buf);
   if (self->kind != PRIMA_CHAT_TEMPLATE_UNKNOWN) {
-    if (!gst_prima_tokenizer_ensure_caps (self))
+    if (!gst_prima_tokenizer_ensure_events (self))
       return GST_FLOW_NOT_NEGOTIATED;
     return gst_prima_tokenizer_chat_lines (self, FALSE);
   }
@@ -573,6 +648,7 @@ gst_prima_tokenizer_src_event (GstPad * pad, GstObject * parent, GstEvent * even
     g_array_set_size (self->answer, 0);
     self->answer_pos = position;
     self->answer_end = position;
+    self->refused = prima_event_answer_is_refused (event);
     if (ids && gst_buffer_map (ids, &map, GST_MAP_READ)) {
       if (prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_TOKENS, &h)
           && h.payload_size == h.n_tokens * sizeof (gint32)) {

@@ -1230,6 +1230,337 @@ GST_START_TEST (test_loop_interrupt)
 
 GST_END_TEST;
 
+/* ---- issue 11: refused messages, bad input, missing feedback, empty
+ * prompts, corrupt weights ---- */
+
+typedef struct
+{
+  gint prompt_tokens, generated, shifts;
+  gchar *reason;
+} ChatTurn;
+
+/* chat.pipeline on @input with the small q8_0 model, greedy, @n_ctx
+ * positions; returns the turns (prima-turn messages) and the warnings. */
+static GArray *
+chat_turns (const gchar * input, gint n_ctx, gint n_predict, gboolean shift, GString * warnings)
+{
+  gchar *model = test_data_path ("TinyStories-656K-q8_0.gguf");
+  gchar *desc = read_pipeline ("chat.pipeline");
+  GArray *turns = g_array_new (FALSE, TRUE, sizeof (ChatTurn));
+  GError *error = NULL;
+  GstElement *pipeline;
+  GstBus *bus;
+  int fds[2], out_fd;
+
+  pipeline = gst_parse_launch (desc, &error);
+  fail_unless (pipeline != NULL, "%s", error ? error->message : "");
+  fail_unless (pipe (fds) == 0);
+  fail_unless_equals_int (write (fds[1], input, strlen (input)), (int) strlen (input));
+  close (fds[1]);
+  out_fd = g_open ("/dev/null", O_WRONLY, 0);
+  set_by_name (pipeline, "input", "fd", fds[0], NULL);
+  set_by_name (pipeline, "output", "fd", out_fd, NULL);
+  set_by_name (pipeline, "tokenizer", "model", model, "chat-template", "chatml", NULL);
+  set_by_name (pipeline, "loop", "model", model, "n-predict", n_predict, "context-shift", shift, NULL);
+  set_by_name (pipeline, "layers", "model", model, "context-size", n_ctx, NULL);
+  set_by_name (pipeline, "sampler", "temperature", 0.0f, NULL);
+  set_by_name (pipeline, "detokenizer", "model", model, NULL);
+
+  bus = gst_element_get_bus (pipeline);
+  fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE);
+  for (;;) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
+        GST_MESSAGE_ERROR | GST_MESSAGE_WARNING | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT);
+    fail_unless (msg != NULL, "the chat did not end");
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      gst_message_parse_error (msg, &error, NULL);
+      fail ("%s", error->message);
+    }
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+      gst_message_parse_warning (msg, &error, NULL);
+      g_string_append_printf (warnings, "%s\n", error->message);
+      g_clear_error (&error);
+    }
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      gst_message_unref (msg);
+      break;
+    }
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+        && gst_structure_has_name (gst_message_get_structure (msg), PRIMA_MESSAGE_TURN)) {
+      ChatTurn t = { 0 };
+      gst_structure_get (gst_message_get_structure (msg), "prompt-tokens", G_TYPE_INT, &t.prompt_tokens,
+          "generated", G_TYPE_INT, &t.generated, "context-shifts", G_TYPE_INT, &t.shifts,
+          "reason", G_TYPE_STRING, &t.reason, NULL);
+      g_array_append_val (turns, t);
+    }
+    gst_message_unref (msg);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  close (out_fd);
+  close (fds[0]);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+  g_free (desc);
+  g_free (model);
+  return turns;
+}
+
+static void
+chat_turns_free (GArray * turns)
+{
+  for (guint i = 0; i < turns->len; i++)
+    g_free (g_array_index (turns, ChatTurn, i).reason);
+  g_array_free (turns, TRUE);
+}
+
+/* A message too long for the context is refused, and leaves the
+ * conversation as it was: the next message is answered (it was refused too,
+ * with a growing count, when the tokenizer kept the long one). */
+GST_START_TEST (test_chat_refused_message)
+{
+  GString *input = g_string_new ("Once upon a time\n");
+  GString *warnings = g_string_new (NULL);
+  GArray *turns;
+  ChatTurn *t;
+
+  for (gint i = 0; i < 40; i++)
+    g_string_append (input, "the dog ran fast. ");
+  g_string_append (input, "\nhi\n");
+  turns = chat_turns (input->str, 128, 10, TRUE, warnings);
+  fail_unless_equals_int (turns->len, 3);
+  t = &g_array_index (turns, ChatTurn, 0);
+  fail_unless_equals_string (t->reason, "n-predict");
+  t = &g_array_index (turns, ChatTurn, 1);
+  fail_unless_equals_string (t->reason, "context-full");
+  fail_unless_equals_int (t->generated, 0);
+  t = &g_array_index (turns, ChatTurn, 2);
+  fail_unless_equals_string (t->reason, "n-predict");
+  fail_unless_equals_int (t->generated, 10);
+  /* only the user's short line and the template's markers went out */
+  fail_unless (t->prompt_tokens < 48, "the last turn sent %d tokens", t->prompt_tokens);
+  fail_unless (strstr (warnings->str, "does not fit in the context") != NULL, "%s", warnings->str);
+  fail_unless (strstr (strstr (warnings->str, "does not fit") + 1, "does not fit") == NULL,
+      "more than one message refused: %s", warnings->str);
+  chat_turns_free (turns);
+  g_string_free (warnings, TRUE);
+  g_string_free (input, TRUE);
+}
+
+GST_END_TEST;
+
+/* 30 ordinary turns in 64 positions: the chat goes on by context shift, every
+ * message is answered (even where the first prompt is most of the context). */
+GST_START_TEST (test_chat_context_shift_turns)
+{
+  GString *input = g_string_new (NULL);
+  GString *warnings = g_string_new (NULL);
+  GArray *turns;
+  gint shifts = 0;
+
+  for (gint i = 1; i <= 30; i++)
+    g_string_append_printf (input, "Tell me about the cat number %d\n", i);
+  turns = chat_turns (input->str, 64, 10, TRUE, warnings);
+  fail_unless_equals_int (turns->len, 30);
+  for (guint i = 0; i < turns->len; i++) {
+    ChatTurn *t = &g_array_index (turns, ChatTurn, i);
+    fail_unless_equals_string (t->reason, "n-predict");
+    fail_unless_equals_int (t->generated, 10);
+    shifts += t->shifts;
+  }
+  fail_unless (shifts > 0);
+  fail_unless (strstr (warnings->str, "does not fit") == NULL, "%s", warnings->str);
+  chat_turns_free (turns);
+  g_string_free (warnings, TRUE);
+  g_string_free (input, TRUE);
+}
+
+GST_END_TEST;
+
+/* A line that is not UTF-8 is refused with a warning; the chat goes on. */
+GST_START_TEST (test_chat_invalid_utf8)
+{
+  GString *warnings = g_string_new (NULL);
+  GArray *turns = chat_turns ("Hello\n\xff\xfe bad\nhi\n", 256, 8, FALSE, warnings);
+
+  fail_unless_equals_int (turns->len, 3);
+  fail_unless_equals_string (g_array_index (turns, ChatTurn, 0).reason, "n-predict");
+  fail_unless_equals_string (g_array_index (turns, ChatTurn, 1).reason, "empty");
+  fail_unless_equals_int (g_array_index (turns, ChatTurn, 1).prompt_tokens, 0);
+  fail_unless_equals_string (g_array_index (turns, ChatTurn, 2).reason, "n-predict");
+  fail_unless_equals_int (g_array_index (turns, ChatTurn, 2).generated, 8);
+  fail_unless (strstr (warnings->str, "not valid UTF-8") != NULL, "%s", warnings->str);
+  chat_turns_free (turns);
+  g_string_free (warnings, TRUE);
+}
+
+GST_END_TEST;
+
+/* A pipeline without primafeedback (or with it on another channel) gets
+ * an error instead of waiting forever for the first sampled token. */
+GST_START_TEST (test_loop_without_feedback)
+{
+  gchar *model = model_path ();
+  const gchar *variants[2] = { "", "t. ! primafeedback channel=nobody" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (variants); i++) {
+    gchar *desc = g_strdup_printf ("fdsrc name=input ! primatokenizer model=%s ! primaloop model=%s n-predict=8 "
+        "! primalayers model=%s ! primasampler temperature=0 ! tee name=t ! primadetokenizer model=%s "
+        "! fakesink %s", model, model, model, model, variants[i]);
+    GError *error = NULL;
+    GstElement *pipeline = gst_parse_launch (desc, &error);
+    GstMessage *msg;
+    int fds[2];
+
+    fail_unless (pipeline != NULL, "%s", error ? error->message : "");
+    fail_unless (pipe (fds) == 0);
+    fail_unless_equals_int (write (fds[1], "Once", 4), 4);
+    close (fds[1]);
+    set_by_name (pipeline, "input", "fd", fds[0], NULL);
+    msg = run_pipeline (pipeline, 60 * GST_SECOND);
+    fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_ERROR);
+    gst_message_parse_error (msg, &error, NULL);
+    if (i == 0) {
+      fail_unless_equals_string (error->message,
+          "No primafeedback hands the sampled tokens back to the primaloop of the channel \"default\".");
+    } else {
+      fail_unless (strstr (error->message, "channel") != NULL, "%s", error->message);
+    }
+    g_clear_error (&error);
+    gst_message_unref (msg);
+    gst_object_unref (pipeline);
+    close (fds[0]);
+    g_free (desc);
+  }
+  g_free (model);
+}
+
+GST_END_TEST;
+
+/* An empty prompt: the BOS goes out after stream-start, caps and a
+ * segment (GStreamer warned "Got data flow before segment event"). */
+static GstPadProbeReturn
+record_order (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  GString *order = data;
+
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
+    g_string_append (order, "buffer ");
+  else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM)
+    g_string_append_printf (order, "%s ", GST_EVENT_TYPE_NAME (GST_PAD_PROBE_INFO_EVENT (info)));
+  return GST_PAD_PROBE_OK;
+}
+
+GST_START_TEST (test_tokenizer_empty_prompt)
+{
+  gchar *model = model_path ();
+  gchar *desc = g_strdup_printf ("fdsrc name=input ! primatokenizer name=tokenizer model=%s ! fakesink", model);
+  GString *order = g_string_new (NULL);
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &error);
+  GstElement *tok;
+  GstMessage *msg;
+  GstPad *pad;
+  int fds[2];
+
+  fail_unless (pipeline != NULL, "%s", error ? error->message : "");
+  fail_unless (pipe (fds) == 0);
+  close (fds[1]);
+  set_by_name (pipeline, "input", "fd", fds[0], NULL);
+  tok = gst_bin_get_by_name (GST_BIN (pipeline), "tokenizer");
+  pad = gst_element_get_static_pad (tok, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, record_order, order,
+      NULL);
+  msg = run_pipeline (pipeline, 60 * GST_SECOND);
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  /* the BOS of the empty prompt, after the stream's events */
+  fail_unless_equals_string (order->str, "stream-start caps segment buffer eos ");
+  gst_object_unref (pad);
+  gst_object_unref (tok);
+  gst_object_unref (pipeline);
+  close (fds[0]);
+  g_string_free (order, TRUE);
+  g_free (desc);
+  g_free (model);
+}
+
+GST_END_TEST;
+
+/* prima run -cnv through stdin: a line that is not UTF-8 and a message too
+ * long for the context are refused with one line each, and the last message
+ * is answered. */
+GST_START_TEST (test_run_chat_goes_on)
+{
+  GString *input = g_string_new ("Hello\\n\\377\\376 bad\\n");
+  gchar *cmd, *out = NULL, *err = NULL;
+  gchar *argv[4] = { (gchar *) "/bin/sh", (gchar *) "-c", NULL, NULL };
+  gint status;
+
+  for (gint i = 0; i < 40; i++)
+    g_string_append (input, "the dog ran fast. ");
+  g_string_append (input, "\\nhi\\n");
+  cmd = g_strdup_printf ("printf '%s' | '%s' run -cnv --verbose -c 128 -n 8 --temp 0 -t 2", input->str,
+      g_getenv ("PRIMA_BIN"));
+  argv[2] = cmd;
+  fail_unless (g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, NULL));
+  fail_unless (g_spawn_check_wait_status (status, NULL), "%s", err);
+  fail_unless (strstr (err, "prima run: warning: The message is not valid UTF-8 text: it is not answered.\n"),
+      "%s", err);
+  fail_unless (strstr (err, "prima run: warning: The message does not fit in the context of 128 positions"), "%s",
+      err);
+  fail_unless (strstr (err, "turn 4: ") && strstr (strstr (err, "turn 4: "), "8 generated"), "%s", err);
+  g_free (out);
+  g_free (err);
+  g_free (cmd);
+  g_string_free (input, TRUE);
+}
+
+GST_END_TEST;
+
+/* A model with a NaN in the weights of layer 2: prima run stops with an
+ * error that names the layer (it printed nothing and exited 0). */
+GST_START_TEST (test_run_nan_weights)
+{
+  gchar *model = model_path ();
+  gchar *dir = g_dir_make_tmp ("prima-gst-XXXXXX", NULL);
+  gchar *bad = g_build_filename (dir, "nan.gguf", NULL);
+  const guint32 nan_bits = 0x7fc00000;
+  gchar *contents = NULL, *cmd, *out = NULL, *err = NULL;
+  const gguf_tensor *t;
+  gguf_file *file;
+  gsize len;
+  gint status;
+  guint64 at;
+
+  fail_unless (g_file_get_contents (model, &contents, &len, NULL));
+  file = gguf_open (model, NULL);
+  fail_unless (file != NULL);
+  t = gguf_find_tensor (file, "blk.2.ffn_down.weight");
+  fail_unless (t != NULL && t->type == PRIMA_TYPE_F32);
+  at = gguf_data_offset (file) + t->offset + 4 * 7;
+  fail_unless (at + 4 <= len);
+  memcpy (contents + at, &nan_bits, 4);
+  gguf_close (file);
+  fail_unless (g_file_set_contents (bad, contents, len, NULL));
+
+  cmd = g_strdup_printf ("'%s' run -m '%s' -p 'Once upon a time' -n 8 --temp 0 -t 2", g_getenv ("PRIMA_BIN"), bad);
+  fail_unless (g_spawn_command_line_sync (cmd, &out, &err, &status, NULL));
+  fail_if (g_spawn_check_wait_status (status, NULL), "prima run exited 0 on a NaN model: %s", err);
+  fail_unless (strstr (err, "NaN or infinite values from layer 2 (blk.2)") != NULL, "%s", err);
+
+  g_unlink (bad);
+  g_rmdir (dir);
+  g_free (cmd);
+  g_free (out);
+  g_free (err);
+  g_free (contents);
+  g_free (bad);
+  g_free (dir);
+  g_free (model);
+}
+
+GST_END_TEST;
+
 static Suite *
 prima_suite (void)
 {
@@ -1259,6 +1590,13 @@ prima_suite (void)
   tcase_add_test (tc, test_tokenizer_chat);
   tcase_add_test (tc, test_chat_pipeline);
   tcase_add_test (tc, test_loop_interrupt);
+  tcase_add_test (tc, test_chat_refused_message);
+  tcase_add_test (tc, test_chat_context_shift_turns);
+  tcase_add_test (tc, test_chat_invalid_utf8);
+  tcase_add_test (tc, test_loop_without_feedback);
+  tcase_add_test (tc, test_tokenizer_empty_prompt);
+  tcase_add_test (tc, test_run_nan_weights);
+  tcase_add_test (tc, test_run_chat_goes_on);
   return s;
 }
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_MODEL "TinyStories-656K-f32.gguf"
 
@@ -87,12 +89,71 @@ prima_read_prompt_file (const char *command, const char *path)
 {
   char *text = NULL;
   GError *error = NULL;
-  if (!g_file_get_contents (path, &text, NULL, &error)) {
-    fprintf (stderr, "prima %s: %s\n", command, error->message);
-    g_error_free (error);
-    return NULL;
+  GString *s;
+
+  /* g_file_get_contents reads a FIFO or a pipe to its end as well */
+  if (path != NULL) {
+    if (!g_file_get_contents (path, &text, NULL, &error)) {
+      fprintf (stderr, "prima %s: %s\n", command, error->message);
+      g_error_free (error);
+      return NULL;
+    }
+    return text;
   }
-  return text;
+  s = g_string_new (NULL);
+  for (;;) {
+    char buf[65536];
+    ssize_t n = read (0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      fprintf (stderr, "prima %s: cannot read the prompt from standard input: %s\n", command, g_strerror (errno));
+      g_string_free (s, TRUE);
+      return NULL;
+    }
+    if (n == 0)
+      break;
+    g_string_append_len (s, buf, n);
+  }
+  return g_string_free (s, FALSE);
+}
+
+char *
+prima_process_escapes (const char *text)
+{
+  GString *s = g_string_sized_new (strlen (text));
+  for (const char *c = text; *c; c++) {
+    if (*c != '\\' || c[1] == '\0') {
+      g_string_append_c (s, *c);
+      continue;
+    }
+    c++;
+    switch (*c) {
+      case 'n': g_string_append_c (s, '\n'); break;
+      case 'r': g_string_append_c (s, '\r'); break;
+      case 't': g_string_append_c (s, '\t'); break;
+      case 'a': g_string_append_c (s, '\a'); break;
+      case 'b': g_string_append_c (s, '\b'); break;
+      case 'f': g_string_append_c (s, '\f'); break;
+      case 'v': g_string_append_c (s, '\v'); break;
+      case '\'': case '"': case '?': case '\\':
+        g_string_append_c (s, *c);
+        break;
+      case 'x':
+        if (g_ascii_isxdigit (c[1]) && g_ascii_isxdigit (c[2])) {
+          g_string_append_c (s, (char) (g_ascii_xdigit_value (c[1]) * 16 + g_ascii_xdigit_value (c[2])));
+          c += 2;
+          break;
+        }
+        /* not an escape: kept as written */
+        G_GNUC_FALLTHROUGH;
+      default:
+        g_string_append_c (s, '\\');
+        g_string_append_c (s, *c);
+        break;
+    }
+  }
+  return g_string_free (s, FALSE);
 }
 
 gboolean

@@ -29,5 +29,9 @@ GArray *prima_parse_ids (const char *command, const char *text);
  * unknown mode or policy. */
 gboolean prima_set_memory_options (const char *command, gboolean prefetch, gboolean force,
     const char *prefetch_mode, const char *release_policy);
-/* Read a whole prompt file for -f. */
+/* Read a whole prompt file for -f (a FIFO too); path NULL reads standard
+ * input to its end. NULL after an error line. */
 char *prima_read_prompt_file (const char *command, const char *path);
+/* -e: the text with C escapes (\n, \t, \\, \", \', \xNN, ...) replaced;
+ * unknown escapes are kept as written. */
+char *prima_process_escapes (const char *text);

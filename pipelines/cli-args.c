@@ -31,6 +31,28 @@ print_usage (const char *command, const char *synopsis, const cli_option *option
   }
 }
 
+static gboolean show_messages;
+
+static void
+filter_message (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  if (show_messages || g_getenv ("G_MESSAGES_DEBUG") != NULL)
+    g_log_default_handler (domain, level, message, data);
+}
+
+void
+cli_log_setup (void)
+{
+  /* the project's code logs in one domain (meson.build: G_LOG_DOMAIN) */
+  g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, filter_message, NULL);
+}
+
+void
+cli_show_messages (void)
+{
+  show_messages = TRUE;
+}
+
 void
 cli_print_version (void)
 {

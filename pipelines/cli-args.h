@@ -36,6 +36,12 @@ typedef struct {
 /* The version line of `prima --version` (and `prima COMMAND --version`). */
 void cli_print_version (void);
 
+/* g_message lines (the ring links' connection log) are progress for
+ * whoever debugs, not for a user: after cli_log_setup they reach stderr only
+ * with G_MESSAGES_DEBUG set or after cli_show_messages (--verbose). */
+void cli_log_setup (void);
+void cli_show_messages (void);
+
 /* Parse argv (argv[0] is the command name); n_options entries. Unknown
  * options or bad values print one line to stderr and return FALSE. --help
  * prints the usage and sets *help_shown. Leftover positional arguments are

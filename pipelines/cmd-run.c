@@ -386,6 +386,8 @@ prima_cmd_run (int argc, char **argv)
       g_ptr_array_free (reverse_prompts, TRUE);
     return help ? 0 : 2;
   }
+  if (verbose)
+    cli_show_messages ();
   if (no_conversation)
     conversation = interactive = FALSE;
   /* -i: a chat whose turns are plain text, continuing the story */

@@ -59,6 +59,22 @@ prima_open_model (const char *command, const char *path, prima_model **model, pr
   return TRUE;
 }
 
+int
+prima_context_size (const prima_model *model, int requested)
+{
+  int train = model->hp.n_ctx_train > 0 ? model->hp.n_ctx_train : 4096;
+  return requested > 0 ? MIN (requested, train) : MIN (train, 4096);
+}
+
+gboolean
+prima_check_prompt_fits (const char *command, guint n_tokens, int n_ctx)
+{
+  if ((gint64) n_tokens <= n_ctx)
+    return TRUE;
+  fprintf (stderr, "prima %s: the prompt has %u tokens, more than the context of %d\n", command, n_tokens, n_ctx);
+  return FALSE;
+}
+
 GArray *
 prima_parse_ids (const char *command, const char *text)
 {

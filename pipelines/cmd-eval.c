@@ -180,6 +180,9 @@ prima_cmd_eval (int argc, char **argv)
     fprintf (stderr, "prima eval: the prompt has no tokens\n");
     goto out;
   }
+  /* the context is the prompt, at most the model's: as prima run */
+  if (!prima_check_prompt_fits ("eval", ids->len, prima_context_size (model, (int) MIN (ids->len, G_MAXINT))))
+    goto out;
   logits = g_try_malloc_n ((gsize) ids->len * model->hp.n_vocab, sizeof (float));
   if (logits == NULL) {
     fprintf (stderr, "prima eval: cannot allocate %u x %d logits\n", ids->len, model->hp.n_vocab);

@@ -21,6 +21,13 @@ int prima_cmd_profile (int argc, char **argv);
 const char *prima_default_model_path (void);
 /* Open a model and its tokenizer, printing one error line on failure. */
 gboolean prima_open_model (const char *command, const char *path, prima_model **model, prima_tokenizer **tok);
+/* The context a generation gets for -c REQUESTED (0: the model's, at most
+ * 4096), at most the model's training context: the rule of primalayers. */
+int prima_context_size (const prima_model *model, int requested);
+/* FALSE, after one error line, when a prompt of n_tokens does not fit a
+ * context of n_ctx positions (primaloop's check for prima run, shared by
+ * prima eval). */
+gboolean prima_check_prompt_fits (const char *command, guint n_tokens, int n_ctx);
 /* Parse "1,2,3" or "1 2 3" into ids; NULL (after an error line) on bad input. */
 GArray *prima_parse_ids (const char *command, const char *text);
 /* The memory options of run, worker and bench (--prefetch, --force,

@@ -2,10 +2,12 @@
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "prima-commands.h"
 #include "residency.h"
+#include "memstat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -72,6 +74,49 @@ prima_check_prompt_fits (const char *command, guint n_tokens, int n_ctx)
   if ((gint64) n_tokens <= n_ctx)
     return TRUE;
   fprintf (stderr, "prima %s: the prompt has %u tokens, more than the context of %d\n", command, n_tokens, n_ctx);
+  return FALSE;
+}
+
+/* What a run allocates besides the weights and the KV cache (thread stacks,
+ * the compute scratch of a few tokens, logits): measured under cgroup caps
+ * with the embedded model. */
+#define CHECK_MEMORY_OVERHEAD ((guint64) 3 << 19)
+
+/* RssAnon of this process: memory that is surely its own. */
+static guint64
+anon_bytes (void)
+{
+  char *status = NULL, *line;
+  guint64 kib = 0;
+  if (g_file_get_contents ("/proc/self/status", &status, NULL, NULL) && (line = strstr (status, "RssAnon:")))
+    kib = g_ascii_strtoull (line + strlen ("RssAnon:"), NULL, 10);
+  g_free (status);
+  return kib << 10;
+}
+
+gboolean
+prima_check_memory (const char *command, const prima_model *model, int n_ctx)
+{
+  const prima_hparams *hp = &model->hp;
+  prima_memstat ms;
+  guint64 in_use, layer = 0, v_cache, need;
+
+  if (!prima_memstat_read (&ms) || ms.total == 0)
+    return TRUE;
+  /* in a cgroup, what is charged to it already (this process and any
+   * other in it) counts against the limit; on the machine, our own memory */
+  in_use = ms.cgroup_version > 0 ? ms.used : anon_bytes ();
+  for (int i = 0; i < hp->n_layer; i++)
+    layer = MAX (layer, prima_model_weight_bytes (model, i, i + 1));
+  v_cache = (guint64) hp->n_layer * hp->n_head_kv * hp->head_dim * (guint64) n_ctx * 2;
+  need = in_use + layer + v_cache + CHECK_MEMORY_OVERHEAD;
+  if (need <= ms.total)
+    return TRUE;
+  fprintf (stderr, "prima %s: the memory limit (%.0f MiB, %s) is below the %.0f MiB this model needs at least: "
+      "%.1f MiB in use, %.1f MiB for its largest layer, %.1f MiB of V cache for a context of %d (-c), "
+      "%.1f MiB for threads and scratch\n", command, ms.total / 1048576.0, ms.cgroup_version > 0 ? "cgroup" : "RAM",
+      ceil (need / 1048576.0), in_use / 1048576.0, layer / 1048576.0, v_cache / 1048576.0, n_ctx,
+      CHECK_MEMORY_OVERHEAD / 1048576.0);
   return FALSE;
 }
 

@@ -193,6 +193,8 @@ prima_cmd_eval (int argc, char **argv)
             n_threads, logits))
       goto out;
   } else {
+    if (!prima_check_memory ("eval", model, (int) ids->len))
+      goto out;
     ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = (int) ids->len, .n_threads = n_threads,
         .n_batch = n_batch}, &error);
     if (ctx == NULL)

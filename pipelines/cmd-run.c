@@ -451,6 +451,16 @@ prima_cmd_run (int argc, char **argv)
       : conversation ? "chat.pipeline" : "generate.pipeline");
   if (pipeline == NULL)
     goto out;
+  /* a memory cap below the working set: say so before the kernel kills
+   * the run without a word (now that GStreamer is in memory; a ring's head
+   * holds only part of the model) */
+  if (!prima_ring_active (&ring)) {
+    prima_model *m = prima_model_load (model, NULL);
+    gboolean fits = m == NULL || prima_check_memory ("run", m, prima_context_size (m, n_ctx));
+    prima_model_free (m);
+    if (!fits)
+      goto out;
+  }
   if (prima_ring_active (&ring)) {
     if (conversation)
       prima_pipeline_set (pipeline, "tokenizer", "chat", TRUE, NULL);

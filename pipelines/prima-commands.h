@@ -28,6 +28,14 @@ int prima_context_size (const prima_model *model, int requested);
  * context of n_ctx positions (primaloop's check for prima run, shared by
  * prima eval). */
 gboolean prima_check_prompt_fits (const char *command, guint n_tokens, int n_ctx);
+/* FALSE, after one error line with the numbers, when the memory this
+ * process may use (the cgroup limit, else the machine's) cannot hold even
+ * the working set of a run of the whole model with a context of n_ctx
+ * positions: what is in use now, the largest layer (the smallest window the
+ * residency engine streams) and the V cache (transposed, so every page of it
+ * is touched by the first position). Better than the kernel's OOM kill,
+ * which prints nothing. */
+gboolean prima_check_memory (const char *command, const prima_model *model, int n_ctx);
 /* Parse "1,2,3" or "1 2 3" into ids; NULL (after an error line) on bad input. */
 GArray *prima_parse_ids (const char *command, const char *text);
 /* The memory options of run, worker and bench (--prefetch, --force,

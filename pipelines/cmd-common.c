@@ -113,7 +113,7 @@ prima_check_memory (const char *command, const prima_model *model, int n_ctx)
   if (need <= ms.total)
     return TRUE;
   fprintf (stderr, "prima %s: the memory limit (%.0f MiB, %s) is below the %.0f MiB this model needs at least: "
-      "%.1f MiB in use, %.1f MiB for its largest layer, %.1f MiB of V cache for a context of %d (-c), "
+      "%.1f MiB in use, %.1f MiB for its largest layer, %.1f MiB of V cache for a context of %d, "
       "%.1f MiB for threads and scratch\n", command, ms.total / 1048576.0, ms.cgroup_version > 0 ? "cgroup" : "RAM",
       ceil (need / 1048576.0), in_use / 1048576.0, layer / 1048576.0, v_cache / 1048576.0, n_ctx,
       CHECK_MEMORY_OVERHEAD / 1048576.0);

@@ -312,7 +312,7 @@ prima_cmd_run (int argc, char **argv)
   prima_sampler_params_init (&sp);
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt to start the generation with (-cnv: the first message)"},
+    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt (-cnv: the first message; without -p/-f: standard input unless a terminal)"},
     {"-f,--file", CLI_STRING, &file, "FILE", "read the prompt from a file"},
     {"-e,--escape", CLI_FLAG, &escape, NULL, "process escapes (\\n, \\t, \\\\, \\\", \\xNN, ...) in the prompt"},
     {"-n,--n-predict", CLI_INT, &n_predict, "N",

@@ -7,6 +7,7 @@
 #include "text/gstprimatokenizer.h"
 #include "text/gstprimasampler.h"
 #include "text/gstprimadetokenizer.h"
+#include "text/gstprimafdsink.h"
 #include "model/gstprimalayers.h"
 #include "flow/gstprimaloop.h"
 #include "flow/gstprimafeedback.h"
@@ -29,6 +30,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (primalayers, plugin);
   ret |= GST_ELEMENT_REGISTER (primasampler, plugin);
   ret |= GST_ELEMENT_REGISTER (primadetokenizer, plugin);
+  ret |= GST_ELEMENT_REGISTER (primafdsink, plugin);
   ret |= GST_ELEMENT_REGISTER (primawssrc, plugin);
   ret |= GST_ELEMENT_REGISTER (primawssink, plugin);
 

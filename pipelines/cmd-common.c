@@ -3,6 +3,7 @@
 #include "prima-commands.h"
 #include "residency.h"
 #include "memstat.h"
+#include "prima-pipeline.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,15 +18,8 @@ const char *
 prima_default_model_path (void)
 {
   static char *path;
-  if (path == NULL) {
-    char *src = g_build_filename (PRIMA_SOURCE_DATA_DIR, DEFAULT_MODEL, NULL);
-    if (g_file_test (src, G_FILE_TEST_EXISTS))
-      path = src;
-    else {
-      g_free (src);
-      path = g_build_filename (PRIMA_INSTALL_DATA_DIR, DEFAULT_MODEL, NULL);
-    }
-  }
+  if (path == NULL)
+    path = prima_data_path (DEFAULT_MODEL);
   return path;
 }
 

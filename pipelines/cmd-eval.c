@@ -126,7 +126,7 @@ prima_cmd_eval (int argc, char **argv)
   const char *model_path = NULL, *prompt = NULL, *file = NULL, *ids_text = NULL, *logits_path = NULL;
   int n_threads = 0, n_batch = 512;
   gboolean help;
-  PrimaRingOptions ring = { 0 };
+  PrimaRingOptions ring = PRIMA_RING_OPTIONS_INIT;
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
     {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt (tokenized with BOS as the model says)"},
@@ -146,7 +146,7 @@ prima_cmd_eval (int argc, char **argv)
     {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
     {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
     {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key",
-      CLI_RANGE (1, G_MAXINT)},
+      CLI_RANGE (1, PRIMA_RING_LOCAL_MAX)},
   };
   prima_model *model = NULL;
   prima_tokenizer *tok = NULL;
@@ -161,6 +161,8 @@ prima_cmd_eval (int argc, char **argv)
     return 2;
   if (help)
     return 0;
+  if (!prima_ring_check_options ("eval", &ring))
+    return 2;
   if (file) {
     if (!(text = prima_read_prompt_file ("eval", file)))
       return 1;

@@ -308,7 +308,7 @@ prima_cmd_run (int argc, char **argv)
   const char *prefetch_mode = NULL, *release_policy = NULL;
   prima_sampler_params sp;
   gint64 seed = -1;
-  PrimaRingOptions ring = { 0 };
+  PrimaRingOptions ring = PRIMA_RING_OPTIONS_INIT;
   prima_sampler_params_init (&sp);
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
@@ -370,7 +370,7 @@ prima_cmd_run (int argc, char **argv)
     {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
     {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
     {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key",
-      CLI_RANGE (1, G_MAXINT)},
+      CLI_RANGE (1, PRIMA_RING_LOCAL_MAX)},
   };
   RunState st = { 0 };
   GstElement *pipeline = NULL;
@@ -385,6 +385,11 @@ prima_cmd_run (int argc, char **argv)
     if (reverse_prompts)
       g_ptr_array_free (reverse_prompts, TRUE);
     return help ? 0 : 2;
+  }
+  if (!prima_ring_check_options ("run", &ring)) {
+    if (reverse_prompts)
+      g_ptr_array_free (reverse_prompts, TRUE);
+    return 2;
   }
   if (verbose)
     cli_show_messages ();

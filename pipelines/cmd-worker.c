@@ -137,6 +137,17 @@ prima_cmd_worker (int argc, char **argv)
     fprintf (stderr, "prima worker: %s: no such model file\n", model);
     goto out;
   }
+  /* A taken port is the user's to fix: say whose it is (the setup would
+   * only say that it cannot listen) */
+  {
+    char *busy = prima_port_busy (port + rank);
+    if (busy) {
+      fprintf (stderr, "prima worker %d: cannot listen on port %d (--port %d + rank %d): %s\n", rank, port + rank,
+          port, rank, busy);
+      g_free (busy);
+      goto out;
+    }
+  }
   next_rank = (rank + 1) % world;
   if (next == NULL)
     next = next_rank == 0 && master ? master : "127.0.0.1";

@@ -19,10 +19,59 @@ prima_running_uninstalled (void)
   return uninstalled;
 }
 
+/* PREFIX/BINDIR when this executable runs from there, found from its own path:
+ * an installed tree that was moved, or installed with DESTDIR, still finds
+ * its plugin and data next to it. NULL when the executable is not in a
+ * folder that ends like the configured bindir. */
+static const char *
+prima_exe_prefix (void)
+{
+  static char *prefix;
+  static gsize once;
+
+  if (g_once_init_enter (&once)) {
+    char *exe = g_file_read_link ("/proc/self/exe", NULL);
+    const char *bindir = PRIMA_INSTALL_BINDIR;
+
+    if (exe && g_str_has_prefix (bindir, PRIMA_INSTALL_PREFIX)) {
+      /* the bindir below the prefix ("/bin"), which the executable's folder must end with */
+      const char *rel = bindir + strlen (PRIMA_INSTALL_PREFIX);
+      char *dir = g_path_get_dirname (exe);
+      gsize n = strlen (dir), r = strlen (rel);
+
+      if (*rel == G_DIR_SEPARATOR && n >= r && strcmp (dir + n - r, rel) == 0)
+        prefix = g_strndup (dir, n - r);
+      g_free (dir);
+    }
+    g_free (exe);
+    g_once_init_leave (&once, 1);
+  }
+  return prefix;
+}
+
+/* An installed path (under the configured prefix) as it is next to this
+ * executable when that copy exists, else the configured path itself. */
+static char *
+prima_installed_path (const char *configured)
+{
+  const char *prefix = prima_exe_prefix ();
+  gsize n = strlen (PRIMA_INSTALL_PREFIX);
+
+  if (prefix && strncmp (configured, PRIMA_INSTALL_PREFIX, n) == 0 && configured[n] == G_DIR_SEPARATOR) {
+    char *moved = g_strconcat (prefix, configured + n, NULL);
+    if (g_file_test (moved, G_FILE_TEST_IS_DIR))
+      return moved;
+    g_free (moved);
+  }
+  return g_strdup (configured);
+}
+
 gboolean
 prima_gst_init (const char *command)
 {
   GstPlugin *plugin;
+  char *plugin_dir = prima_running_uninstalled () ? g_strdup (PRIMA_BUILD_PLUGIN_DIR)
+      : prima_installed_path (PRIMA_INSTALL_PLUGIN_DIR);
 
   if (prima_running_uninstalled ()) {
     const char *old = g_getenv ("GST_PLUGIN_PATH");
@@ -34,14 +83,16 @@ prima_gst_init (const char *command)
   gst_init (NULL, NULL);
   plugin = gst_registry_find_plugin (gst_registry_get (), "prima");
   if (plugin == NULL && !prima_running_uninstalled ()) {
-    gst_registry_scan_path (gst_registry_get (), PRIMA_INSTALL_PLUGIN_DIR);
+    gst_registry_scan_path (gst_registry_get (), plugin_dir);
     plugin = gst_registry_find_plugin (gst_registry_get (), "prima");
   }
   if (plugin == NULL) {
     fprintf (stderr, "prima %s: the GStreamer plugin \"prima\" was not found (looked in %s and GStreamer's plugin path)\n",
-        command, prima_running_uninstalled () ? PRIMA_BUILD_PLUGIN_DIR : PRIMA_INSTALL_PLUGIN_DIR);
+        command, plugin_dir);
+    g_free (plugin_dir);
     return FALSE;
   }
+  g_free (plugin_dir);
   gst_object_unref (plugin);
   return TRUE;
 }
@@ -50,11 +101,32 @@ char *
 prima_pipeline_path (const char *name)
 {
   const char *dir = g_getenv ("PRIMA_PIPELINES_DIR");
+  char *installed, *path;
+
   if (dir && *dir)
     return g_build_filename (dir, name, NULL);
   if (prima_running_uninstalled ())
     return g_build_filename (PRIMA_SOURCE_PIPELINES_DIR, name, NULL);
-  return g_build_filename (PRIMA_INSTALL_PIPELINES_DIR, name, NULL);
+  installed = prima_installed_path (PRIMA_INSTALL_PIPELINES_DIR);
+  path = g_build_filename (installed, name, NULL);
+  g_free (installed);
+  return path;
+}
+
+char *
+prima_data_path (const char *name)
+{
+  const char *dir = g_getenv ("PRIMA_DATA_DIR");
+  char *installed, *path;
+
+  if (dir && *dir)
+    return g_build_filename (dir, name, NULL);
+  if (prima_running_uninstalled ())
+    return g_build_filename (PRIMA_SOURCE_DATA_DIR, name, NULL);
+  installed = prima_installed_path (PRIMA_INSTALL_DATA_DIR);
+  path = g_build_filename (installed, name, NULL);
+  g_free (installed);
+  return path;
 }
 
 GstElement *

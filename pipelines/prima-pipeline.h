@@ -15,9 +15,16 @@ gboolean prima_gst_init (const char *command);
 /* TRUE when the program runs from its build folder. */
 gboolean prima_running_uninstalled (void);
 
-/* The path of pipelines/NAME: the source tree's when run uninstalled (or
- * $PRIMA_PIPELINES_DIR), else the installed copy in DATADIR/gst-prima. */
+/* The path of pipelines/NAME: $PRIMA_PIPELINES_DIR/NAME when set, the source
+ * tree's when run uninstalled, else the installed copy in DATADIR/gst-prima
+ * (next to the executable when the installed tree was moved or installed
+ * with DESTDIR: PREFIX/BINDIR/prima looks in PREFIX/DATADIR/gst-prima first). */
 char *prima_pipeline_path (const char *name);
+
+/* The path of data/NAME (the embedded model): $PRIMA_DATA_DIR/NAME when set,
+ * the source tree's data/ when run uninstalled, else DATADIR/gst-prima as
+ * for prima_pipeline_path. */
+char *prima_data_path (const char *name);
 
 /* Reads pipelines/NAME, drops its comment lines and parses it with
  * gst_parse_launch. Prints one error line and returns NULL on failure. */

@@ -2,9 +2,15 @@
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "ring-head.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +25,147 @@ gboolean
 prima_ring_active (const PrimaRingOptions *ro)
 {
   return ro->world > 1 || ro->local_ring > 1;
+}
+
+gboolean
+prima_ring_check_options (const char *command, PrimaRingOptions *ro)
+{
+  if (ro->local_ring == PRIMA_RING_LOCAL_UNSET) {
+    ro->local_ring = 0;
+    return TRUE;
+  }
+  /* 1 is a ring of one: the head alone, as without the option */
+  if (ro->local_ring < 1 || ro->local_ring > PRIMA_RING_LOCAL_MAX) {
+    fprintf (stderr, "prima %s: --local-ring %d: out of range (1 .. %d processes on this machine)\n", command,
+        ro->local_ring, PRIMA_RING_LOCAL_MAX);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---- who holds a port ---- */
+
+static gboolean
+port_bindable (int family, int port)
+{
+  int fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc;
+
+  if (fd < 0)
+    return TRUE;                /* no such address family: nobody holds it there */
+  /* as GSocketListener binds: a connection in TIME_WAIT does not count */
+  setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (family == AF_INET6) {
+    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons (port), .sin6_addr = IN6ADDR_ANY_INIT };
+    setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    rc = bind (fd, (struct sockaddr *) &a, sizeof a);
+  } else {
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons (port), .sin_addr.s_addr = htonl (INADDR_ANY) };
+    rc = bind (fd, (struct sockaddr *) &a, sizeof a);
+  }
+  rc = rc != 0 && errno == EADDRINUSE;
+  close (fd);
+  return !rc;
+}
+
+/* The inodes of the sockets bound to `port` (listening ones first) from
+ * /proc/net/tcp{,6}. */
+static GArray *
+port_inodes (int port)
+{
+  const char *tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+  GArray *listening = g_array_new (FALSE, FALSE, sizeof (guint64)), *other = g_array_new (FALSE, FALSE,
+      sizeof (guint64));
+
+  for (guint t = 0; t < G_N_ELEMENTS (tables); t++) {
+    char *text = NULL;
+    gchar **lines;
+    if (!g_file_get_contents (tables[t], &text, NULL, NULL))
+      continue;
+    lines = g_strsplit (text, "\n", -1);
+    /* "sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode ..." */
+    for (guint i = 1; lines[i]; i++) {
+      char local[80];
+      unsigned int state;
+      guint64 inode;
+      const char *colon;
+      if (sscanf (lines[i], "%*s %79s %*s %x %*s %*s %*s %*u %*u %" G_GUINT64_FORMAT, local, &state, &inode) != 3
+          || inode == 0 || (colon = strrchr (local, ':')) == NULL || strtol (colon + 1, NULL, 16) != port)
+        continue;
+      g_array_append_val (state == 0x0A ? listening : other, inode);
+    }
+    g_strfreev (lines);
+    g_free (text);
+  }
+  g_array_append_vals (listening, other->data, other->len);
+  g_array_free (other, TRUE);
+  return listening;
+}
+
+/* "NAME (pid P)" of a process of ours with one of the sockets open, or
+ * NULL (another user's processes are not ours to read). */
+static char *
+socket_owner (GArray *inodes)
+{
+  DIR *proc = opendir ("/proc");
+  struct dirent *de;
+  char *owner = NULL;
+
+  if (proc == NULL || inodes->len == 0) {
+    if (proc)
+      closedir (proc);
+    return NULL;
+  }
+  while (owner == NULL && (de = readdir (proc)) != NULL) {
+    char *fd_dir, *end;
+    DIR *fds;
+    struct dirent *fe;
+    long pid = strtol (de->d_name, &end, 10);
+    if (*end || pid <= 0)
+      continue;
+    fd_dir = g_strdup_printf ("/proc/%ld/fd", pid);
+    fds = opendir (fd_dir);
+    while (fds && owner == NULL && (fe = readdir (fds)) != NULL) {
+      char *link = g_strdup_printf ("%s/%s", fd_dir, fe->d_name), target[64];
+      ssize_t n = readlink (link, target, sizeof target - 1);
+      guint64 inode;
+      g_free (link);
+      if (n <= 0)
+        continue;
+      target[n] = 0;
+      if (sscanf (target, "socket:[%" G_GUINT64_FORMAT "]", &inode) != 1)
+        continue;
+      for (guint i = 0; i < inodes->len && owner == NULL; i++)
+        if (g_array_index (inodes, guint64, i) == inode) {
+          char *comm_path = g_strdup_printf ("/proc/%ld/comm", pid), *comm = NULL;
+          if (g_file_get_contents (comm_path, &comm, NULL, NULL))
+            g_strstrip (comm);
+          owner = g_strdup_printf ("%s (pid %ld)", comm && *comm ? comm : "a process", pid);
+          g_free (comm);
+          g_free (comm_path);
+        }
+    }
+    if (fds)
+      closedir (fds);
+    g_free (fd_dir);
+  }
+  closedir (proc);
+  return owner;
+}
+
+char *
+prima_port_busy (int port)
+{
+  GArray *inodes;
+  char *owner, *msg;
+
+  if (port_bindable (AF_INET, port) && port_bindable (AF_INET6, port))
+    return NULL;
+  inodes = port_inodes (port);
+  owner = socket_owner (inodes);
+  g_array_free (inodes, TRUE);
+  msg = owner ? g_strdup_printf ("in use by %s", owner) : g_strdup ("in use");
+  g_free (owner);
+  return msg;
 }
 
 gboolean
@@ -130,14 +277,195 @@ prima_ring_plan_json (int n_layer, int n_ctx, int world, char **windows, const c
   return g_string_free (s, FALSE);
 }
 
+/* ---- the local workers ----
+ *
+ * Their standard error comes through a pipe: a thread passes every line on
+ * to ours, keeps each worker's last error line and reaps them. A worker that
+ * fails while the setup round runs would leave the head waiting for it for
+ * good (the setup has no way to hear of it), so the thread ends the head
+ * then, with the worker's reason. */
+
+typedef struct {
+  GPid pid;
+  int fd;                       /* its standard error; -1 at its end */
+  GString *line;                /* the line being read */
+  char *reason;                 /* its last "prima ..." line, without the "prima worker R: " */
+  gboolean exited;
+  int status;                   /* waitpid's */
+  gboolean killed;              /* by us */
+} LocalWorker;
+
+typedef struct _PrimaRingWatch {
+  const char *command;
+  GMutex lock;
+  LocalWorker *w;               /* [1 .. n] */
+  int n;
+  gint setup;                   /* the setup round runs: a failed worker ends the head */
+  gint quit;
+  GThread *thread;
+} PrimaRingWatch;
+
+static void
+worker_line (LocalWorker *lw, int r)
+{
+  char *prefix = g_strdup_printf ("prima worker %d: ", r);
+  const char *l = lw->line->str;
+
+  fprintf (stderr, "%s\n", l);
+  if (g_str_has_prefix (l, "prima ")) {
+    g_free (lw->reason);
+    lw->reason = g_strdup (g_str_has_prefix (l, prefix) ? l + strlen (prefix)
+        : g_str_has_prefix (l, "prima worker: ") ? l + strlen ("prima worker: ") : l);
+  }
+  g_string_truncate (lw->line, 0);
+  g_free (prefix);
+}
+
+/* Passes on what is there to read; at the end closes the pipe. */
+static void
+worker_read (PrimaRingWatch *wa, int r)
+{
+  LocalWorker *lw = &wa->w[r];
+  char buf[4096];
+
+  for (;;) {
+    ssize_t n = read (lw->fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN)
+      return;
+    g_mutex_lock (&wa->lock);
+    if (n <= 0) {
+      if (lw->line->len)
+        worker_line (lw, r);
+      close (lw->fd);
+      lw->fd = -1;
+      g_mutex_unlock (&wa->lock);
+      return;
+    }
+    for (ssize_t i = 0; i < n; i++)
+      if (buf[i] == '\n')
+        worker_line (lw, r);
+      else
+        g_string_append_c (lw->line, buf[i]);
+    g_mutex_unlock (&wa->lock);
+  }
+}
+
+static gboolean
+worker_failed (const LocalWorker *lw)
+{
+  return lw->exited && !(WIFEXITED (lw->status) && WEXITSTATUS (lw->status) == 0);
+}
+
+/* "exited with status 1: REASON" */
+static char *
+worker_why (const LocalWorker *lw)
+{
+  char *how = WIFEXITED (lw->status) ? g_strdup_printf ("exited with status %d", WEXITSTATUS (lw->status))
+      : g_strdup_printf ("was killed by signal %d (%s)", WTERMSIG (lw->status), g_strsignal (WTERMSIG (lw->status)));
+  /* a worker that exits on its own says why last; a signal interrupts
+   * whatever it was saying */
+  char *why = lw->reason && WIFEXITED (lw->status) ? g_strdup_printf ("%s: %s", how, lw->reason) : g_strdup (how);
+  g_free (how);
+  return why;
+}
+
+static gboolean
+worker_reap (PrimaRingWatch *wa, int r, gboolean block)
+{
+  LocalWorker *lw = &wa->w[r];
+  int status = 0;
+  pid_t got;
+
+  if (lw->exited)
+    return TRUE;
+  while ((got = waitpid (lw->pid, &status, block ? 0 : WNOHANG)) < 0 && errno == EINTR);
+  if (got == 0)
+    return FALSE;
+  /* what it wrote before it exited is all in the pipe */
+  if (lw->fd >= 0)
+    worker_read (wa, r);
+  g_mutex_lock (&wa->lock);
+  lw->exited = TRUE;
+  lw->status = got < 0 ? 0 : status;
+  g_mutex_unlock (&wa->lock);
+  return TRUE;
+}
+
+/* A worker failed during the setup round: the head cannot go on. */
+static void G_GNUC_NORETURN
+watch_end_head (PrimaRingWatch *wa, int failed)
+{
+  char *why = worker_why (&wa->w[failed]);
+  gint64 end;
+
+  fprintf (stderr, "prima %s: local worker %d %s\n", wa->command, failed, why);
+  g_free (why);
+  for (int r = 1; r <= wa->n; r++)
+    if (!wa->w[r].exited)
+      kill (wa->w[r].pid, SIGTERM);
+  end = g_get_monotonic_time () + G_USEC_PER_SEC;
+  for (int r = 1; r <= wa->n; r++) {
+    while (!worker_reap (wa, r, FALSE) && g_get_monotonic_time () < end)
+      g_usleep (10 * 1000);
+    if (!wa->w[r].exited) {
+      kill (wa->w[r].pid, SIGKILL);
+      worker_reap (wa, r, TRUE);
+    }
+  }
+  fflush (stderr);
+  /* the main thread is inside the setup round; nothing of it needs undoing.
+   * Ctrl-C reaches the workers too: then the head was interrupted as well */
+  _exit (WIFSIGNALED (wa->w[failed].status) && WTERMSIG (wa->w[failed].status) == SIGINT ? 130 : 1);
+}
+
+static gpointer
+watch_main (gpointer data)
+{
+  PrimaRingWatch *wa = data;
+  struct pollfd *pfd = g_new0 (struct pollfd, wa->n + 1);
+  int *which = g_new0 (int, wa->n + 1);
+
+  while (!g_atomic_int_get (&wa->quit)) {
+    int n = 0;
+    for (int r = 1; r <= wa->n; r++)
+      if (wa->w[r].fd >= 0) {
+        pfd[n].fd = wa->w[r].fd;
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        which[n++] = r;
+      }
+    if (n > 0)
+      poll (pfd, n, 100);
+    else
+      g_usleep (100 * 1000);
+    for (int i = 0; i < n; i++)
+      if (pfd[i].revents)
+        worker_read (wa, which[i]);
+    for (int r = 1; r <= wa->n; r++)
+      if (worker_reap (wa, r, FALSE) && worker_failed (&wa->w[r]) && g_atomic_int_get (&wa->setup))
+        watch_end_head (wa, r);
+  }
+  g_free (pfd);
+  g_free (which);
+  return NULL;
+}
+
 static gboolean
 spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_ctx, int n_threads)
 {
   char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
   gchar **envp = g_environ_setenv (g_get_environ (), PRIMA_CLUSTER_KEY_ENV, key, TRUE);
+  PrimaRingWatch *wa = g_new0 (PrimaRingWatch, 1);
+  gboolean ok = TRUE;
 
-  ro->workers = g_new0 (GPid, ro->world);
-  for (int r = 1; r < ro->world; r++) {
+  wa->command = CMD (ro);
+  g_mutex_init (&wa->lock);
+  wa->w = g_new0 (LocalWorker, ro->world);
+  wa->setup = TRUE;
+  ro->watch = wa;
+  for (int r = 1; r < ro->world && ok; r++) {
     GError *err = NULL;
     char *world = g_strdup_printf ("%d", ro->world), *rank = g_strdup_printf ("%d", r);
     char *port = g_strdup_printf ("%d", ro->port), *ctx = g_strdup_printf ("%d", n_ctx);
@@ -145,7 +473,9 @@ spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_c
     char *argv[] = { self_exe ? self_exe : (char *) "prima", (char *) "worker", (char *) "--world", world,
       (char *) "--rank", rank, (char *) "--master", (char *) "127.0.0.1", (char *) "--next", (char *) "127.0.0.1",
       (char *) "--port", port, (char *) "-m", (char *) model, (char *) "-c", ctx, (char *) "-t", threads, NULL };
-    gboolean ok = g_spawn_async (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &ro->workers[r], &err);
+    int fd = -1;
+    ok = g_spawn_async_with_pipes (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &wa->w[r].pid, NULL,
+        NULL, &fd, &err);
     g_free (world);
     g_free (rank);
     g_free (port);
@@ -154,15 +484,51 @@ spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_c
     if (!ok) {
       fprintf (stderr, "prima %s: cannot start local worker %d: %s\n", CMD (ro), r, err->message);
       g_error_free (err);
-      g_strfreev (envp);
-      g_free (self_exe);
-      return FALSE;
+      break;
     }
-    ro->n_workers = r;
+    fcntl (fd, F_SETFD, FD_CLOEXEC);
+    fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
+    wa->w[r].fd = fd;
+    wa->w[r].line = g_string_new (NULL);
+    wa->n = ro->n_workers = r;
   }
   g_strfreev (envp);
   g_free (self_exe);
-  return TRUE;
+  wa->thread = g_thread_new ("prima-workers", watch_main, wa);
+  return ok;
+}
+
+/* The plan the head runs, for people: per rank its layers (windows are
+ * "a-b" with b excluded; printed inclusive). */
+static void
+print_plan (const char *command, int asked, int world, int k, int n_layer, char **windows, double predicted_s)
+{
+  fprintf (stderr, "prima %s: the plan: %d layers over %d device%s", command, n_layer, world, world == 1 ? "" : "s");
+  if (world < asked)
+    fprintf (stderr, " (%d of %d left out: they would only slow the ring down)", asked - world, asked);
+  fprintf (stderr, ", %d round%s per token", k, k == 1 ? "" : "s");
+  if (predicted_s > 0)
+    fprintf (stderr, ", predicted %.2f ms per token", predicted_s * 1e3);
+  fprintf (stderr, "\n");
+  for (int r = 0; r < world; r++) {
+    gchar **parts = g_strsplit (windows[r], ",", -1);
+    GString *s = g_string_new (NULL);
+    int count = 0;
+    for (guint i = 0; parts[i]; i++) {
+      int a = 0, b = 0;
+      if (sscanf (parts[i], "%d-%d", &a, &b) != 2 || b <= a)
+        continue;
+      count += b - a;
+      if (b - a == 1)
+        g_string_append_printf (s, "%s%d", s->len ? ", " : "", a);
+      else
+        g_string_append_printf (s, "%s%d-%d", s->len ? ", " : "", a, b - 1);
+    }
+    fprintf (stderr, "prima %s:   rank %d: layer%s %s%s\n", command, r, count == 1 ? "" : "s", s->str,
+        r == 0 ? " and the output head" : "");
+    g_string_free (s, TRUE);
+    g_strfreev (parts);
+  }
 }
 
 gboolean
@@ -172,12 +538,13 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   GError *err = NULL;
   prima_model *model;
   char **windows = NULL, *plan, *url, *key = NULL;
-  int k = 0, n_layer, n_ctx_train;
+  int k = 0, n_layer, n_ctx_train, asked;
   PrimaRingSetup setup = { 0 };
   gboolean ok;
 
   if (ro->local_ring > 1)
     ro->world = ro->local_ring;
+  asked = ro->world;
   if (ro->rank != 0) {
     fprintf (stderr, "prima %s: runs the head (--rank 0); start the other ranks with `prima worker`\n", CMD (ro));
     return FALSE;
@@ -193,6 +560,30 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   n_layer = model->hp.n_layer;
   n_ctx_train = model->hp.n_ctx_train;
   prima_model_free (model);
+  /* every process of a local ring needs a layer: more would only wait */
+  if (ro->local_ring > n_layer) {
+    fprintf (stderr, "prima %s: --local-ring %d: %s has %d layer%s, and each process needs one: use at most "
+        "--local-ring %d, or a model with more layers (-m)\n", CMD (ro), ro->local_ring, model_path, n_layer,
+        n_layer == 1 ? "" : "s", MIN (n_layer, PRIMA_RING_LOCAL_MAX));
+    return FALSE;
+  }
+  if (ro->port + ro->world - 1 > 65535) {
+    fprintf (stderr, "prima %s: --port %d: the ring's ports BASE .. BASE+%d must be at most 65535\n", CMD (ro),
+        ro->port, ro->world - 1);
+    return FALSE;
+  }
+  /* Ports taken by someone else: say so here, by whom where the system
+   * knows. A worker on a taken port would fail, and the head would meet
+   * whatever listens there (another ring: "failed to prove the cluster key"). */
+  for (int r = 0; r < (ro->local_ring > 1 ? ro->world : 1); r++) {
+    char *busy = prima_port_busy (ro->port + r);
+    if (busy) {
+      fprintf (stderr, "prima %s: cannot listen on port %d (--port %d + rank %d%s): %s; choose another --port\n",
+          CMD (ro), ro->port + r, ro->port, r, r ? ", a local worker" : "", busy);
+      g_free (busy);
+      return FALSE;
+    }
+  }
   /* -lw is checked before any worker starts; the setup round deals it again */
   if (ro->lw && !prima_ring_deal (CMD (ro), n_layer, ro->world, ro->lw, ro->k, &windows, &k))
     return FALSE;
@@ -220,6 +611,9 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
       return FALSE;
     }
     ok = prima_ring_setup_run (&sa, &setup);
+    /* from here the head's own error paths stop the workers */
+    if (ro->watch)
+      g_atomic_int_set (&ro->watch->setup, FALSE);
     prima_cluster_key_unref (ck);
     if (!ok) {
       g_free (key);
@@ -230,10 +624,7 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
     ro->world = setup.world;
     ro->predicted_s = setup.predicted_s;
   }
-  fprintf (stderr, "prima %s: ring of %d devices, %d round%s per token:", CMD (ro), ro->world, k, k == 1 ? "" : "s");
-  for (int r = 0; r < ro->world; r++)
-    fprintf (stderr, " rank %d [%s]", r, windows[r]);
-  fprintf (stderr, "\n");
+  print_plan (CMD (ro), asked, ro->world, k, n_layer, windows, ro->predicted_s);
   plan = prima_ring_plan_json (n_layer, n_ctx, ro->world, windows, ro->next, ro->port);
   url = g_steal_pointer (&setup.next_url);
   prima_pipeline_set (pipeline, "layers", "windows", windows[0], NULL);
@@ -260,28 +651,58 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
 gboolean
 prima_ring_head_finish (PrimaRingOptions *ro, gboolean kill_now)
 {
+  PrimaRingWatch *wa = ro->watch;
   gboolean ok = TRUE;
+  gint64 end;
 
-  for (int r = 1; r <= ro->n_workers; r++) {
-    gint64 end = g_get_monotonic_time () + (kill_now ? 0 : 3 * G_USEC_PER_SEC);
-    int status = 0;
-    pid_t got = 0;
-    while ((got = waitpid (ro->workers[r], &status, WNOHANG)) == 0 && g_get_monotonic_time () < end)
-      g_usleep (10 * 1000);
-    if (got == 0) {
-      kill (ro->workers[r], SIGTERM);
-      g_usleep (200 * 1000);
-      if (waitpid (ro->workers[r], &status, WNOHANG) == 0) {
-        kill (ro->workers[r], SIGKILL);
-        waitpid (ro->workers[r], &status, 0);
+  if (wa == NULL)
+    return TRUE;
+  g_atomic_int_set (&wa->setup, FALSE);
+  /* the watch thread reaps them; on time, or stopped */
+  end = g_get_monotonic_time () + (kill_now ? 0 : 3 * G_USEC_PER_SEC);
+  for (int pass = 0; pass < 3; pass++) {
+    for (int r = 1; r <= wa->n; r++) {
+      gboolean exited;
+      for (;;) {
+        g_mutex_lock (&wa->lock);
+        exited = wa->w[r].exited;
+        g_mutex_unlock (&wa->lock);
+        if (exited || g_get_monotonic_time () >= end)
+          break;
+        g_usleep (10 * 1000);
       }
-      ok = FALSE;
-    } else if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
-      ok = FALSE;
+      if (!exited && pass < 2) {
+        kill (wa->w[r].pid, pass == 0 ? SIGTERM : SIGKILL);
+        wa->w[r].killed = TRUE;
+      }
     }
-    g_spawn_close_pid (ro->workers[r]);
+    end = g_get_monotonic_time () + (pass == 0 ? 200 * 1000 : 5 * G_USEC_PER_SEC);
   }
-  g_clear_pointer (&ro->workers, g_free);
+  g_atomic_int_set (&wa->quit, TRUE);
+  g_thread_join (wa->thread);
+  for (int r = 1; r <= wa->n; r++) {
+    LocalWorker *lw = &wa->w[r];
+    if (!lw->exited)
+      worker_reap (wa, r, TRUE);
+    if (lw->killed || worker_failed (lw))
+      ok = FALSE;
+    /* its reason, unless we stopped it */
+    if (worker_failed (lw) && !lw->killed) {
+      char *why = worker_why (lw);
+      fprintf (stderr, "prima %s: local worker %d %s\n", wa->command, r, why);
+      g_free (why);
+    }
+    if (lw->fd >= 0)
+      close (lw->fd);
+    if (lw->line)
+      g_string_free (lw->line, TRUE);
+    g_free (lw->reason);
+    g_spawn_close_pid (lw->pid);
+  }
+  g_mutex_clear (&wa->lock);
+  g_free (wa->w);
+  g_free (wa);
+  ro->watch = NULL;
   ro->n_workers = 0;
   return ok;
 }

@@ -20,11 +20,25 @@ typedef struct {
   double predicted_s;           /* set by the setup: Halda's token latency (0 with -lw) */
   int decode_positions;         /* for the setup's prediction: cached positions a decoded token attends to,
                                  * on average (0: unknown) */
-  GPid *workers;                /* the local workers */
+  struct _PrimaRingWatch *watch; /* the local workers, their exits and error lines */
   int n_workers;
 } PrimaRingOptions;
 
 #define PRIMA_RING_DEFAULT_PORT 9000
+/* --local-ring: processes on this machine (each device needs a layer too) */
+#define PRIMA_RING_LOCAL_MAX 64
+/* --local-ring not given (0 and negative values given are errors) */
+#define PRIMA_RING_LOCAL_UNSET G_MININT
+#define PRIMA_RING_OPTIONS_INIT { .local_ring = PRIMA_RING_LOCAL_UNSET }
+
+/* Checks the ring options that need no model (--local-ring's range); one
+ * error line and FALSE when they are out of range. */
+gboolean prima_ring_check_options (const char *command, PrimaRingOptions *ro);
+
+/* NULL when TCP port `port` can be listened on here, else a phrase for an
+ * error line: "in use by NAME (pid P)" where this system says who holds it,
+ * "in use" otherwise. */
+char *prima_port_busy (int port);
 
 /* Deals n_layer layers over the ring: cycles of W = sum(w) layers in the
  * order rank 1, 2, ..., M-1, 0, so the head ends every cycle and owns the
@@ -46,5 +60,6 @@ gboolean prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, cons
     int n_threads);
 
 /* Waits for (and at last kills) the local workers; returns FALSE when one
- * did not exit 0. */
+ * did not exit 0 (its reason is printed). While the setup round runs, a
+ * local worker that fails ends the head at once with its reason. */
 gboolean prima_ring_head_finish (PrimaRingOptions *ro, gboolean kill_now);

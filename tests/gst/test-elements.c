@@ -832,6 +832,7 @@ GST_START_TEST (test_inspect)
     {"primasampler", {"application/x-prima-logits", "temperature", "top-k", "top-p", "min-p", "repeat-penalty",
             "repeat-last-n", "frequency-penalty", "presence-penalty", "seed"}},
     {"primadetokenizer", {"application/x-prima-tokens", "text/x-raw", "model", "special"}},
+    {"primafdsink", {"SINK template: 'sink'", "ANY", "fd"}},
     {"primawssrc", {"application/x-prima-hidden", "port", "rank", "peer-rank", "cluster-key", "cluster-key-file",
             "tls-certificate-file", "heartbeat-timeout"}},
     {"primawssink", {"application/x-prima-hidden", "url", "rank", "peer-rank", "cluster-key", "cluster-key-file",
@@ -840,7 +841,7 @@ GST_START_TEST (test_inspect)
   gchar *out = inspect ("prima");
 
   fail_unless (strstr (out, "Name                     prima") != NULL, "%s", out);
-  fail_unless (strstr (out, "8 elements") != NULL, "%s", out);
+  fail_unless (strstr (out, "9 elements") != NULL, "%s", out);
   for (guint i = 0; i < G_N_ELEMENTS (elements); i++)
     fail_unless (strstr (out, elements[i].name) != NULL, "%s not listed", elements[i].name);
   g_free (out);

@@ -63,13 +63,14 @@ for cfg in "stories260K-f32 2 3,2 1" "stories260K-f32 2 1,1 3" "stories260K-f32 
 done
 
 # -cnv over a ring of 3: three turns keep the KV cache (each turn evaluates only its new prompt and its
-# fed-back tokens) through context shifts in a small context, with the single device's text
-M=$D/TinyStories-656K-q8_0.gguf
+# fed-back tokens) through context shifts in a small context, with the single device's text. A real
+# ring: every process has layers (the 2-layer models cannot go round 3 processes)
+M=$D/stories260K-f32.gguf
 CHAT='Hello\nTell me about a cat\nAnd the dog?\n'
 printf "$CHAT" | timeout 60 "$P" run -cnv --verbose -m "$M" -n 40 --temp 0 -c 128 -t 1 >"$T/chat1.out" 2>"$T/chat1.err"
 BASE=$((BASE + 10))
-if printf "$CHAT" | timeout 60 "$P" run -cnv --verbose -m "$M" -n 40 --temp 0 -c 128 -t 1 --local-ring 3 --port $BASE \
-    >"$T/chat.out" 2>"$T/chat.err"; then
+if printf "$CHAT" | timeout 60 "$P" run -cnv --verbose -m "$M" -n 40 --temp 0 -c 128 -t 1 --local-ring 3 -lw 2,2,1 \
+    --port $BASE >"$T/chat.out" 2>"$T/chat.err"; then
   turns=$(grep -c "turn [0-9]*:" "$T/chat.err")
   # turn N: P prompt tokens, G generated, E evaluated (A in all), C positions in the cache, end: R, S context shifts
   kept=$(sed -n 's/.*turn [0-9]*: \([0-9]*\) prompt tokens, \([0-9]*\) generated, \([0-9]*\) evaluated.*/\1 \2 \3/p' \

@@ -127,7 +127,7 @@ parse_value (const char *command, const char *opt, const cli_option *o, const ch
 bad:
   {
     char *range = describe_range (o);
-    fprintf (stderr, "prima %s: invalid value '%s' for %s: expected %s\n", command, text, opt, range);
+    fprintf (stderr, "prima %s: %s %s: expected %s\n", command, opt, text, range);
     g_free (range);
   }
   return FALSE;

@@ -35,7 +35,7 @@ refused () {
   timeout 20 "$P" "$@" </dev/null >"$T/out" 2>"$T/err"
   rc=$?
   lines=$(wc -l <"$T/err")
-  if [ $rc = 2 ] && [ "$lines" = 1 ] && grep -q -- "for $name: expected" "$T/err"; then
+  if [ $rc = 2 ] && [ "$lines" = 1 ] && grep -q -- "^prima [a-z]*: $name [^ ]*: expected" "$T/err"; then
     ok "prima $* refused: $(cat "$T/err")"
   else
     bad "prima $*: exit $rc, $lines lines on stderr (want 2 and one line naming $name)"

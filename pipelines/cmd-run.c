@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "prima-commands.h"
 #include "prima-pipeline.h"
@@ -413,8 +414,16 @@ prima_cmd_run (int argc, char **argv)
     fprintf (stderr, "prima run: note: --no-mmap has no effect: the weights stay mapped, the residency engine "
         "pages them in and out per layer window (docs/memory.md)\n");
   (void) flash_attn;            /* the attention kernel never builds the score matrix: nothing to switch */
-  if (mlock && mlockall (MCL_CURRENT | MCL_FUTURE) != 0)
-    fprintf (stderr, "prima run: warning: --mlock: %s (raise 'ulimit -l')\n", g_strerror (errno));
+  if (mlock) {
+    struct rlimit rl = { 0 };
+    /* with MCL_FUTURE every later mapping beyond the limit would fail (and
+     * with it malloc): lock only where the limit cannot be reached */
+    if (geteuid () != 0 && getrlimit (RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      fprintf (stderr, "prima run: warning: --mlock: the locked-memory limit is %llu KiB ('ulimit -l'): "
+          "nothing is locked\n", (unsigned long long) rl.rlim_cur / 1024);
+    else if (mlockall (MCL_CURRENT | MCL_FUTURE) != 0)
+      fprintf (stderr, "prima run: warning: --mlock: %s\n", g_strerror (errno));
+  }
   if (n_gpu_layers > 0 || gpu_mem)
     fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
   /* The layers element's contexts take the process defaults. */

@@ -350,7 +350,7 @@ prima_cmd_run (int argc, char **argv)
     {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &n_gpu_layers, "N", "layers to offload to a GPU (no GPU backend yet)",
       CLI_RANGE (-1, G_MAXINT)},
     {"-fa,--flash-attn", CLI_FLAG, &flash_attn, NULL, "accepted: the CPU attention is already fused (no KV matrix)"},
-    {"--no-mmap", CLI_FLAG, &no_mmap, NULL, "read the weights into memory instead of mapping the file"},
+    {"--no-mmap", CLI_FLAG, &no_mmap, NULL, "accepted, no effect: the residency engine pages the mapped weights per window"},
     {"--mlock", CLI_FLAG, &mlock, NULL, "lock the weights in memory (mlockall; needs RLIMIT_MEMLOCK)"},
     {"--gpu-mem", CLI_STRING, &gpu_mem, "GiB", "GPU memory to use (no GPU backend yet)"},
     {"--ids-out", CLI_STRING, &ids_out, "FILE", "write the generated token ids to FILE"},

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <math.h>
 
 static gboolean
 name_matches (const char *names, const char *arg)
@@ -30,6 +31,60 @@ print_usage (const char *command, const char *synopsis, const cli_option *option
   }
 }
 
+static gboolean show_messages;
+
+static void
+filter_message (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  if (show_messages || g_getenv ("G_MESSAGES_DEBUG") != NULL)
+    g_log_default_handler (domain, level, message, data);
+}
+
+void
+cli_log_setup (void)
+{
+  /* the project's code logs in one domain (meson.build: G_LOG_DOMAIN) */
+  g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, filter_message, NULL);
+}
+
+void
+cli_show_messages (void)
+{
+  show_messages = TRUE;
+}
+
+void
+cli_print_version (void)
+{
+  printf ("prima (gst-prima) %s\n", PRIMA_VERSION);
+}
+
+/* "an integer from 1 to 1024", "a finite number >= 0", ... (numbers in the
+ * C locale: the parser reads them so) */
+static char *
+describe_range (const cli_option *o)
+{
+  const char *what = o->kind == CLI_FLOAT ? "a finite number" : "an integer";
+  double top = o->kind == CLI_INT ? G_MAXINT : o->kind == CLI_INT64 ? (double) G_MAXINT64 : G_MAXFLOAT;
+  char lo[G_ASCII_DTOSTR_BUF_SIZE], hi[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!o->ranged || (o->min <= -top && o->max >= top))
+    return g_strdup (what);
+  g_ascii_formatd (lo, sizeof lo, "%.15g", o->min);
+  g_ascii_formatd (hi, sizeof hi, "%.15g", o->max);
+  if (o->min == o->max)
+    return g_strdup (lo);
+  if (o->max >= top)
+    return g_strdup_printf ("%s >= %s", what, lo);
+  return g_strdup_printf ("%s from %s to %s", what, lo, hi);
+}
+
+static gboolean
+in_range (const cli_option *o, double v)
+{
+  return !o->ranged || (v >= o->min && v <= o->max);
+}
+
 static gboolean
 parse_value (const char *command, const char *opt, const cli_option *o, const char *text)
 {
@@ -38,21 +93,22 @@ parse_value (const char *command, const char *opt, const cli_option *o, const ch
   switch (o->kind) {
     case CLI_INT:{
       long v = strtol (text, &end, 10);
-      if (errno || end == text || *end || v < G_MININT || v > G_MAXINT)
+      if (errno || end == text || *end || v < G_MININT || v > G_MAXINT || !in_range (o, v))
         goto bad;
       *(int *) o->value = (int) v;
       return TRUE;
     }
     case CLI_INT64:{
       long long v = strtoll (text, &end, 10);
-      if (errno || end == text || *end)
+      if (errno || end == text || *end || !in_range (o, (double) v))
         goto bad;
       *(gint64 *) o->value = v;
       return TRUE;
     }
     case CLI_FLOAT:{
       double v = g_ascii_strtod (text, &end);
-      if (errno || end == text || *end)
+      /* nan passes every comparison, and a float overflows to inf */
+      if (errno || end == text || *end || !isfinite (v) || fabs (v) > G_MAXFLOAT || !in_range (o, v))
         goto bad;
       *(float *) o->value = (float) v;
       return TRUE;
@@ -60,11 +116,20 @@ parse_value (const char *command, const char *opt, const cli_option *o, const ch
     case CLI_STRING:
       *(const char **) o->value = text;
       return TRUE;
+    case CLI_STRING_LIST:
+      if (*(GPtrArray **) o->value == NULL)
+        *(GPtrArray **) o->value = g_ptr_array_new ();
+      g_ptr_array_add (*(GPtrArray **) o->value, (gpointer) text);
+      return TRUE;
     case CLI_FLAG:
       break;
   }
 bad:
-  fprintf (stderr, "prima %s: invalid value '%s' for %s\n", command, text, opt);
+  {
+    char *range = describe_range (o);
+    fprintf (stderr, "prima %s: %s %s: expected %s\n", command, opt, text, range);
+    g_free (range);
+  }
   return FALSE;
 }
 
@@ -84,6 +149,11 @@ cli_parse (const char *command, const char *synopsis, const cli_option *options,
 
     if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0) {
       print_usage (command, synopsis, options, n_options);
+      *help_shown = TRUE;
+      return TRUE;
+    }
+    if (strcmp (arg, "--version") == 0) {
+      cli_print_version ();
       *help_shown = TRUE;
       return TRUE;
     }

@@ -11,6 +11,8 @@ typedef enum {
   CLI_INT64,                    /* gint64 * */
   CLI_FLOAT,                    /* float * */
   CLI_STRING,                   /* const char ** (points into argv) */
+  CLI_STRING_LIST,              /* GPtrArray ** of const char * (into argv), created on first use;
+                                 * the option may be repeated */
 } cli_kind;
 
 typedef struct {
@@ -19,7 +21,26 @@ typedef struct {
   void *value;
   const char *arg_name;         /* "FILE", NULL for flags */
   const char *help;
+  /* Numbers only: with ranged, values outside [min, max] are refused with
+   * one line naming the option and the range. Floats are always refused
+   * when not finite (nan, inf). Appended last so that initializers without
+   * a range still compile: write CLI_RANGE (lo, hi) after the help. */
+  gboolean ranged;
+  double min, max;
 } cli_option;
+
+#define CLI_RANGE(lo, hi) TRUE, (double) (lo), (double) (hi)
+/* The largest thread count the parser takes (as the layers element). */
+#define CLI_MAX_THREADS 1024
+
+/* The version line of `prima --version` (and `prima COMMAND --version`). */
+void cli_print_version (void);
+
+/* g_message lines (the ring links' connection log) are progress for
+ * whoever debugs, not for a user: after cli_log_setup they reach stderr only
+ * with G_MESSAGES_DEBUG set or after cli_show_messages (--verbose). */
+void cli_log_setup (void);
+void cli_show_messages (void);
 
 /* Parse argv (argv[0] is the command name); n_options entries. Unknown
  * options or bad values print one line to stderr and return FALSE. --help

@@ -377,15 +377,16 @@ prima_cmd_bench (int argc, char **argv)
   const char *prefetch_mode = NULL, *release_policy = NULL;
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
+    {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
     {"-p,--n-prompt", CLI_STRING, &pp_list, "N,N", "prompt lengths to time (default 128,512; 0 to skip)"},
-    {"-n,--n-gen", CLI_INT, &n_gen, "N", "tokens to decode (default 64; 0 to skip)"},
-    {"-r,--repetitions", CLI_INT, &reps, "N", "repetitions of each test (default 2)"},
-    {"--bandwidth-mib", CLI_INT64, &bw_mib, "MiB", "buffer size of the bandwidth probe (default 1024)"},
+    {"-n,--n-gen", CLI_INT, &n_gen, "N", "tokens to decode (default 64; 0 to skip)", CLI_RANGE (0, G_MAXINT)},
+    {"-r,--repetitions", CLI_INT, &reps, "N", "repetitions of each test (default 2)", CLI_RANGE (1, G_MAXINT)},
+    {"--bandwidth-mib", CLI_INT64, &bw_mib, "MiB", "buffer size of the bandwidth probe (default 1024)",
+      CLI_RANGE (1, 1 << 20)},
     {"--pipeline", CLI_FLAG, &pipeline, NULL, "decode through generate.pipeline against the bare core (-n tokens, -r reps)"},
     {"--hop", CLI_FLAG, &hop, NULL, "per-hop latency of the ring on loopback (one token, two ring links, no model)"},
-    {"--n-embd", CLI_INT, &hop_embd, "N", "--hop: floats per frame (default 4096)"},
-    {"--iterations", CLI_INT, &hop_iterations, "N", "--hop: round trips to time (default 2000)"},
+    {"--n-embd", CLI_INT, &hop_embd, "N", "--hop: floats per frame (default 4096)", CLI_RANGE (1, 1 << 24)},
+    {"--iterations", CLI_INT, &hop_iterations, "N", "--hop: round trips to time (default 2000)", CLI_RANGE (1, G_MAXINT)},
     {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
     {"--force", CLI_FLAG, &force, NULL, "fault the next window in from a helper thread (implies --prefetch)"},
     {"--prefetch-mode", CLI_STRING, &prefetch_mode, "MODE", "none, advise or force (default: see docs/memory.md)"},
@@ -409,6 +410,8 @@ prima_cmd_bench (int argc, char **argv)
     return 2;
   if (help)
     return 0;
+  if (verbose)
+    cli_show_messages ();
   if (hop) {
     if (hop_embd <= 0 || hop_iterations <= 0) {
       fprintf (stderr, "prima bench: --n-embd and --iterations must be positive\n");

@@ -133,18 +133,20 @@ prima_cmd_eval (int argc, char **argv)
     {"-f,--file", CLI_STRING, &file, "FILE", "read the prompt from a file"},
     {"--tokens", CLI_STRING, &ids_text, "IDS", "evaluate these token ids instead of a text (\"1,2,3\")"},
     {"--logits", CLI_STRING, &logits_path, "FILE", "write n_tokens x n_vocab float32 logits (little-endian) here"},
-    {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
-    {"-b,--batch-size", CLI_INT, &n_batch, "N", "tokens per compute chunk (default 512)"},
-    {"--world", CLI_INT, &ring.world, "N", "ring: devices in the ring (this one is the head, rank 0)"},
-    {"--rank", CLI_INT, &ring.rank, "R", "ring: this device's rank (0 for prima eval)"},
+    {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
+    {"-b,--batch-size", CLI_INT, &n_batch, "N", "tokens per compute chunk (default 512)", CLI_RANGE (1, G_MAXINT)},
+    {"--world", CLI_INT, &ring.world, "N", "ring: devices in the ring (this one is the head, rank 0)",
+      CLI_RANGE (1, G_MAXINT)},
+    {"--rank", CLI_INT, &ring.rank, "R", "ring: this device's rank (0 for prima eval)", CLI_RANGE (0, 0)},
     {"--master", CLI_STRING, &ring.master, "IP", "ring: the head's address (accepted for prima.cpp's flags)"},
     {"--next", CLI_STRING, &ring.next, "IP", "ring: address of rank 1 (default 127.0.0.1)"},
-    {"--port", CLI_INT, &ring.port, "BASE", "ring: data port of rank r is BASE+r (default 9000)"},
+    {"--port", CLI_INT, &ring.port, "BASE", "ring: data port of rank r is BASE+r (default 9000)", CLI_RANGE (1, 65535)},
     {"-lw,--layer-window", CLI_STRING, &ring.lw, "a,b,..", "ring: layers per device and cycle, in rank order"},
-    {"-k,--rounds", CLI_INT, &ring.k, "N", "ring: rounds per token (default: from -lw)"},
+    {"-k,--rounds", CLI_INT, &ring.k, "N", "ring: rounds per token (default: from -lw)", CLI_RANGE (1, G_MAXINT)},
     {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
     {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
-    {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key"},
+    {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key",
+      CLI_RANGE (1, PRIMA_RING_LOCAL_MAX)},
   };
   prima_model *model = NULL;
   prima_tokenizer *tok = NULL;
@@ -180,6 +182,9 @@ prima_cmd_eval (int argc, char **argv)
     fprintf (stderr, "prima eval: the prompt has no tokens\n");
     goto out;
   }
+  /* the context is the prompt, at most the model's: as prima run */
+  if (!prima_check_prompt_fits ("eval", ids->len, prima_context_size (model, (int) MIN (ids->len, G_MAXINT))))
+    goto out;
   logits = g_try_malloc_n ((gsize) ids->len * model->hp.n_vocab, sizeof (float));
   if (logits == NULL) {
     fprintf (stderr, "prima eval: cannot allocate %u x %d logits\n", ids->len, model->hp.n_vocab);
@@ -190,6 +195,8 @@ prima_cmd_eval (int argc, char **argv)
             n_threads, logits))
       goto out;
   } else {
+    if (!prima_check_memory ("eval", model, (int) ids->len))
+      goto out;
     ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = (int) ids->len, .n_threads = n_threads,
         .n_batch = n_batch}, &error);
     if (ctx == NULL)

@@ -25,7 +25,7 @@ prima_cmd_profile (int argc, char **argv)
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE",
       "measure the weight types of this GGUF and the disk that holds it (default: every type, disk of .)"},
-    {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
+    {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
     {"--json", CLI_FLAG, &json, NULL, "print the device object that 'prima plan --profiles' reads"},
     {"--array", CLI_FLAG, &array, NULL, "with --json: wrap it in an array (a profiles file of one device)"},
     {"--name", CLI_STRING, &name, "NAME", "device name in the profile (default: the host name)"},

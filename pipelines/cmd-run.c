@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "prima-commands.h"
 #include "prima-pipeline.h"
@@ -17,8 +19,11 @@
 #include "ring-head.h"
 #include "forward.h"
 #include "memstat.h"
+#include "chat-template.h"
 
 #define OUTPUT_END_OF_TURN "prima-output-end-of-turn"
+/* primasampler's largest repeat-last-n */
+#define MAX_REPEAT_LAST_N (1 << 20)
 
 static volatile sig_atomic_t n_interrupts;
 
@@ -297,6 +302,9 @@ prima_cmd_run (int argc, char **argv)
   int n_predict = -1, n_ctx = 4096, n_threads = 0, n_batch = 512, n_gpu_layers = 0;
   gboolean ignore_eos = FALSE, no_display_prompt = FALSE, conversation = FALSE, verbose = FALSE, help;
   gboolean prefetch = FALSE, force = FALSE, no_context_shift = FALSE;
+  gboolean no_conversation = FALSE, interactive = FALSE, escape = FALSE, flash_attn = FALSE, no_mmap = FALSE;
+  gboolean mlock = FALSE;
+  GPtrArray *reverse_prompts = NULL;
   int n_keep = -1;
   const char *prefetch_mode = NULL, *release_policy = NULL;
   prima_sampler_params sp;
@@ -305,29 +313,45 @@ prima_cmd_run (int argc, char **argv)
   prima_sampler_params_init (&sp);
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt to start the generation with (-cnv: the first message)"},
+    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt (-cnv: the first message; without -p/-f: standard input unless a terminal)"},
     {"-f,--file", CLI_STRING, &file, "FILE", "read the prompt from a file"},
-    {"-n,--n-predict", CLI_INT, &n_predict, "N", "tokens to predict (default -1: until EOS or the context is full)"},
-    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size (default 4096, at most the model's)"},
-    {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
-    {"-b,--batch-size", CLI_INT, &n_batch, "N", "prompt tokens per compute chunk (accepted; 512)"},
-    {"-s,--seed", CLI_INT64, &seed, "N", "random seed (default -1: random)"},
-    {"--temp", CLI_FLOAT, &sp.temperature, "T", "temperature (default 0.8; 0 = greedy)"},
-    {"--top-k", CLI_INT, &sp.top_k, "N", "top-k sampling (default 40, 0 = off)"},
-    {"--top-p", CLI_FLOAT, &sp.top_p, "P", "top-p sampling (default 0.95, 1.0 = off)"},
-    {"--min-p", CLI_FLOAT, &sp.min_p, "P", "min-p sampling (default 0.05, 0.0 = off)"},
-    {"--repeat-penalty", CLI_FLOAT, &sp.repeat_penalty, "F", "penalize repeated tokens (default 1.0 = off)"},
-    {"--repeat-last-n", CLI_INT, &sp.penalty_last_n, "N", "tokens the penalties look back over (default 64)"},
-    {"--frequency-penalty", CLI_FLOAT, &sp.frequency_penalty, "F", "frequency penalty (default 0.0 = off)"},
-    {"--presence-penalty", CLI_FLOAT, &sp.presence_penalty, "F", "presence penalty (default 0.0 = off)"},
+    {"-e,--escape", CLI_FLAG, &escape, NULL, "process escapes (\\n, \\t, \\\\, \\\", \\xNN, ...) in the prompt"},
+    {"-n,--n-predict", CLI_INT, &n_predict, "N",
+      "tokens to predict (default -1: until EOS; -2: until the context is full, no context shift)", CLI_RANGE (-2, G_MAXINT)},
+    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size (default 4096, at most the model's; 0 = the model's)",
+      CLI_RANGE (0, G_MAXINT)},
+    {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
+    {"-b,--batch-size", CLI_INT, &n_batch, "N", "prompt tokens per compute chunk (accepted; 512)", CLI_RANGE (1, G_MAXINT)},
+    {"-s,--seed", CLI_INT64, &seed, "N", "random seed (default -1: random)", CLI_RANGE (-1, G_MAXUINT32 - 1)},
+    {"--temp", CLI_FLOAT, &sp.temperature, "T", "temperature (default 0.8; 0 = greedy)", CLI_RANGE (0, G_MAXFLOAT)},
+    {"--top-k", CLI_INT, &sp.top_k, "N", "top-k sampling (default 40, 0 = off)", CLI_RANGE (0, G_MAXINT)},
+    {"--top-p", CLI_FLOAT, &sp.top_p, "P", "top-p sampling, 0 to 1 (default 0.95, 1.0 = off)", CLI_RANGE (0, 1)},
+    {"--min-p", CLI_FLOAT, &sp.min_p, "P", "min-p sampling, 0 to 1 (default 0.05, 0.0 = off)", CLI_RANGE (0, 1)},
+    {"--repeat-penalty", CLI_FLOAT, &sp.repeat_penalty, "F", "penalize repeated tokens (default 1.0 = off)",
+      CLI_RANGE (0, G_MAXFLOAT)},
+    {"--repeat-last-n", CLI_INT, &sp.penalty_last_n, "N",
+      "tokens the penalties look back over (default 64, 0 = off, -1 = the context size)", CLI_RANGE (-1, MAX_REPEAT_LAST_N)},
+    {"--frequency-penalty", CLI_FLOAT, &sp.frequency_penalty, "F", "frequency penalty (default 0.0 = off)",
+      CLI_RANGE (-G_MAXFLOAT, G_MAXFLOAT)},
+    {"--presence-penalty", CLI_FLOAT, &sp.presence_penalty, "F", "presence penalty (default 0.0 = off)",
+      CLI_RANGE (-G_MAXFLOAT, G_MAXFLOAT)},
+    {"-r,--reverse-prompt", CLI_STRING_LIST, &reverse_prompts, "TEXT",
+      "stop generating when the text ends with TEXT (-cnv/-i: give the turn back); repeatable"},
     {"--ignore-eos", CLI_FLAG, &ignore_eos, NULL, "keep generating after end-of-sequence"},
     {"--no-display-prompt", CLI_FLAG, &no_display_prompt, NULL, "print only the generated text"},
     {"-cnv,--conversation", CLI_FLAG, &conversation, NULL, "chat: user turns from stdin (exit, quit or EOF ends)"},
+    {"-no-cnv,--no-conversation", CLI_FLAG, &no_conversation, NULL, "no chat: generate from the prompt (the default)"},
+    {"-i,--interactive", CLI_FLAG, &interactive, NULL, "as -cnv, without a chat template: each line continues the text"},
     {"--no-context-shift", CLI_FLAG, &no_context_shift, NULL, "-cnv: end the answer when the context is full"},
-    {"--keep", CLI_INT, &n_keep, "N", "-cnv: positions a context shift keeps (default -1: the first prompt)"},
+    {"--keep", CLI_INT, &n_keep, "N", "-cnv: positions a context shift keeps (default -1: the first prompt)",
+      CLI_RANGE (-1, G_MAXINT)},
     {"-sys,--system-prompt", CLI_STRING, &system_prompt, "TEXT", "system prompt of the chat"},
     {"--chat-template", CLI_STRING, &chat_template, "NAME", "chat template instead of the model's (chatml, llama3, ...)"},
-    {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &n_gpu_layers, "N", "layers to offload to a GPU (no GPU backend yet)"},
+    {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &n_gpu_layers, "N", "layers to offload to a GPU (no GPU backend yet)",
+      CLI_RANGE (-1, G_MAXINT)},
+    {"-fa,--flash-attn", CLI_FLAG, &flash_attn, NULL, "accepted: the CPU attention is already fused (no KV matrix)"},
+    {"--no-mmap", CLI_FLAG, &no_mmap, NULL, "accepted, no effect: the residency engine pages the mapped weights per window"},
+    {"--mlock", CLI_FLAG, &mlock, NULL, "lock the weights in memory (mlockall; needs RLIMIT_MEMLOCK)"},
     {"--gpu-mem", CLI_STRING, &gpu_mem, "GiB", "GPU memory to use (no GPU backend yet)"},
     {"--ids-out", CLI_STRING, &ids_out, "FILE", "write the generated token ids to FILE"},
     {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
@@ -336,32 +360,70 @@ prima_cmd_run (int argc, char **argv)
     {"--release-policy", CLI_STRING, &release_policy, "POLICY",
       "drop windows' pages after use: auto (when the windows do not fit), never, always"},
     {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end; -cnv: each turn's token counts"},
-    {"--world", CLI_INT, &ring.world, "N", "ring: devices in the ring (this one is the head, rank 0)"},
-    {"--rank", CLI_INT, &ring.rank, "R", "ring: this device's rank (0 for prima run)"},
+    {"--world", CLI_INT, &ring.world, "N", "ring: devices in the ring (this one is the head, rank 0)",
+      CLI_RANGE (1, G_MAXINT)},
+    {"--rank", CLI_INT, &ring.rank, "R", "ring: this device's rank (0 for prima run)", CLI_RANGE (0, 0)},
     {"--master", CLI_STRING, &ring.master, "IP", "ring: the head's address (accepted for prima.cpp's flags)"},
     {"--next", CLI_STRING, &ring.next, "IP", "ring: address of rank 1 (default 127.0.0.1)"},
-    {"--port", CLI_INT, &ring.port, "BASE", "ring: data port of rank r is BASE+r (default 9000)"},
+    {"--port", CLI_INT, &ring.port, "BASE", "ring: data port of rank r is BASE+r (default 9000)", CLI_RANGE (1, 65535)},
     {"-lw,--layer-window", CLI_STRING, &ring.lw, "a,b,..", "ring: layers per device and cycle, in rank order"},
-    {"-k,--rounds", CLI_INT, &ring.k, "N", "ring: rounds per token (default: from -lw)"},
+    {"-k,--rounds", CLI_INT, &ring.k, "N", "ring: rounds per token (default: from -lw)", CLI_RANGE (1, G_MAXINT)},
     {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
     {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
-    {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key"},
+    {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key",
+      CLI_RANGE (1, PRIMA_RING_LOCAL_MAX)},
   };
   RunState st = { 0 };
   GstElement *pipeline = NULL;
-  char *text = NULL, *model = NULL;
+  char *text = NULL, *model = NULL, *escaped_system = NULL;
   int fds[2] = { -1, -1 }, status = 1;
   GThread *writer = NULL;
   Writer w;
   struct sigaction sa = { 0 };
 
   if (!cli_parse ("run", "[-m MODEL] -p TEXT [-n N] [--temp T] [-cnv]", options, G_N_ELEMENTS (options), argc,
-          argv, &help, NULL))
+          argv, &help, NULL) || help) {
+    if (reverse_prompts)
+      g_ptr_array_free (reverse_prompts, TRUE);
+    return help ? 0 : 2;
+  }
+  if (!prima_ring_check_options ("run", &ring)) {
+    if (reverse_prompts)
+      g_ptr_array_free (reverse_prompts, TRUE);
     return 2;
-  if (help)
-    return 0;
-  if (!prima_ring_check_options ("run", &ring))
-    return 2;
+  }
+  if (verbose)
+    cli_show_messages ();
+  if (no_conversation)
+    conversation = interactive = FALSE;
+  /* -i: a chat whose turns are plain text, continuing the story */
+  if (interactive) {
+    conversation = TRUE;
+    if (chat_template == NULL)
+      chat_template = PRIMA_CHAT_TEMPLATE_RAW_NAME;
+  }
+  /* -n -2 (llama-cli): until the context is full, never shift it */
+  if (n_predict == -2) {
+    n_predict = -1;
+    no_context_shift = TRUE;
+  }
+  /* --repeat-last-n -1 (llama-cli): the whole context */
+  if (sp.penalty_last_n == -1)
+    sp.penalty_last_n = MIN (n_ctx > 0 ? n_ctx : 4096, MAX_REPEAT_LAST_N);
+  if (no_mmap)
+    fprintf (stderr, "prima run: note: --no-mmap has no effect: the weights stay mapped, the residency engine "
+        "pages them in and out per layer window (docs/memory.md)\n");
+  (void) flash_attn;            /* the attention kernel never builds the score matrix: nothing to switch */
+  if (mlock) {
+    struct rlimit rl = { 0 };
+    /* with MCL_FUTURE every later mapping beyond the limit would fail (and
+     * with it malloc): lock only where the limit cannot be reached */
+    if (geteuid () != 0 && getrlimit (RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      fprintf (stderr, "prima run: warning: --mlock: the locked-memory limit is %llu KiB ('ulimit -l'): "
+          "nothing is locked\n", (unsigned long long) rl.rlim_cur / 1024);
+    else if (mlockall (MCL_CURRENT | MCL_FUTURE) != 0)
+      fprintf (stderr, "prima run: warning: --mlock: %s\n", g_strerror (errno));
+  }
   if (n_gpu_layers > 0 || gpu_mem)
     fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
   /* The layers element's contexts take the process defaults. */
@@ -373,11 +435,24 @@ prima_cmd_run (int argc, char **argv)
   prima_memwatch_global_start ();
   if (file) {
     if (!(text = prima_read_prompt_file ("run", file)))
-      return 1;
+      goto out;
+    prompt = text;
+  } else if (prompt == NULL && !conversation && !isatty (0)) {
+    /* `echo TEXT | prima run`: the prompt is standard input (in a chat,
+     * standard input carries the turns) */
+    if (!(text = prima_read_prompt_file ("run", NULL)))
+      goto out;
     prompt = text;
   }
   if (prompt == NULL)
     prompt = "";
+  if (escape) {
+    char *e = prima_process_escapes (prompt);
+    g_free (text);
+    prompt = text = e;
+    if (system_prompt)
+      system_prompt = escaped_system = prima_process_escapes (system_prompt);
+  }
   model = g_strdup (model_path ? model_path : prima_default_model_path ());
   if (!g_file_test (model, G_FILE_TEST_EXISTS)) {
     fprintf (stderr, "prima run: %s: no such model file\n", model);
@@ -390,6 +465,16 @@ prima_cmd_run (int argc, char **argv)
       : conversation ? "chat.pipeline" : "generate.pipeline");
   if (pipeline == NULL)
     goto out;
+  /* a memory cap below the working set: say so before the kernel kills
+   * the run without a word (now that GStreamer is in memory; a ring's head
+   * holds only part of the model) */
+  if (!prima_ring_active (&ring)) {
+    prima_model *m = prima_model_load (model, NULL);
+    gboolean fits = m == NULL || prima_check_memory ("run", m, prima_context_size (m, n_ctx));
+    prima_model_free (m);
+    if (!fits)
+      goto out;
+  }
   if (prima_ring_active (&ring)) {
     if (conversation)
       prima_pipeline_set (pipeline, "tokenizer", "chat", TRUE, NULL);
@@ -415,7 +500,7 @@ prima_cmd_run (int argc, char **argv)
   if (conversation)
     prima_pipeline_set (pipeline, "tokenizer", "system-prompt", system_prompt, "chat-template", chat_template, NULL);
   prima_pipeline_set (pipeline, "loop", "model", model, "n-predict", n_predict, "ignore-eos", ignore_eos, NULL);
-  if (conversation)
+  if (conversation || no_context_shift)
     prima_pipeline_set (pipeline, "loop", "context-shift", !no_context_shift, "n-keep", n_keep, NULL);
   prima_pipeline_set (pipeline, "layers", "model", model, "context-size", MAX (n_ctx, 0), "threads",
       MAX (n_threads, 0), NULL);
@@ -424,6 +509,22 @@ prima_cmd_run (int argc, char **argv)
       "frequency-penalty", sp.frequency_penalty, "presence-penalty", sp.presence_penalty,
       "seed", seed < 0 ? G_MAXUINT32 : (guint) seed, NULL);
   prima_pipeline_set (pipeline, "detokenizer", "model", model, NULL);
+  if (reverse_prompts) {
+    GValue stop = G_VALUE_INIT;
+    GstElement *loop = prima_pipeline_get (pipeline, "loop");
+    g_value_init (&stop, GST_TYPE_ARRAY);
+    for (guint i = 0; i < reverse_prompts->len; i++) {
+      GValue v = G_VALUE_INIT;
+      const char *r = g_ptr_array_index (reverse_prompts, i);
+      char *e = escape ? prima_process_escapes (r) : g_strdup (r);
+      g_value_init (&v, G_TYPE_STRING);
+      g_value_take_string (&v, e);
+      gst_value_array_append_and_take_value (&stop, &v);
+    }
+    g_object_set_property (G_OBJECT (loop), "stop", &stop);
+    g_value_unset (&stop);
+    gst_object_unref (loop);
+  }
 
   if (ids_out) {
     GstElement *detok = prima_pipeline_get (pipeline, "detokenizer");
@@ -533,5 +634,8 @@ out:
   g_free (st.reason);
   g_free (model);
   g_free (text);
+  g_free (escaped_system);
+  if (reverse_prompts)
+    g_ptr_array_free (reverse_prompts, TRUE);
   return status;
 }

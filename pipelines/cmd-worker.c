@@ -89,14 +89,16 @@ prima_cmd_worker (int argc, char **argv)
   int world = 0, rank = -1, port = PRIMA_RING_DEFAULT_PORT, n_ctx = 0, n_threads = 0;
   gboolean help, prefetch = FALSE, force = FALSE, verbose = FALSE;
   const cli_option options[] = {
-    {"--world", CLI_INT, &world, "N", "devices in the ring"},
-    {"--rank", CLI_INT, &rank, "R", "this device's rank (1 .. N-1)"},
+    {"--world", CLI_INT, &world, "N", "devices in the ring", CLI_RANGE (2, G_MAXINT)},
+    {"--rank", CLI_INT, &rank, "R", "this device's rank (1 .. N-1)", CLI_RANGE (1, G_MAXINT)},
     {"--master", CLI_STRING, &master, "IP", "the head's address (default 127.0.0.1)"},
     {"--next", CLI_STRING, &next, "IP", "the next device's address (default: the head's for rank N-1, else 127.0.0.1)"},
-    {"--port", CLI_INT, &port, "BASE", "data port of rank r is BASE+r (default 9000)"},
+    {"--port", CLI_INT, &port, "BASE", "data port of rank r is BASE+r (default 9000)", CLI_RANGE (1, 65535)},
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-t,--threads", CLI_INT, &n_threads, "N", "threads (default: all cores)"},
-    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size (default: the head's plan, at most the model's)"},
+    {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 0 to 1024 (default 0: all cores, as the head passes it)",
+      CLI_RANGE (0, CLI_MAX_THREADS)},
+    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size (default 0: the head's plan, at most the model's)",
+      CLI_RANGE (0, G_MAXINT)},
     {"--cluster-key", CLI_STRING, &cluster_key, "KEY", "the cluster key (or $PRIMA_CLUSTER_KEY)"},
     {"--cluster-key-file", CLI_STRING, &cluster_key_file, "FILE", "file holding the cluster key"},
     {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
@@ -117,6 +119,8 @@ prima_cmd_worker (int argc, char **argv)
     return 2;
   if (help)
     return 0;
+  if (verbose)
+    cli_show_messages ();
   if (world < 2 || rank < 1 || rank >= world || port <= 0 || port + world > 65535) {
     fprintf (stderr, "prima worker: needs --world N (>= 2) and --rank R (1 .. N-1), and a usable --port\n");
     return 2;

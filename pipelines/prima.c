@@ -6,6 +6,7 @@
 #include <locale.h>
 
 #include "prima-commands.h"
+#include "cli-args.h"
 
 static const struct {
   const char *name;
@@ -28,16 +29,22 @@ usage (FILE *out)
   fprintf (out, "usage: prima COMMAND [OPTIONS]\n\ncommands:\n");
   for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf (out, "\n'prima COMMAND --help' describes the options of a command.\n");
+  fprintf (out, "\n'prima COMMAND --help' describes the options of a command; 'prima --version' prints the version.\n");
 }
 
 int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  cli_log_setup ();
+  /* bare `prima` is asking what it does (as llama-cli's tools answer) */
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
-    usage (argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+    usage (stdout);
+    return 0;
+  }
+  if (strcmp (argv[1], "--version") == 0) {
+    cli_print_version ();
+    return 0;
   }
   for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
     if (strcmp (argv[1], commands[i].name) == 0)

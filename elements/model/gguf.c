@@ -495,16 +495,22 @@ gguf_open (const char *path, GError **error)
   gguf_file *f;
 
   g_return_val_if_fail (path != NULL, NULL);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO for reading would block until a writer
+   * comes; on a regular file the flag changes nothing */
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     int e = errno;
     g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, "%s: cannot open: %s", path, g_strerror (e));
     return NULL;
   }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+  if (fstat (fd, &st) != 0) {
     int e = errno;
-    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, "%s: cannot open: %s", path,
-        S_ISREG (st.st_mode) ? g_strerror (e) : "not a regular file");
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, "%s: cannot open: %s", path, g_strerror (e));
+    close (fd);
+    return NULL;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, "%s: not a regular file", path);
     close (fd);
     return NULL;
   }

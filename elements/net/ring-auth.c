@@ -136,8 +136,9 @@ prima_cluster_key_new_from_file (const char *path, GError **error)
   prima_cluster_key *key;
   int fd;
 
-  /* open first, then fstat the descriptor: what is checked is what is read */
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  /* open first, then fstat the descriptor: what is checked is what is read;
+   * O_NONBLOCK so that a FIFO is refused below instead of blocking the open */
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_BAD_KEY,
         "cannot open key file %s: %s", path, g_strerror (errno));

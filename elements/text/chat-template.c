@@ -30,6 +30,7 @@ static const struct {
   { "llama3.2", PRIMA_CHAT_TEMPLATE_LLAMA3_2 },
   { "deepseek-r1", PRIMA_CHAT_TEMPLATE_DEEPSEEK_R1 },
   { "deepseek3", PRIMA_CHAT_TEMPLATE_DEEPSEEK3 },
+  { PRIMA_CHAT_TEMPLATE_RAW_NAME, PRIMA_CHAT_TEMPLATE_RAW },
   /* aliases */
   { "qwen2", PRIMA_CHAT_TEMPLATE_QWEN2_5 },
   { "qwen", PRIMA_CHAT_TEMPLATE_QWEN2_5 },
@@ -606,6 +607,18 @@ render_deepseek (GString *o, const prima_chat_message *msgs, gsize n,
     g_string_append (o, think ? DS_ASSISTANT "<think>\n" : DS_ASSISTANT);
 }
 
+/* No template (llama-cli -i): the conversation is one text that the user
+ * and the model continue in turn; the user's line keeps its newline. */
+static void
+render_raw (GString *o, const prima_chat_message *msgs, gsize n)
+{
+  for (gsize i = 0; i < n; i++) {
+    g_string_append (o, content_of (&msgs[i]));
+    if (role_is (&msgs[i], "user"))
+      g_string_append_c (o, '\n');
+  }
+}
+
 static void
 render_into (GString *o, prima_chat_template_kind kind,
     const prima_chat_message *msgs, gsize n,
@@ -638,6 +651,9 @@ render_into (GString *o, prima_chat_template_kind kind,
       break;
     case PRIMA_CHAT_TEMPLATE_DEEPSEEK3:
       render_deepseek (o, msgs, n, opt, FALSE);
+      break;
+    case PRIMA_CHAT_TEMPLATE_RAW:
+      render_raw (o, msgs, n);
       break;
     case PRIMA_CHAT_TEMPLATE_CHATML:
     case PRIMA_CHAT_TEMPLATE_UNKNOWN:

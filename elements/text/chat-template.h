@@ -18,6 +18,8 @@ typedef enum {
   PRIMA_CHAT_TEMPLATE_LLAMA3_2,     /* Llama 3.2: as 3.1, default date is today */
   PRIMA_CHAT_TEMPLATE_DEEPSEEK_R1,  /* <｜User｜>/<｜Assistant｜>, prompt opens <think> */
   PRIMA_CHAT_TEMPLATE_DEEPSEEK3,    /* DeepSeek V3: as R1 without the <think> opener */
+  PRIMA_CHAT_TEMPLATE_RAW,          /* no template: the texts one after the other, a user turn ends
+                                     * with a newline (llama-cli -i) */
   PRIMA_CHAT_TEMPLATE_N_KINDS
 } prima_chat_template_kind;
 
@@ -42,6 +44,9 @@ prima_chat_template_kind prima_chat_template_detect (const char *jinja_source);
  * llama2-sys-bos, llama2-sys-strip, llama3, deepseek3) plus qwen2.5, qwen3,
  * llama3.1, llama3.2, llama3.3, deepseek-r1. UNKNOWN for anything else. */
 prima_chat_template_kind prima_chat_template_from_name (const char *name);
+
+/* The name of PRIMA_CHAT_TEMPLATE_RAW, for `prima run -i`. */
+#define PRIMA_CHAT_TEMPLATE_RAW_NAME "raw"
 
 /* Canonical name of a kind ("chatml", "llama3.2", ...). */
 const char *prima_chat_template_name (prima_chat_template_kind kind);

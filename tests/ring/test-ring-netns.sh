@@ -143,8 +143,9 @@ for r in 1 2; do
   PIDS+=($!)
   WPIDS+=($!)
 done
+# --verbose: the head's ring links log their connections (checked below)
 PRIMA_CLUSTER_KEY=$KEY timeout 40 ip netns exec "${NS[0]}" "$P" run "${ARGS[@]}" --world 3 --next "${CONNECT[0]}" \
-    --port $BASE -lw 1,2,2 --ids-out "$T/ns.ids" >/dev/null 2>"$T/head.err"
+    --port $BASE -lw 1,2,2 --verbose --ids-out "$T/ns.ids" >/dev/null 2>"$T/head.err"
 rc=$?
 rcw=()
 for p in "${WPIDS[@]}"; do wait "$p"; rcw+=($?); done

@@ -434,11 +434,12 @@ conn_refuse (conn *c, gushort code, const char *why)
   prima_link *link = c->link;
   char *who = c->peer_rank >= 0 ? g_strdup_printf ("peer %s (claims rank %d)", c->addr, c->peer_rank)
                                 : g_strdup_printf ("peer %s", c->addr);
-  g_warning ("%s: refused %s: %s", link->name, who, why);
-  g_free (who);
+  /* count before the log line: a reader that sees the line sees the count */
   g_mutex_lock (&link->lock);
   link->stats.refused++;
   g_mutex_unlock (&link->lock);
+  g_warning ("%s: refused %s: %s", link->name, who, why);
+  g_free (who);
   conn_close (c, code, why);
 }
 
@@ -596,7 +597,7 @@ client_auth_failed (conn *c, const char *why)
   char *message = g_strdup_printf ("%s: %s", desc, why);
   prima_link_event *ev;
 
-  g_warning ("%s: %s", link->name, message);
+  /* state first, then the log line (a reader that sees it sees the count) */
   g_mutex_lock (&link->lock);
   link->stats.refused++;
   g_mutex_unlock (&link->lock);
@@ -605,6 +606,7 @@ client_auth_failed (conn *c, const char *why)
   ev->reason = PRIMA_LINK_LOST_AUTH;
   ev->message = g_strdup (message);
   set_failed (link, message);
+  g_warning ("%s: %s", link->name, message);
   emit (link, ev);
   conn_close (c, PRIMA_LINK_CLOSE_AUTH, "authentication failed");
   g_free (message);
@@ -808,14 +810,15 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
     case CONN_HANDSHAKE:
       if (link->role == PRIMA_LINK_SERVER) {
         if (code == PRIMA_LINK_CLOSE_AUTH) {
-          g_warning ("%s: peer %s gave up the handshake (%s)", link->name, c->addr,
-              cdata && *cdata ? cdata : "authentication failed");
-          /* the expected device found our proof wrong: the keys differ */
+          /* the expected device found our proof wrong: the keys differ
+           * (counted before the log line, which tests wait for) */
           if (c->step > 0) {
             g_mutex_lock (&link->lock);
             link->stats.refused_key++;
             g_mutex_unlock (&link->lock);
           }
+          g_warning ("%s: peer %s gave up the handshake (%s)", link->name, c->addr,
+              cdata && *cdata ? cdata : "authentication failed");
         }
         else
           g_debug ("%s: %s left during the handshake", link->name, c->addr);
@@ -1036,10 +1039,10 @@ schedule_reconnect (prima_link *link)
     char *message = g_strdup_printf ("could not connect to %s within %.1f s", link->peer_addr,
         link->connect_timeout_ms / 1000.0);
     prima_link_event *ev = event_new (PRIMA_LINK_EVENT_LOST, -1);
-    g_warning ("%s: %s", link->name, message);
     ev->reason = PRIMA_LINK_LOST_CONNECT;
     ev->message = g_strdup (message);
     set_failed (link, message);
+    g_warning ("%s: %s", link->name, message);
     emit (link, ev);
     g_free (message);
     return;
@@ -1084,12 +1087,12 @@ on_client_connected (GObject *source, GAsyncResult *res, gpointer data)
   if (link->tls_peer_cert) {
     GTlsCertificate *got = soup_message_get_tls_peer_certificate (msg);
     if (got == NULL || !g_tls_certificate_is_same (got, link->tls_peer_cert)) {
-      g_warning ("%s: %s presented another TLS certificate than the pinned one; closing", link->name,
-          link->peer_addr);
       soup_websocket_connection_close (ws, PRIMA_LINK_CLOSE_AUTH, "certificate mismatch");
       g_object_unref (ws);
       g_object_unref (msg);
       set_failed (link, "TLS certificate mismatch");
+      g_warning ("%s: %s presented another TLS certificate than the pinned one; closing", link->name,
+          link->peer_addr);
       return;
     }
   }

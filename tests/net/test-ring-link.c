@@ -12,7 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -564,6 +569,140 @@ test_wrong_key (void)
   prima_link_free (server);
 }
 
+/* ---- an unauthenticated flood (a child process holds the sockets) ---- */
+
+#define FLOOD_N 200
+
+/* Opens FLOOD_N TCP connections to the port, writes how many connected,
+ * then waits up to 15 s for the server to close them and writes how many it
+ * closed. Plain system calls only: this runs in a forked child. Most send
+ * nothing; every tenth starts an HTTP request and stops halfway. */
+static void
+flood_child (guint16 port, int out, const struct rlimit *lim)
+{
+  static int fds[FLOOD_N];
+  static const char half[] = "GET /prima/ring HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  struct sockaddr_in sa = { 0 };
+  struct timeval tv = { 0, 200 * 1000 };
+  int n = 0, closed = 0;
+  struct timespec t0, t;
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  /* the descriptor limit is the server's (the parent's), not ours */
+  setrlimit (RLIMIT_NOFILE, lim);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons (port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  for (int i = 0; i < FLOOD_N; i++) {
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+      break;
+    /* a full accept queue (a server out of descriptors) drops SYNs: bounded */
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect (fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
+      close (fd);
+      continue;
+    }
+    if (i % 10 == 0 && write (fd, half, sizeof half - 1) < 0) {
+      close (fd);
+      continue;
+    }
+    fds[n++] = fd;
+  }
+  if (write (out, &n, sizeof n) != sizeof n)
+    _exit (1);
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    closed = 0;
+    for (int i = 0; i < n; i++) {
+      struct pollfd pfd = { fds[i], POLLIN, 0 };
+      char buf[256];
+      if (fds[i] < 0) {
+        closed++;
+        continue;
+      }
+      if (poll (&pfd, 1, 0) == 1 && read (fds[i], buf, sizeof buf) <= 0) {
+        close (fds[i]);
+        fds[i] = -1;
+        closed++;
+      }
+    }
+    clock_gettime (CLOCK_MONOTONIC, &t);
+    if (closed == n || t.tv_sec - t0.tv_sec > 15)
+      break;
+    usleep (20 * 1000);
+  }
+  if (write (out, &closed, sizeof closed) != sizeof closed)
+    _exit (1);
+  _exit (0);
+}
+
+/* 200 idle connections from the same address as the real peer, with the
+ * server's process limited to 128 descriptors: the server caps the pending
+ * connections per address (refusing the rest at once, with a log line),
+ * closes the ones that do not authenticate within the deadline (1 s here,
+ * counted from accept: most never send an HTTP request), and the real
+ * client authenticates. */
+static void
+test_idle_flood (void)
+{
+  prima_link_config cfg = { 0 };
+  prima_cluster_key *ck = key (KEY_A);
+  prima_link *server, *client;
+  struct rlimit old_lim, lim;
+  GError *err = NULL;
+  int pipefd[2], n = 0, closed = -1, status;
+  pid_t pid;
+
+  cfg.role = PRIMA_LINK_SERVER;
+  cfg.rank = 2;
+  cfg.peer_rank = -1;
+  cfg.key = ck;
+  cfg.bind_address = "127.0.0.1";
+  cfg.auth_timeout_ms = 1000;
+  server = prima_link_new (&cfg, &err);
+  g_assert_no_error (err);
+  log_clear ();
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &old_lim), ==, 0);
+  lim = old_lim;
+  lim.rlim_cur = 128;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &lim), ==, 0);
+
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    flood_child (prima_link_get_port (server), pipefd[1], &old_lim);
+  close (pipefd[1]);
+  g_assert_cmpint (read (pipefd[0], &n, sizeof n), ==, sizeof n);
+  g_test_message ("%d idle connections open", n);
+  g_assert_cmpint (n, >, 128);
+
+  /* the flood holds this address's cap until its deadline */
+  client = new_client (KEY_A, prima_link_get_port (server), 1, 0);
+  if (!prima_link_wait_ready (client, 30 * SEC, &err))
+    g_error ("the real peer did not get through the flood: %s", err->message);
+  wait_ready (server);
+  send_test_frame (client, 1, 64);
+  expect_test_frame (server, 1, 64);
+
+  g_assert_cmpint (read (pipefd[0], &closed, sizeof closed), ==, sizeof closed);
+  close (pipefd[0]);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_cmpint (closed, ==, n);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &old_lim), ==, 0);
+  wait_log ("refused peer 127.0.0.1:", "too many unauthenticated connections from 127.0.0.1 (8)", 5 * SEC);
+  wait_log ("refused peer 127.0.0.1:", "no authentication within 1 s (no WebSocket handshake)", 5 * SEC);
+
+  /* the authenticated link is not affected */
+  send_test_frame (client, 2, 64);
+  expect_test_frame (server, 2, 64);
+  prima_link_free (client);
+  prima_link_free (server);
+  prima_cluster_key_unref (ck);
+}
+
 /* A server that expects rank 1 upstream refuses rank 3. */
 static void
 test_wrong_rank (void)
@@ -1038,6 +1177,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ring-link/wrong-rank", test_wrong_rank);
   g_test_add_func ("/ring-link/replay", test_replay);
   g_test_add_func ("/ring-link/garbage", test_garbage);
+  g_test_add_func ("/ring-link/idle-flood", test_idle_flood);
   g_test_add_data_func ("/ring-link/heartbeat-timeout/server-side", GINT_TO_POINTER (TRUE), test_heartbeat_timeout);
   g_test_add_data_func ("/ring-link/heartbeat-timeout/client-side", GINT_TO_POINTER (FALSE), test_heartbeat_timeout);
   g_test_add_func ("/ring-link/disconnect", test_disconnect);

@@ -33,6 +33,7 @@ struct conn {
   int step;                     /* handshake messages received so far */
   char *addr;                   /* host:port of the peer */
   gint32 peer_rank;
+  guint32 peer_world;           /* server: a world other than ours that the peer's hello said; 0: same */
   gint64 last_rx;
   GSource *auth_timer;          /* client: the handshake's deadline */
   GSocket *sock;                /* server: the accepted socket (borrowed from ws) */
@@ -70,6 +71,7 @@ struct prima_link {
   GTlsCertificate *tls_peer_cert;
   guint connect_timeout_ms, retry_ms, hb_interval_ms, hb_timeout_ms;
   guint auth_timeout_ms, max_pending_per_address;
+  guint world;
   gboolean reconnect;
   prima_link_event_func on_event;
   gpointer user_data;
@@ -444,6 +446,20 @@ conn_close (conn *c, gushort code, const char *reason)
   }
 }
 
+/* A peer of another ring size: counted (before the log line) with both
+ * numbers, so the owner can say which device was started wrong. */
+static char *
+world_mismatch (prima_link *link, gint32 peer_rank, guint32 peer_world)
+{
+  g_mutex_lock (&link->lock);
+  link->stats.refused_world++;
+  link->stats.world_peer_rank = peer_rank;
+  link->stats.world_peer_world = peer_world;
+  g_mutex_unlock (&link->lock);
+  return g_strdup_printf ("rank %d was started with --world %u, this device has --world %u", peer_rank, peer_world,
+      link->world);
+}
+
 /* Server: a peer that failed the handshake gets a close frame and one line. */
 static void
 conn_refuse (conn *c, gushort code, const char *why)
@@ -560,7 +576,12 @@ server_handshake (conn *c, const prima_ctl_msg *m)
       return;
     }
     c->peer_rank = m->rank;
-    if (link->want_peer_rank >= 0 && m->rank != link->want_peer_rank) {
+    /* Another ring size explains an unexpected rank too. The refusal waits
+     * for the response: the challenge tells the peer our size first, so
+     * both ends can say what differs. */
+    if (link->world > 0 && m->world > 0 && m->world != link->world)
+      c->peer_world = m->world;
+    else if (link->want_peer_rank >= 0 && m->rank != link->want_peer_rank) {
       why = g_strdup_printf ("this hop expects rank %d", link->want_peer_rank);
       conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, why);
       g_free (why);
@@ -573,6 +594,7 @@ server_handshake (conn *c, const prima_ctl_msg *m)
     c->auth = prima_auth_new (link->key, PRIMA_AUTH_ROLE_SERVER, link->rank, &err);
     prima_ctl_msg_init (&out, PRIMA_CTL_CHALLENGE);
     out.rank = (gint32) link->rank;
+    out.world = link->world;
     if (c->auth == NULL || !prima_auth_set_peer (c->auth, (guint32) m->rank, m->nonce, &err)
         || !prima_auth_prove (c->auth, out.proof, &err)) {
       conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, err->message);
@@ -586,6 +608,12 @@ server_handshake (conn *c, const prima_ctl_msg *m)
   }
   if (m->type != PRIMA_CTL_RESPONSE) {
     char *why = g_strdup_printf ("expected response, got %s", prima_ctl_type_name (m->type));
+    conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, why);
+    g_free (why);
+    return;
+  }
+  if (c->peer_world > 0) {
+    char *why = world_mismatch (link, c->peer_rank, c->peer_world);
     conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, why);
     g_free (why);
     return;
@@ -647,6 +675,12 @@ client_handshake (conn *c, const prima_ctl_msg *m)
       return;
     }
     c->peer_rank = m->rank;
+    if (link->world > 0 && m->world > 0 && m->world != link->world) {
+      char *why = world_mismatch (link, m->rank, m->world);
+      client_auth_failed (c, why);
+      g_free (why);
+      return;
+    }
     if (link->want_peer_rank >= 0 && m->rank != link->want_peer_rank) {
       char *why = g_strdup_printf ("is not the expected rank %d", link->want_peer_rank);
       client_auth_failed (c, why);
@@ -830,8 +864,11 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
       if (link->role == PRIMA_LINK_SERVER) {
         if (code == PRIMA_LINK_CLOSE_AUTH) {
           /* the expected device found our proof wrong: the keys differ
-           * (counted before the log line, which tests wait for) */
-          if (c->step > 0) {
+           * (counted before the log line, which tests wait for); or it
+           * found our world size wrong */
+          if (c->peer_world > 0) {
+            g_free (world_mismatch (link, c->peer_rank, c->peer_world));
+          } else if (c->step > 0) {
             g_mutex_lock (&link->lock);
             link->stats.refused_key++;
             g_mutex_unlock (&link->lock);
@@ -1315,6 +1352,7 @@ on_client_connected (GObject *source, GAsyncResult *res, gpointer data)
   }
   prima_ctl_msg_init (&hello, PRIMA_CTL_HELLO);
   hello.rank = (gint32) link->rank;
+  hello.world = link->world;
   g_strlcpy (hello.nonce, prima_auth_nonce (c->auth), sizeof hello.nonce);
   conn_send_ctl (c, &hello);
 }
@@ -1540,6 +1578,7 @@ prima_link_new (const prima_link_config *cfg, GError **error)
   link->hb_interval_ms = cfg->heartbeat_interval_ms ? cfg->heartbeat_interval_ms : 1000;
   link->hb_timeout_ms = cfg->heartbeat_timeout_ms ? cfg->heartbeat_timeout_ms : 3000;
   link->auth_timeout_ms = cfg->auth_timeout_ms ? cfg->auth_timeout_ms : AUTH_TIMEOUT_MS;
+  link->world = cfg->world;
   link->max_pending_per_address = cfg->max_pending_per_address ? cfg->max_pending_per_address
       : PRIMA_LINK_MAX_PENDING_PER_ADDRESS;
   link->reconnect = cfg->reconnect;

@@ -143,6 +143,9 @@ typedef struct {
   guint retry_interval_ms;      /* first retry delay, doubling up to 1 s; 0 = 50 */
   gboolean reconnect;           /* after a loss, connect again (not after an auth failure) */
   /* both */
+  guint world;                  /* devices in our ring, said in the handshake: a peer that says
+                                   another number is refused (both numbers in the stats and the
+                                   log); 0 = not said, not checked */
   guint heartbeat_interval_ms;  /* 0 = 1000 */
   guint heartbeat_timeout_ms;   /* 0 = 3000 */
   prima_frame_limits limits;    /* applied to every received frame */
@@ -159,6 +162,9 @@ typedef struct {
   guint connects;               /* authenticated connections so far */
   guint refused;                /* connections refused (server) or refusing us (client) */
   guint refused_key;            /* server: the expected peer rank failed to prove the key */
+  guint refused_world;          /* connections refused because the peer's world differs from ours */
+  gint32 world_peer_rank;       /* the last such peer: its rank and world */
+  guint32 world_peer_world;
   gboolean nodelay;             /* TCP_NODELAY is set on the current connection */
 } prima_link_stats;
 

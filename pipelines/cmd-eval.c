@@ -126,7 +126,7 @@ prima_cmd_eval (int argc, char **argv)
   const char *model_path = NULL, *prompt = NULL, *file = NULL, *ids_text = NULL, *logits_path = NULL;
   int n_threads = 0, n_batch = 512;
   gboolean help;
-  PrimaRingOptions ring = { 0 };
+  PrimaRingOptions ring = { .ring_timeout_s = PRIMA_RING_DEFAULT_TIMEOUT_S };
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
     {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt (tokenized with BOS as the model says)"},
@@ -145,6 +145,7 @@ prima_cmd_eval (int argc, char **argv)
     {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
     {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
     {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key"},
+    {"--ring-timeout", CLI_INT, &ring.ring_timeout_s, "S", "ring: give up when a device has not answered in S s (default 120, 0: never)"},
   };
   prima_model *model = NULL;
   prima_tokenizer *tok = NULL;

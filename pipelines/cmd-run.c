@@ -301,7 +301,7 @@ prima_cmd_run (int argc, char **argv)
   const char *prefetch_mode = NULL, *release_policy = NULL;
   prima_sampler_params sp;
   gint64 seed = -1;
-  PrimaRingOptions ring = { 0 };
+  PrimaRingOptions ring = { .ring_timeout_s = PRIMA_RING_DEFAULT_TIMEOUT_S };
   prima_sampler_params_init (&sp);
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
@@ -346,6 +346,7 @@ prima_cmd_run (int argc, char **argv)
     {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
     {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
     {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key"},
+    {"--ring-timeout", CLI_INT, &ring.ring_timeout_s, "S", "ring: give up when a device has not answered in S s (default 120, 0: never)"},
   };
   RunState st = { 0 };
   GstElement *pipeline = NULL;

@@ -184,6 +184,10 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   }
   if (ro->port <= 0)
     ro->port = PRIMA_RING_DEFAULT_PORT;
+  if (ro->ring_timeout_s < 0) {
+    fprintf (stderr, "prima %s: --ring-timeout %d: give seconds, or 0 to wait forever\n", CMD (ro), ro->ring_timeout_s);
+    return FALSE;
+  }
   model = prima_model_load (model_path, &err);
   if (model == NULL) {
     fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
@@ -212,7 +216,7 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   {
     prima_cluster_key *ck = prima_cluster_key_resolve (key ? key : ro->cluster_key, ro->cluster_key_file, &err);
     PrimaRingSetupArgs sa = { CMD (ro), ro->world, 0, ro->port, ro->next, ck, model_path, n_ctx, n_threads,
-      ro->lw, ro->k, ro->decode_positions };
+      ro->lw, ro->k, ro->decode_positions, ro->ring_timeout_s };
     if (ck == NULL) {
       fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
       g_error_free (err);

@@ -16,6 +16,7 @@ typedef struct {
   const char *cluster_key;      /* --cluster-key */
   const char *cluster_key_file; /* --cluster-key-file */
   int local_ring;               /* --local-ring N: N-1 local workers on loopback */
+  int ring_timeout_s;           /* --ring-timeout S: give up the setup after S s without an answer (0: never) */
   const char *command;           /* for messages: "run" (NULL) or "eval" */
   double predicted_s;           /* set by the setup: Halda's token latency (0 with -lw) */
   int decode_positions;         /* for the setup's prediction: cached positions a decoded token attends to,
@@ -25,6 +26,7 @@ typedef struct {
 } PrimaRingOptions;
 
 #define PRIMA_RING_DEFAULT_PORT 9000
+#define PRIMA_RING_DEFAULT_TIMEOUT_S 120      /* --ring-timeout */
 
 /* Deals n_layer layers over the ring: cycles of W = sum(w) layers in the
  * order rank 1, 2, ..., M-1, 0, so the head ends every cycle and owns the

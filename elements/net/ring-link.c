@@ -637,7 +637,7 @@ server_handshake (conn *c, const prima_ctl_msg *m)
 /* Client: the server failed to prove the key, or refused us. No retry: a
  * wrong key does not fix itself. */
 static void
-client_auth_failed (conn *c, const char *why)
+client_auth_failed_close (conn *c, const char *why, const char *close_reason)
 {
   prima_link *link = c->link;
   char *desc = peer_desc (c);
@@ -655,9 +655,15 @@ client_auth_failed (conn *c, const char *why)
   set_failed (link, message);
   g_warning ("%s: %s", link->name, message);
   emit (link, ev);
-  conn_close (c, PRIMA_LINK_CLOSE_AUTH, "authentication failed");
+  conn_close (c, PRIMA_LINK_CLOSE_AUTH, close_reason);
   g_free (message);
   g_free (desc);
+}
+
+static void
+client_auth_failed (conn *c, const char *why)
+{
+  client_auth_failed_close (c, why, "authentication failed");
 }
 
 static void
@@ -677,7 +683,11 @@ client_handshake (conn *c, const prima_ctl_msg *m)
     c->peer_rank = m->rank;
     if (link->world > 0 && m->world > 0 && m->world != link->world) {
       char *why = world_mismatch (link, m->rank, m->world);
-      client_auth_failed (c, why);
+      /* the server logs this reason */
+      char *reason = g_strdup_printf ("rank %u has --world %u, rank %d --world %u", link->rank, link->world, m->rank,
+          m->world);
+      client_auth_failed_close (c, why, reason);
+      g_free (reason);
       g_free (why);
       return;
     }

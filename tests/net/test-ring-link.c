@@ -703,6 +703,66 @@ test_idle_flood (void)
   prima_cluster_key_unref (ck);
 }
 
+/* Ends of different ring sizes refuse each other at the handshake, each
+ * with both numbers (before the rank check: another size explains another
+ * rank), and nobody retries. */
+static void
+test_world_mismatch (void)
+{
+  prima_link_config cfg = { 0 };
+  prima_cluster_key *ck = key (KEY_A);
+  char *url;
+  prima_link *server, *client;
+  prima_link_stats st;
+  GError *err = NULL;
+
+  cfg.role = PRIMA_LINK_SERVER;
+  cfg.rank = 1;
+  cfg.peer_rank = 0;
+  cfg.key = ck;
+  cfg.bind_address = "127.0.0.1";
+  cfg.world = 2;
+  server = prima_link_new (&cfg, &err);
+  g_assert_no_error (err);
+  log_clear ();
+
+  memset (&cfg, 0, sizeof cfg);
+  url = g_strdup_printf ("ws://127.0.0.1:%u", prima_link_get_port (server));
+  cfg.role = PRIMA_LINK_CLIENT;
+  cfg.rank = 2;
+  cfg.peer_rank = -1;
+  cfg.key = ck;
+  cfg.url = url;
+  cfg.world = 3;
+  client = prima_link_new (&cfg, &err);
+  g_assert_no_error (err);
+  g_assert_false (prima_link_wait_ready (client, 5 * SEC, &err));
+  g_assert_error (err, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_FAILED);
+  g_assert_nonnull (strstr (err->message, "rank 1 was started with --world 2, this device has --world 3"));
+  g_clear_error (&err);
+  prima_link_get_stats (client, &st);
+  g_assert_cmpuint (st.refused_world, ==, 1);
+  g_assert_cmpint (st.world_peer_rank, ==, 1);
+  g_assert_cmpuint (st.world_peer_world, ==, 2);
+
+  /* the server counts it when the client gives up (not as a key mismatch) */
+  for (gint64 end = g_get_monotonic_time () + 5 * SEC; g_get_monotonic_time () < end;) {
+    prima_link_get_stats (server, &st);
+    if (st.refused_world > 0)
+      break;
+    g_usleep (10 * 1000);
+  }
+  g_assert_cmpuint (st.refused_world, ==, 1);
+  g_assert_cmpint (st.world_peer_rank, ==, 2);
+  g_assert_cmpuint (st.world_peer_world, ==, 3);
+  g_assert_cmpuint (st.refused_key, ==, 0);
+  g_assert_cmpuint (st.connects, ==, 0);
+  prima_link_free (client);
+  prima_link_free (server);
+  prima_cluster_key_unref (ck);
+  g_free (url);
+}
+
 /* A server that expects rank 1 upstream refuses rank 3. */
 static void
 test_wrong_rank (void)
@@ -1175,6 +1235,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ring-link/callback-echo", test_callback_echo);
   g_test_add_func ("/ring-link/wrong-key", test_wrong_key);
   g_test_add_func ("/ring-link/wrong-rank", test_wrong_rank);
+  g_test_add_func ("/ring-link/world-mismatch", test_world_mismatch);
   g_test_add_func ("/ring-link/replay", test_replay);
   g_test_add_func ("/ring-link/garbage", test_garbage);
   g_test_add_func ("/ring-link/idle-flood", test_idle_flood);

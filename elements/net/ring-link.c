@@ -612,12 +612,6 @@ server_handshake (conn *c, const prima_ctl_msg *m)
     g_free (why);
     return;
   }
-  if (c->peer_world > 0) {
-    char *why = world_mismatch (link, c->peer_rank, c->peer_world);
-    conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, why);
-    g_free (why);
-    return;
-  }
   if (!prima_auth_verify (c->auth, m->proof, &err)) {
     /* The expected device, but it cannot prove the key: a key mismatch, as
      * opposed to a stray or misrouted peer. */
@@ -626,6 +620,13 @@ server_handshake (conn *c, const prima_ctl_msg *m)
     g_mutex_unlock (&link->lock);
     conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, err->message);
     g_error_free (err);
+    return;
+  }
+  /* a device of the cluster, but of a ring of another size */
+  if (c->peer_world > 0) {
+    char *why = world_mismatch (link, c->peer_rank, c->peer_world);
+    conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, why);
+    g_free (why);
     return;
   }
   prima_ctl_msg_init (&out, PRIMA_CTL_WELCOME);
@@ -672,6 +673,7 @@ client_handshake (conn *c, const prima_ctl_msg *m)
   prima_link *link = c->link;
   GError *err = NULL;
   prima_ctl_msg out;
+  gboolean world_differs;
 
   if (c->step == 0) {
     if (m->type != PRIMA_CTL_CHALLENGE) {
@@ -681,17 +683,9 @@ client_handshake (conn *c, const prima_ctl_msg *m)
       return;
     }
     c->peer_rank = m->rank;
-    if (link->world > 0 && m->world > 0 && m->world != link->world) {
-      char *why = world_mismatch (link, m->rank, m->world);
-      /* the server logs this reason */
-      char *reason = g_strdup_printf ("rank %u has --world %u, rank %d --world %u", link->rank, link->world, m->rank,
-          m->world);
-      client_auth_failed_close (c, why, reason);
-      g_free (reason);
-      g_free (why);
-      return;
-    }
-    if (link->want_peer_rank >= 0 && m->rank != link->want_peer_rank) {
+    /* another ring size explains another rank too (checked below) */
+    world_differs = link->world > 0 && m->world > 0 && m->world != link->world;
+    if (!world_differs && link->want_peer_rank >= 0 && m->rank != link->want_peer_rank) {
       char *why = g_strdup_printf ("is not the expected rank %d", link->want_peer_rank);
       client_auth_failed (c, why);
       g_free (why);
@@ -712,6 +706,18 @@ client_handshake (conn *c, const prima_ctl_msg *m)
       client_auth_failed (c, why);
       g_free (why);
       g_error_free (err);
+      return;
+    }
+    /* Only a server that proved the key can make us report its ring size
+     * (a stray peer could claim any); our response went out first, so the
+     * server can check our proof and say the same. */
+    if (world_differs) {
+      char *why = world_mismatch (link, m->rank, m->world);
+      char *reason = g_strdup_printf ("rank %u has --world %u, rank %d --world %u", link->rank, link->world, m->rank,
+          m->world);
+      client_auth_failed_close (c, why, reason);
+      g_free (reason);
+      g_free (why);
       return;
     }
     c->step = 1;
@@ -877,7 +883,8 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
            * (counted before the log line, which tests wait for); or it
            * found our world size wrong */
           if (c->peer_world > 0) {
-            g_free (world_mismatch (link, c->peer_rank, c->peer_world));
+            /* another ring size, claimed but not proven (a proven one is
+             * refused at the response): nothing to count */
           } else if (c->step > 0) {
             g_mutex_lock (&link->lock);
             link->stats.refused_key++;

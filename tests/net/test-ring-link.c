@@ -726,14 +726,30 @@ test_world_mismatch (void)
   g_assert_no_error (err);
   log_clear ();
 
+  /* a peer without the key cannot make either end report a ring size */
   memset (&cfg, 0, sizeof cfg);
   url = g_strdup_printf ("ws://127.0.0.1:%u", prima_link_get_port (server));
   cfg.role = PRIMA_LINK_CLIENT;
   cfg.rank = 2;
   cfg.peer_rank = -1;
-  cfg.key = ck;
+  cfg.key = key (KEY_B);
   cfg.url = url;
   cfg.world = 3;
+  client = prima_link_new (&cfg, &err);
+  prima_cluster_key_unref (cfg.key);
+  g_assert_no_error (err);
+  g_assert_false (prima_link_wait_ready (client, 5 * SEC, &err));
+  g_assert_nonnull (strstr (err->message, "failed to prove the cluster key"));
+  g_clear_error (&err);
+  wait_log ("refused peer 127.0.0.1:", "the peer does not know the cluster key", 5 * SEC);
+  prima_link_get_stats (client, &st);
+  g_assert_cmpuint (st.refused_world, ==, 0);
+  prima_link_get_stats (server, &st);
+  g_assert_cmpuint (st.refused_world, ==, 0);
+  g_assert_cmpuint (st.refused_key, ==, 1);
+  prima_link_free (client);
+
+  cfg.key = ck;
   client = prima_link_new (&cfg, &err);
   g_assert_no_error (err);
   g_assert_false (prima_link_wait_ready (client, 5 * SEC, &err));
@@ -755,7 +771,7 @@ test_world_mismatch (void)
   g_assert_cmpuint (st.refused_world, ==, 1);
   g_assert_cmpint (st.world_peer_rank, ==, 2);
   g_assert_cmpuint (st.world_peer_world, ==, 3);
-  g_assert_cmpuint (st.refused_key, ==, 0);
+  g_assert_cmpuint (st.refused_key, ==, 1);     /* the first client's only */
   g_assert_cmpuint (st.connects, ==, 0);
   prima_link_free (client);
   prima_link_free (server);

@@ -51,6 +51,28 @@ static void
 fail (Setup *s, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 static gboolean send_control (Setup *s, prima_link *link, const prima_ctl_msg *m);
 
+/* Sends m and waits (up to 2 s) until it is on the wire, so the link may be
+ * freed after it. */
+static gboolean
+send_flushed (prima_link *link, const prima_ctl_msg *m, GError **error)
+{
+  prima_link_stats st;
+  guint64 before;
+  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+  prima_link_get_stats (link, &st);
+  before = st.controls_sent;
+  if (!prima_link_send_control (link, m, error))
+    return FALSE;
+  do {
+    prima_link_get_stats (link, &st);
+    if (st.controls_sent > before)
+      return TRUE;
+    g_usleep (500);
+  } while (g_get_monotonic_time () < end);
+  return TRUE;
+}
+
 /* A worker's reason goes to the head too (as an error message both ways
  * round the ring, passed on by the others), so the head says why the ring
  * failed instead of only that a device left. */
@@ -66,24 +88,9 @@ tell_head (Setup *s, const char *msg)
   prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
   m.rank = s->a->rank;
   m.text = g_strndup (msg, 4000);
-  for (int i = 0; i < 2; i++) {
-    prima_link_stats st;
-    guint64 before;
-    gint64 end = g_get_monotonic_time () + G_USEC_PER_SEC;
-    if (links[i] == NULL || !prima_link_is_ready (links[i]))
-      continue;
-    prima_link_get_stats (links[i], &st);
-    before = st.controls_sent;
-    if (!prima_link_send_control (links[i], &m, NULL))
-      continue;
-    /* on the wire before the link may be freed */
-    do {
-      prima_link_get_stats (links[i], &st);
-      if (st.controls_sent > before)
-        break;
-      g_usleep (500);
-    } while (g_get_monotonic_time () < end);
-  }
+  for (int i = 0; i < 2; i++)
+    if (links[i] && prima_link_is_ready (links[i]))
+      send_flushed (links[i], &m, NULL);
   prima_ctl_msg_clear (&m);
 }
 
@@ -486,24 +493,12 @@ static gboolean
 send_control (Setup *s, prima_link *link, const prima_ctl_msg *m)
 {
   GError *err = NULL;
-  prima_link_stats st;
-  guint64 before;
-  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
 
-  prima_link_get_stats (link, &st);
-  before = st.controls_sent;
-  if (!prima_link_send_control (link, m, &err)) {
+  if (!send_flushed (link, m, &err)) {
     fail (s, "cannot send %s: %s", prima_ctl_type_name (m->type), err->message);
     g_error_free (err);
     return FALSE;
   }
-  /* on the wire before the link may be freed */
-  do {
-    prima_link_get_stats (link, &st);
-    if (st.controls_sent > before)
-      return TRUE;
-    g_usleep (500);
-  } while (g_get_monotonic_time () < end);
   return TRUE;
 }
 

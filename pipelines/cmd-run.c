@@ -372,6 +372,8 @@ prima_cmd_run (int argc, char **argv)
     {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
     {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key",
       CLI_RANGE (1, PRIMA_RING_LOCAL_MAX)},
+    {"--ring-timeout", CLI_INT, &ring.ring_timeout_s, "S",
+      "ring: give up when a device has not answered in S s (default 120, 0: never)", CLI_RANGE (0, G_MAXINT)},
   };
   RunState st = { 0 };
   GstElement *pipeline = NULL;

@@ -603,7 +603,7 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   {
     prima_cluster_key *ck = prima_cluster_key_resolve (key ? key : ro->cluster_key, ro->cluster_key_file, &err);
     PrimaRingSetupArgs sa = { CMD (ro), ro->world, 0, ro->port, ro->next, ck, model_path, n_ctx, n_threads,
-      ro->lw, ro->k, ro->decode_positions };
+      ro->lw, ro->k, ro->decode_positions, ro->ring_timeout_s };
     if (ck == NULL) {
       fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
       g_error_free (err);

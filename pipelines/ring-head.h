@@ -16,6 +16,7 @@ typedef struct {
   const char *cluster_key;      /* --cluster-key */
   const char *cluster_key_file; /* --cluster-key-file */
   int local_ring;               /* --local-ring N: N-1 local workers on loopback */
+  int ring_timeout_s;           /* --ring-timeout S: give up the setup after S s without an answer (0: never) */
   const char *command;           /* for messages: "run" (NULL) or "eval" */
   double predicted_s;           /* set by the setup: Halda's token latency (0 with -lw) */
   int decode_positions;         /* for the setup's prediction: cached positions a decoded token attends to,
@@ -29,7 +30,8 @@ typedef struct {
 #define PRIMA_RING_LOCAL_MAX 64
 /* --local-ring not given (0 and negative values given are errors) */
 #define PRIMA_RING_LOCAL_UNSET G_MININT
-#define PRIMA_RING_OPTIONS_INIT { .local_ring = PRIMA_RING_LOCAL_UNSET }
+#define PRIMA_RING_DEFAULT_TIMEOUT_S 120      /* --ring-timeout */
+#define PRIMA_RING_OPTIONS_INIT { .local_ring = PRIMA_RING_LOCAL_UNSET, .ring_timeout_s = PRIMA_RING_DEFAULT_TIMEOUT_S }
 
 /* Checks the ring options that need no model (--local-ring's range); one
  * error line and FALSE when they are out of range. */

@@ -39,15 +39,63 @@ typedef struct {
   gboolean stop_sent;           /* the next device may close its server now */
   int positions;                /* cached positions a decoded token attends to, on average (the head's
                                  * estimate for this run; workers learn it from the head's profile) */
+  gboolean *joined;             /* ranks known to be up (their join messages, the head's own hops) */
+  GQueue deferred_up, deferred_down;    /* events that came while the links were being set up */
+  char *identity;               /* this device's model (model_identity) */
+  gboolean error_sent;          /* a worker told the head why it fails (or passed such a message on) */
 } Setup;
 
 #define SETUP_PATH "/prima/setup"
 
 static void
-fail (const Setup *s, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+fail (Setup *s, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static gboolean send_control (Setup *s, prima_link *link, const prima_ctl_msg *m);
+
+/* Sends m and waits (up to 2 s) until it is on the wire, so the link may be
+ * freed after it. */
+static gboolean
+send_flushed (prima_link *link, const prima_ctl_msg *m, GError **error)
+{
+  prima_link_stats st;
+  guint64 before;
+  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+  prima_link_get_stats (link, &st);
+  before = st.controls_sent;
+  if (!prima_link_send_control (link, m, error))
+    return FALSE;
+  do {
+    prima_link_get_stats (link, &st);
+    if (st.controls_sent > before)
+      return TRUE;
+    g_usleep (500);
+  } while (g_get_monotonic_time () < end);
+  return TRUE;
+}
+
+/* A worker's reason goes to the head too (as an error message both ways
+ * round the ring, passed on by the others), so the head says why the ring
+ * failed instead of only that a device left. */
+static void
+tell_head (Setup *s, const char *msg)
+{
+  prima_ctl_msg m;
+  prima_link *links[2] = { s->down, s->up };
+
+  if (s->a->rank == 0 || s->error_sent)
+    return;
+  s->error_sent = TRUE;
+  prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
+  m.rank = s->a->rank;
+  m.text = g_strndup (msg, 4000);
+  for (int i = 0; i < 2; i++)
+    if (links[i] && prima_link_is_ready (links[i]))
+      send_flushed (links[i], &m, NULL);
+  prima_ctl_msg_clear (&m);
+}
 
 static void
-fail (const Setup *s, const char *fmt, ...)
+fail (Setup *s, const char *fmt, ...)
 {
   va_list ap;
   char *msg;
@@ -59,6 +107,7 @@ fail (const Setup *s, const char *fmt, ...)
     fprintf (stderr, "prima %s: ring setup: %s\n", s->a->command, msg);
   else
     fprintf (stderr, "prima %s %d: ring setup: %s\n", s->a->command, s->a->rank, msg);
+  tell_head (s, msg);
   g_free (msg);
 }
 
@@ -136,6 +185,7 @@ open_links (Setup *s)
   cfg.key = a->key;
   cfg.port = a->port + a->rank;
   cfg.path = SETUP_PATH;
+  cfg.world = (guint) a->world;
   cfg.heartbeat_timeout_ms = SETUP_HEARTBEAT_TIMEOUT_MS;
   cfg.on_event = on_up_event;
   cfg.user_data = s;
@@ -147,6 +197,7 @@ open_links (Setup *s)
     cfg.peer_rank = next;
     cfg.key = a->key;
     cfg.url = url;
+    cfg.world = (guint) a->world;
     cfg.heartbeat_timeout_ms = SETUP_HEARTBEAT_TIMEOUT_MS;
     s->down = prima_link_new (&cfg, &err);
   }
@@ -166,25 +217,183 @@ close_links (Setup *s)
   g_clear_pointer (&s->down, prima_link_free);
 }
 
-/* Waits for both hops; the head says which ranks it is waiting for. */
+/* The ranks not known to be up: "rank 1", "rank 1 and rank 3", "rank 1, rank 2
+ * and rank 3" (each once); NULL when every rank is. */
+static char *
+missing_ranks (const Setup *s)
+{
+  GString *g;
+  int total = 0, n = 0;
+
+  for (int r = 1; r < s->a->world; r++)
+    total += !s->joined[r];
+  if (total == 0)
+    return NULL;
+  g = g_string_new (NULL);
+  for (int r = 1; r < s->a->world; r++) {
+    if (s->joined[r])
+      continue;
+    if (n++ > 0)
+      g_string_append (g, n == total ? " and " : ", ");
+    g_string_append_printf (g, "rank %d", r);
+  }
+  return g_string_free (g, FALSE);
+}
+
+/* Worker: tell both neighbours (whichever hops are up) the ranks we know to
+ * be up; they pass on what is new to them, so the head learns of the
+ * devices it has no hop to and can name the ones that are missing. */
+static void
+send_join (Setup *s)
+{
+  prima_ctl_msg m;
+  prima_link *links[2] = { s->up, s->down };
+
+  prima_ctl_msg_init (&m, PRIMA_CTL_JOIN);
+  m.rank = s->a->rank;
+  m.ranks = g_new0 (gint32, s->a->world);
+  for (int r = 0; r < s->a->world; r++)
+    if (s->joined[r])
+      m.ranks[m.n_ranks++] = r;
+  for (int i = 0; i < 2; i++)
+    if (links[i] && prima_link_is_ready (links[i]))
+      prima_link_send_control (links[i], &m, NULL);
+  prima_ctl_msg_clear (&m);
+}
+
+/* Join and error messages, whenever they come: TRUE when ev was one of them
+ * (and is freed); *failed when it was an error (said on stderr). */
+static gboolean
+handle_common (Setup *s, prima_link *from, prima_link_event *ev, gboolean *failed)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  prima_ctl_msg *c = &ev->control;
+
+  if (ev->type != PRIMA_LINK_EVENT_CONTROL)
+    return FALSE;
+  if (c->type == PRIMA_CTL_JOIN) {
+    gboolean grew = FALSE;
+    for (guint i = 0; i <= c->n_ranks; i++) {
+      int r = i < c->n_ranks ? c->ranks[i] : c->rank;
+      if (r > 0 && r < a->world && !s->joined[r])
+        s->joined[r] = grew = TRUE;
+    }
+    if (grew && a->rank != 0)
+      send_join (s);
+    prima_link_event_free (ev);
+    return TRUE;
+  }
+  if (c->type == PRIMA_CTL_ERROR_MSG) {
+    if (a->rank != 0 && !s->error_sent) {
+      /* pass it on towards the head, the way it travels */
+      prima_link *to = from == s->up ? s->down : s->up;
+      s->error_sent = TRUE;
+      if (to && prima_link_is_ready (to))
+        send_control (s, to, c);
+    }
+    if (c->rank >= 0 && c->rank != a->rank)
+      fail (s, "rank %d: %s", c->rank, c->text);
+    else
+      fail (s, "%s", c->text);
+    *failed = TRUE;
+    prima_link_event_free (ev);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+/* A peer of another ring size (the links refuse it with both numbers). */
+static gboolean
+world_mismatch (Setup *s)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  prima_link *links[2] = { s->down, s->up };
+
+  for (int i = 0; i < 2; i++) {
+    prima_link_stats st;
+    if (links[i] == NULL)
+      continue;
+    prima_link_get_stats (links[i], &st);
+    if (st.refused_world == 0)
+      continue;
+    if (a->rank == 0)
+      fail (s, "worker rank %d was started with --world %u, this head has --world %d", st.world_peer_rank,
+          st.world_peer_world, a->world);
+    else if (st.world_peer_rank == 0)
+      fail (s, "the head (rank 0) was started with --world %u, this device has --world %d", st.world_peer_world,
+          a->world);
+    else
+      fail (s, "rank %d was started with --world %u, this device has --world %d", st.world_peer_rank,
+          st.world_peer_world, a->world);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+/* Takes the join and error messages that came on a link; other events wait
+ * for next_event. FALSE when the setup failed. */
+static gboolean
+pump (Setup *s, prima_link *link, GQueue *deferred)
+{
+  prima_link_event *ev;
+  gboolean failed = FALSE;
+
+  while ((ev = prima_link_pop (link, 0)) != NULL) {
+    if (handle_common (s, link, ev, &failed)) {
+      if (failed)
+        return FALSE;
+      continue;
+    }
+    if (ev->type == PRIMA_LINK_EVENT_LOST) {
+      fail (s, "the ring failed: %s", ev->message ? ev->message : "a hop was lost");
+      prima_link_event_free (ev);
+      return FALSE;
+    }
+    g_queue_push_tail (deferred, ev);
+  }
+  return TRUE;
+}
+
+/* Waits for both hops and, on the head, for every rank to be up; the head
+ * names the ranks it still waits for and gives up after --ring-timeout. */
 static gboolean
 wait_links (Setup *s)
 {
+  const PrimaRingSetupArgs *a = s->a;
   gint64 start = g_get_monotonic_time ();
+  gboolean was_up = FALSE, was_down = FALSE;
 
   for (;;) {
     GError *err = NULL;
-    gboolean up = prima_link_is_ready (s->up), down;
+    gboolean up, down;
+    char *missing;
+    gint64 now;
+
+    if (world_mismatch (s))
+      return FALSE;
     if (!prima_link_wait_ready (s->down, 200 * 1000, &err) && err->code != PRIMA_LINK_ERROR_TIMEOUT) {
-      fail (s, "%s", err->message);
+      if (!world_mismatch (s))
+        fail (s, "%s", err->message);
       g_error_free (err);
       return FALSE;
     }
     g_clear_error (&err);
+    if (!pump (s, s->up, &s->deferred_up) || !pump (s, s->down, &s->deferred_down))
+      return FALSE;
+    up = prima_link_is_ready (s->up);
     down = prima_link_is_ready (s->down);
-    if (up && down)
+    if (a->rank == 0) {
+      s->joined[1] |= down;
+      s->joined[a->world - 1] |= up;
+    } else if ((up && !was_up) || (down && !was_down)) {
+      send_join (s);
+    }
+    was_up = up;
+    was_down = down;
+    missing = a->rank == 0 ? missing_ranks (s) : NULL;
+    if (up && down && missing == NULL)
       return TRUE;
-    if (s->a->rank == 0 && !up) {
+    if (a->rank == 0 && !up) {
       /* The head refused the device before it (the warning above says why):
        * with a wrong cluster key that device gives up, so waiting longer
        * would only hang. */
@@ -192,19 +401,26 @@ wait_links (Setup *s)
       prima_link_get_stats (s->up, &st);
       if (st.refused_key > 0) {
         fail (s, "rank %d was refused during authentication: is the cluster key the same on every device?",
-            s->a->world - 1);
+            a->world - 1);
+        g_free (missing);
         return FALSE;
       }
     }
-    if (s->a->rank == 0 && g_get_monotonic_time () - s->last_note > 2 * G_USEC_PER_SEC
-        && g_get_monotonic_time () - start > G_USEC_PER_SEC) {
-      s->last_note = g_get_monotonic_time ();
-      fprintf (stderr, "prima %s: ring setup: waiting for%s%s", s->a->command, down ? "" : " rank 1",
-          !up && !down ? " and" : "");
-      if (!up)
-        fprintf (stderr, " rank %d", s->a->world - 1);
-      fprintf (stderr, "\n");
+    now = g_get_monotonic_time ();
+    if (a->rank == 0 && a->timeout_s > 0 && now - start >= (gint64) a->timeout_s * G_USEC_PER_SEC) {
+      fail (s, "%s did not join within %d s (--ring-timeout): is every worker started, with --world %d and "
+          "the same --port?", missing ? missing : "the ring", a->timeout_s, a->world);
+      g_free (missing);
+      return FALSE;
     }
+    if (a->rank == 0 && missing && now - s->last_note > 2 * G_USEC_PER_SEC && now - start > G_USEC_PER_SEC) {
+      s->last_note = now;
+      fprintf (stderr, "prima %s: ring setup: waiting for %s\n", a->command, missing);
+    }
+    g_free (missing);
+    /* the wait above returns at once while the next hop is up */
+    if (down)
+      g_usleep (20 * 1000);
   }
 }
 
@@ -217,21 +433,45 @@ static prima_link_event *
 next_event (Setup *s, prima_link **from, const char *what)
 {
   gint64 start = g_get_monotonic_time (), last_note = start;
+  int timeout_s = s->a->rank == 0 ? s->a->timeout_s : 0;
 
   for (;;) {
-    prima_link_event *ev = prima_link_pop (s->up, 2000);
-    *from = s->up;
+    prima_link_event *ev = NULL;
+    gboolean failed = FALSE;
+    if (!g_queue_is_empty (&s->deferred_up)) {
+      ev = g_queue_pop_head (&s->deferred_up);
+      *from = s->up;
+    } else if (!g_queue_is_empty (&s->deferred_down)) {
+      ev = g_queue_pop_head (&s->deferred_down);
+      *from = s->down;
+    }
+    if (ev == NULL && s->up) {
+      ev = prima_link_pop (s->up, 2000);
+      *from = s->up;
+    }
     if (ev == NULL) {
       ev = prima_link_pop (s->down, 2000);
       *from = s->down;
     }
     if (ev == NULL) {
       gint64 now = g_get_monotonic_time ();
+      if (timeout_s > 0 && now - start >= (gint64) timeout_s * G_USEC_PER_SEC) {
+        char *missing = missing_ranks (s);
+        fail (s, "no %s within %d s (--ring-timeout)%s%s", what ? what : "answer", timeout_s,
+            missing ? "; not heard from " : "", missing ? missing : "");
+        g_free (missing);
+        return NULL;
+      }
       if (what && s->a->rank == 0 && now - last_note >= WAIT_NOTE_S * G_USEC_PER_SEC) {
         last_note = now;
         fprintf (stderr, "prima %s: ring setup: still waiting for %s (%.0f s)\n", s->a->command, what,
             (now - start) / 1e6);
       }
+      continue;
+    }
+    if (handle_common (s, *from, ev, &failed)) {
+      if (failed)
+        return NULL;
       continue;
     }
     if (ev->type == PRIMA_LINK_EVENT_LOST && *from == s->down && s->stop_sent) {
@@ -253,24 +493,12 @@ static gboolean
 send_control (Setup *s, prima_link *link, const prima_ctl_msg *m)
 {
   GError *err = NULL;
-  prima_link_stats st;
-  guint64 before;
-  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
 
-  prima_link_get_stats (link, &st);
-  before = st.controls_sent;
-  if (!prima_link_send_control (link, m, &err)) {
+  if (!send_flushed (link, m, &err)) {
     fail (s, "cannot send %s: %s", prima_ctl_type_name (m->type), err->message);
     g_error_free (err);
     return FALSE;
   }
-  /* on the wire before the link may be freed */
-  do {
-    prima_link_get_stats (link, &st);
-    if (st.controls_sent > before)
-      return TRUE;
-    g_usleep (500);
-  } while (g_get_monotonic_time () < end);
   return TRUE;
 }
 
@@ -432,7 +660,7 @@ windows_string (const prima_plan_rank *r)
 /* Our place in the data ring from the plan: the devices with layers, in
  * ring order. */
 static gboolean
-setup_from_plan (const Setup *s, const prima_plan *plan, PrimaRingSetup *out)
+setup_from_plan (Setup *s, const prima_plan *plan, PrimaRingSetup *out)
 {
   const PrimaRingSetupArgs *a = s->a;
   int M = (int) plan->n_ranks, me = a->rank, next = -1;
@@ -617,6 +845,78 @@ plan_from_lw (Setup *s, int *k_out)
   return plan;
 }
 
+/* ---- the model's identity ---- */
+
+/* Printable ASCII only, at most max bytes: it goes into messages. */
+static void
+append_clean (GString *g, const char *text, gsize max)
+{
+  for (gsize i = 0; text && text[i] && i < max; i++)
+    g_string_append_c (g, g_ascii_isprint (text[i]) ? text[i] : '?');
+}
+
+/* What a worker must share with the head to run its layers: architecture,
+ * name, shape, tensor types, and a hash of the GGUF header (metadata and
+ * tensor table: names, shapes, types, offsets). At most 255 bytes (the
+ * plan's "model" member). */
+static char *
+model_identity (const char *path, GError **error)
+{
+  prima_model *m = prima_model_load (path, error);
+  const prima_hparams *hp;
+  GString *g, *types;
+  GChecksum *ck;
+  size_t size = 0;
+  const guint8 *map;
+  guint64 header;
+
+  if (m == NULL)
+    return NULL;
+  hp = &m->hp;
+  /* the tensor types in order of first use: "f32+q8_0" */
+  types = g_string_new (NULL);
+  {
+    gboolean seen[256] = { FALSE };
+    for (int64_t i = 0; i < gguf_n_tensors (m->file); i++) {
+      guint32 t = gguf_tensor_at (m->file, i)->type;
+      const char *name = prima_type_name (t);
+      if (seen[t & 255])
+        continue;
+      seen[t & 255] = TRUE;
+      g_string_append_printf (types, "%s%s", types->len ? "+" : "", name ? name : "?");
+    }
+  }
+  map = gguf_mapping (m->file, &size);
+  header = MIN (gguf_data_offset (m->file), (guint64) size);
+  ck = g_checksum_new (G_CHECKSUM_SHA256);
+  if (map)
+    g_checksum_update (ck, map, header);
+  g = g_string_new (NULL);
+  g_string_append_printf (g, "%s \"", prima_arch_name (hp->arch));
+  append_clean (g, m->name, 48);
+  g_string_append_printf (g, "\" (%d layers, n_embd %d, n_head %d/%d, n_ff %d, n_vocab %d, ", hp->n_layer, hp->n_embd,
+      hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_vocab);
+  append_clean (g, types->str, 60);
+  g_string_append_printf (g, ", header sha256 %.16s)", g_checksum_get_string (ck));
+  g_checksum_free (ck);
+  g_string_free (types, TRUE);
+  prima_model_free (m);
+  return g_string_free (g, FALSE);
+}
+
+static gboolean
+set_identity (Setup *s)
+{
+  GError *err = NULL;
+  s->identity = model_identity (s->a->model_path, &err);
+  if (s->identity == NULL) {
+    fail (s, "%s", err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* ---- the two roles ---- */
 
 static gboolean
@@ -650,10 +950,6 @@ run_head (Setup *s, PrimaRingSetup *out)
           && JSON_NODE_HOLDS_OBJECT (ev->control.profile)) {
         profiles[ev->control.rank] = json_node_copy (ev->control.profile);
         have++;
-      } else if (ev->control.type == PRIMA_CTL_ERROR_MSG) {
-        fail (s, "%s", ev->control.text);
-        prima_link_event_free (ev);
-        goto out;
       }
       prima_link_event_free (ev);
     }
@@ -669,6 +965,9 @@ run_head (Setup *s, PrimaRingSetup *out)
   prima_ctl_msg_init (&m, PRIMA_CTL_PLAN);
   m.plan = plan;
   plan = NULL;
+  /* every worker checks that it runs the same model */
+  g_free (m.plan->model);
+  m.plan->model = g_strdup (s->identity);
   if (!setup_from_plan (s, m.plan, out) || !send_control (s, s->down, &m))
     goto out;
   for (prima_ctl_type want = PRIMA_CTL_PLAN; want != PRIMA_CTL_N_TYPES;) {
@@ -741,6 +1040,12 @@ run_worker (Setup *s, PrimaRingSetup *out)
         }
         break;
       case PRIMA_CTL_PLAN:
+        if (c->plan->model && strcmp (c->plan->model, s->identity) != 0) {
+          fail (s, "the model differs from the head's: rank %d has %s (-m %s); the head has %s", a->rank,
+              s->identity, a->model_path, c->plan->model);
+          prima_link_event_free (ev);
+          return FALSE;
+        }
         have_plan = setup_from_plan (s, c->plan, out);
         if (!have_plan || !send_control (s, s->down, c)) {
           prima_link_event_free (ev);
@@ -780,11 +1085,22 @@ prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
   if (args->rank == 0)
     s.positions = args->decode_positions > 0 ? MIN (args->decode_positions, args->n_ctx) : args->n_ctx / 2;
   s.zeros = g_new0 (float, PRIMA_FRAME_MAX_EMBD);
+  s.joined = g_new0 (gboolean, MAX (args->world, 1));
+  s.joined[args->rank] = TRUE;
+  g_queue_init (&s.deferred_up);
+  g_queue_init (&s.deferred_down);
   s.echo_queue = g_async_queue_new_full (g_free);
   s.echo_thread = g_thread_new ("prima-echo", echo_main, &s);
-  ok = open_links (&s) && wait_links (&s) && (args->rank == 0 ? run_head (&s, out) : run_worker (&s, out));
+  /* the model is checked once the hops are up, so a worker's reason
+   * reaches the head */
+  ok = open_links (&s) && wait_links (&s) && set_identity (&s)
+      && (args->rank == 0 ? run_head (&s, out) : run_worker (&s, out));
   stop_echo (&s);
+  g_queue_clear_full (&s.deferred_up, (GDestroyNotify) prima_link_event_free);
+  g_queue_clear_full (&s.deferred_down, (GDestroyNotify) prima_link_event_free);
   close_links (&s);
+  g_free (s.joined);
+  g_free (s.identity);
   g_async_queue_unref (s.echo_queue);
   g_free (s.zeros);
   if (!ok)

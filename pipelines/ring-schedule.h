@@ -41,6 +41,8 @@ typedef struct {
   int k;                        /* -k (0: any) */
   int decode_positions;         /* head: cached positions a decoded token attends to, on average (the
                                  * prompt and half the tokens to generate); 0: unknown, half of n_ctx */
+  int timeout_s;                /* head: give up when the devices it waits for (to join, or for their
+                                 * messages) have not answered within this; 0: wait forever */
 } PrimaRingSetupArgs;
 
 typedef struct {

@@ -27,6 +27,7 @@ static const char *const type_names[PRIMA_CTL_N_TYPES] = {
   [PRIMA_CTL_HEARTBEAT] = "heartbeat",
   [PRIMA_CTL_STOP] = "stop",
   [PRIMA_CTL_ERROR_MSG] = "error",
+  [PRIMA_CTL_JOIN] = "join",
 };
 
 const char *
@@ -50,6 +51,7 @@ void
 prima_ctl_msg_clear (prima_ctl_msg *m)
 {
   g_free (m->text);
+  g_free (m->ranks);
   if (m->profile)
     json_node_unref (m->profile);
   prima_plan_free (m->plan);
@@ -212,6 +214,8 @@ prima_ctl_msg_validate (const prima_ctl_msg *m, GError **error)
         return field_error (error, m, "nonce", "must be 64 hex digits");
       if (m->type == PRIMA_CTL_CHALLENGE && !is_hex (m->proof, PRIMA_AUTH_PROOF_HEX))
         return field_error (error, m, "proof", "must be 64 hex digits");
+      if (m->world > PRIMA_CTL_MAX_RANKS)
+        return field_error (error, m, "world", "out of range");
       return TRUE;
     case PRIMA_CTL_RESPONSE:
       if (!is_hex (m->proof, PRIMA_AUTH_PROOF_HEX))
@@ -258,6 +262,15 @@ prima_ctl_msg_validate (const prima_ctl_msg *m, GError **error)
         return field_error (error, m, "message", "is missing");
       if (strlen (m->text) > MAX_TEXT_FIELD)
         return field_error (error, m, "message", "is too long");
+      return TRUE;
+    case PRIMA_CTL_JOIN:
+      if (m->rank < 0)
+        return field_error (error, m, "rank", "must be >= 0");
+      if (m->n_ranks > PRIMA_CTL_MAX_RANKS)
+        return field_error (error, m, "ranks", "has too many entries");
+      for (guint i = 0; i < m->n_ranks; i++)
+        if (m->ranks[i] < 0 || m->ranks[i] >= PRIMA_CTL_MAX_RANKS)
+          return field_error (error, m, "ranks", "holds a rank out of range");
       return TRUE;
     default:
       g_set_error (error, PRIMA_CTL_ERROR, PRIMA_CTL_ERROR_TYPE, "control: unknown message type %d", m->type);
@@ -333,6 +346,8 @@ prima_ctl_to_json (const prima_ctl_msg *m, gsize *length, GError **error)
       add_str (b, "nonce", m->nonce);
       if (m->type == PRIMA_CTL_CHALLENGE)
         add_str (b, "proof", m->proof);
+      if (m->world > 0)
+        add_int (b, "world", m->world);
       break;
     case PRIMA_CTL_RESPONSE:
       add_str (b, "proof", m->proof);
@@ -369,6 +384,16 @@ prima_ctl_to_json (const prima_ctl_msg *m, gsize *length, GError **error)
       break;
     case PRIMA_CTL_ERROR_MSG:
       add_str (b, "message", m->text);
+      if (m->rank >= 0)
+        add_int (b, "rank", m->rank);
+      break;
+    case PRIMA_CTL_JOIN:
+      add_int (b, "rank", m->rank);
+      json_builder_set_member_name (b, "ranks");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < m->n_ranks; i++)
+        json_builder_add_int_value (b, m->ranks[i]);
+      json_builder_end_array (b);
       break;
     default:
       break;
@@ -631,6 +656,9 @@ prima_ctl_parse (const char *text, gsize length, prima_ctl_msg *m, GError **erro
         goto out;
       if (m->type == PRIMA_CTL_CHALLENGE && !get_hex (o, m, "proof", m->proof, PRIMA_AUTH_PROOF_HEX, error))
         goto out;
+      if (!get_int (o, m, "world", FALSE, 0, PRIMA_CTL_MAX_RANKS, 0, &v, error))
+        goto out;
+      m->world = (guint32) v;
       break;
     case PRIMA_CTL_RESPONSE:
       if (!get_hex (o, m, "proof", m->proof, PRIMA_AUTH_PROOF_HEX, error))
@@ -683,10 +711,38 @@ prima_ctl_parse (const char *text, gsize length, prima_ctl_msg *m, GError **erro
       m->text = g_strdup (s);
       break;
     case PRIMA_CTL_ERROR_MSG:
-      if (!get_str (o, m, "message", TRUE, MAX_TEXT_FIELD, &s, error))
+      if (!get_str (o, m, "message", TRUE, MAX_TEXT_FIELD, &s, error)
+          || !get_i32 (o, m, "rank", FALSE, 0, -1, &m->rank, error))
         goto out;
       m->text = g_strdup (s);
       break;
+    case PRIMA_CTL_JOIN: {
+      JsonNode *rn = json_object_get_member (o, "ranks");
+      JsonArray *ra;
+      if (!get_i32 (o, m, "rank", TRUE, 0, 0, &m->rank, error))
+        goto out;
+      if (rn == NULL || !JSON_NODE_HOLDS_ARRAY (rn)) {
+        field_error (error, m, "ranks", rn ? "must be an array" : "is missing");
+        goto out;
+      }
+      ra = json_node_get_array (rn);
+      if (json_array_get_length (ra) > PRIMA_CTL_MAX_RANKS) {
+        field_error (error, m, "ranks", "has too many entries");
+        goto out;
+      }
+      m->n_ranks = json_array_get_length (ra);
+      m->ranks = g_new0 (gint32, MAX (m->n_ranks, 1));
+      for (guint i = 0; i < m->n_ranks; i++) {
+        JsonNode *e = json_array_get_element (ra, i);
+        if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
+            || json_node_get_int (e) < 0 || json_node_get_int (e) >= PRIMA_CTL_MAX_RANKS) {
+          field_error (error, m, "ranks", "must hold ranks (integers 0..255)");
+          goto out;
+        }
+        m->ranks[i] = (gint32) json_node_get_int (e);
+      }
+      break;
+    }
     default:
       g_assert_not_reached ();
   }

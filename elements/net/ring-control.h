@@ -33,8 +33,8 @@ typedef enum {
 } PrimaCtlError;
 
 typedef enum {
-  PRIMA_CTL_HELLO,              /* client -> server: proto, rank, nonce */
-  PRIMA_CTL_CHALLENGE,          /* server -> client: proto, rank, nonce, proof */
+  PRIMA_CTL_HELLO,              /* client -> server: proto, rank, nonce, world (optional) */
+  PRIMA_CTL_CHALLENGE,          /* server -> client: proto, rank, nonce, proof, world (optional) */
   PRIMA_CTL_RESPONSE,           /* client -> server: proof */
   PRIMA_CTL_WELCOME,            /* server -> client: rank (authentication done) */
   PRIMA_CTL_PROFILE,            /* rank, profile (an object the scheduler defines) */
@@ -44,7 +44,8 @@ typedef enum {
   PRIMA_CTL_KV_SHIFT,           /* seq, p0, p1, delta: positions [p0, p1) move by delta */
   PRIMA_CTL_HEARTBEAT,          /* rank, n (a counter) */
   PRIMA_CTL_STOP,               /* text: reason (optional) */
-  PRIMA_CTL_ERROR_MSG,          /* text: message */
+  PRIMA_CTL_ERROR_MSG,          /* text: message; rank (optional): the device that failed */
+  PRIMA_CTL_JOIN,               /* rank, ranks: the ranks the sender knows to have joined (ring setup) */
   PRIMA_CTL_N_TYPES
 } prima_ctl_type;
 
@@ -76,7 +77,10 @@ typedef struct {
 typedef struct {
   prima_ctl_type type;
   gint32 proto;                 /* hello, challenge */
-  gint32 rank;                  /* hello, challenge, welcome, profile, heartbeat */
+  gint32 rank;                  /* hello, challenge, welcome, profile, heartbeat, join; error (-1: unsaid) */
+  guint32 world;                /* hello, challenge: devices in the sender's ring (0: unsaid) */
+  guint n_ranks;                /* join */
+  gint32 *ranks;                /* join (owned) */
   char nonce[PRIMA_AUTH_NONCE_HEX + 1];   /* hello, challenge */
   char proof[PRIMA_AUTH_PROOF_HEX + 1];   /* challenge, response */
   gint32 seq;                   /* kv-*: sequence id; -1 means all (kv-clear only) */

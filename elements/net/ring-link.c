@@ -12,7 +12,8 @@ G_DEFINE_QUARK (prima-link-error-quark, prima_link_error)
 #define AUTH_TIMEOUT_MS 5000
 /* Before authentication a peer may send only the small handshake texts. */
 #define PRE_AUTH_MAX_PAYLOAD 4096
-#define MAX_PENDING 8
+/* refusals at accept come in bursts (a flood): one line per second at most */
+#define REFUSAL_LOG_INTERVAL_US G_USEC_PER_SEC
 #define REPLAY_CACHE 1024
 #define MAX_RETRY_MS 1000
 #define CLOSE_GRACE_US (250 * 1000)
@@ -32,10 +33,22 @@ struct conn {
   int step;                     /* handshake messages received so far */
   char *addr;                   /* host:port of the peer */
   gint32 peer_rank;
+  guint32 peer_world;           /* server: a world other than ours that the peer's hello said; 0: same */
   gint64 last_rx;
-  GSource *auth_timer;
+  GSource *auth_timer;          /* client: the handshake's deadline */
+  GSocket *sock;                /* server: the accepted socket (borrowed from ws) */
   gboolean nodelay;
 };
+
+/* Server: a connection from its accept until it authenticates. It counts
+ * against the pending caps until then, or until its socket is gone. */
+typedef struct {
+  prima_link *link;
+  GWeakRef sock;
+  char *addr;                   /* host:port */
+  char *ip;
+  GSource *deadline;            /* accept + auth_timeout_ms; NULL once fired */
+} accepted;
 
 typedef struct {
   GByteArray *buf;
@@ -57,6 +70,8 @@ struct prima_link {
   char *peer_addr;
   GTlsCertificate *tls_peer_cert;
   guint connect_timeout_ms, retry_ms, hb_interval_ms, hb_timeout_ms;
+  guint auth_timeout_ms, max_pending_per_address;
+  guint world;
   gboolean reconnect;
   prima_link_event_func on_event;
   gpointer user_data;
@@ -77,6 +92,9 @@ struct prima_link {
   gboolean stop_connecting;
   conn *active;                 /* client: its connection; server: the authenticated one */
   GList *pending;               /* server: connections still in the handshake */
+  GList *accepted;              /* server: unauthenticated sockets since accept (accepted *) */
+  gint64 last_refusal_log;
+  guint refusals_unlogged;
   GList *closing;               /* connections whose close is in progress */
   GSource *wake;                /* a send slot became ready */
   GSource *watchdog;            /* fires at active->last_rx + timeout */
@@ -103,6 +121,7 @@ struct prima_link {
 };
 
 static void conn_close (conn *c, gushort code, const char *reason);
+static void accepted_forget (prima_link *link, GSocket *sock);
 static void client_connect (prima_link *link);
 
 const char *
@@ -427,6 +446,20 @@ conn_close (conn *c, gushort code, const char *reason)
   }
 }
 
+/* A peer of another ring size: counted (before the log line) with both
+ * numbers, so the owner can say which device was started wrong. */
+static char *
+world_mismatch (prima_link *link, gint32 peer_rank, guint32 peer_world)
+{
+  g_mutex_lock (&link->lock);
+  link->stats.refused_world++;
+  link->stats.world_peer_rank = peer_rank;
+  link->stats.world_peer_world = peer_world;
+  g_mutex_unlock (&link->lock);
+  return g_strdup_printf ("rank %d was started with --world %u, this device has --world %u", peer_rank, peer_world,
+      link->world);
+}
+
 /* Server: a peer that failed the handshake gets a close frame and one line. */
 static void
 conn_refuse (conn *c, gushort code, const char *why)
@@ -434,11 +467,12 @@ conn_refuse (conn *c, gushort code, const char *why)
   prima_link *link = c->link;
   char *who = c->peer_rank >= 0 ? g_strdup_printf ("peer %s (claims rank %d)", c->addr, c->peer_rank)
                                 : g_strdup_printf ("peer %s", c->addr);
-  g_warning ("%s: refused %s: %s", link->name, who, why);
-  g_free (who);
+  /* count before the log line: a reader that sees the line sees the count */
   g_mutex_lock (&link->lock);
   link->stats.refused++;
   g_mutex_unlock (&link->lock);
+  g_warning ("%s: refused %s: %s", link->name, who, why);
+  g_free (who);
   conn_close (c, code, why);
 }
 
@@ -478,6 +512,8 @@ promote (conn *c)
 
   destroy_source (&c->auth_timer);
   link->pending = g_list_remove (link->pending, c);
+  if (c->sock)
+    accepted_forget (link, c->sock);
   if (link->active != NULL && link->active != c) {
     conn *old = link->active;
     char *od = peer_desc (old);
@@ -540,7 +576,12 @@ server_handshake (conn *c, const prima_ctl_msg *m)
       return;
     }
     c->peer_rank = m->rank;
-    if (link->want_peer_rank >= 0 && m->rank != link->want_peer_rank) {
+    /* Another ring size explains an unexpected rank too. The refusal waits
+     * for the response: the challenge tells the peer our size first, so
+     * both ends can say what differs. */
+    if (link->world > 0 && m->world > 0 && m->world != link->world)
+      c->peer_world = m->world;
+    else if (link->want_peer_rank >= 0 && m->rank != link->want_peer_rank) {
       why = g_strdup_printf ("this hop expects rank %d", link->want_peer_rank);
       conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, why);
       g_free (why);
@@ -553,6 +594,7 @@ server_handshake (conn *c, const prima_ctl_msg *m)
     c->auth = prima_auth_new (link->key, PRIMA_AUTH_ROLE_SERVER, link->rank, &err);
     prima_ctl_msg_init (&out, PRIMA_CTL_CHALLENGE);
     out.rank = (gint32) link->rank;
+    out.world = link->world;
     if (c->auth == NULL || !prima_auth_set_peer (c->auth, (guint32) m->rank, m->nonce, &err)
         || !prima_auth_prove (c->auth, out.proof, &err)) {
       conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, err->message);
@@ -580,6 +622,13 @@ server_handshake (conn *c, const prima_ctl_msg *m)
     g_error_free (err);
     return;
   }
+  /* a device of the cluster, but of a ring of another size */
+  if (c->peer_world > 0) {
+    char *why = world_mismatch (link, c->peer_rank, c->peer_world);
+    conn_refuse (c, PRIMA_LINK_CLOSE_AUTH, why);
+    g_free (why);
+    return;
+  }
   prima_ctl_msg_init (&out, PRIMA_CTL_WELCOME);
   out.rank = (gint32) link->rank;
   conn_send_ctl (c, &out);
@@ -589,14 +638,14 @@ server_handshake (conn *c, const prima_ctl_msg *m)
 /* Client: the server failed to prove the key, or refused us. No retry: a
  * wrong key does not fix itself. */
 static void
-client_auth_failed (conn *c, const char *why)
+client_auth_failed_close (conn *c, const char *why, const char *close_reason)
 {
   prima_link *link = c->link;
   char *desc = peer_desc (c);
   char *message = g_strdup_printf ("%s: %s", desc, why);
   prima_link_event *ev;
 
-  g_warning ("%s: %s", link->name, message);
+  /* state first, then the log line (a reader that sees it sees the count) */
   g_mutex_lock (&link->lock);
   link->stats.refused++;
   g_mutex_unlock (&link->lock);
@@ -605,10 +654,17 @@ client_auth_failed (conn *c, const char *why)
   ev->reason = PRIMA_LINK_LOST_AUTH;
   ev->message = g_strdup (message);
   set_failed (link, message);
+  g_warning ("%s: %s", link->name, message);
   emit (link, ev);
-  conn_close (c, PRIMA_LINK_CLOSE_AUTH, "authentication failed");
+  conn_close (c, PRIMA_LINK_CLOSE_AUTH, close_reason);
   g_free (message);
   g_free (desc);
+}
+
+static void
+client_auth_failed (conn *c, const char *why)
+{
+  client_auth_failed_close (c, why, "authentication failed");
 }
 
 static void
@@ -617,6 +673,7 @@ client_handshake (conn *c, const prima_ctl_msg *m)
   prima_link *link = c->link;
   GError *err = NULL;
   prima_ctl_msg out;
+  gboolean world_differs;
 
   if (c->step == 0) {
     if (m->type != PRIMA_CTL_CHALLENGE) {
@@ -626,7 +683,9 @@ client_handshake (conn *c, const prima_ctl_msg *m)
       return;
     }
     c->peer_rank = m->rank;
-    if (link->want_peer_rank >= 0 && m->rank != link->want_peer_rank) {
+    /* another ring size explains another rank too (checked below) */
+    world_differs = link->world > 0 && m->world > 0 && m->world != link->world;
+    if (!world_differs && link->want_peer_rank >= 0 && m->rank != link->want_peer_rank) {
       char *why = g_strdup_printf ("is not the expected rank %d", link->want_peer_rank);
       client_auth_failed (c, why);
       g_free (why);
@@ -647,6 +706,18 @@ client_handshake (conn *c, const prima_ctl_msg *m)
       client_auth_failed (c, why);
       g_free (why);
       g_error_free (err);
+      return;
+    }
+    /* Only a server that proved the key can make us report its ring size
+     * (a stray peer could claim any); our response went out first, so the
+     * server can check our proof and say the same. */
+    if (world_differs) {
+      char *why = world_mismatch (link, m->rank, m->world);
+      char *reason = g_strdup_printf ("rank %u has --world %u, rank %d --world %u", link->rank, link->world, m->rank,
+          m->world);
+      client_auth_failed_close (c, why, reason);
+      g_free (reason);
+      g_free (why);
       return;
     }
     c->step = 1;
@@ -808,14 +879,19 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
     case CONN_HANDSHAKE:
       if (link->role == PRIMA_LINK_SERVER) {
         if (code == PRIMA_LINK_CLOSE_AUTH) {
-          g_warning ("%s: peer %s gave up the handshake (%s)", link->name, c->addr,
-              cdata && *cdata ? cdata : "authentication failed");
-          /* the expected device found our proof wrong: the keys differ */
-          if (c->step > 0) {
+          /* the expected device found our proof wrong: the keys differ
+           * (counted before the log line, which tests wait for); or it
+           * found our world size wrong */
+          if (c->peer_world > 0) {
+            /* another ring size, claimed but not proven (a proven one is
+             * refused at the response): nothing to count */
+          } else if (c->step > 0) {
             g_mutex_lock (&link->lock);
             link->stats.refused_key++;
             g_mutex_unlock (&link->lock);
           }
+          g_warning ("%s: peer %s gave up the handshake (%s)", link->name, c->addr,
+              cdata && *cdata ? cdata : "authentication failed");
         }
         else
           g_debug ("%s: %s left during the handshake", link->name, c->addr);
@@ -856,6 +932,8 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
   }
 }
 
+/* Client: the server did not finish the handshake (the server's own
+ * deadline runs from accept, see on_accept_deadline). */
 static gboolean
 on_auth_timeout (gpointer data)
 {
@@ -863,13 +941,10 @@ on_auth_timeout (gpointer data)
   prima_link *link = c->link;
   g_source_unref (c->auth_timer);
   c->auth_timer = NULL;
-  if (link->role == PRIMA_LINK_SERVER) {
-    conn_refuse (c, PRIMA_LINK_CLOSE_TIMEOUT, "no authentication within 5 s");
-  } else {
-    g_warning ("%s: %s did not complete the handshake within 5 s; reconnecting", link->name, c->addr);
-    conn_close (c, PRIMA_LINK_CLOSE_TIMEOUT, "handshake timeout");
-    schedule_reconnect (link);
-  }
+  g_warning ("%s: %s did not complete the handshake within %g s; reconnecting", link->name, c->addr,
+      link->auth_timeout_ms / 1000.0);
+  conn_close (c, PRIMA_LINK_CLOSE_TIMEOUT, "handshake timeout");
+  schedule_reconnect (link);
   return G_SOURCE_REMOVE;
 }
 
@@ -889,9 +964,11 @@ conn_new (prima_link *link, SoupWebsocketConnection *ws, char *addr)
   g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), c);
   g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), c);
   g_signal_connect (ws, "error", G_CALLBACK (on_ws_error), c);
-  c->auth_timer = g_timeout_source_new (AUTH_TIMEOUT_MS);
-  g_source_set_callback (c->auth_timer, on_auth_timeout, c, NULL);
-  g_source_attach (c->auth_timer, link->ctx);
+  if (link->role == PRIMA_LINK_CLIENT) {
+    c->auth_timer = g_timeout_source_new (link->auth_timeout_ms);
+    g_source_set_callback (c->auth_timer, on_auth_timeout, c, NULL);
+    g_source_attach (c->auth_timer, link->ctx);
+  }
   return c;
 }
 
@@ -938,6 +1015,189 @@ on_watchdog (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* ---- server: connections from accept to authentication ---- */
+
+/* libsoup serves every connection until its peer goes away: one that never
+ * sends a request (or never finishes a TLS or WebSocket handshake) would
+ * hold its descriptor forever, and enough of them exhaust the process's
+ * descriptors before the real peer comes. So each accepted socket is
+ * tracked from SoupServer::request-started, which libsoup 3 emits as soon
+ * as it accepts (before TLS and before reading anything): it must
+ * authenticate within auth_timeout_ms, and only a few may be pending at once
+ * per IP address and in all. The socket is shut down to end one: libsoup
+ * then sees end-of-stream wherever it is and frees the connection. */
+
+static void
+accepted_free (accepted *a)
+{
+  destroy_source (&a->deadline);
+  g_weak_ref_clear (&a->sock);
+  g_free (a->addr);
+  g_free (a->ip);
+  g_free (a);
+}
+
+/* The record's socket, with a reference; NULL when libsoup is done with it. */
+static GSocket *
+accepted_socket (accepted *a)
+{
+  GSocket *s = g_weak_ref_get (&a->sock);
+  if (s != NULL && g_socket_is_closed (s))
+    g_clear_object (&s);
+  return s;
+}
+
+/* Drops the records of sockets that are gone. */
+static void
+accepted_prune (prima_link *link)
+{
+  GList *l = link->accepted;
+  while (l) {
+    GList *next = l->next;
+    GSocket *s = accepted_socket (l->data);
+    if (s == NULL) {
+      accepted_free (l->data);
+      link->accepted = g_list_delete_link (link->accepted, l);
+    }
+    g_clear_object (&s);
+    l = next;
+  }
+}
+
+static GList *
+accepted_find (prima_link *link, GSocket *sock)
+{
+  for (GList *l = link->accepted; l; l = l->next) {
+    GSocket *s = g_weak_ref_get (&((accepted *) l->data)->sock);
+    gboolean same = s == sock;
+    g_clear_object (&s);
+    if (same)
+      return l;
+  }
+  return NULL;
+}
+
+/* It authenticated: it no longer counts as pending. */
+static void
+accepted_forget (prima_link *link, GSocket *sock)
+{
+  GList *l = accepted_find (link, sock);
+  if (l) {
+    accepted_free (l->data);
+    link->accepted = g_list_delete_link (link->accepted, l);
+  }
+}
+
+static void
+refuse_socket (prima_link *link, GSocket *sock, const char *addr, const char *why, gboolean rate_limited)
+{
+  gint64 now = g_get_monotonic_time ();
+  g_mutex_lock (&link->lock);
+  link->stats.refused++;
+  g_mutex_unlock (&link->lock);
+  if (!rate_limited || link->last_refusal_log == 0 || now - link->last_refusal_log >= REFUSAL_LOG_INTERVAL_US) {
+    if (link->refusals_unlogged > 0)
+      g_warning ("%s: refused peer %s: %s (and %u more connections at accept since the last such line)",
+          link->name, addr, why, link->refusals_unlogged);
+    else
+      g_warning ("%s: refused peer %s: %s", link->name, addr, why);
+    link->refusals_unlogged = 0;
+    if (rate_limited)
+      link->last_refusal_log = now;
+  } else {
+    link->refusals_unlogged++;
+  }
+  g_socket_shutdown (sock, TRUE, TRUE, NULL);
+}
+
+static gboolean
+on_accept_deadline (gpointer data)
+{
+  accepted *a = data;
+  prima_link *link = a->link;
+  GSocket *s = accepted_socket (a);
+  GList *l;
+
+  g_source_unref (a->deadline);
+  a->deadline = NULL;
+  if (s == NULL)
+    return G_SOURCE_REMOVE;
+  /* a WebSocket in the handshake gets its close frame; anything else
+   * (no request, an unfinished TLS handshake, a plain HTTP request) is cut */
+  for (l = link->pending; l; l = l->next) {
+    conn *c = l->data;
+    if (c->sock == s) {
+      char *why = g_strdup_printf ("no authentication within %g s", link->auth_timeout_ms / 1000.0);
+      conn_refuse (c, PRIMA_LINK_CLOSE_TIMEOUT, why);
+      g_free (why);
+      break;
+    }
+  }
+  if (l == NULL) {
+    char *why = g_strdup_printf ("no authentication within %g s (no WebSocket handshake)",
+        link->auth_timeout_ms / 1000.0);
+    refuse_socket (link, s, a->addr, why, FALSE);
+    g_free (why);
+  }
+  /* the record counts until the socket is gone */
+  g_object_unref (s);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+  prima_link *link = data;
+  GSocket *sock = soup_server_message_get_socket (msg);
+  GSocketAddress *ra;
+  GInetAddress *ia;
+  accepted *a;
+  guint from_ip = 0, total = 0;
+  char *addr, *ip;
+
+  /* NULL: a stream given to soup_server_accept_iostream (not used here);
+   * found: the next request of a kept-alive connection, tracked already */
+  if (sock == NULL || accepted_find (link, sock) != NULL)
+    return;
+  ra = g_socket_get_remote_address (sock, NULL);
+  if (ra == NULL || !G_IS_INET_SOCKET_ADDRESS (ra)) {
+    g_clear_object (&ra);
+    g_socket_shutdown (sock, TRUE, TRUE, NULL);
+    return;
+  }
+  addr = format_address (ra);
+  ia = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (ra));
+  ip = g_inet_address_to_string (ia);
+  g_object_unref (ra);
+
+  accepted_prune (link);
+  for (GList *l = link->accepted; l; l = l->next) {
+    total++;
+    if (strcmp (((accepted *) l->data)->ip, ip) == 0)
+      from_ip++;
+  }
+  if (link->stop_connecting || from_ip >= link->max_pending_per_address || total >= PRIMA_LINK_MAX_PENDING) {
+    char *why = link->stop_connecting ? g_strdup ("shutting down")
+        : from_ip >= link->max_pending_per_address
+        ? g_strdup_printf ("too many unauthenticated connections from %s (%u)", ip, from_ip)
+        : g_strdup_printf ("too many unauthenticated connections (%u)", total);
+    refuse_socket (link, sock, addr, why, TRUE);
+    g_free (why);
+    g_free (addr);
+    g_free (ip);
+    return;
+  }
+  a = g_new0 (accepted, 1);
+  a->link = link;
+  g_weak_ref_init (&a->sock, sock);
+  a->addr = addr;
+  a->ip = ip;
+  a->deadline = g_timeout_source_new (link->auth_timeout_ms);
+  g_source_set_callback (a->deadline, on_accept_deadline, a, NULL);
+  g_source_attach (a->deadline, link->ctx);
+  link->accepted = g_list_prepend (link->accepted, a);
+}
+
 /* ---- server ---- */
 
 static void
@@ -954,12 +1214,10 @@ on_ws_accept (SoupServer *server, SoupServerMessage *msg, const char *path, Soup
     return;
   }
   c = conn_new (link, ws, addr);
+  c->sock = soup_server_message_get_socket (msg);
   if (!c->nodelay)
-    c->nodelay = set_nodelay (soup_server_message_get_socket (msg));
-  if (g_list_length (link->pending) >= MAX_PENDING) {
-    conn_refuse (c, PRIMA_LINK_CLOSE_BUSY, "too many connections in the handshake");
-    return;
-  }
+    c->nodelay = set_nodelay (c->sock);
+  /* the caps and the deadline were applied at accept (on_request_started) */
   link->pending = g_list_prepend (link->pending, c);
 }
 
@@ -977,6 +1235,7 @@ server_start (prima_link *link, GError **error)
     soup_server_set_tls_certificate (link->server, link->tls_cert);
   /* no permessage-deflate: activations do not compress, and it costs latency */
   soup_server_remove_websocket_extension (link->server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  g_signal_connect (link->server, "request-started", G_CALLBACK (on_request_started), link);
   soup_server_add_websocket_handler (link->server, link->path ? link->path : PRIMA_LINK_PATH, NULL, protocols,
       on_ws_accept, link, NULL);
   if (link->bind_address) {
@@ -1036,10 +1295,10 @@ schedule_reconnect (prima_link *link)
     char *message = g_strdup_printf ("could not connect to %s within %.1f s", link->peer_addr,
         link->connect_timeout_ms / 1000.0);
     prima_link_event *ev = event_new (PRIMA_LINK_EVENT_LOST, -1);
-    g_warning ("%s: %s", link->name, message);
     ev->reason = PRIMA_LINK_LOST_CONNECT;
     ev->message = g_strdup (message);
     set_failed (link, message);
+    g_warning ("%s: %s", link->name, message);
     emit (link, ev);
     g_free (message);
     return;
@@ -1084,12 +1343,12 @@ on_client_connected (GObject *source, GAsyncResult *res, gpointer data)
   if (link->tls_peer_cert) {
     GTlsCertificate *got = soup_message_get_tls_peer_certificate (msg);
     if (got == NULL || !g_tls_certificate_is_same (got, link->tls_peer_cert)) {
-      g_warning ("%s: %s presented another TLS certificate than the pinned one; closing", link->name,
-          link->peer_addr);
       soup_websocket_connection_close (ws, PRIMA_LINK_CLOSE_AUTH, "certificate mismatch");
       g_object_unref (ws);
       g_object_unref (msg);
       set_failed (link, "TLS certificate mismatch");
+      g_warning ("%s: %s presented another TLS certificate than the pinned one; closing", link->name,
+          link->peer_addr);
       return;
     }
   }
@@ -1110,6 +1369,7 @@ on_client_connected (GObject *source, GAsyncResult *res, gpointer data)
   }
   prima_ctl_msg_init (&hello, PRIMA_CTL_HELLO);
   hello.rank = (gint32) link->rank;
+  hello.world = link->world;
   g_strlcpy (hello.nonce, prima_auth_nonce (c->auth), sizeof hello.nonce);
   conn_send_ctl (c, &hello);
 }
@@ -1183,9 +1443,12 @@ io_teardown (prima_link *link)
     conn_free (c);
   }
   if (link->server) {
+    g_signal_handlers_disconnect_by_data (link->server, link);
     soup_server_disconnect (link->server);
     g_clear_object (&link->server);
   }
+  g_list_free_full (link->accepted, (GDestroyNotify) accepted_free);
+  link->accepted = NULL;
   if (link->session) {
     soup_session_abort (link->session);
     g_clear_object (&link->session);
@@ -1331,6 +1594,10 @@ prima_link_new (const prima_link_config *cfg, GError **error)
   link->cur_retry_ms = link->retry_ms;
   link->hb_interval_ms = cfg->heartbeat_interval_ms ? cfg->heartbeat_interval_ms : 1000;
   link->hb_timeout_ms = cfg->heartbeat_timeout_ms ? cfg->heartbeat_timeout_ms : 3000;
+  link->auth_timeout_ms = cfg->auth_timeout_ms ? cfg->auth_timeout_ms : AUTH_TIMEOUT_MS;
+  link->world = cfg->world;
+  link->max_pending_per_address = cfg->max_pending_per_address ? cfg->max_pending_per_address
+      : PRIMA_LINK_MAX_PENDING_PER_ADDRESS;
   link->reconnect = cfg->reconnect;
   link->limits = cfg->limits;
   link->on_event = cfg->on_event;

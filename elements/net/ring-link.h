@@ -58,6 +58,12 @@ G_BEGIN_DECLS
 #define PRIMA_LINK_CLOSE_TIMEOUT 4004     /* no heartbeat, or the handshake took too long */
 #define PRIMA_LINK_CLOSE_BUSY 4005        /* too many unauthenticated connections */
 
+/* Server: unauthenticated connections (from accept to the end of the
+ * handshake) allowed at once, from one IP address and in all; beyond them a
+ * new connection is closed at once. */
+#define PRIMA_LINK_MAX_PENDING_PER_ADDRESS 8
+#define PRIMA_LINK_MAX_PENDING 32
+
 #define PRIMA_LINK_ERROR (prima_link_error_quark ())
 GQuark prima_link_error_quark (void);
 
@@ -125,6 +131,10 @@ typedef struct {
   GTlsCertificate *tls_certificate;        /* with a private key: serve wss:// */
   const char *path;             /* the WebSocket path served; NULL = PRIMA_LINK_PATH. A different
                                    path keeps clients of another phase (ring setup) apart */
+  guint auth_timeout_ms;        /* a connection must authenticate within this from its accept
+                                   (TCP, TLS, HTTP upgrade and handshake); 0 = 5000 */
+  guint max_pending_per_address;  /* unauthenticated connections at once from one IP address;
+                                     0 = PRIMA_LINK_MAX_PENDING_PER_ADDRESS */
   /* client */
   const char *url;              /* ws://host:port or wss://host:port; the path defaults to PRIMA_LINK_PATH */
   GTlsCertificate *tls_peer_certificate;   /* wss: accept exactly this certificate (self-signed
@@ -133,6 +143,9 @@ typedef struct {
   guint retry_interval_ms;      /* first retry delay, doubling up to 1 s; 0 = 50 */
   gboolean reconnect;           /* after a loss, connect again (not after an auth failure) */
   /* both */
+  guint world;                  /* devices in our ring, said in the handshake: a peer that says
+                                   another number is refused (both numbers in the stats and the
+                                   log); 0 = not said, not checked */
   guint heartbeat_interval_ms;  /* 0 = 1000 */
   guint heartbeat_timeout_ms;   /* 0 = 3000 */
   prima_frame_limits limits;    /* applied to every received frame */
@@ -149,6 +162,9 @@ typedef struct {
   guint connects;               /* authenticated connections so far */
   guint refused;                /* connections refused (server) or refusing us (client) */
   guint refused_key;            /* server: the expected peer rank failed to prove the key */
+  guint refused_world;          /* connections refused because the peer's world differs from ours */
+  gint32 world_peer_rank;       /* the last such peer: its rank and world */
+  guint32 world_peer_world;
   gboolean nodelay;             /* TCP_NODELAY is set on the current connection */
 } prima_link_stats;
 

@@ -61,6 +61,12 @@ test_round_trips (void)
   g_assert_cmpint (o.rank, ==, 3);
   g_assert_cmpint (o.proto, ==, PRIMA_CTL_PROTO);
   g_assert_cmpstr (o.nonce, ==, HEX64);
+  g_assert_cmpuint (o.world, ==, 0);
+  prima_ctl_msg_clear (&o);
+  /* the ring size, so a peer of another size is refused with both numbers */
+  m.world = 4;
+  round_trip (&m, &o);
+  g_assert_cmpuint (o.world, ==, 4);
   prima_ctl_msg_clear (&o);
 
   prima_ctl_msg_init (&m, PRIMA_CTL_CHALLENGE);
@@ -129,6 +135,25 @@ test_round_trips (void)
   m.text = g_strdup ("out of memory");
   round_trip (&m, &o);
   g_assert_cmpstr (o.text, ==, "out of memory");
+  g_assert_cmpint (o.rank, ==, -1);
+  prima_ctl_msg_clear (&o);
+  /* a worker's own failure names it */
+  m.rank = 2;
+  round_trip (&m, &o);
+  g_assert_cmpint (o.rank, ==, 2);
+  prima_ctl_msg_clear (&o);
+  prima_ctl_msg_clear (&m);
+
+  prima_ctl_msg_init (&m, PRIMA_CTL_JOIN);
+  m.rank = 2;
+  m.n_ranks = 3;
+  m.ranks = g_new (gint32, 3);
+  m.ranks[0] = 1;
+  m.ranks[1] = 2;
+  m.ranks[2] = 4;
+  round_trip (&m, &o);
+  g_assert_cmpint (o.rank, ==, 2);
+  g_assert_cmpmem (o.ranks, o.n_ranks * sizeof (gint32), m.ranks, m.n_ranks * sizeof (gint32));
   prima_ctl_msg_clear (&o);
   prima_ctl_msg_clear (&m);
 
@@ -232,6 +257,15 @@ static const bad_case bad_cases[] = {
   { "{\"type\": \"heartbeat\", \"rank\": 0}", PRIMA_CTL_ERROR_FIELD, "heartbeat: \"n\" is missing" },
   { "{\"type\": \"heartbeat\", \"rank\": 0, \"n\": -1}", PRIMA_CTL_ERROR_FIELD, "heartbeat: \"n\" = -1 out of range" },
   { "{\"type\": \"error\"}", PRIMA_CTL_ERROR_FIELD, "error: \"message\" is missing" },
+  { "{\"type\": \"error\", \"message\": \"x\", \"rank\": -3}", PRIMA_CTL_ERROR_FIELD, "error: \"rank\" = -3 out of range" },
+  { "{\"type\": \"hello\", \"proto\": 1, \"rank\": 1, \"nonce\": \"" HEX64 "\", \"world\": -1}", PRIMA_CTL_ERROR_FIELD,
+    "hello: \"world\" = -1 out of range" },
+  { "{\"type\": \"join\", \"rank\": 1}", PRIMA_CTL_ERROR_FIELD, "join: \"ranks\" is missing" },
+  { "{\"type\": \"join\", \"rank\": 1, \"ranks\": [1, \"2\"]}", PRIMA_CTL_ERROR_FIELD,
+    "join: \"ranks\" must hold ranks" },
+  { "{\"type\": \"join\", \"rank\": 1, \"ranks\": [1, 9999]}", PRIMA_CTL_ERROR_FIELD,
+    "join: \"ranks\" must hold ranks" },
+  { "{\"type\": \"join\", \"rank\": 1, \"ranks\": {}}", PRIMA_CTL_ERROR_FIELD, "join: \"ranks\" must be an array" },
   { "{\"type\": \"stop\", \"reason\": 5}", PRIMA_CTL_ERROR_FIELD, "stop: \"reason\" must be a string" },
   { "{\"type\": \"profile\", \"rank\": 1, \"profile\": [1]}", PRIMA_CTL_ERROR_FIELD,
     "profile: \"profile\" must be an object" },

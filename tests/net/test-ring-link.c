@@ -12,7 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +69,11 @@ static const char tls_pem_b[] =
 
 static GMutex log_lock;
 static GPtrArray *log_lines;
+/* When set, the thread that logs a line holding log_stall_on stalls 300 ms
+ * after it, as a preempted I/O thread would: whatever it updates after its
+ * log line is then seen late, deterministically (a loaded machine did that
+ * 1 run in 10). */
+static const char *volatile log_stall_on;
 
 static void
 capture_log (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
@@ -73,6 +83,8 @@ capture_log (const char *domain, GLogLevelFlags level, const char *message, gpoi
   g_mutex_unlock (&log_lock);
   if (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE))
     g_printerr ("# [log] %s\n", message);
+  if (log_stall_on != NULL && strstr (message, log_stall_on) != NULL)
+    g_usleep (300 * 1000);
 }
 
 static void
@@ -531,17 +543,22 @@ test_wrong_key (void)
   GError *err = NULL;
 
   log_clear ();
+  /* the counters must be updated before the log lines that report them */
+  log_stall_on = "refused peer";
   bad = new_client (KEY_B, port, 1, 10000);
   g_assert_false (prima_link_wait_ready (bad, 5 * SEC, &err));
   g_assert_error (err, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_FAILED);
   g_assert_nonnull (strstr (err->message, "failed to prove the cluster key"));
   g_clear_error (&err);
+  prima_link_get_stats (bad, &st);
+  g_assert_cmpuint (st.refused, ==, 1);
   wait_log ("refused peer 127.0.0.1:", "(claims rank 1): authentication failed: the peer does not know the cluster key",
       5 * SEC);
   g_assert_false (prima_link_is_ready (server));
   prima_link_get_stats (server, &st);
   g_assert_cmpuint (st.refused, ==, 1);
   g_assert_cmpuint (st.connects, ==, 0);
+  log_stall_on = NULL;
   prima_link_free (bad);
 
   good = new_client (KEY_A, port, 1, 10000);
@@ -550,6 +567,216 @@ test_wrong_key (void)
   expect_test_frame (server, 9, 16);
   prima_link_free (good);
   prima_link_free (server);
+}
+
+/* ---- an unauthenticated flood (a child process holds the sockets) ---- */
+
+#define FLOOD_N 200
+
+/* Opens FLOOD_N TCP connections to the port, writes how many connected,
+ * then waits up to 15 s for the server to close them and writes how many it
+ * closed. Plain system calls only: this runs in a forked child. Most send
+ * nothing; every tenth starts an HTTP request and stops halfway. */
+static void
+flood_child (guint16 port, int out, const struct rlimit *lim)
+{
+  static int fds[FLOOD_N];
+  static const char half[] = "GET /prima/ring HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  struct sockaddr_in sa = { 0 };
+  struct timeval tv = { 0, 200 * 1000 };
+  int n = 0, closed = 0;
+  struct timespec t0, t;
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  /* the descriptor limit is the server's (the parent's), not ours */
+  setrlimit (RLIMIT_NOFILE, lim);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons (port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  for (int i = 0; i < FLOOD_N; i++) {
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+      break;
+    /* a full accept queue (a server out of descriptors) drops SYNs: bounded */
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect (fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
+      close (fd);
+      continue;
+    }
+    if (i % 10 == 0 && write (fd, half, sizeof half - 1) < 0) {
+      close (fd);
+      continue;
+    }
+    fds[n++] = fd;
+  }
+  if (write (out, &n, sizeof n) != sizeof n)
+    _exit (1);
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    closed = 0;
+    for (int i = 0; i < n; i++) {
+      struct pollfd pfd = { fds[i], POLLIN, 0 };
+      char buf[256];
+      if (fds[i] < 0) {
+        closed++;
+        continue;
+      }
+      if (poll (&pfd, 1, 0) == 1 && read (fds[i], buf, sizeof buf) <= 0) {
+        close (fds[i]);
+        fds[i] = -1;
+        closed++;
+      }
+    }
+    clock_gettime (CLOCK_MONOTONIC, &t);
+    if (closed == n || t.tv_sec - t0.tv_sec > 15)
+      break;
+    usleep (20 * 1000);
+  }
+  if (write (out, &closed, sizeof closed) != sizeof closed)
+    _exit (1);
+  _exit (0);
+}
+
+/* 200 idle connections from the same address as the real peer, with the
+ * server's process limited to 128 descriptors: the server caps the pending
+ * connections per address (refusing the rest at once, with a log line),
+ * closes the ones that do not authenticate within the deadline (1 s here,
+ * counted from accept: most never send an HTTP request), and the real
+ * client authenticates. */
+static void
+test_idle_flood (void)
+{
+  prima_link_config cfg = { 0 };
+  prima_cluster_key *ck = key (KEY_A);
+  prima_link *server, *client;
+  struct rlimit old_lim, lim;
+  GError *err = NULL;
+  int pipefd[2], n = 0, closed = -1, status;
+  pid_t pid;
+
+  cfg.role = PRIMA_LINK_SERVER;
+  cfg.rank = 2;
+  cfg.peer_rank = -1;
+  cfg.key = ck;
+  cfg.bind_address = "127.0.0.1";
+  cfg.auth_timeout_ms = 1000;
+  server = prima_link_new (&cfg, &err);
+  g_assert_no_error (err);
+  log_clear ();
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &old_lim), ==, 0);
+  lim = old_lim;
+  lim.rlim_cur = 128;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &lim), ==, 0);
+
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    flood_child (prima_link_get_port (server), pipefd[1], &old_lim);
+  close (pipefd[1]);
+  g_assert_cmpint (read (pipefd[0], &n, sizeof n), ==, sizeof n);
+  g_test_message ("%d idle connections open", n);
+  g_assert_cmpint (n, >, 128);
+
+  /* the flood holds this address's cap until its deadline */
+  client = new_client (KEY_A, prima_link_get_port (server), 1, 0);
+  if (!prima_link_wait_ready (client, 30 * SEC, &err))
+    g_error ("the real peer did not get through the flood: %s", err->message);
+  wait_ready (server);
+  send_test_frame (client, 1, 64);
+  expect_test_frame (server, 1, 64);
+
+  g_assert_cmpint (read (pipefd[0], &closed, sizeof closed), ==, sizeof closed);
+  close (pipefd[0]);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_cmpint (closed, ==, n);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &old_lim), ==, 0);
+  wait_log ("refused peer 127.0.0.1:", "too many unauthenticated connections from 127.0.0.1 (8)", 5 * SEC);
+  wait_log ("refused peer 127.0.0.1:", "no authentication within 1 s (no WebSocket handshake)", 5 * SEC);
+
+  /* the authenticated link is not affected */
+  send_test_frame (client, 2, 64);
+  expect_test_frame (server, 2, 64);
+  prima_link_free (client);
+  prima_link_free (server);
+  prima_cluster_key_unref (ck);
+}
+
+/* Ends of different ring sizes refuse each other at the handshake, each
+ * with both numbers (before the rank check: another size explains another
+ * rank), and nobody retries. */
+static void
+test_world_mismatch (void)
+{
+  prima_link_config cfg = { 0 };
+  prima_cluster_key *ck = key (KEY_A);
+  char *url;
+  prima_link *server, *client;
+  prima_link_stats st;
+  GError *err = NULL;
+
+  cfg.role = PRIMA_LINK_SERVER;
+  cfg.rank = 1;
+  cfg.peer_rank = 0;
+  cfg.key = ck;
+  cfg.bind_address = "127.0.0.1";
+  cfg.world = 2;
+  server = prima_link_new (&cfg, &err);
+  g_assert_no_error (err);
+  log_clear ();
+
+  /* a peer without the key cannot make either end report a ring size */
+  memset (&cfg, 0, sizeof cfg);
+  url = g_strdup_printf ("ws://127.0.0.1:%u", prima_link_get_port (server));
+  cfg.role = PRIMA_LINK_CLIENT;
+  cfg.rank = 2;
+  cfg.peer_rank = -1;
+  cfg.key = key (KEY_B);
+  cfg.url = url;
+  cfg.world = 3;
+  client = prima_link_new (&cfg, &err);
+  prima_cluster_key_unref (cfg.key);
+  g_assert_no_error (err);
+  g_assert_false (prima_link_wait_ready (client, 5 * SEC, &err));
+  g_assert_nonnull (strstr (err->message, "failed to prove the cluster key"));
+  g_clear_error (&err);
+  wait_log ("refused peer 127.0.0.1:", "the peer does not know the cluster key", 5 * SEC);
+  prima_link_get_stats (client, &st);
+  g_assert_cmpuint (st.refused_world, ==, 0);
+  prima_link_get_stats (server, &st);
+  g_assert_cmpuint (st.refused_world, ==, 0);
+  g_assert_cmpuint (st.refused_key, ==, 1);
+  prima_link_free (client);
+
+  cfg.key = ck;
+  client = prima_link_new (&cfg, &err);
+  g_assert_no_error (err);
+  g_assert_false (prima_link_wait_ready (client, 5 * SEC, &err));
+  g_assert_error (err, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_FAILED);
+  g_assert_nonnull (strstr (err->message, "rank 1 was started with --world 2, this device has --world 3"));
+  g_clear_error (&err);
+  prima_link_get_stats (client, &st);
+  g_assert_cmpuint (st.refused_world, ==, 1);
+  g_assert_cmpint (st.world_peer_rank, ==, 1);
+  g_assert_cmpuint (st.world_peer_world, ==, 2);
+
+  /* the server counts it when the client gives up (not as a key mismatch) */
+  for (gint64 end = g_get_monotonic_time () + 5 * SEC; g_get_monotonic_time () < end;) {
+    prima_link_get_stats (server, &st);
+    if (st.refused_world > 0)
+      break;
+    g_usleep (10 * 1000);
+  }
+  g_assert_cmpuint (st.refused_world, ==, 1);
+  g_assert_cmpint (st.world_peer_rank, ==, 2);
+  g_assert_cmpuint (st.world_peer_world, ==, 3);
+  g_assert_cmpuint (st.refused_key, ==, 1);     /* the first client's only */
+  g_assert_cmpuint (st.connects, ==, 0);
+  prima_link_free (client);
+  prima_link_free (server);
+  prima_cluster_key_unref (ck);
+  g_free (url);
 }
 
 /* A server that expects rank 1 upstream refuses rank 3. */
@@ -1024,8 +1251,10 @@ main (int argc, char **argv)
   g_test_add_func ("/ring-link/callback-echo", test_callback_echo);
   g_test_add_func ("/ring-link/wrong-key", test_wrong_key);
   g_test_add_func ("/ring-link/wrong-rank", test_wrong_rank);
+  g_test_add_func ("/ring-link/world-mismatch", test_world_mismatch);
   g_test_add_func ("/ring-link/replay", test_replay);
   g_test_add_func ("/ring-link/garbage", test_garbage);
+  g_test_add_func ("/ring-link/idle-flood", test_idle_flood);
   g_test_add_data_func ("/ring-link/heartbeat-timeout/server-side", GINT_TO_POINTER (TRUE), test_heartbeat_timeout);
   g_test_add_data_func ("/ring-link/heartbeat-timeout/client-side", GINT_TO_POINTER (FALSE), test_heartbeat_timeout);
   g_test_add_func ("/ring-link/disconnect", test_disconnect);

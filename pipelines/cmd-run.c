@@ -1,7 +1,8 @@
 /* gst-prima: `prima run`: generate text from a prompt, or chat (-cnv), with
  * llama-cli's flags. It fills pipelines/generate.pipeline or
  * pipelines/chat.pipeline and runs it: the prompt goes in through a pipe to
- * the description's fdsrc, the text comes out of its fdsink on stdout.
+ * the description's fdsrc, the text comes out of its primafdsink on stdout (at the
+ * descriptor's offset: fdsink would seek a redirected file to 0).
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <signal.h>

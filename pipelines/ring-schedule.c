@@ -790,8 +790,6 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
     /* rank r's server, as the device before it reaches it */
     if (next_of[(r + M - 1) % M] && *next_of[(r + M - 1) % M])
       plan->ranks[r].address = g_strdup (next_of[(r + M - 1) % M]);
-    if (plan->ranks[r].n_windows == 0)
-      fprintf (stderr, "prima %s: rank %d gets no layer and leaves the ring\n", a->command, r);
   }
   if (!prima_plan_validate (plan, &err)) {
     g_clear_pointer (&plan, prima_plan_free);

@@ -46,7 +46,7 @@
  *
  * ## Example launch line
  * |[
- * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaloop model=tests/data/stories260K-f32.gguf n-predict=64 ! primalayers model=tests/data/stories260K-f32.gguf ! primasampler temperature=0 ! tee name=t ! queue ! primadetokenizer model=tests/data/stories260K-f32.gguf ! fdsink fd=1 t. ! primafeedback
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaloop model=tests/data/stories260K-f32.gguf n-predict=64 ! primalayers model=tests/data/stories260K-f32.gguf ! primasampler temperature=0 ! tee name=t ! queue ! primadetokenizer model=tests/data/stories260K-f32.gguf ! primafdsink fd=1 t. ! primafeedback
  * ]| continues the prompt with 64 greedily chosen tokens.
  *
  * Since: 0.1

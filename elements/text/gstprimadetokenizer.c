@@ -14,7 +14,7 @@
  *
  * ## Example launch line
  * |[
- * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primadetokenizer model=tests/data/stories260K-f32.gguf ! fdsink fd=1
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primadetokenizer model=tests/data/stories260K-f32.gguf ! primafdsink fd=1
  * ]| prints the prompt back from its tokens (" Once upon a time": the BOS renders as nothing, and
  * SentencePiece's word-start mark as a space).
  *

@@ -24,7 +24,10 @@
  * down) travel upstream as `prima-ring-control` events; the head (rank 0)
  * keeps them: it waits for every rank of #GstPrimaWsSink:world to join before
  * its first frame, posting which ranks it is waiting for, and turns a
- * reported failure into an element error that names the failed rank.
+ * reported failure into an element error that names the failed rank. The
+ * event `prima-device-failed` (prima-caps.h), sent to the element with
+ * gst_element_send_event() by the application of a device that failed,
+ * sends the next device the reason and closes with code 4006.
  *
  * A next device that disconnects or sends no heartbeat for
  * #GstPrimaWsSink:heartbeat-timeout milliseconds is an element error ("The

@@ -21,8 +21,11 @@
  * `prima-kv-shift`, `stop` end-of-stream (the ordered stop), and `error` (a
  * failure further up the ring) `prima-ring-failure`. On the head (rank 0)
  * a returning plan means the ring is complete and a returning `error` is
- * posted as an element error. The upstream custom event `prima-ring-control`
- * sends its control message back to the previous device.
+ * posted as an element error ("rank 2 failed: <its reason>" when a device
+ * reported its own failure). The upstream custom event `prima-ring-control`
+ * sends its control message back to the previous device; the event
+ * `prima-device-failed` (prima-caps.h, from the application of a device that
+ * failed) sends it the reason and closes with code 4006.
  *
  * A lost peer (it disconnected, or sent no heartbeat for
  * #GstPrimaWsSrc:heartbeat-timeout) is an element error naming its rank; a

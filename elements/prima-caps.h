@@ -264,6 +264,47 @@ prima_event_is_interrupt (GstEvent * event)
   return GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM && gst_event_has_name (event, PRIMA_EVENT_INTERRUPT);
 }
 
+/* Custom upstream event for the ring's elements (primawssrc, primawssink),
+ * sent to each with gst_element_send_event() by the application of a device
+ * that failed: "rank" (int, the device's rank; -1 unknown) and "message"
+ * (string, why). The element sends the reason to its peer (an `error`
+ * message and a close with code 4006, docs/wire-protocol.md), so it travels
+ * round the ring to the head. */
+#define PRIMA_EVENT_DEVICE_FAILED "prima-device-failed"
+
+static inline GstEvent *
+prima_event_new_device_failed (gint rank, const gchar * message)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_DEVICE_FAILED,
+          "rank", G_TYPE_INT, rank, "message", G_TYPE_STRING, message ? message : "unknown error", NULL));
+}
+
+static inline gboolean
+prima_event_is_device_failed (GstEvent * event)
+{
+  return GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM
+      && gst_event_has_name (event, PRIMA_EVENT_DEVICE_FAILED);
+}
+
+/* The event's fields; message points into the event. FALSE when it is not one. */
+static inline gboolean
+prima_event_parse_device_failed (GstEvent * event, gint * rank, const gchar ** message)
+{
+  const GstStructure *s;
+
+  if (!prima_event_is_device_failed (event))
+    return FALSE;
+  s = gst_event_get_structure (event);
+  if (rank && !gst_structure_get_int (s, "rank", rank))
+    *rank = -1;
+  if (message) {
+    *message = gst_structure_get_string (s, "message");
+    if (*message == NULL)
+      *message = "unknown error";
+  }
+  return TRUE;
+}
+
 /* Element message that primaloop posts at the end of each turn:
  * "prompt-tokens" (int), "prompt-time" (guint64 ns: from sending the prompt
  * to its first sampled token), "generated" (int, tokens sampled),

@@ -12,6 +12,7 @@
 #include "ring-head.h"
 #include "ring-schedule.h"
 #include "net/gstprimawssrc.h"
+#include "prima-caps.h"
 #include "forward.h"
 #include "memstat.h"
 
@@ -21,6 +22,32 @@ static void
 on_signal (int sig)
 {
   stop_requested = 1;
+}
+
+/* This device failed: its neighbours hear why (the head through them),
+ * before the pipeline stops and its links close. The ring elements' own
+ * errors are failures of the ring that they have passed on already. */
+static void
+tell_the_ring (GstElement *pipeline, GstMessage *msg, int rank, const char *message)
+{
+  static const char *const names[] = { "ring-in", "ring-out" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), names[i]);
+    if (e && GST_MESSAGE_SRC (msg) == GST_OBJECT (e)) {
+      gst_object_unref (e);
+      return;
+    }
+    if (e)
+      gst_object_unref (e);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), names[i]);
+    if (e) {
+      gst_element_send_event (e, prima_event_new_device_failed (rank, message));
+      gst_object_unref (e);
+    }
+  }
 }
 
 /* Runs the bus until end-of-stream (0), an error (1) or a signal (130). */
@@ -45,6 +72,7 @@ run_worker (GstElement *pipeline, int rank)
         gchar *debug = NULL;
         gst_message_parse_error (msg, &err, &debug);
         fprintf (stderr, "prima worker %d: %s\n", rank, err->message);
+        tell_the_ring (pipeline, msg, rank, err->message);
         if (debug && g_getenv ("PRIMA_DEBUG"))
           fprintf (stderr, "prima worker %d: %s\n", rank, debug);
         g_error_free (err);

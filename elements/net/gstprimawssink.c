@@ -24,7 +24,10 @@
  * down) travel upstream as `prima-ring-control` events; the head (rank 0)
  * keeps them: it waits for every rank of #GstPrimaWsSink:world to join before
  * its first frame, posting which ranks it is waiting for, and turns a
- * reported failure into an element error that names the failed rank.
+ * reported failure into an element error that names the failed rank. The
+ * event `prima-device-failed` (prima-caps.h), sent to the element with
+ * gst_element_send_event() by the application of a device that failed,
+ * sends the next device the reason and closes with code 4006.
  *
  * A next device that disconnects or sends no heartbeat for
  * #GstPrimaWsSink:heartbeat-timeout milliseconds is an element error ("The
@@ -123,14 +126,18 @@ gst_prima_ws_sink_post (GstPrimaWsSink * self, const gchar * what, gint rank, co
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* failed_rank >= 0: that device failed and message is its own reason. */
 static void
-gst_prima_ws_sink_fail (GstPrimaWsSink * self, const gchar * message)
+gst_prima_ws_sink_fail (GstPrimaWsSink * self, gint failed_rank, const gchar * message)
 {
   g_mutex_lock (&self->lock);
   self->failed = TRUE;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
-  GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (_("The ring failed: %s"), message), (NULL));
+  if (failed_rank >= 0)
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (_("rank %d failed: %s"), failed_rank, message), (NULL));
+  else
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (_("The ring failed: %s"), message), (NULL));
 }
 
 /* Pushes the control messages for upstream in order; one that cannot go
@@ -175,7 +182,7 @@ gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const pri
       gst_prima_ws_sink_post (self, "joined", m->rank, line);
       g_free (line);
     } else if (m->type == PRIMA_CTL_ERROR_MSG) {
-      gst_prima_ws_sink_fail (self, m->text ? m->text : "unknown error");
+      gst_prima_ws_sink_fail (self, m->rank, m->text ? m->text : "unknown error");
     }
     return;
   }
@@ -186,6 +193,10 @@ gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const pri
   g_queue_push_tail (&self->up_pending, json);
   g_mutex_unlock (&self->lock);
   gst_prima_ws_sink_flush_up (self);
+  /* a device further on failed and said why: this one stops with its
+   * reason (the close that follows is no news) */
+  if (m->type == PRIMA_CTL_ERROR_MSG && m->rank >= 0)
+    gst_prima_ws_sink_fail (self, m->rank, m->text ? m->text : "unknown error");
 }
 
 /* On the link's I/O thread: must not block. */
@@ -218,7 +229,8 @@ gst_prima_ws_sink_on_event (prima_link * link, const prima_link_event * ev, gpoi
       return TRUE;
     case PRIMA_LINK_EVENT_LOST:
       g_mutex_lock (&self->lock);
-      if (self->flushing || (self->stop_sent && ev->reason == PRIMA_LINK_LOST_CLOSED)) {
+      /* failed: reported already (the next device's own reason came first) */
+      if (self->flushing || self->failed || (self->stop_sent && ev->reason == PRIMA_LINK_LOST_CLOSED)) {
         g_mutex_unlock (&self->lock);
         return TRUE;
       }
@@ -230,7 +242,7 @@ gst_prima_ws_sink_on_event (prima_link * link, const prima_link_event * ev, gpoi
         gst_prima_ws_sink_upstream_control (self, rank, &m);
         prima_ctl_msg_clear (&m);
       }
-      gst_prima_ws_sink_fail (self, ev->message);
+      gst_prima_ws_sink_fail (self, -1, ev->message);
       return TRUE;
   }
   return FALSE;
@@ -423,7 +435,7 @@ gst_prima_ws_sink_wait_ring (GstPrimaWsSink * self, gboolean all)
     if (!ready && !prima_link_wait_ready (self->link, 0, &err) && err
         && !g_error_matches (err, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_TIMEOUT)) {
       /* a client that gave up (refused, or its peer failed to prove the key) */
-      gst_prima_ws_sink_fail (self, err->message);
+      gst_prima_ws_sink_fail (self, -1, err->message);
       g_error_free (err);
       return GST_FLOW_ERROR;
     }
@@ -544,7 +556,7 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
       g_error_free (err);
       return GST_FLOW_FLUSHING;
     }
-    gst_prima_ws_sink_fail (self, err->message);
+    gst_prima_ws_sink_fail (self, -1, err->message);
     g_error_free (err);
     return GST_FLOW_ERROR;
   }
@@ -593,7 +605,9 @@ gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
   } else if (prima_event_has_name (event, PRIMA_EVENT_RING_FAILURE)) {
     prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
     m.text = g_strdup (gst_structure_get_string (s, "message"));
-    have = TRUE;
+    if (!gst_structure_get_int (s, "rank", &m.rank))
+      m.rank = -1;
+    have = m.text != NULL;
   }
   if (have) {
     if (gst_prima_ws_sink_prepare (self) == GST_FLOW_OK)
@@ -601,6 +615,34 @@ gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
     prima_ctl_msg_clear (&m);
   }
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
+}
+
+/* The application's events for the element itself (basesink would send
+ * them upstream). */
+static gboolean
+gst_prima_ws_sink_send_event (GstElement * element, GstEvent * event)
+{
+  GstPrimaWsSink *self = GST_PRIMA_WS_SINK (element);
+  gint failed_rank = -1;
+  const gchar *message = NULL;
+  gboolean ret;
+
+  if (!prima_event_parse_device_failed (event, &failed_rank, &message))
+    return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+  /* this device failed: the next device hears why, and passes it on; our
+   * own link's end is no failure to report */
+  g_mutex_lock (&self->lock);
+  self->failed = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  /* the state lock, held by gst_element_send_event, keeps start and stop out */
+  ret = self->link != NULL;
+  if (ret) {
+    GST_INFO_OBJECT (self, "telling the next device: rank %d failed: %s", failed_rank, message);
+    prima_link_close_failed (self->link, failed_rank, message);
+  }
+  gst_event_unref (event);
+  return ret;
 }
 
 static void
@@ -835,6 +877,7 @@ gst_prima_ws_sink_class_init (GstPrimaWsSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_HALF,
       g_param_spec_boolean ("half", "Half", "Send activations as f16", DEFAULT_HALF, PARAM_FLAGS));
 
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_send_event);
   sink_class->start = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_start);
   sink_class->stop = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_stop);
   sink_class->unlock = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_unlock);

@@ -21,8 +21,11 @@
  * `prima-kv-shift`, `stop` end-of-stream (the ordered stop), and `error` (a
  * failure further up the ring) `prima-ring-failure`. On the head (rank 0)
  * a returning plan means the ring is complete and a returning `error` is
- * posted as an element error. The upstream custom event `prima-ring-control`
- * sends its control message back to the previous device.
+ * posted as an element error ("rank 2 failed: <its reason>" when a device
+ * reported its own failure). The upstream custom event `prima-ring-control`
+ * sends its control message back to the previous device; the event
+ * `prima-device-failed` (prima-caps.h, from the application of a device that
+ * failed) sends it the reason and closes with code 4006.
  *
  * A lost peer (it disconnected, or sent no heartbeat for
  * #GstPrimaWsSrc:heartbeat-timeout) is an element error naming its rank; a
@@ -312,17 +315,22 @@ gst_prima_ws_src_control_event (const prima_ctl_msg * m)
 }
 
 /* A failure upstream of this device: a worker passes it on downstream
- * (towards the head), the head reports it. */
+ * (towards the head), the head reports it. failed_rank >= 0: that device
+ * failed and message is its own reason (an `error` message with a rank). */
 static void
-gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, const gchar * message)
+gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, gint failed_rank, const gchar * message)
 {
   if (rank != 0) {
     GstEvent *event = gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
-        gst_structure_new (PRIMA_EVENT_RING_FAILURE, "message", G_TYPE_STRING, message, NULL));
+        gst_structure_new (PRIMA_EVENT_RING_FAILURE, "message", G_TYPE_STRING, message,
+            "rank", G_TYPE_INT, failed_rank, NULL));
     gst_prima_ws_src_stream_start (self);
     gst_pad_push_event (self->srcpad, event);
   }
-  GST_ELEMENT_ERROR (self, RESOURCE, READ, (_("The ring failed: %s"), message), (NULL));
+  if (failed_rank >= 0)
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, (_("rank %d failed: %s"), failed_rank, message), (NULL));
+  else
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, (_("The ring failed: %s"), message), (NULL));
 }
 
 static gboolean gst_prima_ws_src_send_json (GstPrimaWsSrc * self, const gchar * json);
@@ -415,7 +423,7 @@ gst_prima_ws_src_loop (GstPrimaWsSrc * self)
           gst_pad_push_event (self->srcpad, gst_event_new_eos ());
           goto stop;
         case PRIMA_CTL_ERROR_MSG:
-          gst_prima_ws_src_failure (self, rank, m->text ? m->text : "unknown error");
+          gst_prima_ws_src_failure (self, rank, m->rank, m->text ? m->text : "unknown error");
           goto stop;
         default:
           event = gst_prima_ws_src_control_event (m);
@@ -434,7 +442,7 @@ gst_prima_ws_src_loop (GstPrimaWsSrc * self)
         break;
       if (g_atomic_int_get (&self->flushing))
         goto stop;
-      gst_prima_ws_src_failure (self, rank, ev->message);
+      gst_prima_ws_src_failure (self, rank, -1, ev->message);
       goto stop;
   }
   prima_link_event_free (ev);
@@ -481,6 +489,16 @@ gst_prima_ws_src_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
       else
         g_queue_push_tail (&self->pending, g_strdup (json));
       GST_OBJECT_UNLOCK (self);
+    }
+  } else if (prima_event_is_device_failed (event)) {
+    gint failed_rank = -1;
+    const gchar *message = NULL;
+    /* this device failed: the previous device hears why, and passes it on */
+    prima_event_parse_device_failed (event, &failed_rank, &message);
+    ret = self->link != NULL;
+    if (ret) {
+      GST_INFO_OBJECT (self, "telling the previous device: rank %d failed: %s", failed_rank, message);
+      prima_link_close_failed (self->link, failed_rank, message);
     }
   } else if (GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE || GST_EVENT_TYPE (event) == GST_EVENT_QOS
       || GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {

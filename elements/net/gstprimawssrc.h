@@ -14,15 +14,18 @@
  *                       to the end): drop positions [p0, p1).
  *   prima-kv-shift      downstream, serialized: "seq", "p0", "p1", "delta".
  *   prima-ring-failure  downstream, serialized: "message" (string): a device
- *                       upstream lost its peer; primawssink passes it on
- *                       as an "error" message, the head reports it.
+ *                       upstream lost its peer, or failed itself ("rank"
+ *                       (int) >= 0: that device, message: its reason);
+ *                       primawssink passes it on as an "error" message,
+ *                       the head reports it.
  *   prima-ring-control  upstream: "json" (string): a control message for the
  *                       previous device (profiles and failures travel back to
  *                       the head this way). An element that cannot pass it
  *                       on answers FALSE, and the sender handles it itself.
  *
  * prima-kv-clear (prima-caps.h) and end-of-stream (the ring's ordered "stop")
- * complete the set. */
+ * complete the set. prima-device-failed (prima-caps.h), sent by the
+ * application to both elements, tells the peers why this device failed. */
 #pragma once
 
 #include <gst/gst.h>

@@ -135,6 +135,7 @@ prima_link_lost_reason_name (prima_link_lost_reason reason)
     case PRIMA_LINK_LOST_AUTH: return "authentication";
     case PRIMA_LINK_LOST_CONNECT: return "connect";
     case PRIMA_LINK_LOST_REPLACED: return "replaced";
+    case PRIMA_LINK_LOST_FAILED: return "failed";
     default: return "unknown";
   }
 }
@@ -400,7 +401,7 @@ conn_lost (conn *c, prima_link_lost_reason reason, const char *message, gushort 
   link->active = NULL;
   g_source_set_ready_time (link->watchdog, -1);
   set_ready (link, FALSE);
-  if (reason == PRIMA_LINK_LOST_CLOSED || reason == PRIMA_LINK_LOST_REPLACED)
+  if (reason == PRIMA_LINK_LOST_CLOSED || reason == PRIMA_LINK_LOST_REPLACED || reason == PRIMA_LINK_LOST_FAILED)
     g_message ("%s: %s", link->name, message);
   else
     g_warning ("%s: %s", link->name, message);
@@ -425,7 +426,6 @@ static void
 conn_close (conn *c, gushort code, const char *reason)
 {
   prima_link *link = c->link;
-  char short_reason[100];
 
   link->pending = g_list_remove (link->pending, c);
   if (link->active == c)
@@ -440,9 +440,11 @@ conn_close (conn *c, gushort code, const char *reason)
   }
   link->closing = g_list_prepend (link->closing, c);
   if (soup_websocket_connection_get_state (c->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
-    /* a close frame carries at most 123 bytes of reason */
-    g_strlcpy (short_reason, reason ? reason : "", sizeof short_reason);
+    /* a close frame carries at most 123 bytes of reason, and the peer
+     * drops a connection whose reason is not UTF-8 */
+    char *short_reason = prima_link_utf8_truncate (reason ? reason : "", PRIMA_LINK_CLOSE_REASON_MAX);
     soup_websocket_connection_close (c->ws, code, short_reason);
+    g_free (short_reason);
   }
 }
 
@@ -918,6 +920,8 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
       if (code == SOUP_WEBSOCKET_CLOSE_NORMAL || code == SOUP_WEBSOCKET_CLOSE_GOING_AWAY)
         message = g_strdup_printf ("%s closed the connection%s%s%s", desc,
             cdata && *cdata ? " (" : "", cdata && *cdata ? cdata : "", cdata && *cdata ? ")" : "");
+      else if (code == PRIMA_LINK_CLOSE_FAILED)
+        message = g_strdup_printf ("%s failed: %s", desc, cdata && *cdata ? cdata : "no reason given");
       else if (code != 0)
         message = g_strdup_printf ("%s disconnected (close code %u%s%s)", desc, code,
             cdata && *cdata ? ": " : "", cdata && *cdata ? cdata : "");
@@ -925,7 +929,8 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
         message = g_strdup_printf ("%s disconnected", desc);
       /* the websocket is closed already, so this frees c */
       conn_lost (c, code == SOUP_WEBSOCKET_CLOSE_NORMAL || code == SOUP_WEBSOCKET_CLOSE_GOING_AWAY
-          ? PRIMA_LINK_LOST_CLOSED : PRIMA_LINK_LOST_DISCONNECTED, message, 0, NULL);
+          ? PRIMA_LINK_LOST_CLOSED : code == PRIMA_LINK_CLOSE_FAILED ? PRIMA_LINK_LOST_FAILED
+          : PRIMA_LINK_LOST_DISCONNECTED, message, 0, NULL);
       g_free (message);
       g_free (desc);
       return;
@@ -1427,6 +1432,9 @@ io_teardown (prima_link *link)
   if (link->cancel)
     g_cancellable_cancel (link->cancel);
   destroy_source (&link->retry_timer);
+  /* what was queued before the free still goes (a failure passed on) */
+  if (link->active)
+    drain_slots (link);
   if (link->active)
     conn_close (link->active, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "shutting down");
   while (link->pending)
@@ -1879,6 +1887,8 @@ prima_link_set_limits (prima_link *link, const prima_frame_limits *limits)
 typedef struct {
   prima_link *link;
   char *reason;
+  gboolean failed;              /* prima_link_close_failed: error message, then 4006 */
+  gint32 rank;
 } close_req;
 
 static gboolean
@@ -1887,6 +1897,17 @@ on_close_req (gpointer data)
   close_req *r = data;
   prima_link *link = r->link;
   conn *c = link->active;
+
+  if (c && r->failed) {
+    prima_ctl_msg m;
+    /* after what is queued: the error is the last message the peer reads */
+    drain_slots (link);
+    prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
+    m.rank = r->rank;
+    m.text = prima_link_utf8_truncate (r->reason, 4000);
+    conn_send_ctl (c, &m);
+    prima_ctl_msg_clear (&m);
+  }
 
   if (link->role == PRIMA_LINK_CLIENT) {
     link->stop_connecting = TRUE;
@@ -1899,7 +1920,7 @@ on_close_req (gpointer data)
     link->active = NULL;
     g_source_set_ready_time (link->watchdog, -1);
     set_ready (link, FALSE);
-    conn_close (c, SOUP_WEBSOCKET_CLOSE_NORMAL, r->reason);
+    conn_close (c, r->failed ? PRIMA_LINK_CLOSE_FAILED : SOUP_WEBSOCKET_CLOSE_NORMAL, r->reason);
   }
   g_free (r->reason);
   g_free (r);
@@ -1913,6 +1934,32 @@ prima_link_close (prima_link *link, const char *reason)
   r->link = link;
   r->reason = g_strdup (reason ? reason : "closed");
   g_main_context_invoke (link->ctx, on_close_req, r);
+}
+
+void
+prima_link_close_failed (prima_link *link, gint32 rank, const char *message)
+{
+  close_req *r = g_new0 (close_req, 1);
+  r->link = link;
+  r->reason = g_strdup (message && *message ? message : "unknown error");
+  r->failed = TRUE;
+  r->rank = rank;
+  g_main_context_invoke (link->ctx, on_close_req, r);
+}
+
+char *
+prima_link_utf8_truncate (const char *text, gsize max)
+{
+  char *valid = g_utf8_make_valid (text, -1);
+  gsize len = strlen (valid);
+
+  if (len > max) {
+    /* back to the start of the character that crosses the limit */
+    const char *end = g_utf8_find_prev_char (valid, valid + max + 1);
+    len = end ? (gsize) (end - valid) : 0;
+    valid[len] = '\0';
+  }
+  return valid;
 }
 
 void

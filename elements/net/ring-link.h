@@ -57,6 +57,10 @@ G_BEGIN_DECLS
 #define PRIMA_LINK_CLOSE_REPLACED 4003    /* a newer authenticated connection took over */
 #define PRIMA_LINK_CLOSE_TIMEOUT 4004     /* no heartbeat, or the handshake took too long */
 #define PRIMA_LINK_CLOSE_BUSY 4005        /* too many unauthenticated connections */
+#define PRIMA_LINK_CLOSE_FAILED 4006      /* the device failed; the reason says why */
+
+/* A close frame's reason: at most this many bytes (RFC 6455: 125 - the code). */
+#define PRIMA_LINK_CLOSE_REASON_MAX 123
 
 /* Server: unauthenticated connections (from accept to the end of the
  * handshake) allowed at once, from one IP address and in all; beyond them a
@@ -96,6 +100,7 @@ typedef enum {
   PRIMA_LINK_LOST_AUTH,         /* client: the server refused us, or failed to prove the key */
   PRIMA_LINK_LOST_CONNECT,      /* client: could not connect within connect_timeout_ms */
   PRIMA_LINK_LOST_REPLACED,     /* server: a newer authenticated connection took over */
+  PRIMA_LINK_LOST_FAILED,       /* the peer failed and said why (close code 4006) */
 } prima_link_lost_reason;
 
 typedef struct {
@@ -203,6 +208,20 @@ void prima_link_set_limits (prima_link *link, const prima_frame_limits *limits);
 
 /* Closes the current connection in order (the peer sees LOST, CLOSED). */
 void prima_link_close (prima_link *link, const char *reason);
+
+/* This device failed: sends an `error` control message (rank, message; in
+ * full, after what is queued) and closes the current connection with
+ * PRIMA_LINK_CLOSE_FAILED and the message as the reason (cut to
+ * PRIMA_LINK_CLOSE_REASON_MAX bytes on a UTF-8 boundary). The peer sees the
+ * CONTROL event, then LOST, FAILED ("rank 1 at 10.0.0.2:40112 failed:
+ * <message>"). rank < 0 leaves the rank out. A client stops connecting.
+ * Asynchronous, like prima_link_close: prima_link_free afterwards still
+ * sends both (within its close grace). No-op without a connection. */
+void prima_link_close_failed (prima_link *link, gint32 rank, const char *message);
+
+/* Copies at most max bytes of text (NUL not counted) into a new string,
+ * cut back to the last whole UTF-8 character; invalid UTF-8 is replaced. */
+char *prima_link_utf8_truncate (const char *text, gsize max);
 
 void prima_link_get_stats (prima_link *link, prima_link_stats *stats);
 

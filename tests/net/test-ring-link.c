@@ -1122,6 +1122,60 @@ test_disconnect (void)
   prima_link_free (server);
 }
 
+/* A device that fails says why: its peer gets the error message (rank and
+ * the whole reason), then LOST/FAILED with the reason of the close frame
+ * (code 4006), cut to 123 bytes on a UTF-8 boundary; both still go out when
+ * the failing end frees its link at once, as a process that exits does. */
+static void
+test_close_failed (void)
+{
+  guint16 port = free_port ();
+  prima_link *server = new_server (KEY_A, port, 1);
+  prima_link *client = new_client (KEY_A, port, 1, 10000);
+  GString *why = g_string_new ("NaN or infinite values from layer 2 (blk.2) on: ");
+  prima_link_event *ev;
+  char *cut;
+
+  /* 3-byte characters: 123 bytes would split one */
+  while (why->len < 300)
+    g_string_append (why, "\xe2\x82\xac");
+  wait_ready (client);
+  wait_ready (server);
+  prima_link_close_failed (client, 1, why->str);
+  prima_link_free (client);
+
+  ev = pop_type (server, PRIMA_LINK_EVENT_CONTROL, 5 * SEC);
+  g_assert_cmpint (ev->control.type, ==, PRIMA_CTL_ERROR_MSG);
+  g_assert_cmpint (ev->control.rank, ==, 1);
+  g_assert_cmpstr (ev->control.text, ==, why->str);
+  prima_link_event_free (ev);
+  ev = pop_type (server, PRIMA_LINK_EVENT_LOST, 5 * SEC);
+  g_assert_cmpint (ev->reason, ==, PRIMA_LINK_LOST_FAILED);
+  g_assert_cmpstr (prima_link_lost_reason_name (ev->reason), ==, "failed");
+  g_assert_true (g_str_has_prefix (ev->message, "rank 1 at 127.0.0.1:"));
+  cut = strstr (ev->message, " failed: ");
+  g_assert_nonnull (cut);
+  cut += strlen (" failed: ");
+  g_assert_true (g_utf8_validate (cut, -1, NULL));
+  g_assert_cmpuint (strlen (cut), <=, PRIMA_LINK_CLOSE_REASON_MAX);
+  g_assert_cmpuint (strlen (cut), >, PRIMA_LINK_CLOSE_REASON_MAX - 3);
+  g_assert_true (strncmp (cut, why->str, strlen (cut)) == 0);
+  prima_link_event_free (ev);
+  prima_link_free (server);
+  g_string_free (why, TRUE);
+
+  /* the cut itself: whole characters only, valid text kept as it is */
+  cut = prima_link_utf8_truncate ("ab\xe2\x82\xac", 4);
+  g_assert_cmpstr (cut, ==, "ab");
+  g_free (cut);
+  cut = prima_link_utf8_truncate ("ab\xe2\x82\xac", 5);
+  g_assert_cmpstr (cut, ==, "ab\xe2\x82\xac");
+  g_free (cut);
+  cut = prima_link_utf8_truncate ("a\xff" "b", 123);
+  g_assert_true (g_utf8_validate (cut, -1, NULL));
+  g_free (cut);
+}
+
 /* A client that cannot reach its server gives up after connect_timeout_ms. */
 static void
 test_connect_timeout (void)
@@ -1258,6 +1312,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/ring-link/heartbeat-timeout/server-side", GINT_TO_POINTER (TRUE), test_heartbeat_timeout);
   g_test_add_data_func ("/ring-link/heartbeat-timeout/client-side", GINT_TO_POINTER (FALSE), test_heartbeat_timeout);
   g_test_add_func ("/ring-link/disconnect", test_disconnect);
+  g_test_add_func ("/ring-link/close-failed", test_close_failed);
   g_test_add_func ("/ring-link/connect-timeout", test_connect_timeout);
   g_test_add_func ("/ring-link/replace", test_replace);
   g_test_add_func ("/ring-link/tls", test_tls);

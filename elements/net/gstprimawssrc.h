@@ -29,6 +29,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/base/gstpushsrc.h>
 
 G_BEGIN_DECLS
 
@@ -44,7 +45,7 @@ G_BEGIN_DECLS
 #define PRIMA_MESSAGE_RING "prima-ring"
 
 #define GST_TYPE_PRIMA_WS_SRC (gst_prima_ws_src_get_type ())
-G_DECLARE_FINAL_TYPE (GstPrimaWsSrc, gst_prima_ws_src, GST, PRIMA_WS_SRC, GstElement)
+G_DECLARE_FINAL_TYPE (GstPrimaWsSrc, gst_prima_ws_src, GST, PRIMA_WS_SRC, GstPushSrc)
 
 GST_ELEMENT_REGISTER_DECLARE (primawssrc);
 

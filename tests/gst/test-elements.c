@@ -4,6 +4,7 @@
 #include <gst/gst.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <gst/base/gstpushsrc.h>
 #include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
 #include <errno.h>
@@ -460,6 +461,39 @@ GST_START_TEST (test_ring_head_loop)
   prima_model_free (model);
   reference_free (ref);
   g_free (model_file);
+}
+
+GST_END_TEST;
+
+/* primawssrc is a live GstPushSrc: live in the latency query, and a state
+ * change wakes its waiting create at once, with no peer ever connected. */
+GST_START_TEST (test_wssrc_live)
+{
+  GstElement *pipeline = gst_parse_launch ("primawssrc name=src port=0 cluster-key=0123456789abcdef0123 "
+      "! fakesink sync=false", NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  GstQuery *query = gst_query_new_latency ();
+  gboolean live = FALSE;
+  GstClockTime min = 0, max = 0;
+  gint64 t0;
+
+  fail_unless (GST_IS_PUSH_SRC (src));
+  fail_unless (gst_base_src_is_live (GST_BASE_SRC (src)));
+  /* the sink waits for a first buffer that never comes: no preroll */
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_query (src, query));
+  gst_query_parse_latency (query, &live, &min, &max);
+  fail_unless (live);
+  /* create is waiting on the link now */
+  g_usleep (250 * 1000);
+  t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+  /* create polls the link every 0.1 s at most */
+  fail_unless (g_get_monotonic_time () - t0 < G_USEC_PER_SEC / 2);
+
+  gst_query_unref (query);
+  gst_object_unref (src);
+  gst_object_unref (pipeline);
 }
 
 GST_END_TEST;
@@ -1748,6 +1782,7 @@ prima_suite (void)
   tcase_add_test (tc, test_layers_windows);
   tcase_add_test (tc, test_ring_head_pads);
   tcase_add_test (tc, test_ring_head_loop);
+  tcase_add_test (tc, test_wssrc_live);
   tcase_add_test (tc, test_bad_caps_harness);
   tcase_add_test (tc, test_bad_caps_pipeline);
   tcase_add_test (tc, test_missing_model);

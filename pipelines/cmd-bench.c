@@ -11,6 +11,7 @@
 #include "prima-commands.h"
 #include "prima-pipeline.h"
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "cli-args.h"
 #include "forward.h"
 #include "sampler.h"
@@ -179,10 +180,11 @@ bench_pipeline_decode (const char *model_path, int n_threads, int n_gen, double 
       gst_message_parse_error (msg, &error, NULL);
       fprintf (stderr, "prima bench: %s\n", error->message);
       g_error_free (error);
-    } else if (type == GST_MESSAGE_ELEMENT
-        && gst_structure_has_name (gst_message_get_structure (msg), PRIMA_MESSAGE_TURN)) {
-      gst_structure_get (gst_message_get_structure (msg), "decode-time", G_TYPE_UINT64, &decode_ns,
-          "decode-tokens", G_TYPE_INT, &decode_tokens, NULL);
+    } else if (type == GST_MESSAGE_ELEMENT && prima_message_is_turn (msg)) {
+      PrimaTurnInfo t;
+      prima_message_parse_turn (msg, &t);
+      decode_ns = t.decode_time;
+      decode_tokens = t.decode_tokens;
     }
     gst_message_unref (msg);
     if (type != GST_MESSAGE_ELEMENT) {

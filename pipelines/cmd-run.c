@@ -17,11 +17,13 @@
 #include "cli-args.h"
 #include "sampler.h"
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "ring-head.h"
 #include "forward.h"
 #include "memstat.h"
 #include "chat-template.h"
 
+/* The program's own message, from its output probe to its bus loop. */
 #define OUTPUT_END_OF_TURN "prima-output-end-of-turn"
 /* primasampler's largest repeat-last-n */
 #define MAX_REPEAT_LAST_N (1 << 20)
@@ -106,14 +108,19 @@ output_event (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 static void
-take_turn_message (RunState *st, const GstStructure *s)
+take_turn_message (RunState *st, GstMessage *msg)
 {
+  PrimaTurnInfo t;
+  prima_message_parse_turn (msg, &t);
   g_free (st->reason);
-  st->reason = g_strdup (gst_structure_get_string (s, "reason"));
-  gst_structure_get (s, "prompt-tokens", G_TYPE_INT, &st->prompt_tokens, "generated", G_TYPE_INT, &st->generated,
-      "decode-tokens", G_TYPE_INT, &st->decode_tokens, "position", G_TYPE_INT, &st->position,
-      "context-shifts", G_TYPE_INT, &st->shifts,
-      "prompt-time", G_TYPE_UINT64, &st->prompt_ns, "decode-time", G_TYPE_UINT64, &st->decode_ns, NULL);
+  st->reason = g_strdup (t.reason);
+  st->prompt_tokens = t.prompt_tokens;
+  st->generated = t.generated;
+  st->decode_tokens = t.decode_tokens;
+  st->position = t.position;
+  st->shifts = t.context_shifts;
+  st->prompt_ns = t.prompt_time;
+  st->decode_ns = t.decode_time;
   st->have_turn = TRUE;
   st->all_prompt_tokens += st->prompt_tokens;
   st->all_prompt_ns += st->prompt_ns;
@@ -178,14 +185,12 @@ wait_for (RunState *st, WaitFor what)
       case GST_MESSAGE_EOS:
         gst_message_unref (msg);
         return 0;
-      case GST_MESSAGE_ELEMENT:{
-        const GstStructure *s = gst_message_get_structure (msg);
-        if (gst_structure_has_name (s, PRIMA_MESSAGE_TURN))
-          take_turn_message (st, s);
+      case GST_MESSAGE_ELEMENT:
+        if (prima_message_is_turn (msg))
+          take_turn_message (st, msg);
         break;
-      }
       case GST_MESSAGE_APPLICATION:
-        if (gst_structure_has_name (gst_message_get_structure (msg), OUTPUT_END_OF_TURN))
+        if (gst_message_has_name (msg, OUTPUT_END_OF_TURN))
           output_done = TRUE;
         break;
       default:

@@ -11,8 +11,8 @@
 #include "cli-args.h"
 #include "ring-head.h"
 #include "ring-schedule.h"
-#include "net/gstprimawssrc.h"
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "forward.h"
 #include "memstat.h"
 
@@ -92,12 +92,10 @@ run_worker (GstElement *pipeline, int rank)
         status = 0;
         break;
       case GST_MESSAGE_ELEMENT:{
-        const GstStructure *s = gst_message_get_structure (msg);
-        const gchar *event = gst_structure_get_string (s, "event");
-        if (gst_structure_has_name (s, PRIMA_MESSAGE_RING) && event
+        const gchar *event = NULL, *text = NULL;
+        if (prima_message_parse_ring (msg, &event, NULL, NULL, &text) && event
             && (strcmp (event, "listening") == 0 || strcmp (event, "connected") == 0))
-          fprintf (stderr, "prima worker %d: %s%s\n", rank, gst_structure_get_string (s, "message"),
-              strcmp (event, "listening") == 0 ? " listening" : "");
+          fprintf (stderr, "prima worker %d: %s%s\n", rank, text, strcmp (event, "listening") == 0 ? " listening" : "");
         break;
       }
       default:

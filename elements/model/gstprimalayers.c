@@ -38,9 +38,9 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "model.h"
 #include "forward.h"
-#include "net/gstprimawssrc.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_prima_layers_debug);
 #define GST_CAT_DEFAULT gst_prima_layers_debug
@@ -576,18 +576,16 @@ gst_prima_layers_release_pad (GstElement * element, GstPad * pad)
 static gint
 gst_prima_layers_apply_kv (GstPrimaLayers * self, prima_context * ctx, GstEvent * event)
 {
-  const GstStructure *s = gst_event_get_structure (event);
   gint p0 = 0, p1 = -1, delta = 0;
 
-  gst_structure_get (s, "p0", G_TYPE_INT, &p0, "p1", G_TYPE_INT, &p1, "delta", G_TYPE_INT, &delta, NULL);
   if (prima_event_is_kv_clear (event))
     prima_context_kv_clear (ctx);
-  else if (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE))
+  else if (prima_event_parse_kv_remove (event, NULL, &p0, &p1))
     prima_context_kv_remove (ctx, p0, p1);
-  else
+  else if (prima_event_parse_kv_shift (event, NULL, &p0, &p1, &delta))
     prima_context_kv_shift (ctx, p0, p1, delta);
-  GST_DEBUG_OBJECT (self, "%s [%d, %d) %+d: %d cells, next position %d", gst_structure_get_name (s), p0, p1,
-      delta, prima_context_kv_n_cells (ctx), prima_context_kv_pos_max (ctx) + 1);
+  GST_DEBUG_OBJECT (self, "%" GST_PTR_FORMAT ": %d cells, next position %d", event,
+      prima_context_kv_n_cells (ctx), prima_context_kv_pos_max (ctx) + 1);
   return prima_context_kv_pos_max (ctx) + 1;
 }
 
@@ -595,7 +593,7 @@ gst_prima_layers_apply_kv (GstPrimaLayers * self, prima_context * ctx, GstEvent 
 static gboolean
 gst_prima_layers_ring_sink_event_main (GstPrimaLayers * self, GstEvent * event)
 {
-  const GstStructure *s = gst_event_get_structure (event);
+  const gchar *windows = NULL;
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->ring_srcpad) {
     gboolean forward;
@@ -614,8 +612,7 @@ gst_prima_layers_ring_sink_event_main (GstPrimaLayers * self, GstEvent * event)
     }
     return FALSE;
   }
-  if (prima_event_has_name (event, PRIMA_EVENT_RING_PLAN)) {
-    const gchar *windows = gst_structure_get_string (s, "windows");
+  if (prima_event_parse_ring_plan (event, NULL, NULL, &windows, NULL, NULL)) {
     gboolean ok;
     g_mutex_lock (&self->eval_lock);
     ok = self->model && gst_prima_layers_set_windows (self, windows ? windows : "");
@@ -624,8 +621,7 @@ gst_prima_layers_ring_sink_event_main (GstPrimaLayers * self, GstEvent * event)
       gst_event_unref (event);
       return TRUE;
     }
-  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)
-      || prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT) || prima_event_is_kv_clear (event)) {
+  } else if (prima_event_is_kv_remove (event) || prima_event_is_kv_shift (event) || prima_event_is_kv_clear (event)) {
     /* every window holds the same positions: the operation applies to each */
     gint next = -1;
     g_mutex_lock (&self->eval_lock);
@@ -644,7 +640,7 @@ gst_prima_layers_ring_sink_event_main (GstPrimaLayers * self, GstEvent * event)
     return FALSE;
   }
   /* KV operations also go around the ring from the head */
-  if (self->ring_srcpad && !prima_event_has_name (event, PRIMA_EVENT_RING_PLAN)) {
+  if (self->ring_srcpad && !prima_event_is_ring_plan (event)) {
     g_mutex_lock (&self->eval_lock);
     gst_prima_layers_ring_src_start (self);
     g_mutex_unlock (&self->eval_lock);
@@ -964,8 +960,7 @@ gst_prima_layers_sink_event (GstBaseTransform * trans, GstEvent * event)
         if (self->ctx)
           prima_context_kv_clear (self->ctx);
         gst_prima_layers_reset (self);
-      } else if (self->ctx && (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)
-              || prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT))) {
+      } else if (self->ctx && (prima_event_is_kv_remove (event) || prima_event_is_kv_shift (event))) {
         gint next = gst_prima_layers_apply_kv (self, self->ctx, event);
         GST_OBJECT_LOCK (self);
         self->next_pos = next;
@@ -984,13 +979,14 @@ gst_prima_layers_query (GstBaseTransform * trans, GstPadDirection direction, Gst
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
 
   if (prima_query_is_context (query)) {
-    GstStructure *s;
+    gint n_ctx, position;
     if (self->ctx == NULL && !(self->ring && self->model))
       return FALSE;
-    s = gst_query_writable_structure (query);
     GST_OBJECT_LOCK (self);
-    gst_structure_set (s, "n-ctx", G_TYPE_INT, self->n_ctx, "position", G_TYPE_INT, self->next_pos, NULL);
+    n_ctx = self->n_ctx;
+    position = self->next_pos;
     GST_OBJECT_UNLOCK (self);
+    prima_query_set_context (query, n_ctx, position);
     return TRUE;
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);

@@ -313,6 +313,7 @@ prima_cmd_run (int argc, char **argv)
   GPtrArray *reverse_prompts = NULL;
   int n_keep = -1;
   const char *prefetch_mode = NULL, *release_policy = NULL;
+  PrimaMemoryOptions mem;
   prima_sampler_params sp;
   gint64 seed = -1;
   PrimaRingOptions ring = PRIMA_RING_OPTIONS_INIT;
@@ -434,11 +435,8 @@ prima_cmd_run (int argc, char **argv)
   }
   if (n_gpu_layers > 0 || gpu_mem)
     fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
-  /* The layers element's contexts take the process defaults. */
-  if (!prima_set_memory_options ("run", prefetch, force, prefetch_mode, release_policy))
+  if (!prima_memory_options_parse ("run", prefetch, force, prefetch_mode, release_policy, &mem))
     return 2;
-  /* Faulting a large model in is the real work of start-up: show it. */
-  prima_residency_set_progress (verbose || isatty (2));
   /* The baseline of memory pressure: before anything is mapped. */
   prima_memwatch_global_start ();
   if (file) {
@@ -512,6 +510,9 @@ prima_cmd_run (int argc, char **argv)
     prima_pipeline_set (pipeline, "loop", "context-shift", !no_context_shift, "n-keep", n_keep, NULL);
   prima_pipeline_set (pipeline, "layers", "model", model, "context-size", MAX (n_ctx, 0), "threads",
       MAX (n_threads, 0), NULL);
+  prima_memory_options_apply (&mem, pipeline);
+  /* Faulting a large model in is the real work of start-up: show it. */
+  prima_pipeline_show_loading (pipeline, verbose || isatty (2));
   prima_pipeline_set (pipeline, "sampler", "temperature", sp.temperature, "top-k", sp.top_k, "top-p", sp.top_p,
       "min-p", sp.min_p, "repeat-penalty", sp.repeat_penalty, "repeat-last-n", sp.penalty_last_n,
       "frequency-penalty", sp.frequency_penalty, "presence-penalty", sp.presence_penalty,

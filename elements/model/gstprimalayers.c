@@ -20,6 +20,13 @@
  * `prima-context` query with the context size ("n-ctx") and the next
  * position ("position").
  *
+ * The first pass over the weights faults them in from the file: for each
+ * layer of it the element posts a `prima-loading` element message (layer,
+ * n-layers, bytes, seconds, window-resident, window-done, done;
+ * prima-events.h), which `prima run` shows as its progress line.
+ * #GstPrimaLayers:prefetch-mode and #GstPrimaLayers:release-policy choose
+ * how the weights come and go (docs/memory.md).
+ *
  * Corrupt weight data shows as NaN or infinite values: each hidden state is
  * checked where it is normalised anyway, and the logits once per token, and
  * the element stops with an error that names the first layer (or the
@@ -29,6 +36,10 @@
  * |[
  * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf threads=2 ! fakesink dump=true
  * ]| dumps the logits of the prompt's last token.
+ * |[
+ * printf 'Once upon a time' | gst-launch-1.0 -m fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf prefetch-mode=advise release-policy=always ! fakesink
+ * ]| shows the prima-loading messages of the first pass, with the weights
+ * read ahead by advice and released after each use.
  *
  * Since: 0.1
  */
@@ -61,6 +72,8 @@ enum
   PROP_N_EVALUATED,
   PROP_WINDOWS,
   PROP_ALL_LOGITS,
+  PROP_PREFETCH_MODE,
+  PROP_RELEASE_POLICY,
 };
 
 /* One of a ring device's windows [first, last) with its own KV cache. */
@@ -82,6 +95,8 @@ struct _GstPrimaLayers
   gint first_layer;
   gint last_layer;
   gboolean all_logits;
+  prima_prefetch_mode prefetch_mode;
+  prima_release_policy release_policy;
 
   /* from READY to PAUSED */
   prima_model *model;
@@ -133,6 +148,52 @@ static GstStaticPadTemplate ring_src_template = GST_STATIC_PAD_TEMPLATE ("ring_s
 G_DEFINE_TYPE_WITH_CODE (GstPrimaLayers, gst_prima_layers, GST_TYPE_BASE_TRANSFORM,
     GST_DEBUG_CATEGORY_INIT (gst_prima_layers_debug, "primalayers", 0, "prima layers"));
 GST_ELEMENT_REGISTER_DEFINE (primalayers, "primalayers", GST_RANK_NONE, GST_TYPE_PRIMA_LAYERS);
+
+GType
+gst_prima_prefetch_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {PRIMA_PREFETCH_NONE, "No prefetch: the kernel reads the weights when they are used", "none"},
+    {PRIMA_PREFETCH_ADVISE, "Advise the kernel to read the next window ahead (WILLNEED)", "advise"},
+    {PRIMA_PREFETCH_FORCE, "Advise, then fault the next window in from a helper thread", "force"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstPrimaPrefetchMode", values));
+  return type;
+}
+
+GType
+gst_prima_release_policy_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {PRIMA_RELEASE_AUTO, "Release only the windows that do not fit the memory budget", "auto"},
+    {PRIMA_RELEASE_NEVER, "Never release: the kernel evicts as it likes", "never"},
+    {PRIMA_RELEASE_ALWAYS, "Release every window after use", "always"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstPrimaReleasePolicy", values));
+  return type;
+}
+
+/* The residency engine's report of the first pass, on the streaming thread:
+ * posted as a prima-loading message (the core prints nothing). */
+static void
+gst_prima_layers_loading (const prima_residency_progress * p, gpointer user_data)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (user_data);
+  PrimaLoadingInfo info = {
+    .layer = p->layer, .n_layers = p->n_layers, .bytes = p->bytes, .seconds = p->seconds,
+    .window_resident = p->window_resident, .window_done = p->window_done, .done = p->done,
+  };
+
+  gst_element_post_message (GST_ELEMENT (self), prima_message_new_loading (GST_OBJECT (self), &info));
+}
 
 static gsize gst_prima_layers_output_payload (GstPrimaLayers * self, const PrimaHeader * in);
 static GstCaps *gst_prima_layers_hidden_caps (GstPrimaLayers * self);
@@ -206,6 +267,7 @@ static gboolean
 gst_prima_layers_set_windows (GstPrimaLayers * self, const gchar * spec)
 {
   prima_context_params params = { 0 };
+  prima_residency_params rparams = { 0 };
   prima_residency *residency;
   GError *err = NULL;
   GArray *windows;
@@ -216,13 +278,17 @@ gst_prima_layers_set_windows (GstPrimaLayers * self, const gchar * spec)
   GST_OBJECT_LOCK (self);
   params.n_ctx = MIN (self->context_size, self->model->hp.n_ctx_train);
   params.n_threads = self->threads;
+  rparams.prefetch = self->prefetch_mode;
+  rparams.release = self->release_policy;
   GST_OBJECT_UNLOCK (self);
+  rparams.progress = gst_prima_layers_loading;
+  rparams.progress_data = self;
   /* One residency engine for all the device's windows, added in the order
    * they run each token: its budget and release plan then cover the whole
    * device, and its prefetch reaches from one window to the next. An engine
    * per window would each take the whole device's memory as its budget and
    * never release (docs/memory.md). */
-  residency = windows->len ? prima_residency_new (self->model, NULL) : NULL;
+  residency = windows->len ? prima_residency_new (self->model, &rparams) : NULL;
   for (guint i = 0; i < windows->len; i++) {
     LayersWindow *w = &g_array_index (windows, LayersWindow, i);
     prima_residency_add_windows (residency, w->first, w->last, 0, TRUE);
@@ -663,7 +729,11 @@ gst_prima_layers_start (GstBaseTransform * trans)
   params.n_threads = self->threads;
   params.first_layer = self->first_layer;
   params.last_layer = self->last_layer;
+  params.prefetch = self->prefetch_mode;
+  params.release = self->release_policy;
   GST_OBJECT_UNLOCK (self);
+  params.progress = gst_prima_layers_loading;
+  params.progress_data = self;
 
   if (path == NULL || *path == '\0')
     goto model_failed;
@@ -1022,6 +1092,12 @@ gst_prima_layers_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_ALL_LOGITS:
       self->all_logits = g_value_get_boolean (value);
       break;
+    case PROP_PREFETCH_MODE:
+      self->prefetch_mode = g_value_get_enum (value);
+      break;
+    case PROP_RELEASE_POLICY:
+      self->release_policy = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1063,6 +1139,12 @@ gst_prima_layers_get_property (GObject * object, guint prop_id, GValue * value, 
       break;
     case PROP_ALL_LOGITS:
       g_value_set_boolean (value, self->all_logits);
+      break;
+    case PROP_PREFETCH_MODE:
+      g_value_set_enum (value, self->prefetch_mode);
+      break;
+    case PROP_RELEASE_POLICY:
+      g_value_set_enum (value, self->release_policy);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1197,6 +1279,33 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
       g_param_spec_boolean ("all-logits", "All logits", "Logits of every token of a batch, not only the last",
           FALSE, PARAM_FLAGS));
 
+  /**
+   * GstPrimaLayers:prefetch-mode:
+   *
+   * How the weights of the window that runs next are read ahead while this
+   * one computes (docs/memory.md): not at all, by advice to the kernel, or
+   * also faulted in from a helper thread. The result never depends on it.
+   *
+   * Since: 0.2
+   */
+  g_object_class_install_property (gobject_class, PROP_PREFETCH_MODE,
+      g_param_spec_enum ("prefetch-mode", "Prefetch mode", "How the next window's weights are read ahead",
+          GST_TYPE_PRIMA_PREFETCH_MODE, prima_prefetch_mode_resolve (PRIMA_PREFETCH_DEFAULT), PARAM_FLAGS));
+  /**
+   * GstPrimaLayers:release-policy:
+   *
+   * Which windows give their weights' memory back after use
+   * (docs/memory.md): those that do not fit the device's memory beside the
+   * others, none, or all. The result never depends on it.
+   *
+   * Since: 0.2
+   */
+  g_object_class_install_property (gobject_class, PROP_RELEASE_POLICY,
+      g_param_spec_enum ("release-policy", "Release policy", "Which windows release their weights after use",
+          GST_TYPE_PRIMA_RELEASE_POLICY, prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT), PARAM_FLAGS));
+  gst_type_mark_as_plugin_api (GST_TYPE_PRIMA_PREFETCH_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_PRIMA_RELEASE_POLICY, 0);
+
   element_class->request_new_pad = GST_DEBUG_FUNCPTR (gst_prima_layers_request_new_pad);
   element_class->release_pad = GST_DEBUG_FUNCPTR (gst_prima_layers_release_pad);
   trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_prima_layers_submit_input_buffer);
@@ -1226,6 +1335,8 @@ gst_prima_layers_init (GstPrimaLayers * self)
   self->threads = DEFAULT_THREADS;
   self->first_layer = DEFAULT_FIRST_LAYER;
   self->last_layer = DEFAULT_LAST_LAYER;
+  self->prefetch_mode = prima_prefetch_mode_resolve (PRIMA_PREFETCH_DEFAULT);
+  self->release_policy = prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT);
   self->in_ids = g_array_new (FALSE, FALSE, sizeof (gint32));
   g_mutex_init (&self->eval_lock);
 }

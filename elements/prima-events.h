@@ -8,7 +8,8 @@
  * this header holds what travels beside them. The structure names are listed
  * here for gst-launch users and debug logs; code uses the functions.
  *
- * Events (all serialized custom events):
+ * Events (custom events: the downstream ones serialized, in order with the
+ * buffers; the upstream ones not):
  *
  *   prima-kv-clear      downstream: forget the KV cache (and the sampler's
  *                       penalty history); the next tokens start at position 0.

@@ -25,7 +25,7 @@
  * keeps them: it waits for every rank of #GstPrimaWsSink:world to join before
  * its first frame, posting which ranks it is waiting for, and turns a
  * reported failure into an element error that names the failed rank. The
- * event `prima-device-failed` (prima-caps.h), sent to the element with
+ * event `prima-device-failed` (prima-events.h), sent to the element with
  * gst_element_send_event() by the application of a device that failed,
  * sends the next device the reason and closes with code 4006.
  *

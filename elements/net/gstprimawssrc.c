@@ -24,7 +24,7 @@
  * posted as an element error ("rank 2 failed: <its reason>" when a device
  * reported its own failure). The upstream custom event `prima-ring-control`
  * sends its control message back to the previous device; the event
- * `prima-device-failed` (prima-caps.h, from the application of a device that
+ * `prima-device-failed` (prima-events.h, from the application of a device that
  * failed) sends it the reason and closes with code 4006.
  *
  * A lost peer (it disconnected, or sent no heartbeat for

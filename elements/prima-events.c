@@ -5,12 +5,6 @@
 
 #include <string.h>
 
-static GstEvent *
-custom (GstEventType type, GstStructure * s)
-{
-  return gst_event_new_custom (type, s);
-}
-
 static gboolean
 is_event (GstEvent * event, GstEventType type, const gchar * name)
 {
@@ -36,7 +30,7 @@ get_int (const GstStructure * s, const gchar * field, gint * out, gint fallback)
 GstEvent *
 prima_event_new_kv_clear (void)
 {
-  return custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new_empty (PRIMA_EVENT_KV_CLEAR));
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new_empty (PRIMA_EVENT_KV_CLEAR));
 }
 
 gboolean
@@ -48,7 +42,7 @@ prima_event_is_kv_clear (GstEvent * event)
 GstEvent *
 prima_event_new_kv_remove (gint seq, gint p0, gint p1)
 {
-  return custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_REMOVE,
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_REMOVE,
           "seq", G_TYPE_INT, seq, "p0", G_TYPE_INT, p0, "p1", G_TYPE_INT, p1, NULL));
 }
 
@@ -75,7 +69,7 @@ prima_event_parse_kv_remove (GstEvent * event, gint * seq, gint * p0, gint * p1)
 GstEvent *
 prima_event_new_kv_shift (gint seq, gint p0, gint p1, gint delta)
 {
-  return custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFT,
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFT,
           "seq", G_TYPE_INT, seq, "p0", G_TYPE_INT, p0, "p1", G_TYPE_INT, p1, "delta", G_TYPE_INT, delta, NULL));
 }
 
@@ -103,7 +97,7 @@ prima_event_parse_kv_shift (GstEvent * event, gint * seq, gint * p0, gint * p1, 
 GstEvent *
 prima_event_new_kv_shifted (gint n_keep, gint n_discard)
 {
-  return custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFTED,
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFTED,
           "n-keep", G_TYPE_INT, n_keep, "n-discard", G_TYPE_INT, n_discard, NULL));
 }
 
@@ -135,7 +129,7 @@ prima_event_new_end_of_turn (const gchar * reason)
 
   if (reason)
     gst_structure_set (s, "reason", G_TYPE_STRING, reason, NULL);
-  return custom (GST_EVENT_CUSTOM_DOWNSTREAM, s);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s);
 }
 
 gboolean
@@ -157,7 +151,7 @@ prima_event_parse_end_of_turn (GstEvent * event, const gchar ** reason)
 GstEvent *
 prima_event_new_answer (GstBuffer * ids, gint position)
 {
-  return custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_ANSWER,
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_ANSWER,
           "ids", GST_TYPE_BUFFER, ids, "position", G_TYPE_INT, position, NULL));
 }
 
@@ -194,7 +188,7 @@ prima_event_parse_answer (GstEvent * event, GstBuffer ** ids, gint * position, g
 GstEvent *
 prima_event_new_interrupt (void)
 {
-  return custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new_empty (PRIMA_EVENT_INTERRUPT));
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new_empty (PRIMA_EVENT_INTERRUPT));
 }
 
 gboolean
@@ -208,7 +202,7 @@ prima_event_is_interrupt (GstEvent * event)
 GstEvent *
 prima_event_new_device_failed (gint rank, const gchar * message)
 {
-  return custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_DEVICE_FAILED,
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_DEVICE_FAILED,
           "rank", G_TYPE_INT, rank, "message", G_TYPE_STRING, message ? message : "unknown error", NULL));
 }
 
@@ -238,7 +232,7 @@ prima_event_parse_device_failed (GstEvent * event, gint * rank, const gchar ** m
 GstEvent *
 prima_event_new_ring_plan (const gchar * json, gint rank, const gchar * windows, gint n_layer, gint n_ctx)
 {
-  return custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_RING_PLAN,
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_RING_PLAN,
           "json", G_TYPE_STRING, json, "rank", G_TYPE_INT, rank, "windows", G_TYPE_STRING, windows,
           "n-layer", G_TYPE_INT, n_layer, "n-ctx", G_TYPE_INT, n_ctx, NULL));
 }
@@ -271,7 +265,7 @@ prima_event_parse_ring_plan (GstEvent * event, const gchar ** json, gint * rank,
 GstEvent *
 prima_event_new_ring_failure (gint rank, const gchar * message)
 {
-  return custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_RING_FAILURE,
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_RING_FAILURE,
           "message", G_TYPE_STRING, message, "rank", G_TYPE_INT, rank, NULL));
 }
 
@@ -298,7 +292,7 @@ prima_event_parse_ring_failure (GstEvent * event, gint * rank, const gchar ** me
 GstEvent *
 prima_event_new_ring_control (const gchar * json)
 {
-  return custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_RING_CONTROL,
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_RING_CONTROL,
           "json", G_TYPE_STRING, json, NULL));
 }
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# gst-prima: multi-process ring tests on loopback (DESIGN.md section 3, issue 4).
+# gst-prima: multi-process ring tests on loopback (docs/design.md section 3, issue 4).
 # Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Every case is bounded by `timeout`. Checks: 2, 3 and 4 processes with even, uneven and lopsided

@@ -1,7 +1,8 @@
 /* gst-prima tests: primawssink and primawssrc, each in a GstHarness, joined
  * over a loopback WebSocket (port 0, a cluster key). Hidden-state buffers
  * arrive byte for byte, end-of-stream is the ordered stop that reaches the
- * other side, and a wrong key is an element error on the sink, not a hang.
+ * other side, and a wrong key is an element error on the sink, not a hang
+ * (the source goes on serving).
  * Every wait is bounded.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <gst/gst.h>
@@ -202,7 +203,8 @@ pop_error (GstBus * bus, GstClockTime timeout)
 }
 
 /* Another cluster key: the sink's push fails and it posts an element error
- * within seconds; the source refuses the peer with a warning and stays up. */
+ * within seconds; the source refuses the peer with a warning and stays up,
+ * so a sink with the right key then gets through. */
 GST_START_TEST (test_wss_wrong_key)
 {
   GstHarness *src, *sink;
@@ -238,9 +240,21 @@ GST_START_TEST (test_wss_wrong_key)
 
   /* nothing reached the source */
   fail_unless (gst_harness_try_pull (src) == NULL);
-
   gst_element_set_bus (sink->element, NULL);
   gst_object_unref (bus);
+  gst_harness_teardown (sink);
+
+  /* the source is still listening: a sink with the right key gets through */
+  sink = sink_harness (KEY_A, port);
+  {
+    GstBuffer *buf = hidden_buffer (0, 2, 1, -0.5f), *got;
+    fail_unless_equals_int (gst_harness_push (sink, gst_buffer_ref (buf)), GST_FLOW_OK);
+    got = gst_harness_pull (src);
+    fail_unless (got != NULL, "the frame after a refused peer did not arrive");
+    assert_same_bytes (buf, got, 0);
+    gst_buffer_unref (got);
+    gst_buffer_unref (buf);
+  }
   gst_harness_teardown (sink);
   gst_harness_teardown (src);
   gst_check_clear_log_filter ();

@@ -15,7 +15,7 @@
  *           penalty history without a side channel
  *
  * The header is the same one that later crosses the network between devices
- * (DESIGN.md section 3): magic, version, message type, sequence id, first
+ * (docs/design.md section 3): magic, version, message type, sequence id, first
  * position, n_tokens, next layer, dtype, payload length. Keeping it in the
  * buffer (not in a GstMeta) means a buffer can be sent as it is. */
 #pragma once

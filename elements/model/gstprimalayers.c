@@ -109,7 +109,7 @@ struct _GstPrimaLayers
   /* next position to evaluate, under the object lock */
   gint next_pos;
 
-  /* ring mode (DESIGN.md section 3): several windows, dealt by the plan */
+  /* ring mode (docs/design.md section 3): several windows, dealt by the plan */
   gchar *windows_spec;          /* property: "a-b,c-d", "plan" or NULL */
   GArray *windows;              /* LayersWindow, ascending; NULL outside ring mode */
   prima_residency *residency;   /* the windows' one residency engine */
@@ -217,7 +217,7 @@ gst_prima_layers_make_pool (GstPrimaLayers * self)
 }
 
 
-/* ---- ring mode: several windows on one device (DESIGN.md section 3) ---- */
+/* ---- ring mode: several windows on one device (docs/design.md section 3) ---- */
 
 static void
 gst_prima_layers_free_windows (GstPrimaLayers * self)
@@ -1250,7 +1250,7 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
   /**
    * GstPrimaLayers:windows:
    *
-   * Ring mode (DESIGN.md section 3): the device's layer windows as
+   * Ring mode (docs/design.md section 3): the device's layer windows as
    * "first-last,first-last" (each [first, last), ascending), or "plan" to
    * take them from the ring's `prima-ring-plan` event. Each window keeps its
    * own KV cache; a hidden-state buffer runs the window that starts at its

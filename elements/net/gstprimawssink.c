@@ -6,7 +6,7 @@
  * @title: primawssink
  * @see_also: primawssrc, primalayers
  *
- * The upstream end of one hop of the ring (DESIGN.md section 3,
+ * The upstream end of one hop of the ring (docs/design.md section 3,
  * docs/wire-protocol.md): connects to the next device's primawssrc at
  * #GstPrimaWsSink:url (retrying until it is up, so devices start in any
  * order), runs the cluster key's challenge/response and then sends each

@@ -6,7 +6,7 @@
  * @title: primawssrc
  * @see_also: primawssink, primalayers
  *
- * The downstream end of one hop of the ring (DESIGN.md section 3,
+ * The downstream end of one hop of the ring (docs/design.md section 3,
  * docs/wire-protocol.md): a live source that listens on
  * #GstPrimaWsSrc:port for the previous device's primawssink, proves and
  * checks the cluster key (HMAC challenge/response) and then pushes every

@@ -20,6 +20,13 @@
  * `prima-context` query with the context size ("n-ctx") and the next
  * position ("position").
  *
+ * The first pass over the weights faults them in from the file: for each
+ * layer of it the element posts a `prima-loading` element message (layer,
+ * n-layers, bytes, seconds, window-resident, window-done, done;
+ * prima-events.h), which `prima run` shows as its progress line.
+ * #GstPrimaLayers:prefetch-mode and #GstPrimaLayers:release-policy choose
+ * how the weights come and go (docs/memory.md).
+ *
  * With #GstPrimaLayers:windows it is a ring worker (docs/ring.md): several
  * windows, hidden states in and out; the ring's head is primaringhead.
  *
@@ -32,6 +39,10 @@
  * |[
  * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf threads=2 ! fakesink dump=true
  * ]| dumps the logits of the prompt's last token.
+ * |[
+ * printf 'Once upon a time' | gst-launch-1.0 -m fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf prefetch-mode=advise release-policy=always ! fakesink
+ * ]| shows the prima-loading messages of the first pass, with the weights
+ * read ahead by advice and released after each use.
  *
  * Since: 0.1
  */
@@ -41,10 +52,10 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "model.h"
 #include "forward.h"
 #include "prima-window.h"
-#include "net/gstprimawssrc.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_prima_layers_debug);
 #define GST_CAT_DEFAULT gst_prima_layers_debug
@@ -65,6 +76,8 @@ enum
   PROP_N_EVALUATED,
   PROP_WINDOWS,
   PROP_ALL_LOGITS,
+  PROP_PREFETCH_MODE,
+  PROP_RELEASE_POLICY,
 };
 
 struct _GstPrimaLayers
@@ -79,6 +92,8 @@ struct _GstPrimaLayers
   gint last_layer;
   gboolean all_logits;
   gchar *windows_spec;          /* "a-b,c-d", "plan" or NULL */
+  prima_prefetch_mode prefetch_mode;
+  prima_release_policy release_policy;
 
   /* from READY to PAUSED */
   prima_model *model;
@@ -88,7 +103,7 @@ struct _GstPrimaLayers
   GstBufferPool *pool;          /* output buffers of single-token input */
   gsize single_size;
 
-  /* a ring worker (DESIGN.md section 3): several windows, dealt by the
+  /* a ring worker (docs/design.md section 3): several windows, dealt by the
    * plan; NULL until it came. Replaced on the streaming thread under the
    * object lock, which readers on other threads take. */
   gboolean ring;
@@ -112,6 +127,70 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 G_DEFINE_TYPE_WITH_CODE (GstPrimaLayers, gst_prima_layers, GST_TYPE_BASE_TRANSFORM,
     GST_DEBUG_CATEGORY_INIT (gst_prima_layers_debug, "primalayers", 0, "prima layers"));
 GST_ELEMENT_REGISTER_DEFINE (primalayers, "primalayers", GST_RANK_NONE, GST_TYPE_PRIMA_LAYERS);
+
+GType
+gst_prima_prefetch_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {PRIMA_PREFETCH_NONE, "No prefetch: the kernel reads the weights when they are used", "none"},
+    {PRIMA_PREFETCH_ADVISE, "Advise the kernel to read the next window ahead (WILLNEED)", "advise"},
+    {PRIMA_PREFETCH_FORCE, "Advise, then fault the next window in from a helper thread", "force"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstPrimaPrefetchMode", values));
+  return type;
+}
+
+GType
+gst_prima_release_policy_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {PRIMA_RELEASE_AUTO, "Release only the windows that do not fit the memory budget", "auto"},
+    {PRIMA_RELEASE_NEVER, "Never release: the kernel evicts as it likes", "never"},
+    {PRIMA_RELEASE_ALWAYS, "Release every window after use", "always"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstPrimaReleasePolicy", values));
+  return type;
+}
+
+void
+gst_prima_layers_post_loading (GstElement * element, const prima_residency_progress * p)
+{
+  PrimaLoadingInfo info = {
+    .layer = p->layer, .n_layers = p->n_layers, .bytes = p->bytes, .seconds = p->seconds,
+    .window_resident = p->window_resident, .window_done = p->window_done, .done = p->done,
+  };
+
+  gst_element_post_message (element, prima_message_new_loading (GST_OBJECT (element), &info));
+}
+
+/* The residency engine's report of the first pass, on the streaming thread:
+ * posted as a prima-loading message (the core prints nothing). */
+static void
+gst_prima_layers_loading (const prima_residency_progress * p, gpointer user_data)
+{
+  gst_prima_layers_post_loading (GST_ELEMENT (user_data), p);
+}
+
+/* The residency choices of the properties, with the progress reports. */
+static void
+gst_prima_layers_residency_params (GstPrimaLayers * self, prima_residency_params * res)
+{
+  memset (res, 0, sizeof *res);
+  GST_OBJECT_LOCK (self);
+  res->prefetch = self->prefetch_mode;
+  res->release = self->release_policy;
+  GST_OBJECT_UNLOCK (self);
+  res->progress = gst_prima_layers_loading;
+  res->progress_data = self;
+}
 
 static gsize gst_prima_layers_output_payload (GstPrimaLayers * self, const PrimaHeader * in);
 
@@ -140,6 +219,7 @@ static gboolean
 gst_prima_layers_set_windows (GstPrimaLayers * self, const gchar * spec)
 {
   PrimaWindows *windows, *old;
+  prima_residency_params res;
   GError *err = NULL;
   gint n_ctx, threads;
 
@@ -147,7 +227,8 @@ gst_prima_layers_set_windows (GstPrimaLayers * self, const gchar * spec)
   n_ctx = self->context_size;
   threads = self->threads;
   GST_OBJECT_UNLOCK (self);
-  windows = prima_windows_new (self->model, spec, n_ctx, threads, &err);
+  gst_prima_layers_residency_params (self, &res);
+  windows = prima_windows_new (self->model, spec, n_ctx, threads, &res, &err);
   if (windows == NULL)
     goto failed;
   for (guint i = 0; i < prima_windows_count (windows); i++)
@@ -173,19 +254,21 @@ failed:
   return FALSE;
 }
 
-/* prima-kv-clear, -remove or -shift: the operation and its range. */
-static PrimaKvOp
-gst_prima_layers_kv_op (GstEvent * event, gint * p0, gint * p1, gint * delta)
+gboolean
+gst_prima_layers_kv_op (GstEvent * event, PrimaKvOp * op, gint * p0, gint * p1, gint * delta)
 {
-  const GstStructure *s = gst_event_get_structure (event);
-
   *p0 = 0;
   *p1 = -1;
   *delta = 0;
-  gst_structure_get (s, "p0", G_TYPE_INT, p0, "p1", G_TYPE_INT, p1, "delta", G_TYPE_INT, delta, NULL);
   if (prima_event_is_kv_clear (event))
-    return PRIMA_KV_CLEAR;
-  return prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE) ? PRIMA_KV_REMOVE : PRIMA_KV_SHIFT;
+    *op = PRIMA_KV_CLEAR;
+  else if (prima_event_parse_kv_remove (event, NULL, p0, p1))
+    *op = PRIMA_KV_REMOVE;
+  else if (prima_event_parse_kv_shift (event, NULL, p0, p1, delta))
+    *op = PRIMA_KV_SHIFT;
+  else
+    return FALSE;
+  return TRUE;
 }
 
 static gboolean
@@ -195,6 +278,7 @@ gst_prima_layers_start (GstBaseTransform * trans)
   GError *err = NULL;
   gchar *path, *windows;
   gint n_ctx, threads, first, last;
+  prima_residency_params res;
   gboolean clamped;
 
   GST_OBJECT_LOCK (self);
@@ -230,7 +314,8 @@ gst_prima_layers_start (GstBaseTransform * trans)
     return ok;
   }
   g_free (windows);
-  self->ctx = prima_window_context_new (self->model, first, last, n_ctx, threads, &clamped, &err);
+  gst_prima_layers_residency_params (self, &res);
+  self->ctx = prima_window_context_new (self->model, first, last, n_ctx, threads, &res, &clamped, &err);
   if (clamped)
     GST_WARNING_OBJECT (self, "context-size %d is more than the model's %d", n_ctx, self->model->hp.n_ctx_train);
   if (self->ctx == NULL) {
@@ -538,23 +623,22 @@ gst_prima_layers_sink_event (GstBaseTransform * trans, GstEvent * event)
       gst_prima_layers_reset (self);
       break;
     case GST_EVENT_CUSTOM_DOWNSTREAM:
-      if (self->ring && self->model && prima_event_has_name (event, PRIMA_EVENT_RING_PLAN)) {
+      const gchar *windows = NULL;
+      gint p0, p1, delta;
+      PrimaKvOp op;
+      if (self->ring && self->model && prima_event_parse_ring_plan (event, NULL, NULL, &windows, NULL, NULL)) {
         /* a worker's windows; the sink sends the plan on */
-        const gchar *windows = gst_structure_get_string (gst_event_get_structure (event), "windows");
         if (!gst_prima_layers_set_windows (self, windows ? windows : "")) {
           gst_event_unref (event);
           return TRUE;
         }
-      } else if (prima_event_is_kv_clear (event) || prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)
-          || prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT)) {
-        gint p0, p1, delta, next = -1;
-        PrimaKvOp op = gst_prima_layers_kv_op (event, &p0, &p1, &delta);
+      } else if (gst_prima_layers_kv_op (event, &op, &p0, &p1, &delta)) {
+        gint next = -1;
         if (self->ctx)
           next = prima_window_kv_apply (self->ctx, op, p0, p1, delta);
         else if (self->windows)
           next = prima_windows_kv_apply (self->windows, op, p0, p1, delta);
-        GST_DEBUG_OBJECT (self, "%s [%d, %d) %+d: next position %d", GST_EVENT_TYPE_NAME (event), p0, p1, delta,
-            next);
+        GST_DEBUG_OBJECT (self, "%" GST_PTR_FORMAT ": next position %d", event, next);
         if (op == PRIMA_KV_CLEAR)
           gst_prima_layers_reset (self);
         else if (next >= 0) {
@@ -576,13 +660,14 @@ gst_prima_layers_query (GstBaseTransform * trans, GstPadDirection direction, Gst
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
 
   if (prima_query_is_context (query)) {
-    GstStructure *s;
+    gint n_ctx, position;
     if (self->ctx == NULL && !(self->ring && self->model))
       return FALSE;
-    s = gst_query_writable_structure (query);
     GST_OBJECT_LOCK (self);
-    gst_structure_set (s, "n-ctx", G_TYPE_INT, self->n_ctx, "position", G_TYPE_INT, self->next_pos, NULL);
+    n_ctx = self->n_ctx;
+    position = self->next_pos;
     GST_OBJECT_UNLOCK (self);
+    prima_query_set_context (query, n_ctx, position);
     return TRUE;
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
@@ -617,6 +702,12 @@ gst_prima_layers_set_property (GObject * object, guint prop_id, const GValue * v
       break;
     case PROP_ALL_LOGITS:
       self->all_logits = g_value_get_boolean (value);
+      break;
+    case PROP_PREFETCH_MODE:
+      self->prefetch_mode = g_value_get_enum (value);
+      break;
+    case PROP_RELEASE_POLICY:
+      self->release_policy = g_value_get_enum (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -656,6 +747,12 @@ gst_prima_layers_get_property (GObject * object, guint prop_id, GValue * value, 
       break;
     case PROP_ALL_LOGITS:
       g_value_set_boolean (value, self->all_logits);
+      break;
+    case PROP_PREFETCH_MODE:
+      g_value_set_enum (value, self->prefetch_mode);
+      break;
+    case PROP_RELEASE_POLICY:
+      g_value_set_enum (value, self->release_policy);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -759,7 +856,7 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
   /**
    * GstPrimaLayers:windows:
    *
-   * A ring worker (DESIGN.md section 3): the device's layer windows as
+   * A ring worker (docs/design.md section 3): the device's layer windows as
    * "first-last,first-last" (each [first, last), ascending), or "plan" to
    * take them from the ring's `prima-ring-plan` event. Each window keeps its
    * own KV cache; a hidden-state buffer runs the window that starts at its
@@ -787,6 +884,33 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
       g_param_spec_boolean ("all-logits", "All logits", "Logits of every token of a batch, not only the last",
           FALSE, PARAM_FLAGS));
 
+  /**
+   * GstPrimaLayers:prefetch-mode:
+   *
+   * How the weights of the window that runs next are read ahead while this
+   * one computes (docs/memory.md): not at all, by advice to the kernel, or
+   * also faulted in from a helper thread. The result never depends on it.
+   *
+   * Since: 0.2
+   */
+  g_object_class_install_property (gobject_class, PROP_PREFETCH_MODE,
+      g_param_spec_enum ("prefetch-mode", "Prefetch mode", "How the next window's weights are read ahead",
+          GST_TYPE_PRIMA_PREFETCH_MODE, prima_prefetch_mode_resolve (PRIMA_PREFETCH_DEFAULT), PARAM_FLAGS));
+  /**
+   * GstPrimaLayers:release-policy:
+   *
+   * Which windows give their weights' memory back after use
+   * (docs/memory.md): those that do not fit the device's memory beside the
+   * others, none, or all. The result never depends on it.
+   *
+   * Since: 0.2
+   */
+  g_object_class_install_property (gobject_class, PROP_RELEASE_POLICY,
+      g_param_spec_enum ("release-policy", "Release policy", "Which windows release their weights after use",
+          GST_TYPE_PRIMA_RELEASE_POLICY, prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT), PARAM_FLAGS));
+  gst_type_mark_as_plugin_api (GST_TYPE_PRIMA_PREFETCH_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_PRIMA_RELEASE_POLICY, 0);
+
   trans_class->start = GST_DEBUG_FUNCPTR (gst_prima_layers_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_prima_layers_stop);
   trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_prima_layers_transform_caps);
@@ -810,4 +934,6 @@ gst_prima_layers_init (GstPrimaLayers * self)
   self->threads = DEFAULT_THREADS;
   self->first_layer = DEFAULT_FIRST_LAYER;
   self->last_layer = DEFAULT_LAST_LAYER;
+  self->prefetch_mode = prima_prefetch_mode_resolve (PRIMA_PREFETCH_DEFAULT);
+  self->release_policy = prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT);
 }

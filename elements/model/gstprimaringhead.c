@@ -21,7 +21,10 @@
  * go round the ring on `ring_src`, in order with the frames. End-of-stream
  * is the ring's ordered stop: it goes round, and `src` ends only when it
  * has come back on `ring_sink`. NaN or infinite values stop the element
- * with an error that names the layer.
+ * with an error that names the layer. As primalayers it posts
+ * `prima-loading` messages for the first pass over its weights, and
+ * #GstPrimaRingHead:prefetch-mode and #GstPrimaRingHead:release-policy
+ * choose how they come and go (docs/memory.md).
  *
  * Workers run primalayers windows=plan between a primawssrc and a
  * primawssink (pipelines/worker.pipeline); `prima run --world N` fills
@@ -42,10 +45,11 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "model.h"
 #include "forward.h"
 #include "prima-window.h"
-#include "net/gstprimawssrc.h"
+#include "gstprimalayers.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_prima_ring_head_debug);
 #define GST_CAT_DEFAULT gst_prima_ring_head_debug
@@ -62,6 +66,8 @@ enum
   PROP_WINDOWS,
   PROP_ALL_LOGITS,
   PROP_N_EVALUATED,
+  PROP_PREFETCH_MODE,
+  PROP_RELEASE_POLICY,
 };
 
 struct _GstPrimaRingHead
@@ -76,6 +82,8 @@ struct _GstPrimaRingHead
   gint threads;
   gchar *windows_spec;
   gboolean all_logits;
+  prima_prefetch_mode prefetch_mode;
+  prima_release_policy release_policy;
 
   /* from READY to PAUSED */
   prima_model *model;
@@ -375,20 +383,15 @@ gst_prima_ring_head_reset (GstPrimaRingHead * self)
 /* prima-kv-clear, -remove or -shift on every window: they hold the same
  * positions. */
 static void
-gst_prima_ring_head_apply_kv (GstPrimaRingHead * self, GstEvent * event)
+gst_prima_ring_head_apply_kv (GstPrimaRingHead * self, PrimaKvOp op, gint p0, gint p1, gint delta)
 {
-  const GstStructure *s = gst_event_get_structure (event);
-  gint p0 = 0, p1 = -1, delta = 0, next = -1;
-  PrimaKvOp op;
+  gint next = -1;
 
-  gst_structure_get (s, "p0", G_TYPE_INT, &p0, "p1", G_TYPE_INT, &p1, "delta", G_TYPE_INT, &delta, NULL);
-  op = prima_event_is_kv_clear (event) ? PRIMA_KV_CLEAR
-      : prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE) ? PRIMA_KV_REMOVE : PRIMA_KV_SHIFT;
   g_mutex_lock (&self->eval_lock);
   if (self->windows)
     next = prima_windows_kv_apply (self->windows, op, p0, p1, delta);
   g_mutex_unlock (&self->eval_lock);
-  GST_DEBUG_OBJECT (self, "%s [%d, %d) %+d: next position %d", gst_structure_get_name (s), p0, p1, delta, next);
+  GST_DEBUG_OBJECT (self, "kv operation %d [%d, %d) %+d: next position %d", op, p0, p1, delta, next);
   if (op == PRIMA_KV_CLEAR)
     gst_prima_ring_head_reset (self);
   else if (next >= 0) {
@@ -432,14 +435,16 @@ gst_prima_ring_head_sink_event (GstPad * pad, GstObject * parent, GstEvent * eve
       }
       break;
     }
-    case GST_EVENT_CUSTOM_DOWNSTREAM:
-      if (prima_event_is_kv_clear (event) || prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)
-          || prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT)) {
-        gst_prima_ring_head_apply_kv (self, event);
+    case GST_EVENT_CUSTOM_DOWNSTREAM:{
+      gint p0, p1, delta;
+      PrimaKvOp op;
+      if (gst_prima_layers_kv_op (event, &op, &p0, &p1, &delta)) {
+        gst_prima_ring_head_apply_kv (self, op, p0, p1, delta);
         /* the workers' windows hold the same positions */
         gst_prima_ring_head_push_ring (self, gst_event_ref (event));
       }
       break;
+    }
     default:
       break;
   }
@@ -488,14 +493,15 @@ gst_prima_ring_head_ring_src_event (GstPad * pad, GstObject * parent, GstEvent *
 static gboolean
 gst_prima_ring_head_context_query (GstPrimaRingHead * self, GstQuery * query)
 {
-  GstStructure *s;
+  gint n_ctx, position;
 
   if (self->model == NULL)
     return FALSE;
-  s = gst_query_writable_structure (query);
   GST_OBJECT_LOCK (self);
-  gst_structure_set (s, "n-ctx", G_TYPE_INT, self->n_ctx, "position", G_TYPE_INT, self->next_pos, NULL);
+  n_ctx = self->n_ctx;
+  position = self->next_pos;
   GST_OBJECT_UNLOCK (self);
+  prima_query_set_context (query, n_ctx, position);
   return TRUE;
 }
 
@@ -546,14 +552,24 @@ gst_prima_ring_head_query (GstPad * pad, GstObject * parent, GstQuery * query)
   return gst_pad_peer_query (self->sinkpad, query);
 }
 
+/* The residency engine's report of the first pass: a prima-loading message. */
+static void
+gst_prima_ring_head_loading (const prima_residency_progress * p, gpointer user_data)
+{
+  gst_prima_layers_post_loading (GST_ELEMENT (user_data), p);
+}
+
 static gboolean
 gst_prima_ring_head_start (GstPrimaRingHead * self)
 {
+  prima_residency_params res = {.progress = gst_prima_ring_head_loading,.progress_data = self };
   GError *err = NULL;
   gchar *path, *spec;
   gint n_ctx, threads;
 
   GST_OBJECT_LOCK (self);
+  res.prefetch = self->prefetch_mode;
+  res.release = self->release_policy;
   path = g_strdup (self->model_path);
   spec = g_strdup (self->windows_spec);
   n_ctx = self->context_size;
@@ -575,7 +591,7 @@ gst_prima_ring_head_start (GstPrimaRingHead * self)
     g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "the head has no windows");
   } else {
     g_mutex_lock (&self->eval_lock);
-    self->windows = prima_windows_new (self->model, spec, n_ctx, threads, &err);
+    self->windows = prima_windows_new (self->model, spec, n_ctx, threads, &res, &err);
     self->ring_src_started = FALSE;
     self->in_pos0 = -1;
     g_array_set_size (self->in_ids, 0);
@@ -657,6 +673,12 @@ gst_prima_ring_head_set_property (GObject * object, guint prop_id, const GValue 
     case PROP_ALL_LOGITS:
       self->all_logits = g_value_get_boolean (value);
       break;
+    case PROP_PREFETCH_MODE:
+      self->prefetch_mode = g_value_get_enum (value);
+      break;
+    case PROP_RELEASE_POLICY:
+      self->release_policy = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -691,6 +713,12 @@ gst_prima_ring_head_get_property (GObject * object, guint prop_id, GValue * valu
       break;
     case PROP_ALL_LOGITS:
       g_value_set_boolean (value, self->all_logits);
+      break;
+    case PROP_PREFETCH_MODE:
+      g_value_set_enum (value, self->prefetch_mode);
+      break;
+    case PROP_RELEASE_POLICY:
+      g_value_set_enum (value, self->release_policy);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -793,6 +821,31 @@ gst_prima_ring_head_class_init (GstPrimaRingHeadClass * klass)
       g_param_spec_uint64 ("n-evaluated", "Evaluated tokens", "Tokens evaluated by the head's windows, summed", 0,
           G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
+  /**
+   * GstPrimaRingHead:prefetch-mode:
+   *
+   * How the weights of the head's window that runs next are read ahead
+   * (docs/memory.md), as #GstPrimaLayers:prefetch-mode. The result never
+   * depends on it.
+   *
+   * Since: 0.2
+   */
+  g_object_class_install_property (gobject_class, PROP_PREFETCH_MODE,
+      g_param_spec_enum ("prefetch-mode", "Prefetch mode", "How the next window's weights are read ahead",
+          GST_TYPE_PRIMA_PREFETCH_MODE, prima_prefetch_mode_resolve (PRIMA_PREFETCH_DEFAULT), PARAM_FLAGS));
+  /**
+   * GstPrimaRingHead:release-policy:
+   *
+   * Which of the head's windows give their weights' memory back after use
+   * (docs/memory.md), as #GstPrimaLayers:release-policy. The result never
+   * depends on it.
+   *
+   * Since: 0.2
+   */
+  g_object_class_install_property (gobject_class, PROP_RELEASE_POLICY,
+      g_param_spec_enum ("release-policy", "Release policy", "Which windows release their weights after use",
+          GST_TYPE_PRIMA_RELEASE_POLICY, prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT), PARAM_FLAGS));
+
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_ring_head_change_state);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -809,6 +862,8 @@ gst_prima_ring_head_init (GstPrimaRingHead * self)
 {
   self->context_size = DEFAULT_CONTEXT_SIZE;
   self->threads = DEFAULT_THREADS;
+  self->prefetch_mode = prima_prefetch_mode_resolve (PRIMA_PREFETCH_DEFAULT);
+  self->release_policy = prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT);
   self->in_ids = g_array_new (FALSE, FALSE, sizeof (gint32));
   g_mutex_init (&self->eval_lock);
 

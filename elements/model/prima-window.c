@@ -17,9 +17,16 @@ G_DEFINE_QUARK (prima-windows-error-quark, prima_windows_error);
 
 prima_context *
 prima_window_context_new (const prima_model *model, gint first, gint last, gint n_ctx, gint n_threads,
-    gboolean *clamped, GError **error)
+    const prima_residency_params *res, gboolean *clamped, GError **error)
 {
   prima_context_params params = { 0 };
+
+  if (res) {
+    params.prefetch = res->prefetch;
+    params.release = res->release;
+    params.progress = res->progress;
+    params.progress_data = res->progress_data;
+  }
 
   params.first_layer = first;
   params.last_layer = last > 0 ? last : model->hp.n_layer;
@@ -78,7 +85,8 @@ parse_windows (const gchar * spec, gint n_layer, GError ** error)
 }
 
 PrimaWindows *
-prima_windows_new (const prima_model *model, const gchar *spec, gint n_ctx, gint n_threads, GError **error)
+prima_windows_new (const prima_model *model, const gchar *spec, gint n_ctx, gint n_threads,
+    const prima_residency_params *res, GError **error)
 {
   prima_context_params params = { 0 };
   PrimaWindows *ws;
@@ -97,7 +105,7 @@ prima_windows_new (const prima_model *model, const gchar *spec, gint n_ctx, gint
    * device, and its prefetch reaches from one window to the next. An engine
    * per window would each take the whole device's memory as its budget and
    * never release (docs/memory.md). */
-  ws->residency = windows->len ? prima_residency_new (model, NULL) : NULL;
+  ws->residency = windows->len ? prima_residency_new (model, res) : NULL;
   for (guint i = 0; i < windows->len; i++) {
     PrimaWindow *w = &g_array_index (windows, PrimaWindow, i);
     prima_residency_add_windows (ws->residency, w->first, w->last, 0, TRUE);

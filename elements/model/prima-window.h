@@ -36,20 +36,23 @@ typedef enum
 
 /* One context over [first, last) of model (last <= 0: to the last layer)
  * with n_ctx positions (<= 0: the model's, at most 4096; more than the
- * model's training context is cut to it and *clamped says so). */
+ * model's training context is cut to it and *clamped says so) and its own
+ * residency engine made with res (prefetch, release, progress; NULL:
+ * the defaults). */
 prima_context *prima_window_context_new (const prima_model *model, gint first, gint last, gint n_ctx,
-    gint n_threads, gboolean *clamped, GError **error);
+    gint n_threads, const prima_residency_params *res, gboolean *clamped, GError **error);
 
 /* Applies a KV operation to one context; returns the next position after
  * it (the largest cached one + 1). */
 gint prima_window_kv_apply (prima_context *ctx, PrimaKvOp op, gint p0, gint p1, gint delta);
 
 /* spec: "a-b,c-d", windows [a, b) ascending, disjoint, inside the model;
- * "" gives none. One residency engine covers them all, in the order they
- * run each token. n_ctx as for prima_window_context_new. The model is
- * borrowed: it must outlive the result. */
+ * "" gives none. One residency engine, made with res (NULL: the defaults),
+ * covers them all, in the order they run each token. n_ctx as for
+ * prima_window_context_new. The model is borrowed: it must outlive the
+ * result. */
 PrimaWindows *prima_windows_new (const prima_model *model, const gchar *spec, gint n_ctx, gint n_threads,
-    GError **error);
+    const prima_residency_params *res, GError **error);
 void prima_windows_free (PrimaWindows *ws);
 
 /* The contexts' positions (with no window: the n_ctx asked for). */

@@ -6,7 +6,7 @@
  * @title: primawssrc
  * @see_also: primawssink, primalayers
  *
- * The downstream end of one hop of the ring (DESIGN.md section 3,
+ * The downstream end of one hop of the ring (docs/design.md section 3,
  * docs/wire-protocol.md): a live source that listens on
  * #GstPrimaWsSrc:port for the previous device's primawssink, proves and
  * checks the cluster key (HMAC challenge/response) and then pushes every
@@ -24,7 +24,7 @@
  * posted as an element error ("rank 2 failed: <its reason>" when a device
  * reported its own failure). The upstream custom event `prima-ring-control`
  * sends its control message back to the previous device; the event
- * `prima-device-failed` (prima-caps.h, from the application of a device that
+ * `prima-device-failed` (prima-events.h, from the application of a device that
  * failed) sends it the reason and closes with code 4006.
  *
  * A lost peer (it disconnected, or sent no heartbeat for
@@ -52,6 +52,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "ring-link.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_prima_ws_src_debug);
@@ -116,9 +117,8 @@ GST_ELEMENT_REGISTER_DEFINE (primawssrc, "primawssrc", GST_RANK_NONE, GST_TYPE_P
 static void
 gst_prima_ws_src_post (GstPrimaWsSrc * self, const gchar * what, gint rank, const gchar * message)
 {
-  GstStructure *s = gst_structure_new (PRIMA_MESSAGE_RING, "event", G_TYPE_STRING, what, "rank", G_TYPE_INT, rank,
-      "port", G_TYPE_UINT, self->bound_port, "message", G_TYPE_STRING, message ? message : "", NULL);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+  gst_element_post_message (GST_ELEMENT (self), prima_message_new_ring (GST_OBJECT (self), what, rank,
+          self->bound_port, message));
 }
 
 static gboolean
@@ -282,9 +282,7 @@ gst_prima_ws_src_plan_event (GstPrimaWsSrc * self, const prima_ctl_msg * m, guin
       mine = &plan->ranks[i];
   json = prima_ctl_to_json (m, NULL, NULL);
   windows = gst_prima_ws_src_windows_string (mine);
-  event = gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_RING_PLAN,
-          "json", G_TYPE_STRING, json, "rank", G_TYPE_INT, (gint) rank, "windows", G_TYPE_STRING, windows,
-          "n-layer", G_TYPE_INT, plan->n_layer, "n-ctx", G_TYPE_INT, plan->n_ctx, NULL));
+  event = prima_event_new_ring_plan (json, (gint) rank, windows, plan->n_layer, plan->n_ctx);
   g_free (json);
   g_free (windows);
   return event;
@@ -297,12 +295,9 @@ gst_prima_ws_src_control_event (const prima_ctl_msg * m)
     case PRIMA_CTL_KV_CLEAR:
       return prima_event_new_kv_clear ();
     case PRIMA_CTL_KV_REMOVE:
-      return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_REMOVE,
-              "seq", G_TYPE_INT, m->seq, "p0", G_TYPE_INT, m->p0, "p1", G_TYPE_INT, m->p1, NULL));
+      return prima_event_new_kv_remove (m->seq, m->p0, m->p1);
     case PRIMA_CTL_KV_SHIFT:
-      return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFT,
-              "seq", G_TYPE_INT, m->seq, "p0", G_TYPE_INT, m->p0, "p1", G_TYPE_INT, m->p1,
-              "delta", G_TYPE_INT, m->delta, NULL));
+      return prima_event_new_kv_shift (m->seq, m->p0, m->p1, m->delta);
     default:
       return NULL;
   }
@@ -315,9 +310,7 @@ static void
 gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, gint failed_rank, const gchar * message)
 {
   if (rank != 0) {
-    GstEvent *event = gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
-        gst_structure_new (PRIMA_EVENT_RING_FAILURE, "message", G_TYPE_STRING, message,
-            "rank", G_TYPE_INT, failed_rank, NULL));
+    GstEvent *event = prima_event_new_ring_failure (failed_rank, message);
     gst_prima_ws_src_push_event (self, event);
   }
   if (failed_rank >= 0)
@@ -466,8 +459,9 @@ gst_prima_ws_src_send_json (GstPrimaWsSrc * self, const gchar * json)
 static gboolean
 gst_prima_ws_src_control_upstream (GstPrimaWsSrc * self, GstEvent * event, gboolean * ret)
 {
-  if (prima_event_has_name (event, PRIMA_EVENT_RING_CONTROL)) {
-    const gchar *json = gst_structure_get_string (gst_event_get_structure (event), "json");
+  const gchar *json = NULL;
+
+  if (prima_event_parse_ring_control (event, &json)) {
     *ret = json != NULL && self->link != NULL;
     if (*ret) {
       /* before the previous device connected, keep it until it has */

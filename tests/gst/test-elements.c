@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "model.h"
 #include "forward.h"
 #include "tokenizer.h"

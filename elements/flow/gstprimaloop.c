@@ -99,8 +99,10 @@ struct _GstPrimaLoop
   gint n_keep;
 
   /* from READY to PAUSED */
-  gguf_file *file;
-  prima_tokenizer *tok;
+  PrimaSharedModel *shared;      /* in use from READY->PAUSED to PAUSED->READY */
+  PrimaSharedModel *context_model;       /* from the pipeline's "prima.model" context */
+  const gguf_file *file;        /* owned by shared */
+  const prima_tokenizer *tok;
 
   /* from NULL to READY: the channel this loop is registered under */
   gchar *registered;
@@ -309,21 +311,20 @@ gst_prima_loop_open (GstPrimaLoop * self)
   path = g_strdup (self->model);
   GST_OBJECT_UNLOCK (self);
 
-  if (path == NULL || *path == '\0') {
-    GST_WARNING_OBJECT (self, "no model set: end-of-generation tokens and stop strings are not detected");
-    g_free (path);
-    return TRUE;
-  }
-  ok = prima_element_open_vocabulary (GST_ELEMENT (self), path, &self->file, &self->tok);
+  ok = prima_element_open_vocabulary (GST_ELEMENT (self), path, &self->context_model, TRUE, &self->shared,
+      &self->file, &self->tok);
   g_free (path);
+  if (ok && self->tok == NULL)
+    GST_WARNING_OBJECT (self, "no model in the pipeline: end-of-generation tokens and stop strings are not detected");
   return ok;
 }
 
 static void
 gst_prima_loop_close (GstPrimaLoop * self)
 {
-  g_clear_pointer (&self->tok, prima_tokenizer_free);
-  g_clear_pointer (&self->file, gguf_close);
+  self->tok = NULL;
+  self->file = NULL;
+  prima_element_release_model (GST_ELEMENT (self), &self->shared);
 }
 
 /* Under lock: the turn ends for @reason. Posts the prima-turn message and
@@ -955,6 +956,8 @@ gst_prima_loop_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstPrimaLoop *self = GST_PRIMA_LOOP (parent);
 
+  if (prima_element_model_query (GST_ELEMENT (self), query, &self->shared, &self->model, &self->context_model))
+    return TRUE;
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS:
     case GST_QUERY_ACCEPT_CAPS:
@@ -969,6 +972,8 @@ gst_prima_loop_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstPrimaLoop *self = GST_PRIMA_LOOP (parent);
 
+  if (prima_element_model_query (GST_ELEMENT (self), query, &self->shared, &self->model, &self->context_model))
+    return TRUE;
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_CAPS:
     case GST_QUERY_ACCEPT_CAPS:
@@ -978,6 +983,15 @@ gst_prima_loop_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
     default:
       return gst_pad_peer_query (self->srcpad, query);
   }
+}
+
+static void
+gst_prima_loop_set_context (GstElement * element, GstContext * context)
+{
+  GstPrimaLoop *self = GST_PRIMA_LOOP (element);
+
+  prima_element_model_set_context (element, context, &self->context_model);
+  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
 }
 
 static GstStateChangeReturn
@@ -1120,6 +1134,7 @@ gst_prima_loop_finalize (GObject * object)
   g_string_free (self->tail, TRUE);
   g_strfreev (self->stop);
   g_free (self->model);
+  g_clear_pointer (&self->context_model, prima_shared_model_unref);
   g_free (self->channel);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
@@ -1226,6 +1241,7 @@ gst_prima_loop_class_init (GstPrimaLoopClass * klass)
           G_MAXINT, -1, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_loop_change_state);
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_prima_loop_set_context);
   element_class->send_event = GST_DEBUG_FUNCPTR (gst_prima_loop_send_event);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);

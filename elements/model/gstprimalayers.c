@@ -53,6 +53,7 @@
 
 #include "prima-caps.h"
 #include "prima-events.h"
+#include "prima-element.h"
 #include "model.h"
 #include "forward.h"
 #include "prima-window.h"
@@ -86,6 +87,8 @@ struct _GstPrimaLayers
 
   /* properties, under the object lock */
   gchar *model_path;
+  PrimaSharedModel *shared;      /* the model's identity while started */
+  PrimaSharedModel *context_model;       /* from the pipeline's "prima.model" context */
   gint context_size;
   gint threads;
   gint first_layer;
@@ -276,7 +279,7 @@ gst_prima_layers_start (GstBaseTransform * trans)
 {
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
   GError *err = NULL;
-  gchar *path, *windows;
+  gchar *path, *windows, *resolved;
   gint n_ctx, threads, first, last;
   prima_residency_params res;
   gboolean clamped;
@@ -290,8 +293,13 @@ gst_prima_layers_start (GstBaseTransform * trans)
   last = self->last_layer;
   GST_OBJECT_UNLOCK (self);
 
-  if (path == NULL || *path == '\0')
-    goto model_failed;
+  /* the model property, else the model of the pipeline ("prima.model") */
+  resolved = prima_element_resolve_model (GST_ELEMENT (self), path, &self->context_model, &self->shared);
+  g_free (path);
+  if ((path = resolved) == NULL) {
+    g_free (windows);
+    return FALSE;
+  }
   self->model = prima_model_load (path, &err);
   if (self->model == NULL)
     goto model_failed;
@@ -359,6 +367,7 @@ gst_prima_layers_stop (GstBaseTransform * trans)
   GST_OBJECT_UNLOCK (self);
   prima_windows_free (windows);
   g_clear_pointer (&self->model, prima_model_free);
+  prima_element_release_model (GST_ELEMENT (self), &self->shared);
   return TRUE;
 }
 
@@ -659,6 +668,8 @@ gst_prima_layers_query (GstBaseTransform * trans, GstPadDirection direction, Gst
 {
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
 
+  if (prima_element_model_query (GST_ELEMENT (self), query, &self->shared, &self->model_path, &self->context_model))
+    return TRUE;
   if (prima_query_is_context (query)) {
     gint n_ctx, position;
     if (self->ctx == NULL && !(self->ring && self->model))
@@ -671,6 +682,15 @@ gst_prima_layers_query (GstBaseTransform * trans, GstPadDirection direction, Gst
     return TRUE;
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
+}
+
+static void
+gst_prima_layers_set_context (GstElement * element, GstContext * context)
+{
+  GstPrimaLayers *self = GST_PRIMA_LAYERS (element);
+
+  prima_element_model_set_context (element, context, &self->context_model);
+  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
 }
 
 static void
@@ -770,6 +790,8 @@ gst_prima_layers_finalize (GObject * object)
   prima_windows_free (self->windows);
   prima_model_free (self->model);
   g_free (self->model_path);
+  prima_element_release_model (GST_ELEMENT (self), &self->shared);
+  g_clear_pointer (&self->context_model, prima_shared_model_unref);
   g_free (self->windows_spec);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -781,6 +803,8 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_prima_layers_set_context);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
 
   gobject_class->set_property = gst_prima_layers_set_property;

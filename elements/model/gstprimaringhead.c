@@ -46,6 +46,7 @@
 
 #include "prima-caps.h"
 #include "prima-events.h"
+#include "prima-element.h"
 #include "model.h"
 #include "forward.h"
 #include "prima-window.h"
@@ -78,6 +79,8 @@ struct _GstPrimaRingHead
 
   /* properties, under the object lock */
   gchar *model_path;
+  PrimaSharedModel *shared;      /* the model's identity while started */
+  PrimaSharedModel *context_model;       /* from the pipeline's "prima.model" context */
   gint context_size;
   gint threads;
   gchar *windows_spec;
@@ -534,6 +537,8 @@ gst_prima_ring_head_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstPrimaRingHead *self = GST_PRIMA_RING_HEAD (parent);
 
+  if (prima_element_model_query (GST_ELEMENT (self), query, &self->shared, &self->model_path, &self->context_model))
+    return TRUE;
   if (prima_query_is_context (query))
     return gst_prima_ring_head_context_query (self, query);
   switch (GST_QUERY_TYPE (query)) {
@@ -564,7 +569,7 @@ gst_prima_ring_head_start (GstPrimaRingHead * self)
 {
   prima_residency_params res = {.progress = gst_prima_ring_head_loading,.progress_data = self };
   GError *err = NULL;
-  gchar *path, *spec;
+  gchar *path, *spec, *resolved;
   gint n_ctx, threads;
 
   GST_OBJECT_LOCK (self);
@@ -578,10 +583,11 @@ gst_prima_ring_head_start (GstPrimaRingHead * self)
   self->sink_eos = self->ring_eos = FALSE;
   GST_OBJECT_UNLOCK (self);
 
-  if (path == NULL || *path == '\0') {
-    PRIMA_ELEMENT_MODEL_ERROR (self, path, err);
+  /* the model property, else the model of the pipeline ("prima.model") */
+  resolved = prima_element_resolve_model (GST_ELEMENT (self), path, &self->context_model, &self->shared);
+  g_free (path);
+  if ((path = resolved) == NULL)
     goto failed;
-  }
   self->model = prima_model_load (path, &err);
   if (self->model == NULL) {
     PRIMA_ELEMENT_MODEL_ERROR (self, path, err);
@@ -633,6 +639,16 @@ gst_prima_ring_head_stop (GstPrimaRingHead * self)
   g_clear_pointer (&self->windows, prima_windows_free);
   g_mutex_unlock (&self->eval_lock);
   g_clear_pointer (&self->model, prima_model_free);
+  prima_element_release_model (GST_ELEMENT (self), &self->shared);
+}
+
+static void
+gst_prima_ring_head_set_context (GstElement * element, GstContext * context)
+{
+  GstPrimaRingHead *self = GST_PRIMA_RING_HEAD (element);
+
+  prima_element_model_set_context (element, context, &self->context_model);
+  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
 }
 
 static GstStateChangeReturn
@@ -735,6 +751,8 @@ gst_prima_ring_head_finalize (GObject * object)
   prima_windows_free (self->windows);
   prima_model_free (self->model);
   g_free (self->model_path);
+  prima_element_release_model (GST_ELEMENT (self), &self->shared);
+  g_clear_pointer (&self->context_model, prima_shared_model_unref);
   g_free (self->windows_spec);
   g_array_unref (self->in_ids);
   g_mutex_clear (&self->eval_lock);
@@ -847,6 +865,7 @@ gst_prima_ring_head_class_init (GstPrimaRingHeadClass * klass)
           GST_TYPE_PRIMA_RELEASE_POLICY, prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT), PARAM_FLAGS));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_ring_head_change_state);
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_prima_ring_head_set_context);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

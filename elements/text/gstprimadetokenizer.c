@@ -55,8 +55,10 @@ struct _GstPrimaDetokenizer
   gboolean special;
 
   /* from READY to PAUSED */
-  gguf_file *file;
-  prima_tokenizer *tok;
+  PrimaSharedModel *shared;      /* in use from READY->PAUSED to PAUSED->READY */
+  PrimaSharedModel *context_model;       /* from the pipeline's "prima.model" context */
+  const gguf_file *file;        /* owned by shared */
+  const prima_tokenizer *tok;
 
   /* streaming thread: bytes of an incomplete UTF-8 character */
   GString *pending;
@@ -105,7 +107,8 @@ gst_prima_detokenizer_open (GstPrimaDetokenizer * self)
   path = g_strdup (self->model);
   GST_OBJECT_UNLOCK (self);
 
-  ok = prima_element_open_vocabulary (GST_ELEMENT (self), path, &self->file, &self->tok);
+  ok = prima_element_open_vocabulary (GST_ELEMENT (self), path, &self->context_model, FALSE, &self->shared,
+      &self->file, &self->tok);
   g_free (path);
   return ok;
 }
@@ -113,8 +116,9 @@ gst_prima_detokenizer_open (GstPrimaDetokenizer * self)
 static void
 gst_prima_detokenizer_close (GstPrimaDetokenizer * self)
 {
-  g_clear_pointer (&self->tok, prima_tokenizer_free);
-  g_clear_pointer (&self->file, gguf_close);
+  self->tok = NULL;
+  self->file = NULL;
+  prima_element_release_model (GST_ELEMENT (self), &self->shared);
 }
 
 static GstFlowReturn
@@ -231,6 +235,25 @@ gst_prima_detokenizer_sink_event (GstPad * pad, GstObject * parent, GstEvent * e
   return gst_pad_event_default (pad, parent, event);
 }
 
+static gboolean
+gst_prima_detokenizer_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstPrimaDetokenizer *self = GST_PRIMA_DETOKENIZER (parent);
+
+  if (prima_element_model_query (GST_ELEMENT (self), query, &self->shared, &self->model, &self->context_model))
+    return TRUE;
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static void
+gst_prima_detokenizer_set_context (GstElement * element, GstContext * context)
+{
+  GstPrimaDetokenizer *self = GST_PRIMA_DETOKENIZER (element);
+
+  prima_element_model_set_context (element, context, &self->context_model);
+  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
+}
+
 static GstStateChangeReturn
 gst_prima_detokenizer_change_state (GstElement * element, GstStateChange transition)
 {
@@ -311,6 +334,7 @@ gst_prima_detokenizer_finalize (GObject * object)
   gst_prima_detokenizer_close (self);
   g_string_free (self->pending, TRUE);
   g_free (self->model);
+  g_clear_pointer (&self->context_model, prima_shared_model_unref);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -349,6 +373,7 @@ gst_prima_detokenizer_class_init (GstPrimaDetokenizerClass * klass)
           DEFAULT_SPECIAL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_detokenizer_change_state);
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_prima_detokenizer_set_context);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -362,10 +387,12 @@ gst_prima_detokenizer_init (GstPrimaDetokenizer * self)
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_prima_detokenizer_chain));
   gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_prima_detokenizer_sink_event));
+  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_prima_detokenizer_query));
   GST_PAD_SET_ACCEPT_TEMPLATE (self->sinkpad);
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
 
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_detokenizer_query));
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 

@@ -95,8 +95,10 @@ struct _GstPrimaTokenizer
   gchar *system_prompt;
 
   /* from READY to PAUSED */
-  gguf_file *file;
-  prima_tokenizer *tok;
+  PrimaSharedModel *shared;      /* in use from READY->PAUSED to PAUSED->READY */
+  PrimaSharedModel *context_model;       /* from the pipeline's "prima.model" context */
+  const gguf_file *file;        /* owned by shared */
+  const prima_tokenizer *tok;
   prima_chat_template_kind kind;
   gchar *bos_text, *eos_text;
 
@@ -185,11 +187,11 @@ gst_prima_tokenizer_open (GstPrimaTokenizer * self)
   path = g_strdup (self->model);
   GST_OBJECT_UNLOCK (self);
 
-  if (!prima_element_open_vocabulary (GST_ELEMENT (self), path, &self->file, &self->tok)) {
+  if (!prima_element_open_vocabulary (GST_ELEMENT (self), path, &self->context_model, FALSE, &self->shared,
+          &self->file, &self->tok)) {
     g_free (path);
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "model %s: %d tokens", path, prima_tokenizer_n_vocab (self->tok));
   g_free (path);
   return gst_prima_tokenizer_open_chat (self);
 }
@@ -197,8 +199,9 @@ gst_prima_tokenizer_open (GstPrimaTokenizer * self)
 static void
 gst_prima_tokenizer_close (GstPrimaTokenizer * self)
 {
-  g_clear_pointer (&self->tok, prima_tokenizer_free);
-  g_clear_pointer (&self->file, gguf_close);
+  self->tok = NULL;
+  self->file = NULL;
+  prima_element_release_model (GST_ELEMENT (self), &self->shared);
   g_clear_pointer (&self->bos_text, g_free);
   g_clear_pointer (&self->eos_text, g_free);
 }
@@ -669,6 +672,25 @@ gst_prima_tokenizer_src_event (GstPad * pad, GstObject * parent, GstEvent * even
   return gst_pad_event_default (pad, parent, event);
 }
 
+static gboolean
+gst_prima_tokenizer_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstPrimaTokenizer *self = GST_PRIMA_TOKENIZER (parent);
+
+  if (prima_element_model_query (GST_ELEMENT (self), query, &self->shared, &self->model, &self->context_model))
+    return TRUE;
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static void
+gst_prima_tokenizer_set_context (GstElement * element, GstContext * context)
+{
+  GstPrimaTokenizer *self = GST_PRIMA_TOKENIZER (element);
+
+  prima_element_model_set_context (element, context, &self->context_model);
+  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
+}
+
 static GstStateChangeReturn
 gst_prima_tokenizer_change_state (GstElement * element, GstStateChange transition)
 {
@@ -795,6 +817,7 @@ gst_prima_tokenizer_finalize (GObject * object)
   g_free (self->chat_template);
   g_free (self->system_prompt);
   g_free (self->model);
+  g_clear_pointer (&self->context_model, prima_shared_model_unref);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -884,6 +907,7 @@ gst_prima_tokenizer_class_init (GstPrimaTokenizerClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_tokenizer_change_state);
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_prima_tokenizer_set_context);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -897,11 +921,13 @@ gst_prima_tokenizer_init (GstPrimaTokenizer * self)
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_prima_tokenizer_chain));
   gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_prima_tokenizer_sink_event));
+  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_prima_tokenizer_query));
   GST_PAD_SET_ACCEPT_TEMPLATE (self->sinkpad);
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
 
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_tokenizer_src_event));
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_tokenizer_query));
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 

@@ -66,7 +66,13 @@
  * Queries:
  *
  *   prima-context       custom, answered by primalayers: n-ctx (KV positions)
- *                       and the next position it will evaluate. */
+ *                       and the next position it will evaluate.
+ *
+ * Contexts (GstContext, GST_QUERY_CONTEXT and the NEED/HAVE_CONTEXT messages):
+ *
+ *   prima.model         the model of a chain, shared by the elements that
+ *                       read it (prima-shared-model.h: prima_model_context_new
+ *                       and prima_model_context_parse). */
 #pragma once
 
 #include <gst/gst.h>

@@ -21,7 +21,7 @@
  *
  * ## Example launch line
  * |[
- * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaloop channel=story model=tests/data/stories260K-f32.gguf n-predict=32 ! primalayers model=tests/data/stories260K-f32.gguf ! primasampler temperature=0 ! tee name=t ! queue ! primadetokenizer model=tests/data/stories260K-f32.gguf ! primafdsink fd=1 t. ! primafeedback channel=story
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaloop channel=story n-predict=32 ! primalayers ! primasampler temperature=0 ! tee name=t ! queue ! primadetokenizer ! primafdsink fd=1 t. ! primafeedback channel=story
  * ]| generates 32 tokens, with the feedback on the channel "story".
  *
  * Since: 0.1

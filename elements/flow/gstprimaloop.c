@@ -46,7 +46,7 @@
  *
  * ## Example launch line
  * |[
- * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaloop model=tests/data/stories260K-f32.gguf n-predict=64 ! primalayers model=tests/data/stories260K-f32.gguf ! primasampler temperature=0 ! tee name=t ! queue ! primadetokenizer model=tests/data/stories260K-f32.gguf ! primafdsink fd=1 t. ! primafeedback
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaloop n-predict=64 ! primalayers ! primasampler temperature=0 ! tee name=t ! queue ! primadetokenizer ! primafdsink fd=1 t. ! primafeedback
  * ]| continues the prompt with 64 greedily chosen tokens.
  *
  * Since: 0.1
@@ -1167,13 +1167,17 @@ gst_prima_loop_class_init (GstPrimaLoopClass * klass)
    * GstPrimaLoop:model:
    *
    * Path of the GGUF model whose tokenizer gives the end-of-generation
-   * tokens and the text matched against #GstPrimaLoop:stop. Without it
-   * neither is detected.
+   * tokens and the text matched against #GstPrimaLoop:stop. Without a
+   * model (here or in the chain) neither is detected.
+   * Unset (since 0.2): the model of the chain, from a linked element that
+   * names one or from the pipeline's "prima.model" context (docs/elements.md);
+   * a model that differs from the chain's is an error naming both.
    *
    * Since: 0.1
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model", "Path of the GGUF model file (for its end-of-generation tokens)", NULL,
+      g_param_spec_string ("model", "Model",
+          "Path of the GGUF model file, for its end-of-generation tokens (unset: the model of the pipeline)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   /**
    * GstPrimaLoop:stop:

@@ -37,10 +37,10 @@
  *
  * ## Example launch line
  * |[
- * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf threads=2 ! fakesink dump=true
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers threads=2 ! fakesink dump=true
  * ]| dumps the logits of the prompt's last token.
  * |[
- * printf 'Once upon a time' | gst-launch-1.0 -m fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf prefetch-mode=advise release-policy=always ! fakesink
+ * printf 'Once upon a time' | gst-launch-1.0 -m fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers prefetch-mode=advise release-policy=always ! fakesink
  * ]| shows the prima-loading messages of the first pass, with the weights
  * read ahead by advice and released after each use.
  *
@@ -817,11 +817,14 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
    * Path of the GGUF model. Its weights stay in the file mapping; only the
    * KV cache and scratch memory are allocated. Loaded when the element goes
    * to PAUSED.
+   * Unset (since 0.2): the model of the chain, from a linked element that
+   * names one or from the pipeline's "prima.model" context (docs/elements.md);
+   * a model that differs from the chain's is an error naming both.
    *
    * Since: 0.1
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model", "Path of the GGUF model file", NULL, PARAM_FLAGS));
+      g_param_spec_string ("model", "Model", "Path of the GGUF model file (unset: the model of the pipeline)", NULL, PARAM_FLAGS));
   /**
    * GstPrimaLayers:context-size:
    *

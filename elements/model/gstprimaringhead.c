@@ -34,7 +34,7 @@
  * A ring of one: the head's own server takes its hidden states back.
  * |[
  * export PRIMA_CLUSTER_KEY=$(openssl rand -hex 32)
- * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaringhead name=head model=tests/data/stories260K-f32.gguf windows=0-5 ! fakesink dump=true head.ring_src ! primawssink url=ws://127.0.0.1:9000 rank=0 peer-rank=0 world=1 primawssrc port=9000 rank=0 peer-rank=0 ! head.ring_sink
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaringhead name=head windows=0-5 ! fakesink dump=true head.ring_src ! primawssink url=ws://127.0.0.1:9000 rank=0 peer-rank=0 world=1 primawssrc port=9000 rank=0 peer-rank=0 ! head.ring_sink
  * ]| dumps the logits of the prompt's last token.
  *
  * Since: 0.2
@@ -776,11 +776,14 @@ gst_prima_ring_head_class_init (GstPrimaRingHeadClass * klass)
    *
    * Path of the GGUF model (the same model as every worker's). Loaded when
    * the element goes to PAUSED.
+   * Unset (since 0.2): the model of the chain, from a linked element that
+   * names one or from the pipeline's "prima.model" context (docs/elements.md);
+   * a model that differs from the chain's is an error naming both.
    *
    * Since: 0.2
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model", "Path of the GGUF model file", NULL, PARAM_FLAGS));
+      g_param_spec_string ("model", "Model", "Path of the GGUF model file (unset: the model of the pipeline)", NULL, PARAM_FLAGS));
   /**
    * GstPrimaRingHead:context-size:
    *

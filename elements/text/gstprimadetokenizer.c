@@ -14,7 +14,7 @@
  *
  * ## Example launch line
  * |[
- * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primadetokenizer model=tests/data/stories260K-f32.gguf ! primafdsink fd=1
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primadetokenizer ! primafdsink fd=1
  * ]| prints the prompt back from its tokens (" Once upon a time": the BOS renders as nothing, and
  * SentencePiece's word-start mark as a space).
  *
@@ -353,11 +353,14 @@ gst_prima_detokenizer_class_init (GstPrimaDetokenizerClass * klass)
    *
    * Path of the GGUF model whose vocabulary is used. The file is opened
    * when the element goes to PAUSED.
+   * Unset (since 0.2): the model of the chain, from a linked element that
+   * names one or from the pipeline's "prima.model" context (docs/elements.md);
+   * a model that differs from the chain's is an error naming both.
    *
    * Since: 0.1
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model", "Path of the GGUF model file", NULL,
+      g_param_spec_string ("model", "Model", "Path of the GGUF model file (unset: the model of the pipeline)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   /**

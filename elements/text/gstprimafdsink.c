@@ -16,7 +16,7 @@
  *
  * ## Example launch line
  * |[
- * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primadetokenizer model=tests/data/stories260K-f32.gguf ! primafdsink
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primadetokenizer ! primafdsink
  * ]| prints the prompt back from its tokens on standard output.
  *
  * Since: 0.1

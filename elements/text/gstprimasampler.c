@@ -20,7 +20,7 @@
  *
  * ## Example launch line
  * |[
- * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf ! primasampler temperature=0 ! primadetokenizer model=tests/data/stories260K-f32.gguf ! primafdsink fd=1
+ * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers ! primasampler temperature=0 ! primadetokenizer ! primafdsink fd=1
  * ]| prints the greedy next token of the prompt (",").
  *
  * Since: 0.1

@@ -836,11 +836,14 @@ gst_prima_tokenizer_class_init (GstPrimaTokenizerClass * klass)
    *
    * Path of the GGUF model whose tokenizer is used. The file is opened when
    * the element goes to PAUSED.
+   * Unset (since 0.2): the model of the chain, from a linked element that
+   * names one or from the pipeline's "prima.model" context (docs/elements.md);
+   * a model that differs from the chain's is an error naming both.
    *
    * Since: 0.1
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model", "Path of the GGUF model file", NULL,
+      g_param_spec_string ("model", "Model", "Path of the GGUF model file (unset: the model of the pipeline)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   /**

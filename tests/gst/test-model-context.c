@@ -79,9 +79,10 @@ model_arg (guint where, guint flag, const gchar * path)
 }
 
 /* Generates 12 greedy tokens with model= on the elements in @where
- * (@detok_path: the detokenizer's model, NULL: the same). */
+ * (@detok_path: the detokenizer's model, NULL: the same; @app_model: a
+ * "prima.model" context the application sets on the pipeline). */
 static Run *
-run_pipeline (guint where, const gchar * detok_path)
+run_pipeline_full (guint where, const gchar * detok_path, PrimaSharedModel * app_model)
 {
   gchar *model = test_data_path (MODEL), *input = prompt_file ();
   gchar *a = model_arg (where, ON_TOKENIZER, model), *b = model_arg (where, ON_LOOP, model);
@@ -108,6 +109,11 @@ run_pipeline (guint where, const gchar * detok_path)
   g_signal_connect (sink, "handoff", G_CALLBACK (on_text), run);
   gst_object_unref (sink);
 
+  if (app_model) {
+    context = prima_model_context_new (app_model);
+    gst_element_set_context (pipeline, context);
+    gst_context_unref (context);
+  }
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   bus = gst_element_get_bus (pipeline);
   msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
@@ -138,6 +144,12 @@ run_pipeline (guint where, const gchar * detok_path)
   g_free (d);
   g_free (model);
   return run;
+}
+
+static Run *
+run_pipeline (guint where, const gchar * detok_path)
+{
+  return run_pipeline_full (where, detok_path, NULL);
 }
 
 static void
@@ -195,6 +207,35 @@ GST_START_TEST (test_vocabulary_parsed_once)
     g_free (model);
     run_free (run);
   }
+}
+
+GST_END_TEST;
+
+/* No element names the model: the application's context gives it. */
+GST_START_TEST (test_application_context)
+{
+  gchar *path = test_data_path (MODEL);
+  Run *all = run_pipeline (ON_ALL, NULL), *run;
+  PrimaSharedModel *model;
+
+  /* once that run lets go of its model, the cache makes a fresh one */
+  g_clear_pointer (&all->model, prima_shared_model_unref);
+  model = prima_shared_model_get (path, NULL);
+
+  fail_unless (model != NULL);
+  fail_unless_equals_int (prima_shared_model_get_vocabulary_users (model), 0);
+  run = run_pipeline_full (0, NULL, model);
+  fail_unless (run->error == NULL, "%s", run->error);
+  fail_unless (run->tokens->len == all->tokens->len && memcmp (run->tokens->data, all->tokens->data,
+          run->tokens->len) == 0, "other tokens");
+  fail_unless_equals_string (run->text->str, all->text->str);
+  /* the elements read the application's model: one parse for the three */
+  fail_unless_equals_int (prima_shared_model_get_vocabulary_parses (model), 1);
+  fail_unless_equals_int (prima_shared_model_get_vocabulary_users (model), 3);
+  run_free (run);
+  run_free (all);
+  prima_shared_model_unref (model);
+  g_free (path);
 }
 
 GST_END_TEST;
@@ -259,6 +300,7 @@ model_context_suite (void)
   tcase_add_test (tc, test_cache_by_file);
   tcase_add_test (tc, test_named_once);
   tcase_add_test (tc, test_vocabulary_parsed_once);
+  tcase_add_test (tc, test_application_context);
   tcase_add_test (tc, test_two_models);
   tcase_add_test (tc, test_no_model);
   return s;

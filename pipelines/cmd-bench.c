@@ -13,6 +13,7 @@
 #include "prima-caps.h"
 #include "prima-events.h"
 #include "cli-args.h"
+#include "cmd-options.h"
 #include "forward.h"
 #include "sampler.h"
 #include "membw.h"
@@ -378,8 +379,8 @@ prima_cmd_bench (int argc, char **argv)
   int n_threads = 0, n_gen = 64, reps = 2;
   gint64 bw_mib = 1024;
   int hop_embd = 4096, hop_iterations = 2000;
-  gboolean help, hop = FALSE, pipeline = FALSE, prefetch = FALSE, force = FALSE, verbose = FALSE;
-  const char *prefetch_mode = NULL, *release_policy = NULL;
+  gboolean help, hop = FALSE, pipeline = FALSE, verbose = FALSE;
+  PrimaMemoryFlags mem_flags = { 0 };
   PrimaMemoryOptions mem;
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
@@ -393,12 +394,12 @@ prima_cmd_bench (int argc, char **argv)
     {"--hop", CLI_FLAG, &hop, NULL, "per-hop latency of the ring on loopback (one token, two ring links, no model)"},
     {"--n-embd", CLI_INT, &hop_embd, "N", "--hop: floats per frame (default 4096)", CLI_RANGE (1, 1 << 24)},
     {"--iterations", CLI_INT, &hop_iterations, "N", "--hop: round trips to time (default 2000)", CLI_RANGE (1, G_MAXINT)},
-    {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
-    {"--force", CLI_FLAG, &force, NULL, "fault the next window in from a helper thread (implies --prefetch)"},
-    {"--prefetch-mode", CLI_STRING, &prefetch_mode, "MODE", "none, advise or force (default: see docs/memory.md)"},
-    {"--release-policy", CLI_STRING, &release_policy, "POLICY",
-      "drop windows' pages after use: auto (when the windows do not fit), never, always"},
     {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end (resident weights, KV, pressure)"},
+  };
+  cli_option mem_storage[PRIMA_MEMORY_GROUP_MAX];
+  const cli_group groups[] = {
+    {NULL, options, G_N_ELEMENTS (options)},
+    prima_memory_option_group (&mem_flags, mem_storage),
   };
   prima_model *model = NULL;
   prima_context *ctx = NULL;
@@ -411,8 +412,8 @@ prima_cmd_bench (int argc, char **argv)
   guint64 weight_bytes;
   GRand *rand;
 
-  if (!cli_parse ("bench", "[-m MODEL] [-t N] [-p 128,512] [-n 64]", options, G_N_ELEMENTS (options), argc, argv,
-          &help, NULL))
+  if (!cli_parse_groups ("bench", "[-m MODEL] [-t N] [-p 128,512] [-n 64]", groups, G_N_ELEMENTS (groups), argc,
+          argv, &help, NULL))
     return 2;
   if (help)
     return 0;
@@ -427,7 +428,7 @@ prima_cmd_bench (int argc, char **argv)
   }
   if (n_threads <= 0)
     n_threads = (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
-  if (!prima_memory_options_parse ("bench", prefetch, force, prefetch_mode, release_policy, &mem))
+  if (!prima_memory_options_parse ("bench", &mem_flags, &mem))
     return 2;
   prima_memwatch_global_start ();
   if (pipeline)

@@ -15,6 +15,7 @@
 #include "prima-commands.h"
 #include "prima-pipeline.h"
 #include "cli-args.h"
+#include "cmd-options.h"
 #include "sampler.h"
 #include "prima-caps.h"
 #include "prima-events.h"
@@ -307,12 +308,12 @@ prima_cmd_run (int argc, char **argv)
   const char *system_prompt = NULL, *chat_template = NULL;
   int n_predict = -1, n_ctx = 4096, n_threads = 0, n_batch = 512, n_gpu_layers = 0;
   gboolean ignore_eos = FALSE, no_display_prompt = FALSE, conversation = FALSE, verbose = FALSE, help;
-  gboolean prefetch = FALSE, force = FALSE, no_context_shift = FALSE;
+  gboolean no_context_shift = FALSE;
   gboolean no_conversation = FALSE, interactive = FALSE, escape = FALSE, flash_attn = FALSE, no_mmap = FALSE;
   gboolean mlock = FALSE;
   GPtrArray *reverse_prompts = NULL;
   int n_keep = -1;
-  const char *prefetch_mode = NULL, *release_policy = NULL;
+  PrimaMemoryFlags mem_flags = { 0 };
   PrimaMemoryOptions mem;
   prima_sampler_params sp;
   gint64 seed = -1;
@@ -361,26 +362,13 @@ prima_cmd_run (int argc, char **argv)
     {"--mlock", CLI_FLAG, &mlock, NULL, "lock the weights in memory (mlockall; needs RLIMIT_MEMLOCK)"},
     {"--gpu-mem", CLI_STRING, &gpu_mem, "GiB", "GPU memory to use (no GPU backend yet)"},
     {"--ids-out", CLI_STRING, &ids_out, "FILE", "write the generated token ids to FILE"},
-    {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
-    {"--force", CLI_FLAG, &force, NULL, "fault the next window in from a helper thread (implies --prefetch)"},
-    {"--prefetch-mode", CLI_STRING, &prefetch_mode, "MODE", "none, advise or force (default: see docs/memory.md)"},
-    {"--release-policy", CLI_STRING, &release_policy, "POLICY",
-      "drop windows' pages after use: auto (when the windows do not fit), never, always"},
     {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end; -cnv: each turn's token counts"},
-    {"--world", CLI_INT, &ring.world, "N", "ring: devices in the ring (this one is the head, rank 0)",
-      CLI_RANGE (1, G_MAXINT)},
-    {"--rank", CLI_INT, &ring.rank, "R", "ring: this device's rank (0 for prima run)", CLI_RANGE (0, 0)},
-    {"--master", CLI_STRING, &ring.master, "IP", "ring: the head's address (accepted for prima.cpp's flags)"},
-    {"--next", CLI_STRING, &ring.next, "IP", "ring: address of rank 1 (default 127.0.0.1)"},
-    {"--port", CLI_INT, &ring.port, "BASE", "ring: data port of rank r is BASE+r (default 9000)", CLI_RANGE (1, 65535)},
-    {"-lw,--layer-window", CLI_STRING, &ring.lw, "a,b,..", "ring: layers per device and cycle, in rank order"},
-    {"-k,--rounds", CLI_INT, &ring.k, "N", "ring: rounds per token (default: from -lw)", CLI_RANGE (1, G_MAXINT)},
-    {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
-    {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
-    {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key",
-      CLI_RANGE (1, PRIMA_RING_LOCAL_MAX)},
-    {"--ring-timeout", CLI_INT, &ring.ring_timeout_s, "S",
-      "ring: give up when a device has not answered in S s (default 120, 0: never)", CLI_RANGE (0, G_MAXINT)},
+  };
+  cli_option ring_storage[PRIMA_RING_GROUP_MAX], mem_storage[PRIMA_MEMORY_GROUP_MAX];
+  const cli_group groups[] = {
+    {NULL, options, G_N_ELEMENTS (options)},
+    prima_memory_option_group (&mem_flags, mem_storage),
+    prima_ring_option_group (&ring, PRIMA_RING_ROLE_HEAD, ring_storage),
   };
   RunState st = { 0 };
   GstElement *pipeline = NULL;
@@ -390,7 +378,7 @@ prima_cmd_run (int argc, char **argv)
   Writer w;
   struct sigaction sa = { 0 };
 
-  if (!cli_parse ("run", "[-m MODEL] -p TEXT [-n N] [--temp T] [-cnv]", options, G_N_ELEMENTS (options), argc,
+  if (!cli_parse_groups ("run", "[-m MODEL] -p TEXT [-n N] [--temp T] [-cnv]", groups, G_N_ELEMENTS (groups), argc,
           argv, &help, NULL) || help) {
     if (reverse_prompts)
       g_ptr_array_free (reverse_prompts, TRUE);
@@ -435,7 +423,7 @@ prima_cmd_run (int argc, char **argv)
   }
   if (n_gpu_layers > 0 || gpu_mem)
     fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
-  if (!prima_memory_options_parse ("run", prefetch, force, prefetch_mode, release_policy, &mem))
+  if (!prima_memory_options_parse ("run", &mem_flags, &mem))
     return 2;
   /* The baseline of memory pressure: before anything is mapped. */
   prima_memwatch_global_start ();

@@ -20,15 +20,28 @@ name_matches (const char *names, const char *arg)
 }
 
 static void
-print_usage (const char *command, const char *synopsis, const cli_option *options, int n_options)
+print_usage (const char *command, const char *synopsis, const cli_group *groups, int n_groups)
 {
-  printf ("usage: prima %s %s\n\noptions:\n", command, synopsis);
-  for (int i = 0; i < n_options; i++) {
-    char *left = g_strdup_printf ("%s%s%s", options[i].names, options[i].arg_name ? " " : "",
-        options[i].arg_name ? options[i].arg_name : "");
-    printf ("  %-28s %s\n", left, options[i].help);
-    g_free (left);
+  printf ("usage: prima %s %s\n", command, synopsis);
+  for (int g = 0; g < n_groups; g++) {
+    printf ("\n%s:\n", groups[g].title ? groups[g].title : "options");
+    for (int i = 0; i < groups[g].n_options; i++) {
+      const cli_option *o = &groups[g].options[i];
+      char *left = g_strdup_printf ("%s%s%s", o->names, o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
+      printf ("  %-28s %s\n", left, o->help);
+      g_free (left);
+    }
   }
+}
+
+static const cli_option *
+find_option (const cli_group *groups, int n_groups, const char *opt)
+{
+  for (int g = 0; g < n_groups; g++)
+    for (int k = 0; k < groups[g].n_options; k++)
+      if (name_matches (groups[g].options[k].names, opt))
+        return &groups[g].options[k];
+  return NULL;
 }
 
 static gboolean show_messages;
@@ -134,8 +147,8 @@ bad:
 }
 
 gboolean
-cli_parse (const char *command, const char *synopsis, const cli_option *options,
-    int n_options, int argc, char **argv, gboolean *help_shown, GPtrArray **positional)
+cli_parse_groups (const char *command, const char *synopsis, const cli_group *groups, int n_groups,
+    int argc, char **argv, gboolean *help_shown, GPtrArray **positional)
 {
   *help_shown = FALSE;
   if (positional)
@@ -148,7 +161,7 @@ cli_parse (const char *command, const char *synopsis, const cli_option *options,
     gboolean ok;
 
     if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0) {
-      print_usage (command, synopsis, options, n_options);
+      print_usage (command, synopsis, groups, n_groups);
       *help_shown = TRUE;
       return TRUE;
     }
@@ -174,9 +187,7 @@ cli_parse (const char *command, const char *synopsis, const cli_option *options,
     } else {
       opt = g_strdup (arg);
     }
-    for (int k = 0; k < n_options && o == NULL; k++)
-      if (name_matches (options[k].names, opt))
-        o = &options[k];
+    o = find_option (groups, n_groups, opt);
     if (o == NULL) {
       fprintf (stderr, "prima %s: unknown option '%s' (see 'prima %s --help')\n", command, opt, command);
       g_free (opt);
@@ -203,4 +214,12 @@ cli_parse (const char *command, const char *synopsis, const cli_option *options,
   if (positional && *positional)
     g_ptr_array_add (*positional, NULL);
   return TRUE;
+}
+
+gboolean
+cli_parse (const char *command, const char *synopsis, const cli_option *options,
+    int n_options, int argc, char **argv, gboolean *help_shown, GPtrArray **positional)
+{
+  const cli_group group = { NULL, options, n_options };
+  return cli_parse_groups (command, synopsis, &group, 1, argc, argv, help_shown, positional);
 }

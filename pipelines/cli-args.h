@@ -42,9 +42,22 @@ void cli_print_version (void);
 void cli_log_setup (void);
 void cli_show_messages (void);
 
-/* Parse argv (argv[0] is the command name); n_options entries. Unknown
- * options or bad values print one line to stderr and return FALSE. --help
- * prints the usage and sets *help_shown. Leftover positional arguments are
- * returned in *positional (NULL-terminated, may be NULL). */
+/* Options that several commands share (the ring flags, the memory flags:
+ * pipelines/cmd-options.h) come as a group, defined once; --help prints each
+ * group under its title, as llama-cli prints its parameter groups. */
+typedef struct {
+  const char *title;            /* "ring options", NULL for the command's own */
+  const cli_option *options;
+  int n_options;
+} cli_group;
+
+/* Parse argv (argv[0] is the command name) against the options of all
+ * n_groups groups. Unknown options or bad values print one line to stderr
+ * and return FALSE. --help prints the usage and sets *help_shown. Leftover
+ * positional arguments are returned in *positional (NULL-terminated, may be
+ * NULL). */
+gboolean cli_parse_groups (const char *command, const char *synopsis, const cli_group *groups, int n_groups,
+    int argc, char **argv, gboolean *help_shown, GPtrArray **positional);
+/* cli_parse_groups with one untitled group of n_options entries. */
 gboolean cli_parse (const char *command, const char *synopsis, const cli_option *options,
     int n_options, int argc, char **argv, gboolean *help_shown, GPtrArray **positional);

@@ -13,11 +13,12 @@
 #include "prima-caps.h"
 #include "prima-events.h"
 #include "cli-args.h"
+#include "cmd-options.h"
 #include "forward.h"
 #include "sampler.h"
 #include "membw.h"
 #include "memstat.h"
-#include "net/ring-link.h"
+#include "ring-bench.h"
 
 static double
 seconds_since (gint64 t0)
@@ -266,109 +267,33 @@ out:
   return status;
 }
 
-/* prima bench --hop: the latency of one ring hop on loopback. Two ring-link
- * endpoints in this process (a server that echoes every frame from its I/O
- * thread, a client that sends one token's activations, n_embd f32, and waits
- * for the echo with prima_link_pop, as the layers element does); the per-hop
- * figure is half the round trip. Same protocol, authentication and
- * TCP_NODELAY as the ring. */
-static gboolean
-hop_echo_cb (prima_link *link, const prima_link_event *ev, gpointer data)
-{
-  if (ev->type != PRIMA_LINK_EVENT_FRAME)
-    return FALSE;
-  prima_link_send_frame (link, &ev->frame, ev->payload, NULL);
-  return TRUE;
-}
-
+/* prima bench --hop: the latency of one ring hop on loopback (ring-bench.h:
+ * two ring links in this process, one echoing); the per-hop figure is half
+ * the round trip. */
 static int
 bench_hop (int n_embd, int iterations)
 {
-  int warmup = MAX (iterations / 10, 50), total = warmup + iterations, status = 1;
-  char *keyhex = prima_cluster_key_generate_hex ();
-  prima_cluster_key *key = prima_cluster_key_new (keyhex, NULL);
-  prima_link_config cfg = { 0 };
-  prima_link *server = NULL, *client = NULL;
-  prima_frame_header h;
-  GArray *rtt = g_array_sized_new (FALSE, FALSE, sizeof (double), iterations);
-  float *x = g_new (float, n_embd);
+  PrimaHopTiming t;
   GError *err = NULL;
-  char *url = NULL;
+  double *r, med, p99;
+  guint n;
 
-  g_free (keyhex);
-  for (int i = 0; i < n_embd; i++)
-    x[i] = i * 1e-3f;
-  cfg.role = PRIMA_LINK_SERVER;
-  cfg.rank = 1;
-  cfg.peer_rank = 0;
-  cfg.key = key;
-  cfg.bind_address = "127.0.0.1";
-  cfg.on_event = hop_echo_cb;
-  if (!(server = prima_link_new (&cfg, &err)))
-    goto fail;
-  url = g_strdup_printf ("ws://127.0.0.1:%u", prima_link_get_port (server));
-  memset (&cfg, 0, sizeof cfg);
-  cfg.role = PRIMA_LINK_CLIENT;
-  cfg.rank = 0;
-  cfg.peer_rank = 1;
-  cfg.key = key;
-  cfg.url = url;
-  cfg.connect_timeout_ms = 5000;
-  if (!(client = prima_link_new (&cfg, &err)) || !prima_link_wait_ready (client, 10 * G_USEC_PER_SEC, &err))
-    goto fail;
-  prima_link_wait_ready (server, G_USEC_PER_SEC, NULL);
-  prima_frame_header_init (&h, PRIMA_FRAME_TYPE_HIDDEN, PRIMA_FRAME_DTYPE_F32, 0, 0, 1, 1, (guint32) n_embd);
-  for (int i = 0; i < total; i++) {
-    prima_link_event *ev;
-    gint64 t0 = g_get_monotonic_time ();
-    h.pos0 = i;
-    if (!prima_link_send_frame (client, &h, x, &err))
-      goto fail;
-    for (;;) {
-      if (!(ev = prima_link_pop (client, 5 * G_USEC_PER_SEC))) {
-        g_set_error (&err, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_TIMEOUT, "no echo within 5 s");
-        goto fail;
-      }
-      if (ev->type == PRIMA_LINK_EVENT_FRAME && ev->frame.pos0 == i)
-        break;
-      if (ev->type == PRIMA_LINK_EVENT_LOST) {
-        g_set_error (&err, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_FAILED, "%s", ev->message ? ev->message : "link lost");
-        prima_link_event_free (ev);
-        goto fail;
-      }
-      prima_link_event_free (ev);
-    }
-    prima_link_event_free (ev);
-    if (i >= warmup) {
-      double ms = (g_get_monotonic_time () - t0) / 1e3;
-      g_array_append_val (rtt, ms);
-    }
+  if (!prima_link_measure_hop (n_embd, iterations, &t, &err)) {
+    fprintf (stderr, "prima bench --hop: %s\n", err ? err->message : "failed");
+    g_clear_error (&err);
+    return 1;
   }
-  g_array_sort (rtt, compare_doubles);
-  {
-    double *r = (double *) rtt->data, med = median (rtt);
-    double p99 = r[MIN ((guint) (rtt->len * 0.99), rtt->len - 1)];
-    printf ("ring hop on loopback: one token of n_embd %d f32 (%d bytes per frame), %d echoed round trips "
-        "(after %d to warm up)\n", n_embd, PRIMA_FRAME_HEADER_SIZE + n_embd * 4, iterations, warmup);
-    printf ("round trip: min %.3f  median %.3f  p99 %.3f  max %.3f ms\n", r[0], med, p99, r[rtt->len - 1]);
-    printf ("per hop (half the round trip): median %.3f ms, p99 %.3f ms (target < 0.3 ms: %s)\n", med / 2, p99 / 2,
-        med / 2 < 0.3 ? "met" : "missed");
-  }
-  status = 0;
-  goto out;
-fail:
-  fprintf (stderr, "prima bench --hop: %s\n", err ? err->message : "failed");
-  g_clear_error (&err);
-out:
-  if (client)
-    prima_link_free (client);
-  if (server)
-    prima_link_free (server);
-  prima_cluster_key_unref (key);
-  g_array_free (rtt, TRUE);
-  g_free (url);
-  g_free (x);
-  return status;
+  r = (double *) t.rtt_ms->data;
+  n = t.rtt_ms->len;
+  med = median (t.rtt_ms);
+  p99 = r[MIN ((guint) (n * 0.99), n - 1)];
+  printf ("ring hop on loopback: one token of n_embd %d f32 (%u bytes per frame), %d echoed round trips "
+      "(after %d to warm up)\n", n_embd, t.frame_bytes, iterations, t.warmup);
+  printf ("round trip: min %.3f  median %.3f  p99 %.3f  max %.3f ms\n", r[0], med, p99, r[n - 1]);
+  printf ("per hop (half the round trip): median %.3f ms, p99 %.3f ms (target < 0.3 ms: %s)\n", med / 2, p99 / 2,
+      med / 2 < 0.3 ? "met" : "missed");
+  prima_hop_timing_clear (&t);
+  return 0;
 }
 
 int
@@ -378,8 +303,8 @@ prima_cmd_bench (int argc, char **argv)
   int n_threads = 0, n_gen = 64, reps = 2;
   gint64 bw_mib = 1024;
   int hop_embd = 4096, hop_iterations = 2000;
-  gboolean help, hop = FALSE, pipeline = FALSE, prefetch = FALSE, force = FALSE, verbose = FALSE;
-  const char *prefetch_mode = NULL, *release_policy = NULL;
+  gboolean help, hop = FALSE, pipeline = FALSE, verbose = FALSE;
+  PrimaMemoryFlags mem_flags = { 0 };
   PrimaMemoryOptions mem;
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
@@ -393,12 +318,12 @@ prima_cmd_bench (int argc, char **argv)
     {"--hop", CLI_FLAG, &hop, NULL, "per-hop latency of the ring on loopback (one token, two ring links, no model)"},
     {"--n-embd", CLI_INT, &hop_embd, "N", "--hop: floats per frame (default 4096)", CLI_RANGE (1, 1 << 24)},
     {"--iterations", CLI_INT, &hop_iterations, "N", "--hop: round trips to time (default 2000)", CLI_RANGE (1, G_MAXINT)},
-    {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
-    {"--force", CLI_FLAG, &force, NULL, "fault the next window in from a helper thread (implies --prefetch)"},
-    {"--prefetch-mode", CLI_STRING, &prefetch_mode, "MODE", "none, advise or force (default: see docs/memory.md)"},
-    {"--release-policy", CLI_STRING, &release_policy, "POLICY",
-      "drop windows' pages after use: auto (when the windows do not fit), never, always"},
     {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end (resident weights, KV, pressure)"},
+  };
+  cli_option mem_storage[PRIMA_MEMORY_GROUP_MAX];
+  const cli_group groups[] = {
+    {NULL, options, G_N_ELEMENTS (options)},
+    prima_memory_option_group (&mem_flags, mem_storage),
   };
   prima_model *model = NULL;
   prima_context *ctx = NULL;
@@ -411,8 +336,8 @@ prima_cmd_bench (int argc, char **argv)
   guint64 weight_bytes;
   GRand *rand;
 
-  if (!cli_parse ("bench", "[-m MODEL] [-t N] [-p 128,512] [-n 64]", options, G_N_ELEMENTS (options), argc, argv,
-          &help, NULL))
+  if (!cli_parse_groups ("bench", "[-m MODEL] [-t N] [-p 128,512] [-n 64]", groups, G_N_ELEMENTS (groups), argc,
+          argv, &help, NULL))
     return 2;
   if (help)
     return 0;
@@ -427,7 +352,7 @@ prima_cmd_bench (int argc, char **argv)
   }
   if (n_threads <= 0)
     n_threads = (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
-  if (!prima_memory_options_parse ("bench", prefetch, force, prefetch_mode, release_policy, &mem))
+  if (!prima_memory_options_parse ("bench", &mem_flags, &mem))
     return 2;
   prima_memwatch_global_start ();
   if (pipeline)

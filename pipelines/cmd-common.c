@@ -212,37 +212,6 @@ prima_process_escapes (const char *text)
   return g_string_free (s, FALSE);
 }
 
-gboolean
-prima_memory_options_parse (const char *command, gboolean prefetch, gboolean force, const char *prefetch_mode,
-    const char *release_policy, PrimaMemoryOptions *out)
-{
-  out->prefetch = PRIMA_PREFETCH_DEFAULT;
-  out->release = PRIMA_RELEASE_DEFAULT;
-  if (prefetch_mode && !prima_prefetch_mode_from_name (prefetch_mode, &out->prefetch)) {
-    fprintf (stderr, "prima %s: unknown --prefetch-mode '%s' (none, advise, force)\n", command, prefetch_mode);
-    return FALSE;
-  }
-  if (release_policy && !prima_release_policy_from_name (release_policy, &out->release)) {
-    fprintf (stderr, "prima %s: unknown --release-policy '%s' (auto, never, always)\n", command, release_policy);
-    return FALSE;
-  }
-  if (force)
-    out->prefetch = PRIMA_PREFETCH_FORCE;
-  else if (prefetch)
-    out->prefetch = PRIMA_PREFETCH_ADVISE;
-  return TRUE;
-}
-
-void
-prima_memory_options_apply (const PrimaMemoryOptions *mem, GstElement *pipeline)
-{
-  /* the elements' GEnums have the core's values */
-  if (mem->prefetch != PRIMA_PREFETCH_DEFAULT)
-    prima_pipeline_set (pipeline, "layers", "prefetch-mode", (gint) mem->prefetch, NULL);
-  if (mem->release != PRIMA_RELEASE_DEFAULT)
-    prima_pipeline_set (pipeline, "layers", "release-policy", (gint) mem->release, NULL);
-}
-
 /* On the streaming thread that faults the weights in, as it happens: the
  * line comes before the first token's text, as when the engine printed it. */
 static GstBusSyncReply

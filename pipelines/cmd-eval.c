@@ -14,6 +14,7 @@
 #include "prima-caps.h"
 #include "ring-head.h"
 #include "cli-args.h"
+#include "cmd-options.h"
 #include "forward.h"
 
 /* The next error on the bus, printed; TRUE when there was one. */
@@ -135,20 +136,11 @@ prima_cmd_eval (int argc, char **argv)
     {"--logits", CLI_STRING, &logits_path, "FILE", "write n_tokens x n_vocab float32 logits (little-endian) here"},
     {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
     {"-b,--batch-size", CLI_INT, &n_batch, "N", "tokens per compute chunk (default 512)", CLI_RANGE (1, G_MAXINT)},
-    {"--world", CLI_INT, &ring.world, "N", "ring: devices in the ring (this one is the head, rank 0)",
-      CLI_RANGE (1, G_MAXINT)},
-    {"--rank", CLI_INT, &ring.rank, "R", "ring: this device's rank (0 for prima eval)", CLI_RANGE (0, 0)},
-    {"--master", CLI_STRING, &ring.master, "IP", "ring: the head's address (accepted for prima.cpp's flags)"},
-    {"--next", CLI_STRING, &ring.next, "IP", "ring: address of rank 1 (default 127.0.0.1)"},
-    {"--port", CLI_INT, &ring.port, "BASE", "ring: data port of rank r is BASE+r (default 9000)", CLI_RANGE (1, 65535)},
-    {"-lw,--layer-window", CLI_STRING, &ring.lw, "a,b,..", "ring: layers per device and cycle, in rank order"},
-    {"-k,--rounds", CLI_INT, &ring.k, "N", "ring: rounds per token (default: from -lw)", CLI_RANGE (1, G_MAXINT)},
-    {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
-    {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
-    {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key",
-      CLI_RANGE (1, PRIMA_RING_LOCAL_MAX)},
-    {"--ring-timeout", CLI_INT, &ring.ring_timeout_s, "S",
-      "ring: give up when a device has not answered in S s (default 120, 0: never)", CLI_RANGE (0, G_MAXINT)},
+  };
+  cli_option ring_storage[PRIMA_RING_GROUP_MAX];
+  const cli_group groups[] = {
+    {NULL, options, G_N_ELEMENTS (options)},
+    prima_ring_option_group (&ring, PRIMA_RING_ROLE_HEAD, ring_storage),
   };
   prima_model *model = NULL;
   prima_tokenizer *tok = NULL;
@@ -159,7 +151,8 @@ prima_cmd_eval (int argc, char **argv)
   char *text = NULL;
   int status = 1;
 
-  if (!cli_parse ("eval", "[-m MODEL] -p TEXT --logits FILE", options, G_N_ELEMENTS (options), argc, argv, &help, NULL))
+  if (!cli_parse_groups ("eval", "[-m MODEL] -p TEXT --logits FILE", groups, G_N_ELEMENTS (groups), argc, argv, &help,
+          NULL))
     return 2;
   if (help)
     return 0;

@@ -15,6 +15,7 @@
 #include "prima-commands.h"
 #include "prima-pipeline.h"
 #include "cli-args.h"
+#include "cmd-options.h"
 #include "sampler.h"
 #include "prima-caps.h"
 #include "prima-events.h"
@@ -300,130 +301,144 @@ print_memory_report (void)
   g_string_free (s, TRUE);
 }
 
-int
-prima_cmd_run (int argc, char **argv)
-{
-  const char *model_path = NULL, *prompt = NULL, *file = NULL, *ids_out = NULL, *gpu_mem = NULL;
-  const char *system_prompt = NULL, *chat_template = NULL;
-  int n_predict = -1, n_ctx = 4096, n_threads = 0, n_batch = 512, n_gpu_layers = 0;
-  gboolean ignore_eos = FALSE, no_display_prompt = FALSE, conversation = FALSE, verbose = FALSE, help;
-  gboolean prefetch = FALSE, force = FALSE, no_context_shift = FALSE;
-  gboolean no_conversation = FALSE, interactive = FALSE, escape = FALSE, flash_attn = FALSE, no_mmap = FALSE;
-  gboolean mlock = FALSE;
-  GPtrArray *reverse_prompts = NULL;
-  int n_keep = -1;
-  const char *prefetch_mode = NULL, *release_policy = NULL;
-  PrimaMemoryOptions mem;
+/* The flags of prima run: llama-cli's, and the memory and ring groups. */
+typedef struct {
+  const char *model_path, *prompt, *file, *ids_out, *gpu_mem, *system_prompt, *chat_template;
+  int n_predict, n_ctx, n_threads, n_batch, n_gpu_layers, n_keep;
+  gboolean ignore_eos, no_display_prompt, conversation, verbose, no_context_shift;
+  gboolean no_conversation, interactive, escape, flash_attn, no_mmap, mlock;
+  GPtrArray *reverse_prompts;
   prima_sampler_params sp;
-  gint64 seed = -1;
-  PrimaRingOptions ring = PRIMA_RING_OPTIONS_INIT;
-  prima_sampler_params_init (&sp);
-  const cli_option options[] = {
-    {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt (-cnv: the first message; without -p/-f: standard input unless a terminal)"},
-    {"-f,--file", CLI_STRING, &file, "FILE", "read the prompt from a file"},
-    {"-e,--escape", CLI_FLAG, &escape, NULL, "process escapes (\\n, \\t, \\\\, \\\", \\xNN, ...) in the prompt"},
-    {"-n,--n-predict", CLI_INT, &n_predict, "N",
-      "tokens to predict (default -1: until EOS; -2: until the context is full, no context shift)", CLI_RANGE (-2, G_MAXINT)},
-    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size (default 4096, at most the model's; 0 = the model's)",
-      CLI_RANGE (0, G_MAXINT)},
-    {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
-    {"-b,--batch-size", CLI_INT, &n_batch, "N", "prompt tokens per compute chunk (accepted; 512)", CLI_RANGE (1, G_MAXINT)},
-    {"-s,--seed", CLI_INT64, &seed, "N", "random seed (default -1: random)", CLI_RANGE (-1, G_MAXUINT32 - 1)},
-    {"--temp", CLI_FLOAT, &sp.temperature, "T", "temperature (default 0.8; 0 = greedy)", CLI_RANGE (0, G_MAXFLOAT)},
-    {"--top-k", CLI_INT, &sp.top_k, "N", "top-k sampling (default 40, 0 = off)", CLI_RANGE (0, G_MAXINT)},
-    {"--top-p", CLI_FLOAT, &sp.top_p, "P", "top-p sampling, 0 to 1 (default 0.95, 1.0 = off)", CLI_RANGE (0, 1)},
-    {"--min-p", CLI_FLOAT, &sp.min_p, "P", "min-p sampling, 0 to 1 (default 0.05, 0.0 = off)", CLI_RANGE (0, 1)},
-    {"--repeat-penalty", CLI_FLOAT, &sp.repeat_penalty, "F", "penalize repeated tokens (default 1.0 = off)",
-      CLI_RANGE (0, G_MAXFLOAT)},
-    {"--repeat-last-n", CLI_INT, &sp.penalty_last_n, "N",
-      "tokens the penalties look back over (default 64, 0 = off, -1 = the context size)", CLI_RANGE (-1, MAX_REPEAT_LAST_N)},
-    {"--frequency-penalty", CLI_FLOAT, &sp.frequency_penalty, "F", "frequency penalty (default 0.0 = off)",
-      CLI_RANGE (-G_MAXFLOAT, G_MAXFLOAT)},
-    {"--presence-penalty", CLI_FLOAT, &sp.presence_penalty, "F", "presence penalty (default 0.0 = off)",
-      CLI_RANGE (-G_MAXFLOAT, G_MAXFLOAT)},
-    {"-r,--reverse-prompt", CLI_STRING_LIST, &reverse_prompts, "TEXT",
-      "stop generating when the text ends with TEXT (-cnv/-i: give the turn back); repeatable"},
-    {"--ignore-eos", CLI_FLAG, &ignore_eos, NULL, "keep generating after end-of-sequence"},
-    {"--no-display-prompt", CLI_FLAG, &no_display_prompt, NULL, "print only the generated text"},
-    {"-cnv,--conversation", CLI_FLAG, &conversation, NULL, "chat: user turns from stdin (exit, quit or EOF ends)"},
-    {"-no-cnv,--no-conversation", CLI_FLAG, &no_conversation, NULL, "no chat: generate from the prompt (the default)"},
-    {"-i,--interactive", CLI_FLAG, &interactive, NULL, "as -cnv, without a chat template: each line continues the text"},
-    {"--no-context-shift", CLI_FLAG, &no_context_shift, NULL, "-cnv: end the answer when the context is full"},
-    {"--keep", CLI_INT, &n_keep, "N", "-cnv: positions a context shift keeps (default -1: the first prompt)",
-      CLI_RANGE (-1, G_MAXINT)},
-    {"-sys,--system-prompt", CLI_STRING, &system_prompt, "TEXT", "system prompt of the chat"},
-    {"--chat-template", CLI_STRING, &chat_template, "NAME", "chat template instead of the model's (chatml, llama3, ...)"},
-    {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &n_gpu_layers, "N", "layers to offload to a GPU (no GPU backend yet)",
-      CLI_RANGE (-1, G_MAXINT)},
-    {"-fa,--flash-attn", CLI_FLAG, &flash_attn, NULL, "accepted: the CPU attention is already fused (no KV matrix)"},
-    {"--no-mmap", CLI_FLAG, &no_mmap, NULL, "accepted, no effect: the residency engine pages the mapped weights per window"},
-    {"--mlock", CLI_FLAG, &mlock, NULL, "lock the weights in memory (mlockall; needs RLIMIT_MEMLOCK)"},
-    {"--gpu-mem", CLI_STRING, &gpu_mem, "GiB", "GPU memory to use (no GPU backend yet)"},
-    {"--ids-out", CLI_STRING, &ids_out, "FILE", "write the generated token ids to FILE"},
-    {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
-    {"--force", CLI_FLAG, &force, NULL, "fault the next window in from a helper thread (implies --prefetch)"},
-    {"--prefetch-mode", CLI_STRING, &prefetch_mode, "MODE", "none, advise or force (default: see docs/memory.md)"},
-    {"--release-policy", CLI_STRING, &release_policy, "POLICY",
-      "drop windows' pages after use: auto (when the windows do not fit), never, always"},
-    {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end; -cnv: each turn's token counts"},
-    {"--world", CLI_INT, &ring.world, "N", "ring: devices in the ring (this one is the head, rank 0)",
-      CLI_RANGE (1, G_MAXINT)},
-    {"--rank", CLI_INT, &ring.rank, "R", "ring: this device's rank (0 for prima run)", CLI_RANGE (0, 0)},
-    {"--master", CLI_STRING, &ring.master, "IP", "ring: the head's address (accepted for prima.cpp's flags)"},
-    {"--next", CLI_STRING, &ring.next, "IP", "ring: address of rank 1 (default 127.0.0.1)"},
-    {"--port", CLI_INT, &ring.port, "BASE", "ring: data port of rank r is BASE+r (default 9000)", CLI_RANGE (1, 65535)},
-    {"-lw,--layer-window", CLI_STRING, &ring.lw, "a,b,..", "ring: layers per device and cycle, in rank order"},
-    {"-k,--rounds", CLI_INT, &ring.k, "N", "ring: rounds per token (default: from -lw)", CLI_RANGE (1, G_MAXINT)},
-    {"--cluster-key", CLI_STRING, &ring.cluster_key, "KEY", "ring: the cluster key (or $PRIMA_CLUSTER_KEY)"},
-    {"--cluster-key-file", CLI_STRING, &ring.cluster_key_file, "FILE", "ring: file holding the cluster key"},
-    {"--local-ring", CLI_INT, &ring.local_ring, "N", "ring of N processes on loopback with a fresh key",
-      CLI_RANGE (1, PRIMA_RING_LOCAL_MAX)},
-    {"--ring-timeout", CLI_INT, &ring.ring_timeout_s, "S",
-      "ring: give up when a device has not answered in S s (default 120, 0: never)", CLI_RANGE (0, G_MAXINT)},
-  };
-  RunState st = { 0 };
-  GstElement *pipeline = NULL;
-  char *text = NULL, *model = NULL, *escaped_system = NULL;
-  int fds[2] = { -1, -1 }, status = 1;
-  GThread *writer = NULL;
-  Writer w;
-  struct sigaction sa = { 0 };
+  gint64 seed;
+  PrimaMemoryFlags mem_flags;
+  PrimaRingOptions ring;
+} RunArgs;
 
-  if (!cli_parse ("run", "[-m MODEL] -p TEXT [-n N] [--temp T] [-cnv]", options, G_N_ELEMENTS (options), argc,
+/* One run: its flags and what it holds until run_finish. */
+typedef struct {
+  RunArgs a;
+  PrimaMemoryOptions mem;
+  RunState st;
+  GstElement *pipeline;
+  char *text, *model, *escaped_system;
+  int fds[2];                   /* the prompt's pipe into the description's fdsrc */
+  GThread *writer;
+  Writer w;
+} Run;
+
+static void
+run_args_init (RunArgs *a)
+{
+  memset (a, 0, sizeof *a);
+  a->n_predict = -1;
+  a->n_ctx = 4096;
+  a->n_batch = 512;
+  a->n_keep = -1;
+  a->seed = -1;
+  a->ring = (PrimaRingOptions) PRIMA_RING_OPTIONS_INIT;
+  prima_sampler_params_init (&a->sp);
+}
+
+/* FALSE, with the exit status in *status (0 after --help), when the run
+ * ends here. */
+static gboolean
+parse_run_args (RunArgs *a, int argc, char **argv, int *status)
+{
+  gboolean help;
+  prima_sampler_params *sp = &a->sp;
+  const cli_option options[] = {
+    {"-m,--model", CLI_STRING, &a->model_path, "FILE", "GGUF model (default: the embedded model)"},
+    {"-p,--prompt", CLI_STRING, &a->prompt, "TEXT", "prompt (-cnv: the first message; without -p/-f: standard input unless a terminal)"},
+    {"-f,--file", CLI_STRING, &a->file, "FILE", "read the prompt from a file"},
+    {"-e,--escape", CLI_FLAG, &a->escape, NULL, "process escapes (\\n, \\t, \\\\, \\\", \\xNN, ...) in the prompt"},
+    {"-n,--n-predict", CLI_INT, &a->n_predict, "N",
+      "tokens to predict (default -1: until EOS; -2: until the context is full, no context shift)", CLI_RANGE (-2, G_MAXINT)},
+    {"-c,--ctx-size", CLI_INT, &a->n_ctx, "N", "context size (default 4096, at most the model's; 0 = the model's)",
+      CLI_RANGE (0, G_MAXINT)},
+    {"-t,--threads", CLI_INT, &a->n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
+    {"-b,--batch-size", CLI_INT, &a->n_batch, "N", "prompt tokens per compute chunk (accepted; 512)", CLI_RANGE (1, G_MAXINT)},
+    {"-s,--seed", CLI_INT64, &a->seed, "N", "random seed (default -1: random)", CLI_RANGE (-1, G_MAXUINT32 - 1)},
+    {"--temp", CLI_FLOAT, &sp->temperature, "T", "temperature (default 0.8; 0 = greedy)", CLI_RANGE (0, G_MAXFLOAT)},
+    {"--top-k", CLI_INT, &sp->top_k, "N", "top-k sampling (default 40, 0 = off)", CLI_RANGE (0, G_MAXINT)},
+    {"--top-p", CLI_FLOAT, &sp->top_p, "P", "top-p sampling, 0 to 1 (default 0.95, 1.0 = off)", CLI_RANGE (0, 1)},
+    {"--min-p", CLI_FLOAT, &sp->min_p, "P", "min-p sampling, 0 to 1 (default 0.05, 0.0 = off)", CLI_RANGE (0, 1)},
+    {"--repeat-penalty", CLI_FLOAT, &sp->repeat_penalty, "F", "penalize repeated tokens (default 1.0 = off)",
+      CLI_RANGE (0, G_MAXFLOAT)},
+    {"--repeat-last-n", CLI_INT, &sp->penalty_last_n, "N",
+      "tokens the penalties look back over (default 64, 0 = off, -1 = the context size)", CLI_RANGE (-1, MAX_REPEAT_LAST_N)},
+    {"--frequency-penalty", CLI_FLOAT, &sp->frequency_penalty, "F", "frequency penalty (default 0.0 = off)",
+      CLI_RANGE (-G_MAXFLOAT, G_MAXFLOAT)},
+    {"--presence-penalty", CLI_FLOAT, &sp->presence_penalty, "F", "presence penalty (default 0.0 = off)",
+      CLI_RANGE (-G_MAXFLOAT, G_MAXFLOAT)},
+    {"-r,--reverse-prompt", CLI_STRING_LIST, &a->reverse_prompts, "TEXT",
+      "stop generating when the text ends with TEXT (-cnv/-i: give the turn back); repeatable"},
+    {"--ignore-eos", CLI_FLAG, &a->ignore_eos, NULL, "keep generating after end-of-sequence"},
+    {"--no-display-prompt", CLI_FLAG, &a->no_display_prompt, NULL, "print only the generated text"},
+    {"-cnv,--conversation", CLI_FLAG, &a->conversation, NULL, "chat: user turns from stdin (exit, quit or EOF ends)"},
+    {"-no-cnv,--no-conversation", CLI_FLAG, &a->no_conversation, NULL, "no chat: generate from the prompt (the default)"},
+    {"-i,--interactive", CLI_FLAG, &a->interactive, NULL, "as -cnv, without a chat template: each line continues the text"},
+    {"--no-context-shift", CLI_FLAG, &a->no_context_shift, NULL, "-cnv: end the answer when the context is full"},
+    {"--keep", CLI_INT, &a->n_keep, "N", "-cnv: positions a context shift keeps (default -1: the first prompt)",
+      CLI_RANGE (-1, G_MAXINT)},
+    {"-sys,--system-prompt", CLI_STRING, &a->system_prompt, "TEXT", "system prompt of the chat"},
+    {"--chat-template", CLI_STRING, &a->chat_template, "NAME", "chat template instead of the model's (chatml, llama3, ...)"},
+    {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &a->n_gpu_layers, "N", "layers to offload to a GPU (no GPU backend yet)",
+      CLI_RANGE (-1, G_MAXINT)},
+    {"-fa,--flash-attn", CLI_FLAG, &a->flash_attn, NULL, "accepted: the CPU attention is already fused (no KV matrix)"},
+    {"--no-mmap", CLI_FLAG, &a->no_mmap, NULL, "accepted, no effect: the residency engine pages the mapped weights per window"},
+    {"--mlock", CLI_FLAG, &a->mlock, NULL, "lock the weights in memory (mlockall; needs RLIMIT_MEMLOCK)"},
+    {"--gpu-mem", CLI_STRING, &a->gpu_mem, "GiB", "GPU memory to use (no GPU backend yet)"},
+    {"--ids-out", CLI_STRING, &a->ids_out, "FILE", "write the generated token ids to FILE"},
+    {"--verbose", CLI_FLAG, &a->verbose, NULL, "memory accounting at the end; -cnv: each turn's token counts"},
+  };
+  cli_option ring_storage[PRIMA_RING_GROUP_MAX], mem_storage[PRIMA_MEMORY_GROUP_MAX];
+  const cli_group groups[] = {
+    {NULL, options, G_N_ELEMENTS (options)},
+    prima_memory_option_group (&a->mem_flags, mem_storage),
+    prima_ring_option_group (&a->ring, PRIMA_RING_ROLE_HEAD, ring_storage),
+  };
+
+  if (!cli_parse_groups ("run", "[-m MODEL] -p TEXT [-n N] [--temp T] [-cnv]", groups, G_N_ELEMENTS (groups), argc,
           argv, &help, NULL) || help) {
-    if (reverse_prompts)
-      g_ptr_array_free (reverse_prompts, TRUE);
-    return help ? 0 : 2;
+    *status = help ? 0 : 2;
+    return FALSE;
   }
-  if (!prima_ring_check_options ("run", &ring)) {
-    if (reverse_prompts)
-      g_ptr_array_free (reverse_prompts, TRUE);
-    return 2;
+  if (!prima_ring_check_options ("run", &a->ring)) {
+    *status = 2;
+    return FALSE;
   }
-  if (verbose)
+  return TRUE;
+}
+
+/* What llama-cli's flags mean here: -no-cnv, -i, -n -2, --repeat-last-n -1,
+ * and the notes on --no-mmap, --mlock and -ngl; the memory flags. FALSE
+ * (exit status 2) after an error line. */
+static gboolean
+apply_flags (RunArgs *a, PrimaMemoryOptions *mem)
+{
+  if (a->verbose)
     cli_show_messages ();
-  if (no_conversation)
-    conversation = interactive = FALSE;
+  if (a->no_conversation)
+    a->conversation = a->interactive = FALSE;
   /* -i: a chat whose turns are plain text, continuing the story */
-  if (interactive) {
-    conversation = TRUE;
-    if (chat_template == NULL)
-      chat_template = PRIMA_CHAT_TEMPLATE_RAW_NAME;
+  if (a->interactive) {
+    a->conversation = TRUE;
+    if (a->chat_template == NULL)
+      a->chat_template = PRIMA_CHAT_TEMPLATE_RAW_NAME;
   }
   /* -n -2 (llama-cli): until the context is full, never shift it */
-  if (n_predict == -2) {
-    n_predict = -1;
-    no_context_shift = TRUE;
+  if (a->n_predict == -2) {
+    a->n_predict = -1;
+    a->no_context_shift = TRUE;
   }
   /* --repeat-last-n -1 (llama-cli): the whole context */
-  if (sp.penalty_last_n == -1)
-    sp.penalty_last_n = MIN (n_ctx > 0 ? n_ctx : 4096, MAX_REPEAT_LAST_N);
-  if (no_mmap)
+  if (a->sp.penalty_last_n == -1)
+    a->sp.penalty_last_n = MIN (a->n_ctx > 0 ? a->n_ctx : 4096, MAX_REPEAT_LAST_N);
+  if (a->no_mmap)
     fprintf (stderr, "prima run: note: --no-mmap has no effect: the weights stay mapped, the residency engine "
         "pages them in and out per layer window (docs/memory.md)\n");
-  (void) flash_attn;            /* the attention kernel never builds the score matrix: nothing to switch */
-  if (mlock) {
+  (void) a->flash_attn;         /* the attention kernel never builds the score matrix: nothing to switch */
+  if (a->mlock) {
     struct rlimit rl = { 0 };
     /* with MCL_FUTURE every later mapping beyond the limit would fail (and
      * with it malloc): lock only where the limit cannot be reached */
@@ -433,113 +448,163 @@ prima_cmd_run (int argc, char **argv)
     else if (mlockall (MCL_CURRENT | MCL_FUTURE) != 0)
       fprintf (stderr, "prima run: warning: --mlock: %s\n", g_strerror (errno));
   }
-  if (n_gpu_layers > 0 || gpu_mem)
+  if (a->n_gpu_layers > 0 || a->gpu_mem)
     fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
-  if (!prima_memory_options_parse ("run", prefetch, force, prefetch_mode, release_policy, &mem))
-    return 2;
-  /* The baseline of memory pressure: before anything is mapped. */
-  prima_memwatch_global_start ();
-  if (file) {
-    if (!(text = prima_read_prompt_file ("run", file)))
-      goto out;
-    prompt = text;
-  } else if (prompt == NULL && !conversation && !isatty (0)) {
+  return prima_memory_options_parse ("run", &a->mem_flags, mem);
+}
+
+/* The prompt: -p, -f FILE, or standard input when it is not a terminal and
+ * not a chat's turns; with -e, its escapes (and the system prompt's)
+ * processed. FALSE after an error line. */
+static gboolean
+read_prompt (Run *r)
+{
+  RunArgs *a = &r->a;
+
+  if (a->file) {
+    if (!(r->text = prima_read_prompt_file ("run", a->file)))
+      return FALSE;
+    a->prompt = r->text;
+  } else if (a->prompt == NULL && !a->conversation && !isatty (0)) {
     /* `echo TEXT | prima run`: the prompt is standard input (in a chat,
      * standard input carries the turns) */
-    if (!(text = prima_read_prompt_file ("run", NULL)))
-      goto out;
-    prompt = text;
+    if (!(r->text = prima_read_prompt_file ("run", NULL)))
+      return FALSE;
+    a->prompt = r->text;
   }
-  if (prompt == NULL)
-    prompt = "";
-  if (escape) {
-    char *e = prima_process_escapes (prompt);
-    g_free (text);
-    prompt = text = e;
-    if (system_prompt)
-      system_prompt = escaped_system = prima_process_escapes (system_prompt);
+  if (a->prompt == NULL)
+    a->prompt = "";
+  if (a->escape) {
+    char *e = prima_process_escapes (a->prompt);
+    g_free (r->text);
+    a->prompt = r->text = e;
+    if (a->system_prompt)
+      a->system_prompt = r->escaped_system = prima_process_escapes (a->system_prompt);
   }
-  model = g_strdup (model_path ? model_path : prima_default_model_path ());
-  if (!g_file_test (model, G_FILE_TEST_EXISTS)) {
-    fprintf (stderr, "prima run: %s: no such model file\n", model);
-    goto out;
+  return TRUE;
+}
+
+/* -m, or the embedded model. FALSE after an error line. */
+static gboolean
+find_model (Run *r)
+{
+  r->model = g_strdup (r->a.model_path ? r->a.model_path : prima_default_model_path ());
+  if (!g_file_test (r->model, G_FILE_TEST_EXISTS)) {
+    fprintf (stderr, "prima run: %s: no such model file\n", r->model);
+    return FALSE;
   }
+  return TRUE;
+}
+
+/* The description of the mode: generate.pipeline, chat.pipeline, or
+ * ring-head.pipeline for the head of a ring. FALSE after an error line. */
+static gboolean
+load_pipeline (Run *r)
+{
+  RunArgs *a = &r->a;
 
   if (!prima_gst_init ("run"))
-    goto out;
-  pipeline = prima_pipeline_load ("run", prima_ring_active (&ring) ? "ring-head.pipeline"
-      : conversation ? "chat.pipeline" : "generate.pipeline");
-  if (pipeline == NULL)
-    goto out;
+    return FALSE;
+  r->pipeline = prima_pipeline_load ("run", prima_ring_active (&a->ring) ? "ring-head.pipeline"
+      : a->conversation ? "chat.pipeline" : "generate.pipeline");
+  if (r->pipeline == NULL)
+    return FALSE;
   /* a memory cap below the working set: say so before the kernel kills
    * the run without a word (now that GStreamer is in memory; a ring's head
    * holds only part of the model) */
-  if (!prima_ring_active (&ring)) {
-    prima_model *m = prima_model_load (model, NULL);
-    gboolean fits = m == NULL || prima_check_memory ("run", m, prima_context_size (m, n_ctx));
+  if (!prima_ring_active (&a->ring)) {
+    prima_model *m = prima_model_load (r->model, NULL);
+    gboolean fits = m == NULL || prima_check_memory ("run", m, prima_context_size (m, a->n_ctx));
     prima_model_free (m);
     if (!fits)
-      goto out;
+      return FALSE;
   }
-  if (prima_ring_active (&ring)) {
-    if (conversation)
-      prima_pipeline_set (pipeline, "tokenizer", "chat", TRUE, NULL);
-    /* The scheduler's prediction counts attention at the mean position of
-     * this generation: the prompt (about 4 bytes a token, and BOS) and half
-     * the tokens to generate. Unknown in a chat or without -n. */
-    if (!conversation && n_predict > 0)
-      ring.decode_positions = (int) MIN ((gint64) strlen (prompt) / 4 + 1 + n_predict / 2, G_MAXINT / 2);
-    if (!prima_ring_head_setup (&ring, pipeline, model, n_ctx, n_threads))
-      goto out;
-  }
-  st.pipeline = pipeline;
-  st.verbose = verbose;
-  st.bus = gst_element_get_bus (pipeline);
+  return TRUE;
+}
 
-  if (pipe (fds) != 0) {
+/* The ring's head: ring-head.pipeline's ring elements from the ring flags
+ * (ring-head.c); with --local-ring it starts the workers. */
+static gboolean
+setup_ring_head (Run *r)
+{
+  RunArgs *a = &r->a;
+
+  if (a->conversation)
+    prima_pipeline_set (r->pipeline, "tokenizer", "chat", TRUE, NULL);
+  /* The scheduler's prediction counts attention at the mean position of
+   * this generation: the prompt (about 4 bytes a token, and BOS) and half
+   * the tokens to generate. Unknown in a chat or without -n. */
+  if (!a->conversation && a->n_predict > 0)
+    a->ring.decode_positions = (int) MIN ((gint64) strlen (a->prompt) / 4 + 1 + a->n_predict / 2, G_MAXINT / 2);
+  return prima_ring_head_setup (&a->ring, r->pipeline, r->model, a->n_ctx, a->n_threads);
+}
+
+/* -r: the loop's stop strings (with -e, their escapes processed). */
+static void
+set_reverse_prompts (Run *r)
+{
+  GValue stop = G_VALUE_INIT;
+  GstElement *loop = prima_pipeline_get (r->pipeline, "loop");
+
+  g_value_init (&stop, GST_TYPE_ARRAY);
+  for (guint i = 0; i < r->a.reverse_prompts->len; i++) {
+    GValue v = G_VALUE_INIT;
+    const char *rp = g_ptr_array_index (r->a.reverse_prompts, i);
+    char *e = r->a.escape ? prima_process_escapes (rp) : g_strdup (rp);
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_take_string (&v, e);
+    gst_value_array_append_and_take_value (&stop, &v);
+  }
+  g_object_set_property (G_OBJECT (loop), "stop", &stop);
+  g_value_unset (&stop);
+  gst_object_unref (loop);
+}
+
+/* The elements' properties from the flags, the prompt's pipe, and the
+ * probes on the text's way out. FALSE after an error line. */
+static gboolean
+configure_pipeline (Run *r)
+{
+  RunArgs *a = &r->a;
+  GstElement *pipeline = r->pipeline;
+  prima_sampler_params *sp = &a->sp;
+
+  r->st.pipeline = pipeline;
+  r->st.verbose = a->verbose;
+  r->st.bus = gst_element_get_bus (pipeline);
+
+  if (pipe (r->fds) != 0) {
     fprintf (stderr, "prima run: pipe: %s\n", g_strerror (errno));
-    goto out;
+    return FALSE;
   }
-  prima_pipeline_set (pipeline, "input", "fd", fds[0], NULL);
+  prima_pipeline_set (pipeline, "input", "fd", r->fds[0], NULL);
   prima_pipeline_set (pipeline, "output", "fd", 1, NULL);
-  prima_pipeline_set (pipeline, "tokenizer", "model", model, NULL);
-  if (conversation)
-    prima_pipeline_set (pipeline, "tokenizer", "system-prompt", system_prompt, "chat-template", chat_template, NULL);
-  prima_pipeline_set (pipeline, "loop", "model", model, "n-predict", n_predict, "ignore-eos", ignore_eos, NULL);
-  if (conversation || no_context_shift)
-    prima_pipeline_set (pipeline, "loop", "context-shift", !no_context_shift, "n-keep", n_keep, NULL);
-  prima_pipeline_set (pipeline, "layers", "model", model, "context-size", MAX (n_ctx, 0), "threads",
-      MAX (n_threads, 0), NULL);
-  prima_memory_options_apply (&mem, pipeline);
+  prima_pipeline_set (pipeline, "tokenizer", "model", r->model, NULL);
+  if (a->conversation)
+    prima_pipeline_set (pipeline, "tokenizer", "system-prompt", a->system_prompt, "chat-template", a->chat_template,
+        NULL);
+  prima_pipeline_set (pipeline, "loop", "model", r->model, "n-predict", a->n_predict, "ignore-eos", a->ignore_eos,
+      NULL);
+  if (a->conversation || a->no_context_shift)
+    prima_pipeline_set (pipeline, "loop", "context-shift", !a->no_context_shift, "n-keep", a->n_keep, NULL);
+  prima_pipeline_set (pipeline, "layers", "model", r->model, "context-size", MAX (a->n_ctx, 0), "threads",
+      MAX (a->n_threads, 0), NULL);
+  prima_memory_options_apply (&r->mem, pipeline);
   /* Faulting a large model in is the real work of start-up: show it. */
-  prima_pipeline_show_loading (pipeline, verbose || isatty (2));
-  prima_pipeline_set (pipeline, "sampler", "temperature", sp.temperature, "top-k", sp.top_k, "top-p", sp.top_p,
-      "min-p", sp.min_p, "repeat-penalty", sp.repeat_penalty, "repeat-last-n", sp.penalty_last_n,
-      "frequency-penalty", sp.frequency_penalty, "presence-penalty", sp.presence_penalty,
-      "seed", seed < 0 ? G_MAXUINT32 : (guint) seed, NULL);
-  prima_pipeline_set (pipeline, "detokenizer", "model", model, NULL);
-  if (reverse_prompts) {
-    GValue stop = G_VALUE_INIT;
-    GstElement *loop = prima_pipeline_get (pipeline, "loop");
-    g_value_init (&stop, GST_TYPE_ARRAY);
-    for (guint i = 0; i < reverse_prompts->len; i++) {
-      GValue v = G_VALUE_INIT;
-      const char *r = g_ptr_array_index (reverse_prompts, i);
-      char *e = escape ? prima_process_escapes (r) : g_strdup (r);
-      g_value_init (&v, G_TYPE_STRING);
-      g_value_take_string (&v, e);
-      gst_value_array_append_and_take_value (&stop, &v);
-    }
-    g_object_set_property (G_OBJECT (loop), "stop", &stop);
-    g_value_unset (&stop);
-    gst_object_unref (loop);
-  }
+  prima_pipeline_show_loading (pipeline, a->verbose || isatty (2));
+  prima_pipeline_set (pipeline, "sampler", "temperature", sp->temperature, "top-k", sp->top_k, "top-p", sp->top_p,
+      "min-p", sp->min_p, "repeat-penalty", sp->repeat_penalty, "repeat-last-n", sp->penalty_last_n,
+      "frequency-penalty", sp->frequency_penalty, "presence-penalty", sp->presence_penalty,
+      "seed", a->seed < 0 ? G_MAXUINT32 : (guint) a->seed, NULL);
+  prima_pipeline_set (pipeline, "detokenizer", "model", r->model, NULL);
+  if (a->reverse_prompts)
+    set_reverse_prompts (r);
 
-  if (ids_out) {
+  if (a->ids_out) {
     GstElement *detok = prima_pipeline_get (pipeline, "detokenizer");
     GstPad *pad = gst_element_get_static_pad (detok, "sink");
-    st.ids = g_array_new (FALSE, FALSE, sizeof (gint32));
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, collect_ids, &st, NULL);
+    r->st.ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, collect_ids, &r->st, NULL);
     gst_object_unref (pad);
     gst_object_unref (detok);
   }
@@ -550,6 +615,142 @@ prima_cmd_run (int argc, char **argv)
     gst_object_unref (pad);
     gst_object_unref (output);
   }
+  return TRUE;
+}
+
+/* -cnv / -i: the turns, then the totals of the whole chat. */
+static int
+run_chat (Run *r)
+{
+  int status = chat (&r->st, r->fds[1], *r->a.prompt ? r->a.prompt : NULL);
+
+  close (r->fds[1]);
+  r->fds[1] = -1;
+  if (status == 0)
+    status = wait_for (&r->st, WAIT_EOS);
+  if (status == 0) {
+    fflush (stdout);
+    fprintf (stderr, "\n");
+    print_speed ("prompt", r->st.all_prompt_tokens, r->st.all_prompt_ns);
+    print_speed ("decode", r->st.all_decode_tokens, r->st.all_decode_ns);
+    if (r->a.verbose)
+      print_memory_report ();
+  }
+  return status;
+}
+
+/* --ids-out: the generated ids, without the end-of-generation token that
+ * ended the answer. FALSE after an error line. */
+static gboolean
+write_ids (const char *path, const RunState *st)
+{
+  GString *s = g_string_new (NULL);
+  GError *error = NULL;
+  guint n = st->ids->len;
+  gboolean ok;
+
+  if (n > 0 && g_strcmp0 (st->reason, "end-of-generation") == 0)
+    n--;
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (s, "%s%d", i ? " " : "", g_array_index (st->ids, gint32, i));
+  g_string_append_c (s, '\n');
+  ok = g_file_set_contents (path, s->str, s->len, &error);
+  if (!ok) {
+    fprintf (stderr, "prima run: %s\n", error->message);
+    g_error_free (error);
+  }
+  g_string_free (s, TRUE);
+  return ok;
+}
+
+/* Generation from the prompt: its text (unless --no-display-prompt), the
+ * answer, the speeds. */
+static int
+run_generate (Run *r)
+{
+  int status;
+
+  if (!r->a.no_display_prompt) {
+    fputs (r->a.prompt, stdout);
+    fflush (stdout);
+  }
+  r->w.fd = r->fds[1];
+  r->w.text = (char *) r->a.prompt;
+  r->fds[1] = -1;
+  r->writer = g_thread_new ("prima-prompt", write_prompt, &r->w);
+  status = wait_for (&r->st, WAIT_EOS);
+  if (status != 0)
+    return status;
+  printf ("\n");
+  fflush (stdout);
+  fprintf (stderr, "\n");
+  print_speed ("prompt", r->st.prompt_tokens, r->st.prompt_ns);
+  print_speed ("decode", r->st.decode_tokens, r->st.decode_ns);
+  if (r->a.verbose)
+    print_memory_report ();
+  if (r->a.ids_out && !write_ids (r->a.ids_out, &r->st))
+    status = 1;
+  return status;
+}
+
+/* Stops the pipeline and the local workers, frees the run; returns the
+ * exit status (1 when a local worker did not stop cleanly). */
+static int
+run_finish (Run *r, int status)
+{
+  if (r->pipeline) {
+    if (r->fds[1] >= 0)
+      close (r->fds[1]);
+    r->fds[1] = -1;
+    gst_element_set_state (r->pipeline, GST_STATE_NULL);
+  }
+  /* a prompt the pipeline did not read: the writer gets EPIPE */
+  if (r->fds[0] >= 0)
+    close (r->fds[0]);
+  r->fds[0] = -1;
+  if (r->writer)
+    g_thread_join (r->writer);
+  if (r->fds[1] >= 0)
+    close (r->fds[1]);
+  if (r->st.bus)
+    gst_object_unref (r->st.bus);
+  if (r->pipeline)
+    gst_object_unref (r->pipeline);
+  if (r->a.ring.n_workers > 0 && !prima_ring_head_finish (&r->a.ring, status != 0) && status == 0) {
+    fprintf (stderr, "prima run: a local worker did not stop cleanly\n");
+    status = 1;
+  }
+  if (r->st.ids)
+    g_array_free (r->st.ids, TRUE);
+  g_free (r->st.reason);
+  g_free (r->model);
+  g_free (r->text);
+  g_free (r->escaped_system);
+  if (r->a.reverse_prompts)
+    g_ptr_array_free (r->a.reverse_prompts, TRUE);
+  return status;
+}
+
+int
+prima_cmd_run (int argc, char **argv)
+{
+  Run r = { .fds = { -1, -1 } };
+  struct sigaction sa = { 0 };
+  int status = 1;
+
+  run_args_init (&r.a);
+  if (!parse_run_args (&r.a, argc, argv, &status))
+    return run_finish (&r, status);
+  if (!apply_flags (&r.a, &r.mem))
+    return run_finish (&r, 2);
+  /* The baseline of memory pressure: before anything is mapped. */
+  prima_memwatch_global_start ();
+  if (!read_prompt (&r) || !find_model (&r) || !load_pipeline (&r))
+    return run_finish (&r, 1);
+  if (prima_ring_active (&r.a.ring) && !setup_ring_head (&r))
+    return run_finish (&r, 1);
+  if (!configure_pipeline (&r))
+    return run_finish (&r, 1);
 
   /* Ctrl-C: stop the answer (no SA_RESTART: at the chat prompt, it ends the read) */
   sa.sa_handler = on_sigint;
@@ -557,94 +758,10 @@ prima_cmd_run (int argc, char **argv)
   sigaction (SIGINT, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
 
-  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    wait_for (&st, WAIT_EOS);   /* prints the error */
-    goto out;
+  if (gst_element_set_state (r.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    wait_for (&r.st, WAIT_EOS); /* prints the error */
+    return run_finish (&r, 1);
   }
-
-  if (conversation) {
-    status = chat (&st, fds[1], *prompt ? prompt : NULL);
-    close (fds[1]);
-    fds[1] = -1;
-    if (status == 0)
-      status = wait_for (&st, WAIT_EOS);
-    if (status == 0) {
-      fflush (stdout);
-      fprintf (stderr, "\n");
-      print_speed ("prompt", st.all_prompt_tokens, st.all_prompt_ns);
-      print_speed ("decode", st.all_decode_tokens, st.all_decode_ns);
-      if (verbose)
-        print_memory_report ();
-    }
-    goto out;
-  }
-
-  if (!no_display_prompt) {
-    fputs (prompt, stdout);
-    fflush (stdout);
-  }
-  w.fd = fds[1];
-  w.text = (char *) prompt;
-  fds[1] = -1;
-  writer = g_thread_new ("prima-prompt", write_prompt, &w);
-  status = wait_for (&st, WAIT_EOS);
-  if (status != 0)
-    goto out;
-  printf ("\n");
-  fflush (stdout);
-  fprintf (stderr, "\n");
-  print_speed ("prompt", st.prompt_tokens, st.prompt_ns);
-  print_speed ("decode", st.decode_tokens, st.decode_ns);
-  if (verbose)
-    print_memory_report ();
-  if (ids_out) {
-    GString *s = g_string_new (NULL);
-    GError *error = NULL;
-    guint n = st.ids->len;
-    /* the end-of-generation token that ended the answer is not part of it */
-    if (n > 0 && g_strcmp0 (st.reason, "end-of-generation") == 0)
-      n--;
-    for (guint i = 0; i < n; i++)
-      g_string_append_printf (s, "%s%d", i ? " " : "", g_array_index (st.ids, gint32, i));
-    g_string_append_c (s, '\n');
-    if (!g_file_set_contents (ids_out, s->str, s->len, &error)) {
-      fprintf (stderr, "prima run: %s\n", error->message);
-      g_error_free (error);
-      status = 1;
-    }
-    g_string_free (s, TRUE);
-  }
-
-out:
-  if (pipeline) {
-    if (fds[1] >= 0)
-      close (fds[1]);
-    fds[1] = -1;
-    gst_element_set_state (pipeline, GST_STATE_NULL);
-  }
-  /* a prompt the pipeline did not read: the writer gets EPIPE */
-  if (fds[0] >= 0)
-    close (fds[0]);
-  fds[0] = -1;
-  if (writer)
-    g_thread_join (writer);
-  if (fds[1] >= 0)
-    close (fds[1]);
-  if (st.bus)
-    gst_object_unref (st.bus);
-  if (pipeline)
-    gst_object_unref (pipeline);
-  if (ring.n_workers > 0 && !prima_ring_head_finish (&ring, status != 0) && status == 0) {
-    fprintf (stderr, "prima run: a local worker did not stop cleanly\n");
-    status = 1;
-  }
-  if (st.ids)
-    g_array_free (st.ids, TRUE);
-  g_free (st.reason);
-  g_free (model);
-  g_free (text);
-  g_free (escaped_system);
-  if (reverse_prompts)
-    g_ptr_array_free (reverse_prompts, TRUE);
-  return status;
+  status = r.a.conversation ? run_chat (&r) : run_generate (&r);
+  return run_finish (&r, status);
 }

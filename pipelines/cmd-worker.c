@@ -9,6 +9,7 @@
 #include "prima-commands.h"
 #include "prima-pipeline.h"
 #include "cli-args.h"
+#include "cmd-options.h"
 #include "ring-head.h"
 #include "ring-schedule.h"
 #include "prima-caps.h"
@@ -110,30 +111,25 @@ run_worker (GstElement *pipeline, int rank)
 int
 prima_cmd_worker (int argc, char **argv)
 {
-  const char *model_path = NULL, *master = NULL, *next = NULL, *cluster_key = NULL, *cluster_key_file = NULL;
-  const char *prefetch_mode = NULL, *release_policy = NULL;
+  const char *model_path = NULL, *master, *next, *cluster_key, *cluster_key_file;
+  PrimaMemoryFlags mem_flags = { 0 };
   PrimaMemoryOptions mem;
-  int world = 0, rank = -1, port = PRIMA_RING_DEFAULT_PORT, n_ctx = 0, n_threads = 0;
-  gboolean help, prefetch = FALSE, force = FALSE, verbose = FALSE;
+  PrimaRingOptions ring = { .rank = -1, .port = PRIMA_RING_DEFAULT_PORT };
+  int world, rank, port, n_ctx = 0, n_threads = 0;
+  gboolean help, verbose = FALSE;
   const cli_option options[] = {
-    {"--world", CLI_INT, &world, "N", "devices in the ring", CLI_RANGE (2, G_MAXINT)},
-    {"--rank", CLI_INT, &rank, "R", "this device's rank (1 .. N-1)", CLI_RANGE (1, G_MAXINT)},
-    {"--master", CLI_STRING, &master, "IP", "the head's address (default 127.0.0.1)"},
-    {"--next", CLI_STRING, &next, "IP", "the next device's address (default: the head's for rank N-1, else 127.0.0.1)"},
-    {"--port", CLI_INT, &port, "BASE", "data port of rank r is BASE+r (default 9000)", CLI_RANGE (1, 65535)},
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
     {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 0 to 1024 (default 0: all cores, as the head passes it)",
       CLI_RANGE (0, CLI_MAX_THREADS)},
     {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size (default 0: the head's plan, at most the model's)",
       CLI_RANGE (0, G_MAXINT)},
-    {"--cluster-key", CLI_STRING, &cluster_key, "KEY", "the cluster key (or $PRIMA_CLUSTER_KEY)"},
-    {"--cluster-key-file", CLI_STRING, &cluster_key_file, "FILE", "file holding the cluster key"},
-    {"--prefetch", CLI_FLAG, &prefetch, NULL, "advise the kernel to read the next window of layers ahead (WILLNEED)"},
-    {"--force", CLI_FLAG, &force, NULL, "fault the next window in from a helper thread (implies --prefetch)"},
-    {"--prefetch-mode", CLI_STRING, &prefetch_mode, "MODE", "none, advise or force (default: see docs/memory.md)"},
-    {"--release-policy", CLI_STRING, &release_policy, "POLICY",
-      "drop windows' pages after use: auto (when the windows do not fit), never, always"},
     {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end (as prima run --verbose)"},
+  };
+  cli_option ring_storage[PRIMA_RING_GROUP_MAX], mem_storage[PRIMA_MEMORY_GROUP_MAX];
+  const cli_group groups[] = {
+    prima_ring_option_group (&ring, PRIMA_RING_ROLE_WORKER, ring_storage),
+    {NULL, options, G_N_ELEMENTS (options)},
+    prima_memory_option_group (&mem_flags, mem_storage),
   };
   GstElement *pipeline = NULL;
   char *url = NULL, *model = NULL;
@@ -141,11 +137,18 @@ prima_cmd_worker (int argc, char **argv)
   struct sigaction sa = { 0 };
   PrimaRingSetup setup = { 0 };
 
-  if (!cli_parse ("worker", "--world N --rank R [--next IP] [--port BASE] [-m MODEL]", options,
-          G_N_ELEMENTS (options), argc, argv, &help, NULL))
+  if (!cli_parse_groups ("worker", "--world N --rank R [--next IP] [--port BASE] [-m MODEL]", groups,
+          G_N_ELEMENTS (groups), argc, argv, &help, NULL))
     return 2;
   if (help)
     return 0;
+  world = ring.world;
+  rank = ring.rank;
+  port = ring.port;
+  master = ring.master;
+  next = ring.next;
+  cluster_key = ring.cluster_key;
+  cluster_key_file = ring.cluster_key_file;
   if (verbose)
     cli_show_messages ();
   if (world < 2 || rank < 1 || rank >= world || port <= 0 || port + world > 65535) {
@@ -153,7 +156,7 @@ prima_cmd_worker (int argc, char **argv)
     return 2;
   }
   /* the same memory options as prima run: properties of the layers element */
-  if (!prima_memory_options_parse ("worker", prefetch, force, prefetch_mode, release_policy, &mem))
+  if (!prima_memory_options_parse ("worker", &mem_flags, &mem))
     return 2;
   /* the baseline of memory pressure: before anything is mapped */
   prima_memwatch_global_start ();

@@ -40,18 +40,6 @@ gboolean prima_check_prompt_fits (const char *command, guint n_tokens, int n_ctx
 gboolean prima_check_memory (const char *command, const prima_model *model, int n_ctx);
 /* Parse "1,2,3" or "1 2 3" into ids; NULL (after an error line) on bad input. */
 GArray *prima_parse_ids (const char *command, const char *text);
-/* The memory options of run, worker and bench (--prefetch, --force,
- * --prefetch-mode, --release-policy; NULL/FALSE when not given); _DEFAULT
- * where not given. FALSE, with a message, for an unknown mode or policy. */
-typedef struct {
-  prima_prefetch_mode prefetch;
-  prima_release_policy release;
-} PrimaMemoryOptions;
-gboolean prima_memory_options_parse (const char *command, gboolean prefetch, gboolean force,
-    const char *prefetch_mode, const char *release_policy, PrimaMemoryOptions *out);
-/* Sets the options given as the properties of the pipeline's "layers"
- * element (prefetch-mode, release-policy); the others keep their defaults. */
-void prima_memory_options_apply (const PrimaMemoryOptions *mem, GstElement *pipeline);
 /* Renders the pipeline's prima-loading messages as the progress line on
  * stderr when show (one line a window, or one updated line on a terminal),
  * as they are posted, and drops them. */

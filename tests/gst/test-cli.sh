@@ -10,6 +10,8 @@
 # while -f reads one; `prima eval` refuses a prompt longer than the model's context as `prima run`
 # does; --version, bare `prima`, -no-cnv, -r, -i, -e, -f, --no-mmap, --mlock, -fa; the ring
 # links' g_message lines reach stderr only with --verbose or G_MESSAGES_DEBUG.
+# Issue 12: the ring and memory flags are one option group each: the same ranges and messages in
+# run, eval, worker and bench, listed under their headings by --help.
 set -u
 P=${PRIMA_BIN:?}
 DATA=${PRIMA_DATA_DIR:?}
@@ -70,6 +72,46 @@ refused -k plan -k -1
 refused --min-disk plan --min-disk nan
 refused -t profile -q --no-disk -t 0
 refused --n-layer mkmodel --n-layer -1 "$T/never.gguf"
+
+# the shared option groups (issue 12, point 6): the ring and memory flags are defined once, with the
+# same ranges and messages in every command that takes them, each under its heading in --help
+refused --port eval -p x --port 0
+refused --ring-timeout eval -p x --ring-timeout -1
+refused -k run -p x -n 1 -k 0
+refused --world worker --port $BASE --rank 1 --world 1
+refused --port worker --world 2 --rank 1 --port 65536
+for c in "run -p x -n 1" "worker --world 2 --rank 1 --port $BASE" "bench --bandwidth-mib 1 -p 0 -n 0 -r 1"; do
+  timeout 20 "$P" $c --prefetch-mode sometimes </dev/null >/dev/null 2>"$T/err"
+  rc=$?
+  if [ $rc = 2 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q "unknown --prefetch-mode 'sometimes' (none, advise, force)" "$T/err"; then
+    ok "prima ${c%% *} --prefetch-mode sometimes refused: $(cat "$T/err")"
+  else
+    bad "prima ${c%% *} --prefetch-mode sometimes: exit $rc"; head -n 3 "$T/err"
+  fi
+done
+# COMMAND, then the headings its --help must print (+HEADING) or must not (!HEADING), and the flags it
+# lists once
+help_has () {
+  local c=$1 ok_=1 item; shift
+  "$P" "$c" --help >"$T/help" 2>&1 || ok_=0
+  for item in "$@"; do
+    case $item in
+      +*) grep -q "^${item#+}" "$T/help" || { ok_=0; echo "# no heading '${item#+}'"; } ;;
+      !*) ! grep -q "^${item#!}" "$T/help" || { ok_=0; echo "# heading '${item#!}' should not be there"; } ;;
+      *) [ "$(grep -Ec -- "^  ([^ ]*,)?$item[ ,]" "$T/help")" = 1 ] || { ok_=0; echo "# $item not listed once"; } ;;
+    esac
+  done
+  if [ $ok_ = 1 ]; then ok "prima $c --help: the groups and flags it takes"; else bad "prima $c --help"; cat "$T/help"; fi
+}
+help_has run "+ring options" "+memory options" --world --local-ring -lw --ring-timeout --prefetch --release-policy
+help_has eval "+ring options" "!memory options" --world --local-ring --cluster-key-file
+help_has worker "+ring options" "+memory options" --world --rank --cluster-key --force
+help_has bench "+memory options" "!ring options" --prefetch-mode --hop
+if "$P" worker --help | grep -q -- "-lw\|--local-ring"; then
+  bad "prima worker --help lists the head's ring flags"
+else
+  ok "prima worker --help lists only a worker's ring flags"
+fi
 
 # the special values of llama-cli are taken
 for a in "-n -1" "-n -2" "--repeat-last-n -1" "-c 0" "--keep -1" "-t 1"; do

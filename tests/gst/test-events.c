@@ -6,14 +6,12 @@
 #include <gst/gst.h>
 #include <gst/check/gstcheck.h>
 #include <glib/gstdio.h>
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "prima-caps.h"
 #include "prima-events.h"
 #include "residency.h"
-#include "test-common.h"
+#include "gst-test-common.h"
 
 /* Each event is of its own kind only: the is functions of the others say no. */
 typedef gboolean (*IsEvent) (GstEvent * event);
@@ -440,42 +438,4 @@ events_suite (void)
   return s;
 }
 
-/* Only the plugin under test and GStreamer's core elements (as
- * test-elements.c): the core elements' library is linked into a private
- * folder added to GST_PLUGIN_PATH before gst_init. */
-static gchar *
-add_core_plugin (void)
-{
-  const gchar *core = g_getenv ("PRIMA_GST_CORE_PLUGIN");
-  gchar *dir, *link, *path;
-
-  if (core == NULL)
-    return NULL;
-  dir = g_dir_make_tmp ("prima-gst-core-XXXXXX", NULL);
-  link = g_build_filename (dir, "libgstcoreelements.so", NULL);
-  if (symlink (core, link) != 0)
-    g_error ("cannot link %s: %s", core, g_strerror (errno));
-  path = g_getenv ("GST_PLUGIN_PATH") ? g_strdup_printf ("%s:%s", g_getenv ("GST_PLUGIN_PATH"), dir) : g_strdup (dir);
-  g_setenv ("GST_PLUGIN_PATH", path, TRUE);
-  g_free (path);
-  g_free (link);
-  return dir;
-}
-
-int
-main (int argc, char **argv)
-{
-  gchar *core_dir = add_core_plugin ();
-  int failed;
-
-  gst_check_init (&argc, &argv);
-  failed = gst_check_run_suite (events_suite (), "prima-events", __FILE__);
-  if (core_dir) {
-    gchar *link = g_build_filename (core_dir, "libgstcoreelements.so", NULL);
-    g_unlink (link);
-    g_rmdir (core_dir);
-    g_free (link);
-    g_free (core_dir);
-  }
-  return failed;
-}
+GST_TEST_MAIN (events_suite, "prima-events");

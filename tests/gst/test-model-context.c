@@ -7,14 +7,12 @@
 #include <gst/gst.h>
 #include <gst/check/gstcheck.h>
 #include <glib/gstdio.h>
-#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "prima-shared-model.h"
-#include "test-common.h"
+#include "gst-test-common.h"
 
-#define MODEL "stories260K-f32.gguf"
 #define OTHER_MODEL "TinyStories-656K-q8_0.gguf"
 #define PROMPT "Once upon a time"
 
@@ -82,11 +80,12 @@ model_arg (guint where, guint flag, const gchar * path)
  * (@detok_path: the detokenizer's model, NULL: the same; @app_model: a
  * "prima.model" context the application sets on the pipeline). */
 static Run *
-run_pipeline_full (guint where, const gchar * detok_path, PrimaSharedModel * app_model)
+generate_full (guint where, const gchar * detok_path, PrimaSharedModel * app_model)
 {
-  gchar *model = test_data_path (MODEL), *input = prompt_file ();
+  gchar *model = model_path (), *input = prompt_file ();
   gchar *a = model_arg (where, ON_TOKENIZER, model), *b = model_arg (where, ON_LOOP, model);
-  gchar *c = model_arg (where, ON_LAYERS, model), *d = model_arg (where, ON_DETOKENIZER, detok_path ? detok_path : model);
+  gchar *c = model_arg (where, ON_LAYERS, model);
+  gchar *d = model_arg (where, ON_DETOKENIZER, detok_path ? detok_path : model);
   gchar *desc = g_strdup_printf ("filesrc location=%s ! primatokenizer %s ! primaloop %s n-predict=12 "
       "! primalayers %s threads=1 ! primasampler temperature=0 ! tee name=t "
       "t. ! queue ! primadetokenizer %s ! fakesink name=text signal-handoffs=true sync=false "
@@ -147,9 +146,9 @@ run_pipeline_full (guint where, const gchar * detok_path, PrimaSharedModel * app
 }
 
 static Run *
-run_pipeline (guint where, const gchar * detok_path)
+generate (guint where, const gchar * detok_path)
 {
-  return run_pipeline_full (where, detok_path, NULL);
+  return generate_full (where, detok_path, NULL);
 }
 
 static void
@@ -166,14 +165,14 @@ run_free (Run * run)
 /* Named on every element, on the first only, on the last only: the same tokens. */
 GST_START_TEST (test_named_once)
 {
-  Run *all = run_pipeline (ON_ALL, NULL);
+  Run *all = generate (ON_ALL, NULL);
   guint once[] = { ON_TOKENIZER, ON_DETOKENIZER, ON_LAYERS };
 
   fail_unless (all->error == NULL, "%s", all->error);
   fail_unless (all->tokens->len > 0);
   fail_unless (all->text->len > 0);
   for (guint i = 0; i < G_N_ELEMENTS (once); i++) {
-    Run *run = run_pipeline (once[i], NULL);
+    Run *run = generate (once[i], NULL);
 
     fail_unless (run->error == NULL, "model on 0x%x: %s", once[i], run->error);
     fail_unless (run->tokens->len == all->tokens->len && memcmp (run->tokens->data, all->tokens->data,
@@ -194,7 +193,7 @@ GST_START_TEST (test_vocabulary_parsed_once)
   guint where[] = { ON_TOKENIZER, ON_ALL };
 
   for (guint i = 0; i < G_N_ELEMENTS (where); i++) {
-    Run *run = run_pipeline (where[i], NULL);
+    Run *run = generate (where[i], NULL);
     gchar *model = test_data_path (MODEL);
 
     fail_unless (run->error == NULL, "%s", run->error);
@@ -215,7 +214,7 @@ GST_END_TEST;
 GST_START_TEST (test_application_context)
 {
   gchar *path = test_data_path (MODEL);
-  Run *all = run_pipeline (ON_ALL, NULL), *run;
+  Run *all = generate (ON_ALL, NULL), *run;
   PrimaSharedModel *model;
 
   /* once that run lets go of its model, the cache makes a fresh one */
@@ -224,7 +223,7 @@ GST_START_TEST (test_application_context)
 
   fail_unless (model != NULL);
   fail_unless_equals_int (prima_shared_model_get_vocabulary_users (model), 0);
-  run = run_pipeline_full (0, NULL, model);
+  run = generate_full (0, NULL, model);
   fail_unless (run->error == NULL, "%s", run->error);
   fail_unless (run->tokens->len == all->tokens->len && memcmp (run->tokens->data, all->tokens->data,
           run->tokens->len) == 0, "other tokens");
@@ -244,7 +243,7 @@ GST_END_TEST;
 GST_START_TEST (test_two_models)
 {
   gchar *model = test_data_path (MODEL), *other = test_data_path (OTHER_MODEL);
-  Run *run = run_pipeline (ON_TOKENIZER | ON_DETOKENIZER, other);
+  Run *run = generate (ON_TOKENIZER | ON_DETOKENIZER, other);
 
   fail_unless (run->error != NULL, "two models were accepted");
   fail_unless (strstr (run->error, model) != NULL, "%s", run->error);
@@ -259,7 +258,7 @@ GST_END_TEST;
 /* No model anywhere: the usual error, no crash. */
 GST_START_TEST (test_no_model)
 {
-  Run *run = run_pipeline (0, NULL);
+  Run *run = generate (0, NULL);
 
   fail_unless (run->error != NULL);
   fail_unless (strstr (run->error, "model") != NULL, "%s", run->error);
@@ -306,42 +305,4 @@ model_context_suite (void)
   return s;
 }
 
-/* Only the plugin under test and GStreamer's core elements (as
- * test-elements.c): the core elements' library is linked into a private
- * folder added to GST_PLUGIN_PATH before gst_init. */
-static gchar *
-add_core_plugin (void)
-{
-  const gchar *core = g_getenv ("PRIMA_GST_CORE_PLUGIN");
-  gchar *dir, *link, *path;
-
-  if (core == NULL)
-    return NULL;
-  dir = g_dir_make_tmp ("prima-gst-core-XXXXXX", NULL);
-  link = g_build_filename (dir, "libgstcoreelements.so", NULL);
-  if (symlink (core, link) != 0)
-    g_error ("cannot link %s: %s", core, g_strerror (errno));
-  path = g_getenv ("GST_PLUGIN_PATH") ? g_strdup_printf ("%s:%s", g_getenv ("GST_PLUGIN_PATH"), dir) : g_strdup (dir);
-  g_setenv ("GST_PLUGIN_PATH", path, TRUE);
-  g_free (path);
-  g_free (link);
-  return dir;
-}
-
-int
-main (int argc, char **argv)
-{
-  gchar *core_dir = add_core_plugin ();
-  int failed;
-
-  gst_check_init (&argc, &argv);
-  failed = gst_check_run_suite (model_context_suite (), "prima-model-context", __FILE__);
-  if (core_dir) {
-    gchar *link = g_build_filename (core_dir, "libgstcoreelements.so", NULL);
-    g_unlink (link);
-    g_rmdir (core_dir);
-    g_free (link);
-    g_free (core_dir);
-  }
-  return failed;
-}
+GST_TEST_MAIN (model_context_suite, "prima-model-context");

@@ -4,11 +4,10 @@
  * cache between turns.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <glib.h>
-#include <glib/gstdio.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "gst-test-common.h"
 
 #define PROMPT "Once upon a time"
 
@@ -253,28 +252,6 @@ test_run_gpu_flags (void)
   g_free (cmd);
 }
 
-/* Only the plugin under test and GStreamer's core elements (as in
- * test-elements.c): the core elements' library goes into a private folder
- * on GST_PLUGIN_PATH, which the child processes inherit. */
-static gchar *
-add_core_plugin (void)
-{
-  const gchar *core = g_getenv ("PRIMA_GST_CORE_PLUGIN");
-  gchar *dir, *link, *path;
-
-  if (core == NULL)
-    return NULL;
-  dir = g_dir_make_tmp ("prima-gst-core-XXXXXX", NULL);
-  link = g_build_filename (dir, "libgstcoreelements.so", NULL);
-  if (symlink (core, link) != 0)
-    g_error ("cannot link %s: %s", core, g_strerror (errno));
-  path = g_getenv ("GST_PLUGIN_PATH") ? g_strdup_printf ("%s:%s", g_getenv ("GST_PLUGIN_PATH"), dir) : g_strdup (dir);
-  g_setenv ("GST_PLUGIN_PATH", path, TRUE);
-  g_free (path);
-  g_free (link);
-  return dir;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -284,7 +261,8 @@ main (int argc, char **argv)
     {"PRIMA_TEST_DATA", "TinyStories-656K-q4_0.gguf"},
     {"PRIMA_DATA_DIR", "TinyStories-656K-f32.gguf"},
   };
-  gchar *core_dir = add_core_plugin ();
+  /* only our plugin and core's elements, for the child processes too (gst-test-common.h) */
+  gchar *core_dir = gst_test_add_core_plugin ();
   int ret;
 
   g_test_init (&argc, &argv, NULL);
@@ -298,12 +276,6 @@ main (int argc, char **argv)
   g_test_add_func ("/run/chat/exit", test_chat_exit);
   g_test_add_func ("/run/chat/quit-and-eof", test_chat_quit_and_eof);
   ret = g_test_run ();
-  if (core_dir) {
-    gchar *link = g_build_filename (core_dir, "libgstcoreelements.so", NULL);
-    g_unlink (link);
-    g_rmdir (core_dir);
-    g_free (link);
-    g_free (core_dir);
-  }
+  gst_test_remove_core_plugin (core_dir);
   return ret;
 }

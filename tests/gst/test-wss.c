@@ -2,13 +2,17 @@
  * over a loopback WebSocket (port 0, a cluster key). Hidden-state buffers
  * arrive byte for byte, end-of-stream is the ordered stop that reaches the
  * other side, and a wrong key is an element error on the sink, not a hang
- * (the source goes on serving).
+ * (the source goes on serving). primawssrc is a live GstPushSrc that a state
+ * change wakes at once.
  * Every wait is bounded.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <gst/gst.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <gst/base/gstpushsrc.h>
 #include <string.h>
+
+#include "gst-test-common.h"
 
 #define KEY_A "wss harness test key 0123456789"
 #define KEY_B "another cluster key 9876543210ab"
@@ -262,6 +266,40 @@ GST_START_TEST (test_wss_wrong_key)
 
 GST_END_TEST;
 
+
+/* primawssrc is a live GstPushSrc: live in the latency query, and a state
+ * change wakes its waiting create at once, with no peer ever connected. */
+GST_START_TEST (test_wssrc_live)
+{
+  GstElement *pipeline = gst_parse_launch ("primawssrc name=src port=0 cluster-key=0123456789abcdef0123 "
+      "! fakesink sync=false", NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  GstQuery *query = gst_query_new_latency ();
+  gboolean live = FALSE;
+  GstClockTime min = 0, max = 0;
+  gint64 t0;
+
+  fail_unless (GST_IS_PUSH_SRC (src));
+  fail_unless (gst_base_src_is_live (GST_BASE_SRC (src)));
+  /* the sink waits for a first buffer that never comes: no preroll */
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_query (src, query));
+  gst_query_parse_latency (query, &live, &min, &max);
+  fail_unless (live);
+  /* create is waiting on the link now */
+  g_usleep (250 * 1000);
+  t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+  /* create polls the link every 0.1 s at most */
+  fail_unless (g_get_monotonic_time () - t0 < G_USEC_PER_SEC / 2);
+
+  gst_query_unref (query);
+  gst_object_unref (src);
+  gst_object_unref (pipeline);
+}
+
+GST_END_TEST;
+
 static Suite *
 wss_suite (void)
 {
@@ -273,7 +311,8 @@ wss_suite (void)
   tcase_add_test (tc, test_wss_loopback_bytes);
   tcase_add_test (tc, test_wss_sink_first);
   tcase_add_test (tc, test_wss_wrong_key);
+  tcase_add_test (tc, test_wssrc_live);
   return s;
 }
 
-GST_CHECK_MAIN (wss);
+GST_TEST_MAIN (wss_suite, "wss");

@@ -13,6 +13,7 @@
 #include "flow/gstprimafeedback.h"
 #include "net/gstprimawssrc.h"
 #include "net/gstprimawssink.h"
+#include "gstprimascheduler.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -33,6 +34,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (primafdsink, plugin);
   ret |= GST_ELEMENT_REGISTER (primawssrc, plugin);
   ret |= GST_ELEMENT_REGISTER (primawssink, plugin);
+  ret |= GST_ELEMENT_REGISTER (primascheduler, plugin);
 
   return ret;
 }

@@ -190,7 +190,8 @@ prima_cmd_worker (int argc, char **argv)
   {
     GError *err = NULL;
     prima_cluster_key *ck = prima_cluster_key_resolve (cluster_key, cluster_key_file, &err);
-    PrimaRingSetupArgs sa = { "worker", NULL, world, rank, port, next, ck, model, 0, n_threads, NULL, 0 };
+    PrimaRingSetupArgs sa = { .command = "worker", .world = world, .rank = rank, .port = port,
+      .next_host = next, .key = ck, .model_path = model, .n_threads = n_threads };
     gboolean ok;
     if (ck == NULL) {
       fprintf (stderr, "prima worker %d: %s\n", rank, err->message);

@@ -462,8 +462,9 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
    * itself and the head solves with Halda; devices without layers leave. */
   {
     prima_cluster_key *ck = prima_cluster_key_resolve (key ? key : ro->cluster_key, ro->cluster_key_file, &err);
-    PrimaRingSetupArgs sa = { CMD (ro), NULL, ro->world, 0, ro->port, ro->next, ck, model_path, n_ctx, n_threads,
-      ro->lw, ro->k, ro->decode_positions, ro->ring_timeout_s };
+    PrimaRingSetupArgs sa = { .command = CMD (ro), .world = ro->world, .rank = 0, .port = ro->port,
+      .next_host = ro->next, .key = ck, .model_path = model_path, .n_ctx = n_ctx, .n_threads = n_threads,
+      .lw = ro->lw, .k = ro->k, .decode_positions = ro->decode_positions, .timeout_s = ro->ring_timeout_s };
     if (ck == NULL) {
       fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
       g_error_free (err);

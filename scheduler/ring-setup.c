@@ -716,7 +716,83 @@ head_ends_ring (const halda_plan *plan, int n_layer)
   return ends;
 }
 
-/* The head: solve over the profiles (in rank order). */
+/* rank r's server, as the device before it reaches it: "host:port" from
+ * the devices property, else the next host for rank 1; NULL: unknown (that
+ * device cannot be routed around). */
+static char *
+address_of (Setup *s, int r)
+{
+  const PrimaRingSetupArgs *a = s->a;
+
+  if (a->devices && (guint) r < g_strv_length ((gchar **) a->devices))
+    return strchr (a->devices[r], ':') ? g_strdup (a->devices[r]) : g_strdup_printf ("%s:%d", a->devices[r],
+        a->port + r);
+  if (r == 1 % a->world)
+    return g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + r);
+  return NULL;
+}
+
+/* The devices from the profiles measured in the setup round (in rank
+ * order); next_of[r]: the address rank r reaches the next device at. */
+static gboolean
+devices_from_round (Setup *s, JsonNode **profiles, const prima_profile *own, halda_device *devs, char **next_of,
+    GError **err)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  int M = a->world;
+
+  prima_profile_to_halda (own, TRUE, &devs[0]);
+  g_snprintf (devs[0].name, sizeof devs[0].name, "rank 0 (%s)", own->name);
+  next_of[0] = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + 1);
+  for (int r = 1; r < M; r++) {
+    JsonObject *o = json_node_get_object (profiles[r]);
+    if (!halda_device_from_json (o, r, &devs[r], err))
+      return FALSE;
+    devs[r].is_head = FALSE;
+    next_of[r] = g_strdup (json_object_get_string_member_with_default (o, "_next", ""));
+  }
+  /* Memory for layers as the runtime sees it: the residency engine keeps
+   * weights resident only up to the available memory less its reserve (an
+   * eighth of the device's memory, at least 64 MiB: residency.c) and
+   * streams the rest from disk every token. Without this, a plan that the
+   * solver counts as fitting (M4) streams on a small device. */
+  for (int r = 0; r < M; r++) {
+    double total = r == 0 ? (double) own->mem.total
+        : json_object_get_double_member_with_default (json_node_get_object (profiles[r]), "_ram_total_gib", 0)
+        * 1073741824.0;
+    double reserve = MAX (total / 8, 64.0 * 1048576);
+    devs[r].ram_avail = MAX (0.0, devs[r].ram_avail - reserve);
+  }
+  return TRUE;
+}
+
+/* The devices from saved profiles (a JSON array in rank order, as `prima
+ * plan --profiles` reads): taken as they are, without a round. */
+static gboolean
+devices_from_file (Setup *s, halda_device *devs, char **next_of, GError **err)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  GArray *loaded = halda_devices_load (a->profiles_path, err);
+  int M = a->world;
+
+  if (loaded == NULL)
+    return FALSE;
+  if ((int) loaded->len != M) {
+    g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s has %u device profiles for a ring of %d",
+        a->profiles_path, loaded->len, M);
+    g_array_free (loaded, TRUE);
+    return FALSE;
+  }
+  for (int r = 0; r < M; r++) {
+    devs[r] = g_array_index (loaded, halda_device, r);
+    devs[r].is_head = r == 0;
+    next_of[r] = address_of (s, (r + 1) % M);
+  }
+  g_array_free (loaded, TRUE);
+  return TRUE;
+}
+
+/* The head: solve over the devices (in rank order). */
 static prima_plan *
 solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicted, int *k_out)
 {
@@ -737,30 +813,12 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
   halda_model_from_prima (model, a->n_ctx, &hm);
   prima_model_free (model);
   halda_model_set_attention_positions (&hm, s->positions);
-  prima_profile_to_halda (own, TRUE, &devs[0]);
-  g_snprintf (devs[0].name, sizeof devs[0].name, "rank 0 (%s)", own->name);
-  next_of[0] = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + 1);
-  for (int r = 1; r < M; r++) {
-    JsonObject *o = json_node_get_object (profiles[r]);
-    if (!halda_device_from_json (o, r, &devs[r], &err))
-      goto error;
-    devs[r].is_head = FALSE;
-    next_of[r] = g_strdup (json_object_get_string_member_with_default (o, "_next", ""));
-  }
-  /* Memory for layers as the runtime sees it: the residency engine keeps
-   * weights resident only up to the available memory less its reserve (an
-   * eighth of the device's memory, at least 64 MiB: residency.c) and
-   * streams the rest from disk every token. Without this, a plan that the
-   * solver counts as fitting (M4) streams on a small device. */
-  for (int r = 0; r < M; r++) {
-    double total = r == 0 ? (double) own->mem.total
-        : json_object_get_double_member_with_default (json_node_get_object (profiles[r]), "_ram_total_gib", 0)
-        * 1073741824.0;
-    double reserve = MAX (total / 8, 64.0 * 1048576);
-    devs[r].ram_avail = MAX (0.0, devs[r].ram_avail - reserve);
-  }
+  if (!(profiles ? devices_from_round (s, profiles, own, devs, next_of, &err)
+          : devices_from_file (s, devs, next_of, &err)))
+    goto error;
   halda_options_init (&opt);
   opt.n_rounds = a->k;
+  opt.even_only = a->even;
   hp = halda_solve (&hm, devs, M, &opt, &err);
   /* The head must run the last layer (it owns the output head); an uneven
    * last round that stops short of it cannot run on this ring yet. */
@@ -1083,7 +1141,10 @@ run_head (Setup *s, PrimaRingSetup *out)
   gboolean ok = FALSE;
 
   prima_ctl_msg_init (&m, PRIMA_CTL_STOP);
-  if (a->lw == NULL) {
+  if (a->lw == NULL && a->profiles_path) {
+    fprintf (stderr, "%s: solving over the saved profiles in %s\n", s->prefix, a->profiles_path);
+    plan = solve (s, NULL, NULL, &out->predicted_s, &out->k);
+  } else if (a->lw == NULL) {
     fprintf (stderr, "%s: no -lw: profiling every device of the ring, one at a time\n", s->prefix);
     prima_ctl_msg_clear (&m);
     if (!profile_self (s, &m, &own) || !send_control (s, s->down, &m))

@@ -43,6 +43,10 @@ typedef struct {
   /* head */
   const char *lw;               /* -lw; NULL: auto-schedule */
   int k;                        /* -k (0: any) */
+  gboolean even;                /* head, auto: only plans whose windows divide the layers evenly */
+  const char *profiles_path;    /* head, auto: saved profiles (a JSON array in rank order) instead of the round */
+  const char *const *devices;   /* head: "host[:port]" of every rank, to route around a dropped device
+                                 * when the profiles come from a file (NULL: rank 1 at next_host) */
   int decode_positions;         /* head: cached positions a decoded token attends to, on average (the
                                  * prompt and half the tokens to generate); 0: unknown, half of n_ctx */
   int timeout_s;                /* head: give up when the devices it waits for (to join, or for their

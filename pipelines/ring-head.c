@@ -18,6 +18,7 @@
 #include "prima-pipeline.h"
 #include "ring-auth.h"
 #include "ring-setup.h"
+#include "prima-plan-message.h"
 
 #define CMD(ro) ((ro)->command ? (ro)->command : "run")
 
@@ -389,6 +390,75 @@ spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_c
   return ok;
 }
 
+/* ---- the scheduler element's plan, for people ---- */
+
+typedef struct {
+  PrimaRingOptions *ro;
+  GstElement *scheduler;        /* not owned: the pipeline holds it */
+  char *prefix;
+} PlanWatch;
+
+static void
+plan_watch_free (gpointer data)
+{
+  PlanWatch *w = data;
+  g_free (w->prefix);
+  g_free (w);
+}
+
+/* In the thread that runs the setup round, as its plan comes (before the
+ * ring's elements start): the plan block, as the head printed it before
+ * there was a scheduler element. From then on (or when the round failed)
+ * the head's own error paths stop the local workers. */
+static GstBusSyncReply
+on_plan_message (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  PlanWatch *w = data;
+  PrimaPlanInfo info;
+
+  if (prima_message_parse_plan (msg, &info)) {
+    prima_ring_print_plan (w->prefix, (int) info.devices, (int) info.world, (int) info.rounds, (int) info.n_layer,
+        info.windows, info.predicted_tpot);
+    w->ro->world = (int) info.world;
+    w->ro->predicted_s = info.predicted_tpot;
+    prima_plan_info_clear (&info);
+    if (w->ro->watch)
+      g_atomic_int_set (&w->ro->watch->setup, FALSE);
+  } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && GST_MESSAGE_SRC (msg) == GST_OBJECT (w->scheduler)
+      && w->ro->watch) {
+    g_atomic_int_set (&w->ro->watch->setup, FALSE);
+  }
+  return GST_BUS_PASS;
+}
+
+/* The description has primascheduler (ring-head.pipeline): it runs the
+ * setup round when the pipeline starts and hands the plan to the ring's
+ * elements; here it only gets the flags. */
+static void
+configure_scheduler (PrimaRingOptions *ro, GstElement *pipeline, GstElement *scheduler, const char *prefix,
+    const char *model_path, int n_ctx, int n_threads, const char *key)
+{
+  PlanWatch *w = g_new0 (PlanWatch, 1);
+  GstBus *bus = gst_element_get_bus (pipeline);
+
+  /* the round's lines start with "prima run" as before */
+  if (g_get_application_name () == NULL || g_strcmp0 (g_get_application_name (), g_get_prgname ()) == 0)
+    g_set_application_name (prefix);
+  g_object_set (scheduler, "world", (guint) ro->world, "port", (guint) ro->port, "next",
+      ro->next ? ro->next : "127.0.0.1", "layer-window", ro->lw, "rounds", (guint) MAX (ro->k, 0), "context-size",
+      (guint) n_ctx, "ring-timeout", (guint) MAX (ro->ring_timeout_s, 0), "model", model_path, "threads",
+      (guint) MAX (n_threads, 0), "positions", (guint) MAX (ro->decode_positions, 0), NULL);
+  if (key)
+    g_object_set (scheduler, "cluster-key", key, NULL);
+  else if (ro->cluster_key_file)
+    g_object_set (scheduler, "cluster-key-file", ro->cluster_key_file, NULL);
+  w->ro = ro;
+  w->scheduler = scheduler;
+  w->prefix = g_strdup (prefix);
+  gst_bus_set_sync_handler (bus, on_plan_message, w, plan_watch_free);
+  gst_object_unref (bus);
+}
+
 gboolean
 prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *model_path, int n_ctx,
     int n_threads)
@@ -400,6 +470,7 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   PrimaRingSetup setup = { 0 };
   gboolean ok;
   char prefix[64];
+  GstElement *scheduler;
 
   g_snprintf (prefix, sizeof prefix, "prima %s", CMD (ro));
   if (ro->local_ring > 1)
@@ -459,7 +530,19 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
     }
   }
   /* The setup round (scheduler/ring-setup.h): without -lw every device profiles
-   * itself and the head solves with Halda; devices without layers leave. */
+   * itself and the head solves with Halda; devices without layers leave.
+   * ring-head.pipeline's primascheduler runs it when the pipeline starts;
+   * a description without one (ring-eval.pipeline) has it run here. */
+  scheduler = gst_bin_get_by_name (GST_BIN (pipeline), "scheduler");
+  if (scheduler) {
+    configure_scheduler (ro, pipeline, scheduler, prefix, model_path, n_ctx, n_threads,
+        key ? key : ro->cluster_key);
+    gst_object_unref (scheduler);
+    if (key)
+      memset (key, 0, strlen (key));
+    g_free (key);
+    return TRUE;
+  }
   {
     prima_cluster_key *ck = prima_cluster_key_resolve (key ? key : ro->cluster_key, ro->cluster_key_file, &err);
     PrimaRingSetupArgs sa = { .command = CMD (ro), .world = ro->world, .rank = 0, .port = ro->port,

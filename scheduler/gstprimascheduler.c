@@ -43,7 +43,10 @@
  *
  * The round blocks the state change; #GstPrimaScheduler:ring-timeout bounds
  * the wait for devices that do not answer. A failed round is an element
- * error and fails the state change.
+ * error and fails the state change. The round says what it does on
+ * standard error, each line starting with the application's name where the
+ * application set one (g_set_application_name(): `prima run` does), else
+ * "primascheduler".
  *
  * ## Example launch line
  * |[
@@ -64,6 +67,7 @@
  */
 
 #include "gstprimascheduler.h"
+#include "prima-plan-message.h"
 
 #include <string.h>
 #include <glib/gi18n-lib.h>
@@ -108,6 +112,7 @@ enum
   PROP_RING_SINK,
   PROP_RING_SRC,
   PROP_PLAN,
+  PROP_POSITIONS,
 };
 
 struct _GstPrimaScheduler
@@ -129,6 +134,7 @@ struct _GstPrimaScheduler
   guint ring_timeout;
   gchar *model;
   guint threads;
+  guint positions;
   gchar *layers;
   gchar *ring_sink;
   gchar *ring_src;
@@ -143,90 +149,6 @@ struct _GstPrimaScheduler
 G_DEFINE_TYPE_WITH_CODE (GstPrimaScheduler, gst_prima_scheduler, GST_TYPE_ELEMENT,
     GST_DEBUG_CATEGORY_INIT (gst_prima_scheduler_debug, "primascheduler", 0, "prima ring scheduler"));
 GST_ELEMENT_REGISTER_DEFINE (primascheduler, "primascheduler", GST_RANK_NONE, GST_TYPE_PRIMA_SCHEDULER);
-
-/* ---- the prima-plan message ---- */
-
-static void
-strv_to_array (GValue * array, gchar ** strv)
-{
-  g_value_init (array, GST_TYPE_ARRAY);
-  for (guint i = 0; strv && strv[i]; i++) {
-    GValue v = G_VALUE_INIT;
-    g_value_init (&v, G_TYPE_STRING);
-    g_value_set_string (&v, strv[i]);
-    gst_value_array_append_and_take_value (array, &v);
-  }
-}
-
-static gchar **
-array_to_strv (const GValue * array)
-{
-  guint n = array && GST_VALUE_HOLDS_ARRAY (array) ? gst_value_array_get_size (array) : 0;
-  gchar **strv = g_new0 (gchar *, n + 1);
-
-  for (guint i = 0; i < n; i++) {
-    const GValue *v = gst_value_array_get_value (array, i);
-    strv[i] = g_strdup (G_VALUE_HOLDS_STRING (v) ? g_value_get_string (v) : "");
-  }
-  return strv;
-}
-
-GstMessage *
-prima_message_new_plan (GstObject * src, const PrimaPlanInfo * info)
-{
-  GstStructure *s;
-  GValue windows = G_VALUE_INIT, cases = G_VALUE_INIT;
-
-  strv_to_array (&windows, info->windows);
-  strv_to_array (&cases, info->cases);
-  s = gst_structure_new (PRIMA_MESSAGE_PLAN, "devices", G_TYPE_UINT, info->devices, "world", G_TYPE_UINT,
-      info->world, "rounds", G_TYPE_UINT, info->rounds, "n-layer", G_TYPE_UINT, info->n_layer, "context-size",
-      G_TYPE_UINT, info->context_size, "predicted-tpot", G_TYPE_DOUBLE, info->predicted_tpot, "plan",
-      G_TYPE_STRING, info->plan, NULL);
-  gst_structure_take_value (s, "windows", &windows);
-  gst_structure_take_value (s, "cases", &cases);
-  return gst_message_new_element (src, s);
-}
-
-gboolean
-prima_message_is_plan (GstMessage * message)
-{
-  const GstStructure *s;
-
-  if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ELEMENT)
-    return FALSE;
-  s = gst_message_get_structure (message);
-  return s && gst_structure_has_name (s, PRIMA_MESSAGE_PLAN);
-}
-
-gboolean
-prima_message_parse_plan (GstMessage * message, PrimaPlanInfo * info)
-{
-  const GstStructure *s;
-
-  memset (info, 0, sizeof *info);
-  if (!prima_message_is_plan (message))
-    return FALSE;
-  s = gst_message_get_structure (message);
-  gst_structure_get_uint (s, "devices", &info->devices);
-  gst_structure_get_uint (s, "world", &info->world);
-  gst_structure_get_uint (s, "rounds", &info->rounds);
-  gst_structure_get_uint (s, "n-layer", &info->n_layer);
-  gst_structure_get_uint (s, "context-size", &info->context_size);
-  gst_structure_get_double (s, "predicted-tpot", &info->predicted_tpot);
-  info->plan = g_strdup (gst_structure_get_string (s, "plan"));
-  info->windows = array_to_strv (gst_structure_get_value (s, "windows"));
-  info->cases = array_to_strv (gst_structure_get_value (s, "cases"));
-  return TRUE;
-}
-
-void
-prima_plan_info_clear (PrimaPlanInfo * info)
-{
-  g_clear_pointer (&info->windows, g_strfreev);
-  g_clear_pointer (&info->cases, g_strfreev);
-  g_clear_pointer (&info->plan, g_free);
-}
 
 /* ---- handing the plan over ---- */
 
@@ -493,7 +415,8 @@ gst_prima_scheduler_run (GstPrimaScheduler * self)
   GError *err = NULL;
   gchar *model = NULL, *next, *devices, *profiles, *lw, *key_text, *key_file, *layers, *sink, *src;
   gchar **device_list = NULL;
-  guint world, port, rounds, timeout, threads;
+  guint world, port, rounds, timeout, threads, positions;
+  const gchar *app = g_get_application_name ();
   gboolean even, ok = FALSE;
   gint n_ctx;
 
@@ -510,6 +433,7 @@ gst_prima_scheduler_run (GstPrimaScheduler * self)
   key_file = g_strdup (self->cluster_key_file);
   timeout = self->ring_timeout;
   threads = self->threads;
+  positions = self->positions;
   layers = g_strdup (self->layers);
   sink = g_strdup (self->ring_sink);
   src = g_strdup (self->ring_src);
@@ -547,7 +471,8 @@ gst_prima_scheduler_run (GstPrimaScheduler * self)
   }
 
   args.command = "scheduler";
-  args.prefix = "primascheduler";
+  args.prefix = app && g_strcmp0 (app, g_get_prgname ()) != 0 ? app : "primascheduler";
+  args.decode_positions = (int) MIN (positions, (guint) G_MAXINT / 2);
   args.world = (int) world;
   args.rank = 0;
   args.port = (int) port;
@@ -664,6 +589,9 @@ gst_prima_scheduler_set_property (GObject * object, guint prop_id, const GValue 
     case PROP_THREADS:
       self->threads = g_value_get_uint (value);
       break;
+    case PROP_POSITIONS:
+      self->positions = g_value_get_uint (value);
+      break;
     case PROP_NEXT:
       str = &self->next;
       break;
@@ -734,6 +662,9 @@ gst_prima_scheduler_get_property (GObject * object, guint prop_id, GValue * valu
       break;
     case PROP_THREADS:
       g_value_set_uint (value, self->threads);
+      break;
+    case PROP_POSITIONS:
+      g_value_set_uint (value, self->positions);
       break;
     case PROP_NEXT:
       g_value_set_string (value, self->next);
@@ -963,6 +894,18 @@ gst_prima_scheduler_class_init (GstPrimaSchedulerClass * klass)
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_uint ("threads", "Threads", "Threads to profile this device with (0: every core)", 0, 1024,
           DEFAULT_THREADS, PARAM_FLAGS));
+  /**
+   * GstPrimaScheduler:positions:
+   *
+   * For the predicted time per token: the cached positions a decoded token
+   * attends to on average (about the prompt and half the tokens to
+   * generate); 0: half the context.
+   *
+   * Since: 0.2
+   */
+  g_object_class_install_property (gobject_class, PROP_POSITIONS,
+      g_param_spec_uint ("positions", "Positions", "Cached positions a decoded token attends to on average, "
+          "for the prediction (0: half the context)", 0, G_MAXINT, 0, PARAM_FLAGS));
   /**
    * GstPrimaScheduler:layers:
    *

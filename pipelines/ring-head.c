@@ -465,17 +465,15 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
 {
   GError *err = NULL;
   prima_model *model;
-  char **windows = NULL, *plan, *url, *key = NULL;
-  int k = 0, n_layer, n_ctx_train, asked;
-  PrimaRingSetup setup = { 0 };
-  gboolean ok;
+  char **windows = NULL, *key = NULL;
+  int k = 0, n_layer, n_ctx_train;
+  prima_cluster_key *ck;
   char prefix[64];
   GstElement *scheduler;
 
   g_snprintf (prefix, sizeof prefix, "prima %s", CMD (ro));
   if (ro->local_ring > 1)
     ro->world = ro->local_ring;
-  asked = ro->world;
   if (ro->rank != 0) {
     fprintf (stderr, "prima %s: runs the head (--rank 0); start the other ranks with `prima worker`\n", CMD (ro));
     return FALSE;
@@ -531,65 +529,29 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   }
   /* The setup round (scheduler/ring-setup.h): without -lw every device profiles
    * itself and the head solves with Halda; devices without layers leave.
-   * ring-head.pipeline's primascheduler runs it when the pipeline starts;
-   * a description without one (ring-eval.pipeline) has it run here. */
-  scheduler = gst_bin_get_by_name (GST_BIN (pipeline), "scheduler");
-  if (scheduler) {
-    configure_scheduler (ro, pipeline, scheduler, prefix, model_path, n_ctx, n_threads,
-        key ? key : ro->cluster_key);
-    gst_object_unref (scheduler);
-    if (key)
-      memset (key, 0, strlen (key));
+   * The descriptions' primascheduler runs it when the pipeline starts and
+   * hands the plan to the ring's elements; here it gets the flags. */
+  /* the key is checked here, with the flags' own message */
+  ck = prima_cluster_key_resolve (key ? key : ro->cluster_key, ro->cluster_key_file, &err);
+  if (ck == NULL) {
+    fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
+    g_error_free (err);
     g_free (key);
-    return TRUE;
+    return FALSE;
   }
-  {
-    prima_cluster_key *ck = prima_cluster_key_resolve (key ? key : ro->cluster_key, ro->cluster_key_file, &err);
-    PrimaRingSetupArgs sa = { .command = CMD (ro), .world = ro->world, .rank = 0, .port = ro->port,
-      .next_host = ro->next, .key = ck, .model_path = model_path, .n_ctx = n_ctx, .n_threads = n_threads,
-      .lw = ro->lw, .k = ro->k, .decode_positions = ro->decode_positions, .timeout_s = ro->ring_timeout_s };
-    if (ck == NULL) {
-      fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
-      g_error_free (err);
-      g_free (key);
-      return FALSE;
-    }
-    ok = prima_ring_setup_run (&sa, &setup);
-    /* from here the head's own error paths stop the workers */
-    if (ro->watch)
-      g_atomic_int_set (&ro->watch->setup, FALSE);
-    prima_cluster_key_unref (ck);
-    if (!ok) {
-      g_free (key);
-      return FALSE;
-    }
-    windows = g_steal_pointer (&setup.windows);
-    k = setup.k;
-    ro->world = setup.world;
-    ro->predicted_s = setup.predicted_s;
+  prima_cluster_key_unref (ck);
+  scheduler = gst_bin_get_by_name (GST_BIN (pipeline), "scheduler");
+  if (scheduler == NULL) {
+    fprintf (stderr, "prima %s: the pipeline description has no primascheduler named \"scheduler\"\n", CMD (ro));
+    g_free (key);
+    return FALSE;
   }
-  prima_ring_print_plan (prefix, asked, ro->world, k, n_layer, windows, ro->predicted_s);
-  plan = prima_ring_plan_json (n_layer, n_ctx, ro->world, windows, ro->next, ro->port);
-  url = g_steal_pointer (&setup.next_url);
-  prima_pipeline_set (pipeline, "layers", "windows", windows[0], NULL);
-  prima_pipeline_set (pipeline, "ring-out", "url", url, "rank", 0u, "peer-rank", 1 % ro->world, "world", (guint) ro->world,
-      "plan", plan, NULL);
-  prima_pipeline_set (pipeline, "ring-in", "port", (guint) ro->port, "rank", 0u, "peer-rank", ro->world - 1, NULL);
-  if (key || ro->cluster_key) {
-    prima_pipeline_set (pipeline, "ring-out", "cluster-key", key ? key : ro->cluster_key, NULL);
-    prima_pipeline_set (pipeline, "ring-in", "cluster-key", key ? key : ro->cluster_key, NULL);
-  } else if (ro->cluster_key_file) {
-    prima_pipeline_set (pipeline, "ring-out", "cluster-key-file", ro->cluster_key_file, NULL);
-    prima_pipeline_set (pipeline, "ring-in", "cluster-key-file", ro->cluster_key_file, NULL);
-  }
-  ok = TRUE;
+  configure_scheduler (ro, pipeline, scheduler, prefix, model_path, n_ctx, n_threads, key ? key : ro->cluster_key);
+  gst_object_unref (scheduler);
   if (key)
     memset (key, 0, strlen (key));
   g_free (key);
-  g_free (url);
-  g_free (plan);
-  g_strfreev (windows);
-  return ok;
+  return TRUE;
 }
 
 gboolean

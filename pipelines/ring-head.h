@@ -46,9 +46,11 @@ char *prima_port_busy (int port);
 
 gboolean prima_ring_active (const PrimaRingOptions *ro);
 
-/* Fills ring-head.pipeline's elements (layers windows, addresses, plan,
- * key); with --local-ring also starts the workers. Prints one error line
- * and returns FALSE on failure. */
+/* Checks the flags and sets the description's primascheduler (named
+ * "scheduler") from them; it runs the setup round when the pipeline starts
+ * and the plan block is printed from its prima-plan message. With
+ * --local-ring also starts the workers. Prints one error line and returns
+ * FALSE on failure. */
 gboolean prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *model, int n_ctx,
     int n_threads);
 

@@ -92,6 +92,16 @@ if launch_ring "layer-window=2,2,1 over 3 devices" layer-window=2,2,1; then
     || { bad "layer-window=2,2,1: plan message"; cat "$T/messages.txt"; }
 fi
 
+# saved profiles (as `prima plan --profiles` reads them): Halda solves over them, nobody profiles
+dev='"os": "linux", "ram_available_gib": 4, "disk_seq_read_gb_s": 1, "disk_rnd_read_gb_s": 1,
+  "cpu_gflops": {"F32": 20, "F16": 20}, "net_latency_ms": 0.1, "net_bandwidth_mb_s": 1000'
+printf '[{"name": "head", "head": true, %s}, {"name": "w1", %s}, {"name": "w2", %s}]\n' "$dev" "$dev" "$dev" \
+  > "$T/profiles.json"
+if launch_ring "profiles=FILE over 3 devices" profiles="$T/profiles.json" devices=127.0.0.1,127.0.0.1,127.0.0.1; then
+  grep -q "solving over the saved profiles" "$T/head.err" && ! grep -q "profiled this device" "$T/head.err" \
+    && ok "profiles=FILE: solved over the file, no device profiled" || { bad "profiles=FILE"; cat "$T/head.err"; }
+fi
+
 # a worker that never comes: the setup round gives up after ring-timeout, naming it
 BASE=$((BASE + 10))
 start=$(date +%s)

@@ -404,116 +404,159 @@ hand_over (GstPrimaScheduler * self, Siblings * sib, const PrimaRingSetup * setu
   return ok;
 }
 
+/* The properties, as they are when the round starts. */
+typedef struct {
+  guint world, port, rounds, timeout, threads, positions;
+  gboolean even;
+  gchar *next, *devices, *profiles, *lw, *key_text, *key_file, *layers, *sink, *src;
+} Settings;
+
+static void
+settings_read (GstPrimaScheduler * self, Settings * st)
+{
+  GST_OBJECT_LOCK (self);
+  st->world = self->world;
+  st->port = self->port;
+  st->rounds = self->rounds;
+  st->timeout = self->ring_timeout;
+  st->threads = self->threads;
+  st->positions = self->positions;
+  st->even = self->even;
+  st->next = g_strdup (self->next);
+  st->devices = g_strdup (self->devices);
+  st->profiles = g_strdup (self->profiles);
+  st->lw = g_strdup (self->layer_window);
+  st->key_text = g_strdup (self->cluster_key);
+  st->key_file = g_strdup (self->cluster_key_file);
+  st->layers = g_strdup (self->layers);
+  st->sink = g_strdup (self->ring_sink);
+  st->src = g_strdup (self->ring_src);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+settings_clear (Settings * st)
+{
+  if (st->key_text)
+    memset (st->key_text, 0, strlen (st->key_text));
+  g_free (st->key_text);
+  g_free (st->key_file);
+  g_free (st->next);
+  g_free (st->devices);
+  g_free (st->profiles);
+  g_free (st->lw);
+  g_free (st->layers);
+  g_free (st->sink);
+  g_free (st->src);
+}
+
+/* The plan as the `plan` property and the prima-plan message: before the
+ * ring's elements start with it, so an application that renders the plan
+ * shows it before the first token. */
+static void
+post_plan (GstPrimaScheduler * self, const PrimaRingSetup * setup, guint devices)
+{
+  PrimaPlanInfo info = { 0 };
+
+  info.devices = devices;
+  info.world = (guint) setup->world;
+  info.rounds = (guint) setup->k;
+  info.n_layer = (guint) setup->n_layer;
+  info.context_size = (guint) setup->n_ctx;
+  info.predicted_tpot = setup->predicted_s;
+  info.windows = setup->windows;
+  info.cases = setup->cases;
+  info.plan = setup->plan_json;
+  GST_INFO_OBJECT (self, "plan: %s", setup->plan_json);
+  GST_OBJECT_LOCK (self);
+  g_free (self->plan);
+  self->plan = g_strdup (setup->plan_json);
+  GST_OBJECT_UNLOCK (self);
+  g_object_notify (G_OBJECT (self), "plan");
+  gst_element_post_message (GST_ELEMENT (self), prima_message_new_plan (GST_OBJECT (self), &info));
+}
+
+/* The model, the context, the ports and the key, checked before the round. */
+static gboolean
+check_settings (GstPrimaScheduler * self, const Settings * st, Siblings * sib, gchar ** model, gint * n_ctx,
+    prima_cluster_key ** key)
+{
+  GError *err = NULL;
+
+  *model = model_of (self, sib->layers);
+  if (*model == NULL || **model == '\0') {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, (_("No model was given (set \"model\" here or on \"%s\")."),
+            st->layers), (NULL));
+    return FALSE;
+  }
+  if ((*n_ctx = context_of (self, sib->layers, *model, &err)) < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, (_("Could not open the model: %s"), err->message), (NULL));
+    g_error_free (err);
+    return FALSE;
+  }
+  if (st->port + st->world - 1 > 65535) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("The ring's ports %u .. %u do not fit under 65536."),
+            st->port, st->port + st->world - 1), (NULL));
+    return FALSE;
+  }
+  *key = prima_cluster_key_resolve (st->key_text, st->key_file, &err);
+  if (*key == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("No usable cluster key: %s"), err->message), (NULL));
+    g_error_free (err);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 gst_prima_scheduler_run (GstPrimaScheduler * self)
 {
   PrimaRingSetupArgs args = { 0 };
   PrimaRingSetup setup = { 0 };
   Siblings sib = { 0 };
-  PrimaPlanInfo info = { 0 };
+  Settings st = { 0 };
   prima_cluster_key *key = NULL;
-  GError *err = NULL;
-  gchar *model = NULL, *next, *devices, *profiles, *lw, *key_text, *key_file, *layers, *sink, *src;
-  gchar **device_list = NULL;
-  guint world, port, rounds, timeout, threads, positions;
+  gchar *model = NULL, **device_list = NULL;
   const gchar *app = g_get_application_name ();
-  gboolean even, ok = FALSE;
-  gint n_ctx;
+  gboolean ok = FALSE;
+  gint n_ctx = 0;
 
-  GST_OBJECT_LOCK (self);
-  world = self->world;
-  port = self->port;
-  next = g_strdup (self->next);
-  devices = g_strdup (self->devices);
-  profiles = g_strdup (self->profiles);
-  lw = g_strdup (self->layer_window);
-  rounds = self->rounds;
-  even = self->even;
-  key_text = g_strdup (self->cluster_key);
-  key_file = g_strdup (self->cluster_key_file);
-  timeout = self->ring_timeout;
-  threads = self->threads;
-  positions = self->positions;
-  layers = g_strdup (self->layers);
-  sink = g_strdup (self->ring_sink);
-  src = g_strdup (self->ring_src);
-  GST_OBJECT_UNLOCK (self);
-
-  if (!(sib.layers = find_sibling (self, layers)) || !(sib.sink = find_sibling (self, sink))
-      || !(sib.src = find_sibling (self, src)))
+  settings_read (self, &st);
+  if (!(sib.layers = find_sibling (self, st.layers)) || !(sib.sink = find_sibling (self, st.sink))
+      || !(sib.src = find_sibling (self, st.src)) || !check_settings (self, &st, &sib, &model, &n_ctx, &key))
     goto out;
-  model = model_of (self, sib.layers);
-  if (model == NULL || *model == '\0') {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, (_("No model was given (set \"model\" here or on \"%s\")."),
-            layers), (NULL));
-    goto out;
-  }
-  if ((n_ctx = context_of (self, sib.layers, model, &err)) < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, (_("Could not open the model: %s"), err->message), (NULL));
-    goto out;
-  }
-  if (port + world - 1 > 65535) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("The ring's ports %u .. %u do not fit under 65536."), port,
-            port + world - 1), (NULL));
-    goto out;
-  }
-  key = prima_cluster_key_resolve (key_text, key_file, &err);
-  if (key == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("No usable cluster key: %s"), err->message), (NULL));
-    goto out;
-  }
-  if (devices && *devices)
-    device_list = g_strsplit_set (devices, ", ", -1);
   if (!siblings_stop (self, &sib)) {
     GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, (_("Could not stop the ring's elements for the setup round.")),
         (NULL));
     goto out;
   }
-
+  if (st.devices && *st.devices)
+    device_list = g_strsplit_set (st.devices, ", ", -1);
   args.command = "scheduler";
   args.prefix = app && g_strcmp0 (app, g_get_prgname ()) != 0 ? app : "primascheduler";
-  args.decode_positions = (int) MIN (positions, (guint) G_MAXINT / 2);
-  args.world = (int) world;
+  args.world = (int) st.world;
   args.rank = 0;
-  args.port = (int) port;
-  args.next_host = next;
+  args.port = (int) st.port;
+  args.next_host = st.next;
   args.key = key;
   args.model_path = model;
   args.n_ctx = n_ctx;
-  args.n_threads = (int) threads;
-  args.lw = lw && *lw ? lw : NULL;
-  args.k = (int) rounds;
-  args.even = even;
-  args.profiles_path = profiles && *profiles ? profiles : NULL;
+  args.n_threads = (int) st.threads;
+  args.lw = st.lw && *st.lw ? st.lw : NULL;
+  args.k = (int) st.rounds;
+  args.even = st.even;
+  args.profiles_path = st.profiles && *st.profiles ? st.profiles : NULL;
   args.devices = (const char *const *) device_list;
-  args.timeout_s = (int) timeout;
-  GST_INFO_OBJECT (self, "setup round: %u devices, port %u, next %s, %s", world, port, next,
+  args.decode_positions = (int) MIN (st.positions, (guint) G_MAXINT / 2);
+  args.timeout_s = (int) st.timeout;
+  GST_INFO_OBJECT (self, "setup round: %u devices, port %u, next %s, %s", st.world, st.port, st.next,
       args.lw ? "fixed layer window" : args.profiles_path ? "saved profiles" : "profiling every device");
   if (!prima_ring_setup_run (&args, &setup)) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (_("The ring's setup round failed: %s"), setup.error), (NULL));
     goto out;
   }
-
-  info.devices = world;
-  info.world = (guint) setup.world;
-  info.rounds = (guint) setup.k;
-  info.n_layer = (guint) setup.n_layer;
-  info.context_size = (guint) setup.n_ctx;
-  info.predicted_tpot = setup.predicted_s;
-  info.windows = setup.windows;
-  info.cases = setup.cases;
-  info.plan = setup.plan_json;
-  GST_INFO_OBJECT (self, "plan: %s", setup.plan_json);
-  GST_OBJECT_LOCK (self);
-  g_free (self->plan);
-  self->plan = g_strdup (setup.plan_json);
-  GST_OBJECT_UNLOCK (self);
-  g_object_notify (G_OBJECT (self), "plan");
-  /* before the ring elements start with it: an application that renders
-   * the plan sees it before the first token */
-  gst_element_post_message (GST_ELEMENT (self), prima_message_new_plan (GST_OBJECT (self), &info));
-
-  if (!hand_over (self, &sib, &setup, key_text, key_file, port))
+  post_plan (self, &setup, st.world);
+  if (!hand_over (self, &sib, &setup, st.key_text, st.key_file, st.port))
     goto out;
   if (!siblings_restore (self, &sib)) {
     GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, (_("The ring's elements did not start after the setup round.")),
@@ -522,7 +565,6 @@ gst_prima_scheduler_run (GstPrimaScheduler * self)
   }
   ok = TRUE;
 out:
-  g_clear_error (&err);
   prima_ring_setup_clear (&setup);
   if (key)
     prima_cluster_key_unref (key);
@@ -530,18 +572,8 @@ out:
   g_clear_object (&sib.layers);
   g_clear_object (&sib.sink);
   g_clear_object (&sib.src);
-  if (key_text)
-    memset (key_text, 0, strlen (key_text));
-  g_free (key_text);
-  g_free (key_file);
   g_free (model);
-  g_free (next);
-  g_free (devices);
-  g_free (profiles);
-  g_free (lw);
-  g_free (layers);
-  g_free (sink);
-  g_free (src);
+  settings_clear (&st);
   return ok;
 }
 
@@ -550,9 +582,9 @@ gst_prima_scheduler_change_state (GstElement * element, GstStateChange transitio
 {
   GstPrimaScheduler *self = GST_PRIMA_SCHEDULER (element);
 
-  /* NULL to READY, not READY to PAUSED: the ring source opens its port on
-   * NULL to READY and the sinks (the ring sink among them) start first on
-   * READY to PAUSED; here every sibling can still be given the plan */
+  /* NULL to READY, not READY to PAUSED: the ring source opens its port and
+   * the ring sink (a GstBaseSink) starts on NULL to READY; the three are
+   * held back until here (see hold_back) */
   if (transition == GST_STATE_CHANGE_NULL_TO_READY && !gst_prima_scheduler_run (self))
     return GST_STATE_CHANGE_FAILURE;
   return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);

@@ -9,6 +9,7 @@
 #include "text/gstprimadetokenizer.h"
 #include "text/gstprimafdsink.h"
 #include "model/gstprimalayers.h"
+#include "model/gstprimaringhead.h"
 #include "flow/gstprimaloop.h"
 #include "flow/gstprimafeedback.h"
 #include "net/gstprimawssrc.h"
@@ -29,6 +30,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (primaloop, plugin);
   ret |= GST_ELEMENT_REGISTER (primafeedback, plugin);
   ret |= GST_ELEMENT_REGISTER (primalayers, plugin);
+  ret |= GST_ELEMENT_REGISTER (primaringhead, plugin);
   ret |= GST_ELEMENT_REGISTER (primasampler, plugin);
   ret |= GST_ELEMENT_REGISTER (primadetokenizer, plugin);
   ret |= GST_ELEMENT_REGISTER (primafdsink, plugin);

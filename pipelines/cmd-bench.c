@@ -11,6 +11,7 @@
 #include "prima-commands.h"
 #include "prima-pipeline.h"
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "cli-args.h"
 #include "forward.h"
 #include "sampler.h"
@@ -64,7 +65,8 @@ median_interval (const gint64 *t, int n)
  * passes after the prompt; *typical: the median of the token intervals),
  * or < 0 after an error line. */
 static double
-bench_core_decode (prima_model *model, prima_tokenizer *tok, int n_threads, int n_gen, double *typical)
+bench_core_decode (prima_model *model, prima_tokenizer *tok, int n_threads, int n_gen, const PrimaMemoryOptions *mem,
+    double *typical)
 {
   GArray *ids = prima_tokenize (tok, BENCH_PROMPT, -1, TRUE, TRUE);
   prima_sampler_params sp;
@@ -80,7 +82,7 @@ bench_core_decode (prima_model *model, prima_tokenizer *tok, int n_threads, int 
   sp.temperature = 0.0f;
   sampler = prima_sampler_new (&sp, model->hp.n_vocab);
   ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = (int) ids->len + n_gen + 1,
-      .n_threads = n_threads}, &error);
+      .n_threads = n_threads, .prefetch = mem->prefetch, .release = mem->release}, &error);
   if (ctx == NULL)
     goto fail;
   for (guint i = 0; i < ids->len; i++)
@@ -128,7 +130,8 @@ stamp_token (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 /* The same through pipelines/generate.pipeline; the loop's prima-turn
  * message gives the decode time. */
 static double
-bench_pipeline_decode (const char *model_path, int n_threads, int n_gen, double *typical)
+bench_pipeline_decode (const char *model_path, int n_threads, int n_gen, const PrimaMemoryOptions *mem,
+    double *typical)
 {
   Stamps st = { g_new (gint64, n_gen), 0, n_gen };
   GstElement *feedback;
@@ -166,6 +169,7 @@ bench_pipeline_decode (const char *model_path, int n_threads, int n_gen, double 
   prima_pipeline_set (pipeline, "loop", "model", model_path, "n-predict", n_gen, "ignore-eos", TRUE, NULL);
   prima_pipeline_set (pipeline, "layers", "model", model_path, "threads", n_threads, "context-size",
       64 + n_gen, NULL);
+  prima_memory_options_apply (mem, pipeline);
   prima_pipeline_set (pipeline, "sampler", "temperature", 0.0f, NULL);
   prima_pipeline_set (pipeline, "detokenizer", "model", model_path, NULL);
 
@@ -179,10 +183,11 @@ bench_pipeline_decode (const char *model_path, int n_threads, int n_gen, double 
       gst_message_parse_error (msg, &error, NULL);
       fprintf (stderr, "prima bench: %s\n", error->message);
       g_error_free (error);
-    } else if (type == GST_MESSAGE_ELEMENT
-        && gst_structure_has_name (gst_message_get_structure (msg), PRIMA_MESSAGE_TURN)) {
-      gst_structure_get (gst_message_get_structure (msg), "decode-time", G_TYPE_UINT64, &decode_ns,
-          "decode-tokens", G_TYPE_INT, &decode_tokens, NULL);
+    } else if (type == GST_MESSAGE_ELEMENT && prima_message_is_turn (msg)) {
+      PrimaTurnInfo t;
+      prima_message_parse_turn (msg, &t);
+      decode_ns = t.decode_time;
+      decode_tokens = t.decode_tokens;
     }
     gst_message_unref (msg);
     if (type != GST_MESSAGE_ELEMENT) {
@@ -205,7 +210,7 @@ bench_pipeline_decode (const char *model_path, int n_threads, int n_gen, double 
 /* prima bench --pipeline: decode through the element graph against the bare
  * core, alternating, and the graph's per-token overhead from the medians. */
 static int
-bench_pipeline (const char *model_path, int n_threads, int n_gen, int reps)
+bench_pipeline (const char *model_path, int n_threads, int n_gen, int reps, const PrimaMemoryOptions *mem)
 {
   GArray *core = g_array_new (FALSE, FALSE, sizeof (double));
   GArray *graph = g_array_new (FALSE, FALSE, sizeof (double));
@@ -231,8 +236,8 @@ bench_pipeline (const char *model_path, int n_threads, int n_gen, int reps)
       "|-----|--------------|---------------|---------------|----------------|------------------|\n");
   fflush (stdout);
   for (int r = 0; r < reps; r++) {
-    c = bench_core_decode (model, tok, n_threads, n_gen, &ct);
-    g = bench_pipeline_decode (model_path, n_threads, n_gen, &gt);
+    c = bench_core_decode (model, tok, n_threads, n_gen, mem, &ct);
+    g = bench_pipeline_decode (model_path, n_threads, n_gen, mem, &gt);
     if (c <= 0 || g <= 0)
       goto out;
     g_array_append_val (core, c);
@@ -375,6 +380,7 @@ prima_cmd_bench (int argc, char **argv)
   int hop_embd = 4096, hop_iterations = 2000;
   gboolean help, hop = FALSE, pipeline = FALSE, prefetch = FALSE, force = FALSE, verbose = FALSE;
   const char *prefetch_mode = NULL, *release_policy = NULL;
+  PrimaMemoryOptions mem;
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
     {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
@@ -421,11 +427,12 @@ prima_cmd_bench (int argc, char **argv)
   }
   if (n_threads <= 0)
     n_threads = (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
-  if (!prima_set_memory_options ("bench", prefetch, force, prefetch_mode, release_policy))
+  if (!prima_memory_options_parse ("bench", prefetch, force, prefetch_mode, release_policy, &mem))
     return 2;
   prima_memwatch_global_start ();
   if (pipeline)
-    return bench_pipeline (model_path ? model_path : prima_default_model_path (), n_threads, n_gen, MAX (reps, 1));
+    return bench_pipeline (model_path ? model_path : prima_default_model_path (), n_threads, n_gen, MAX (reps, 1),
+        &mem);
   if (!(pps = prima_parse_ids ("bench", pp_list)))
     return 2;
   for (guint i = 0; i < pps->len; i++)
@@ -443,8 +450,8 @@ prima_cmd_bench (int argc, char **argv)
   printf ("memory read bandwidth (%d threads): %.2f GB/s\n", n_threads, bandwidth / 1e9);
   fflush (stdout);
 
-  ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = MAX (max_pp, n_gen + 1), .n_threads = n_threads},
-      &error);
+  ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = MAX (max_pp, n_gen + 1), .n_threads = n_threads,
+      .prefetch = mem.prefetch, .release = mem.release}, &error);
   if (ctx == NULL)
     goto fail;
   out = g_new (float, model->hp.n_vocab);

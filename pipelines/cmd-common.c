@@ -4,6 +4,7 @@
 #include "residency.h"
 #include "memstat.h"
 #include "prima-pipeline.h"
+#include "prima-events.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,23 +213,64 @@ prima_process_escapes (const char *text)
 }
 
 gboolean
-prima_set_memory_options (const char *command, gboolean prefetch, gboolean force, const char *prefetch_mode,
-    const char *release_policy)
+prima_memory_options_parse (const char *command, gboolean prefetch, gboolean force, const char *prefetch_mode,
+    const char *release_policy, PrimaMemoryOptions *out)
 {
-  prima_prefetch_mode pm = PRIMA_PREFETCH_DEFAULT;
-  prima_release_policy rp = PRIMA_RELEASE_DEFAULT;
-  if (prefetch_mode && !prima_prefetch_mode_from_name (prefetch_mode, &pm)) {
+  out->prefetch = PRIMA_PREFETCH_DEFAULT;
+  out->release = PRIMA_RELEASE_DEFAULT;
+  if (prefetch_mode && !prima_prefetch_mode_from_name (prefetch_mode, &out->prefetch)) {
     fprintf (stderr, "prima %s: unknown --prefetch-mode '%s' (none, advise, force)\n", command, prefetch_mode);
     return FALSE;
   }
-  if (release_policy && !prima_release_policy_from_name (release_policy, &rp)) {
+  if (release_policy && !prima_release_policy_from_name (release_policy, &out->release)) {
     fprintf (stderr, "prima %s: unknown --release-policy '%s' (auto, never, always)\n", command, release_policy);
     return FALSE;
   }
   if (force)
-    pm = PRIMA_PREFETCH_FORCE;
+    out->prefetch = PRIMA_PREFETCH_FORCE;
   else if (prefetch)
-    pm = PRIMA_PREFETCH_ADVISE;
-  prima_residency_set_defaults (pm, rp);
+    out->prefetch = PRIMA_PREFETCH_ADVISE;
   return TRUE;
+}
+
+void
+prima_memory_options_apply (const PrimaMemoryOptions *mem, GstElement *pipeline)
+{
+  /* the elements' GEnums have the core's values */
+  if (mem->prefetch != PRIMA_PREFETCH_DEFAULT)
+    prima_pipeline_set (pipeline, "layers", "prefetch-mode", (gint) mem->prefetch, NULL);
+  if (mem->release != PRIMA_RELEASE_DEFAULT)
+    prima_pipeline_set (pipeline, "layers", "release-policy", (gint) mem->release, NULL);
+}
+
+/* On the streaming thread that faults the weights in, as it happens: the
+ * line comes before the first token's text, as when the engine printed it. */
+static GstBusSyncReply
+show_loading (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  PrimaLoadingInfo l;
+  if (!prima_message_parse_loading (msg, &l))
+    return GST_BUS_PASS;
+  if (GPOINTER_TO_INT (data)) {
+    if (isatty (2)) {
+      fprintf (stderr, "\rloading weights: layer %d/%d, %.2f GB mapped so far, %.1f s (window %.0f%% resident)  ",
+          l.layer, l.n_layers, l.bytes / 1e9, l.seconds, 100.0 * l.window_resident);
+      if (l.done)
+        fputc ('\n', stderr);
+    } else if (l.window_done) {
+      fprintf (stderr, "loading weights: layer %d/%d, %.2f GB, %.1f s\n", l.layer, l.n_layers, l.bytes / 1e9,
+          l.seconds);
+    }
+    fflush (stderr);
+  }
+  gst_message_unref (msg);
+  return GST_BUS_DROP;
+}
+
+void
+prima_pipeline_show_loading (GstElement *pipeline, gboolean show)
+{
+  GstBus *bus = gst_element_get_bus (pipeline);
+  gst_bus_set_sync_handler (bus, show_loading, GINT_TO_POINTER (show), NULL);
+  gst_object_unref (bus);
 }

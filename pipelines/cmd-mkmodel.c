@@ -1,12 +1,41 @@
 /* gst-prima: `prima mkmodel`: write a random-weight model of a given shape.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli-args.h"
 #include "prima-commands.h"
 #include "gguf.h"
 #include "mkmodel.h"
+
+/* The library reports, the program prints: the plan, then one updated line
+ * on a terminal, else a line every 10%. */
+static void
+show_progress (const prima_mk_progress *pr, gpointer user_data)
+{
+  int *last_percent = user_data;
+  int percent = pr->total_bytes ? (int) (100.0 * pr->done_bytes / pr->total_bytes) : 100;
+  gboolean last = pr->n_done == (int) pr->n_tensors;
+
+  if (pr->tensor == NULL) {
+    fprintf (stderr, "mkmodel: %s %s, %" PRId64 " layers, %" PRId64 " embd, %" PRId64 " vocab: %u tensors, "
+        "%.2f GB, %d threads -> %s\n", pr->arch, pr->file_type, pr->n_layer, pr->n_embd, pr->n_vocab, pr->n_tensors,
+        pr->total_bytes / 1e9, pr->n_threads, pr->out_path);
+  } else if (isatty (2)) {
+    fprintf (stderr, "\rmkmodel: %3d%%  tensor %d/%u  %.1f/%.1f GB  %.0f s  %-32.32s", percent, pr->n_done,
+        pr->n_tensors, pr->done_bytes / 1e9, pr->total_bytes / 1e9, pr->seconds, pr->tensor);
+    if (last)
+      fputc ('\n', stderr);
+  } else if (percent / 10 != *last_percent / 10 || last) {
+    fprintf (stderr, "mkmodel: %d%% (tensor %d/%u, %.1f GB, %.0f s)\n", percent, pr->n_done, pr->n_tensors,
+        pr->done_bytes / 1e9, pr->seconds);
+  }
+  if (pr->tensor)
+    *last_percent = percent;
+  fflush (stderr);
+}
 
 int
 prima_cmd_mkmodel (int argc, char **argv)
@@ -19,7 +48,7 @@ prima_cmd_mkmodel (int argc, char **argv)
   prima_mk_params p;
   prima_mk_arch arch;
   uint32_t ftype;
-  int rc = 1;
+  int rc = 1, last_percent = -1;
   const cli_option options[] = {
     {"--arch", CLI_STRING, &arch_name, "ARCH", "llama or qwen2 (default llama)"},
     {"--preset", CLI_STRING, &preset, "NAME", "shape: tiny, 1b, 8b, 14b, 32b, 70b (default tiny)"},
@@ -82,7 +111,10 @@ prima_cmd_mkmodel (int argc, char **argv)
   if (tied || untied)
     p.tied_output = tied;
   p.seed = (uint64_t) seed;
-  p.progress = !quiet;
+  if (!quiet) {
+    p.progress = show_progress;
+    p.progress_data = &last_percent;
+  }
 
   if (!prima_mk_write (&p, vocab, g_ptr_array_index (positional, 0), &error)) {
     fprintf (stderr, "prima mkmodel: %s\n", error->message);

@@ -17,11 +17,13 @@
 #include "cli-args.h"
 #include "sampler.h"
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "ring-head.h"
 #include "forward.h"
 #include "memstat.h"
 #include "chat-template.h"
 
+/* The program's own message, from its output probe to its bus loop. */
 #define OUTPUT_END_OF_TURN "prima-output-end-of-turn"
 /* primasampler's largest repeat-last-n */
 #define MAX_REPEAT_LAST_N (1 << 20)
@@ -106,14 +108,19 @@ output_event (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 static void
-take_turn_message (RunState *st, const GstStructure *s)
+take_turn_message (RunState *st, GstMessage *msg)
 {
+  PrimaTurnInfo t;
+  prima_message_parse_turn (msg, &t);
   g_free (st->reason);
-  st->reason = g_strdup (gst_structure_get_string (s, "reason"));
-  gst_structure_get (s, "prompt-tokens", G_TYPE_INT, &st->prompt_tokens, "generated", G_TYPE_INT, &st->generated,
-      "decode-tokens", G_TYPE_INT, &st->decode_tokens, "position", G_TYPE_INT, &st->position,
-      "context-shifts", G_TYPE_INT, &st->shifts,
-      "prompt-time", G_TYPE_UINT64, &st->prompt_ns, "decode-time", G_TYPE_UINT64, &st->decode_ns, NULL);
+  st->reason = g_strdup (t.reason);
+  st->prompt_tokens = t.prompt_tokens;
+  st->generated = t.generated;
+  st->decode_tokens = t.decode_tokens;
+  st->position = t.position;
+  st->shifts = t.context_shifts;
+  st->prompt_ns = t.prompt_time;
+  st->decode_ns = t.decode_time;
   st->have_turn = TRUE;
   st->all_prompt_tokens += st->prompt_tokens;
   st->all_prompt_ns += st->prompt_ns;
@@ -186,14 +193,12 @@ wait_for (RunState *st, WaitFor what)
       case GST_MESSAGE_EOS:
         gst_message_unref (msg);
         return 0;
-      case GST_MESSAGE_ELEMENT:{
-        const GstStructure *s = gst_message_get_structure (msg);
-        if (gst_structure_has_name (s, PRIMA_MESSAGE_TURN))
-          take_turn_message (st, s);
+      case GST_MESSAGE_ELEMENT:
+        if (prima_message_is_turn (msg))
+          take_turn_message (st, msg);
         break;
-      }
       case GST_MESSAGE_APPLICATION:
-        if (gst_structure_has_name (gst_message_get_structure (msg), OUTPUT_END_OF_TURN))
+        if (gst_message_has_name (msg, OUTPUT_END_OF_TURN))
           output_done = TRUE;
         break;
       default:
@@ -316,6 +321,7 @@ prima_cmd_run (int argc, char **argv)
   GPtrArray *reverse_prompts = NULL;
   int n_keep = -1;
   const char *prefetch_mode = NULL, *release_policy = NULL;
+  PrimaMemoryOptions mem;
   prima_sampler_params sp;
   gint64 seed = -1;
   PrimaRingOptions ring = PRIMA_RING_OPTIONS_INIT;
@@ -437,11 +443,8 @@ prima_cmd_run (int argc, char **argv)
   }
   if (n_gpu_layers > 0 || gpu_mem)
     fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
-  /* The layers element's contexts take the process defaults. */
-  if (!prima_set_memory_options ("run", prefetch, force, prefetch_mode, release_policy))
+  if (!prima_memory_options_parse ("run", prefetch, force, prefetch_mode, release_policy, &mem))
     return 2;
-  /* Faulting a large model in is the real work of start-up: show it. */
-  prima_residency_set_progress (verbose || isatty (2));
   /* The baseline of memory pressure: before anything is mapped. */
   prima_memwatch_global_start ();
   if (file) {
@@ -515,6 +518,9 @@ prima_cmd_run (int argc, char **argv)
     prima_pipeline_set (pipeline, "loop", "context-shift", !no_context_shift, "n-keep", n_keep, NULL);
   prima_pipeline_set (pipeline, "layers", "model", model, "context-size", MAX (n_ctx, 0), "threads",
       MAX (n_threads, 0), NULL);
+  prima_memory_options_apply (&mem, pipeline);
+  /* Faulting a large model in is the real work of start-up: show it. */
+  prima_pipeline_show_loading (pipeline, verbose || isatty (2));
   prima_pipeline_set (pipeline, "sampler", "temperature", sp.temperature, "top-k", sp.top_k, "top-p", sp.top_p,
       "min-p", sp.min_p, "repeat-penalty", sp.repeat_penalty, "repeat-last-n", sp.penalty_last_n,
       "frequency-penalty", sp.frequency_penalty, "presence-penalty", sp.presence_penalty,

@@ -11,8 +11,8 @@
 #include "cli-args.h"
 #include "ring-head.h"
 #include "ring-setup.h"
-#include "net/gstprimawssrc.h"
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "forward.h"
 #include "memstat.h"
 
@@ -92,12 +92,10 @@ run_worker (GstElement *pipeline, int rank)
         status = 0;
         break;
       case GST_MESSAGE_ELEMENT:{
-        const GstStructure *s = gst_message_get_structure (msg);
-        const gchar *event = gst_structure_get_string (s, "event");
-        if (gst_structure_has_name (s, PRIMA_MESSAGE_RING) && event
+        const gchar *event = NULL, *text = NULL;
+        if (prima_message_parse_ring (msg, &event, NULL, NULL, &text) && event
             && (strcmp (event, "listening") == 0 || strcmp (event, "connected") == 0))
-          fprintf (stderr, "prima worker %d: %s%s\n", rank, gst_structure_get_string (s, "message"),
-              strcmp (event, "listening") == 0 ? " listening" : "");
+          fprintf (stderr, "prima worker %d: %s%s\n", rank, text, strcmp (event, "listening") == 0 ? " listening" : "");
         break;
       }
       default:
@@ -114,6 +112,7 @@ prima_cmd_worker (int argc, char **argv)
 {
   const char *model_path = NULL, *master = NULL, *next = NULL, *cluster_key = NULL, *cluster_key_file = NULL;
   const char *prefetch_mode = NULL, *release_policy = NULL;
+  PrimaMemoryOptions mem;
   int world = 0, rank = -1, port = PRIMA_RING_DEFAULT_PORT, n_ctx = 0, n_threads = 0;
   gboolean help, prefetch = FALSE, force = FALSE, verbose = FALSE;
   const cli_option options[] = {
@@ -153,11 +152,9 @@ prima_cmd_worker (int argc, char **argv)
     fprintf (stderr, "prima worker: needs --world N (>= 2) and --rank R (1 .. N-1), and a usable --port\n");
     return 2;
   }
-  /* the same memory options as prima run: the layers element's contexts
-   * take the process defaults */
-  if (!prima_set_memory_options ("worker", prefetch, force, prefetch_mode, release_policy))
+  /* the same memory options as prima run: properties of the layers element */
+  if (!prima_memory_options_parse ("worker", prefetch, force, prefetch_mode, release_policy, &mem))
     return 2;
-  prima_residency_set_progress (verbose);
   /* the baseline of memory pressure: before anything is mapped */
   prima_memwatch_global_start ();
   model = g_strdup (model_path ? model_path : prima_default_model_path ());
@@ -218,6 +215,8 @@ prima_cmd_worker (int argc, char **argv)
       (setup.rank + 1) % setup.world, NULL);
   prima_pipeline_set (pipeline, "layers", "model", model, "windows", "plan", "context-size", MAX (n_ctx, 0),
       "threads", MAX (n_threads, 0), NULL);
+  prima_memory_options_apply (&mem, pipeline);
+  prima_pipeline_show_loading (pipeline, verbose);
   if (cluster_key) {
     prima_pipeline_set (pipeline, "ring-in", "cluster-key", cluster_key, NULL);
     prima_pipeline_set (pipeline, "ring-out", "cluster-key", cluster_key, NULL);

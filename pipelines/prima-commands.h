@@ -13,8 +13,10 @@ int prima_cmd_mkmodel (int argc, char **argv);
 int prima_cmd_plan (int argc, char **argv);
 int prima_cmd_profile (int argc, char **argv);
 
+#include <gst/gst.h>
 #include "model.h"
 #include "tokenizer.h"
+#include "residency.h"
 
 /* The model used when -m is not given: the embedded one in data/ (from the
  * source tree when run uninstalled, else the installed copy). */
@@ -39,11 +41,21 @@ gboolean prima_check_memory (const char *command, const prima_model *model, int 
 /* Parse "1,2,3" or "1 2 3" into ids; NULL (after an error line) on bad input. */
 GArray *prima_parse_ids (const char *command, const char *text);
 /* The memory options of run, worker and bench (--prefetch, --force,
- * --prefetch-mode, --release-policy; NULL/FALSE when not given) made the
- * process defaults of the residency engine. FALSE, with a message, for an
- * unknown mode or policy. */
-gboolean prima_set_memory_options (const char *command, gboolean prefetch, gboolean force,
-    const char *prefetch_mode, const char *release_policy);
+ * --prefetch-mode, --release-policy; NULL/FALSE when not given); _DEFAULT
+ * where not given. FALSE, with a message, for an unknown mode or policy. */
+typedef struct {
+  prima_prefetch_mode prefetch;
+  prima_release_policy release;
+} PrimaMemoryOptions;
+gboolean prima_memory_options_parse (const char *command, gboolean prefetch, gboolean force,
+    const char *prefetch_mode, const char *release_policy, PrimaMemoryOptions *out);
+/* Sets the options given as the properties of the pipeline's "layers"
+ * element (prefetch-mode, release-policy); the others keep their defaults. */
+void prima_memory_options_apply (const PrimaMemoryOptions *mem, GstElement *pipeline);
+/* Renders the pipeline's prima-loading messages as the progress line on
+ * stderr when show (one line a window, or one updated line on a terminal),
+ * as they are posted, and drops them. */
+void prima_pipeline_show_loading (GstElement *pipeline, gboolean show);
 /* Read a whole prompt file for -f (a FIFO too); path NULL reads standard
  * input to its end. NULL after an error line. */
 char *prima_read_prompt_file (const char *command, const char *path);

@@ -1,4 +1,4 @@
-/* gst-prima: the head of a pipelined ring for `prima run` (DESIGN.md section 3).
+/* gst-prima: the head of a pipelined ring for `prima run` (docs/design.md section 3).
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 

@@ -58,6 +58,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "prima-element.h"
 #include "gguf.h"
 #include "tokenizer.h"
@@ -333,23 +334,25 @@ gst_prima_loop_end_turn (GstPrimaLoop * self, const gchar * reason)
 {
   GstClockTime now = gst_util_get_timestamp ();
   GstEvent *answer = NULL;
-  GstStructure *s;
+  PrimaTurnInfo turn;
+  GstMessage *message;
 
   self->done = TRUE;
   self->interrupt = FALSE;
   if (self->n_generated == 0)
     self->prompt_time = self->generating ? now - self->t_prompt : 0;
-  s = gst_structure_new (PRIMA_MESSAGE_TURN,
-      "prompt-tokens", G_TYPE_INT, self->n_prompt,
-      "prompt-time", G_TYPE_UINT64, (guint64) self->prompt_time,
-      "generated", G_TYPE_INT, self->n_generated,
-      "decode-tokens", G_TYPE_INT, MAX (self->n_generated - 1, 0),
-      "decode-time", G_TYPE_UINT64, (guint64) (self->n_generated > 0 ? now - self->t_first : 0),
-      "position", G_TYPE_INT, self->next_pos,
-      "context-shifts", G_TYPE_INT, self->n_shifts,
-      "chat", G_TYPE_BOOLEAN, self->chat, "reason", G_TYPE_STRING, reason, NULL);
-  GST_DEBUG_OBJECT (self, "end of turn: %" GST_PTR_FORMAT, s);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+  turn.prompt_tokens = self->n_prompt;
+  turn.prompt_time = self->prompt_time;
+  turn.generated = self->n_generated;
+  turn.decode_tokens = MAX (self->n_generated - 1, 0);
+  turn.decode_time = self->n_generated > 0 ? now - self->t_first : 0;
+  turn.position = self->next_pos;
+  turn.context_shifts = self->n_shifts;
+  turn.chat = self->chat;
+  turn.reason = reason;
+  message = prima_message_new_turn (GST_OBJECT (self), &turn);
+  GST_DEBUG_OBJECT (self, "end of turn: %" GST_PTR_FORMAT, gst_message_get_structure (message));
+  gst_element_post_message (GST_ELEMENT (self), message);
 
   if (self->chat) {
     GstBuffer *ids = prima_tokens_buffer_new ((const gint32 *) self->answer->data, self->answer->len,
@@ -762,7 +765,7 @@ gst_prima_loop_push_stream_start (GstPrimaLoop * self)
   query = prima_query_new_context ();
   if (gst_pad_peer_query (self->srcpad, query)) {
     gint n_ctx = 0;
-    gst_structure_get_int (gst_query_get_structure (query), "n-ctx", &n_ctx);
+    prima_query_parse_context (query, &n_ctx, NULL);
     g_mutex_lock (&self->lock);
     self->n_ctx = n_ctx;
     g_mutex_unlock (&self->lock);
@@ -939,7 +942,7 @@ gst_prima_loop_send_event (GstElement * element, GstEvent * event)
 {
   GstPrimaLoop *self = GST_PRIMA_LOOP (element);
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM && gst_event_has_name (event, PRIMA_EVENT_INTERRUPT)) {
+  if (prima_event_is_interrupt (event)) {
     gst_prima_loop_interrupt (self);
     gst_event_unref (event);
     return TRUE;

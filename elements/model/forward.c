@@ -147,7 +147,8 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
   if (p.residency) {
     ctx->residency = p.residency;
   } else {
-    prima_residency_params rp = { p.prefetch, p.release, p.weight_budget, 0, p.progress };
+    prima_residency_params rp = { .prefetch = p.prefetch, .release = p.release, .budget = p.weight_budget,
+      .progress = p.progress, .progress_data = p.progress_data };
     ctx->residency = prima_residency_new (model, &rp);
     ctx->own_residency = TRUE;
     prima_residency_add_windows (ctx->residency, ctx->first, ctx->last, p.window_layers, TRUE);

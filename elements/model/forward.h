@@ -31,7 +31,9 @@ typedef struct {
   prima_release_policy release;
   int window_layers;
   guint64 weight_budget;        /* bytes; 0: from the available memory */
-  gboolean progress;            /* report the first pass (faulting weights in) on stderr */
+  /* Reports of the first pass (faulting weights in), for a context's own engine. */
+  prima_residency_progress_func progress;
+  gpointer progress_data;
 } prima_context_params;
 
 #define PRIMA_CONTEXT_ERROR (prima_context_error_quark ())

@@ -20,6 +20,16 @@
  * `prima-context` query with the context size ("n-ctx") and the next
  * position ("position").
  *
+ * The first pass over the weights faults them in from the file: for each
+ * layer of it the element posts a `prima-loading` element message (layer,
+ * n-layers, bytes, seconds, window-resident, window-done, done;
+ * prima-events.h), which `prima run` shows as its progress line.
+ * #GstPrimaLayers:prefetch-mode and #GstPrimaLayers:release-policy choose
+ * how the weights come and go (docs/memory.md).
+ *
+ * With #GstPrimaLayers:windows it is a ring worker (docs/ring.md): several
+ * windows, hidden states in and out; the ring's head is primaringhead.
+ *
  * Corrupt weight data shows as NaN or infinite values: each hidden state is
  * checked where it is normalised anyway, and the logits once per token, and
  * the element stops with an error that names the first layer (or the
@@ -29,6 +39,10 @@
  * |[
  * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf threads=2 ! fakesink dump=true
  * ]| dumps the logits of the prompt's last token.
+ * |[
+ * printf 'Once upon a time' | gst-launch-1.0 -m fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers model=tests/data/stories260K-f32.gguf prefetch-mode=advise release-policy=always ! fakesink
+ * ]| shows the prima-loading messages of the first pass, with the weights
+ * read ahead by advice and released after each use.
  *
  * Since: 0.1
  */
@@ -38,9 +52,10 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "model.h"
 #include "forward.h"
-#include "net/gstprimawssrc.h"
+#include "prima-window.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_prima_layers_debug);
 #define GST_CAT_DEFAULT gst_prima_layers_debug
@@ -61,15 +76,9 @@ enum
   PROP_N_EVALUATED,
   PROP_WINDOWS,
   PROP_ALL_LOGITS,
+  PROP_PREFETCH_MODE,
+  PROP_RELEASE_POLICY,
 };
-
-/* One of a ring device's windows [first, last) with its own KV cache. */
-typedef struct
-{
-  gint first, last;
-  prima_context *ctx;
-  gint next_pos;
-} LayersWindow;
 
 struct _GstPrimaLayers
 {
@@ -82,30 +91,26 @@ struct _GstPrimaLayers
   gint first_layer;
   gint last_layer;
   gboolean all_logits;
+  gchar *windows_spec;          /* "a-b,c-d", "plan" or NULL */
+  prima_prefetch_mode prefetch_mode;
+  prima_release_policy release_policy;
 
   /* from READY to PAUSED */
   prima_model *model;
-  prima_context *ctx;
+  prima_context *ctx;           /* one window (no windows property) */
   gint first, last;             /* the window, resolved */
   gint n_ctx;
   GstBufferPool *pool;          /* output buffers of single-token input */
   gsize single_size;
 
+  /* a ring worker (docs/design.md section 3): several windows, dealt by the
+   * plan; NULL until it came. Replaced on the streaming thread under the
+   * object lock, which readers on other threads take. */
+  gboolean ring;
+  PrimaWindows *windows;
+
   /* next position to evaluate, under the object lock */
   gint next_pos;
-
-  /* ring mode (DESIGN.md section 3): several windows, dealt by the plan */
-  gchar *windows_spec;          /* property: "a-b,c-d", "plan" or NULL */
-  GArray *windows;              /* LayersWindow, ascending; NULL outside ring mode */
-  prima_residency *residency;   /* the windows' one residency engine */
-  gboolean ring;                /* ring mode: windows_spec was set */
-  GstPad *ring_sinkpad, *ring_srcpad;    /* the head's hop pads (requested) */
-  GMutex eval_lock;             /* the windows, in_ids; two streaming threads evaluate */
-  GArray *in_ids;               /* head: the ids of the batch in the ring */
-  gint in_pos0;
-  guint16 in_flags;
-  gboolean ring_src_started;
-  gboolean sink_eos, ring_eos;  /* head: end-of-stream waits for both */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -118,27 +123,80 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS (PRIMA_CAPS_LOGITS "; " PRIMA_CAPS_HIDDEN));
 
-/* The head of a ring: hidden states to the next device and from the last one. */
-static GstStaticPadTemplate ring_sink_template = GST_STATIC_PAD_TEMPLATE ("ring_sink",
-    GST_PAD_SINK,
-    GST_PAD_REQUEST,
-    GST_STATIC_CAPS (PRIMA_CAPS_HIDDEN));
-
-static GstStaticPadTemplate ring_src_template = GST_STATIC_PAD_TEMPLATE ("ring_src",
-    GST_PAD_SRC,
-    GST_PAD_REQUEST,
-    GST_STATIC_CAPS (PRIMA_CAPS_HIDDEN));
-
 #define gst_prima_layers_parent_class parent_class
 G_DEFINE_TYPE_WITH_CODE (GstPrimaLayers, gst_prima_layers, GST_TYPE_BASE_TRANSFORM,
     GST_DEBUG_CATEGORY_INIT (gst_prima_layers_debug, "primalayers", 0, "prima layers"));
 GST_ELEMENT_REGISTER_DEFINE (primalayers, "primalayers", GST_RANK_NONE, GST_TYPE_PRIMA_LAYERS);
 
+GType
+gst_prima_prefetch_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {PRIMA_PREFETCH_NONE, "No prefetch: the kernel reads the weights when they are used", "none"},
+    {PRIMA_PREFETCH_ADVISE, "Advise the kernel to read the next window ahead (WILLNEED)", "advise"},
+    {PRIMA_PREFETCH_FORCE, "Advise, then fault the next window in from a helper thread", "force"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstPrimaPrefetchMode", values));
+  return type;
+}
+
+GType
+gst_prima_release_policy_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {PRIMA_RELEASE_AUTO, "Release only the windows that do not fit the memory budget", "auto"},
+    {PRIMA_RELEASE_NEVER, "Never release: the kernel evicts as it likes", "never"},
+    {PRIMA_RELEASE_ALWAYS, "Release every window after use", "always"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstPrimaReleasePolicy", values));
+  return type;
+}
+
+void
+gst_prima_layers_post_loading (GstElement * element, const prima_residency_progress * p)
+{
+  PrimaLoadingInfo info = {
+    .layer = p->layer, .n_layers = p->n_layers, .bytes = p->bytes, .seconds = p->seconds,
+    .window_resident = p->window_resident, .window_done = p->window_done, .done = p->done,
+  };
+
+  gst_element_post_message (element, prima_message_new_loading (GST_OBJECT (element), &info));
+}
+
+/* The residency engine's report of the first pass, on the streaming thread:
+ * posted as a prima-loading message (the core prints nothing). */
+static void
+gst_prima_layers_loading (const prima_residency_progress * p, gpointer user_data)
+{
+  gst_prima_layers_post_loading (GST_ELEMENT (user_data), p);
+}
+
+/* The residency choices of the properties, with the progress reports. */
+static void
+gst_prima_layers_residency_params (GstPrimaLayers * self, prima_residency_params * res)
+{
+  memset (res, 0, sizeof *res);
+  GST_OBJECT_LOCK (self);
+  res->prefetch = self->prefetch_mode;
+  res->release = self->release_policy;
+  GST_OBJECT_UNLOCK (self);
+  res->progress = gst_prima_layers_loading;
+  res->progress_data = self;
+}
+
 static gsize gst_prima_layers_output_payload (GstPrimaLayers * self, const PrimaHeader * in);
-static GstCaps *gst_prima_layers_hidden_caps (GstPrimaLayers * self);
 
 /* Decoding pushes one token at a time: its output buffers (the logits of a
- * whole vocabulary) come from a pool instead of a fresh allocation each. */
+ * whole vocabulary, or one hidden state) come from a pool instead of a
+ * fresh allocation each. */
 static void
 gst_prima_layers_make_pool (GstPrimaLayers * self)
 {
@@ -155,98 +213,37 @@ gst_prima_layers_make_pool (GstPrimaLayers * self)
   }
 }
 
-
-/* ---- ring mode: several windows on one device (DESIGN.md section 3) ---- */
-
-static void
-gst_prima_layers_free_windows (GstPrimaLayers * self)
-{
-  if (self->windows == NULL)
-    return;
-  for (guint i = 0; i < self->windows->len; i++)
-    prima_context_free (g_array_index (self->windows, LayersWindow, i).ctx);
-  g_clear_pointer (&self->windows, g_array_unref);
-  /* after the contexts that use it */
-  g_clear_pointer (&self->residency, prima_residency_free);
-}
-
-/* "a-b,c-d": windows [a, b), ascending, disjoint, inside the model. */
-static GArray *
-gst_prima_layers_parse_windows (const gchar * spec, gint n_layer, GError ** error)
-{
-  GArray *out = g_array_new (FALSE, TRUE, sizeof (LayersWindow));
-  gchar **parts = g_strsplit (spec, ",", -1);
-  gint prev = 0;
-
-  for (guint i = 0; parts[i]; i++) {
-    LayersWindow w = { 0 };
-    gchar *end;
-    if (*g_strstrip (parts[i]) == '\0')
-      continue;
-    w.first = (gint) g_ascii_strtoll (parts[i], &end, 10);
-    if (*end == '-')
-      w.last = (gint) g_ascii_strtoll (end + 1, &end, 10);
-    if (*end != '\0' || w.first < prev || w.last <= w.first || w.last > n_layer) {
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-          "\"%s\" is not a window \"first-last\" after layer %d inside the model's %d layers", parts[i], prev,
-          n_layer);
-      g_array_unref (out);
-      g_strfreev (parts);
-      return NULL;
-    }
-    prev = w.last;
-    g_array_append_val (out, w);
-  }
-  g_strfreev (parts);
-  return out;
-}
-
-/* Under eval_lock (or before streaming). Makes one context per window. */
+/* A ring worker's windows ("a-b,c-d"); on the streaming thread (or before
+ * streaming). The output head belongs to the ring's head, primaringhead. */
 static gboolean
 gst_prima_layers_set_windows (GstPrimaLayers * self, const gchar * spec)
 {
-  prima_context_params params = { 0 };
-  prima_residency *residency;
+  PrimaWindows *windows, *old;
+  prima_residency_params res;
   GError *err = NULL;
-  GArray *windows;
+  gint n_ctx, threads;
 
-  windows = gst_prima_layers_parse_windows (spec, self->model->hp.n_layer, &err);
+  GST_OBJECT_LOCK (self);
+  n_ctx = self->context_size;
+  threads = self->threads;
+  GST_OBJECT_UNLOCK (self);
+  gst_prima_layers_residency_params (self, &res);
+  windows = prima_windows_new (self->model, spec, n_ctx, threads, &res, &err);
   if (windows == NULL)
     goto failed;
-  GST_OBJECT_LOCK (self);
-  params.n_ctx = MIN (self->context_size, self->model->hp.n_ctx_train);
-  params.n_threads = self->threads;
-  GST_OBJECT_UNLOCK (self);
-  /* One residency engine for all the device's windows, added in the order
-   * they run each token: its budget and release plan then cover the whole
-   * device, and its prefetch reaches from one window to the next. An engine
-   * per window would each take the whole device's memory as its budget and
-   * never release (docs/memory.md). */
-  residency = windows->len ? prima_residency_new (self->model, NULL) : NULL;
-  for (guint i = 0; i < windows->len; i++) {
-    LayersWindow *w = &g_array_index (windows, LayersWindow, i);
-    prima_residency_add_windows (residency, w->first, w->last, 0, TRUE);
-  }
-  params.residency = residency;
-  for (guint i = 0; i < windows->len; i++) {
-    LayersWindow *w = &g_array_index (windows, LayersWindow, i);
-    params.first_layer = w->first;
-    params.last_layer = w->last;
-    w->ctx = prima_context_new (self->model, &params, &err);
-    if (w->ctx == NULL) {
-      for (guint j = 0; j < i; j++)
-        prima_context_free (g_array_index (windows, LayersWindow, j).ctx);
-      g_array_unref (windows);
-      prima_residency_free (residency);
+  for (guint i = 0; i < prima_windows_count (windows); i++)
+    if (prima_windows_get (windows, i)->last == self->model->hp.n_layer) {
+      g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+          "the last layer (the output head) belongs to the ring's head, primaringhead");
+      prima_windows_free (windows);
       goto failed;
     }
-    self->n_ctx = prima_context_n_ctx (w->ctx);
-  }
-  if (windows->len == 0)
-    self->n_ctx = params.n_ctx > 0 ? params.n_ctx : MIN (self->model->hp.n_ctx_train, 4096);
-  gst_prima_layers_free_windows (self);
+  GST_OBJECT_LOCK (self);
+  old = self->windows;
   self->windows = windows;
-  self->residency = residency;
+  self->n_ctx = prima_windows_n_ctx (windows);
+  GST_OBJECT_UNLOCK (self);
+  prima_windows_free (old);
   GST_INFO_OBJECT (self, "windows %s of %d layers, context %d", spec, self->model->hp.n_layer, self->n_ctx);
   return TRUE;
 
@@ -257,416 +254,40 @@ failed:
   return FALSE;
 }
 
-static void
-gst_prima_layers_ring_reset (GstPrimaLayers * self, gint pos)
+gboolean
+gst_prima_layers_kv_op (GstEvent * event, PrimaKvOp * op, gint * p0, gint * p1, gint * delta)
 {
-  g_mutex_lock (&self->eval_lock);
-  for (guint i = 0; self->windows && i < self->windows->len; i++) {
-    LayersWindow *w = &g_array_index (self->windows, LayersWindow, i);
-    w->next_pos = MIN (w->next_pos, pos);
-  }
-  g_mutex_unlock (&self->eval_lock);
-  GST_OBJECT_LOCK (self);
-  self->next_pos = MIN (self->next_pos, pos);
-  GST_OBJECT_UNLOCK (self);
-}
-
-static GstBuffer *
-gst_prima_layers_hidden_buffer (GstPrimaLayers * self, const PrimaHeader * in, gint pos0, gint next_layer)
-{
-  PrimaHeader h;
-  prima_header_init (&h, PRIMA_PAYLOAD_HIDDEN, in->n_tokens,
-      in->n_tokens * (guint32) self->model->hp.n_embd * sizeof (float));
-  h.seq_id = in->seq_id;
-  h.pos0 = pos0;
-  h.next_layer = next_layer;
-  h.flags = in->flags & PRIMA_FLAG_PROMPT;
-  return prima_buffer_new (&h);
-}
-
-static void
-gst_prima_layers_ring_src_start (GstPrimaLayers * self)
-{
-  GstSegment segment;
-  GstCaps *caps;
-  gchar *id;
-
-  if (self->ring_src_started)
-    return;
-  self->ring_src_started = TRUE;
-  /* two sink pads: no upstream stream id to derive one from */
-  id = g_strdup_printf ("%08x%08x/ring", g_random_int (), g_random_int ());
-  gst_pad_push_event (self->ring_srcpad, gst_event_new_stream_start (id));
-  g_free (id);
-  caps = gst_prima_layers_hidden_caps (self);
-  gst_pad_push_event (self->ring_srcpad, gst_event_new_caps (caps));
-  gst_caps_unref (caps);
-  gst_segment_init (&segment, GST_FORMAT_TIME);
-  gst_pad_push_event (self->ring_srcpad, gst_event_new_segment (&segment));
-}
-
-/* One batch through every window of this device that comes next: tokens
- * (the head's sink: embedded here) or hidden states entering next_layer.
- * The result goes out where it belongs: logits on src, hidden states for
- * another device's layer on ring_src (head) or src (worker). */
-static GstFlowReturn
-gst_prima_layers_ring_process (GstPrimaLayers * self, GstBuffer * inbuf, gboolean from_ring)
-{
-  const gboolean head = self->ring_srcpad != NULL;
-  const gboolean tokens = head && !from_ring;
-  const gint n_embd = self->model->hp.n_embd, n_layer = self->model->hp.n_layer;
-  GstBuffer *cur = NULL, *outbuf = NULL;
-  GstPad *out_pad = NULL;
-  GstFlowReturn ret = GST_FLOW_OK;
-  GError *err = NULL;
-  GstMapInfo in, map;
-  PrimaHeader h;
-  gint pos0, next_layer;
-
-  if (!gst_buffer_map (inbuf, &in, GST_MAP_READ)) {
-    gst_buffer_unref (inbuf);
-    return GST_FLOW_ERROR;
-  }
-  if (!prima_header_parse (in.data, in.size, tokens ? PRIMA_PAYLOAD_TOKENS : PRIMA_PAYLOAD_HIDDEN, &h)
-      || h.payload_size != (gsize) h.n_tokens * (tokens ? sizeof (gint32) : n_embd * sizeof (float))
-      || (!tokens && (h.dtype != PRIMA_DTYPE_F32 || h.pos0 < 0 || h.next_layer < 0 || h.next_layer >= n_layer))) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Received a malformed %s buffer."),
-            tokens ? "tokens" : "hidden-state"), ("%" G_GSIZE_FORMAT " bytes", in.size));
-    ret = GST_FLOW_ERROR;
-    goto done;
-  }
-  if (h.n_tokens == 0)
-    goto done;
-
-  g_mutex_lock (&self->eval_lock);
-  if (self->windows == NULL) {
-    g_mutex_unlock (&self->eval_lock);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("Activations arrived before the ring's plan.")), (NULL));
-    ret = GST_FLOW_ERROR;
-    goto done;
-  }
-  if (tokens) {
-    GST_OBJECT_LOCK (self);
-    pos0 = h.pos0 < 0 ? self->next_pos : h.pos0;
-    if (pos0 > self->next_pos)
-      pos0 = -1;
-    GST_OBJECT_UNLOCK (self);
-    if (pos0 < 0 || (gint64) pos0 + h.n_tokens > self->n_ctx) {
-      g_mutex_unlock (&self->eval_lock);
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("The context of %d positions is full."), self->n_ctx),
-          ("%u tokens at position %d", h.n_tokens, h.pos0));
-      ret = GST_FLOW_ERROR;
-      goto done;
-    }
-    cur = gst_prima_layers_hidden_buffer (self, &h, pos0, 0);
-    gst_buffer_map (cur, &map, GST_MAP_WRITE);
-    if (!prima_embed_tokens (self->model, (const int32_t *) (in.data + PRIMA_HEADER_SIZE), (int) h.n_tokens,
-            (float *) (map.data + PRIMA_HEADER_SIZE), &err)) {
-      gst_buffer_unmap (cur, &map);
-      g_mutex_unlock (&self->eval_lock);
-      GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Token not in the model's vocabulary: %s"), err->message),
-          (NULL));
-      g_clear_error (&err);
-      ret = GST_FLOW_ERROR;
-      goto done;
-    }
-    gst_buffer_unmap (cur, &map);
-    g_array_set_size (self->in_ids, 0);
-    g_array_append_vals (self->in_ids, in.data + PRIMA_HEADER_SIZE, h.n_tokens);
-    self->in_pos0 = pos0;
-    self->in_flags = h.flags;
-    GST_OBJECT_LOCK (self);
-    self->next_pos = pos0 + (gint) h.n_tokens;
-    GST_OBJECT_UNLOCK (self);
-    next_layer = 0;
-  } else {
-    pos0 = h.pos0;
-    next_layer = h.next_layer;
-    cur = gst_buffer_ref (inbuf);
-  }
-  gst_buffer_copy_into (cur, inbuf, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
-
-  for (;;) {
-    LayersWindow *w = NULL;
-    gboolean last, all_rows = FALSE;
-    GstMapInfo cm;
-    gsize ids_size = 0;
-
-    for (guint i = 0; i < self->windows->len; i++)
-      if (g_array_index (self->windows, LayersWindow, i).first == next_layer)
-        w = &g_array_index (self->windows, LayersWindow, i);
-    if (w == NULL) {
-      /* another device's layer */
-      out_pad = head ? self->ring_srcpad : GST_BASE_TRANSFORM_SRC_PAD (self);
-      outbuf = cur;
-      cur = NULL;
-      break;
-    }
-    if (pos0 > w->next_pos || (gint64) pos0 + h.n_tokens > self->n_ctx) {
-      g_mutex_unlock (&self->eval_lock);
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("Tokens at position %d, but layers %d-%d hold %d positions."),
-              pos0, w->first, w->last, w->next_pos), (NULL));
-      ret = GST_FLOW_ERROR;
-      goto done;
-    }
-    last = w->last == n_layer;
-    if (last) {
-      PrimaHeader oh;
-      gboolean with_ids = head && self->in_pos0 == pos0 && self->in_ids->len == h.n_tokens;
-      ids_size = with_ids ? h.n_tokens * sizeof (gint32) : 0;
-      GST_OBJECT_LOCK (self);
-      all_rows = self->all_logits;
-      GST_OBJECT_UNLOCK (self);
-      prima_header_init (&oh, PRIMA_PAYLOAD_LOGITS, h.n_tokens, ids_size
-          + (all_rows ? h.n_tokens : 1) * self->model->hp.n_vocab * sizeof (float));
-      oh.seq_id = h.seq_id;
-      oh.pos0 = pos0;
-      oh.next_layer = n_layer;
-      oh.flags = (with_ids ? self->in_flags & PRIMA_FLAG_PROMPT : 0) | (with_ids ? 0 : PRIMA_FLAG_NO_IDS);
-      outbuf = prima_buffer_new (&oh);
-      if (with_ids)
-        gst_buffer_fill (outbuf, PRIMA_HEADER_SIZE, self->in_ids->data, ids_size);
-      GST_BUFFER_OFFSET (outbuf) = pos0;
-    } else {
-      outbuf = gst_prima_layers_hidden_buffer (self, &h, pos0, w->last);
-    }
-    gst_buffer_copy_into (outbuf, inbuf, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
-    gst_buffer_map (cur, &cm, GST_MAP_READ);
-    gst_buffer_map (outbuf, &map, GST_MAP_WRITE);
-    if (!prima_context_eval (w->ctx, (int) h.n_tokens, NULL, (const float *) (cm.data + PRIMA_HEADER_SIZE), pos0,
-            (float *) (map.data + PRIMA_HEADER_SIZE + ids_size), all_rows, &err)) {
-      gst_buffer_unmap (outbuf, &map);
-      gst_buffer_unmap (cur, &cm);
-      g_mutex_unlock (&self->eval_lock);
-      GST_ELEMENT_ERROR (self, LIBRARY, FAILED, (_("Evaluating the layers failed: %s"), err->message), (NULL));
-      g_clear_error (&err);
-      gst_clear_buffer (&outbuf);
-      ret = GST_FLOW_ERROR;
-      goto done;
-    }
-    gst_buffer_unmap (outbuf, &map);
-    gst_buffer_unmap (cur, &cm);
-    w->next_pos = pos0 + (gint) h.n_tokens;
-    GST_LOG_OBJECT (self, "evaluated %u tokens at %d through layers %d-%d", h.n_tokens, pos0, w->first, w->last);
-    gst_buffer_unref (cur);
-    cur = NULL;
-    if (last) {
-      out_pad = GST_BASE_TRANSFORM_SRC_PAD (self);
-      break;
-    }
-    cur = outbuf;
-    outbuf = NULL;
-    next_layer = w->last;
-  }
-  if (out_pad == self->ring_srcpad)
-    gst_prima_layers_ring_src_start (self);
-  g_mutex_unlock (&self->eval_lock);
-  gst_buffer_unmap (inbuf, &in);
-  gst_buffer_unref (inbuf);
-  return gst_pad_push (out_pad, outbuf);
-
-done:
-  gst_clear_buffer (&cur);
-  gst_buffer_unmap (inbuf, &in);
-  gst_buffer_unref (inbuf);
-  return ret;
-}
-
-static GstFlowReturn
-gst_prima_layers_submit_input_buffer (GstBaseTransform * trans, gboolean is_discont, GstBuffer * input)
-{
-  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
-
-  if (!self->ring)
-    return GST_BASE_TRANSFORM_CLASS (parent_class)->submit_input_buffer (trans, is_discont, input);
-  return gst_prima_layers_ring_process (self, input, FALSE);
-}
-
-static GstFlowReturn
-gst_prima_layers_generate_output (GstBaseTransform * trans, GstBuffer ** outbuf)
-{
-  GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
-
-  if (!self->ring)
-    return GST_BASE_TRANSFORM_CLASS (parent_class)->generate_output (trans, outbuf);
-  *outbuf = NULL;
-  return GST_FLOW_OK;
-}
-
-static GstFlowReturn
-gst_prima_layers_ring_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
-{
-  GstPrimaLayers *self = GST_PRIMA_LAYERS (parent);
-
-  if (!self->ring || self->model == NULL) {
-    gst_buffer_unref (buf);
-    return GST_FLOW_NOT_NEGOTIATED;
-  }
-  return gst_prima_layers_ring_process (self, buf, TRUE);
-}
-
-/* The head's ring_sink: what comes back around. Control events the head
- * sent come back here and end; end-of-stream (the ordered stop) ends the
- * head's output once its own input ended too. */
-static gboolean
-gst_prima_layers_ring_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
-{
-  GstPrimaLayers *self = GST_PRIMA_LAYERS (parent);
-  gboolean forward = FALSE;
-
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
-    GST_OBJECT_LOCK (self);
-    self->ring_eos = TRUE;
-    forward = self->sink_eos;
-    GST_OBJECT_UNLOCK (self);
-    GST_DEBUG_OBJECT (self, "the ring stopped%s", forward ? ": end of stream" : "");
-  }
-  if (forward)
-    return gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self), event);
-  gst_event_unref (event);
-  return TRUE;
-}
-
-static gboolean
-gst_prima_layers_ring_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
-{
-  gst_event_unref (event);
-  return FALSE;
-}
-
-static GstPad *
-gst_prima_layers_request_new_pad (GstElement * element, GstPadTemplate * templ, const gchar * name,
-    const GstCaps * caps)
-{
-  GstPrimaLayers *self = GST_PRIMA_LAYERS (element);
-  GstPad *pad;
-
-  if (GST_PAD_TEMPLATE_DIRECTION (templ) == GST_PAD_SINK) {
-    if (self->ring_sinkpad)
-      return NULL;
-    pad = self->ring_sinkpad = gst_pad_new_from_template (templ, "ring_sink");
-    gst_pad_set_chain_function (pad, GST_DEBUG_FUNCPTR (gst_prima_layers_ring_chain));
-    gst_pad_set_event_function (pad, GST_DEBUG_FUNCPTR (gst_prima_layers_ring_sink_event));
-  } else {
-    if (self->ring_srcpad)
-      return NULL;
-    pad = self->ring_srcpad = gst_pad_new_from_template (templ, "ring_src");
-    gst_pad_set_event_function (pad, GST_DEBUG_FUNCPTR (gst_prima_layers_ring_src_event));
-    gst_pad_use_fixed_caps (pad);
-  }
-  gst_pad_set_active (pad, TRUE);
-  gst_element_add_pad (element, pad);
-  return pad;
-}
-
-static void
-gst_prima_layers_release_pad (GstElement * element, GstPad * pad)
-{
-  GstPrimaLayers *self = GST_PRIMA_LAYERS (element);
-
-  if (pad == self->ring_sinkpad)
-    self->ring_sinkpad = NULL;
-  else if (pad == self->ring_srcpad)
-    self->ring_srcpad = NULL;
-  gst_element_remove_pad (element, pad);
-}
-
-/* Applies a prima-kv-clear, -remove or -shift event to one context; returns
- * the next position after it (the largest cached one + 1). */
-static gint
-gst_prima_layers_apply_kv (GstPrimaLayers * self, prima_context * ctx, GstEvent * event)
-{
-  const GstStructure *s = gst_event_get_structure (event);
-  gint p0 = 0, p1 = -1, delta = 0;
-
-  gst_structure_get (s, "p0", G_TYPE_INT, &p0, "p1", G_TYPE_INT, &p1, "delta", G_TYPE_INT, &delta, NULL);
+  *p0 = 0;
+  *p1 = -1;
+  *delta = 0;
   if (prima_event_is_kv_clear (event))
-    prima_context_kv_clear (ctx);
-  else if (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE))
-    prima_context_kv_remove (ctx, p0, p1);
+    *op = PRIMA_KV_CLEAR;
+  else if (prima_event_parse_kv_remove (event, NULL, p0, p1))
+    *op = PRIMA_KV_REMOVE;
+  else if (prima_event_parse_kv_shift (event, NULL, p0, p1, delta))
+    *op = PRIMA_KV_SHIFT;
   else
-    prima_context_kv_shift (ctx, p0, p1, delta);
-  GST_DEBUG_OBJECT (self, "%s [%d, %d) %+d: %d cells, next position %d", gst_structure_get_name (s), p0, p1,
-      delta, prima_context_kv_n_cells (ctx), prima_context_kv_pos_max (ctx) + 1);
-  return prima_context_kv_pos_max (ctx) + 1;
-}
-
-/* Sink events of ring mode; TRUE when the event was taken. */
-static gboolean
-gst_prima_layers_ring_sink_event_main (GstPrimaLayers * self, GstEvent * event)
-{
-  const GstStructure *s = gst_event_get_structure (event);
-
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->ring_srcpad) {
-    gboolean forward;
-    GST_OBJECT_LOCK (self);
-    self->sink_eos = TRUE;
-    forward = self->ring_eos;
-    GST_OBJECT_UNLOCK (self);
-    /* the stop goes around the ring; the output ends when it is back */
-    g_mutex_lock (&self->eval_lock);
-    gst_prima_layers_ring_src_start (self);
-    g_mutex_unlock (&self->eval_lock);
-    gst_pad_push_event (self->ring_srcpad, gst_event_new_eos ());
-    if (!forward) {
-      gst_event_unref (event);
-      return TRUE;
-    }
     return FALSE;
-  }
-  if (prima_event_has_name (event, PRIMA_EVENT_RING_PLAN)) {
-    const gchar *windows = gst_structure_get_string (s, "windows");
-    gboolean ok;
-    g_mutex_lock (&self->eval_lock);
-    ok = self->model && gst_prima_layers_set_windows (self, windows ? windows : "");
-    g_mutex_unlock (&self->eval_lock);
-    if (!ok) {
-      gst_event_unref (event);
-      return TRUE;
-    }
-  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)
-      || prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT) || prima_event_is_kv_clear (event)) {
-    /* every window holds the same positions: the operation applies to each */
-    gint next = -1;
-    g_mutex_lock (&self->eval_lock);
-    for (guint i = 0; self->windows && i < self->windows->len; i++) {
-      LayersWindow *w = &g_array_index (self->windows, LayersWindow, i);
-      w->next_pos = gst_prima_layers_apply_kv (self, w->ctx, event);
-      next = next < 0 ? w->next_pos : MIN (next, w->next_pos);
-    }
-    g_mutex_unlock (&self->eval_lock);
-    if (next >= 0) {
-      GST_OBJECT_LOCK (self);
-      self->next_pos = next;
-      GST_OBJECT_UNLOCK (self);
-    }
-  } else {
-    return FALSE;
-  }
-  /* KV operations also go around the ring from the head */
-  if (self->ring_srcpad && !prima_event_has_name (event, PRIMA_EVENT_RING_PLAN)) {
-    g_mutex_lock (&self->eval_lock);
-    gst_prima_layers_ring_src_start (self);
-    g_mutex_unlock (&self->eval_lock);
-    gst_pad_push_event (self->ring_srcpad, gst_event_ref (event));
-  }
-  return FALSE;
+  return TRUE;
 }
 
 static gboolean
 gst_prima_layers_start (GstBaseTransform * trans)
 {
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
-  prima_context_params params = { 0 };
   GError *err = NULL;
   gchar *path, *windows;
+  gint n_ctx, threads, first, last;
+  prima_residency_params res;
+  gboolean clamped;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
-  params.n_ctx = self->context_size;
-  params.n_threads = self->threads;
-  params.first_layer = self->first_layer;
-  params.last_layer = self->last_layer;
+  windows = g_strdup (self->windows_spec);
+  n_ctx = self->context_size;
+  threads = self->threads;
+  first = self->first_layer;
+  last = self->last_layer;
   GST_OBJECT_UNLOCK (self);
 
   if (path == NULL || *path == '\0')
@@ -674,37 +295,29 @@ gst_prima_layers_start (GstBaseTransform * trans)
   self->model = prima_model_load (path, &err);
   if (self->model == NULL)
     goto model_failed;
-  GST_OBJECT_LOCK (self);
-  windows = g_strdup (self->windows_spec);
-  GST_OBJECT_UNLOCK (self);
   self->ring = windows != NULL && *windows != '\0';
+  GST_OBJECT_LOCK (self);
+  self->next_pos = 0;
+  GST_OBJECT_UNLOCK (self);
   if (self->ring) {
     gboolean ok = TRUE;
-    self->ring_src_started = FALSE;
-    self->sink_eos = self->ring_eos = FALSE;
-    self->in_pos0 = -1;
-    g_array_set_size (self->in_ids, 0);
-    self->n_ctx = MIN (params.n_ctx > 0 ? params.n_ctx : 4096, self->model->hp.n_ctx_train);
+    /* until the plan says more */
+    self->n_ctx = MIN (n_ctx > 0 ? n_ctx : 4096, self->model->hp.n_ctx_train);
     if (strcmp (windows, "plan") != 0)
       ok = gst_prima_layers_set_windows (self, windows);
-    g_free (windows);
-    GST_OBJECT_LOCK (self);
-    self->next_pos = 0;
-    GST_OBJECT_UNLOCK (self);
-    if (!ok)
+    if (ok)
+      gst_prima_layers_make_pool (self);
+    else
       g_clear_pointer (&self->model, prima_model_free);
+    g_free (windows);
     g_free (path);
     return ok;
   }
   g_free (windows);
-  if (params.last_layer <= 0)
-    params.last_layer = self->model->hp.n_layer;
-  if (params.n_ctx > self->model->hp.n_ctx_train) {
-    GST_WARNING_OBJECT (self, "context-size %d is more than the model's %d", params.n_ctx,
-        self->model->hp.n_ctx_train);
-    params.n_ctx = self->model->hp.n_ctx_train;
-  }
-  self->ctx = prima_context_new (self->model, &params, &err);
+  gst_prima_layers_residency_params (self, &res);
+  self->ctx = prima_window_context_new (self->model, first, last, n_ctx, threads, &res, &clamped, &err);
+  if (clamped)
+    GST_WARNING_OBJECT (self, "context-size %d is more than the model's %d", n_ctx, self->model->hp.n_ctx_train);
   if (self->ctx == NULL) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("Could not set up the layers of \"%s\": %s"), path,
             err->message), (NULL));
@@ -713,13 +326,10 @@ gst_prima_layers_start (GstBaseTransform * trans)
     g_free (path);
     return FALSE;
   }
-  self->first = params.first_layer;
-  self->last = params.last_layer;
+  self->first = first;
+  self->last = last > 0 ? last : self->model->hp.n_layer;
   self->n_ctx = prima_context_n_ctx (self->ctx);
   gst_prima_layers_make_pool (self);
-  GST_OBJECT_LOCK (self);
-  self->next_pos = 0;
-  GST_OBJECT_UNLOCK (self);
   GST_INFO_OBJECT (self, "%s: layers [%d, %d) of %d, context %d, %d threads", path, self->first, self->last,
       self->model->hp.n_layer, self->n_ctx, prima_context_n_threads (self->ctx));
   g_free (path);
@@ -729,6 +339,7 @@ model_failed:
   PRIMA_ELEMENT_MODEL_ERROR (self, path, err);
   g_clear_error (&err);
   g_free (path);
+  g_free (windows);
   return FALSE;
 }
 
@@ -736,6 +347,7 @@ static gboolean
 gst_prima_layers_stop (GstBaseTransform * trans)
 {
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
+  PrimaWindows *windows;
 
   if (self->pool) {
     gst_buffer_pool_set_active (self->pool, FALSE);
@@ -743,10 +355,9 @@ gst_prima_layers_stop (GstBaseTransform * trans)
   }
   GST_OBJECT_LOCK (self);
   g_clear_pointer (&self->ctx, prima_context_free);
+  windows = g_steal_pointer (&self->windows);
   GST_OBJECT_UNLOCK (self);
-  g_mutex_lock (&self->eval_lock);
-  gst_prima_layers_free_windows (self);
-  g_mutex_unlock (&self->eval_lock);
+  prima_windows_free (windows);
   g_clear_pointer (&self->model, prima_model_free);
   return TRUE;
 }
@@ -765,14 +376,9 @@ gst_prima_layers_transform_caps (GstBaseTransform * trans, GstPadDirection direc
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
   GstCaps *res;
 
-  if (self->ring && self->model) {
-    gboolean head = self->ring_srcpad != NULL;
-    if (direction == GST_PAD_SINK)
-      res = head ? gst_caps_new_simple ("application/x-prima-logits", "n-vocab", G_TYPE_INT,
-          self->model->hp.n_vocab, NULL) : gst_prima_layers_hidden_caps (self);
-    else
-      res = head ? gst_caps_new_empty_simple ("application/x-prima-tokens") : gst_prima_layers_hidden_caps (self);
-  } else if (self->ctx == NULL)
+  if (self->ring && self->model)
+    res = gst_prima_layers_hidden_caps (self);
+  else if (self->ctx == NULL)
     res = gst_static_pad_template_get_caps (direction == GST_PAD_SINK ? &src_template : &sink_template);
   else if (direction == GST_PAD_SINK)
     res = prima_context_has_head (self->ctx)
@@ -790,24 +396,28 @@ gst_prima_layers_transform_caps (GstBaseTransform * trans, GstPadDirection direc
   return res;
 }
 
-/* The input's header and its expected payload, checked against the window. */
+/* The input's header and its expected payload, checked against the window
+ * (a ring worker: any layer of the model, the windows are checked later). */
 static gboolean
 gst_prima_layers_parse_input (GstPrimaLayers * self, const GstMapInfo * map, PrimaHeader * h)
 {
-  gboolean tokens = prima_context_has_embedding (self->ctx);
+  gboolean tokens = !self->ring && prima_context_has_embedding (self->ctx);
 
   if (!prima_header_parse (map->data, map->size, tokens ? PRIMA_PAYLOAD_TOKENS : PRIMA_PAYLOAD_HIDDEN, h))
     return FALSE;
   if (tokens)
     return h->payload_size == (gsize) h->n_tokens * sizeof (gint32);
-  return h->dtype == PRIMA_DTYPE_F32 && h->next_layer == self->first
-      && h->payload_size == (gsize) h->n_tokens * self->model->hp.n_embd * sizeof (float);
+  if (h->dtype != PRIMA_DTYPE_F32 || h->payload_size != (gsize) h->n_tokens * self->model->hp.n_embd * sizeof (float))
+    return FALSE;
+  if (self->ring)
+    return h->pos0 >= 0 && h->next_layer >= 0 && h->next_layer < self->model->hp.n_layer;
+  return h->next_layer == self->first;
 }
 
 static gsize
 gst_prima_layers_output_payload (GstPrimaLayers * self, const PrimaHeader * in)
 {
-  if (prima_context_has_head (self->ctx))
+  if (!self->ring && prima_context_has_head (self->ctx))
     return (prima_context_has_embedding (self->ctx) ? in->n_tokens * sizeof (gint32) : 0)
         + (gsize) (self->all_logits ? in->n_tokens : 1) * self->model->hp.n_vocab * sizeof (float);
   return (gsize) in->n_tokens * self->model->hp.n_embd * sizeof (float);
@@ -821,16 +431,21 @@ gst_prima_layers_prepare_output_buffer (GstBaseTransform * trans, GstBuffer * in
   PrimaHeader h;
   gboolean ok;
 
-  if (self->ctx == NULL)
+  if (self->model == NULL || (!self->ring && self->ctx == NULL))
     return GST_FLOW_NOT_NEGOTIATED;
+  if (self->ring && self->windows == NULL) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("Activations arrived before the ring's plan.")), (NULL));
+    return GST_FLOW_ERROR;
+  }
   if (!gst_buffer_map (inbuf, &map, GST_MAP_READ))
     return GST_FLOW_ERROR;
   ok = gst_prima_layers_parse_input (self, &map, &h);
   gst_buffer_unmap (inbuf, &map);
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Received a malformed %s buffer."),
-            prima_context_has_embedding (self->ctx) ? "tokens" : "hidden-state"),
-        ("%" G_GSIZE_FORMAT " bytes; a window starting at layer %d", map.size, self->first));
+            !self->ring && prima_context_has_embedding (self->ctx) ? "tokens" : "hidden-state"),
+        ("%" G_GSIZE_FORMAT " bytes; a window starting at layer %d", map.size, self->ring ? h.next_layer :
+            self->first));
     return GST_FLOW_ERROR;
   }
   if (h.n_tokens == 1 && self->pool) {
@@ -844,12 +459,51 @@ gst_prima_layers_prepare_output_buffer (GstBaseTransform * trans, GstBuffer * in
   return GST_FLOW_OK;
 }
 
+/* A ring worker: the batch runs the windows of this device that follow
+ * each other from its next layer; hidden states go on to the next device
+ * (unchanged when none of this device's windows starts there). */
+static GstFlowReturn
+gst_prima_layers_transform_windows (GstPrimaLayers * self, const PrimaHeader * h, const guint8 * payload,
+    GstMapInfo * out)
+{
+  const gsize size = (gsize) h->n_tokens * self->model->hp.n_embd * sizeof (float);
+  const PrimaWindow *bad;
+  PrimaHeader oh;
+  GError *err = NULL;
+  gint end;
+
+  end = prima_windows_chain_end (self->windows, h->next_layer);
+  if (end < 0) {
+    /* another device's layer */
+    memcpy (out->data, payload - PRIMA_HEADER_SIZE, PRIMA_HEADER_SIZE + size);
+    return GST_FLOW_OK;
+  }
+  if ((bad = prima_windows_check (self->windows, h->next_layer, h->pos0, h->n_tokens)) != NULL) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("Tokens at position %d, but layers %d-%d hold %d positions."),
+            h->pos0, bad->first, bad->last, bad->next_pos), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  if (!prima_windows_eval (self->windows, h->next_layer, h->pos0, h->n_tokens, (const float *) payload,
+          (float *) (out->data + PRIMA_HEADER_SIZE), FALSE, &err)) {
+    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, (_("Evaluating the layers failed: %s"), err->message), (NULL));
+    g_clear_error (&err);
+    return GST_FLOW_ERROR;
+  }
+  GST_LOG_OBJECT (self, "evaluated %u tokens at %d through layers %d-%d", h->n_tokens, h->pos0, h->next_layer, end);
+  prima_header_init (&oh, PRIMA_PAYLOAD_HIDDEN, h->n_tokens, size);
+  oh.seq_id = h->seq_id;
+  oh.pos0 = h->pos0;
+  oh.next_layer = end;
+  oh.flags = h->flags & PRIMA_FLAG_PROMPT;
+  memcpy (out->data, &oh, PRIMA_HEADER_SIZE);
+  return GST_FLOW_OK;
+}
+
 static GstFlowReturn
 gst_prima_layers_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuffer * outbuf)
 {
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
-  gboolean tokens = prima_context_has_embedding (self->ctx);
-  gboolean head = prima_context_has_head (self->ctx);
+  gboolean tokens, head;
   GstFlowReturn ret = GST_FLOW_OK;
   GstMapInfo in, out;
   PrimaHeader h, oh;
@@ -869,6 +523,17 @@ gst_prima_layers_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuff
     return GST_BASE_TRANSFORM_FLOW_DROPPED;
   }
   payload = in.data + PRIMA_HEADER_SIZE;
+  if (self->ring) {
+    if (gst_buffer_map (outbuf, &out, GST_MAP_WRITE)) {
+      ret = gst_prima_layers_transform_windows (self, &h, payload, &out);
+      gst_buffer_unmap (outbuf, &out);
+    } else {
+      ret = GST_FLOW_ERROR;
+    }
+    goto done_in;
+  }
+  tokens = prima_context_has_embedding (self->ctx);
+  head = prima_context_has_head (self->ctx);
 
   GST_OBJECT_LOCK (self);
   next_pos = self->next_pos;
@@ -942,9 +607,9 @@ gst_prima_layers_reset (GstPrimaLayers * self)
   GST_OBJECT_LOCK (self);
   GST_DEBUG_OBJECT (self, "back to position 0 (from %d)", self->next_pos);
   self->next_pos = 0;
+  if (self->windows)
+    prima_windows_rewind (self->windows, 0);
   GST_OBJECT_UNLOCK (self);
-  if (self->ring)
-    gst_prima_layers_ring_reset (self, 0);
 }
 
 static gboolean
@@ -952,24 +617,35 @@ gst_prima_layers_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
 
-  if (self->ring && gst_prima_layers_ring_sink_event_main (self, event))
-    return TRUE;
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_FLUSH_STOP:
     case GST_EVENT_SEGMENT:
       gst_prima_layers_reset (self);
       break;
     case GST_EVENT_CUSTOM_DOWNSTREAM:
-      if (prima_event_is_kv_clear (event)) {
+      const gchar *windows = NULL;
+      gint p0, p1, delta;
+      PrimaKvOp op;
+      if (self->ring && self->model && prima_event_parse_ring_plan (event, NULL, NULL, &windows, NULL, NULL)) {
+        /* a worker's windows; the sink sends the plan on */
+        if (!gst_prima_layers_set_windows (self, windows ? windows : "")) {
+          gst_event_unref (event);
+          return TRUE;
+        }
+      } else if (gst_prima_layers_kv_op (event, &op, &p0, &p1, &delta)) {
+        gint next = -1;
         if (self->ctx)
-          prima_context_kv_clear (self->ctx);
-        gst_prima_layers_reset (self);
-      } else if (self->ctx && (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)
-              || prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT))) {
-        gint next = gst_prima_layers_apply_kv (self, self->ctx, event);
-        GST_OBJECT_LOCK (self);
-        self->next_pos = next;
-        GST_OBJECT_UNLOCK (self);
+          next = prima_window_kv_apply (self->ctx, op, p0, p1, delta);
+        else if (self->windows)
+          next = prima_windows_kv_apply (self->windows, op, p0, p1, delta);
+        GST_DEBUG_OBJECT (self, "%" GST_PTR_FORMAT ": next position %d", event, next);
+        if (op == PRIMA_KV_CLEAR)
+          gst_prima_layers_reset (self);
+        else if (next >= 0) {
+          GST_OBJECT_LOCK (self);
+          self->next_pos = next;
+          GST_OBJECT_UNLOCK (self);
+        }
       }
       break;
     default:
@@ -984,13 +660,14 @@ gst_prima_layers_query (GstBaseTransform * trans, GstPadDirection direction, Gst
   GstPrimaLayers *self = GST_PRIMA_LAYERS (trans);
 
   if (prima_query_is_context (query)) {
-    GstStructure *s;
+    gint n_ctx, position;
     if (self->ctx == NULL && !(self->ring && self->model))
       return FALSE;
-    s = gst_query_writable_structure (query);
     GST_OBJECT_LOCK (self);
-    gst_structure_set (s, "n-ctx", G_TYPE_INT, self->n_ctx, "position", G_TYPE_INT, self->next_pos, NULL);
+    n_ctx = self->n_ctx;
+    position = self->next_pos;
     GST_OBJECT_UNLOCK (self);
+    prima_query_set_context (query, n_ctx, position);
     return TRUE;
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
@@ -1026,6 +703,12 @@ gst_prima_layers_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_ALL_LOGITS:
       self->all_logits = g_value_get_boolean (value);
       break;
+    case PROP_PREFETCH_MODE:
+      self->prefetch_mode = g_value_get_enum (value);
+      break;
+    case PROP_RELEASE_POLICY:
+      self->release_policy = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1055,18 +738,21 @@ gst_prima_layers_get_property (GObject * object, guint prop_id, GValue * value, 
     case PROP_LAST_LAYER:
       g_value_set_int (value, self->last_layer);
       break;
-    case PROP_N_EVALUATED:{
-      guint64 n = self->ctx ? prima_context_n_evaluated (self->ctx) : 0;
-      for (guint i = 0; self->windows && i < self->windows->len; i++)
-        n += prima_context_n_evaluated (g_array_index (self->windows, LayersWindow, i).ctx);
-      g_value_set_uint64 (value, n);
+    case PROP_N_EVALUATED:
+      g_value_set_uint64 (value, self->ctx ? prima_context_n_evaluated (self->ctx)
+          : self->windows ? prima_windows_n_evaluated (self->windows) : 0);
       break;
-    }
     case PROP_WINDOWS:
       g_value_set_string (value, self->windows_spec);
       break;
     case PROP_ALL_LOGITS:
       g_value_set_boolean (value, self->all_logits);
+      break;
+    case PROP_PREFETCH_MODE:
+      g_value_set_enum (value, self->prefetch_mode);
+      break;
+    case PROP_RELEASE_POLICY:
+      g_value_set_enum (value, self->release_policy);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1081,12 +767,10 @@ gst_prima_layers_finalize (GObject * object)
   GstPrimaLayers *self = GST_PRIMA_LAYERS (object);
 
   prima_context_free (self->ctx);
-  gst_prima_layers_free_windows (self);
+  prima_windows_free (self->windows);
   prima_model_free (self->model);
   g_free (self->model_path);
   g_free (self->windows_spec);
-  g_array_unref (self->in_ids);
-  g_mutex_clear (&self->eval_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1172,15 +856,14 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
   /**
    * GstPrimaLayers:windows:
    *
-   * Ring mode (DESIGN.md section 3): the device's layer windows as
+   * A ring worker (docs/design.md section 3): the device's layer windows as
    * "first-last,first-last" (each [first, last), ascending), or "plan" to
    * take them from the ring's `prima-ring-plan` event. Each window keeps its
    * own KV cache; a hidden-state buffer runs the window that starts at its
-   * next layer, then the next one of this device if it follows directly.
-   * On the head (with the request pads `ring_src` and `ring_sink`) the sink
-   * takes tokens, which are embedded here and sent to the ring, and src gives
-   * the logits of the window that ends at the last layer; on a worker sink
-   * and src carry hidden states. Overrides first-layer and last-layer.
+   * next layer, then the next one of this device if it follows directly,
+   * and goes on as hidden states: sink and src carry hidden states. The
+   * last layer (the output head) is the ring head's, primaringhead.
+   * Overrides first-layer and last-layer.
    *
    * Since: 0.1
    */
@@ -1201,10 +884,33 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
       g_param_spec_boolean ("all-logits", "All logits", "Logits of every token of a batch, not only the last",
           FALSE, PARAM_FLAGS));
 
-  element_class->request_new_pad = GST_DEBUG_FUNCPTR (gst_prima_layers_request_new_pad);
-  element_class->release_pad = GST_DEBUG_FUNCPTR (gst_prima_layers_release_pad);
-  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_prima_layers_submit_input_buffer);
-  trans_class->generate_output = GST_DEBUG_FUNCPTR (gst_prima_layers_generate_output);
+  /**
+   * GstPrimaLayers:prefetch-mode:
+   *
+   * How the weights of the window that runs next are read ahead while this
+   * one computes (docs/memory.md): not at all, by advice to the kernel, or
+   * also faulted in from a helper thread. The result never depends on it.
+   *
+   * Since: 0.2
+   */
+  g_object_class_install_property (gobject_class, PROP_PREFETCH_MODE,
+      g_param_spec_enum ("prefetch-mode", "Prefetch mode", "How the next window's weights are read ahead",
+          GST_TYPE_PRIMA_PREFETCH_MODE, prima_prefetch_mode_resolve (PRIMA_PREFETCH_DEFAULT), PARAM_FLAGS));
+  /**
+   * GstPrimaLayers:release-policy:
+   *
+   * Which windows give their weights' memory back after use
+   * (docs/memory.md): those that do not fit the device's memory beside the
+   * others, none, or all. The result never depends on it.
+   *
+   * Since: 0.2
+   */
+  g_object_class_install_property (gobject_class, PROP_RELEASE_POLICY,
+      g_param_spec_enum ("release-policy", "Release policy", "Which windows release their weights after use",
+          GST_TYPE_PRIMA_RELEASE_POLICY, prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT), PARAM_FLAGS));
+  gst_type_mark_as_plugin_api (GST_TYPE_PRIMA_PREFETCH_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_PRIMA_RELEASE_POLICY, 0);
+
   trans_class->start = GST_DEBUG_FUNCPTR (gst_prima_layers_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_prima_layers_stop);
   trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_prima_layers_transform_caps);
@@ -1216,8 +922,6 @@ gst_prima_layers_class_init (GstPrimaLayersClass * klass)
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
-  gst_element_class_add_static_pad_template (element_class, &ring_sink_template);
-  gst_element_class_add_static_pad_template (element_class, &ring_src_template);
   gst_element_class_set_static_metadata (element_class, "Prima layers", "Filter/Converter",
       "Runs a window of a GGUF model's layers over tokens or hidden states, with its KV cache",
       "gst-prima authors");
@@ -1230,6 +934,6 @@ gst_prima_layers_init (GstPrimaLayers * self)
   self->threads = DEFAULT_THREADS;
   self->first_layer = DEFAULT_FIRST_LAYER;
   self->last_layer = DEFAULT_LAST_LAYER;
-  self->in_ids = g_array_new (FALSE, FALSE, sizeof (gint32));
-  g_mutex_init (&self->eval_lock);
+  self->prefetch_mode = prima_prefetch_mode_resolve (PRIMA_PREFETCH_DEFAULT);
+  self->release_policy = prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT);
 }

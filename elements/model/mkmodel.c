@@ -10,7 +10,6 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -386,8 +385,6 @@ struct mk_job {
   int n_done;
   int n_threads;
   gint64 start_us;
-  gboolean tty;
-  int last_percent;
 };
 
 typedef struct {
@@ -432,21 +429,20 @@ fill_rows_thread (gpointer data)
 static void
 report_progress (mk_job *job, const mk_tensor *t)
 {
-  int percent = job->total_bytes ? (int) (100.0 * job->done_bytes / job->total_bytes) : 100;
-  double secs = (g_get_monotonic_time () - job->start_us) / 1e6;
-  if (!job->p->progress)
+  prima_mk_progress pr = { 0 };
+  if (job->p->progress == NULL)
     return;
-  if (job->tty) {
-    fprintf (stderr, "\rmkmodel: %3d%%  tensor %d/%u  %.1f/%.1f GB  %.0f s  %-32.32s", percent, job->n_done,
-        job->tensors->len, job->done_bytes / 1e9, job->total_bytes / 1e9, secs, t->name);
-    if (job->n_done == (int) job->tensors->len)
-      fputc ('\n', stderr);
-  } else if (percent / 10 != job->last_percent / 10 || job->n_done == (int) job->tensors->len) {
-    fprintf (stderr, "mkmodel: %d%% (tensor %d/%u, %.1f GB, %.0f s)\n", percent, job->n_done,
-        job->tensors->len, job->done_bytes / 1e9, secs);
-  }
-  job->last_percent = percent;
-  fflush (stderr);
+  pr.file_type = job->p->file_type;
+  pr.n_layer = job->p->n_layer;
+  pr.n_embd = job->p->n_embd;
+  pr.n_threads = job->n_threads;
+  pr.n_done = job->n_done;
+  pr.n_tensors = job->tensors->len;
+  pr.done_bytes = job->done_bytes;
+  pr.total_bytes = job->total_bytes;
+  pr.seconds = job->start_us ? (g_get_monotonic_time () - job->start_us) / 1e6 : 0;
+  pr.tensor = t ? t->name : NULL;
+  job->p->progress (&pr, job->p->progress_data);
 }
 
 static gboolean
@@ -591,8 +587,6 @@ prima_mk_write (const prima_mk_params *p, const char *vocab_path, const char *ou
   job.p = p;
   job.tensors = g_ptr_array_new_with_free_func (mk_tensor_free);
   job.n_threads = (int) MAX (1u, g_get_num_processors ());
-  job.tty = isatty (2);
-  job.last_percent = -1;
 
   /* Tensor list, in llama.cpp's order. */
   if (!add_tensor (&job, "token_embd.weight", -1, p->n_embd, n_vocab, KIND_WEIGHT, 0.02f, error)
@@ -654,10 +648,14 @@ prima_mk_write (const prima_mk_params *p, const char *vocab_path, const char *ou
   gguf_close (vocab);
   vocab = NULL;
 
-  if (p->progress)
-    fprintf (stderr, "mkmodel: %s %s, %" PRId64 " layers, %" PRId64 " embd, %" PRId64 " vocab: %u tensors, "
-        "%.2f GB, %d threads -> %s\n", arch, p->file_type, p->n_layer, p->n_embd, n_vocab, job.tensors->len,
-        job.total_bytes / 1e9, job.n_threads, out_path);
+  if (p->progress) {
+    prima_mk_progress plan = {
+      .arch = arch, .file_type = p->file_type, .out_path = out_path, .n_layer = p->n_layer, .n_embd = p->n_embd,
+      .n_vocab = n_vocab, .n_threads = job.n_threads, .n_tensors = job.tensors->len,
+      .total_bytes = job.total_bytes,
+    };
+    p->progress (&plan, p->progress_data);
+  }
   job.start_us = g_get_monotonic_time ();
   ok = gguf_writer_write (w, out_path, error);
 

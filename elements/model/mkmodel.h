@@ -16,6 +16,21 @@ typedef enum {
   PRIMA_MK_ARCH_QWEN2,
 } prima_mk_arch;
 
+/* What prima_mk_write reports: once before writing (tensor NULL, n_done 0,
+ * with the plan) and after each tensor. The library prints nothing itself. */
+typedef struct {
+  const char *arch, *file_type, *out_path;
+  int64_t n_layer, n_embd, n_vocab;
+  int n_threads;
+  int n_done;                   /* tensors written */
+  unsigned n_tensors;
+  uint64_t done_bytes, total_bytes;
+  double seconds;               /* since writing began */
+  const char *tensor;           /* the one just written */
+} prima_mk_progress;
+
+typedef void (*prima_mk_progress_func) (const prima_mk_progress *progress, gpointer user_data);
+
 typedef struct {
   prima_mk_arch arch;
   int64_t n_embd;
@@ -27,7 +42,8 @@ typedef struct {
   gboolean tied_output;         /* no output.weight: token_embd is reused */
   char file_type[16];           /* "Q4_K_M", "Q8_0", "F16", ... */
   uint64_t seed;
-  gboolean progress;            /* report on stderr */
+  prima_mk_progress_func progress;  /* NULL: no reports */
+  gpointer progress_data;
   /* Use the library's searching quantizers for the K-quants (slow: a 14B
    * model takes most of an hour on two cores) instead of mkmodel's one-pass
    * ones (same formats, a little more rounding error). */

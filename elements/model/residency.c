@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -56,7 +55,6 @@ struct prima_residency {
   gboolean first_pass_done;
   int layers_seen;
   gint64 start_us;
-  gboolean tty;
 };
 
 static const char *const prefetch_names[] = { "default", "none", "advise", "force" };
@@ -96,21 +94,16 @@ prima_release_policy_from_name (const char *name, prima_release_policy *out)
   return FALSE;
 }
 
-static prima_prefetch_mode default_prefetch = DEFAULT_PREFETCH;
-static prima_release_policy default_release = DEFAULT_RELEASE;
-static gboolean default_progress;
-
-void
-prima_residency_set_progress (gboolean progress)
+prima_prefetch_mode
+prima_prefetch_mode_resolve (prima_prefetch_mode m)
 {
-  default_progress = progress;
+  return m == PRIMA_PREFETCH_DEFAULT ? DEFAULT_PREFETCH : m;
 }
 
-void
-prima_residency_set_defaults (prima_prefetch_mode prefetch, prima_release_policy release)
+prima_release_policy
+prima_release_policy_resolve (prima_release_policy p)
 {
-  default_prefetch = prefetch == PRIMA_PREFETCH_DEFAULT ? DEFAULT_PREFETCH : prefetch;
-  default_release = release == PRIMA_RELEASE_DEFAULT ? DEFAULT_RELEASE : release;
+  return p == PRIMA_RELEASE_DEFAULT ? DEFAULT_RELEASE : p;
 }
 
 /* ---- the helper thread ---- */
@@ -211,11 +204,8 @@ prima_residency_new (const prima_model *model, const prima_residency_params *par
   r->fd = gguf_fd (model->file);
   if (params)
     r->p = *params;
-  if (r->p.prefetch == PRIMA_PREFETCH_DEFAULT)
-    r->p.prefetch = default_prefetch;
-  if (r->p.release == PRIMA_RELEASE_DEFAULT)
-    r->p.release = default_release;
-  r->p.progress |= default_progress;
+  r->p.prefetch = prima_prefetch_mode_resolve (r->p.prefetch);
+  r->p.release = prima_release_policy_resolve (r->p.release);
   if (r->p.budget == 0) {
     prima_memstat ms;
     guint64 reserve = r->p.reserve;
@@ -234,7 +224,6 @@ prima_residency_new (const prima_model *model, const prima_residency_params *par
   r->jobs = g_async_queue_new ();
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);
-  r->tty = isatty (2);
   return r;
 }
 
@@ -393,28 +382,24 @@ release_window (prima_residency *r, const window *w)
 }
 
 static void
-report_first_pass (prima_residency *r, int layer)
+report_first_pass (prima_residency *r, int layer, gboolean done)
 {
-  const int n = r->model->hp.n_layer;
-  double secs = (g_get_monotonic_time () - r->start_us) / 1e6;
-  guint64 res = 0, all = 0;
-  if (!r->p.progress)
+  const window *cur = &g_array_index (r->windows, window, r->layer_window[layer]);
+  prima_residency_progress p = { 0 };
+  if (r->p.progress == NULL)
     return;
   for (guint i = 0; i < r->windows->len; i++) {
     const window *w = &g_array_index (r->windows, window, i);
-    if (w->first <= layer) {
-      all += w->bytes;
-    }
+    if (w->first <= layer)
+      p.bytes += w->bytes;
   }
-  res = prima_memstat_resident_ranges (r->base, g_array_index (r->windows, window,
-          r->layer_window[layer]).ranges);
-  if (r->tty)
-    fprintf (stderr, "\rloading weights: layer %d/%d, %.2f GB mapped so far, %.1f s (window %.0f%% resident)  ",
-        r->layers_seen, n, all / 1e9, secs,
-        100.0 * res / MAX ((guint64) 1, g_array_index (r->windows, window, r->layer_window[layer]).bytes));
-  else if (layer == g_array_index (r->windows, window, r->layer_window[layer]).last - 1)
-    fprintf (stderr, "loading weights: layer %d/%d, %.2f GB, %.1f s\n", r->layers_seen, n, all / 1e9, secs);
-  fflush (stderr);
+  p.layer = r->layers_seen;
+  p.n_layers = r->model->hp.n_layer;
+  p.seconds = (g_get_monotonic_time () - r->start_us) / 1e6;
+  p.window_resident = (double) prima_memstat_resident_ranges (r->base, cur->ranges) / MAX ((guint64) 1, cur->bytes);
+  p.window_done = layer == cur->last - 1;
+  p.done = done;
+  r->p.progress (&p, r->p.progress_data);
 }
 
 void
@@ -450,18 +435,15 @@ prima_residency_layer_end (prima_residency *r, int layer)
   w = &g_array_index (r->windows, window, wi);
   if (!r->first_pass_done) {
     r->layers_seen++;
-    report_first_pass (r, layer);
+    report_first_pass (r, layer, layer == w->last - 1 && wi == (int) r->windows->len - 1);
   }
   if (layer != w->last - 1)
     return;
   prima_memwatch_global_sample ();
   if (!w->kept && r->planned)
     release_window (r, w);
-  if (!r->first_pass_done && wi == (int) r->windows->len - 1) {
+  if (!r->first_pass_done && wi == (int) r->windows->len - 1)
     r->first_pass_done = TRUE;
-    if (r->p.progress && r->tty)
-      fputc ('\n', stderr);
-  }
   if (r->p.prefetch != PRIMA_PREFETCH_NONE) {
     /* The next window is elsewhere in the ring (or the next token): its
      * reads overlap the other devices' work. */

@@ -40,6 +40,20 @@ typedef enum {
   PRIMA_RELEASE_ALWAYS,         /* release every window after use */
 } prima_release_policy;
 
+/* The first pass over the windows, which faults the weights in: one report
+ * per layer, on the compute thread (the engine prints nothing itself). */
+typedef struct {
+  int layer;                    /* layers faulted in so far, 1 .. n_layers */
+  int n_layers;                 /* the model's */
+  guint64 bytes;                /* weight bytes of the windows begun so far */
+  double seconds;               /* since the first layer began */
+  double window_resident;       /* of the current window's weights, 0 .. 1 */
+  gboolean window_done;         /* the layer ends a window */
+  gboolean done;                /* the first pass is complete */
+} prima_residency_progress;
+
+typedef void (*prima_residency_progress_func) (const prima_residency_progress *progress, gpointer user_data);
+
 typedef struct {
   prima_prefetch_mode prefetch;
   prima_release_policy release;
@@ -49,8 +63,9 @@ typedef struct {
   /* Kept free for the KV cache, scratch and everything else when the budget
    * is automatic. 0: an eighth of the device's memory, at least 64 MiB. */
   guint64 reserve;
-  /* Report the first pass, which faults the weights in, on stderr. */
-  gboolean progress;
+  /* Called for each layer of the first pass (NULL: no reports). */
+  prima_residency_progress_func progress;
+  gpointer progress_data;
 } prima_residency_params;
 
 typedef struct prima_residency prima_residency;
@@ -88,12 +103,9 @@ typedef struct {
 
 void prima_residency_get_stats (prima_residency *r, prima_residency_stats *out);
 
-/* What _DEFAULT means from now on in this process (the command line's
- * --prefetch / --force / --release-policy, for contexts that elements make);
- * _DEFAULT restores the measured defaults. */
-void prima_residency_set_defaults (prima_prefetch_mode prefetch, prima_release_policy release);
-/* Report the first pass of every engine made from now on (as params.progress). */
-void prima_residency_set_progress (gboolean progress);
+/* What _DEFAULT stands for: the measured defaults (docs/memory.md). */
+prima_prefetch_mode prima_prefetch_mode_resolve (prima_prefetch_mode m);
+prima_release_policy prima_release_policy_resolve (prima_release_policy p);
 
 /* "none", "advise", "force" / "auto", "never", "always"; the _from_ parsers
  * also take "default". */

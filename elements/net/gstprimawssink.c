@@ -6,7 +6,7 @@
  * @title: primawssink
  * @see_also: primawssrc, primalayers
  *
- * The upstream end of one hop of the ring (DESIGN.md section 3,
+ * The upstream end of one hop of the ring (docs/design.md section 3,
  * docs/wire-protocol.md): connects to the next device's primawssrc at
  * #GstPrimaWsSink:url (retrying until it is up, so devices start in any
  * order), runs the cluster key's challenge/response and then sends each
@@ -25,7 +25,7 @@
  * keeps them: it waits for every rank of #GstPrimaWsSink:world to join before
  * its first frame, posting which ranks it is waiting for, and turns a
  * reported failure into an element error that names the failed rank. The
- * event `prima-device-failed` (prima-caps.h), sent to the element with
+ * event `prima-device-failed` (prima-events.h), sent to the element with
  * gst_element_send_event() by the application of a device that failed,
  * sends the next device the reason and closes with code 4006.
  *
@@ -47,8 +47,8 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "ring-link.h"
-#include "gstprimawssrc.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_prima_ws_sink_debug);
 #define GST_CAT_DEFAULT gst_prima_ws_sink_debug
@@ -121,9 +121,7 @@ GST_ELEMENT_REGISTER_DEFINE (primawssink, "primawssink", GST_RANK_NONE, GST_TYPE
 static void
 gst_prima_ws_sink_post (GstPrimaWsSink * self, const gchar * what, gint rank, const gchar * message)
 {
-  GstStructure *s = gst_structure_new (PRIMA_MESSAGE_RING, "event", G_TYPE_STRING, what, "rank", G_TYPE_INT, rank,
-      "message", G_TYPE_STRING, message ? message : "", NULL);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+  gst_element_post_message (GST_ELEMENT (self), prima_message_new_ring (GST_OBJECT (self), what, rank, 0, message));
 }
 
 /* failed_rank >= 0: that device failed and message is its own reason. */
@@ -152,8 +150,7 @@ gst_prima_ws_sink_flush_up (GstPrimaWsSink * self)
     g_mutex_unlock (&self->lock);
     if (json == NULL)
       return;
-    if (!gst_pad_push_event (GST_BASE_SINK_PAD (self), gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM,
-                gst_structure_new (PRIMA_EVENT_RING_CONTROL, "json", G_TYPE_STRING, json, NULL)))) {
+    if (!gst_pad_push_event (GST_BASE_SINK_PAD (self), prima_event_new_ring_control (json))) {
       GST_DEBUG_OBJECT (self, "upstream not ready for %s; keeping it", json);
       g_mutex_lock (&self->lock);
       g_queue_push_head (&self->up_pending, json);
@@ -569,9 +566,10 @@ static gboolean
 gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
 {
   GstPrimaWsSink *self = GST_PRIMA_WS_SINK (sink);
-  const GstStructure *s = gst_event_get_structure (event);
   prima_ctl_msg m;
   gboolean have = FALSE;
+  const gchar *json = NULL, *message = NULL;
+  gint failed_rank = -1;
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
     /* the ordered stop: it goes around the ring in order with the frames */
@@ -585,8 +583,7 @@ gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
       prima_ctl_msg_clear (&m);
       gst_prima_ws_sink_drain (self);
     }
-  } else if (prima_event_has_name (event, PRIMA_EVENT_RING_PLAN)) {
-    const gchar *json = gst_structure_get_string (s, "json");
+  } else if (prima_event_parse_ring_plan (event, &json, NULL, NULL, NULL, NULL)) {
     gst_prima_ws_sink_flush_up (self);
     if (json && gst_prima_ws_sink_wait_ring (self, FALSE) == GST_FLOW_OK)
       gst_prima_ws_sink_send_json (self, json);
@@ -594,19 +591,16 @@ gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
   } else if (prima_event_is_kv_clear (event)) {
     prima_ctl_msg_init (&m, PRIMA_CTL_KV_CLEAR);
     have = TRUE;
-  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_REMOVE)) {
+  } else if (prima_event_is_kv_remove (event)) {
     prima_ctl_msg_init (&m, PRIMA_CTL_KV_REMOVE);
-    have = gst_structure_get (s, "seq", G_TYPE_INT, &m.seq, "p0", G_TYPE_INT, &m.p0, "p1", G_TYPE_INT, &m.p1,
-        NULL);
-  } else if (prima_event_has_name (event, PRIMA_EVENT_KV_SHIFT)) {
+    have = prima_event_parse_kv_remove (event, &m.seq, &m.p0, &m.p1);
+  } else if (prima_event_is_kv_shift (event)) {
     prima_ctl_msg_init (&m, PRIMA_CTL_KV_SHIFT);
-    have = gst_structure_get (s, "seq", G_TYPE_INT, &m.seq, "p0", G_TYPE_INT, &m.p0, "p1", G_TYPE_INT, &m.p1,
-        "delta", G_TYPE_INT, &m.delta, NULL);
-  } else if (prima_event_has_name (event, PRIMA_EVENT_RING_FAILURE)) {
+    have = prima_event_parse_kv_shift (event, &m.seq, &m.p0, &m.p1, &m.delta);
+  } else if (prima_event_parse_ring_failure (event, &failed_rank, &message)) {
     prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
-    m.text = g_strdup (gst_structure_get_string (s, "message"));
-    if (!gst_structure_get_int (s, "rank", &m.rank))
-      m.rank = -1;
+    m.text = g_strdup (message);
+    m.rank = failed_rank;
     have = m.text != NULL;
   }
   if (have) {

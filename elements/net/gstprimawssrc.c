@@ -6,7 +6,7 @@
  * @title: primawssrc
  * @see_also: primawssink, primalayers
  *
- * The downstream end of one hop of the ring (DESIGN.md section 3,
+ * The downstream end of one hop of the ring (docs/design.md section 3,
  * docs/wire-protocol.md): a live source that listens on
  * #GstPrimaWsSrc:port for the previous device's primawssink, proves and
  * checks the cluster key (HMAC challenge/response) and then pushes every
@@ -24,7 +24,7 @@
  * posted as an element error ("rank 2 failed: <its reason>" when a device
  * reported its own failure). The upstream custom event `prima-ring-control`
  * sends its control message back to the previous device; the event
- * `prima-device-failed` (prima-caps.h, from the application of a device that
+ * `prima-device-failed` (prima-events.h, from the application of a device that
  * failed) sends it the reason and closes with code 4006.
  *
  * A lost peer (it disconnected, or sent no heartbeat for
@@ -33,6 +33,11 @@
  * device that failed. A peer that fails the handshake or claims another rank
  * than #GstPrimaWsSrc:peer-rank is refused with one warning line and does
  * not disturb the connected one.
+ *
+ * A live #GstPushSrc (Since: 0.2): it produces only in PLAYING, answers the
+ * latency query as live, and a state change or flush wakes a waiting
+ * #GstBaseSrcClass.create() within 0.1 s (unlock). Caps come with the first
+ * frame (its n_embd); control events go out in order with the frames.
  *
  * ## Example launch line
  * |[
@@ -47,6 +52,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "ring-link.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_prima_ws_src_debug);
@@ -74,9 +80,7 @@ enum
 
 struct _GstPrimaWsSrc
 {
-  GstElement parent;
-
-  GstPad *srcpad;
+  GstPushSrc parent;
 
   /* properties, under the object lock */
   gchar *address;
@@ -93,10 +97,10 @@ struct _GstPrimaWsSrc
   guint bound_port;
   GQueue pending;               /* control for upstream before it connected (JSON), object lock */
 
-  /* the src task */
-  gboolean flushing;            /* atomic */
-  gboolean stream_started;      /* stream-start pushed */
-  gboolean started;             /* caps and segment pushed */
+  /* the streaming thread */
+  gboolean flushing;            /* atomic: unlock, until unlock_stop */
+  gboolean started;             /* caps set */
+  gboolean eos;                 /* atomic: an end-of-stream of ours (stop, or sent to us) */
   gint n_embd;
 };
 
@@ -106,16 +110,15 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_STATIC_CAPS (PRIMA_CAPS_HIDDEN));
 
 #define gst_prima_ws_src_parent_class parent_class
-G_DEFINE_TYPE_WITH_CODE (GstPrimaWsSrc, gst_prima_ws_src, GST_TYPE_ELEMENT,
+G_DEFINE_TYPE_WITH_CODE (GstPrimaWsSrc, gst_prima_ws_src, GST_TYPE_PUSH_SRC,
     GST_DEBUG_CATEGORY_INIT (gst_prima_ws_src_debug, "primawssrc", 0, "prima ring WebSocket source"));
 GST_ELEMENT_REGISTER_DEFINE (primawssrc, "primawssrc", GST_RANK_NONE, GST_TYPE_PRIMA_WS_SRC);
 
 static void
 gst_prima_ws_src_post (GstPrimaWsSrc * self, const gchar * what, gint rank, const gchar * message)
 {
-  GstStructure *s = gst_structure_new (PRIMA_MESSAGE_RING, "event", G_TYPE_STRING, what, "rank", G_TYPE_INT, rank,
-      "port", G_TYPE_UINT, self->bound_port, "message", G_TYPE_STRING, message ? message : "", NULL);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+  gst_element_post_message (GST_ELEMENT (self), prima_message_new_ring (GST_OBJECT (self), what, rank,
+          self->bound_port, message));
 }
 
 static gboolean
@@ -180,25 +183,11 @@ failed:
   return FALSE;
 }
 
-/* stream-start goes first of all; control events may follow it before the
- * first frame gives n_embd for the caps (and the segment). */
-static void
-gst_prima_ws_src_stream_start (GstPrimaWsSrc * self)
-{
-  gchar *stream_id;
-
-  if (self->stream_started)
-    return;
-  stream_id = gst_pad_create_stream_id (self->srcpad, GST_ELEMENT (self), "ring");
-  gst_pad_push_event (self->srcpad, gst_event_new_stream_start (stream_id));
-  g_free (stream_id);
-  self->stream_started = TRUE;
-}
-
+/* The caps come with the first frame (its n_embd); GstBaseSrc pushes them,
+ * after its stream-start, and the segment before the frame. */
 static gboolean
 gst_prima_ws_src_start_stream (GstPrimaWsSrc * self, gint n_embd)
 {
-  GstSegment segment;
   GstCaps *caps;
   gboolean ok;
 
@@ -209,18 +198,23 @@ gst_prima_ws_src_start_stream (GstPrimaWsSrc * self, gint n_embd)
             self->n_embd, n_embd), (NULL));
     return FALSE;
   }
-  gst_prima_ws_src_stream_start (self);
   caps = gst_caps_new_simple ("application/x-prima-hidden", "n-embd", G_TYPE_INT, n_embd,
       "format", G_TYPE_STRING, "F32", NULL);
-  ok = gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+  ok = gst_base_src_set_caps (GST_BASE_SRC (self), caps);
   gst_caps_unref (caps);
-  gst_segment_init (&segment, GST_FORMAT_TIME);
-  gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
   self->started = TRUE;
   self->n_embd = n_embd;
   if (!ok)
     GST_WARNING_OBJECT (self, "downstream refused the caps for n-embd %d", n_embd);
   return TRUE;
+}
+
+/* Control events go out on the streaming thread, in order with the frames
+ * (GstBaseSrc's own queue of events would hold them until the next frame). */
+static void
+gst_prima_ws_src_push_event (GstPrimaWsSrc * self, GstEvent * event)
+{
+  gst_pad_push_event (GST_BASE_SRC_PAD (self), event);
 }
 
 /* The frame as a hidden-state buffer. An f32 frame is used in place: the
@@ -288,9 +282,7 @@ gst_prima_ws_src_plan_event (GstPrimaWsSrc * self, const prima_ctl_msg * m, guin
       mine = &plan->ranks[i];
   json = prima_ctl_to_json (m, NULL, NULL);
   windows = gst_prima_ws_src_windows_string (mine);
-  event = gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_RING_PLAN,
-          "json", G_TYPE_STRING, json, "rank", G_TYPE_INT, (gint) rank, "windows", G_TYPE_STRING, windows,
-          "n-layer", G_TYPE_INT, plan->n_layer, "n-ctx", G_TYPE_INT, plan->n_ctx, NULL));
+  event = prima_event_new_ring_plan (json, (gint) rank, windows, plan->n_layer, plan->n_ctx);
   g_free (json);
   g_free (windows);
   return event;
@@ -303,12 +295,9 @@ gst_prima_ws_src_control_event (const prima_ctl_msg * m)
     case PRIMA_CTL_KV_CLEAR:
       return prima_event_new_kv_clear ();
     case PRIMA_CTL_KV_REMOVE:
-      return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_REMOVE,
-              "seq", G_TYPE_INT, m->seq, "p0", G_TYPE_INT, m->p0, "p1", G_TYPE_INT, m->p1, NULL));
+      return prima_event_new_kv_remove (m->seq, m->p0, m->p1);
     case PRIMA_CTL_KV_SHIFT:
-      return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFT,
-              "seq", G_TYPE_INT, m->seq, "p0", G_TYPE_INT, m->p0, "p1", G_TYPE_INT, m->p1,
-              "delta", G_TYPE_INT, m->delta, NULL));
+      return prima_event_new_kv_shift (m->seq, m->p0, m->p1, m->delta);
     default:
       return NULL;
   }
@@ -321,11 +310,8 @@ static void
 gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, gint failed_rank, const gchar * message)
 {
   if (rank != 0) {
-    GstEvent *event = gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
-        gst_structure_new (PRIMA_EVENT_RING_FAILURE, "message", G_TYPE_STRING, message,
-            "rank", G_TYPE_INT, failed_rank, NULL));
-    gst_prima_ws_src_stream_start (self);
-    gst_pad_push_event (self->srcpad, event);
+    GstEvent *event = prima_event_new_ring_failure (failed_rank, message);
+    gst_prima_ws_src_push_event (self, event);
   }
   if (failed_rank >= 0)
     GST_ELEMENT_ERROR (self, RESOURCE, READ, (_("rank %d failed: %s"), failed_rank, message), (NULL));
@@ -355,102 +341,97 @@ gst_prima_ws_src_send_joined (GstPrimaWsSrc * self, guint rank)
   prima_ctl_msg_clear (&m);
 }
 
-static void
-gst_prima_ws_src_loop (GstPrimaWsSrc * self)
+/* Waits for the next frame, handling what arrives before it. After an
+ * element error it returns FLUSHING: GstBaseSrc then only pauses (as with
+ * ERROR it would also send end-of-stream, which the next device would take
+ * for the ring's ordered stop); the application stops on the error. */
+static GstFlowReturn
+gst_prima_ws_src_create (GstPushSrc * src, GstBuffer ** outbuf)
 {
+  GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (src);
   prima_link_event *ev;
-  GstFlowReturn ret;
   guint rank;
 
-  if (g_atomic_int_get (&self->flushing)) {
-    gst_pad_pause_task (self->srcpad);
-    return;
-  }
-  ev = prima_link_pop (self->link, POP_TIMEOUT_US);
-  if (ev == NULL)
-    return;
   GST_OBJECT_LOCK (self);
   rank = self->rank;
   GST_OBJECT_UNLOCK (self);
 
-  switch (ev->type) {
-    case PRIMA_LINK_EVENT_READY:
-      GST_INFO_OBJECT (self, "%s", ev->message);
-      gst_prima_ws_src_post (self, "connected", ev->peer_rank, ev->message);
-      if (rank != 0)
-        gst_prima_ws_src_send_joined (self, rank);
-      GST_OBJECT_LOCK (self);
-      while (!g_queue_is_empty (&self->pending)) {
-        gchar *json = g_queue_pop_head (&self->pending);
-        gst_prima_ws_src_send_json (self, json);
-        g_free (json);
-      }
-      GST_OBJECT_UNLOCK (self);
-      break;
+  for (;;) {
+    if (g_atomic_int_get (&self->flushing))
+      return GST_FLOW_FLUSHING;
+    ev = prima_link_pop (self->link, POP_TIMEOUT_US);
+    if (ev == NULL)
+      continue;
 
-    case PRIMA_LINK_EVENT_FRAME:{
-      GstBuffer *buf;
-      if (!gst_prima_ws_src_start_stream (self, (gint) ev->frame.n_embd))
-        goto stop;
-      buf = gst_prima_ws_src_frame_buffer (ev);
-      GST_LOG_OBJECT (self, "frame: %u tokens at %d for layer %u", ev->frame.n_tokens, ev->frame.pos0,
-          ev->frame.next_layer);
-      ret = gst_pad_push (self->srcpad, buf);
-      if (ret != GST_FLOW_OK) {
-        if (ret != GST_FLOW_FLUSHING && ret != GST_FLOW_EOS)
-          GST_ELEMENT_FLOW_ERROR (self, ret);
-        goto stop;
-      }
-      break;
-    }
-
-    case PRIMA_LINK_EVENT_CONTROL:{
-      const prima_ctl_msg *m = &ev->control;
-      GstEvent *event;
-      switch (m->type) {
-        case PRIMA_CTL_PLAN:
-          if (rank == 0) {
-            GST_INFO_OBJECT (self, "the plan came back around: the ring is complete");
-            gst_prima_ws_src_post (self, "complete", ev->peer_rank, "the plan came back around the ring");
-            break;
-          }
-          gst_prima_ws_src_stream_start (self);
-          gst_pad_push_event (self->srcpad, gst_prima_ws_src_plan_event (self, m, rank));
-          break;
-        case PRIMA_CTL_STOP:
-          GST_INFO_OBJECT (self, "stop (%s): end of stream", m->text ? m->text : "no reason");
-          gst_prima_ws_src_stream_start (self);
-          gst_pad_push_event (self->srcpad, gst_event_new_eos ());
-          goto stop;
-        case PRIMA_CTL_ERROR_MSG:
-          gst_prima_ws_src_failure (self, rank, m->rank, m->text ? m->text : "unknown error");
-          goto stop;
-        default:
-          event = gst_prima_ws_src_control_event (m);
-          gst_prima_ws_src_stream_start (self);
-          if (event)
-            gst_pad_push_event (self->srcpad, event);
-          else
-            GST_DEBUG_OBJECT (self, "ignoring %s", prima_ctl_type_name (m->type));
-          break;
-      }
-      break;
-    }
-
-    case PRIMA_LINK_EVENT_LOST:
-      if (ev->reason == PRIMA_LINK_LOST_REPLACED)
+    switch (ev->type) {
+      case PRIMA_LINK_EVENT_READY:
+        GST_INFO_OBJECT (self, "%s", ev->message);
+        gst_prima_ws_src_post (self, "connected", ev->peer_rank, ev->message);
+        if (rank != 0)
+          gst_prima_ws_src_send_joined (self, rank);
+        GST_OBJECT_LOCK (self);
+        while (!g_queue_is_empty (&self->pending)) {
+          gchar *json = g_queue_pop_head (&self->pending);
+          gst_prima_ws_src_send_json (self, json);
+          g_free (json);
+        }
+        GST_OBJECT_UNLOCK (self);
         break;
-      if (g_atomic_int_get (&self->flushing))
-        goto stop;
-      gst_prima_ws_src_failure (self, rank, -1, ev->message);
-      goto stop;
-  }
-  prima_link_event_free (ev);
-  return;
 
-stop:
+      case PRIMA_LINK_EVENT_FRAME:
+        if (!gst_prima_ws_src_start_stream (self, (gint) ev->frame.n_embd))
+          goto failed;
+        *outbuf = gst_prima_ws_src_frame_buffer (ev);
+        GST_LOG_OBJECT (self, "frame: %u tokens at %d for layer %u", ev->frame.n_tokens, ev->frame.pos0,
+            ev->frame.next_layer);
+        prima_link_event_free (ev);
+        return GST_FLOW_OK;
+
+      case PRIMA_LINK_EVENT_CONTROL:{
+        const prima_ctl_msg *m = &ev->control;
+        GstEvent *event;
+        switch (m->type) {
+          case PRIMA_CTL_PLAN:
+            if (rank == 0) {
+              GST_INFO_OBJECT (self, "the plan came back around: the ring is complete");
+              gst_prima_ws_src_post (self, "complete", ev->peer_rank, "the plan came back around the ring");
+              break;
+            }
+            gst_prima_ws_src_push_event (self, gst_prima_ws_src_plan_event (self, m, rank));
+            break;
+          case PRIMA_CTL_STOP:
+            /* GstBaseSrc sends the end-of-stream */
+            GST_INFO_OBJECT (self, "stop (%s): end of stream", m->text ? m->text : "no reason");
+            g_atomic_int_set (&self->eos, TRUE);
+            prima_link_event_free (ev);
+            return GST_FLOW_EOS;
+          case PRIMA_CTL_ERROR_MSG:
+            gst_prima_ws_src_failure (self, rank, m->rank, m->text ? m->text : "unknown error");
+            goto failed;
+          default:
+            event = gst_prima_ws_src_control_event (m);
+            if (event)
+              gst_prima_ws_src_push_event (self, event);
+            else
+              GST_DEBUG_OBJECT (self, "ignoring %s", prima_ctl_type_name (m->type));
+            break;
+        }
+        break;
+      }
+
+      case PRIMA_LINK_EVENT_LOST:
+        if (ev->reason == PRIMA_LINK_LOST_REPLACED)
+          break;
+        if (!g_atomic_int_get (&self->flushing))
+          gst_prima_ws_src_failure (self, rank, -1, ev->message);
+        goto failed;
+    }
+    prima_link_event_free (ev);
+  }
+
+failed:
   prima_link_event_free (ev);
-  gst_pad_pause_task (self->srcpad);
+  return GST_FLOW_FLUSHING;
 }
 
 static gboolean
@@ -472,58 +453,119 @@ gst_prima_ws_src_send_json (GstPrimaWsSrc * self, const gchar * json)
   return ok;
 }
 
+/* The upstream custom events: prima-ring-control (its control message to
+ * the previous device) and prima-device-failed (this device failed). TRUE
+ * when event was one of them; *ret its result. */
 static gboolean
-gst_prima_ws_src_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
+gst_prima_ws_src_control_upstream (GstPrimaWsSrc * self, GstEvent * event, gboolean * ret)
 {
-  GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (parent);
-  gboolean ret = TRUE;
+  const gchar *json = NULL;
 
-  if (prima_event_has_name (event, PRIMA_EVENT_RING_CONTROL)) {
-    const gchar *json = gst_structure_get_string (gst_event_get_structure (event), "json");
-    ret = json != NULL && self->link != NULL;
-    if (ret) {
+  if (prima_event_parse_ring_control (event, &json)) {
+    *ret = json != NULL && self->link != NULL;
+    if (*ret) {
       /* before the previous device connected, keep it until it has */
       GST_OBJECT_LOCK (self);
       if (prima_link_is_ready (self->link))
-        ret = gst_prima_ws_src_send_json (self, json);
+        *ret = gst_prima_ws_src_send_json (self, json);
       else
         g_queue_push_tail (&self->pending, g_strdup (json));
       GST_OBJECT_UNLOCK (self);
     }
-  } else if (prima_event_is_device_failed (event)) {
+    return TRUE;
+  }
+  if (prima_event_is_device_failed (event)) {
     gint failed_rank = -1;
     const gchar *message = NULL;
     /* this device failed: the previous device hears why, and passes it on */
     prima_event_parse_device_failed (event, &failed_rank, &message);
-    ret = self->link != NULL;
-    if (ret) {
+    *ret = self->link != NULL;
+    if (*ret) {
       GST_INFO_OBJECT (self, "telling the previous device: rank %d failed: %s", failed_rank, message);
       prima_link_close_failed (self->link, failed_rank, message);
     }
-  } else if (GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE || GST_EVENT_TYPE (event) == GST_EVENT_QOS
-      || GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
-    ret = TRUE;
-  } else {
-    ret = FALSE;
+    return TRUE;
   }
-  gst_event_unref (event);
-  return ret;
+  return FALSE;
 }
 
 static gboolean
-gst_prima_ws_src_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+gst_prima_ws_src_event (GstBaseSrc * src, GstEvent * event)
 {
-  switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_LATENCY:
-      gst_query_set_latency (query, TRUE, 0, GST_CLOCK_TIME_NONE);
-      return TRUE;
-    case GST_QUERY_SCHEDULING:
-      gst_query_set_scheduling (query, GST_SCHEDULING_FLAG_SEQUENTIAL, 1, -1, 0);
-      gst_query_add_scheduling_mode (query, GST_PAD_MODE_PUSH);
-      return TRUE;
-    default:
-      return gst_pad_query_default (pad, parent, query);
+  GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (src);
+  gboolean ret;
+
+  if (gst_prima_ws_src_control_upstream (self, event, &ret))
+    return ret;
+  return GST_BASE_SRC_CLASS (parent_class)->event (src, event);
+}
+
+/* The application sends prima-device-failed to the element; GstBaseSrc
+ * drops custom upstream events sent that way. */
+static gboolean
+gst_prima_ws_src_send_event (GstElement * element, GstEvent * event)
+{
+  GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (element);
+  gboolean ret;
+
+  if (gst_prima_ws_src_control_upstream (self, event, &ret)) {
+    gst_event_unref (event);
+    return ret;
   }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+    g_atomic_int_set (&self->eos, TRUE);
+  return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+}
+
+/* GstBaseSrc answers a downstream error (NOT_LINKED, NOT_NEGOTIATED,
+ * ERROR: e.g. this worker's layers found NaN) with an error message and
+ * end-of-stream. Here end-of-stream is the ring's ordered stop: the next
+ * devices would stop cleanly before this one's failure reaches them. The
+ * application stops on the error (and sends prima-device-failed), so only
+ * our own end-of-stream goes out: the ring's stop, or one sent to us. */
+static GstPadProbeReturn
+gst_prima_ws_src_eos_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstPrimaWsSrc *self = user_data;
+
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS && !g_atomic_int_get (&self->eos)) {
+    GST_DEBUG_OBJECT (self, "not sending end-of-stream after a downstream error");
+    return GST_PAD_PROBE_DROP;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Caps are set with the first frame, not fixated from the template. */
+static gboolean
+gst_prima_ws_src_negotiate (GstBaseSrc * src)
+{
+  return TRUE;
+}
+
+static gboolean
+gst_prima_ws_src_unlock (GstBaseSrc * src)
+{
+  g_atomic_int_set (&GST_PRIMA_WS_SRC (src)->flushing, TRUE);
+  return TRUE;
+}
+
+static gboolean
+gst_prima_ws_src_unlock_stop (GstBaseSrc * src)
+{
+  g_atomic_int_set (&GST_PRIMA_WS_SRC (src)->flushing, FALSE);
+  return TRUE;
+}
+
+static gboolean
+gst_prima_ws_src_start (GstBaseSrc * src)
+{
+  GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (src);
+
+  g_atomic_int_set (&self->flushing, FALSE);
+  g_atomic_int_set (&self->eos, FALSE);
+  self->started = FALSE;
+  self->n_embd = 0;
+  return TRUE;
 }
 
 static GstStateChangeReturn
@@ -532,44 +574,15 @@ gst_prima_ws_src_change_state (GstElement * element, GstStateChange transition)
   GstPrimaWsSrc *self = GST_PRIMA_WS_SRC (element);
   GstStateChangeReturn ret;
 
-  switch (transition) {
-    case GST_STATE_CHANGE_NULL_TO_READY:
-      if (!gst_prima_ws_src_open (self))
-        return GST_STATE_CHANGE_FAILURE;
-      break;
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      g_atomic_int_set (&self->flushing, FALSE);
-      self->stream_started = FALSE;
-      self->started = FALSE;
-      self->n_embd = 0;
-      break;
-    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
-      gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_prima_ws_src_loop, self, NULL);
-      break;
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
-      g_atomic_int_set (&self->flushing, TRUE);
-      gst_pad_stop_task (self->srcpad);
-      break;
-    default:
-      break;
-  }
-
+  /* the server listens from READY: the previous device may connect before
+   * this one plays */
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !gst_prima_ws_src_open (self))
+    return GST_STATE_CHANGE_FAILURE;
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE)
-    return ret;
-
-  switch (transition) {
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
-      ret = GST_STATE_CHANGE_NO_PREROLL;
-      break;
-    case GST_STATE_CHANGE_READY_TO_NULL:
-      g_clear_pointer (&self->link, prima_link_free);
-      self->bound_port = 0;
-      g_queue_clear_full (&self->pending, g_free);
-      break;
-    default:
-      break;
+  if (ret != GST_STATE_CHANGE_FAILURE && transition == GST_STATE_CHANGE_READY_TO_NULL) {
+    g_clear_pointer (&self->link, prima_link_free);
+    self->bound_port = 0;
+    g_queue_clear_full (&self->pending, g_free);
   }
   return ret;
 }
@@ -680,6 +693,8 @@ gst_prima_ws_src_class_init (GstPrimaWsSrcClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
 
   gobject_class->set_property = gst_prima_ws_src_set_property;
   gobject_class->get_property = gst_prima_ws_src_get_property;
@@ -781,6 +796,13 @@ gst_prima_ws_src_class_init (GstPrimaWsSrcClass * klass)
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_ws_src_change_state);
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_prima_ws_src_send_event);
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_prima_ws_src_start);
+  basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_prima_ws_src_negotiate);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_prima_ws_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_prima_ws_src_unlock_stop);
+  basesrc_class->event = GST_DEBUG_FUNCPTR (gst_prima_ws_src_event);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_prima_ws_src_create);
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Prima ring WebSocket source", "Source/Network",
@@ -797,10 +819,8 @@ gst_prima_ws_src_init (GstPrimaWsSrc * self)
   self->heartbeat_timeout = DEFAULT_HEARTBEAT_TIMEOUT;
 
   g_queue_init (&self->pending);
-  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
-  gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_ws_src_src_event));
-  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_ws_src_src_query));
-  gst_pad_use_fixed_caps (self->srcpad);
-  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
-  GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
+  gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
+  gst_pad_add_probe (GST_BASE_SRC_PAD (self), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, gst_prima_ws_src_eos_probe, self,
+      NULL);
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
 }

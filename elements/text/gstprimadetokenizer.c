@@ -26,6 +26,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "prima-element.h"
 #include "gguf.h"
 #include "tokenizer.h"

@@ -31,6 +31,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "sampler.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_prima_sampler_debug);

@@ -47,6 +47,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "prima-caps.h"
+#include "prima-events.h"
 #include "prima-element.h"
 #include "gguf.h"
 #include "tokenizer.h"
@@ -625,11 +626,9 @@ static gboolean
 gst_prima_tokenizer_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstPrimaTokenizer *self = GST_PRIMA_TOKENIZER (parent);
+  gint k[2] = { 0, 0 };
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM && gst_event_has_name (event, PRIMA_EVENT_KV_SHIFTED)) {
-    gint k[2] = { 0, 0 };
-    gst_structure_get (gst_event_get_structure (event), "n-keep", G_TYPE_INT, &k[0], "n-discard", G_TYPE_INT, &k[1],
-        NULL);
+  if (prima_event_parse_kv_shifted (event, &k[0], &k[1])) {
     g_mutex_lock (&self->lock);
     g_array_append_vals (self->shifts, k, 2);
     g_mutex_unlock (&self->lock);
@@ -637,18 +636,18 @@ gst_prima_tokenizer_src_event (GstPad * pad, GstObject * parent, GstEvent * even
     return TRUE;
   }
   if (prima_event_is_answer (event)) {
-    const GstStructure *s = gst_event_get_structure (event);
     GstBuffer *ids = NULL;
     gint position = -1;
+    gboolean refused = FALSE;
     GstMapInfo map;
     PrimaHeader h;
 
-    gst_structure_get (s, "ids", GST_TYPE_BUFFER, &ids, "position", G_TYPE_INT, &position, NULL);
+    prima_event_parse_answer (event, &ids, &position, &refused);
     g_mutex_lock (&self->lock);
     g_array_set_size (self->answer, 0);
     self->answer_pos = position;
     self->answer_end = position;
-    self->refused = prima_event_answer_is_refused (event);
+    self->refused = refused;
     if (ids && gst_buffer_map (ids, &map, GST_MAP_READ)) {
       if (prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_TOKENS, &h)
           && h.payload_size == h.n_tokens * sizeof (gint32)) {

@@ -26,6 +26,15 @@ argmax (const float *v, int n)
   return best;
 }
 
+/* The engine reports, the tool prints (non-terminal style: one line a window). */
+static void
+print_progress (const prima_residency_progress *p, gpointer user_data)
+{
+  if (p->window_done)
+    fprintf (stderr, "loading weights: layer %d/%d, %.2f GB, %.1f s\n", p->layer, p->n_layers, p->bytes / 1e9,
+        p->seconds);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -70,7 +79,7 @@ main (int argc, char **argv)
     } else if (strcmp (a, "--drop-cache") == 0) {
       drop_cache = TRUE;
     } else if (strcmp (a, "--progress") == 0) {
-      cp.progress = TRUE;
+      cp.progress = print_progress;
     } else if (a[0] != '-' && path == NULL) {
       path = a;
     } else {

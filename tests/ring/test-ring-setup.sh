@@ -15,7 +15,8 @@ D=${PRIMA_TEST_DATA:?}
 T=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
-BASE=$((20000 + RANDOM % 20000))
+# below the ephemeral ports (32768 and up): a client socket of another test cannot hold ours
+BASE=$((20000 + RANDOM % 12000))
 export PRIMA_CLUSTER_KEY=prima-test-ring-setup-key-0123456789
 M5=$D/stories260K-f32.gguf
 fail=0

@@ -16,7 +16,7 @@ I=${GST_INSPECT:?}
 M=$D/stories260K-f32.gguf
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-BASE=$((20000 + RANDOM % 20000))
+BASE=$((20000 + RANDOM % 12000))
 export PRIMA_CLUSTER_KEY=launch-ring-test-key-0123456789
 PROMPT="Once upon a time"
 N=16

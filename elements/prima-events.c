@@ -1,0 +1,471 @@
+/* gst-prima: the prima elements' custom events, messages and queries
+ * (prima-events.h).
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include "prima-events.h"
+
+#include <string.h>
+
+static gboolean
+is_event (GstEvent * event, GstEventType type, const gchar * name)
+{
+  return event != NULL && GST_EVENT_TYPE (event) == type && gst_event_has_name (event, name);
+}
+
+static gboolean
+is_message (GstMessage * message, const gchar * name)
+{
+  return message != NULL && GST_MESSAGE_TYPE (message) == GST_MESSAGE_ELEMENT
+      && gst_message_has_name (message, name);
+}
+
+static void
+get_int (const GstStructure * s, const gchar * field, gint * out, gint fallback)
+{
+  if (out && !gst_structure_get_int (s, field, out))
+    *out = fallback;
+}
+
+/* ---- KV cache ---- */
+
+GstEvent *
+prima_event_new_kv_clear (void)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new_empty (PRIMA_EVENT_KV_CLEAR));
+}
+
+gboolean
+prima_event_is_kv_clear (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_DOWNSTREAM, PRIMA_EVENT_KV_CLEAR);
+}
+
+GstEvent *
+prima_event_new_kv_remove (gint seq, gint p0, gint p1)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_REMOVE,
+          "seq", G_TYPE_INT, seq, "p0", G_TYPE_INT, p0, "p1", G_TYPE_INT, p1, NULL));
+}
+
+gboolean
+prima_event_is_kv_remove (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_DOWNSTREAM, PRIMA_EVENT_KV_REMOVE);
+}
+
+gboolean
+prima_event_parse_kv_remove (GstEvent * event, gint * seq, gint * p0, gint * p1)
+{
+  const GstStructure *s;
+
+  if (!prima_event_is_kv_remove (event))
+    return FALSE;
+  s = gst_event_get_structure (event);
+  get_int (s, "seq", seq, -1);
+  get_int (s, "p0", p0, 0);
+  get_int (s, "p1", p1, -1);
+  return TRUE;
+}
+
+GstEvent *
+prima_event_new_kv_shift (gint seq, gint p0, gint p1, gint delta)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFT,
+          "seq", G_TYPE_INT, seq, "p0", G_TYPE_INT, p0, "p1", G_TYPE_INT, p1, "delta", G_TYPE_INT, delta, NULL));
+}
+
+gboolean
+prima_event_is_kv_shift (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_DOWNSTREAM, PRIMA_EVENT_KV_SHIFT);
+}
+
+gboolean
+prima_event_parse_kv_shift (GstEvent * event, gint * seq, gint * p0, gint * p1, gint * delta)
+{
+  const GstStructure *s;
+
+  if (!prima_event_is_kv_shift (event))
+    return FALSE;
+  s = gst_event_get_structure (event);
+  get_int (s, "seq", seq, -1);
+  get_int (s, "p0", p0, 0);
+  get_int (s, "p1", p1, -1);
+  get_int (s, "delta", delta, 0);
+  return TRUE;
+}
+
+GstEvent *
+prima_event_new_kv_shifted (gint n_keep, gint n_discard)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_KV_SHIFTED,
+          "n-keep", G_TYPE_INT, n_keep, "n-discard", G_TYPE_INT, n_discard, NULL));
+}
+
+gboolean
+prima_event_is_kv_shifted (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_UPSTREAM, PRIMA_EVENT_KV_SHIFTED);
+}
+
+gboolean
+prima_event_parse_kv_shifted (GstEvent * event, gint * n_keep, gint * n_discard)
+{
+  const GstStructure *s;
+
+  if (!prima_event_is_kv_shifted (event))
+    return FALSE;
+  s = gst_event_get_structure (event);
+  get_int (s, "n-keep", n_keep, 0);
+  get_int (s, "n-discard", n_discard, 0);
+  return TRUE;
+}
+
+/* ---- turns ---- */
+
+GstEvent *
+prima_event_new_end_of_turn (const gchar * reason)
+{
+  GstStructure *s = gst_structure_new_empty (PRIMA_EVENT_END_OF_TURN);
+
+  if (reason)
+    gst_structure_set (s, "reason", G_TYPE_STRING, reason, NULL);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s);
+}
+
+gboolean
+prima_event_is_end_of_turn (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_DOWNSTREAM, PRIMA_EVENT_END_OF_TURN);
+}
+
+gboolean
+prima_event_parse_end_of_turn (GstEvent * event, const gchar ** reason)
+{
+  if (!prima_event_is_end_of_turn (event))
+    return FALSE;
+  if (reason)
+    *reason = gst_structure_get_string (gst_event_get_structure (event), "reason");
+  return TRUE;
+}
+
+GstEvent *
+prima_event_new_answer (GstBuffer * ids, gint position)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_ANSWER,
+          "ids", GST_TYPE_BUFFER, ids, "position", G_TYPE_INT, position, NULL));
+}
+
+GstEvent *
+prima_event_answer_set_refused (GstEvent * event)
+{
+  event = (GstEvent *) gst_mini_object_make_writable (GST_MINI_OBJECT_CAST (event));
+  gst_structure_set (gst_event_writable_structure (event), "refused", G_TYPE_BOOLEAN, TRUE, NULL);
+  return event;
+}
+
+gboolean
+prima_event_is_answer (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_UPSTREAM, PRIMA_EVENT_ANSWER);
+}
+
+gboolean
+prima_event_parse_answer (GstEvent * event, GstBuffer ** ids, gint * position, gboolean * refused)
+{
+  const GstStructure *s;
+
+  if (!prima_event_is_answer (event))
+    return FALSE;
+  s = gst_event_get_structure (event);
+  if (ids && !gst_structure_get (s, "ids", GST_TYPE_BUFFER, ids, NULL))
+    *ids = NULL;
+  get_int (s, "position", position, -1);
+  if (refused && !gst_structure_get_boolean (s, "refused", refused))
+    *refused = FALSE;
+  return TRUE;
+}
+
+GstEvent *
+prima_event_new_interrupt (void)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new_empty (PRIMA_EVENT_INTERRUPT));
+}
+
+gboolean
+prima_event_is_interrupt (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_UPSTREAM, PRIMA_EVENT_INTERRUPT);
+}
+
+/* ---- the ring ---- */
+
+GstEvent *
+prima_event_new_device_failed (gint rank, const gchar * message)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_DEVICE_FAILED,
+          "rank", G_TYPE_INT, rank, "message", G_TYPE_STRING, message ? message : "unknown error", NULL));
+}
+
+gboolean
+prima_event_is_device_failed (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_UPSTREAM, PRIMA_EVENT_DEVICE_FAILED);
+}
+
+gboolean
+prima_event_parse_device_failed (GstEvent * event, gint * rank, const gchar ** message)
+{
+  const GstStructure *s;
+
+  if (!prima_event_is_device_failed (event))
+    return FALSE;
+  s = gst_event_get_structure (event);
+  get_int (s, "rank", rank, -1);
+  if (message) {
+    *message = gst_structure_get_string (s, "message");
+    if (*message == NULL)
+      *message = "unknown error";
+  }
+  return TRUE;
+}
+
+GstEvent *
+prima_event_new_ring_plan (const gchar * json, gint rank, const gchar * windows, gint n_layer, gint n_ctx)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_RING_PLAN,
+          "json", G_TYPE_STRING, json, "rank", G_TYPE_INT, rank, "windows", G_TYPE_STRING, windows,
+          "n-layer", G_TYPE_INT, n_layer, "n-ctx", G_TYPE_INT, n_ctx, NULL));
+}
+
+gboolean
+prima_event_is_ring_plan (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_DOWNSTREAM, PRIMA_EVENT_RING_PLAN);
+}
+
+gboolean
+prima_event_parse_ring_plan (GstEvent * event, const gchar ** json, gint * rank, const gchar ** windows,
+    gint * n_layer, gint * n_ctx)
+{
+  const GstStructure *s;
+
+  if (!prima_event_is_ring_plan (event))
+    return FALSE;
+  s = gst_event_get_structure (event);
+  if (json)
+    *json = gst_structure_get_string (s, "json");
+  get_int (s, "rank", rank, -1);
+  if (windows)
+    *windows = gst_structure_get_string (s, "windows");
+  get_int (s, "n-layer", n_layer, 0);
+  get_int (s, "n-ctx", n_ctx, 0);
+  return TRUE;
+}
+
+GstEvent *
+prima_event_new_ring_failure (gint rank, const gchar * message)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_RING_FAILURE,
+          "message", G_TYPE_STRING, message, "rank", G_TYPE_INT, rank, NULL));
+}
+
+gboolean
+prima_event_is_ring_failure (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_DOWNSTREAM, PRIMA_EVENT_RING_FAILURE);
+}
+
+gboolean
+prima_event_parse_ring_failure (GstEvent * event, gint * rank, const gchar ** message)
+{
+  const GstStructure *s;
+
+  if (!prima_event_is_ring_failure (event))
+    return FALSE;
+  s = gst_event_get_structure (event);
+  get_int (s, "rank", rank, -1);
+  if (message)
+    *message = gst_structure_get_string (s, "message");
+  return TRUE;
+}
+
+GstEvent *
+prima_event_new_ring_control (const gchar * json)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new (PRIMA_EVENT_RING_CONTROL,
+          "json", G_TYPE_STRING, json, NULL));
+}
+
+gboolean
+prima_event_is_ring_control (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_UPSTREAM, PRIMA_EVENT_RING_CONTROL);
+}
+
+gboolean
+prima_event_parse_ring_control (GstEvent * event, const gchar ** json)
+{
+  if (!prima_event_is_ring_control (event))
+    return FALSE;
+  if (json)
+    *json = gst_structure_get_string (gst_event_get_structure (event), "json");
+  return TRUE;
+}
+
+/* ---- messages ---- */
+
+GstMessage *
+prima_message_new_turn (GstObject * src, const PrimaTurnInfo * t)
+{
+  return gst_message_new_element (src, gst_structure_new (PRIMA_MESSAGE_TURN,
+          "prompt-tokens", G_TYPE_INT, t->prompt_tokens,
+          "prompt-time", G_TYPE_UINT64, (guint64) t->prompt_time,
+          "generated", G_TYPE_INT, t->generated,
+          "decode-tokens", G_TYPE_INT, t->decode_tokens,
+          "decode-time", G_TYPE_UINT64, (guint64) t->decode_time,
+          "position", G_TYPE_INT, t->position,
+          "context-shifts", G_TYPE_INT, t->context_shifts,
+          "chat", G_TYPE_BOOLEAN, t->chat, "reason", G_TYPE_STRING, t->reason ? t->reason : "", NULL));
+}
+
+gboolean
+prima_message_is_turn (GstMessage * message)
+{
+  return is_message (message, PRIMA_MESSAGE_TURN);
+}
+
+gboolean
+prima_message_parse_turn (GstMessage * message, PrimaTurnInfo * t)
+{
+  const GstStructure *s;
+  guint64 prompt_time = 0, decode_time = 0;
+
+  if (!prima_message_is_turn (message))
+    return FALSE;
+  s = gst_message_get_structure (message);
+  memset (t, 0, sizeof *t);
+  get_int (s, "prompt-tokens", &t->prompt_tokens, 0);
+  gst_structure_get_uint64 (s, "prompt-time", &prompt_time);
+  get_int (s, "generated", &t->generated, 0);
+  get_int (s, "decode-tokens", &t->decode_tokens, 0);
+  gst_structure_get_uint64 (s, "decode-time", &decode_time);
+  get_int (s, "position", &t->position, 0);
+  get_int (s, "context-shifts", &t->context_shifts, 0);
+  gst_structure_get_boolean (s, "chat", &t->chat);
+  t->prompt_time = prompt_time;
+  t->decode_time = decode_time;
+  t->reason = gst_structure_get_string (s, "reason");
+  return TRUE;
+}
+
+GstMessage *
+prima_message_new_ring (GstObject * src, const gchar * what, gint rank, guint port, const gchar * message)
+{
+  return gst_message_new_element (src, gst_structure_new (PRIMA_MESSAGE_RING,
+          "event", G_TYPE_STRING, what, "rank", G_TYPE_INT, rank, "port", G_TYPE_UINT, port,
+          "message", G_TYPE_STRING, message ? message : "", NULL));
+}
+
+gboolean
+prima_message_is_ring (GstMessage * message)
+{
+  return is_message (message, PRIMA_MESSAGE_RING);
+}
+
+gboolean
+prima_message_parse_ring (GstMessage * message, const gchar ** what, gint * rank, guint * port,
+    const gchar ** text)
+{
+  const GstStructure *s;
+
+  if (!prima_message_is_ring (message))
+    return FALSE;
+  s = gst_message_get_structure (message);
+  if (what)
+    *what = gst_structure_get_string (s, "event");
+  get_int (s, "rank", rank, -1);
+  if (port && !gst_structure_get_uint (s, "port", port))
+    *port = 0;
+  if (text) {
+    *text = gst_structure_get_string (s, "message");
+    if (*text == NULL)
+      *text = "";
+  }
+  return TRUE;
+}
+
+GstMessage *
+prima_message_new_loading (GstObject * src, const PrimaLoadingInfo * l)
+{
+  return gst_message_new_element (src, gst_structure_new (PRIMA_MESSAGE_LOADING,
+          "layer", G_TYPE_INT, l->layer, "n-layers", G_TYPE_INT, l->n_layers,
+          "bytes", G_TYPE_UINT64, l->bytes, "seconds", G_TYPE_DOUBLE, l->seconds,
+          "window-resident", G_TYPE_DOUBLE, l->window_resident,
+          "window-done", G_TYPE_BOOLEAN, l->window_done, "done", G_TYPE_BOOLEAN, l->done, NULL));
+}
+
+gboolean
+prima_message_is_loading (GstMessage * message)
+{
+  return is_message (message, PRIMA_MESSAGE_LOADING);
+}
+
+gboolean
+prima_message_parse_loading (GstMessage * message, PrimaLoadingInfo * l)
+{
+  const GstStructure *s;
+
+  if (!prima_message_is_loading (message))
+    return FALSE;
+  s = gst_message_get_structure (message);
+  memset (l, 0, sizeof *l);
+  get_int (s, "layer", &l->layer, 0);
+  get_int (s, "n-layers", &l->n_layers, 0);
+  gst_structure_get_uint64 (s, "bytes", &l->bytes);
+  gst_structure_get_double (s, "seconds", &l->seconds);
+  gst_structure_get_double (s, "window-resident", &l->window_resident);
+  gst_structure_get_boolean (s, "window-done", &l->window_done);
+  gst_structure_get_boolean (s, "done", &l->done);
+  return TRUE;
+}
+
+/* ---- queries ---- */
+
+GstQuery *
+prima_query_new_context (void)
+{
+  return gst_query_new_custom (GST_QUERY_CUSTOM, gst_structure_new_empty (PRIMA_QUERY_CONTEXT));
+}
+
+gboolean
+prima_query_is_context (GstQuery * query)
+{
+  const GstStructure *s;
+
+  if (query == NULL || GST_QUERY_TYPE (query) != GST_QUERY_CUSTOM)
+    return FALSE;
+  s = gst_query_get_structure (query);
+  return s != NULL && gst_structure_has_name (s, PRIMA_QUERY_CONTEXT);
+}
+
+void
+prima_query_set_context (GstQuery * query, gint n_ctx, gint position)
+{
+  gst_structure_set (gst_query_writable_structure (query), "n-ctx", G_TYPE_INT, n_ctx,
+      "position", G_TYPE_INT, position, NULL);
+}
+
+gboolean
+prima_query_parse_context (GstQuery * query, gint * n_ctx, gint * position)
+{
+  const GstStructure *s;
+
+  if (!prima_query_is_context (query))
+    return FALSE;
+  s = gst_query_get_structure (query);
+  if (!gst_structure_has_field (s, "n-ctx"))
+    return FALSE;
+  get_int (s, "n-ctx", n_ctx, 0);
+  get_int (s, "position", position, 0);
+  return TRUE;
+}

@@ -1,0 +1,279 @@
+/* gst-prima tests: primawssink and primawssrc, each in a GstHarness, joined
+ * over a loopback WebSocket (port 0, a cluster key). Hidden-state buffers
+ * arrive byte for byte, end-of-stream is the ordered stop that reaches the
+ * other side, and a wrong key is an element error on the sink, not a hang
+ * (the source goes on serving).
+ * Every wait is bounded.
+ * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
+#include <gst/gst.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <string.h>
+
+#define KEY_A "wss harness test key 0123456789"
+#define KEY_B "another cluster key 9876543210ab"
+#define N_EMBD 8
+#define HEADER_SIZE 32
+
+/* A hidden-state buffer as docs/elements.md documents the 32-byte header
+ * (written here field by field, so the test checks the documented layout). */
+static GstBuffer *
+hidden_buffer (gint32 pos0, guint32 n_tokens, gint32 next_layer, gfloat base)
+{
+  guint32 payload = n_tokens * N_EMBD * sizeof (gfloat);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, HEADER_SIZE + payload, NULL);
+  GstMapInfo map;
+  gfloat *x;
+
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_WRITE));
+  memset (map.data, 0, HEADER_SIZE);
+  memcpy (map.data, "PRMA", 4);                 /* magic */
+  GST_WRITE_UINT16_LE (map.data + 4, 1);        /* version */
+  GST_WRITE_UINT16_LE (map.data + 6, 2);        /* type: hidden */
+  GST_WRITE_UINT32_LE (map.data + 8, 0);        /* seq_id */
+  GST_WRITE_UINT32_LE (map.data + 12, (guint32) pos0);
+  GST_WRITE_UINT32_LE (map.data + 16, n_tokens);
+  GST_WRITE_UINT32_LE (map.data + 20, (guint32) next_layer);
+  GST_WRITE_UINT16_LE (map.data + 24, 1);       /* dtype: f32 */
+  GST_WRITE_UINT16_LE (map.data + 26, 0);       /* flags */
+  GST_WRITE_UINT32_LE (map.data + 28, payload);
+  x = (gfloat *) (map.data + HEADER_SIZE);
+  /* values that survive only an exact copy (no f16 rounding, signs, tiny ones) */
+  for (guint i = 0; i < n_tokens * N_EMBD; i++)
+    x[i] = base + (gfloat) i / 7.0f - (i % 3 == 0 ? 1e-30f * i : 0.0f);
+  gst_buffer_unmap (buf, &map);
+  return buf;
+}
+
+static void
+assert_same_bytes (GstBuffer * sent, GstBuffer * got, guint i)
+{
+  GstMapInfo a, b;
+
+  fail_unless (gst_buffer_map (sent, &a, GST_MAP_READ));
+  fail_unless (gst_buffer_map (got, &b, GST_MAP_READ));
+  fail_unless_equals_uint64 (b.size, a.size);
+  for (gsize j = 0; j < a.size; j++)
+    fail_unless (a.data[j] == b.data[j], "buffer %u differs at byte %" G_GSIZE_FORMAT ": sent 0x%02x, got 0x%02x",
+        i, j, a.data[j], b.data[j]);
+  gst_buffer_unmap (sent, &a);
+  gst_buffer_unmap (got, &b);
+}
+
+/* A worker's source (rank 1, the head's sink must claim rank 0) on a free
+ * loopback port, already listening. */
+static GstHarness *
+source_harness (const gchar * key, guint * port)
+{
+  GstElement *src = gst_element_factory_make ("primawssrc", NULL);
+  GstHarness *h;
+
+  fail_unless (src != NULL, "no primawssrc: is the plugin on GST_PLUGIN_PATH?");
+  g_object_set (src, "address", "127.0.0.1", "port", 0, "rank", 1, "peer-rank", 0, "cluster-key", key,
+      "heartbeat-timeout", 10000, NULL);
+  h = gst_harness_new_with_element (src, NULL, "src");
+  gst_object_unref (src);
+  gst_harness_play (h);         /* a source without upstream is not started by the harness */
+  g_object_get (h->element, "bound-port", port, NULL);
+  fail_unless (*port > 0, "primawssrc did not report the port it listens on");
+  return h;
+}
+
+/* The head's sink (rank 0), sending to the source on PORT. */
+static GstHarness *
+sink_harness (const gchar * key, guint port)
+{
+  GstElement *sink = gst_element_factory_make ("primawssink", NULL);
+  gchar *url = g_strdup_printf ("ws://127.0.0.1:%u", port);
+  GstHarness *h;
+
+  fail_unless (sink != NULL, "no primawssink: is the plugin on GST_PLUGIN_PATH?");
+  g_object_set (sink, "url", url, "rank", 0, "peer-rank", 1, "cluster-key", key, "heartbeat-timeout", 10000,
+      NULL);
+  g_free (url);
+  h = gst_harness_new_with_element (sink, "sink", NULL);
+  gst_object_unref (sink);
+  gst_harness_set_src_caps_str (h, "application/x-prima-hidden, n-embd=(int)8, format=(string)F32");
+  return h;
+}
+
+/* The next event of the source harness that is not a sticky start event. */
+static GstEvent *
+pull_event_of_type (GstHarness * h, GstEventType type)
+{
+  for (;;) {
+    GstEvent *ev = gst_harness_pull_event (h); /* waits at most 60 s */
+    fail_unless (ev != NULL, "no %s event within 60 s", gst_event_type_get_name (type));
+    if (GST_EVENT_TYPE (ev) == type)
+      return ev;
+    gst_event_unref (ev);
+  }
+}
+
+GST_START_TEST (test_wss_loopback_bytes)
+{
+  const struct
+  {
+    gint32 pos0;
+    guint32 n_tokens;
+    gint32 next_layer;
+  } frames[] = { {0, 5, 1}, {5, 1, 1}, {6, 1, 3}, {7, 3, 2}, {10, 1, 0} };
+  GstBuffer *sent[G_N_ELEMENTS (frames)];
+  GstHarness *src, *sink;
+  GstCaps *caps;
+  GstEvent *ev;
+  guint port;
+
+  src = source_harness (KEY_A, &port);
+  sink = sink_harness (KEY_A, port);
+
+  for (guint i = 0; i < G_N_ELEMENTS (frames); i++) {
+    sent[i] = hidden_buffer (frames[i].pos0, frames[i].n_tokens, frames[i].next_layer, (gfloat) i - 2.5f);
+    fail_unless_equals_int (gst_harness_push (sink, gst_buffer_ref (sent[i])), GST_FLOW_OK);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (frames); i++) {
+    GstBuffer *got = gst_harness_pull (src);    /* waits at most 60 s */
+    fail_unless (got != NULL, "frame %u did not arrive", i);
+    assert_same_bytes (sent[i], got, i);
+    gst_buffer_unref (got);
+    gst_buffer_unref (sent[i]);
+  }
+
+  /* the source's caps carry the width the frames gave */
+  caps = gst_pad_get_current_caps (src->sinkpad);
+  fail_unless (caps != NULL);
+  {
+    GstStructure *s = gst_caps_get_structure (caps, 0);
+    gint n_embd = 0;
+    fail_unless (gst_structure_has_name (s, "application/x-prima-hidden"));
+    fail_unless (gst_structure_get_int (s, "n-embd", &n_embd));
+    fail_unless_equals_int (n_embd, N_EMBD);
+  }
+  gst_caps_unref (caps);
+
+  /* end-of-stream is the ordered stop: it leaves the sink and ends the source's stream */
+  fail_unless (gst_harness_push_event (sink, gst_event_new_eos ()));
+  ev = pull_event_of_type (src, GST_EVENT_EOS);
+  gst_event_unref (ev);
+
+  gst_harness_teardown (sink);
+  gst_harness_teardown (src);
+}
+
+GST_END_TEST;
+
+/* A source that is set up after its sink: the sink retries until the server is up. */
+GST_START_TEST (test_wss_sink_first)
+{
+  GstHarness *src, *sink, *probe;
+  GstBuffer *buf, *got;
+  guint port;
+
+  /* a free port: listen once, note it, stop; the sink then waits for a server there */
+  probe = source_harness (KEY_A, &port);
+  gst_harness_teardown (probe);
+
+  sink = sink_harness (KEY_A, port);
+  g_usleep (200 * 1000);
+  {
+    GstElement *e = gst_element_factory_make ("primawssrc", NULL);
+    g_object_set (e, "address", "127.0.0.1", "port", port, "rank", 1, "peer-rank", 0, "cluster-key", KEY_A,
+        "heartbeat-timeout", 10000, NULL);
+    src = gst_harness_new_with_element (e, NULL, "src");
+    gst_object_unref (e);
+    gst_harness_play (src);
+  }
+  buf = hidden_buffer (0, 2, 1, 0.25f);
+  fail_unless_equals_int (gst_harness_push (sink, gst_buffer_ref (buf)), GST_FLOW_OK);
+  got = gst_harness_pull (src);
+  fail_unless (got != NULL);
+  assert_same_bytes (buf, got, 0);
+  gst_buffer_unref (got);
+  gst_buffer_unref (buf);
+  gst_harness_teardown (sink);
+  gst_harness_teardown (src);
+}
+
+GST_END_TEST;
+
+static GstMessage *
+pop_error (GstBus * bus, GstClockTime timeout)
+{
+  return gst_bus_timed_pop_filtered (bus, timeout, GST_MESSAGE_ERROR);
+}
+
+/* Another cluster key: the sink's push fails and it posts an element error
+ * within seconds; the source refuses the peer with a warning and stays up,
+ * so a sink with the right key then gets through. */
+GST_START_TEST (test_wss_wrong_key)
+{
+  GstHarness *src, *sink;
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *debug = NULL;
+  GstFlowReturn ret;
+  gint64 start;
+  guint port;
+
+  /* the source's link logs the refused peer; that line is expected here */
+  gst_check_add_log_filter ("prima", G_LOG_LEVEL_WARNING, g_regex_new (".*", 0, 0, NULL), NULL, NULL, NULL);
+
+  src = source_harness (KEY_A, &port);
+  sink = sink_harness (KEY_B, port);
+  gst_element_set_bus (sink->element, bus);
+
+  start = g_get_monotonic_time ();
+  ret = gst_harness_push (sink, hidden_buffer (0, 1, 1, 1.0f));
+  fail_unless (ret == GST_FLOW_ERROR, "push with the wrong key returned %s", gst_flow_get_name (ret));
+  msg = pop_error (bus, 20 * GST_SECOND);
+  fail_unless (msg != NULL, "no element error within 20 s");
+  fail_unless (GST_MESSAGE_SRC (msg) == GST_OBJECT (sink->element));
+  gst_message_parse_error (msg, &err, &debug);
+  GST_INFO ("error: %s (%s)", err->message, debug);
+  fail_unless (err->domain == GST_RESOURCE_ERROR, "%s", err->message);
+  fail_unless (strstr (err->message, "ring") != NULL, "%s", err->message);
+  fail_unless (g_get_monotonic_time () - start < 20 * G_USEC_PER_SEC);
+  g_clear_error (&err);
+  g_free (debug);
+  gst_message_unref (msg);
+
+  /* nothing reached the source */
+  fail_unless (gst_harness_try_pull (src) == NULL);
+  gst_element_set_bus (sink->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (sink);
+
+  /* the source is still listening: a sink with the right key gets through */
+  sink = sink_harness (KEY_A, port);
+  {
+    GstBuffer *buf = hidden_buffer (0, 2, 1, -0.5f), *got;
+    fail_unless_equals_int (gst_harness_push (sink, gst_buffer_ref (buf)), GST_FLOW_OK);
+    got = gst_harness_pull (src);
+    fail_unless (got != NULL, "the frame after a refused peer did not arrive");
+    assert_same_bytes (buf, got, 0);
+    gst_buffer_unref (got);
+    gst_buffer_unref (buf);
+  }
+  gst_harness_teardown (sink);
+  gst_harness_teardown (src);
+  gst_check_clear_log_filter ();
+}
+
+GST_END_TEST;
+
+static Suite *
+wss_suite (void)
+{
+  Suite *s = suite_create ("primawss");
+  TCase *tc = tcase_create ("loopback");
+
+  tcase_set_timeout (tc, 120);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_wss_loopback_bytes);
+  tcase_add_test (tc, test_wss_sink_first);
+  tcase_add_test (tc, test_wss_wrong_key);
+  return s;
+}
+
+GST_CHECK_MAIN (wss);

@@ -399,7 +399,7 @@ typedef struct {
 } PlanWatch;
 
 static void
-plan_watch_free (gpointer data)
+plan_watch_free (gpointer data, GClosure *closure)
 {
   PlanWatch *w = data;
   g_free (w->prefix);
@@ -410,7 +410,7 @@ plan_watch_free (gpointer data)
  * ring's elements start): the plan block, as the head printed it before
  * there was a scheduler element. From then on (or when the round failed)
  * the head's own error paths stop the local workers. */
-static GstBusSyncReply
+static void
 on_plan_message (GstBus *bus, GstMessage *msg, gpointer data)
 {
   PlanWatch *w = data;
@@ -428,7 +428,6 @@ on_plan_message (GstBus *bus, GstMessage *msg, gpointer data)
       && w->ro->watch) {
     g_atomic_int_set (&w->ro->watch->setup, FALSE);
   }
-  return GST_BUS_PASS;
 }
 
 /* The description has primascheduler (ring-head.pipeline): it runs the
@@ -455,7 +454,9 @@ configure_scheduler (PrimaRingOptions *ro, GstElement *pipeline, GstElement *sch
   w->ro = ro;
   w->scheduler = scheduler;
   w->prefix = g_strdup (prefix);
-  gst_bus_set_sync_handler (bus, on_plan_message, w, plan_watch_free);
+  /* a signal, not the sync handler: the loading progress has that */
+  gst_bus_enable_sync_message_emission (bus);
+  g_signal_connect_data (bus, "sync-message", G_CALLBACK (on_plan_message), w, plan_watch_free, 0);
   gst_object_unref (bus);
 }
 

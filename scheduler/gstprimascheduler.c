@@ -4,13 +4,13 @@
 /**
  * SECTION:element-primascheduler
  * @title: primascheduler
- * @see_also: primalayers, primawssink, primawssrc
+ * @see_also: primaringhead, primawssink, primawssrc
  *
  * The control plane of a ring on its head (docs/ring.md, "The scheduler
  * element"). The element has no pads: it sits in the head's pipeline
- * beside the layers element and the ring's primawssink and primawssrc, and
- * before any of them opens a port or reads its settings (on NULL to READY)
- * it runs the ring's setup round (scheduler/ring-setup.h) as rank 0 of
+ * beside the ring's head element (primaringhead) and its primawssink and
+ * primawssrc, and before any of them opens a port or reads its settings (on
+ * NULL to READY) it runs the ring's setup round (scheduler/ring-setup.h) as rank 0 of
  * #GstPrimaScheduler:world devices, with `prima worker` on each of the
  * others:
  *
@@ -28,8 +28,8 @@
  * and hands the plan over by setting properties of its siblings, found by
  * name in its parent bin (#GstPrimaScheduler:layers,
  * #GstPrimaScheduler:ring-sink, #GstPrimaScheduler:ring-src): `windows` of
- * the layers element; `url`, `plan`, `world`, `rank`, `peer-rank` of the ring
- * sink; `port`, `rank`, `peer-rank` of the ring source; and the cluster key
+ * the head element (named `layers`); `url`, `plan`, `world`, `rank`,
+ * `peer-rank` of the ring sink; `port`, `rank`, `peer-rank` of the ring source; and the cluster key
  * of both when one is set here. Only those public properties are used, so
  * any element that has them can be driven.
  *
@@ -56,7 +56,7 @@
  * echo 'Once upon a time' | gst-launch-1.0 -q primascheduler world=3 port=9000 \
  *   fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf \
  *   ! primaloop model=tests/data/stories260K-f32.gguf n-predict=32 \
- *   ! primalayers name=layers model=tests/data/stories260K-f32.gguf \
+ *   ! primaringhead name=layers model=tests/data/stories260K-f32.gguf \
  *   ! primasampler temperature=0 ! tee name=t \
  *   t. ! primadetokenizer model=tests/data/stories260K-f32.gguf ! primafdsink fd=1 \
  *   t. ! primafeedback \

@@ -59,7 +59,7 @@ launch_ring () {
   done
   printf '%s' "$PROMPT" | timeout 120 "$L" -m primascheduler world=3 port=$BASE ring-timeout=60 "$@" \
       fdsrc fd=0 ! primatokenizer model="$M" ! primaloop model="$M" n-predict=$N \
-      ! primalayers name=layers model="$M" ! primasampler temperature=0 ! tee name=t \
+      ! primaringhead name=layers model="$M" ! primasampler temperature=0 ! tee name=t \
       t. ! primadetokenizer model="$M" ! primafdsink fd=3 t. ! primafeedback \
       layers.ring_src ! primawssink name=ring-out primawssrc name=ring-in ! layers.ring_sink \
       3> "$T/ring.txt" > "$T/messages.txt" 2> "$T/head.err"
@@ -107,7 +107,7 @@ BASE=$((BASE + 10))
 start=$(date +%s)
 if printf '%s' "$PROMPT" | timeout 60 "$L" -q primascheduler world=2 port=$BASE ring-timeout=2 \
     fdsrc fd=0 ! primatokenizer model="$M" ! primaloop model="$M" n-predict=$N \
-    ! primalayers name=layers model="$M" ! primasampler temperature=0 ! tee name=t \
+    ! primaringhead name=layers model="$M" ! primasampler temperature=0 ! tee name=t \
     t. ! primadetokenizer model="$M" ! primafdsink fd=1 t. ! primafeedback \
     layers.ring_src ! primawssink name=ring-out primawssrc name=ring-in ! layers.ring_sink > /dev/null 2> "$T/err"; then
   bad "no worker: gst-launch-1.0 exits 0"

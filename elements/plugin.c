@@ -14,6 +14,7 @@
 #include "flow/gstprimafeedback.h"
 #include "net/gstprimawssrc.h"
 #include "net/gstprimawssink.h"
+#include "gstprimascheduler.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -35,6 +36,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (primafdsink, plugin);
   ret |= GST_ELEMENT_REGISTER (primawssrc, plugin);
   ret |= GST_ELEMENT_REGISTER (primawssink, plugin);
+  ret |= GST_ELEMENT_REGISTER (primascheduler, plugin);
 
   return ret;
 }

@@ -27,7 +27,10 @@ ring_error (GstBus *bus, GstClockTime timeout, gboolean *eos)
   if (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
     GError *err = NULL;
     gst_message_parse_error (msg, &err, NULL);
-    fprintf (stderr, "prima eval: %s\n", err->message);
+    /* a failed setup round (primascheduler) has said why on its own line */
+    if (!g_error_matches (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED)
+        || g_strcmp0 (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "scheduler") != 0)
+      fprintf (stderr, "prima eval: %s\n", err->message);
     g_error_free (err);
     failed = TRUE;
   } else if (msg && eos) {

@@ -167,6 +167,14 @@ wait_for (RunState *st, WaitFor what)
         gchar *debug = NULL;
         gst_message_parse_error (msg, &error, &debug);
         fflush (stdout);
+        /* a failed setup round (primascheduler) has said why on its own line */
+        if (g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED)
+            && g_strcmp0 (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "scheduler") == 0) {
+          g_error_free (error);
+          g_free (debug);
+          gst_message_unref (msg);
+          return 1;
+        }
         fprintf (stderr, "\nprima run: %s\n", error->message);
         if (debug && g_getenv ("PRIMA_DEBUG"))
           fprintf (stderr, "prima run: %s\n", debug);

@@ -11,7 +11,7 @@
 #include "cli-args.h"
 #include "cmd-options.h"
 #include "ring-head.h"
-#include "ring-schedule.h"
+#include "ring-setup.h"
 #include "prima-caps.h"
 #include "prima-events.h"
 #include "forward.h"
@@ -184,13 +184,14 @@ prima_cmd_worker (int argc, char **argv)
   pipeline = prima_pipeline_load ("worker", "worker.pipeline");
   if (pipeline == NULL)
     goto out;
-  /* The setup round (ring-schedule.h): profiles, the head's plan, and our
+  /* The setup round (scheduler/ring-setup.h): profiles, the head's plan, and our
    * place in the data ring; a device the plan leaves out exits here. After
    * loading the pipeline, so that its memory is not counted as available. */
   {
     GError *err = NULL;
     prima_cluster_key *ck = prima_cluster_key_resolve (cluster_key, cluster_key_file, &err);
-    PrimaRingSetupArgs sa = { "worker", world, rank, port, next, ck, model, 0, n_threads, NULL, 0 };
+    PrimaRingSetupArgs sa = { .command = "worker", .world = world, .rank = rank, .port = port,
+      .next_host = next, .key = ck, .model_path = model, .n_threads = n_threads };
     gboolean ok;
     if (ck == NULL) {
       fprintf (stderr, "prima worker %d: %s\n", rank, err->message);

@@ -17,7 +17,8 @@
 #include "model.h"
 #include "prima-pipeline.h"
 #include "ring-auth.h"
-#include "ring-schedule.h"
+#include "ring-setup.h"
+#include "prima-plan-message.h"
 
 #define CMD(ro) ((ro)->command ? (ro)->command : "run")
 
@@ -166,115 +167,6 @@ prima_port_busy (int port)
   msg = owner ? g_strdup_printf ("in use by %s", owner) : g_strdup ("in use");
   g_free (owner);
   return msg;
-}
-
-gboolean
-prima_ring_deal (const char *command, int n_layer, int world, const char *lw, int k, char ***windows_out,
-    int *k_out)
-{
-  int *w = g_new0 (int, world), W = 0, cycles, remaining, pos = 0;
-  GString **win = g_new0 (GString *, world);
-  gchar **parts = NULL;
-  gboolean ok = FALSE;
-
-  if (lw && *lw) {
-    parts = g_strsplit_set (lw, ", ", -1);
-    if (g_strv_length (parts) != (guint) world) {
-      fprintf (stderr, "prima %s: -lw \"%s\" gives %u windows for %d devices\n", command, lw,
-          g_strv_length (parts), world);
-      goto out;
-    }
-    for (int r = 0; r < world; r++) {
-      char *end;
-      w[r] = (int) g_ascii_strtoll (parts[r], &end, 10);
-      if (*end || w[r] <= 0) {
-        fprintf (stderr, "prima %s: -lw: \"%s\" is not a positive number of layers (a device without layers "
-            "is not supported yet)\n", command, parts[r]);
-        goto out;
-      }
-    }
-  } else {
-    /* even: the same share per device and cycle, the rest one more each */
-    int per = n_layer / (MAX (k, 1) * world), extra = n_layer % world;
-    if (per < 1) {
-      fprintf (stderr, "prima %s: %d layers cannot go round %d devices %d times\n", command, n_layer, world,
-          MAX (k, 1));
-      goto out;
-    }
-    for (int r = 0; r < world; r++)
-      w[r] = per + (k <= 1 && r < extra ? 1 : 0);
-  }
-  for (int r = 0; r < world; r++)
-    W += w[r];
-  cycles = (n_layer + W - 1) / W;
-  if (k > 0 && k != cycles) {
-    fprintf (stderr, "prima %s: -lw \"%s\" (%d layers a cycle) makes %d rounds of %d layers, not -k %d\n", command,
-        lw ? lw : "", W, cycles, n_layer, k);
-    goto out;
-  }
-  for (int r = 0; r < world; r++)
-    win[r] = g_string_new (NULL);
-  for (int c = 0; c < cycles; c++) {
-    remaining = n_layer - pos;
-    if (remaining >= W) {
-      for (int i = 0; i < world; i++) {
-        int r = (i + 1) % world;        /* 1, 2, ..., M-1, 0 */
-        g_string_append_printf (win[r], "%s%d-%d", win[r]->len ? "," : "", pos, pos + w[r]);
-        pos += w[r];
-      }
-    } else {
-      /* the short last cycle keeps its end: 0 last, then M-1, ... */
-      int *take = g_new0 (int, world), left = remaining;
-      for (int i = world - 1; i >= 0 && left > 0; i--) {
-        int r = (i + 1) % world;
-        take[r] = MIN (w[r], left);
-        left -= take[r];
-      }
-      for (int i = 0; i < world; i++) {
-        int r = (i + 1) % world;
-        if (take[r] == 0)
-          continue;
-        g_string_append_printf (win[r], "%s%d-%d", win[r]->len ? "," : "", pos, pos + take[r]);
-        pos += take[r];
-      }
-      g_free (take);
-    }
-  }
-  *windows_out = g_new0 (char *, world + 1);
-  for (int r = 0; r < world; r++)
-    (*windows_out)[r] = g_string_free (win[r], FALSE);
-  *k_out = cycles;
-  ok = TRUE;
-out:
-  if (!ok)
-    for (int r = 0; r < world; r++)
-      if (win[r])
-        g_string_free (win[r], TRUE);
-  g_free (win);
-  g_free (w);
-  g_strfreev (parts);
-  return ok;
-}
-
-char *
-prima_ring_plan_json (int n_layer, int n_ctx, int world, char **windows, const char *next, int port)
-{
-  GString *s = g_string_new (NULL);
-
-  g_string_append_printf (s, "{\"type\":\"plan\",\"id\":1,\"n_layer\":%d,\"n_ctx\":%d,\"ranks\":[", n_layer, n_ctx);
-  for (int r = 0; r < world; r++) {
-    gchar **parts = g_strsplit (windows[r], ",", -1);
-    g_string_append_printf (s, "%s{\"rank\":%d,\"gpu_layers\":0,\"windows\":[", r ? "," : "", r);
-    for (guint i = 0; parts[i]; i++) {
-      int a = 0, b = 0;
-      sscanf (parts[i], "%d-%d", &a, &b);
-      g_string_append_printf (s, "%s[%d,%d]", i ? "," : "", a, b);
-    }
-    g_string_append (s, "]}");
-    g_strfreev (parts);
-  }
-  g_string_append (s, "]}");
-  return g_string_free (s, FALSE);
 }
 
 /* ---- the local workers ----
@@ -498,37 +390,74 @@ spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_c
   return ok;
 }
 
-/* The plan the head runs, for people: per rank its layers (windows are
- * "a-b" with b excluded; printed inclusive). */
+/* ---- the scheduler element's plan, for people ---- */
+
+typedef struct {
+  PrimaRingOptions *ro;
+  GstElement *scheduler;        /* not owned: the pipeline holds it */
+  char *prefix;
+} PlanWatch;
+
 static void
-print_plan (const char *command, int asked, int world, int k, int n_layer, char **windows, double predicted_s)
+plan_watch_free (gpointer data, GClosure *closure)
 {
-  fprintf (stderr, "prima %s: the plan: %d layers over %d device%s", command, n_layer, world, world == 1 ? "" : "s");
-  if (world < asked)
-    fprintf (stderr, " (%d of %d left out: they would only slow the ring down)", asked - world, asked);
-  fprintf (stderr, ", %d round%s per token", k, k == 1 ? "" : "s");
-  if (predicted_s > 0)
-    fprintf (stderr, ", predicted %.2f ms per token", predicted_s * 1e3);
-  fprintf (stderr, "\n");
-  for (int r = 0; r < world; r++) {
-    gchar **parts = g_strsplit (windows[r], ",", -1);
-    GString *s = g_string_new (NULL);
-    int count = 0;
-    for (guint i = 0; parts[i]; i++) {
-      int a = 0, b = 0;
-      if (sscanf (parts[i], "%d-%d", &a, &b) != 2 || b <= a)
-        continue;
-      count += b - a;
-      if (b - a == 1)
-        g_string_append_printf (s, "%s%d", s->len ? ", " : "", a);
-      else
-        g_string_append_printf (s, "%s%d-%d", s->len ? ", " : "", a, b - 1);
-    }
-    fprintf (stderr, "prima %s:   rank %d: layer%s %s%s\n", command, r, count == 1 ? "" : "s", s->str,
-        r == 0 ? " and the output head" : "");
-    g_string_free (s, TRUE);
-    g_strfreev (parts);
+  PlanWatch *w = data;
+  g_free (w->prefix);
+  g_free (w);
+}
+
+/* In the thread that runs the setup round, as its plan comes (before the
+ * ring's elements start): the plan block, as the head printed it before
+ * there was a scheduler element. From then on (or when the round failed)
+ * the head's own error paths stop the local workers. */
+static void
+on_plan_message (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  PlanWatch *w = data;
+  PrimaPlanInfo info;
+
+  if (prima_message_parse_plan (msg, &info)) {
+    prima_ring_print_plan (w->prefix, (int) info.devices, (int) info.world, (int) info.rounds, (int) info.n_layer,
+        info.windows, info.predicted_tpot);
+    w->ro->world = (int) info.world;
+    w->ro->predicted_s = info.predicted_tpot;
+    prima_plan_info_clear (&info);
+    if (w->ro->watch)
+      g_atomic_int_set (&w->ro->watch->setup, FALSE);
+  } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && GST_MESSAGE_SRC (msg) == GST_OBJECT (w->scheduler)
+      && w->ro->watch) {
+    g_atomic_int_set (&w->ro->watch->setup, FALSE);
   }
+}
+
+/* The description has primascheduler (ring-head.pipeline): it runs the
+ * setup round when the pipeline starts and hands the plan to the ring's
+ * elements; here it only gets the flags. */
+static void
+configure_scheduler (PrimaRingOptions *ro, GstElement *pipeline, GstElement *scheduler, const char *prefix,
+    const char *model_path, int n_ctx, int n_threads, const char *key)
+{
+  PlanWatch *w = g_new0 (PlanWatch, 1);
+  GstBus *bus = gst_element_get_bus (pipeline);
+
+  /* the round's lines start with "prima run" as before */
+  if (g_get_application_name () == NULL || g_strcmp0 (g_get_application_name (), g_get_prgname ()) == 0)
+    g_set_application_name (prefix);
+  g_object_set (scheduler, "world", (guint) ro->world, "port", (guint) ro->port, "next",
+      ro->next ? ro->next : "127.0.0.1", "layer-window", ro->lw, "rounds", (guint) MAX (ro->k, 0), "context-size",
+      (guint) n_ctx, "ring-timeout", (guint) MAX (ro->ring_timeout_s, 0), "model", model_path, "threads",
+      (guint) MAX (n_threads, 0), "positions", (guint) MAX (ro->decode_positions, 0), NULL);
+  if (key)
+    g_object_set (scheduler, "cluster-key", key, NULL);
+  else if (ro->cluster_key_file)
+    g_object_set (scheduler, "cluster-key-file", ro->cluster_key_file, NULL);
+  w->ro = ro;
+  w->scheduler = scheduler;
+  w->prefix = g_strdup (prefix);
+  /* a signal, not the sync handler: the loading progress has that */
+  gst_bus_enable_sync_message_emission (bus);
+  g_signal_connect_data (bus, "sync-message", G_CALLBACK (on_plan_message), w, plan_watch_free, 0);
+  gst_object_unref (bus);
 }
 
 gboolean
@@ -537,14 +466,15 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
 {
   GError *err = NULL;
   prima_model *model;
-  char **windows = NULL, *plan, *url, *key = NULL;
-  int k = 0, n_layer, n_ctx_train, asked;
-  PrimaRingSetup setup = { 0 };
-  gboolean ok;
+  char **windows = NULL, *key = NULL;
+  int k = 0, n_layer, n_ctx_train;
+  prima_cluster_key *ck;
+  char prefix[64];
+  GstElement *scheduler;
 
+  g_snprintf (prefix, sizeof prefix, "prima %s", CMD (ro));
   if (ro->local_ring > 1)
     ro->world = ro->local_ring;
-  asked = ro->world;
   if (ro->rank != 0) {
     fprintf (stderr, "prima %s: runs the head (--rank 0); start the other ranks with `prima worker`\n", CMD (ro));
     return FALSE;
@@ -585,7 +515,7 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
     }
   }
   /* -lw is checked before any worker starts; the setup round deals it again */
-  if (ro->lw && !prima_ring_deal (CMD (ro), n_layer, ro->world, ro->lw, ro->k, &windows, &k))
+  if (ro->lw && !prima_ring_deal (prefix, n_layer, ro->world, ro->lw, ro->k, &windows, &k))
     return FALSE;
   g_clear_pointer (&windows, g_strfreev);
   if (n_ctx <= 0 || n_ctx > n_ctx_train)
@@ -598,54 +528,31 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
       return FALSE;
     }
   }
-  /* The setup round (ring-schedule.h): without -lw every device profiles
-   * itself and the head solves with Halda; devices without layers leave. */
-  {
-    prima_cluster_key *ck = prima_cluster_key_resolve (key ? key : ro->cluster_key, ro->cluster_key_file, &err);
-    PrimaRingSetupArgs sa = { CMD (ro), ro->world, 0, ro->port, ro->next, ck, model_path, n_ctx, n_threads,
-      ro->lw, ro->k, ro->decode_positions, ro->ring_timeout_s };
-    if (ck == NULL) {
-      fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
-      g_error_free (err);
-      g_free (key);
-      return FALSE;
-    }
-    ok = prima_ring_setup_run (&sa, &setup);
-    /* from here the head's own error paths stop the workers */
-    if (ro->watch)
-      g_atomic_int_set (&ro->watch->setup, FALSE);
-    prima_cluster_key_unref (ck);
-    if (!ok) {
-      g_free (key);
-      return FALSE;
-    }
-    windows = g_steal_pointer (&setup.windows);
-    k = setup.k;
-    ro->world = setup.world;
-    ro->predicted_s = setup.predicted_s;
+  /* The setup round (scheduler/ring-setup.h): without -lw every device profiles
+   * itself and the head solves with Halda; devices without layers leave.
+   * The descriptions' primascheduler runs it when the pipeline starts and
+   * hands the plan to the ring's elements; here it gets the flags. */
+  /* the key is checked here, with the flags' own message */
+  ck = prima_cluster_key_resolve (key ? key : ro->cluster_key, ro->cluster_key_file, &err);
+  if (ck == NULL) {
+    fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
+    g_error_free (err);
+    g_free (key);
+    return FALSE;
   }
-  print_plan (CMD (ro), asked, ro->world, k, n_layer, windows, ro->predicted_s);
-  plan = prima_ring_plan_json (n_layer, n_ctx, ro->world, windows, ro->next, ro->port);
-  url = g_steal_pointer (&setup.next_url);
-  prima_pipeline_set (pipeline, "layers", "windows", windows[0], NULL);
-  prima_pipeline_set (pipeline, "ring-out", "url", url, "rank", 0u, "peer-rank", 1 % ro->world, "world", (guint) ro->world,
-      "plan", plan, NULL);
-  prima_pipeline_set (pipeline, "ring-in", "port", (guint) ro->port, "rank", 0u, "peer-rank", ro->world - 1, NULL);
-  if (key || ro->cluster_key) {
-    prima_pipeline_set (pipeline, "ring-out", "cluster-key", key ? key : ro->cluster_key, NULL);
-    prima_pipeline_set (pipeline, "ring-in", "cluster-key", key ? key : ro->cluster_key, NULL);
-  } else if (ro->cluster_key_file) {
-    prima_pipeline_set (pipeline, "ring-out", "cluster-key-file", ro->cluster_key_file, NULL);
-    prima_pipeline_set (pipeline, "ring-in", "cluster-key-file", ro->cluster_key_file, NULL);
+  prima_cluster_key_unref (ck);
+  scheduler = gst_bin_get_by_name (GST_BIN (pipeline), "scheduler");
+  if (scheduler == NULL) {
+    fprintf (stderr, "prima %s: the pipeline description has no primascheduler named \"scheduler\"\n", CMD (ro));
+    g_free (key);
+    return FALSE;
   }
-  ok = TRUE;
+  configure_scheduler (ro, pipeline, scheduler, prefix, model_path, n_ctx, n_threads, key ? key : ro->cluster_key);
+  gst_object_unref (scheduler);
   if (key)
     memset (key, 0, strlen (key));
   g_free (key);
-  g_free (url);
-  g_free (plan);
-  g_strfreev (windows);
-  return ok;
+  return TRUE;
 }
 
 gboolean

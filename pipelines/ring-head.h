@@ -4,6 +4,8 @@
 
 #include <gst/gst.h>
 
+#include "ring-setup.h"
+
 /* prima.cpp's flags, with the same meaning. */
 typedef struct {
   int world;                    /* --world N: devices in the ring (1: no ring) */
@@ -42,22 +44,13 @@ gboolean prima_ring_check_options (const char *command, PrimaRingOptions *ro);
  * "in use" otherwise. */
 char *prima_port_busy (int port);
 
-/* Deals n_layer layers over the ring: cycles of W = sum(w) layers in the
- * order rank 1, 2, ..., M-1, 0, so the head ends every cycle and owns the
- * output head. With L not a multiple of W the last cycle is shorter and
- * keeps its end (the head first, then M-1, ...). windows[r] gets "a-b,c-d".
- * *k_out: the rounds per token. FALSE with an error line on bad input. */
-gboolean prima_ring_deal (const char *command, int n_layer, int world, const char *lw, int k, char ***windows,
-    int *k_out);
-
-/* The plan message (JSON) for the windows. */
-char *prima_ring_plan_json (int n_layer, int n_ctx, int world, char **windows, const char *next, int port);
-
 gboolean prima_ring_active (const PrimaRingOptions *ro);
 
-/* Fills ring-head.pipeline's elements (layers windows, addresses, plan,
- * key); with --local-ring also starts the workers. Prints one error line
- * and returns FALSE on failure. */
+/* Checks the flags and sets the description's primascheduler (named
+ * "scheduler") from them; it runs the setup round when the pipeline starts
+ * and the plan block is printed from its prima-plan message. With
+ * --local-ring also starts the workers. Prints one error line and returns
+ * FALSE on failure. */
 gboolean prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *model, int n_ctx,
     int n_threads);
 

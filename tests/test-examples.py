@@ -6,7 +6,7 @@
 #   - pipelines/*.pipeline: each run of comment lines indented by three spaces ("#   ...") is one
 #     example, its lines run in order by one shell (a worker started with `&`, then the head, ...);
 #   - README.md and docs/*.md: each ```sh block is one example, run the same way;
-#   - elements/**/*.c: each gtk-doc example block ("|[ ... ]|") of an element's documentation.
+#   - elements/**/*.c and scheduler/gst*.c: each gtk-doc example block ("|[ ... ]|") of an element's documentation.
 # Each runs with bash -e -o pipefail from a folder that looks like the source tree (links to its
 # files, `build` linking to this build), with the build's plugin on GST_PLUGIN_PATH and its prima on
 # PATH, under a timeout. Examples with rings use the fixed ports of the descriptions and of prima
@@ -101,7 +101,8 @@ def collect():
         out += [(os.path.relpath(p, SRC), no, text) for no, text in pipeline_examples(p)]
     for p in [os.path.join(SRC, 'README.md')] + sorted(glob.glob(os.path.join(SRC, 'docs', '*.md'))):
         out += [(os.path.relpath(p, SRC), no, text) for no, text in markdown_examples(p)]
-    for p in sorted(glob.glob(os.path.join(SRC, 'elements', '**', '*.c'), recursive=True)):
+    for p in sorted(glob.glob(os.path.join(SRC, 'elements', '**', '*.c'), recursive=True)
+                    + glob.glob(os.path.join(SRC, 'scheduler', 'gst*.c'))):
         out += [(os.path.relpath(p, SRC), no, text) for no, text in gtkdoc_examples(p)]
     return out
 

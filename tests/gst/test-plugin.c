@@ -49,11 +49,13 @@ GST_START_TEST (test_inspect)
             "tls-certificate-file", "heartbeat-timeout"}},
     {"primawssink", {"application/x-prima-hidden", "url", "rank", "peer-rank", "cluster-key", "cluster-key-file",
             "tls-peer-certificate-file", "world", "plan"}},
+    {"primascheduler", {"world", "port", "next", "devices", "profiles", "layer-window", "rounds", "even",
+            "context-size", "cluster-key-file", "ring-timeout"}},
   };
   gchar *out = inspect ("prima");
 
   fail_unless (strstr (out, "Name                     prima") != NULL, "%s", out);
-  fail_unless (strstr (out, "10 elements") != NULL, "%s", out);
+  fail_unless (strstr (out, "11 elements") != NULL, "%s", out);
   for (guint i = 0; i < G_N_ELEMENTS (elements); i++)
     fail_unless (strstr (out, elements[i].name) != NULL, "%s not listed", elements[i].name);
   g_free (out);

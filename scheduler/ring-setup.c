@@ -1,6 +1,6 @@
 /* gst-prima: the ring's setup round: profiles to the head, the Halda plan back to every device.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
-#include "ring-schedule.h"
+#include "ring-setup.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +9,6 @@
 #include "halda-io.h"
 #include "model.h"
 #include "profiler.h"
-#include "ring-head.h"
 #include "net/ring-link.h"
 
 /* Profiling under a tight CPU quota starves the links' I/O threads; the
@@ -43,6 +42,9 @@ typedef struct {
   GQueue deferred_up, deferred_down;    /* events that came while the links were being set up */
   char *identity;               /* this device's model (model_identity) */
   gboolean error_sent;          /* a worker told the head why it fails (or passed such a message on) */
+  char *prefix;                 /* what starts every line we print */
+  char *error;                  /* the first failure */
+  char **cases;                 /* head, auto: the memory case per rank of the setup ring */
 } Setup;
 
 #define SETUP_PATH "/prima/setup"
@@ -103,10 +105,9 @@ fail (Setup *s, const char *fmt, ...)
   va_start (ap, fmt);
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  if (s->a->rank == 0)
-    fprintf (stderr, "prima %s: ring setup: %s\n", s->a->command, msg);
-  else
-    fprintf (stderr, "prima %s %d: ring setup: %s\n", s->a->command, s->a->rank, msg);
+  fprintf (stderr, "%s: ring setup: %s\n", s->prefix, msg);
+  if (s->error == NULL)
+    s->error = g_strdup (msg);
   tell_head (s, msg);
   g_free (msg);
 }
@@ -415,7 +416,7 @@ wait_links (Setup *s)
     }
     if (a->rank == 0 && missing && now - s->last_note > 2 * G_USEC_PER_SEC && now - start > G_USEC_PER_SEC) {
       s->last_note = now;
-      fprintf (stderr, "prima %s: ring setup: waiting for %s\n", a->command, missing);
+      fprintf (stderr, "%s: ring setup: waiting for %s\n", s->prefix, missing);
     }
     g_free (missing);
     /* the wait above returns at once while the next hop is up */
@@ -464,7 +465,7 @@ next_event (Setup *s, prima_link **from, const char *what)
       }
       if (what && s->a->rank == 0 && now - last_note >= WAIT_NOTE_S * G_USEC_PER_SEC) {
         last_note = now;
-        fprintf (stderr, "prima %s: ring setup: still waiting for %s (%.0f s)\n", s->a->command, what,
+        fprintf (stderr, "%s: ring setup: still waiting for %s (%.0f s)\n", s->prefix, what,
             (now - start) / 1e6);
       }
       continue;
@@ -615,11 +616,7 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   prima_ctl_msg_init (m, PRIMA_CTL_PROFILE);
   m->rank = a->rank;
   m->profile = node;
-  if (a->rank == 0)
-    fprintf (stderr, "prima %s: profiled this device in %.1f s", a->command, (g_get_monotonic_time () - t0) / 1e6);
-  else
-    fprintf (stderr, "prima %s %d: profiled this device in %.1f s", a->command, a->rank,
-        (g_get_monotonic_time () - t0) / 1e6);
+  fprintf (stderr, "%s: profiled this device in %.1f s", s->prefix, (g_get_monotonic_time () - t0) / 1e6);
   fprintf (stderr, ": %.0f MiB available, disk %.0f MB/s, hop to the next device %.0f us", p->mem.available / 1048576.0,
       p->disk_seq_read / 1e6, p->net_latency * 1e6);
   if (p->layer_count > 0)
@@ -694,9 +691,15 @@ setup_from_plan (Setup *s, const prima_plan *plan, PrimaRingSetup *out)
   }
   if (me == 0) {
     out->windows = g_new0 (char *, out->world + 1);
+    out->cases = g_new0 (char *, out->world + 1);
+    out->n_layer = plan->n_layer;
     for (int r = 0, i = 0; r < M; r++)
-      if (plan->ranks[r].n_windows > 0)
+      if (plan->ranks[r].n_windows > 0) {
+        out->cases[i] = g_strdup (s->cases ? s->cases[r] : "");
         out->windows[i++] = windows_string (&plan->ranks[r]);
+      }
+    out->plan_json = prima_ring_plan_json (plan->n_layer, plan->n_ctx, out->world, out->windows, a->next_host,
+        a->port);
   }
   return TRUE;
 }
@@ -713,7 +716,83 @@ head_ends_ring (const halda_plan *plan, int n_layer)
   return ends;
 }
 
-/* The head: solve over the profiles (in rank order). */
+/* rank r's server, as the device before it reaches it: "host:port" from
+ * the devices property, else the next host for rank 1; NULL: unknown (that
+ * device cannot be routed around). */
+static char *
+address_of (Setup *s, int r)
+{
+  const PrimaRingSetupArgs *a = s->a;
+
+  if (a->devices && (guint) r < g_strv_length ((gchar **) a->devices))
+    return strchr (a->devices[r], ':') ? g_strdup (a->devices[r]) : g_strdup_printf ("%s:%d", a->devices[r],
+        a->port + r);
+  if (r == 1 % a->world)
+    return g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + r);
+  return NULL;
+}
+
+/* The devices from the profiles measured in the setup round (in rank
+ * order); next_of[r]: the address rank r reaches the next device at. */
+static gboolean
+devices_from_round (Setup *s, JsonNode **profiles, const prima_profile *own, halda_device *devs, char **next_of,
+    GError **err)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  int M = a->world;
+
+  prima_profile_to_halda (own, TRUE, &devs[0]);
+  g_snprintf (devs[0].name, sizeof devs[0].name, "rank 0 (%s)", own->name);
+  next_of[0] = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + 1);
+  for (int r = 1; r < M; r++) {
+    JsonObject *o = json_node_get_object (profiles[r]);
+    if (!halda_device_from_json (o, r, &devs[r], err))
+      return FALSE;
+    devs[r].is_head = FALSE;
+    next_of[r] = g_strdup (json_object_get_string_member_with_default (o, "_next", ""));
+  }
+  /* Memory for layers as the runtime sees it: the residency engine keeps
+   * weights resident only up to the available memory less its reserve (an
+   * eighth of the device's memory, at least 64 MiB: residency.c) and
+   * streams the rest from disk every token. Without this, a plan that the
+   * solver counts as fitting (M4) streams on a small device. */
+  for (int r = 0; r < M; r++) {
+    double total = r == 0 ? (double) own->mem.total
+        : json_object_get_double_member_with_default (json_node_get_object (profiles[r]), "_ram_total_gib", 0)
+        * 1073741824.0;
+    double reserve = MAX (total / 8, 64.0 * 1048576);
+    devs[r].ram_avail = MAX (0.0, devs[r].ram_avail - reserve);
+  }
+  return TRUE;
+}
+
+/* The devices from saved profiles (a JSON array in rank order, as `prima
+ * plan --profiles` reads): taken as they are, without a round. */
+static gboolean
+devices_from_file (Setup *s, halda_device *devs, char **next_of, GError **err)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  GArray *loaded = halda_devices_load (a->profiles_path, err);
+  int M = a->world;
+
+  if (loaded == NULL)
+    return FALSE;
+  if ((int) loaded->len != M) {
+    g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s has %u device profiles for a ring of %d",
+        a->profiles_path, loaded->len, M);
+    g_array_free (loaded, TRUE);
+    return FALSE;
+  }
+  for (int r = 0; r < M; r++) {
+    devs[r] = g_array_index (loaded, halda_device, r);
+    devs[r].is_head = r == 0;
+    next_of[r] = address_of (s, (r + 1) % M);
+  }
+  g_array_free (loaded, TRUE);
+  return TRUE;
+}
+
+/* The head: solve over the devices (in rank order). */
 static prima_plan *
 solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicted, int *k_out)
 {
@@ -734,30 +813,12 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
   halda_model_from_prima (model, a->n_ctx, &hm);
   prima_model_free (model);
   halda_model_set_attention_positions (&hm, s->positions);
-  prima_profile_to_halda (own, TRUE, &devs[0]);
-  g_snprintf (devs[0].name, sizeof devs[0].name, "rank 0 (%s)", own->name);
-  next_of[0] = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + 1);
-  for (int r = 1; r < M; r++) {
-    JsonObject *o = json_node_get_object (profiles[r]);
-    if (!halda_device_from_json (o, r, &devs[r], &err))
-      goto error;
-    devs[r].is_head = FALSE;
-    next_of[r] = g_strdup (json_object_get_string_member_with_default (o, "_next", ""));
-  }
-  /* Memory for layers as the runtime sees it: the residency engine keeps
-   * weights resident only up to the available memory less its reserve (an
-   * eighth of the device's memory, at least 64 MiB: residency.c) and
-   * streams the rest from disk every token. Without this, a plan that the
-   * solver counts as fitting (M4) streams on a small device. */
-  for (int r = 0; r < M; r++) {
-    double total = r == 0 ? (double) own->mem.total
-        : json_object_get_double_member_with_default (json_node_get_object (profiles[r]), "_ram_total_gib", 0)
-        * 1073741824.0;
-    double reserve = MAX (total / 8, 64.0 * 1048576);
-    devs[r].ram_avail = MAX (0.0, devs[r].ram_avail - reserve);
-  }
+  if (!(profiles ? devices_from_round (s, profiles, own, devs, next_of, &err)
+          : devices_from_file (s, devs, next_of, &err)))
+    goto error;
   halda_options_init (&opt);
   opt.n_rounds = a->k;
+  opt.even_only = a->even;
   hp = halda_solve (&hm, devs, M, &opt, &err);
   /* The head must run the last layer (it owns the output head); an uneven
    * last round that stops short of it cannot run on this ring yet. */
@@ -769,10 +830,13 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
   if (hp == NULL)
     goto error;
   halda_plan_print (stderr, hp, devs, &hm);
+  s->cases = g_new0 (char *, M + 1);
+  for (int r = 0; r < M; r++)
+    s->cases[r] = g_strdup (halda_case_name (hp->dev[r].mcase));
   *predicted = hp->latency;
   *k_out = hp->k;
-  fprintf (stderr, "prima %s: predicted token latency %.2f ms (compute %.2f, disk %.2f, network %.2f, CPU quota %.2f; "
-      "attention at %.0f positions)\n", a->command, hp->latency * 1e3, hp->t_compute * 1e3, hp->t_disk * 1e3,
+  fprintf (stderr, "%s: predicted token latency %.2f ms (compute %.2f, disk %.2f, network %.2f, CPU quota %.2f; "
+      "attention at %.0f positions)\n", s->prefix, hp->latency * 1e3, hp->t_compute * 1e3, hp->t_disk * 1e3,
       hp->t_comm * 1e3, hp->t_quota * 1e3, hm.attention_positions);
 
   plan = prima_plan_new (M);
@@ -824,8 +888,11 @@ plan_from_lw (Setup *s, int *k_out)
   }
   n_layer = model->hp.n_layer;
   prima_model_free (model);
-  if (!prima_ring_deal (a->command, n_layer, a->world, a->lw, a->k, &windows, k_out))
+  if (!prima_ring_deal (s->prefix, n_layer, a->world, a->lw, a->k, &windows, k_out)) {
+    s->error = g_strdup_printf ("the layer window \"%s\" does not deal %d layers over %d devices", a->lw,
+        n_layer, a->world);
     return NULL;
+  }
   plan = prima_plan_new (a->world);
   plan->id = 1;
   plan->n_layer = n_layer;
@@ -841,6 +908,150 @@ plan_from_lw (Setup *s, int *k_out)
   }
   g_strfreev (windows);
   return plan;
+}
+
+/* ---- dealing -lw, the plan as JSON and for people ---- */
+
+gboolean
+prima_ring_deal (const char *prefix, int n_layer, int world, const char *lw, int k, char ***windows_out,
+    int *k_out)
+{
+  int *w = g_new0 (int, world), W = 0, cycles, remaining, pos = 0;
+  GString **win = g_new0 (GString *, world);
+  gchar **parts = NULL;
+  gboolean ok = FALSE;
+
+  if (lw && *lw) {
+    parts = g_strsplit_set (lw, ", ", -1);
+    if (g_strv_length (parts) != (guint) world) {
+      fprintf (stderr, "%s: -lw \"%s\" gives %u windows for %d devices\n", prefix, lw,
+          g_strv_length (parts), world);
+      goto out;
+    }
+    for (int r = 0; r < world; r++) {
+      char *end;
+      w[r] = (int) g_ascii_strtoll (parts[r], &end, 10);
+      if (*end || w[r] <= 0) {
+        fprintf (stderr, "%s: -lw: \"%s\" is not a positive number of layers (a device without layers "
+            "is not supported yet)\n", prefix, parts[r]);
+        goto out;
+      }
+    }
+  } else {
+    /* even: the same share per device and cycle, the rest one more each */
+    int per = n_layer / (MAX (k, 1) * world), extra = n_layer % world;
+    if (per < 1) {
+      fprintf (stderr, "%s: %d layers cannot go round %d devices %d times\n", prefix, n_layer, world,
+          MAX (k, 1));
+      goto out;
+    }
+    for (int r = 0; r < world; r++)
+      w[r] = per + (k <= 1 && r < extra ? 1 : 0);
+  }
+  for (int r = 0; r < world; r++)
+    W += w[r];
+  cycles = (n_layer + W - 1) / W;
+  if (k > 0 && k != cycles) {
+    fprintf (stderr, "%s: -lw \"%s\" (%d layers a cycle) makes %d rounds of %d layers, not -k %d\n", prefix,
+        lw ? lw : "", W, cycles, n_layer, k);
+    goto out;
+  }
+  for (int r = 0; r < world; r++)
+    win[r] = g_string_new (NULL);
+  for (int c = 0; c < cycles; c++) {
+    remaining = n_layer - pos;
+    if (remaining >= W) {
+      for (int i = 0; i < world; i++) {
+        int r = (i + 1) % world;        /* 1, 2, ..., M-1, 0 */
+        g_string_append_printf (win[r], "%s%d-%d", win[r]->len ? "," : "", pos, pos + w[r]);
+        pos += w[r];
+      }
+    } else {
+      /* the short last cycle keeps its end: 0 last, then M-1, ... */
+      int *take = g_new0 (int, world), left = remaining;
+      for (int i = world - 1; i >= 0 && left > 0; i--) {
+        int r = (i + 1) % world;
+        take[r] = MIN (w[r], left);
+        left -= take[r];
+      }
+      for (int i = 0; i < world; i++) {
+        int r = (i + 1) % world;
+        if (take[r] == 0)
+          continue;
+        g_string_append_printf (win[r], "%s%d-%d", win[r]->len ? "," : "", pos, pos + take[r]);
+        pos += take[r];
+      }
+      g_free (take);
+    }
+  }
+  *windows_out = g_new0 (char *, world + 1);
+  for (int r = 0; r < world; r++)
+    (*windows_out)[r] = g_string_free (win[r], FALSE);
+  *k_out = cycles;
+  ok = TRUE;
+out:
+  if (!ok)
+    for (int r = 0; r < world; r++)
+      if (win[r])
+        g_string_free (win[r], TRUE);
+  g_free (win);
+  g_free (w);
+  g_strfreev (parts);
+  return ok;
+}
+
+char *
+prima_ring_plan_json (int n_layer, int n_ctx, int world, char **windows, const char *next, int port)
+{
+  GString *s = g_string_new (NULL);
+
+  g_string_append_printf (s, "{\"type\":\"plan\",\"id\":1,\"n_layer\":%d,\"n_ctx\":%d,\"ranks\":[", n_layer, n_ctx);
+  for (int r = 0; r < world; r++) {
+    gchar **parts = g_strsplit (windows[r], ",", -1);
+    g_string_append_printf (s, "%s{\"rank\":%d,\"gpu_layers\":0,\"windows\":[", r ? "," : "", r);
+    for (guint i = 0; parts[i]; i++) {
+      int a = 0, b = 0;
+      sscanf (parts[i], "%d-%d", &a, &b);
+      g_string_append_printf (s, "%s[%d,%d]", i ? "," : "", a, b);
+    }
+    g_string_append (s, "]}");
+    g_strfreev (parts);
+  }
+  g_string_append (s, "]}");
+  return g_string_free (s, FALSE);
+}
+
+/* The plan the head runs, for people: per rank its layers (windows are
+ * "a-b" with b excluded; printed inclusive). */
+void
+prima_ring_print_plan (const char *prefix, int asked, int world, int k, int n_layer, char **windows, double predicted_s)
+{
+  fprintf (stderr, "%s: the plan: %d layers over %d device%s", prefix, n_layer, world, world == 1 ? "" : "s");
+  if (world < asked)
+    fprintf (stderr, " (%d of %d left out: they would only slow the ring down)", asked - world, asked);
+  fprintf (stderr, ", %d round%s per token", k, k == 1 ? "" : "s");
+  if (predicted_s > 0)
+    fprintf (stderr, ", predicted %.2f ms per token", predicted_s * 1e3);
+  fprintf (stderr, "\n");
+  for (int r = 0; r < world; r++) {
+    gchar **parts = g_strsplit (windows[r], ",", -1);
+    GString *s = g_string_new (NULL);
+    int count = 0;
+    for (guint i = 0; parts[i]; i++) {
+      int a = 0, b = 0;
+      if (sscanf (parts[i], "%d-%d", &a, &b) != 2 || b <= a)
+        continue;
+      count += b - a;
+      if (b - a == 1)
+        g_string_append_printf (s, "%s%d", s->len ? ", " : "", a);
+      else
+        g_string_append_printf (s, "%s%d-%d", s->len ? ", " : "", a, b - 1);
+    }
+    fprintf (stderr, "%s:   rank %d: layer%s %s%s\n", prefix, r, count == 1 ? "" : "s", s->str,
+        r == 0 ? " and the output head" : "");
+    g_string_free (s, TRUE);
+    g_strfreev (parts);
+  }
 }
 
 /* ---- the model's identity ---- */
@@ -930,8 +1141,11 @@ run_head (Setup *s, PrimaRingSetup *out)
   gboolean ok = FALSE;
 
   prima_ctl_msg_init (&m, PRIMA_CTL_STOP);
-  if (a->lw == NULL) {
-    fprintf (stderr, "prima %s: no -lw: profiling every device of the ring, one at a time\n", a->command);
+  if (a->lw == NULL && a->profiles_path) {
+    fprintf (stderr, "%s: solving over the saved profiles in %s\n", s->prefix, a->profiles_path);
+    plan = solve (s, NULL, NULL, &out->predicted_s, &out->k);
+  } else if (a->lw == NULL) {
+    fprintf (stderr, "%s: no -lw: profiling every device of the ring, one at a time\n", s->prefix);
     prima_ctl_msg_clear (&m);
     if (!profile_self (s, &m, &own) || !send_control (s, s->down, &m))
       goto out;
@@ -1076,6 +1290,8 @@ prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
   memset (out, 0, sizeof *out);
   out->rank = -1;
   s.a = args;
+  s.prefix = args->prefix ? g_strdup (args->prefix) : args->rank == 0 ? g_strdup_printf ("prima %s", args->command)
+      : g_strdup_printf ("prima %s %d", args->command, args->rank);
   /* Attention at the positions the decoded tokens attend to on average
    * (the run's estimate; half the context when it does not know), not at a
    * full context: the prediction is for this run. The KV cache is still
@@ -1101,8 +1317,14 @@ prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
   g_free (s.identity);
   g_async_queue_unref (s.echo_queue);
   g_free (s.zeros);
-  if (!ok)
+  g_strfreev (s.cases);
+  g_free (s.prefix);
+  if (!ok) {
     prima_ring_setup_clear (out);
+    out->error = s.error ? s.error : g_strdup ("the setup round failed");
+  } else {
+    g_free (s.error);
+  }
   return ok;
 }
 
@@ -1111,4 +1333,7 @@ prima_ring_setup_clear (PrimaRingSetup *setup)
 {
   g_clear_pointer (&setup->next_url, g_free);
   g_clear_pointer (&setup->windows, g_strfreev);
+  g_clear_pointer (&setup->cases, g_strfreev);
+  g_clear_pointer (&setup->plan_json, g_free);
+  g_clear_pointer (&setup->error, g_free);
 }

@@ -1,6 +1,9 @@
 /* gst-prima: the ring's setup round: profiles to the head, the Halda plan back to every device.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
  *
+ * GStreamer-free: the primascheduler element runs it on the head, `prima
+ * worker` on every other device (and `prima eval` on its head).
+ *
  * Before the data pipelines start, every device opens the same hops as the
  * data ring (server on BASE + rank, client to the next device) with
  * ring-link directly and takes part in one setup round (docs/ring.md,
@@ -28,6 +31,7 @@
 
 typedef struct {
   const char *command;          /* for messages: "run", "eval", "worker" */
+  const char *prefix;           /* for messages: what starts every line (NULL: "prima COMMAND[ RANK]") */
   int world;                    /* devices in the setup ring */
   int rank;                     /* ours */
   int port;                     /* BASE: rank r listens on BASE + r */
@@ -39,6 +43,10 @@ typedef struct {
   /* head */
   const char *lw;               /* -lw; NULL: auto-schedule */
   int k;                        /* -k (0: any) */
+  gboolean even;                /* head, auto: only plans whose windows divide the layers evenly */
+  const char *profiles_path;    /* head, auto: saved profiles (a JSON array in rank order) instead of the round */
+  const char *const *devices;   /* head: "host[:port]" of every rank, to route around a dropped device
+                                 * when the profiles come from a file (NULL: rank 1 at next_host) */
   int decode_positions;         /* head: cached positions a decoded token attends to, on average (the
                                  * prompt and half the tokens to generate); 0: unknown, half of n_ctx */
   int timeout_s;                /* head: give up when the devices it waits for (to join, or for their
@@ -54,9 +62,31 @@ typedef struct {
   char **windows;               /* head: "a-b,c-d" per rank of the data ring */
   int k;                        /* head: rounds per token */
   double predicted_s;           /* head, auto: the plan's token latency (0 with -lw) */
+  /* head */
+  int n_layer;
+  char **cases;                 /* the memory case per rank of the data ring ("M1" .. "M4"; "" with -lw) */
+  char *plan_json;              /* the plan the ring sink sends round the data ring */
+  /* on failure */
+  char *error;                  /* the reason (also said on stderr) */
 } PrimaRingSetup;
 
 /* Runs the setup round as rank args->rank. Prints progress and one error
  * line; FALSE on failure. */
 gboolean prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out);
 void prima_ring_setup_clear (PrimaRingSetup *setup);
+
+/* Deals n_layer layers over the ring: cycles of W = sum(w) layers in the
+ * order rank 1, 2, ..., M-1, 0, so the head ends every cycle and owns the
+ * output head. With L not a multiple of W the last cycle is shorter and
+ * keeps its end (the head first, then M-1, ...). windows[r] gets "a-b,c-d".
+ * *k_out: the rounds per token. FALSE with an error line on bad input. */
+gboolean prima_ring_deal (const char *command, int n_layer, int world, const char *lw, int k, char ***windows,
+    int *k_out);
+
+/* The plan message (JSON) for the windows. */
+char *prima_ring_plan_json (int n_layer, int n_ctx, int world, char **windows, const char *next, int port);
+
+/* The plan for people, one line per rank (windows are "a-b" with b
+ * excluded; printed inclusive): "PREFIX: the plan: ..." on stderr. */
+void prima_ring_print_plan (const char *prefix, int asked, int world, int k, int n_layer, char **windows,
+    double predicted_s);

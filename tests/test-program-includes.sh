@@ -1,6 +1,6 @@
 #!/bin/bash
 # gst-prima: the `prima` program includes no wire-protocol internals (issue 12, points 1 and 6): none of
-# its command files (pipelines/**/cmd-*.[ch], prima*.[ch], cli-*.[ch]) includes ring-link.h,
+# its command files (pipelines/prima/cmd-*.[ch], prima*.[ch], cli-*.[ch]) includes ring-link.h,
 # ring-frame.h or ring-control.h; what it needs of the ring goes through the elements or a small API
 # (ring-bench.h for `prima bench --hop`). The scheduler's files are not the program's commands.
 # Usage: test-program-includes.sh SOURCE_ROOT
@@ -20,9 +20,9 @@ if printf '%s\n' '#include "ring-bench.h"' | grep -Eq "$PATTERN"; then
   echo "not ok - the pattern catches ring-bench.h"; fail=1
 fi
 
-mapfile -t files < <(find "$SRC/pipelines" -type f \( -name 'cmd-*.[ch]' -o -name 'prima*.[ch]' -o -name 'cli-*.[ch]' \) | sort)
+mapfile -t files < <(find "$SRC/pipelines/prima" -type f \( -name 'cmd-*.[ch]' -o -name 'prima*.[ch]' -o -name 'cli-*.[ch]' \) | sort)
 if [ ${#files[@]} -lt 5 ]; then
-  echo "not ok - found only ${#files[@]} command files under $SRC/pipelines"; fail=1
+  echo "not ok - found only ${#files[@]} command files under $SRC/pipelines/prima"; fail=1
 fi
 hits=$(grep -EHn "$PATTERN" "${files[@]}")
 if [ -n "$hits" ]; then

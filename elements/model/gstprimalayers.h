@@ -9,7 +9,7 @@
 
 G_BEGIN_DECLS
 
-/* The residency choices (elements/model/residency.h) as GEnums, with the
+/* The residency choices (elements/core/model/residency.h) as GEnums, with the
  * core's values; shared by the elements that hold layer windows. */
 #define GST_TYPE_PRIMA_PREFETCH_MODE (gst_prima_prefetch_mode_get_type ())
 GType gst_prima_prefetch_mode_get_type (void);

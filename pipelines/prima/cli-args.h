@@ -43,7 +43,7 @@ void cli_log_setup (void);
 void cli_show_messages (void);
 
 /* Options that several commands share (the ring flags, the memory flags:
- * pipelines/cmd-options.h) come as a group, defined once; --help prints each
+ * pipelines/prima/cmd-options.h) come as a group, defined once; --help prints each
  * group under its title, as llama-cli prints its parameter groups. */
 typedef struct {
   const char *title;            /* "ring options", NULL for the command's own */

@@ -73,6 +73,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "model.h"
+#include "prima-shared-model.h"
 #include "ring-auth.h"
 #include "ring-setup.h"
 
@@ -338,6 +339,33 @@ siblings_restore (GstPrimaScheduler * self, Siblings * sib)
   return TRUE;
 }
 
+/* The model the layers element's chain names, where the pipeline names it
+ * once (on primatokenizer, say): the "prima.model" context query the
+ * elements answer, sent upstream from the layers element's sink. */
+static gchar *
+chain_model (GstElement * layers)
+{
+  GstPad *pad = gst_element_get_static_pad (layers, "sink");
+  GstQuery *query;
+  GstContext *context = NULL;
+  PrimaSharedModel *model = NULL;
+  gchar *path = NULL;
+
+  if (pad == NULL)
+    return NULL;
+  query = gst_query_new_context (PRIMA_MODEL_CONTEXT_TYPE);
+  if (gst_pad_peer_query (pad, query)) {
+    gst_query_parse_context (query, &context);
+    if (context && prima_model_context_parse (context, &model)) {
+      path = g_strdup (prima_shared_model_get_path (model));
+      prima_shared_model_unref (model);
+    }
+  }
+  gst_query_unref (query);
+  gst_object_unref (pad);
+  return path;
+}
+
 static gchar *
 model_of (GstPrimaScheduler * self, GstElement * layers)
 {
@@ -349,6 +377,10 @@ model_of (GstPrimaScheduler * self, GstElement * layers)
   if ((model == NULL || *model == '\0') && g_object_class_find_property (G_OBJECT_GET_CLASS (layers), "model")) {
     g_free (model);
     g_object_get (layers, "model", &model, NULL);
+  }
+  if (model == NULL || *model == '\0') {
+    g_free (model);
+    model = chain_model (layers);
   }
   return model;
 }
@@ -910,12 +942,13 @@ gst_prima_scheduler_class_init (GstPrimaSchedulerClass * klass)
   /**
    * GstPrimaScheduler:model:
    *
-   * The GGUF model; unset: the layers element's `model`.
+   * The GGUF model; unset: the layers element's `model`, else the one its
+   * chain names (the "prima.model" context, as the other elements find it).
    *
    * Since: 0.2
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model", "GGUF model (default: the layers element's)", NULL, PARAM_FLAGS));
+      g_param_spec_string ("model", "Model", "GGUF model (default: the layers element's, else the one its chain names)", NULL, PARAM_FLAGS));
   /**
    * GstPrimaScheduler:threads:
    *

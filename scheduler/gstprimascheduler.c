@@ -67,7 +67,7 @@
  */
 
 #include "gstprimascheduler.h"
-#include "prima-plan-message.h"
+#include "prima-events.h"
 
 #include <string.h>
 #include <glib/gi18n-lib.h>

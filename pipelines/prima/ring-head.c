@@ -18,7 +18,7 @@
 #include "prima-pipeline.h"
 #include "ring-auth.h"
 #include "ring-setup.h"
-#include "prima-plan-message.h"
+#include "prima-events.h"
 
 #define CMD(ro) ((ro)->command ? (ro)->command : "run")
 

@@ -221,6 +221,38 @@ GST_START_TEST (test_messages)
       && l.window_resident == 0.25 && l.window_done && !l.done);
   gst_message_unref (m);
 
+  {
+    gchar *windows[] = { (gchar *) "0-3", (gchar *) "3-5,7-8", NULL };
+    gchar *cases[] = { (gchar *) "M1", (gchar *) "", NULL };
+    PrimaPlanInfo plan = {
+      .devices = 3, .world = 2, .rounds = 2, .n_layer = 8, .context_size = 512, .predicted_tpot = 0.125,
+      .windows = windows, .cases = cases, .plan = (gchar *) "{\"k\":2}",
+    }, p;
+
+    m = prima_message_new_plan (src, &plan);
+    fail_unless (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT && GST_MESSAGE_SRC (m) == src);
+    fail_unless (prima_message_is_plan (m) && !prima_message_is_turn (m) && !prima_message_is_loading (m));
+    fail_unless (prima_message_parse_plan (m, &p));
+    fail_unless (p.devices == 3 && p.world == 2 && p.rounds == 2 && p.n_layer == 8 && p.context_size == 512
+        && p.predicted_tpot == 0.125);
+    fail_unless (g_strv_length (p.windows) == 2 && g_strv_length (p.cases) == 2);
+    fail_unless_equals_string (p.windows[0], "0-3");
+    fail_unless_equals_string (p.windows[1], "3-5,7-8");
+    fail_unless_equals_string (p.cases[0], "M1");
+    fail_unless_equals_string (p.cases[1], "");
+    fail_unless_equals_string (p.plan, "{\"k\":2}");
+    prima_plan_info_clear (&p);
+    fail_unless (p.windows == NULL && p.cases == NULL && p.plan == NULL);
+    gst_message_unref (m);
+
+    /* another message is not a plan, and parsing it fills nothing */
+    m = prima_message_new_loading (src, &load);
+    fail_if (prima_message_is_plan (m));
+    fail_if (prima_message_parse_plan (m, &p));
+    fail_unless (p.windows == NULL && p.plan == NULL);
+    gst_message_unref (m);
+  }
+
   /* a message of another type with the same structure name is not ours */
   m = gst_message_new_application (src, gst_structure_new_empty (PRIMA_MESSAGE_TURN));
   fail_if (prima_message_is_turn (m));

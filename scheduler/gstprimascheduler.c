@@ -46,7 +46,9 @@
  * error and fails the state change. The round says what it does on
  * standard error, each line starting with the application's name where the
  * application set one (g_set_application_name(): `prima run` does), else
- * "primascheduler".
+ * "primascheduler". Its messages name the settings to fix by this element's
+ * property names (`ring-timeout`), or by `prima`'s flags (`--ring-timeout`)
+ * with #GstPrimaScheduler:setting-names=prima-flags, as `prima run` sets it.
  *
  * ## Example launch line
  * |[
@@ -87,6 +89,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_prima_scheduler_debug);
 #define DEFAULT_EVEN FALSE
 #define DEFAULT_CONTEXT_SIZE 0
 #define DEFAULT_RING_TIMEOUT 120
+#define DEFAULT_SETTING_NAMES PRIMA_SETTING_NAMES_PROPERTIES
 #define DEFAULT_THREADS 0
 #define DEFAULT_LAYERS "layers"
 #define DEFAULT_RING_SINK "ring-out"
@@ -114,6 +117,7 @@ enum
   PROP_RING_SRC,
   PROP_PLAN,
   PROP_POSITIONS,
+  PROP_SETTING_NAMES,
 };
 
 struct _GstPrimaScheduler
@@ -133,6 +137,7 @@ struct _GstPrimaScheduler
   gchar *cluster_key;
   gchar *cluster_key_file;
   guint ring_timeout;
+  GstPrimaSettingNames setting_names;
   gchar *model;
   guint threads;
   guint positions;
@@ -150,6 +155,21 @@ struct _GstPrimaScheduler
 G_DEFINE_TYPE_WITH_CODE (GstPrimaScheduler, gst_prima_scheduler, GST_TYPE_ELEMENT,
     GST_DEBUG_CATEGORY_INIT (gst_prima_scheduler_debug, "primascheduler", 0, "prima ring scheduler"));
 GST_ELEMENT_REGISTER_DEFINE (primascheduler, "primascheduler", GST_RANK_NONE, GST_TYPE_PRIMA_SCHEDULER);
+
+GType
+gst_prima_setting_names_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {PRIMA_SETTING_NAMES_PROPERTIES, "This element's property names (ring-timeout)", "properties"},
+    {PRIMA_SETTING_NAMES_PRIMA_FLAGS, "prima's flags (--ring-timeout), for prima run", "prima-flags"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstPrimaSettingNames", values));
+  return type;
+}
 
 /* ---- handing the plan over ---- */
 
@@ -439,6 +459,7 @@ hand_over (GstPrimaScheduler * self, Siblings * sib, const PrimaRingSetup * setu
 /* The properties, as they are when the round starts. */
 typedef struct {
   guint world, port, rounds, timeout, threads, positions;
+  GstPrimaSettingNames names;
   gboolean even;
   gchar *next, *devices, *profiles, *lw, *key_text, *key_file, *layers, *sink, *src;
 } Settings;
@@ -451,6 +472,7 @@ settings_read (GstPrimaScheduler * self, Settings * st)
   st->port = self->port;
   st->rounds = self->rounds;
   st->timeout = self->ring_timeout;
+  st->names = self->setting_names;
   st->threads = self->threads;
   st->positions = self->positions;
   st->even = self->even;
@@ -540,6 +562,11 @@ check_settings (GstPrimaScheduler * self, const Settings * st, Siblings * sib, g
   return TRUE;
 }
 
+static const PrimaRingSetupNames property_names = {
+  .world = "world", .port = "port", .ring_timeout = "ring-timeout", .layer_window = "layer-window",
+  .rounds = "rounds", .model = "model",
+};
+
 static gboolean
 gst_prima_scheduler_run (GstPrimaScheduler * self)
 {
@@ -581,6 +608,9 @@ gst_prima_scheduler_run (GstPrimaScheduler * self)
   args.devices = (const char *const *) device_list;
   args.decode_positions = (int) MIN (st.positions, (guint) G_MAXINT / 2);
   args.timeout_s = (int) st.timeout;
+  /* the round's messages name what the user set: this element's properties from a gst-launch
+   * line, prima's flags (the round's default) under `prima run` */
+  args.names = st.names == PRIMA_SETTING_NAMES_PROPERTIES ? &property_names : NULL;
   GST_INFO_OBJECT (self, "setup round: %u devices, port %u, next %s, %s", st.world, st.port, st.next,
       args.lw ? "fixed layer window" : args.profiles_path ? "saved profiles" : "profiling every device");
   if (!prima_ring_setup_run (&args, &setup)) {
@@ -649,6 +679,9 @@ gst_prima_scheduler_set_property (GObject * object, guint prop_id, const GValue 
       break;
     case PROP_RING_TIMEOUT:
       self->ring_timeout = g_value_get_uint (value);
+      break;
+    case PROP_SETTING_NAMES:
+      self->setting_names = g_value_get_enum (value);
       break;
     case PROP_THREADS:
       self->threads = g_value_get_uint (value);
@@ -723,6 +756,9 @@ gst_prima_scheduler_get_property (GObject * object, guint prop_id, GValue * valu
       break;
     case PROP_RING_TIMEOUT:
       g_value_set_uint (value, self->ring_timeout);
+      break;
+    case PROP_SETTING_NAMES:
+      g_value_set_enum (value, self->setting_names);
       break;
     case PROP_THREADS:
       g_value_set_uint (value, self->threads);
@@ -1014,6 +1050,21 @@ gst_prima_scheduler_class_init (GstPrimaSchedulerClass * klass)
       g_param_spec_string ("plan", "Plan", "Plan of the last setup round (JSON)", NULL,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
+  /**
+   * GstPrimaScheduler:setting-names:
+   *
+   * How the setup round's messages name the settings to fix ("rank 1 did
+   * not join within 2 s (ring-timeout)"): this element's properties, or
+   * `prima`'s flags when `prima run` fills the pipeline from its command line.
+   *
+   * Since: 0.2
+   */
+  g_object_class_install_property (gobject_class, PROP_SETTING_NAMES,
+      g_param_spec_enum ("setting-names", "Setting names", "How the setup round's messages name the "
+          "settings: the properties, or prima's flags", GST_TYPE_PRIMA_SETTING_NAMES, DEFAULT_SETTING_NAMES,
+          PARAM_FLAGS));
+  gst_type_mark_as_plugin_api (GST_TYPE_PRIMA_SETTING_NAMES, 0);
+
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_scheduler_change_state);
   element_class->set_bus = GST_DEBUG_FUNCPTR (gst_prima_scheduler_set_bus);
   gst_element_class_set_static_metadata (element_class, "Prima ring scheduler", "Generic",
@@ -1031,6 +1082,7 @@ gst_prima_scheduler_init (GstPrimaScheduler * self)
   self->even = DEFAULT_EVEN;
   self->context_size = DEFAULT_CONTEXT_SIZE;
   self->ring_timeout = DEFAULT_RING_TIMEOUT;
+  self->setting_names = DEFAULT_SETTING_NAMES;
   self->threads = DEFAULT_THREADS;
   self->layers = g_strdup (DEFAULT_LAYERS);
   self->ring_sink = g_strdup (DEFAULT_RING_SINK);

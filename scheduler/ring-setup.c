@@ -43,6 +43,7 @@ typedef struct {
   char *identity;               /* this device's model (model_identity) */
   gboolean error_sent;          /* a worker told the head why it fails (or passed such a message on) */
   char *prefix;                 /* what starts every line we print */
+  PrimaRingSetupNames names;    /* this device's settings in messages (no NULL field) */
   char *error;                  /* the first failure */
   char **cases;                 /* head, auto: the memory case per rank of the setup ring */
 } Setup;
@@ -52,6 +53,34 @@ typedef struct {
 static void
 fail (Setup *s, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 static gboolean send_control (Setup *s, prima_link *link, const prima_ctl_msg *m);
+static gboolean ring_deal (const char *prefix, const PrimaRingSetupNames *names, int n_layer, int world,
+    const char *lw, int k, char ***windows_out, int *k_out);
+
+/* The caller's names of its settings, prima's flags where it gives none. */
+static void
+names_fill (PrimaRingSetupNames *names, const PrimaRingSetupNames *given)
+{
+  static const PrimaRingSetupNames prima_flags = {
+    .world = "--world", .port = "--port", .ring_timeout = "--ring-timeout", .layer_window = "-lw",
+    .rounds = "-k", .model = "-m",
+  };
+
+  *names = prima_flags;
+  if (given == NULL)
+    return;
+  if (given->world)
+    names->world = given->world;
+  if (given->port)
+    names->port = given->port;
+  if (given->ring_timeout)
+    names->ring_timeout = given->ring_timeout;
+  if (given->layer_window)
+    names->layer_window = given->layer_window;
+  if (given->rounds)
+    names->rounds = given->rounds;
+  if (given->model)
+    names->model = given->model;
+}
 
 /* Sends m and waits (up to 2 s) until it is on the wire, so the link may be
  * freed after it. */
@@ -318,14 +347,14 @@ world_mismatch (Setup *s)
     if (st.refused_world == 0)
       continue;
     if (a->rank == 0)
-      fail (s, "worker rank %d was started with --world %u, this head has --world %d", st.world_peer_rank,
-          st.world_peer_world, a->world);
+      fail (s, "worker rank %d was started with --world %u, this head has %s %d", st.world_peer_rank,
+          st.world_peer_world, s->names.world, a->world);
     else if (st.world_peer_rank == 0)
-      fail (s, "the head (rank 0) was started with --world %u, this device has --world %d", st.world_peer_world,
-          a->world);
+      fail (s, "the head (rank 0) was started with --world %u, this device has %s %d", st.world_peer_world,
+          s->names.world, a->world);
     else
-      fail (s, "rank %d was started with --world %u, this device has --world %d", st.world_peer_rank,
-          st.world_peer_world, a->world);
+      fail (s, "rank %d was started with --world %u, this device has %s %d", st.world_peer_rank,
+          st.world_peer_world, s->names.world, a->world);
     return TRUE;
   }
   return FALSE;
@@ -409,8 +438,13 @@ wait_links (Setup *s)
     }
     now = g_get_monotonic_time ();
     if (a->rank == 0 && a->timeout_s > 0 && now - start >= (gint64) a->timeout_s * G_USEC_PER_SEC) {
-      fail (s, "%s did not join within %d s (--ring-timeout): is every worker started, with --world %d and "
-          "the same --port?", missing ? missing : "the ring", a->timeout_s, a->world);
+      {
+        /* the workers are `prima worker`s: their flags; the head's port by the head's name for it */
+        gboolean flags = strcmp (s->names.port, "--port") == 0;
+        fail (s, "%s did not join within %d s (%s): is every worker started, with --world %d and the same "
+            "--port%s%s?", missing ? missing : "the ring", a->timeout_s, s->names.ring_timeout, a->world,
+            flags ? "" : " as this head's ", flags ? "" : s->names.port);
+      }
       g_free (missing);
       return FALSE;
     }
@@ -458,7 +492,7 @@ next_event (Setup *s, prima_link **from, const char *what)
       gint64 now = g_get_monotonic_time ();
       if (timeout_s > 0 && now - start >= (gint64) timeout_s * G_USEC_PER_SEC) {
         char *missing = missing_ranks (s);
-        fail (s, "no %s within %d s (--ring-timeout)%s%s", what ? what : "answer", timeout_s,
+        fail (s, "no %s within %d s (%s)%s%s", what ? what : "answer", timeout_s, s->names.ring_timeout,
             missing ? "; not heard from " : "", missing ? missing : "");
         g_free (missing);
         return NULL;
@@ -888,7 +922,7 @@ plan_from_lw (Setup *s, int *k_out)
   }
   n_layer = model->hp.n_layer;
   prima_model_free (model);
-  if (!prima_ring_deal (s->prefix, n_layer, a->world, a->lw, a->k, &windows, k_out)) {
+  if (!ring_deal (s->prefix, &s->names, n_layer, a->world, a->lw, a->k, &windows, k_out)) {
     s->error = g_strdup_printf ("the layer window \"%s\" does not deal %d layers over %d devices", a->lw,
         n_layer, a->world);
     return NULL;
@@ -912,9 +946,9 @@ plan_from_lw (Setup *s, int *k_out)
 
 /* ---- dealing -lw, the plan as JSON and for people ---- */
 
-gboolean
-prima_ring_deal (const char *prefix, int n_layer, int world, const char *lw, int k, char ***windows_out,
-    int *k_out)
+static gboolean
+ring_deal (const char *prefix, const PrimaRingSetupNames *names, int n_layer, int world, const char *lw, int k,
+    char ***windows_out, int *k_out)
 {
   int *w = g_new0 (int, world), W = 0, cycles, remaining, pos = 0;
   GString **win = g_new0 (GString *, world);
@@ -924,7 +958,7 @@ prima_ring_deal (const char *prefix, int n_layer, int world, const char *lw, int
   if (lw && *lw) {
     parts = g_strsplit_set (lw, ", ", -1);
     if (g_strv_length (parts) != (guint) world) {
-      fprintf (stderr, "%s: -lw \"%s\" gives %u windows for %d devices\n", prefix, lw,
+      fprintf (stderr, "%s: %s \"%s\" gives %u windows for %d devices\n", prefix, names->layer_window, lw,
           g_strv_length (parts), world);
       goto out;
     }
@@ -932,8 +966,8 @@ prima_ring_deal (const char *prefix, int n_layer, int world, const char *lw, int
       char *end;
       w[r] = (int) g_ascii_strtoll (parts[r], &end, 10);
       if (*end || w[r] <= 0) {
-        fprintf (stderr, "%s: -lw: \"%s\" is not a positive number of layers (a device without layers "
-            "is not supported yet)\n", prefix, parts[r]);
+        fprintf (stderr, "%s: %s: \"%s\" is not a positive number of layers (a device without layers "
+            "is not supported yet)\n", prefix, names->layer_window, parts[r]);
         goto out;
       }
     }
@@ -952,8 +986,8 @@ prima_ring_deal (const char *prefix, int n_layer, int world, const char *lw, int
     W += w[r];
   cycles = (n_layer + W - 1) / W;
   if (k > 0 && k != cycles) {
-    fprintf (stderr, "%s: -lw \"%s\" (%d layers a cycle) makes %d rounds of %d layers, not -k %d\n", prefix,
-        lw ? lw : "", W, cycles, n_layer, k);
+    fprintf (stderr, "%s: %s \"%s\" (%d layers a cycle) makes %d rounds of %d layers, not %s %d\n", prefix,
+        names->layer_window, lw ? lw : "", W, cycles, n_layer, names->rounds, k);
     goto out;
   }
   for (int r = 0; r < world; r++)
@@ -998,6 +1032,17 @@ out:
   g_free (w);
   g_strfreev (parts);
   return ok;
+}
+
+/* prima's own callers (`prima run -lw`): its flags in the messages. */
+gboolean
+prima_ring_deal (const char *prefix, int n_layer, int world, const char *lw, int k, char ***windows_out,
+    int *k_out)
+{
+  PrimaRingSetupNames names;
+
+  names_fill (&names, NULL);
+  return ring_deal (prefix, &names, n_layer, world, lw, k, windows_out, k_out);
 }
 
 char *
@@ -1145,7 +1190,8 @@ run_head (Setup *s, PrimaRingSetup *out)
     fprintf (stderr, "%s: solving over the saved profiles in %s\n", s->prefix, a->profiles_path);
     plan = solve (s, NULL, NULL, &out->predicted_s, &out->k);
   } else if (a->lw == NULL) {
-    fprintf (stderr, "%s: no -lw: profiling every device of the ring, one at a time\n", s->prefix);
+    fprintf (stderr, "%s: no %s: profiling every device of the ring, one at a time\n", s->prefix,
+        s->names.layer_window);
     prima_ctl_msg_clear (&m);
     if (!profile_self (s, &m, &own) || !send_control (s, s->down, &m))
       goto out;
@@ -1253,8 +1299,8 @@ run_worker (Setup *s, PrimaRingSetup *out)
         break;
       case PRIMA_CTL_PLAN:
         if (c->plan->model && strcmp (c->plan->model, s->identity) != 0) {
-          fail (s, "the model differs from the head's: rank %d has %s (-m %s); the head has %s", a->rank,
-              s->identity, a->model_path, c->plan->model);
+          fail (s, "the model differs from the head's: rank %d has %s (%s %s); the head has %s", a->rank,
+              s->identity, s->names.model, a->model_path, c->plan->model);
           prima_link_event_free (ev);
           return FALSE;
         }
@@ -1290,6 +1336,7 @@ prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
   memset (out, 0, sizeof *out);
   out->rank = -1;
   s.a = args;
+  names_fill (&s.names, args->names);
   s.prefix = args->prefix ? g_strdup (args->prefix) : args->rank == 0 ? g_strdup_printf ("prima %s", args->command)
       : g_strdup_printf ("prima %s %d", args->command, args->rank);
   /* Attention at the positions the decoded tokens attend to on average

@@ -29,6 +29,18 @@
 
 #include "ring-auth.h"
 
+/* How the caller's user names the settings the round's messages mention:
+ * `prima`'s flags by default, primascheduler's property names from a
+ * gst-launch line. A NULL field takes the default. */
+typedef struct {
+  const char *world;            /* "--world" */
+  const char *port;             /* "--port" */
+  const char *ring_timeout;     /* "--ring-timeout" */
+  const char *layer_window;     /* "-lw" */
+  const char *rounds;           /* "-k" */
+  const char *model;            /* "-m" */
+} PrimaRingSetupNames;
+
 typedef struct {
   const char *command;          /* for messages: "run", "eval", "worker" */
   const char *prefix;           /* for messages: what starts every line (NULL: "prima COMMAND[ RANK]") */
@@ -51,6 +63,7 @@ typedef struct {
                                  * prompt and half the tokens to generate); 0: unknown, half of n_ctx */
   int timeout_s;                /* head: give up when the devices it waits for (to join, or for their
                                  * messages) have not answered within this; 0: wait forever */
+  const PrimaRingSetupNames *names;     /* this device's settings in messages (NULL: prima's flags) */
 } PrimaRingSetupArgs;
 
 typedef struct {

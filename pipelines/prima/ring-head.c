@@ -447,6 +447,8 @@ configure_scheduler (PrimaRingOptions *ro, GstElement *pipeline, GstElement *sch
       ro->next ? ro->next : "127.0.0.1", "layer-window", ro->lw, "rounds", (guint) MAX (ro->k, 0), "context-size",
       (guint) n_ctx, "ring-timeout", (guint) MAX (ro->ring_timeout_s, 0), "model", model_path, "threads",
       (guint) MAX (n_threads, 0), "positions", (guint) MAX (ro->decode_positions, 0), NULL);
+  /* the round's messages name our flags (--ring-timeout), not the element's properties */
+  gst_util_set_object_arg (G_OBJECT (scheduler), "setting-names", "prima-flags");
   if (key)
     g_object_set (scheduler, "cluster-key", key, NULL);
   else if (ro->cluster_key_file)

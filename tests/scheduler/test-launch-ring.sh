@@ -113,6 +113,13 @@ if printf '%s' "$PROMPT" | timeout 60 "$L" -q primascheduler world=2 port=$BASE 
   bad "no worker: gst-launch-1.0 exits 0"
 elif grep -q "rank 1 did not join within 2 s" "$T/err" && grep -q "setup round failed" "$T/err"; then
   ok "no worker: fails in $(( $(date +%s) - start )) s: $(grep -m1 "did not join" "$T/err")"
+  # from gst-launch the user set properties: the message names those, not prima's flags
+  if grep -q "did not join within 2 s (ring-timeout)" "$T/err" && grep -q "as this head's port?" "$T/err" \
+      && ! grep -q -- "--ring-timeout" "$T/err"; then
+    ok "no worker: the message names the property ring-timeout, not --ring-timeout"
+  else
+    bad "no worker: the message names prima's flags:"; cat "$T/err"
+  fi
 else
   bad "no worker:"; cat "$T/err"
 fi

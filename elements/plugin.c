@@ -42,5 +42,5 @@ plugin_init (GstPlugin * plugin)
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, prima,
-    "LLM inference on GGUF models: tokenizer, layers, sampler, detokenizer, the generation loop and its feedback",
+    "LLM inference on GGUF models, on one device or a ring of them: tokenizer, layers, ring head, sampler, detokenizer, the generation loop and its feedback, WebSocket hops, the Halda scheduler",
     plugin_init, PACKAGE_VERSION, "GPL", "gst-prima", "https://example.invalid/gst-prima")

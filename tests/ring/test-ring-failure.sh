@@ -108,7 +108,9 @@ else
   bad "ring of 2 (head exit $rc, worker exit $wrc)"; cat "$T/h1.err" "$T/w1.err"
 fi
 
-# 2. a ring of 4: rank 2 holds layers 1-2 and fails; ranks 1 and 3 pass its reason on to the head
+# 2. a ring of 4: rank 2 holds layers 1-2 and fails; ranks 1 and 3 pass its reason on to the head.
+# The first to arrive ends the head, which then stops its links: the other rank may hear the head
+# stop before its own copy of the failure (a ring failure then), so one relay is required, not both.
 BASE=$((BASE + 10))
 pids=()
 for r in 1 2 3; do worker 4 $r "$T/w4-$r.err"; done
@@ -121,10 +123,12 @@ wrcs=()
 for p in "${wpids[@]}"; do wait "$p"; wrcs+=($?); done
 line=$(grep "^prima run: rank 2 failed: " "$T/h4.err")
 if [ $rc != 0 ] && [ $rc != 124 ] && [[ $line == *"$REASON"* ]] && grep -q "rank 2: layers 1-2" "$T/h4.err" \
-    && grep -q "prima worker 1: rank 2 failed: .*$REASON" "$T/w4-1.err" \
-    && grep -q "prima worker 3: rank 2 failed: .*$REASON" "$T/w4-3.err" \
+    && { grep -q "prima worker 1: rank 2 failed: .*$REASON" "$T/w4-1.err" \
+         || grep -q "prima worker 3: rank 2 failed: .*$REASON" "$T/w4-3.err"; } \
+    && grep -Eq "prima worker 1: (rank 2 failed: |The ring failed)" "$T/w4-1.err" \
+    && grep -Eq "prima worker 3: (rank 2 failed: |The ring failed)" "$T/w4-3.err" \
     && [[ " ${wrcs[*]} " != *" 0 "* ]] && [[ " ${wrcs[*]} " != *" 124 "* ]]; then
-  ok "ring of 4: rank 2's reason reaches the head through ranks 1 and 3"
+  ok "ring of 4: rank 2's reason reaches the head through rank 1 or 3"
 else
   bad "ring of 4 (head exit $rc, workers exit ${wrcs[*]})"; cat "$T/h4.err" "$T"/w4-*.err
 fi

@@ -175,6 +175,18 @@ prima_plan_validate (const prima_plan *plan, GError **error)
   return ok;
 }
 
+/* A copy of at most max bytes of s with every byte that is not printable
+ * ASCII replaced by '?', for quoting untrusted text in a one-line error. */
+static char *
+printable_prefix (const char *s, gsize max)
+{
+  char *shown = g_strndup (s, max);
+  for (char *p = shown; *p; p++)
+    if (!g_ascii_isprint (*p))
+      *p = '?';
+  return shown;
+}
+
 /* ---- validation ---- */
 
 static gboolean
@@ -617,7 +629,13 @@ prima_ctl_parse (const char *text, gsize length, prima_ctl_msg *m, GError **erro
   }
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, (gssize) length, &jerr)) {
-    g_set_error (error, PRIMA_CTL_ERROR, PRIMA_CTL_ERROR_SYNTAX, "control: malformed JSON: %s", jerr->message);
+    /* json-glib quotes the offending token, which may hold the peer's
+     * newlines and control characters (found by fuzz-ring-control): keep the
+     * message one short printable line. */
+    char *shown = printable_prefix (jerr->message, 160);
+    g_set_error (error, PRIMA_CTL_ERROR, PRIMA_CTL_ERROR_SYNTAX, "control: malformed JSON: %s%s", shown,
+        strlen (jerr->message) > 160 ? "..." : "");
+    g_free (shown);
     g_error_free (jerr);
     goto out;
   }
@@ -638,10 +656,7 @@ prima_ctl_parse (const char *text, gsize length, prima_ctl_msg *m, GError **erro
       m->type = t;
   if (m->type == PRIMA_CTL_N_TYPES) {
     /* quote at most a short, printable prefix of what the peer sent */
-    char *shown = g_strndup (type, 32);
-    for (char *p = shown; *p; p++)
-      if (!g_ascii_isprint (*p))
-        *p = '?';
+    char *shown = printable_prefix (type, 32);
     g_set_error (error, PRIMA_CTL_ERROR, PRIMA_CTL_ERROR_TYPE, "control: unknown message type \"%s\"", shown);
     g_free (shown);
     goto out;

@@ -218,6 +218,9 @@ static const bad_case bad_cases[] = {
   { "", PRIMA_CTL_ERROR_SYNTAX, "not a JSON object" },
   { "{\"type\": \"hello\"", PRIMA_CTL_ERROR_SYNTAX, "malformed JSON" },
   { "not json at all", PRIMA_CTL_ERROR_SYNTAX, "malformed JSON" },
+  /* json-glib quotes the bad token: the peer's newline or control character
+   * must not reach the one-line message (found by fuzz-ring-control) */
+  { "{\"type\": \"hello\", \"ab\ncd\x04\" \"x\"}", PRIMA_CTL_ERROR_SYNTAX, "unexpected string constant \"ab?cd?\"" },
   { "[1, 2]", PRIMA_CTL_ERROR_SYNTAX, "not a JSON object" },
   { "42", PRIMA_CTL_ERROR_SYNTAX, "not a JSON object" },
   { "{}", PRIMA_CTL_ERROR_TYPE, "\"type\" is missing" },

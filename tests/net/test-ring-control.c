@@ -272,6 +272,11 @@ static const bad_case bad_cases[] = {
   { "{\"type\": \"stop\", \"reason\": 5}", PRIMA_CTL_ERROR_FIELD, "stop: \"reason\" must be a string" },
   { "{\"type\": \"profile\", \"rank\": 1, \"profile\": [1]}", PRIMA_CTL_ERROR_FIELD,
     "profile: \"profile\" must be an object" },
+  /* 1e999 reads as inf, which would go back on the wire as "inf.0" (found by fuzz-ring-control) */
+  { "{\"type\": \"profile\", \"rank\": 1, \"profile\": {\"ram_available_gib\": 1e999}}", PRIMA_CTL_ERROR_FIELD,
+    "profile: \"profile\" holds a number out of range" },
+  { "{\"type\": \"profile\", \"rank\": 1, \"profile\": {\"x\": {\"y\": [2, -1e999]}}}", PRIMA_CTL_ERROR_FIELD,
+    "holds a number out of range" },
   { "{\"type\": \"plan\", \"id\": 1, \"n_layer\": 4, \"n_ctx\": 16}", PRIMA_CTL_ERROR_FIELD,
     "plan: \"ranks\" is missing" },
   { "{\"type\": \"plan\", \"id\": 1, \"n_layer\": 4, \"n_ctx\": 16, \"ranks\": [{\"rank\": 0, \"windows\": [[0, 3]]}]}",

@@ -2,6 +2,7 @@
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "ring-control.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +188,33 @@ printable_prefix (const char *s, gsize max)
   return shown;
 }
 
+/* TRUE when every number in the tree is finite (JSON has no inf or nan). */
+static gboolean
+json_all_finite (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node)) {
+    case JSON_NODE_OBJECT:{
+      gboolean ok = TRUE;
+      GList *values = json_object_get_values (json_node_get_object (node));
+      for (GList *l = values; l && ok; l = l->next)
+        ok = json_all_finite (l->data);
+      g_list_free (values);
+      return ok;
+    }
+    case JSON_NODE_ARRAY:{
+      JsonArray *a = json_node_get_array (node);
+      for (guint i = 0; i < json_array_get_length (a); i++)
+        if (!json_all_finite (json_array_get_element (a, i)))
+          return FALSE;
+      return TRUE;
+    }
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) != G_TYPE_DOUBLE || isfinite (json_node_get_double (node));
+    default:
+      return TRUE;
+  }
+}
+
 /* ---- validation ---- */
 
 static gboolean
@@ -245,6 +273,10 @@ prima_ctl_msg_validate (const prima_ctl_msg *m, GError **error)
         return field_error (error, m, "rank", "must be >= 0");
       if (m->profile == NULL || !JSON_NODE_HOLDS_OBJECT (m->profile))
         return field_error (error, m, "profile", "must be an object");
+      /* json-glib reads 1e999 as inf and would write it back as "inf.0",
+       * which no peer parses (found by fuzz-ring-control). */
+      if (!json_all_finite (m->profile))
+        return field_error (error, m, "profile", "holds a number out of range");
       return TRUE;
     case PRIMA_CTL_PLAN:
       if (m->plan == NULL)

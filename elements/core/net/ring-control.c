@@ -215,6 +215,42 @@ json_all_finite (JsonNode *node)
   }
 }
 
+/* json-glib's generator (1.6) appends ".0" to any double printed without a
+ * '.', so 1e-08 goes out as "1e-08.0", which no JSON parser (json-glib
+ * included) reads back (found by fuzz-ring-control). Drops that ".0" after a
+ * number with an exponent, outside strings, in place; returns the new length. */
+static gsize
+fix_exponent_numbers (char *text)
+{
+  gboolean in_string = FALSE, escaped = FALSE, num_has_e = FALSE;
+  char *r = text, *w = text;
+
+  for (; *r; r++) {
+    char c = *r;
+    if (in_string) {
+      if (escaped)
+        escaped = FALSE;
+      else if (c == '\\')
+        escaped = TRUE;
+      else if (c == '"')
+        in_string = FALSE;
+    } else if (c == '"') {
+      in_string = TRUE;
+      num_has_e = FALSE;
+    } else if (c == 'e' || c == 'E') {
+      num_has_e = TRUE;
+    } else if (c == '.' && num_has_e && r[1] == '0' && !g_ascii_isdigit (r[2])) {
+      r++;                      /* skip ".0" */
+      continue;
+    } else if (!g_ascii_isdigit (c) && c != '+' && c != '-' && c != '.') {
+      num_has_e = FALSE;
+    }
+    *w++ = c;
+  }
+  *w = '\0';
+  return (gsize) (w - text);
+}
+
 /* ---- validation ---- */
 
 static gboolean
@@ -447,6 +483,7 @@ prima_ctl_to_json (const prima_ctl_msg *m, gsize *length, GError **error)
   gen = json_generator_new ();
   json_generator_set_root (gen, root);
   text = json_generator_to_data (gen, length);
+  *length = fix_exponent_numbers (text);
   g_object_unref (gen);
   json_node_unref (root);
   g_object_unref (b);

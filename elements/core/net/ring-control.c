@@ -412,6 +412,7 @@ prima_ctl_to_json (const prima_ctl_msg *m, gsize *length, GError **error)
   JsonGenerator *gen;
   JsonNode *root;
   char *text;
+  gsize n;
 
   if (!prima_ctl_msg_validate (m, error))
     return NULL;
@@ -482,8 +483,10 @@ prima_ctl_to_json (const prima_ctl_msg *m, gsize *length, GError **error)
   root = json_builder_get_root (b);
   gen = json_generator_new ();
   json_generator_set_root (gen, root);
-  text = json_generator_to_data (gen, length);
-  *length = fix_exponent_numbers (text);
+  text = json_generator_to_data (gen, NULL);
+  n = fix_exponent_numbers (text);
+  if (length)
+    *length = n;
   g_object_unref (gen);
   json_node_unref (root);
   g_object_unref (b);

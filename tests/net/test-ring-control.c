@@ -218,6 +218,9 @@ static const bad_case bad_cases[] = {
   { "", PRIMA_CTL_ERROR_SYNTAX, "not a JSON object" },
   { "{\"type\": \"hello\"", PRIMA_CTL_ERROR_SYNTAX, "malformed JSON" },
   { "not json at all", PRIMA_CTL_ERROR_SYNTAX, "malformed JSON" },
+  /* json-glib quotes the bad token: the peer's newline or control character
+   * must not reach the one-line message (found by fuzz-ring-control) */
+  { "{\"type\": \"hello\", \"ab\ncd\x04\" \"x\"}", PRIMA_CTL_ERROR_SYNTAX, "unexpected string constant \"ab?cd?\"" },
   { "[1, 2]", PRIMA_CTL_ERROR_SYNTAX, "not a JSON object" },
   { "42", PRIMA_CTL_ERROR_SYNTAX, "not a JSON object" },
   { "{}", PRIMA_CTL_ERROR_TYPE, "\"type\" is missing" },
@@ -269,6 +272,11 @@ static const bad_case bad_cases[] = {
   { "{\"type\": \"stop\", \"reason\": 5}", PRIMA_CTL_ERROR_FIELD, "stop: \"reason\" must be a string" },
   { "{\"type\": \"profile\", \"rank\": 1, \"profile\": [1]}", PRIMA_CTL_ERROR_FIELD,
     "profile: \"profile\" must be an object" },
+  /* 1e999 reads as inf, which would go back on the wire as "inf.0" (found by fuzz-ring-control) */
+  { "{\"type\": \"profile\", \"rank\": 1, \"profile\": {\"ram_available_gib\": 1e999}}", PRIMA_CTL_ERROR_FIELD,
+    "profile: \"profile\" holds a number out of range" },
+  { "{\"type\": \"profile\", \"rank\": 1, \"profile\": {\"x\": {\"y\": [2, -1e999]}}}", PRIMA_CTL_ERROR_FIELD,
+    "holds a number out of range" },
   { "{\"type\": \"plan\", \"id\": 1, \"n_layer\": 4, \"n_ctx\": 16}", PRIMA_CTL_ERROR_FIELD,
     "plan: \"ranks\" is missing" },
   { "{\"type\": \"plan\", \"id\": 1, \"n_layer\": 4, \"n_ctx\": 16, \"ranks\": [{\"rank\": 0, \"windows\": [[0, 3]]}]}",
@@ -310,6 +318,42 @@ test_bad (gconstpointer data)
     g_assert_null (strchr (err->message, '\n'));
     g_error_free (err);
   }
+  prima_ctl_msg_clear (&m);
+}
+
+/* json-glib writes 1e-08 as "1e-08.0"; the message must still parse back
+ * (found by fuzz-ring-control). */
+static void
+test_profile_exponents (void)
+{
+  static const double values[] = { 1e-08, -1e-08, 2e+20, 1.5e-07, 0.25 };
+  prima_ctl_msg m, back;
+  JsonObject *o = json_object_new ();
+  char *json;
+  gsize len;
+
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++) {
+    char key[8];
+    g_snprintf (key, sizeof key, "v%u", i);
+    json_object_set_double_member (o, key, values[i]);
+  }
+  json_object_set_string_member (o, "name", "e.0 \"1e5.0\"");
+  prima_ctl_msg_init (&m, PRIMA_CTL_PROFILE);
+  m.rank = 1;
+  m.profile = json_node_init_object (json_node_alloc (), o);
+  json_object_unref (o);
+  json = prima_ctl_to_json (&m, &len, NULL);
+  g_assert_nonnull (json);
+  g_assert_cmpuint (strlen (json), ==, len);
+  g_assert_true (prima_ctl_parse (json, len, &back, NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++) {
+    char key[8];
+    g_snprintf (key, sizeof key, "v%u", i);
+    g_assert_cmpfloat (json_object_get_double_member (json_node_get_object (back.profile), key), ==, values[i]);
+  }
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (back.profile), "name"), ==, "e.0 \"1e5.0\"");
+  g_free (json);
+  prima_ctl_msg_clear (&back);
   prima_ctl_msg_clear (&m);
 }
 
@@ -426,6 +470,7 @@ main (int argc, char **argv)
     g_test_add_data_func (path, &bad_cases[i], test_bad);
     g_free (path);
   }
+  g_test_add_func ("/ring-control/profile-exponents", test_profile_exponents);
   g_test_add_func ("/ring-control/hostile-text", test_hostile_text);
   g_test_add_func ("/ring-control/build-validates", test_build_validates);
   g_test_add_func ("/ring-control/mutations", test_mutations);

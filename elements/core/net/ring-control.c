@@ -2,6 +2,7 @@
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "ring-control.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +176,81 @@ prima_plan_validate (const prima_plan *plan, GError **error)
   return ok;
 }
 
+/* A copy of at most max bytes of s with every byte that is not printable
+ * ASCII replaced by '?', for quoting untrusted text in a one-line error. */
+static char *
+printable_prefix (const char *s, gsize max)
+{
+  char *shown = g_strndup (s, max);
+  for (char *p = shown; *p; p++)
+    if (!g_ascii_isprint (*p))
+      *p = '?';
+  return shown;
+}
+
+/* TRUE when every number in the tree is finite (JSON has no inf or nan). */
+static gboolean
+json_all_finite (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node)) {
+    case JSON_NODE_OBJECT:{
+      gboolean ok = TRUE;
+      GList *values = json_object_get_values (json_node_get_object (node));
+      for (GList *l = values; l && ok; l = l->next)
+        ok = json_all_finite (l->data);
+      g_list_free (values);
+      return ok;
+    }
+    case JSON_NODE_ARRAY:{
+      JsonArray *a = json_node_get_array (node);
+      for (guint i = 0; i < json_array_get_length (a); i++)
+        if (!json_all_finite (json_array_get_element (a, i)))
+          return FALSE;
+      return TRUE;
+    }
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) != G_TYPE_DOUBLE || isfinite (json_node_get_double (node));
+    default:
+      return TRUE;
+  }
+}
+
+/* json-glib's generator (1.6) appends ".0" to any double printed without a
+ * '.', so 1e-08 goes out as "1e-08.0", which no JSON parser (json-glib
+ * included) reads back (found by fuzz-ring-control). Drops that ".0" after a
+ * number with an exponent, outside strings, in place; returns the new length. */
+static gsize
+fix_exponent_numbers (char *text)
+{
+  gboolean in_string = FALSE, escaped = FALSE, num_has_e = FALSE;
+  char *r = text, *w = text;
+
+  for (; *r; r++) {
+    char c = *r;
+    if (in_string) {
+      if (escaped)
+        escaped = FALSE;
+      else if (c == '\\')
+        escaped = TRUE;
+      else if (c == '"')
+        in_string = FALSE;
+    } else if (c == '"') {
+      in_string = TRUE;
+      num_has_e = FALSE;
+    } else if (c == 'e' || c == 'E') {
+      num_has_e = TRUE;
+    } else if (c == '.' && num_has_e && r[1] == '0' && !g_ascii_isdigit (r[2])) {
+      r++;                      /* skip ".0" */
+      continue;
+    } else if (!g_ascii_isdigit (c) && c != '+' && c != '-' && c != '.') {
+      num_has_e = FALSE;
+    }
+    *w++ = c;
+  }
+  *w = '\0';
+  return (gsize) (w - text);
+}
+
 /* ---- validation ---- */
 
 static gboolean
@@ -233,6 +309,10 @@ prima_ctl_msg_validate (const prima_ctl_msg *m, GError **error)
         return field_error (error, m, "rank", "must be >= 0");
       if (m->profile == NULL || !JSON_NODE_HOLDS_OBJECT (m->profile))
         return field_error (error, m, "profile", "must be an object");
+      /* json-glib reads 1e999 as inf and would write it back as "inf.0",
+       * which no peer parses (found by fuzz-ring-control). */
+      if (!json_all_finite (m->profile))
+        return field_error (error, m, "profile", "holds a number out of range");
       return TRUE;
     case PRIMA_CTL_PLAN:
       if (m->plan == NULL)
@@ -332,6 +412,7 @@ prima_ctl_to_json (const prima_ctl_msg *m, gsize *length, GError **error)
   JsonGenerator *gen;
   JsonNode *root;
   char *text;
+  gsize n;
 
   if (!prima_ctl_msg_validate (m, error))
     return NULL;
@@ -402,7 +483,10 @@ prima_ctl_to_json (const prima_ctl_msg *m, gsize *length, GError **error)
   root = json_builder_get_root (b);
   gen = json_generator_new ();
   json_generator_set_root (gen, root);
-  text = json_generator_to_data (gen, length);
+  text = json_generator_to_data (gen, NULL);
+  n = fix_exponent_numbers (text);
+  if (length)
+    *length = n;
   g_object_unref (gen);
   json_node_unref (root);
   g_object_unref (b);
@@ -617,7 +701,13 @@ prima_ctl_parse (const char *text, gsize length, prima_ctl_msg *m, GError **erro
   }
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, (gssize) length, &jerr)) {
-    g_set_error (error, PRIMA_CTL_ERROR, PRIMA_CTL_ERROR_SYNTAX, "control: malformed JSON: %s", jerr->message);
+    /* json-glib quotes the offending token, which may hold the peer's
+     * newlines and control characters (found by fuzz-ring-control): keep the
+     * message one short printable line. */
+    char *shown = printable_prefix (jerr->message, 160);
+    g_set_error (error, PRIMA_CTL_ERROR, PRIMA_CTL_ERROR_SYNTAX, "control: malformed JSON: %s%s", shown,
+        strlen (jerr->message) > 160 ? "..." : "");
+    g_free (shown);
     g_error_free (jerr);
     goto out;
   }
@@ -638,10 +728,7 @@ prima_ctl_parse (const char *text, gsize length, prima_ctl_msg *m, GError **erro
       m->type = t;
   if (m->type == PRIMA_CTL_N_TYPES) {
     /* quote at most a short, printable prefix of what the peer sent */
-    char *shown = g_strndup (type, 32);
-    for (char *p = shown; *p; p++)
-      if (!g_ascii_isprint (*p))
-        *p = '?';
+    char *shown = printable_prefix (type, 32);
     g_set_error (error, PRIMA_CTL_ERROR, PRIMA_CTL_ERROR_TYPE, "control: unknown message type \"%s\"", shown);
     g_free (shown);
     goto out;

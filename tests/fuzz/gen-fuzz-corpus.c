@@ -206,6 +206,30 @@ controls (void)
   m.ranks[1] = 1;
   m.ranks[2] = 2;
   put_ctl ("join", &m);
+
+  prima_ctl_msg_init (&m, PRIMA_CTL_JOIN);
+  m.rank = 1;
+  m.n_ranks = 2;
+  m.ranks = g_new (gint32, 2);
+  m.ranks[0] = 1;
+  m.ranks[1] = 2;
+  m.addresses = g_strsplit ("10.0.0.3:9002,10.0.0.1:9000", ",", -1);
+  m.n_addresses = 2;
+  put_ctl ("join-addresses", &m);
+
+  prima_ctl_msg_init (&m, PRIMA_CTL_ROUTE);
+  m.rank = 0;
+  m.n_ranks = 1;
+  m.ranks = g_new (gint32, 1);
+  m.ranks[0] = 2;
+  m.addresses = g_strsplit ("10.0.0.1:9000,10.0.0.2:9001,10.0.0.3:9002,10.0.0.4:9003", ",", -1);
+  m.n_addresses = 4;
+  put_ctl ("route", &m);
+
+  prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
+  m.lost = 2;
+  m.text = g_strdup ("rank 2 at 10.0.0.3:9002 stopped answering (no heartbeat for 2.5 s)");
+  put_ctl ("error-lost", &m);
 }
 
 static void

@@ -154,6 +154,51 @@ test_round_trips (void)
   round_trip (&m, &o);
   g_assert_cmpint (o.rank, ==, 2);
   g_assert_cmpmem (o.ranks, o.n_ranks * sizeof (gint32), m.ranks, m.n_ranks * sizeof (gint32));
+  g_assert_cmpuint (o.n_addresses, ==, 0);
+  prima_ctl_msg_clear (&o);
+  /* with the address each rank connects its next hop to */
+  {
+    const char *const addresses[] = { "10.0.0.2:9001", "", "10.0.0.1:9000", NULL };
+    m.addresses = g_strdupv ((gchar **) addresses);
+    m.n_addresses = 3;
+    round_trip (&m, &o);
+    g_assert_cmpuint (o.n_addresses, ==, 3);
+    g_assert_cmpstrv (o.addresses, addresses);
+    prima_ctl_msg_clear (&o);
+    /* one address per rank or none */
+    m.n_addresses = 2;
+    g_free (m.addresses[2]);
+    m.addresses[2] = NULL;
+    g_assert_false (prima_ctl_to_json (&m, NULL, NULL));
+  }
+  prima_ctl_msg_clear (&m);
+
+  /* a recovery round goes around the lost ranks */
+  {
+    const char *const addresses[] = { "10.0.0.1:9000", "10.0.0.2:9001", "10.0.0.3:9002", "10.0.0.4:9003", NULL };
+    prima_ctl_msg_init (&m, PRIMA_CTL_ROUTE);
+    m.rank = 0;
+    m.n_ranks = 1;
+    m.ranks = g_new (gint32, 1);
+    m.ranks[0] = 2;
+    m.addresses = g_strdupv ((gchar **) addresses);
+    m.n_addresses = 4;
+    round_trip (&m, &o);
+    g_assert_cmpint (o.type, ==, PRIMA_CTL_ROUTE);
+    g_assert_cmpuint (o.n_ranks, ==, 1);
+    g_assert_cmpint (o.ranks[0], ==, 2);
+    g_assert_cmpstrv (o.addresses, addresses);
+    prima_ctl_msg_clear (&o);
+    prima_ctl_msg_clear (&m);
+  }
+
+  /* the data rank at fault */
+  prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
+  m.text = g_strdup ("rank 2 at 10.0.0.3:9002 disconnected");
+  m.lost = 2;
+  round_trip (&m, &o);
+  g_assert_cmpint (o.lost, ==, 2);
+  g_assert_cmpint (o.rank, ==, -1);
   prima_ctl_msg_clear (&o);
   prima_ctl_msg_clear (&m);
 

@@ -29,6 +29,7 @@ static const char *const type_names[PRIMA_CTL_N_TYPES] = {
   [PRIMA_CTL_STOP] = "stop",
   [PRIMA_CTL_ERROR_MSG] = "error",
   [PRIMA_CTL_JOIN] = "join",
+  [PRIMA_CTL_ROUTE] = "route",
 };
 
 const char *
@@ -46,6 +47,7 @@ prima_ctl_msg_init (prima_ctl_msg *m, prima_ctl_type type)
   m->rank = -1;
   m->seq = -1;
   m->p1 = -1;
+  m->lost = -1;
 }
 
 void
@@ -53,6 +55,7 @@ prima_ctl_msg_clear (prima_ctl_msg *m)
 {
   g_free (m->text);
   g_free (m->ranks);
+  g_strfreev (m->addresses);
   if (m->profile)
     json_node_unref (m->profile);
   prima_plan_free (m->plan);
@@ -342,16 +345,28 @@ prima_ctl_msg_validate (const prima_ctl_msg *m, GError **error)
         return field_error (error, m, "message", "is missing");
       if (strlen (m->text) > MAX_TEXT_FIELD)
         return field_error (error, m, "message", "is too long");
+      if (m->lost < -1 || m->lost >= PRIMA_CTL_MAX_RANKS)
+        return field_error (error, m, "lost", "out of range");
       return TRUE;
     case PRIMA_CTL_JOIN:
+    case PRIMA_CTL_ROUTE:{
+      const char *ranks = m->type == PRIMA_CTL_JOIN ? "ranks" : "absent";
       if (m->rank < 0)
         return field_error (error, m, "rank", "must be >= 0");
       if (m->n_ranks > PRIMA_CTL_MAX_RANKS)
-        return field_error (error, m, "ranks", "has too many entries");
+        return field_error (error, m, ranks, "has too many entries");
       for (guint i = 0; i < m->n_ranks; i++)
         if (m->ranks[i] < 0 || m->ranks[i] >= PRIMA_CTL_MAX_RANKS)
-          return field_error (error, m, "ranks", "holds a rank out of range");
+          return field_error (error, m, ranks, "holds a rank out of range");
+      if (m->n_addresses > PRIMA_CTL_MAX_RANKS || (m->n_addresses > 0 && m->addresses == NULL)
+          || (m->type == PRIMA_CTL_JOIN && m->n_addresses != 0 && m->n_addresses != m->n_ranks))
+        return field_error (error, m, "addresses", m->type == PRIMA_CTL_JOIN ? "must have one entry per rank"
+            : "has too many entries");
+      for (guint i = 0; i < m->n_addresses; i++)
+        if (m->addresses[i] == NULL || strlen (m->addresses[i]) > MAX_ADDRESS)
+          return field_error (error, m, "addresses", "holds an address that is missing or too long");
       return TRUE;
+    }
     default:
       g_set_error (error, PRIMA_CTL_ERROR, PRIMA_CTL_ERROR_TYPE, "control: unknown message type %d", m->type);
       return FALSE;
@@ -467,14 +482,24 @@ prima_ctl_to_json (const prima_ctl_msg *m, gsize *length, GError **error)
       add_str (b, "message", m->text);
       if (m->rank >= 0)
         add_int (b, "rank", m->rank);
+      if (m->lost >= 0)
+        add_int (b, "lost", m->lost);
       break;
     case PRIMA_CTL_JOIN:
+    case PRIMA_CTL_ROUTE:
       add_int (b, "rank", m->rank);
-      json_builder_set_member_name (b, "ranks");
+      json_builder_set_member_name (b, m->type == PRIMA_CTL_JOIN ? "ranks" : "absent");
       json_builder_begin_array (b);
       for (guint i = 0; i < m->n_ranks; i++)
         json_builder_add_int_value (b, m->ranks[i]);
       json_builder_end_array (b);
+      if (m->n_addresses > 0 || m->type == PRIMA_CTL_ROUTE) {
+        json_builder_set_member_name (b, "addresses");
+        json_builder_begin_array (b);
+        for (guint i = 0; i < m->n_addresses; i++)
+          json_builder_add_string_value (b, m->addresses[i]);
+        json_builder_end_array (b);
+      }
       break;
     default:
       break;
@@ -670,6 +695,57 @@ parse_plan (JsonObject *o, prima_ctl_msg *m, GError **error)
   return prima_plan_validate (plan, error);
 }
 
+/* join's "ranks", route's "absent": an array of ranks (integers 0..255). */
+static gboolean
+get_rank_list (JsonObject *o, prima_ctl_msg *m, const char *name, GError **error)
+{
+  JsonNode *rn = json_object_get_member (o, name);
+  JsonArray *ra;
+
+  if (rn == NULL || !JSON_NODE_HOLDS_ARRAY (rn))
+    return field_error (error, m, name, rn ? "must be an array" : "is missing");
+  ra = json_node_get_array (rn);
+  if (json_array_get_length (ra) > PRIMA_CTL_MAX_RANKS)
+    return field_error (error, m, name, "has too many entries");
+  m->n_ranks = json_array_get_length (ra);
+  m->ranks = g_new0 (gint32, MAX (m->n_ranks, 1));
+  for (guint i = 0; i < m->n_ranks; i++) {
+    JsonNode *e = json_array_get_element (ra, i);
+    if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
+        || json_node_get_int (e) < 0 || json_node_get_int (e) >= PRIMA_CTL_MAX_RANKS)
+      return field_error (error, m, name, "must hold ranks (integers 0..255)");
+    m->ranks[i] = (gint32) json_node_get_int (e);
+  }
+  return TRUE;
+}
+
+/* join's and route's "addresses": an array of strings ("host:port", "" for
+ * unknown); optional in a join. */
+static gboolean
+get_address_list (JsonObject *o, prima_ctl_msg *m, gboolean required, GError **error)
+{
+  JsonNode *an = json_object_get_member (o, "addresses");
+  JsonArray *aa;
+
+  if (an == NULL)
+    return required ? field_error (error, m, "addresses", "is missing") : TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (an))
+    return field_error (error, m, "addresses", "must be an array");
+  aa = json_node_get_array (an);
+  if (json_array_get_length (aa) > PRIMA_CTL_MAX_RANKS)
+    return field_error (error, m, "addresses", "has too many entries");
+  m->n_addresses = json_array_get_length (aa);
+  m->addresses = g_new0 (char *, m->n_addresses + 1);
+  for (guint i = 0; i < m->n_addresses; i++) {
+    JsonNode *e = json_array_get_element (aa, i);
+    if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
+        || strlen (json_node_get_string (e)) > MAX_ADDRESS)
+      return field_error (error, m, "addresses", "must hold strings of at most 255 bytes");
+    m->addresses[i] = g_strdup (json_node_get_string (e));
+  }
+  return TRUE;
+}
+
 gboolean
 prima_ctl_parse (const char *text, gsize length, prima_ctl_msg *m, GError **error)
 {
@@ -799,37 +875,18 @@ prima_ctl_parse (const char *text, gsize length, prima_ctl_msg *m, GError **erro
       break;
     case PRIMA_CTL_ERROR_MSG:
       if (!get_str (o, m, "message", TRUE, MAX_TEXT_FIELD, &s, error)
-          || !get_i32 (o, m, "rank", FALSE, 0, -1, &m->rank, error))
+          || !get_i32 (o, m, "rank", FALSE, 0, -1, &m->rank, error)
+          || !get_i32 (o, m, "lost", FALSE, 0, -1, &m->lost, error))
         goto out;
       m->text = g_strdup (s);
       break;
-    case PRIMA_CTL_JOIN: {
-      JsonNode *rn = json_object_get_member (o, "ranks");
-      JsonArray *ra;
-      if (!get_i32 (o, m, "rank", TRUE, 0, 0, &m->rank, error))
+    case PRIMA_CTL_JOIN:
+    case PRIMA_CTL_ROUTE:
+      if (!get_i32 (o, m, "rank", TRUE, 0, 0, &m->rank, error)
+          || !get_rank_list (o, m, m->type == PRIMA_CTL_JOIN ? "ranks" : "absent", error)
+          || !get_address_list (o, m, m->type == PRIMA_CTL_ROUTE, error))
         goto out;
-      if (rn == NULL || !JSON_NODE_HOLDS_ARRAY (rn)) {
-        field_error (error, m, "ranks", rn ? "must be an array" : "is missing");
-        goto out;
-      }
-      ra = json_node_get_array (rn);
-      if (json_array_get_length (ra) > PRIMA_CTL_MAX_RANKS) {
-        field_error (error, m, "ranks", "has too many entries");
-        goto out;
-      }
-      m->n_ranks = json_array_get_length (ra);
-      m->ranks = g_new0 (gint32, MAX (m->n_ranks, 1));
-      for (guint i = 0; i < m->n_ranks; i++) {
-        JsonNode *e = json_array_get_element (ra, i);
-        if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
-            || json_node_get_int (e) < 0 || json_node_get_int (e) >= PRIMA_CTL_MAX_RANKS) {
-          field_error (error, m, "ranks", "must hold ranks (integers 0..255)");
-          goto out;
-        }
-        m->ranks[i] = (gint32) json_node_get_int (e);
-      }
       break;
-    }
     default:
       g_assert_not_reached ();
   }

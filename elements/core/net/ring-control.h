@@ -44,8 +44,13 @@ typedef enum {
   PRIMA_CTL_KV_SHIFT,           /* seq, p0, p1, delta: positions [p0, p1) move by delta */
   PRIMA_CTL_HEARTBEAT,          /* rank, n (a counter) */
   PRIMA_CTL_STOP,               /* text: reason (optional) */
-  PRIMA_CTL_ERROR_MSG,          /* text: message; rank (optional): the device that failed */
-  PRIMA_CTL_JOIN,               /* rank, ranks: the ranks the sender knows to have joined (ring setup) */
+  PRIMA_CTL_ERROR_MSG,          /* text: message; rank (optional): the device that failed; lost (optional):
+                                 * the data rank at fault (a peer that dropped or stalled, or rank itself) */
+  PRIMA_CTL_JOIN,               /* rank, ranks: the ranks the sender knows to have joined (ring setup);
+                                 * addresses (optional, one per entry of ranks): where that rank connects
+                                 * its next hop ("host:port", "" unknown) */
+  PRIMA_CTL_ROUTE,              /* rank, absent: setup ranks the round goes around (lost devices);
+                                 * addresses: every setup rank's server ("host:port"), indexed by rank */
   PRIMA_CTL_N_TYPES
 } prima_ctl_type;
 
@@ -79,8 +84,11 @@ typedef struct {
   gint32 proto;                 /* hello, challenge */
   gint32 rank;                  /* hello, challenge, welcome, profile, heartbeat, join; error (-1: unsaid) */
   guint32 world;                /* hello, challenge: devices in the sender's ring (0: unsaid) */
-  guint n_ranks;                /* join */
-  gint32 *ranks;                /* join (owned) */
+  guint n_ranks;                /* join, route (absent) */
+  gint32 *ranks;                /* join, route (absent) (owned) */
+  guint n_addresses;            /* join (0 or n_ranks), route */
+  char **addresses;             /* join, route (owned, NULL-terminated; "" for unknown) */
+  gint32 lost;                  /* error: the data rank at fault (-1: unsaid) */
   char nonce[PRIMA_AUTH_NONCE_HEX + 1];   /* hello, challenge */
   char proof[PRIMA_AUTH_PROOF_HEX + 1];   /* challenge, response */
   gint32 seq;                   /* kv-*: sequence id; -1 means all (kv-clear only) */
@@ -94,7 +102,7 @@ typedef struct {
 const char *prima_ctl_type_name (prima_ctl_type type);
 
 /* Zeroes m and sets its type (proto = PRIMA_CTL_PROTO, rank = -1, seq = -1,
- * p1 = -1). */
+ * p1 = -1, lost = -1). */
 void prima_ctl_msg_init (prima_ctl_msg *m, prima_ctl_type type);
 /* Frees what m owns (text, profile, plan) and zeroes it. */
 void prima_ctl_msg_clear (prima_ctl_msg *m);

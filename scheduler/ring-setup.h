@@ -64,6 +64,16 @@ typedef struct {
   int timeout_s;                /* head: give up when the devices it waits for (to join, or for their
                                  * messages) have not answered within this; 0: wait forever */
   const PrimaRingSetupNames *names;     /* this device's settings in messages (NULL: prima's flags) */
+  /* head, recovery (issue 13): a new round over the devices that are left
+   * after a loss. The round goes around the absent ranks (a `route` message
+   * first re-points the device before each of them to the next present one),
+   * waits only for the others and plans over them: Halda over profiles_json
+   * without the absent ranks, or with lw the weights of the present ranks. */
+  const gboolean *absent;       /* absent[r]: setup rank r was lost (NULL: none; world entries) */
+  char *const *addresses;       /* every setup rank's server, "host:port" (the last round's
+                                 * PrimaRingSetup.addresses); required with absent */
+  const char *profiles_json;    /* auto: the last round's profiles (PrimaRingSetup.profiles_json), used
+                                 * instead of profiling again; NULL: profile (first round) */
 } PrimaRingSetupArgs;
 
 typedef struct {
@@ -79,6 +89,12 @@ typedef struct {
   int n_layer;
   char **cases;                 /* the memory case per rank of the data ring ("M1" .. "M4"; "" with -lw) */
   char *plan_json;              /* the plan the ring sink sends round the data ring */
+  int setup_world;              /* devices of the setup round (args->world) */
+  int *setup_rank;              /* the setup rank of each rank of the data ring (world entries) */
+  char **addresses;             /* every setup rank's server, "host:port" (setup_world entries,
+                                 * NULL-terminated; "" unknown): for a recovery round */
+  char *profiles_json;          /* auto: the round's profiles, a JSON array in setup rank order
+                                 * (the head's first); NULL with lw */
   /* on failure */
   char *error;                  /* the reason (also said on stderr) */
 } PrimaRingSetup;

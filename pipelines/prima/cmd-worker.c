@@ -51,6 +51,48 @@ tell_the_ring (GstElement *pipeline, GstMessage *msg, int rank, const char *mess
   }
 }
 
+/* For the tests of a lost device (tests/ring/test-ring-recovery.sh):
+ * PRIMA_WORKER_TEST_SIGNAL=KILL@P or STOP@P makes this worker send itself
+ * SIGKILL or SIGSTOP when it is handed the hidden states of position P,
+ * so a test can lose a device at an exact token of a fast generation. */
+static GstPadProbeReturn
+test_signal_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  const gchar *spec = user_data;
+  int sig = g_str_has_prefix (spec, "KILL@") ? SIGKILL : g_str_has_prefix (spec, "STOP@") ? SIGSTOP : 0;
+  gint64 pos = g_ascii_strtoll (spec + 5, NULL, 10);
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstMapInfo map;
+  PrimaHeader h;
+
+  if (sig == 0 || !gst_buffer_map (buf, &map, GST_MAP_READ))
+    return GST_PAD_PROBE_OK;
+  if (prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_HIDDEN, &h) && h.pos0 <= pos
+      && pos < (gint64) h.pos0 + h.n_tokens) {
+    fprintf (stderr, "prima worker: %s (PRIMA_WORKER_TEST_SIGNAL)\n", spec);
+    raise (sig);
+  }
+  gst_buffer_unmap (buf, &map);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+add_test_signal (GstElement *pipeline)
+{
+  const gchar *spec = g_getenv ("PRIMA_WORKER_TEST_SIGNAL");
+  GstElement *layers;
+  GstPad *pad;
+
+  if (spec == NULL || *spec == '\0')
+    return;
+  layers = gst_bin_get_by_name (GST_BIN (pipeline), "layers");
+  pad = layers ? gst_element_get_static_pad (layers, "sink") : NULL;
+  if (pad)
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, test_signal_probe, (gpointer) spec, NULL);
+  gst_clear_object (&pad);
+  gst_clear_object (&layers);
+}
+
 /* Runs the bus until end-of-stream (0), an error (1) or a signal (130). */
 static int
 run_worker (GstElement *pipeline, int rank)
@@ -220,6 +262,7 @@ prima_cmd_worker (int argc, char **argv)
       "threads", MAX (n_threads, 0), NULL);
   prima_memory_options_apply (&mem, pipeline);
   prima_pipeline_show_loading (pipeline, verbose);
+  add_test_signal (pipeline);
   if (cluster_key) {
     prima_pipeline_set (pipeline, "ring-in", "cluster-key", cluster_key, NULL);
     prima_pipeline_set (pipeline, "ring-out", "cluster-key", cluster_key, NULL);

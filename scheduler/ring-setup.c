@@ -45,6 +45,7 @@ typedef struct {
   char *prefix;                 /* what starts every line we print */
   PrimaRingSetupNames names;    /* this device's settings in messages (no NULL field) */
   char *error;                  /* the first failure */
+  gboolean local;               /* it is this device's own */
   char **cases;                 /* head, auto: the memory case per rank of the setup ring */
 } Setup;
 
@@ -196,6 +197,28 @@ stop_echo (Setup *s)
   s->echo_thread = NULL;
 }
 
+char *
+prima_ring_next_address (const char *next_host, int port, int next_rank)
+{
+  const char *host = next_host && *next_host ? next_host : "127.0.0.1";
+  const char *colon = strrchr (host, ':');
+
+  /* "host:port" or "[v6]:port"; a bare IPv6 address has several colons */
+  if (colon && colon[1] && (host[0] == '[' ? colon > strchr (host, ']') : strchr (host, ':') == colon))
+    return g_strdup (host);
+  if (colon)
+    return host[0] == '[' ? g_strdup_printf ("%s:%d", host, port + next_rank)
+        : g_strdup_printf ("[%s]:%d", host, port + next_rank);
+  return g_strdup_printf ("%s:%d", host, port + next_rank);
+}
+
+/* The next device's server, "host:port". */
+static char *
+next_address (const Setup *s)
+{
+  return prima_ring_next_address (s->a->next_host, s->a->port, (s->a->rank + 1) % s->a->world);
+}
+
 static gboolean
 open_links (Setup *s)
 {
@@ -203,11 +226,13 @@ open_links (Setup *s)
   prima_link_config cfg = { 0 };
   GError *err = NULL;
   int next = (a->rank + 1) % a->world;
+  char *to = next_address (s);
   /* The setup round uses its own WebSocket path on the data ports, so a device
    * that already starts its data ring cannot reach a setup server that has
    * not closed yet (it gets "not found" and retries). */
-  char *url = g_strdup_printf ("ws://%s:%d" SETUP_PATH, a->next_host ? a->next_host : "127.0.0.1",
-      a->port + next);
+  char *url = g_strdup_printf ("ws://%s" SETUP_PATH, to);
+
+  g_free (to);
 
   cfg.role = PRIMA_LINK_SERVER;
   cfg.rank = a->rank;
@@ -233,6 +258,7 @@ open_links (Setup *s)
   }
   g_free (url);
   if (s->down == NULL) {
+    s->local = TRUE;
     fail (s, "%s", err->message);
     g_error_free (err);
     return FALSE;
@@ -609,6 +635,7 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   gint64 t0 = g_get_monotonic_time ();
 
   if (model == NULL) {
+    s->local = TRUE;
     fail (s, "%s", err->message);
     g_error_free (err);
     return FALSE;
@@ -632,6 +659,7 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   opt.disk_bytes = (size_t) 64 << 20;
   opt.disk_seconds = 0.3;
   if (!prima_profile_measure (&opt, p, &err)) {
+    s->local = TRUE;
     fail (s, "profiling failed: %s", err->message);
     g_error_free (err);
     return FALSE;
@@ -640,7 +668,7 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
     return FALSE;
   node = prima_profile_to_json (p, a->rank == 0);
   name = g_strdup_printf ("rank %d (%s)", a->rank, p->name);
-  next = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + (a->rank + 1) % a->world);
+  next = next_address (s);
   json_object_set_string_member (json_node_get_object (node), "name", name);
   json_object_set_string_member (json_node_get_object (node), "_next", next);
   if (a->rank == 0)
@@ -715,8 +743,12 @@ setup_from_plan (Setup *s, const prima_plan *plan, PrimaRingSetup *out)
   for (int i = 1; i <= M && next < 0; i++)
     if (plan->ranks[(me + i) % M].n_windows > 0)
       next = (me + i) % M;
-  if (next == (me + 1) % M || next == me)
-    out->next_url = g_strdup_printf ("ws://%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + next);
+  if (next == (me + 1) % M || next == me) {
+    /* a ring of one connects to its own server */
+    char *to = next == me ? g_strdup_printf ("127.0.0.1:%d", a->port + me) : next_address (s);
+    out->next_url = g_strdup_printf ("ws://%s", to);
+    g_free (to);
+  }
   else if (plan->ranks[next].address)
     out->next_url = g_strdup_printf ("ws://%s", plan->ranks[next].address);
   else {
@@ -762,7 +794,7 @@ address_of (Setup *s, int r)
     return strchr (a->devices[r], ':') ? g_strdup (a->devices[r]) : g_strdup_printf ("%s:%d", a->devices[r],
         a->port + r);
   if (r == 1 % a->world)
-    return g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + r);
+    return prima_ring_next_address (a->next_host, a->port, r);
   return NULL;
 }
 
@@ -777,7 +809,7 @@ devices_from_round (Setup *s, JsonNode **profiles, const prima_profile *own, hal
 
   prima_profile_to_halda (own, TRUE, &devs[0]);
   g_snprintf (devs[0].name, sizeof devs[0].name, "rank 0 (%s)", own->name);
-  next_of[0] = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + 1);
+  next_of[0] = next_address (s);
   for (int r = 1; r < M; r++) {
     JsonObject *o = json_node_get_object (profiles[r]);
     if (!halda_device_from_json (o, r, &devs[r], err))
@@ -1164,6 +1196,7 @@ set_identity (Setup *s)
   GError *err = NULL;
   s->identity = model_identity (s->a->model_path, &err);
   if (s->identity == NULL) {
+    s->local = TRUE;
     fail (s, "%s", err->message);
     g_error_free (err);
     return FALSE;
@@ -1369,6 +1402,7 @@ prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
   if (!ok) {
     prima_ring_setup_clear (out);
     out->error = s.error ? s.error : g_strdup ("the setup round failed");
+    out->local_failure = s.local;
   } else {
     g_free (s.error);
   }

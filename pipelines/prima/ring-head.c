@@ -364,7 +364,9 @@ spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_c
     char *threads = g_strdup_printf ("%d", n_threads);
     char *argv[] = { self_exe ? self_exe : (char *) "prima", (char *) "worker", (char *) "--world", world,
       (char *) "--rank", rank, (char *) "--master", (char *) "127.0.0.1", (char *) "--next", (char *) "127.0.0.1",
-      (char *) "--port", port, (char *) "-m", (char *) model, (char *) "-c", ctx, (char *) "-t", threads, NULL };
+      (char *) "--port", port, (char *) "-m", (char *) model, (char *) "-c", ctx, (char *) "-t", threads,
+      /* they belong to this head: they exit with it */
+      (char *) "--once", NULL };
     int fd = -1;
     ok = g_spawn_async_with_pipes (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &wa->w[r].pid, NULL,
         NULL, &fd, &err);

@@ -42,7 +42,7 @@ fi
 # 10: a port of the ring taken by another process (another ring's worker, with another key)
 BASE=$((BASE + 10))
 # (not under `timeout`: its own pid is the one named; the trap ends it)
-PRIMA_CLUSTER_KEY=another-ring-another-key "$P" worker --world 2 --rank 1 --port $BASE -m "$M" -t 1 \
+PRIMA_CLUSTER_KEY=another-ring-another-key "$P" worker --once --world 2 --rank 1 --port $BASE -m "$M" -t 1 \
     2>"$T/occupant.err" &
 occupant=$!
 for i in $(seq 300); do
@@ -57,7 +57,7 @@ if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by p
 else
   bad "local ring, taken port: head exit $rc"; tail -20 "$T/head.err"
 fi
-PRIMA_CLUSTER_KEY=k timeout 60 "$P" worker --world 2 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w.err"
+PRIMA_CLUSTER_KEY=k timeout 60 "$P" worker --once --world 2 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w.err"
 rc=$?
 if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima (pid $occupant)" "$T/w.err"; then
   ok "worker, taken port: $(tail -1 "$T/w.err")"

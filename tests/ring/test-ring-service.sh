@@ -7,7 +7,8 @@
 # fresh `--once` workers; each worker says it waits for the next head after each, and its second head
 # does not map the model again (--verbose); a third head, started while a -cnv head (reading a FIFO
 # kept open) holds the ring, reaches rank 1 with `--next 127.0.0.1:PORT` and is refused after its
-# 5 s grace with the exact line naming the head served; the -cnv head then finishes its turn with the
+# 5 s grace with the exact line naming the head served, and a head on the same port is refused naming
+# the head that holds it; the -cnv head then finishes its turn with the
 # same text as the same chat on a free ring, and the workers serve it and stay up.
 set -u
 P=${PRIMA_BIN:?}
@@ -93,6 +94,13 @@ timeout 90 "$P" run --world 3 --port $BASE "${CHAT[@]}" <"$T/chat.in" >"$T/chat.
 chat=$!
 pids+=($chat)
 exec 3>"$T/chat.in"
+# the head itself (timeout's child; it starts once the FIFO has a writer): it holds the port
+for _ in $(seq 50); do
+  chat_pid=$(cat /proc/$chat/task/$chat/children 2>/dev/null)
+  [ -n "$chat_pid" ] && break
+  sleep 0.1
+done
+chat_pid=${chat_pid% }
 # the data ring is up once both workers have their third head's upstream
 if waitfor 3 "prima worker 2: rank 1 at .* connected" "$T/w2.err" && waitfor 3 "rank 0 at .* connected" "$T/w1.err"; then
   start=$(date +%s.%N)
@@ -105,6 +113,15 @@ if waitfor 3 "prima worker 2: rank 1 at .* connected" "$T/w2.err" && waitfor 3 "
     ok "a third head is refused (exit $rc after ${took%???????} s): $(grep -E -m1 "$want" "$T/third.err")"
   else
     bad "a third head: exit $rc, not the refusal"; cat "$T/third.err"
+  fi
+  # a head on the same machine and port: the port check names the head that holds it
+  timeout 30 "$P" run --world 3 --port $BASE "${GEN[@]}" >/dev/null 2>"$T/same.err"
+  rc=$?
+  want="cannot listen on port $BASE \(--port $BASE \+ rank 0\): in use by prima run \(pid $chat_pid\), another head on this machine: one head at a time per ring"
+  if [ $rc != 0 ] && grep -Eq "^prima run: $want" "$T/same.err"; then
+    ok "a head on the same port is refused: $(head -n 1 "$T/same.err")"
+  else
+    bad "a head on the same port: exit $rc"; cat "$T/same.err"
   fi
 else
   bad "the -cnv head did not connect"; tail -5 "$T/chat.err"

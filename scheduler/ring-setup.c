@@ -1175,7 +1175,7 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
     opt.even_only = TRUE;
     hp = halda_solve (&hm, devs, n, &opt, &err);
   }
-  if (hp == NULL && a->absent) {
+  if (hp == NULL && a->absent && g_error_matches (err, HALDA_ERROR, HALDA_ERROR_INFEASIBLE)) {
     fail (s, "the %d device%s left cannot hold the model: %s", n, n == 1 ? "" : "s", err->message);
     g_clear_error (&err);
     goto out;

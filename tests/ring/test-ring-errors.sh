@@ -51,7 +51,7 @@ for i in $(seq 300); do
 done
 timeout 60 "$P" run -m "$M" --local-ring 2 -lw 2,3 --port $BASE -p Once -n 4 -t 1 >/dev/null 2>"$T/head.err"
 rc=$?
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima (pid $occupant)" "$T/head.err" \
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima worker (pid $occupant)" "$T/head.err" \
     && ! grep -q "cluster key" "$T/head.err"; then
   ok "local ring, taken port: $(head -1 "$T/head.err")"
 else
@@ -59,7 +59,7 @@ else
 fi
 PRIMA_CLUSTER_KEY=k timeout 60 "$P" worker --once --world 2 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w.err"
 rc=$?
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima (pid $occupant)" "$T/w.err"; then
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima worker (pid $occupant)" "$T/w.err"; then
   ok "worker, taken port: $(tail -1 "$T/w.err")"
 else
   bad "worker, taken port: exit $rc"; tail -20 "$T/w.err"
@@ -67,7 +67,7 @@ fi
 PRIMA_CLUSTER_KEY=k timeout 60 "$P" run --world 2 --port $((BASE + 1)) -m "$M" -lw 2,3 -p Once -n 4 -t 1 >/dev/null \
     2>"$T/head.err"
 rc=$?
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima (pid $occupant)" "$T/head.err"; then
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima worker (pid $occupant)" "$T/head.err"; then
   ok "head, taken port: $(tail -1 "$T/head.err")"
 else
   bad "head, taken port: exit $rc"; tail -20 "$T/head.err"

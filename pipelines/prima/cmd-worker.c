@@ -215,7 +215,7 @@ typedef struct {
  * model) is this device's failure; one the head or the others end is the
  * ring's. */
 static HeadEnd
-serve_head (Worker *w, int head, char **why)
+serve_head (Worker *w, int head, char **why, gboolean *in_setup)
 {
   GstElement *pipeline = prima_pipeline_load ("worker", "worker.pipeline");
   PrimaRingSetup setup = { 0 };
@@ -224,6 +224,7 @@ serve_head (Worker *w, int head, char **why)
   HeadEnd end;
 
   *why = NULL;
+  *in_setup = TRUE;
   if (pipeline == NULL) {
     *why = g_strdup ("cannot load the worker's pipeline");
     return HEAD_OWN_FAILURE;
@@ -236,6 +237,7 @@ serve_head (Worker *w, int head, char **why)
     *why = g_strdup (setup.error);
     goto out;
   }
+  *in_setup = FALSE;
   if (setup.rank < 0) {
     fprintf (stderr, "prima worker %d: the plan gives this device no layer; it leaves the ring\n", w->rank);
     end = HEAD_STOPPED;
@@ -391,7 +393,8 @@ prima_cmd_worker (int argc, char **argv)
   }
   for (int head = 1;; head++) {
     char *why = NULL;
-    HeadEnd end = serve_head (&w, head, &why);
+    gboolean in_setup;
+    HeadEnd end = serve_head (&w, head, &why, &in_setup);
     if (end == HEAD_INTERRUPTED) {
       status = 130;
     } else if (end == HEAD_OWN_FAILURE) {
@@ -414,9 +417,10 @@ prima_cmd_worker (int argc, char **argv)
             w.rank, reason);
       }
       g_free (why);
-      /* a head that fails at once (a wrong key, another --world) must not
-       * make this a busy loop */
-      if (end != HEAD_STOPPED)
+      /* a head whose setup round fails at once (a wrong key, another
+       * --world) must not make this a busy loop; after a data ring the
+       * next round may be the head's recovery round: no delay */
+      if (end != HEAD_STOPPED && in_setup)
         g_usleep (G_USEC_PER_SEC / 2);
       continue;
     }

@@ -9,7 +9,9 @@
 # kept open) holds the ring, reaches rank 1 with `--next 127.0.0.1:PORT` and is refused after its
 # 5 s grace with the exact line naming the head served, and a head on the same port is refused naming
 # the head that holds it; the -cnv head then finishes its turn with the
-# same text as the same chat on a free ring, and the workers serve it and stay up.
+# same text as the same chat on a free ring; a head killed mid-chat is noticed by the workers and a
+# new head gets the text of fresh workers; a worker restarted with the same rank rejoins the next head;
+# the workers stay up throughout.
 set -u
 P=${PRIMA_BIN:?}
 D=${PRIMA_TEST_DATA:?}
@@ -140,12 +142,49 @@ if [ $? = 0 ] && cmp -s "$T/chat.out" "$T/chat2.out"; then
 else
   bad "the -cnv head's text differs from the same chat's"; diff "$T/chat.out" "$T/chat2.out" | head
 fi
+# 4. a head killed mid-chat and started again: the workers notice and serve the new one
+mkfifo "$T/kill.in"
+timeout 90 "$P" run --world 3 --port $BASE "${CHAT[@]}" <"$T/kill.in" >/dev/null 2>"$T/kill.err" &
+killed=$!
+pids+=($killed)
+exec 4>"$T/kill.in"
+for _ in $(seq 50); do
+  kpid=$(cat /proc/$killed/task/$killed/children 2>/dev/null)
+  [ -n "$kpid" ] && break
+  sleep 0.1
+done
+if waitfor 5 "prima worker 2: rank 1 at .* connected" "$T/w2.err" && kill -KILL ${kpid% }; then
+  exec 4>&-
+  if timeout 60 "$P" run --world 3 --port $BASE "${GEN[@]}" >"$T/again.txt" 2>"$T/again.err" \
+      && cmp -s "$T/ref.txt" "$T/again.txt" \
+      && grep -q "prima worker 1: the head left (the ring failed: .*disconnected); waiting for the next head" "$T/w1.err"; then
+    ok "a head killed mid-chat: the workers say so, and a new head gets the text of fresh workers"
+  else
+    bad "a new head after a killed one"; tail -5 "$T/again.err"; grep "head left" "$T/w1.err"
+  fi
+else
+  exec 4>&-
+  bad "the head to kill did not connect"; tail -5 "$T/kill.err"
+fi
+
+# 5. a worker restarted with the same rank rejoins: the next head gets the same text
+kill $w2
+wait $w2 2>/dev/null
+worker $BASE 2 "$T/w2b.err"; w2=$wpid
+if timeout 60 "$P" run --world 3 --port $BASE "${GEN[@]}" >"$T/rejoin.txt" 2>"$T/rejoin.err" \
+    && cmp -s "$T/ref.txt" "$T/rejoin.txt"; then
+  ok "worker 2 restarted: the next head gets the text of fresh workers"
+else
+  bad "a head after worker 2 was restarted"; tail -5 "$T/rejoin.err"
+fi
+cat "$T/w2b.err" >>"$T/w2.err"
+
 for r in 1 2; do
   w=$([ $r = 1 ] && echo $w1 || echo $w2)
-  if kill -0 "$w" 2>/dev/null && [ "$(grep -c "waiting for the next head" "$T/w$r.err")" -ge 4 ]; then
-    ok "worker $r served 4 heads and is still up"
+  if kill -0 "$w" 2>/dev/null && [ "$(grep -c "waiting for the next head" "$T/w$r.err")" -ge 6 ]; then
+    ok "worker $r served 6 heads and is still up"
   else
-    bad "worker $r: not up after 4 heads"; tail -5 "$T/w$r.err"
+    bad "worker $r: not up after 6 heads"; tail -5 "$T/w$r.err"
   fi
 done
 exit $fail

@@ -57,6 +57,8 @@ typedef struct {
   char **route_addresses;       /* worker: every setup rank's server, from the route */
   gboolean route_sent;          /* head: the route went out first on the new ring */
   gint64 head_refused_since;    /* head: the first of the current run of 409 answers (0: none) */
+  gboolean waiting;             /* in wait_links: a hop that drops may come back */
+  gboolean down_dropped;        /* the next device dropped while we waited: connect again */
   gint64 last_head_refusal;
   guint head_refused_seen;
   JsonNode *own_profile;        /* head, auto: its profile, for out->profiles_json */
@@ -564,6 +566,21 @@ pump (Setup *s, prima_link *link, GQueue *deferred)
         return FALSE;
       continue;
     }
+    if (ev->type == PRIMA_LINK_EVENT_LOST && s->waiting && (ev->reason == PRIMA_LINK_LOST_DISCONNECTED
+            || ev->reason == PRIMA_LINK_LOST_CLOSED || ev->reason == PRIMA_LINK_LOST_TIMEOUT
+            || ev->reason == PRIMA_LINK_LOST_REPLACED)) {
+      /* Before the round has begun a neighbour may restart (a persistent
+       * worker restarted, a head that left): wait for it to come back, as
+       * for a device not started yet; what it said before is void. */
+      if (link == s->down)
+        s->down_dropped = TRUE;
+      else if (ev->reason != PRIMA_LINK_LOST_REPLACED)
+        g_queue_clear_full (deferred, (GDestroyNotify) prima_link_event_free);
+      prima_link_event_free (ev);
+      if (link == s->down)
+        return TRUE;
+      continue;
+    }
     if (ev->type == PRIMA_LINK_EVENT_LOST) {
       fail (s, "the ring failed: %s", ev->message ? ev->message : "a hop was lost");
       prima_link_event_free (ev);
@@ -654,8 +671,30 @@ wait_links (Setup *s)
       return FALSE;
     }
     g_clear_error (&err);
-    if (!pump (s, s->up, &s->deferred_up) || !pump (s, s->down, &s->deferred_down))
+    s->waiting = TRUE;
+    if (!pump (s, s->up, &s->deferred_up) || !pump (s, s->down, &s->deferred_down)) {
+      s->waiting = FALSE;
       return FALSE;
+    }
+    s->waiting = FALSE;
+    if (s->down_dropped) {
+      /* a client gives up after a loss: a new one connects to the device
+       * that comes back */
+      GError *derr = NULL;
+      s->down_dropped = FALSE;
+      g_queue_clear_full (&s->deferred_down, (GDestroyNotify) prima_link_event_free);
+      prima_link_free (s->down);
+      s->down = open_down (s, &derr);
+      if (s->down == NULL) {
+        s->local = TRUE;
+        fail (s, "%s", derr->message);
+        g_error_free (derr);
+        return FALSE;
+      }
+      was_down = FALSE;
+      s->route_sent = FALSE;    /* the route goes first on the new hop too */
+      continue;
+    }
     up = prima_link_is_ready (s->up);
     down = prima_link_is_ready (s->down);
     if (a->rank == 0) {

@@ -135,6 +135,11 @@ from_ring_element (GstElement *pipeline, GstMessage *msg)
   return ring;
 }
 
+/* After the setup round the head connects within a moment; a data server
+ * that has no device before it answers a new head's setup client "not
+ * serving a head yet" (503), which that head waits out. */
+#define RING_FORM_TIMEOUT_S 5
+
 /* Runs the bus until end-of-stream, an error or a signal; *why: the error. */
 static HeadEnd
 run_worker (GstElement *pipeline, int rank, char **why)
@@ -142,12 +147,26 @@ run_worker (GstElement *pipeline, int rank, char **why)
   GstBus *bus = gst_element_get_bus (pipeline);
   int status = -1;
 
+  gint64 start = g_get_monotonic_time ();
+  gboolean in_connected = FALSE, out_connected = FALSE;
+
   *why = NULL;
   while (status < 0) {
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
         GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT | GST_MESSAGE_INFO);
     if (stop_requested) {
       status = HEAD_INTERRUPTED;
+      gst_clear_message (&msg);
+      break;
+    }
+    /* A head that failed after the setup round (or whose ring was re-formed
+     * without us) never connects: its ring is not coming, and holding the
+     * port would refuse the next head as "serving another head". */
+    if (!(in_connected && out_connected)
+        && g_get_monotonic_time () - start > RING_FORM_TIMEOUT_S * G_USEC_PER_SEC) {
+      status = HEAD_RING_FAILED;
+      *why = g_strdup_printf ("the data ring did not form within %d s: no connection %s", RING_FORM_TIMEOUT_S,
+          in_connected ? "to the next device" : "from the device before this one");
       gst_clear_message (&msg);
       break;
     }
@@ -184,6 +203,12 @@ run_worker (GstElement *pipeline, int rank, char **why)
         break;
       case GST_MESSAGE_ELEMENT:{
         const gchar *event = NULL, *text = NULL;
+        if (prima_message_parse_ring (msg, &event, NULL, NULL, &text) && event && strcmp (event, "connected") == 0) {
+          if (g_strcmp0 (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "ring-in") == 0)
+            in_connected = TRUE;
+          else if (g_strcmp0 (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "ring-out") == 0)
+            out_connected = TRUE;
+        }
         if (prima_message_parse_ring (msg, &event, NULL, NULL, &text) && event
             && (strcmp (event, "listening") == 0 || strcmp (event, "connected") == 0))
           fprintf (stderr, "prima worker %d: %s%s\n", rank, text, strcmp (event, "listening") == 0 ? " listening" : "");

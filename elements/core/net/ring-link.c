@@ -17,6 +17,7 @@ G_DEFINE_QUARK (prima-link-error-quark, prima_link_error)
 #define REPLAY_CACHE 1024
 #define MAX_RETRY_MS 1000
 #define CLOSE_GRACE_US (250 * 1000)
+#define LISTEN_RETRY_US (2 * G_USEC_PER_SEC)
 
 typedef enum {
   CONN_HANDSHAKE,
@@ -401,10 +402,9 @@ conn_lost (conn *c, prima_link_lost_reason reason, const char *message, gushort 
   link->active = NULL;
   g_source_set_ready_time (link->watchdog, -1);
   set_ready (link, FALSE);
-  if (reason == PRIMA_LINK_LOST_CLOSED || reason == PRIMA_LINK_LOST_REPLACED || reason == PRIMA_LINK_LOST_FAILED)
-    g_message ("%s: %s", link->name, message);
-  else
-    g_warning ("%s: %s", link->name, message);
+  /* a log line only: the owner says it (the LOST event), as an error or,
+   * in a ring that re-forms itself, as the one line of its recovery */
+  g_message ("%s: %s", link->name, message);
   ev = event_new (PRIMA_LINK_EVENT_LOST, c->peer_rank);
   ev->reason = reason;
   ev->message = g_strdup (message);
@@ -1235,13 +1235,22 @@ on_setup_request (SoupServer *server, SoupServerMessage *msg, const char *path, 
   prima_link *link = data;
   char *why;
 
+  guint status = SOUP_STATUS_CONFLICT;
+
   if (link->active && link->active->state == CONN_OPEN && link->active->peer_rank == 0)
     why = g_strdup_printf ("serving another head (%s)", link->active->addr);
-  else
+  else if (link->active && link->active->state == CONN_OPEN)
     why = g_strdup ("serving another head");
+  else {
+    /* No device before us: this data ring has not formed (its head may
+     * have died before it connected) and the device goes back to its setup
+     * round shortly; the client retries as for a device not up yet. */
+    why = g_strdup ("not serving a head yet");
+    status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+  }
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
   soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, why, strlen (why));
-  soup_server_message_set_status (msg, SOUP_STATUS_CONFLICT, why);
+  soup_server_message_set_status (msg, status, why);
   g_free (why);
 }
 
@@ -1277,7 +1286,17 @@ server_start (prima_link *link, GError **error)
     g_object_unref (sa);
     g_object_unref (ia);
   } else {
-    ok = soup_server_listen_all (link->server, link->port, opts, &lerr);
+    /* The port may still be held for a moment by this process's own server
+     * of the phase before (the setup round's, when a ring is re-formed after
+     * a loss): try again for a short while before saying it is taken. */
+    gint64 deadline = g_get_monotonic_time () + LISTEN_RETRY_US;
+    while (!(ok = soup_server_listen_all (link->server, link->port, opts, &lerr))
+        && link->port != 0 && g_error_matches (lerr, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE)
+        && g_get_monotonic_time () < deadline) {
+      g_clear_error (&lerr);
+      soup_server_disconnect (link->server);
+      g_usleep (50 * 1000);
+    }
   }
   if (!ok) {
     g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_LISTEN, "cannot listen on port %u: %s", link->port,

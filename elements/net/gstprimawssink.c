@@ -208,13 +208,16 @@ gst_prima_ws_sink_peer (GstPrimaWsSink * self, gint event_rank)
 }
 
 /* failed_rank >= 0: that device failed and message is its own reason; lost:
- * the data-ring rank at fault. */
+ * the data-ring rank at fault. A device that failed on its own (it said
+ * why, or closed saying it failed) is an error with either loss-action: its
+ * reason would fail the others too; notify is for lost devices. */
 static void
-gst_prima_ws_sink_fail (GstPrimaWsSink * self, gint failed_rank, gint lost, const gchar * message)
+gst_prima_ws_sink_fail (GstPrimaWsSink * self, gint failed_rank, gint lost, const gchar * message,
+    gboolean device_failed)
 {
   gchar *line;
 
-  if (!gst_prima_ws_sink_notifies (self)) {
+  if (!gst_prima_ws_sink_notifies (self) || failed_rank >= 0 || device_failed) {
     g_mutex_lock (&self->lock);
     self->failed = TRUE;
     g_cond_broadcast (&self->cond);
@@ -288,7 +291,8 @@ gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const pri
       gst_prima_ws_sink_post (self, "joined", m->rank, line);
       g_free (line);
     } else if (m->type == PRIMA_CTL_ERROR_MSG) {
-      gst_prima_ws_sink_fail (self, m->rank, m->lost >= 0 ? m->lost : m->rank, m->text ? m->text : "unknown error");
+      gst_prima_ws_sink_fail (self, m->rank, m->lost >= 0 ? m->lost : m->rank, m->text ? m->text : "unknown error",
+          FALSE);
     }
     return;
   }
@@ -302,7 +306,8 @@ gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const pri
   /* a device further on failed and said why: this one stops with its
    * reason (the close that follows is no news) */
   if (m->type == PRIMA_CTL_ERROR_MSG && m->rank >= 0)
-    gst_prima_ws_sink_fail (self, m->rank, m->lost >= 0 ? m->lost : m->rank, m->text ? m->text : "unknown error");
+    gst_prima_ws_sink_fail (self, m->rank, m->lost >= 0 ? m->lost : m->rank, m->text ? m->text : "unknown error",
+          FALSE);
 }
 
 /* On the link's I/O thread: must not block. */
@@ -353,7 +358,7 @@ gst_prima_ws_sink_on_event (prima_link * link, const prima_link_event * ev, gpoi
         gst_prima_ws_sink_upstream_control (self, rank, &m);
         prima_ctl_msg_clear (&m);
       }
-      gst_prima_ws_sink_fail (self, -1, lost, ev->message);
+      gst_prima_ws_sink_fail (self, -1, lost, ev->message, ev->reason == PRIMA_LINK_LOST_FAILED);
       return TRUE;
     }
   }
@@ -549,9 +554,9 @@ gst_prima_ws_sink_wait_ring (GstPrimaWsSink * self, gboolean all)
     if (!ready && !prima_link_wait_ready (self->link, 0, &err) && err
         && !g_error_matches (err, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_TIMEOUT)) {
       /* a client that gave up (refused, or its peer failed to prove the key) */
-      gst_prima_ws_sink_fail (self, -1, gst_prima_ws_sink_peer (self, -1), err->message);
+      gst_prima_ws_sink_fail (self, -1, gst_prima_ws_sink_peer (self, -1), err->message, TRUE);
       g_error_free (err);
-      return gst_prima_ws_sink_failed_flow (self);
+      return GST_FLOW_ERROR;
     }
     g_clear_error (&err);
     if (g_get_monotonic_time () >= next_report) {
@@ -670,7 +675,7 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
       g_error_free (err);
       return GST_FLOW_FLUSHING;
     }
-    gst_prima_ws_sink_fail (self, -1, gst_prima_ws_sink_peer (self, -1), err->message);
+    gst_prima_ws_sink_fail (self, -1, gst_prima_ws_sink_peer (self, -1), err->message, FALSE);
     g_error_free (err);
     return gst_prima_ws_sink_failed_flow (self);
   }
@@ -1026,6 +1031,7 @@ gst_prima_ws_sink_class_init (GstPrimaWsSinkClass * klass)
    */
   signals[SIGNAL_PEER_LOST] = g_signal_new ("peer-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
       NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
+  gst_type_mark_as_plugin_api (GST_TYPE_PRIMA_LOSS_ACTION, 0);
 
   element_class->send_event = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_send_event);
   sink_class->start = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_start);

@@ -327,7 +327,8 @@ gst_prima_ws_src_control_event (const prima_ctl_msg * m)
  * failed and message is its own reason (an `error` message with a rank);
  * lost: the data-ring rank at fault. */
 static void
-gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, gint failed_rank, gint lost, const gchar * message)
+gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, gint failed_rank, gint lost, const gchar * message,
+    gboolean device_failed)
 {
   GstPrimaLossAction action;
 
@@ -338,7 +339,9 @@ gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, gint failed_rank, gi
   GST_OBJECT_LOCK (self);
   action = self->loss_action;
   GST_OBJECT_UNLOCK (self);
-  if (action == PRIMA_LOSS_ACTION_NOTIFY) {
+  /* a device that failed on its own (it said why) is an error either way:
+   * notify is for lost devices */
+  if (action == PRIMA_LOSS_ACTION_NOTIFY && failed_rank < 0 && !device_failed) {
     gchar *line;
     /* the streaming thread is the only one that reports */
     if (self->lost_reported)
@@ -463,7 +466,7 @@ gst_prima_ws_src_create (GstPushSrc * src, GstBuffer ** outbuf)
             return GST_FLOW_EOS;
           case PRIMA_CTL_ERROR_MSG:
             gst_prima_ws_src_failure (self, rank, m->rank, m->lost >= 0 ? m->lost : m->rank,
-                m->text ? m->text : "unknown error");
+                m->text ? m->text : "unknown error", FALSE);
             goto failed;
           default:
             event = gst_prima_ws_src_control_event (m);
@@ -480,7 +483,8 @@ gst_prima_ws_src_create (GstPushSrc * src, GstBuffer ** outbuf)
         if (ev->reason == PRIMA_LINK_LOST_REPLACED)
           break;
         if (!g_atomic_int_get (&self->flushing))
-          gst_prima_ws_src_failure (self, rank, -1, gst_prima_ws_src_peer (self, ev->peer_rank), ev->message);
+          gst_prima_ws_src_failure (self, rank, -1, gst_prima_ws_src_peer (self, ev->peer_rank), ev->message,
+              ev->reason == PRIMA_LINK_LOST_FAILED);
         goto failed;
     }
     prima_link_event_free (ev);

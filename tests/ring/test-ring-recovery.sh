@@ -1,0 +1,129 @@
+#!/bin/bash
+# gst-prima: a ring that loses a device mid-generation and goes on (issue 13, "Done when" 1).
+# Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
+#
+# A head and 3 persistent `prima worker`s on loopback (world 4, -lw 1,1,1,2, the 5-layer test model),
+# a temperature-0 generation of 64 tokens. The reference is the same run without a loss. Then, for
+# each worker rank in turn and for SIGKILL (a dead device) and SIGSTOP (a stalled one, found by the
+# heartbeats): fresh workers, the victim started with PRIMA_WORKER_TEST_SIGNAL=SIG@P, so it raises
+# the signal on itself when its layers are handed position P (a random position after the prompt's
+# first generated token; the seed is printed). Checks: the head's text equals the reference, its
+# standard error has the one "lost after token" line, it exits 0. Last, a chat (-cnv): the loss in
+# the first answer, the second turn on the new ring, the text equal to the chat without a loss.
+# Every process is bounded by `timeout`; leftovers are killed (SIGKILL, which a stopped one takes).
+set -u
+P=${PRIMA_BIN:?}
+D=${PRIMA_TEST_DATA:?}
+M=$D/stories260K-f32.gguf
+T=$(mktemp -d)
+pids=()
+cleanup () {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  pids=()
+}
+trap 'cleanup; rm -rf "$T"' EXIT
+# below the ephemeral ports (32768 and up): a client socket of another test cannot hold ours
+BASE=$((20000 + RANDOM % 12000))
+export PRIMA_CLUSTER_KEY=prima-test-ring-recovery-key-0123456789
+SEED=${PRIMA_TEST_SEED:-$RANDOM}
+RANDOM=$SEED
+echo "# seed $SEED (PRIMA_TEST_SEED=$SEED reproduces the positions)"
+PROMPT="Once upon a time"
+N_PROMPT=$("$P" tokenize -m "$M" -p "$PROMPT" | wc -w)
+fail=0
+n=0
+
+ok () { n=$((n + 1)); echo "ok $n - $*"; }
+bad () { n=$((n + 1)); echo "not ok $n - $*"; fail=1; }
+
+# workers VICTIM SIGNAL: ranks 1..3 as persistent workers on $BASE; the victim (0: none) raises
+# SIGNAL when handed position $POS
+workers () {
+  for r in 1 2 3; do
+    if [ "$r" = "$1" ]; then
+      PRIMA_WORKER_TEST_SIGNAL=$2@$POS timeout -s KILL 120 "$P" worker --world 4 --rank $r --port $BASE -m "$M" -t 1 \
+          2>"$T/w$r.err" &
+    else
+      timeout -s KILL 120 "$P" worker --world 4 --rank $r --port $BASE -m "$M" -t 1 2>"$T/w$r.err" &
+    fi
+    pids+=($!)
+  done
+}
+
+head_run () {   # out err [extra flags...]
+  local out=$1 err=$2
+  shift 2
+  timeout 90 "$P" run --world 4 --port $BASE -m "$M" -n 64 --temp 0 -t 1 -lw 1,1,1,2 "$@" >"$out" 2>"$err"
+}
+
+show () { echo "# head:"; sed 's/^/#   /' "$T/head.err" | tail -15; for r in 1 2 3; do echo "# worker $r:"; sed 's/^/#   /' "$T/w$r.err" | tail -8; done; }
+
+# the reference: no loss
+POS=0
+workers 0 KILL
+head_run "$T/ref.out" "$T/head.err" -p "$PROMPT"
+rc=$?
+cleanup
+if [ $rc -eq 0 ] && [ -s "$T/ref.out" ]; then ok "reference run: $(wc -c <"$T/ref.out") bytes of text"
+else bad "reference run: exit $rc"; show; echo "1..$n"; exit 1; fi
+
+for sig in KILL STOP; do
+  for victim in 1 2 3; do
+    BASE=$((BASE + 10))
+    # a position after the first generated token's (the prompt is 0 .. N_PROMPT-1; 64 tokens
+    # evaluate N_PROMPT .. N_PROMPT+62)
+    POS=$((N_PROMPT + 1 + RANDOM % 62))
+    workers $victim $sig
+    start=$(date +%s.%N)
+    head_run "$T/out" "$T/head.err" -p "$PROMPT"
+    rc=$?
+    took=$(echo "$(date +%s.%N) - $start" | bc)
+    cleanup
+    lines=$(grep -c "lost after token" "$T/head.err")
+    what="rank $victim SIG$sig at position $POS"
+    if [ $rc -eq 0 ] && [ "$lines" = 1 ] && cmp -s "$T/ref.out" "$T/out"; then
+      ok "$what: the reference text, ${took}s: $(grep "lost after token" "$T/head.err")"
+    else
+      bad "$what: exit $rc, $lines loss lines, text $(cmp -s "$T/ref.out" "$T/out" && echo same || echo differs)"
+      show
+      diff <(tr ' ' '\n' <"$T/ref.out") <(tr ' ' '\n' <"$T/out") | head -10 | sed 's/^/# /'
+    fi
+  done
+done
+
+# a chat: the loss in the first answer; the second turn runs on the new ring
+chat () {   # out err
+  printf 'Tell me a story\nAnd then?\n' | timeout 90 "$P" run --world 4 --port $BASE -m "$M" -n 24 -c 256 --temp 0 -t 1 \
+      -lw 1,1,1,2 -cnv --verbose >"$1" 2>"$2"
+}
+BASE=$((BASE + 10))
+POS=0
+workers 0 KILL
+chat "$T/chat-ref.out" "$T/head.err"
+rc=$?
+cleanup
+if [ $rc -ne 0 ] || [ ! -s "$T/chat-ref.out" ]; then
+  bad "chat reference: exit $rc"; show
+else
+  BASE=$((BASE + 10))
+  # the first answer's positions follow the first turn's prompt (with the chat template); 24
+  # tokens evaluate 23 positions
+  first=$(sed -n 's/.*turn 1: \([0-9]*\) prompt tokens.*/\1/p' "$T/head.err")
+  POS=$((${first:-0} + 1 + RANDOM % 22))
+  workers 2 KILL
+  chat "$T/chat.out" "$T/head.err"
+  rc=$?
+  cleanup
+  lines=$(grep -c "lost after token" "$T/head.err")
+  if [ $rc -eq 0 ] && [ "$lines" = 1 ] && cmp -s "$T/chat-ref.out" "$T/chat.out"; then
+    ok "chat, rank 2 SIGKILL at position $POS: both turns as without the loss: $(grep "lost after token" "$T/head.err")"
+  else
+    bad "chat, rank 2 SIGKILL at position $POS: exit $rc, $lines loss lines"
+    show
+    diff "$T/chat-ref.out" "$T/chat.out" | head -10 | sed 's/^/# /'
+  fi
+fi
+
+echo "1..$n"
+exit $fail

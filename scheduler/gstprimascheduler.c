@@ -713,6 +713,22 @@ out:
 /* On the thread that found the loss (a link's, or a streaming thread):
  * the head holds back at once, before the element that reports it fails a
  * push; the recovery thread does the rest. */
+/* To the head's sink pad where it has one: gst_element_send_event() would
+ * wait for the head's state lock, which a resume in progress holds while
+ * it waits for the ring that is failing. */
+static gboolean
+send_to_head (GstPrimaScheduler * self, GstEvent * event)
+{
+  GstPad *pad = gst_element_get_static_pad (self->layers_el, "sink");
+  gboolean ok;
+
+  if (pad == NULL)
+    return gst_element_send_event (self->layers_el, event);
+  ok = gst_pad_send_event (pad, event);
+  gst_object_unref (pad);
+  return ok;
+}
+
 static void
 on_peer_lost (GstElement * element, gint lost, const gchar * message, GstPrimaScheduler * self)
 {
@@ -728,7 +744,7 @@ on_peer_lost (GstElement * element, gint lost, const gchar * message, GstPrimaSc
   self->recovering = TRUE;
   g_mutex_unlock (&self->rec_lock);
   GST_WARNING_OBJECT (self, "%s reports rank %d lost: %s", GST_OBJECT_NAME (element), lost, message);
-  gst_element_send_event (self->layers_el, prima_event_new_ring_suspend ());
+  send_to_head (self, prima_event_new_ring_suspend ());
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->layers_el), "answer-tokens"))
     g_object_get (self->layers_el, "answer-tokens", &tokens, NULL);
   g_mutex_lock (&self->rec_lock);
@@ -827,7 +843,7 @@ recover_once (GstPrimaScheduler * self, const Loss * loss)
     return FALSE;
   }
   /* the head sends what its cache held round the new ring, then goes on */
-  if (!gst_element_send_event (self->layers_el, prima_event_new_ring_resume ()))
+  if (!send_to_head (self, prima_event_new_ring_resume ()))
     return FALSE;
 
   /* the ring is back when those tokens are (or another loss came) */

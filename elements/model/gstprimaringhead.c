@@ -35,6 +35,7 @@
  * KV cache holds, by position (updated as it embeds and on `prima-kv-clear`,
  * `-remove` and `-shift`), and whether a batch is outstanding (sent, its
  * logits not out yet). Two events sent to it with gst_element_send_event()
+ * (or to its sink pad with gst_pad_send_event(), which takes no state lock)
  * drive it: `prima-ring-suspend` (it stops sending: its sink waits, what
  * comes back on ring_sink is dropped, a failed push on ring_src is no
  * error) and `prima-ring-resume` (it re-creates its windows if
@@ -650,11 +651,17 @@ gst_prima_ring_head_apply_kv (GstPrimaRingHead * self, PrimaKvOp op, gint p0, gi
   }
 }
 
+static gboolean gst_prima_ring_head_send_event (GstElement * element, GstEvent * event);
+
 static gboolean
 gst_prima_ring_head_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstPrimaRingHead *self = GST_PRIMA_RING_HEAD (parent);
 
+  /* also sent to the sink pad, where no state lock is taken: a handler
+   * that suspends the head must not wait for a resume in progress */
+  if (prima_event_is_ring_suspend (event) || prima_event_is_ring_resume (event))
+    return gst_prima_ring_head_send_event (GST_ELEMENT (self), event);
   /* in order with the batches: the KV operations and the ordered stop go
    * round the new ring, after the replay */
   if (GST_EVENT_IS_SERIALIZED (event) && GST_EVENT_TYPE (event) != GST_EVENT_FLUSH_STOP

@@ -178,12 +178,18 @@ gst_prima_ws_sink_notifies (GstPrimaWsSink * self)
   return notify;
 }
 
-/* What a failed ring returns to upstream: with loss-action=notify the
- * stream stops quietly (the application rebuilds the ring). */
+/* What a failed ring returns to upstream: after a loss reported with
+ * loss-action=notify the stream stops quietly (the application rebuilds
+ * the ring). */
 static GstFlowReturn
 gst_prima_ws_sink_failed_flow (GstPrimaWsSink * self)
 {
-  return gst_prima_ws_sink_notifies (self) ? GST_FLOW_FLUSHING : GST_FLOW_ERROR;
+  gboolean lost;
+
+  g_mutex_lock (&self->lock);
+  lost = self->loss != LOSS_NONE;
+  g_mutex_unlock (&self->lock);
+  return lost && gst_prima_ws_sink_notifies (self) ? GST_FLOW_FLUSHING : GST_FLOW_ERROR;
 }
 
 /* The next device, by its data-ring rank: as it proved in its handshake,
@@ -217,6 +223,19 @@ gst_prima_ws_sink_fail (GstPrimaWsSink * self, gint failed_rank, gint lost, cons
 {
   gchar *line;
 
+  if (gst_prima_ws_sink_notifies (self)) {
+    g_mutex_lock (&self->lock);
+    if (self->loss != LOSS_NONE) {
+      /* the same loss, seen again (a push after it, the link giving up):
+       * fail only once its handlers have run */
+      while (self->loss == LOSS_REPORTING)
+        g_cond_wait (&self->cond, &self->lock);
+      self->failed = TRUE;
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+    g_mutex_unlock (&self->lock);
+  }
   if (!gst_prima_ws_sink_notifies (self) || failed_rank >= 0 || device_failed) {
     g_mutex_lock (&self->lock);
     self->failed = TRUE;
@@ -230,7 +249,7 @@ gst_prima_ws_sink_fail (GstPrimaWsSink * self, gint failed_rank, gint lost, cons
   }
   g_mutex_lock (&self->lock);
   if (self->loss != LOSS_NONE) {
-    /* another thread reports it: fail only once its handlers have run */
+    /* another thread reports it meanwhile */
     while (self->loss == LOSS_REPORTING)
       g_cond_wait (&self->cond, &self->lock);
     self->failed = TRUE;
@@ -556,7 +575,7 @@ gst_prima_ws_sink_wait_ring (GstPrimaWsSink * self, gboolean all)
       /* a client that gave up (refused, or its peer failed to prove the key) */
       gst_prima_ws_sink_fail (self, -1, gst_prima_ws_sink_peer (self, -1), err->message, TRUE);
       g_error_free (err);
-      return GST_FLOW_ERROR;
+      return gst_prima_ws_sink_failed_flow (self);
     }
     g_clear_error (&err);
     if (g_get_monotonic_time () >= next_report) {

@@ -261,7 +261,7 @@ typedef struct {
   gchar *lost_address;          /* its server, "host:port" ("" unknown) */
   guint tokens;                 /* tokens generated in this answer before the loss */
   guint devices;                /* devices of the new ring */
-  gdouble seconds;              /* from the loss to the ring's first logits after the re-plan */
+  gdouble seconds;              /* from the loss to the ring back (every device joined, the replay sent) */
   gchar **windows;              /* per rank of the new ring: "a-b,c-d" (b excluded) */
 } PrimaRecoveredInfo;
 

@@ -50,11 +50,11 @@
  * addresses and profiles, the same layer window), hands the new plan to
  * the three siblings as before, starts the sink and source again and
  * resumes the head (`prima-ring-resume`: it sends the tokens its cache held
- * round the new ring and goes on). Once they are back it posts the element
- * message `prima-ring-recovered` (prima_message_parse_ring_recovered(): the
- * lost device's rank and address, the tokens of the answer before the
- * loss, the devices and windows of the new ring, the seconds from the loss
- * to then); `prima run` prints one line from it. A recovery that fails (the
+ * round the new ring and goes on). Then it posts the element message
+ * `prima-ring-recovered` (prima_message_parse_ring_recovered(): the lost
+ * device's rank and address, the tokens of the answer before the loss, the
+ * devices and windows of the new ring, the seconds from the loss to the ring
+ * back: every device joined, the head's tokens on their way round); `prima run` prints one line from it. A recovery that fails (the
  * devices left cannot hold the model, a device does not come back) is an
  * element error naming the loss and the reason.
  *
@@ -197,7 +197,7 @@ struct _GstPrimaScheduler
   PrimaRingSetup cur;           /* the last round's result */
   gboolean *absent;             /* cur.setup_world entries: devices lost so far */
   GstElement *layers_el, *sink_el, *src_el;     /* owned refs */
-  gulong sink_lost_id, src_lost_id, replaying_id;
+  gulong sink_lost_id, src_lost_id;
   GThread *thread;
   GMutex rec_lock;              /* the rest */
   GCond rec_cond;
@@ -759,24 +759,6 @@ on_peer_lost (GstElement * element, gint lost, const gchar * message, GstPrimaSc
   g_mutex_unlock (&self->rec_lock);
 }
 
-static void
-on_replaying (GObject * layers, GParamSpec * pspec, GstPrimaScheduler * self)
-{
-  g_mutex_lock (&self->rec_lock);
-  g_cond_broadcast (&self->rec_cond);
-  g_mutex_unlock (&self->rec_lock);
-}
-
-static gboolean
-layers_replaying (GstPrimaScheduler * self)
-{
-  gboolean b = FALSE;
-
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->layers_el), "replaying"))
-    g_object_get (self->layers_el, "replaying", &b, NULL);
-  return b;
-}
-
 /* One loss: stop the ring's ends, a recovery round without the lost
  * device, the new plan handed over, the ends started again, the head
  * resumed; the message once the head's tokens are back. FALSE when the
@@ -846,10 +828,9 @@ recover_once (GstPrimaScheduler * self, const Loss * loss)
   if (!send_to_head (self, prima_event_new_ring_resume ()))
     return FALSE;
 
-  /* the ring is back when those tokens are (or another loss came) */
+  /* the ring is back: every device joined and the head's tokens are on
+   * their way round it (unless another loss came meanwhile) */
   g_mutex_lock (&self->rec_lock);
-  while (!self->stopping && self->generation == generation && layers_replaying (self))
-    g_cond_wait_until (&self->rec_cond, &self->rec_lock, g_get_monotonic_time () + G_USEC_PER_SEC / 10);
   done = !self->stopping && self->generation == generation;
   g_mutex_unlock (&self->rec_lock);
   if (!done)
@@ -919,8 +900,6 @@ recovery_start (GstPrimaScheduler * self, Settings * st, gchar * model, gint n_c
     gst_util_set_object_arg (G_OBJECT (self->src_el), "loss-action", "notify");
     self->src_lost_id = g_signal_connect (self->src_el, "peer-lost", G_CALLBACK (on_peer_lost), self);
   }
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->layers_el), "replaying"))
-    self->replaying_id = g_signal_connect (self->layers_el, "notify::replaying", G_CALLBACK (on_replaying), self);
   g_mutex_lock (&self->rec_lock);
   self->stopping = FALSE;
   self->recovering = FALSE;
@@ -946,9 +925,7 @@ recovery_stop (GstPrimaScheduler * self)
     g_signal_handler_disconnect (self->sink_el, self->sink_lost_id);
   if (self->src_lost_id)
     g_signal_handler_disconnect (self->src_el, self->src_lost_id);
-  if (self->replaying_id)
-    g_signal_handler_disconnect (self->layers_el, self->replaying_id);
-  self->sink_lost_id = self->src_lost_id = self->replaying_id = 0;
+  self->sink_lost_id = self->src_lost_id = 0;
   g_clear_object (&self->layers_el);
   g_clear_object (&self->sink_el);
   g_clear_object (&self->src_el);

@@ -770,19 +770,20 @@ recover_once (GstPrimaScheduler * self, const Loss * loss)
   PrimaRingSetup next = { 0 };
   Siblings sib = { self->layers_el, self->sink_el, self->src_el };
   PrimaRecoveredInfo info = { 0 };
-  const gchar *address = "";
+  gchar *address = NULL;
   gint setup_rank = -1;
   guint generation;
-  gboolean done;
+  gboolean done, ok = FALSE;
 
   if (loss->lost > 0 && loss->lost < self->cur.world)
     setup_rank = self->cur.setup_rank ? self->cur.setup_rank[loss->lost] : loss->lost;
-  if (setup_rank > 0 && self->cur.addresses && (guint) setup_rank < g_strv_length (self->cur.addresses))
-    address = self->cur.addresses[setup_rank];
+  /* a copy: the round's result gives way to the next one */
+  address = g_strdup (setup_rank > 0 && self->cur.addresses
+      && (guint) setup_rank < g_strv_length (self->cur.addresses) ? self->cur.addresses[setup_rank] : "");
   if (setup_rank <= 0 || setup_rank >= (gint) self->st.world) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("The ring failed and cannot be rebuilt: %s"), loss->message),
         ("data rank %d at fault", loss->lost));
-    return FALSE;
+    goto out;
   }
   GST_INFO_OBJECT (self, "device %d at %s lost after token %u (%s): rebuilding the ring", setup_rank, address,
       loss->tokens, loss->message);
@@ -802,7 +803,7 @@ recover_once (GstPrimaScheduler * self, const Loss * loss)
                 "rebuilt: %s"), setup_rank, *address ? address : "?", loss->tokens, next.error ? next.error : "?"),
         ("%s", loss->message));
     prima_ring_setup_clear (&next);
-    return FALSE;
+    goto out;
   }
   prima_ring_setup_clear (&self->cur);
   self->cur = next;
@@ -812,7 +813,7 @@ recover_once (GstPrimaScheduler * self, const Loss * loss)
   GST_OBJECT_UNLOCK (self);
   g_object_notify (G_OBJECT (self), "plan");
   if (!hand_over (self, &sib, &self->cur, self->st.key_text, self->st.key_file, self->st.port))
-    return FALSE;
+    goto out;
 
   /* from here a loss is news again: the ends report a new one */
   g_mutex_lock (&self->rec_lock);
@@ -822,28 +823,33 @@ recover_once (GstPrimaScheduler * self, const Loss * loss)
   if (!gst_element_sync_state_with_parent (self->src_el) || !gst_element_sync_state_with_parent (self->sink_el)) {
     GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, (_("The ring's elements did not start after the recovery "
                 "round.")), (NULL));
-    return FALSE;
+    goto out;
   }
   /* the head sends what its cache held round the new ring, then goes on */
   if (!send_to_head (self, prima_event_new_ring_resume ()))
-    return FALSE;
+    goto out;
 
   /* the ring is back: every device joined and the head's tokens are on
    * their way round it (unless another loss came meanwhile) */
   g_mutex_lock (&self->rec_lock);
   done = !self->stopping && self->generation == generation;
   g_mutex_unlock (&self->rec_lock);
-  if (!done)
-    return TRUE;
+  if (!done) {
+    ok = TRUE;
+    goto out;
+  }
   info.lost_rank = setup_rank;
-  info.lost_address = (gchar *) address;
+  info.lost_address = address;
   info.tokens = loss->tokens;
   info.devices = (guint) self->cur.world;
   info.seconds = (g_get_monotonic_time () - loss->time) / (gdouble) G_USEC_PER_SEC;
   info.windows = self->cur.windows;
   GST_INFO_OBJECT (self, "the ring is back over %u devices after %.3f s", info.devices, info.seconds);
   gst_element_post_message (GST_ELEMENT (self), prima_message_new_ring_recovered (GST_OBJECT (self), &info));
-  return TRUE;
+  ok = TRUE;
+out:
+  g_free (address);
+  return ok;
 }
 
 static gpointer

@@ -17,8 +17,8 @@ D=${PRIMA_TEST_DATA:?}
 M=$D/stories260K-f32.gguf
 T=$(mktemp -d)
 pids=()
-cleanup () {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+cleanup () {   # the workers (children of their `timeout`s), then the timeouts
+  for p in "${pids[@]}"; do pkill -KILL -P "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   pids=()
 }
@@ -54,8 +54,11 @@ workers () {
 head_run () {   # out err [extra flags...]
   local out=$1 err=$2
   shift 2
-  timeout 90 "$P" run --world 4 --port $BASE -m "$M" -n 64 --temp 0 -t 1 -lw 1,1,1,2 "$@" >"$out" 2>"$err"
+  timeout 90 "$P" run --world 4 --port $BASE -m "$M" -n 64 --temp 0 -t 1 -lw 1,1,1,2 --verbose "$@" >"$out" 2>"$err"
 }
+
+# the loss's line, and (--verbose) the seconds from the loss to the ring back
+loss_line () { echo "$(grep "lost after token" "$T/head.err") ($(grep -o "back [0-9.]* s" "$T/head.err" | sed 's/back/ring back after/'))"; }
 
 show () { echo "# head:"; sed 's/^/#   /' "$T/head.err" | tail -15; for r in 1 2 3; do echo "# worker $r:"; sed 's/^/#   /' "$T/w$r.err" | tail -8; done; }
 
@@ -83,7 +86,7 @@ for sig in KILL STOP; do
     lines=$(grep -c "lost after token" "$T/head.err")
     what="rank $victim SIG$sig at position $POS"
     if [ $rc -eq 0 ] && [ "$lines" = 1 ] && cmp -s "$T/ref.out" "$T/out"; then
-      ok "$what: the reference text, ${took}s: $(grep "lost after token" "$T/head.err")"
+      ok "$what: the reference text, run ${took}s: $(loss_line)"
     else
       bad "$what: exit $rc, $lines loss lines, text $(cmp -s "$T/ref.out" "$T/out" && echo same || echo differs)"
       show
@@ -117,7 +120,7 @@ else
   cleanup
   lines=$(grep -c "lost after token" "$T/head.err")
   if [ $rc -eq 0 ] && [ "$lines" = 1 ] && cmp -s "$T/chat-ref.out" "$T/chat.out"; then
-    ok "chat, rank 2 SIGKILL at position $POS: both turns as without the loss: $(grep "lost after token" "$T/head.err")"
+    ok "chat, rank 2 SIGKILL at position $POS: both turns as without the loss: $(loss_line)"
   else
     bad "chat, rank 2 SIGKILL at position $POS: exit $rc, $lines loss lines"
     show

@@ -54,9 +54,12 @@
  * `prima-ring-recovered` (prima_message_parse_ring_recovered(): the lost
  * device's rank and address, the tokens of the answer before the loss, the
  * devices and windows of the new ring, the seconds from the loss to the ring
- * back: every device joined, the head's tokens on their way round); `prima run` prints one line from it. A recovery that fails (the
- * devices left cannot hold the model, a device does not come back) is an
- * element error naming the loss and the reason.
+ * back: every device joined, the head's tokens on their way round); `prima
+ * run` prints one line from it. A recovery that fails (the devices left
+ * cannot hold the model, a device does not come back) is an element error
+ * naming the loss and the reason. A device that fails on its own and says
+ * why (NaN weights, out of memory) is no loss: its reason is the ring
+ * sink's or source's error, as before.
  *
  * The round blocks the state change; #GstPrimaScheduler:ring-timeout bounds
  * the wait for devices that do not answer. A failed round is an element

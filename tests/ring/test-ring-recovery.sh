@@ -13,7 +13,8 @@
 # cannot complete (the other worker gone too: one error naming the loss and --ring-timeout, exit 1);
 # a chat (-cnv): the loss in the first answer, the second turn on the new ring, the text equal to the
 # chat without a loss.
-# Every process is bounded by `timeout`; leftovers are killed (SIGKILL, which a stopped one takes).
+# Every process is bounded by `timeout`, every wait for a device by --ring-timeout 20 (a recovery
+# takes ~1 s here); leftovers are killed (SIGKILL, which a stopped one takes).
 set -u
 P=${PRIMA_BIN:?}
 D=${PRIMA_TEST_DATA:?}
@@ -57,7 +58,8 @@ workers () {
 head_run () {   # out err [extra flags...]
   local out=$1 err=$2
   shift 2
-  timeout 90 "$P" run --world 4 --port $BASE -m "$M" -n 64 --temp 0 -t 1 -lw 1,1,1,2 --verbose "$@" >"$out" 2>"$err"
+  timeout 90 "$P" run --world 4 --port $BASE -m "$M" -n 64 --temp 0 -t 1 -lw 1,1,1,2 --verbose --ring-timeout 20 "$@" \
+      >"$out" 2>"$err"
 }
 
 # the loss's line, and (--verbose) the seconds from the loss to the ring back
@@ -107,7 +109,8 @@ for r in 1 2; do
       2>"$T/w$r.err" &
   pids+=($!)
 done
-timeout 90 "$P" run --world 3 --port $BASE -m "$M" -n 64 --temp 0 -t 1 -lw 1,1,3 -p "$PROMPT" >"$T/out" 2>"$T/head.err"
+timeout 90 "$P" run --world 3 --port $BASE -m "$M" -n 64 --temp 0 -t 1 -lw 1,1,3 -p "$PROMPT" --ring-timeout 20 \
+    >"$T/out" 2>"$T/head.err"
 rc=$?
 cleanup
 lines=$(grep -c "lost after token" "$T/head.err")
@@ -145,7 +148,7 @@ fi
 # a chat: the loss in the first answer; the second turn runs on the new ring
 chat () {   # out err
   printf 'Tell me a story\nAnd then?\n' | timeout 90 "$P" run --world 4 --port $BASE -m "$M" -n 24 -c 256 --temp 0 -t 1 \
-      -lw 1,1,1,2 -cnv --verbose >"$1" 2>"$2"
+      -lw 1,1,1,2 -cnv --verbose --ring-timeout 20 >"$1" 2>"$2"
 }
 BASE=$((BASE + 10))
 POS=0

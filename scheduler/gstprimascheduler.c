@@ -73,8 +73,8 @@
  * ## Example launch line
  * |[
  * export PRIMA_CLUSTER_KEY=$(openssl rand -hex 32)
- * prima worker --world 3 --rank 1 --port 9000 -m tests/data/stories260K-f32.gguf &
- * prima worker --world 3 --rank 2 --port 9000 -m tests/data/stories260K-f32.gguf &
+ * prima worker --once --world 3 --rank 1 --port 9000 -m tests/data/stories260K-f32.gguf &
+ * prima worker --once --world 3 --rank 2 --port 9000 -m tests/data/stories260K-f32.gguf &
  * echo 'Once upon a time' | gst-launch-1.0 -q primascheduler world=3 port=9000 \
  *   fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf \
  *   ! primaloop model=tests/data/stories260K-f32.gguf n-predict=32 \
@@ -83,7 +83,8 @@
  *   t. ! primadetokenizer model=tests/data/stories260K-f32.gguf ! primafdsink fd=1 \
  *   t. ! primafeedback \
  *   layers.ring_src ! primawssink name=ring-out primawssrc name=ring-in ! layers.ring_sink
- * ]| an auto-scheduled ring of three devices on this machine.
+ * ]| an auto-scheduled ring of three devices on this machine (`--once`: the
+ * workers end with this head; without it they wait for the next one).
  *
  * Since: 0.2
  */

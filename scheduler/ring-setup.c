@@ -45,10 +45,73 @@ typedef struct {
   char *prefix;                 /* what starts every line we print */
   PrimaRingSetupNames names;    /* this device's settings in messages (no NULL field) */
   char *error;                  /* the first failure */
+  gboolean local;               /* it is this device's own */
+  /* the round's hops (docs/ring.md, "The recovery round") */
+  const gboolean *absent;       /* setup ranks the round goes around (the head's args, a worker's route;
+                                 * NULL: none) */
+  gboolean *route_absent;       /* worker: from the route */
+  int next;                     /* the setup rank our client connects to */
+  char *next_addr;              /* its server, "host:port" */
+  char **next_of;               /* where each setup rank connects its next hop, as far as known ("" unknown;
+                                 * from the joins): the head learns every rank's server address */
+  char **route_addresses;       /* worker: every setup rank's server, from the route */
+  gboolean route_sent;          /* head: the route went out first on the new ring */
+  gint64 head_refused_since;    /* head: the first of the current run of 409 answers (0: none) */
+  gboolean waiting;             /* in wait_links: a hop that drops may come back */
+  gboolean down_dropped;        /* the next device dropped while we waited: connect again */
+  gint64 last_head_refusal;
+  guint head_refused_seen;
+  JsonNode *own_profile;        /* head, auto: its profile, for out->profiles_json */
   char **cases;                 /* head, auto: the memory case per rank of the setup ring */
 } Setup;
 
-#define SETUP_PATH "/prima/setup"
+#define SETUP_PATH PRIMA_LINK_SETUP_PATH
+/* A head whose next device serves another head retries this long: a worker
+ * needs up to the heartbeat timeout to notice that its old head is gone. */
+#define HEAD_REFUSED_GRACE_S 5
+
+/* n strings, some NULL, and the array */
+static void
+free_sparse (char **v, int n)
+{
+  for (int i = 0; v && i < n; i++)
+    g_free (v[i]);
+  g_free (v);
+}
+
+static gboolean
+is_absent (const Setup *s, int r)
+{
+  return s->absent != NULL && s->absent[r];
+}
+
+/* The first setup rank after r that takes part in the round. */
+static int
+next_present (const Setup *s, int r)
+{
+  for (int i = 1; i < s->a->world; i++)
+    if (!is_absent (s, (r + i) % s->a->world))
+      return (r + i) % s->a->world;
+  return r;
+}
+
+static int
+prev_present (const Setup *s, int r)
+{
+  for (int i = 1; i < s->a->world; i++)
+    if (!is_absent (s, (r + s->a->world - i) % s->a->world))
+      return (r + s->a->world - i) % s->a->world;
+  return r;
+}
+
+static int
+count_present (const Setup *s)
+{
+  int n = 0;
+  for (int r = 0; r < s->a->world; r++)
+    n += !is_absent (s, r);
+  return n;
+}
 
 static void
 fail (Setup *s, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
@@ -196,22 +259,77 @@ stop_echo (Setup *s)
   s->echo_thread = NULL;
 }
 
+char *
+prima_ring_next_address (const char *next_host, int port, int next_rank)
+{
+  const char *host = next_host && *next_host ? next_host : "127.0.0.1";
+  const char *colon = strrchr (host, ':');
+
+  /* "host:port" or "[v6]:port"; a bare IPv6 address has several colons */
+  if (colon && colon[1] && (host[0] == '[' ? colon > strchr (host, ']') : strchr (host, ':') == colon))
+    return g_strdup (host);
+  if (colon)
+    return host[0] == '[' ? g_strdup_printf ("%s:%d", host, port + next_rank)
+        : g_strdup_printf ("[%s]:%d", host, port + next_rank);
+  return g_strdup_printf ("%s:%d", host, port + next_rank);
+}
+
+/* The next device's server, "host:port". */
+static char *
+next_address (const Setup *s)
+{
+  return prima_ring_next_address (s->a->next_host, s->a->port, (s->a->rank + 1) % s->a->world);
+}
+
+/* The setup client to s->next at s->next_addr. The setup round uses its
+ * own WebSocket path on the data ports, so a device that already starts its
+ * data ring cannot reach a setup server that has not closed yet (it gets
+ * "not found" and retries), and a data server tells a setup client that it
+ * serves a head (409). */
+static prima_link *
+open_down (Setup *s, GError **err)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  prima_link_config cfg = { 0 };
+  char *url = g_strdup_printf ("ws://%s" SETUP_PATH, s->next_addr);
+  prima_link *link;
+
+  cfg.role = PRIMA_LINK_CLIENT;
+  cfg.rank = a->rank;
+  cfg.peer_rank = s->next;
+  cfg.key = a->key;
+  cfg.url = url;
+  cfg.world = (guint) a->world;
+  cfg.heartbeat_timeout_ms = SETUP_HEARTBEAT_TIMEOUT_MS;
+  link = prima_link_new (&cfg, err);
+  g_free (url);
+  return link;
+}
+
 static gboolean
 open_links (Setup *s)
 {
   const PrimaRingSetupArgs *a = s->a;
   prima_link_config cfg = { 0 };
   GError *err = NULL;
-  int next = (a->rank + 1) % a->world;
-  /* The setup round uses its own WebSocket path on the data ports, so a device
-   * that already starts its data ring cannot reach a setup server that has
-   * not closed yet (it gets "not found" and retries). */
-  char *url = g_strdup_printf ("ws://%s:%d" SETUP_PATH, a->next_host ? a->next_host : "127.0.0.1",
-      a->port + next);
+
+  s->next = next_present (s, a->rank);
+  if (a->absent && a->addresses && (guint) s->next < g_strv_length ((gchar **) a->addresses)
+      && *a->addresses[s->next])
+    s->next_addr = g_strdup (a->addresses[s->next]);
+  else if (a->absent && s->next != (a->rank + 1) % a->world) {
+    fail (s, "no address for rank %d, the next device left", s->next);
+    return FALSE;
+  } else
+    s->next_addr = next_address (s);
+  g_free (s->next_of[a->rank]);
+  s->next_of[a->rank] = g_strdup (s->next_addr);
 
   cfg.role = PRIMA_LINK_SERVER;
   cfg.rank = a->rank;
-  cfg.peer_rank = (a->rank + a->world - 1) % a->world;
+  /* any device of the cluster: after a loss the device before us may be
+   * another than in the last round */
+  cfg.peer_rank = -1;
   cfg.key = a->key;
   cfg.port = a->port + a->rank;
   cfg.path = SETUP_PATH;
@@ -220,19 +338,10 @@ open_links (Setup *s)
   cfg.on_event = on_up_event;
   cfg.user_data = s;
   s->up = prima_link_new (&cfg, &err);
-  if (s->up) {
-    memset (&cfg, 0, sizeof cfg);
-    cfg.role = PRIMA_LINK_CLIENT;
-    cfg.rank = a->rank;
-    cfg.peer_rank = next;
-    cfg.key = a->key;
-    cfg.url = url;
-    cfg.world = (guint) a->world;
-    cfg.heartbeat_timeout_ms = SETUP_HEARTBEAT_TIMEOUT_MS;
-    s->down = prima_link_new (&cfg, &err);
-  }
-  g_free (url);
+  if (s->up)
+    s->down = open_down (s, &err);
   if (s->down == NULL) {
+    s->local = TRUE;
     fail (s, "%s", err->message);
     g_error_free (err);
     return FALSE;
@@ -256,12 +365,12 @@ missing_ranks (const Setup *s)
   int total = 0, n = 0;
 
   for (int r = 1; r < s->a->world; r++)
-    total += !s->joined[r];
+    total += !s->joined[r] && !is_absent (s, r);
   if (total == 0)
     return NULL;
   g = g_string_new (NULL);
   for (int r = 1; r < s->a->world; r++) {
-    if (s->joined[r])
+    if (s->joined[r] || is_absent (s, r))
       continue;
     if (n++ > 0)
       g_string_append (g, n == total ? " and " : ", ");
@@ -282,13 +391,81 @@ send_join (Setup *s)
   prima_ctl_msg_init (&m, PRIMA_CTL_JOIN);
   m.rank = s->a->rank;
   m.ranks = g_new0 (gint32, s->a->world);
+  m.addresses = g_new0 (char *, s->a->world + 1);
   for (int r = 0; r < s->a->world; r++)
-    if (s->joined[r])
+    if (s->joined[r]) {
+      m.addresses[m.n_ranks] = g_strdup (s->next_of[r] ? s->next_of[r] : "");
       m.ranks[m.n_ranks++] = r;
+    }
+  m.n_addresses = m.n_ranks;
   for (int i = 0; i < 2; i++)
     if (links[i] && prima_link_is_ready (links[i]))
       prima_link_send_control (links[i], &m, NULL);
   prima_ctl_msg_clear (&m);
+}
+
+/* Worker: the head's route (a recovery round goes around the devices that
+ * were lost): when our next device is one of them, connect to the next one
+ * that is left instead (its address from the route) and, once that hop is
+ * up, pass the route on. FALSE when the ring failed meanwhile. */
+static gboolean
+follow_route (Setup *s, const prima_ctl_msg *c)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  int next;
+
+  if (s->route_absent == NULL)
+    s->route_absent = g_new0 (gboolean, a->world);
+  for (guint i = 0; i < c->n_ranks; i++)
+    if (c->ranks[i] > 0 && c->ranks[i] < a->world && c->ranks[i] != a->rank)
+      s->route_absent[c->ranks[i]] = TRUE;
+  s->absent = s->route_absent;
+  g_strfreev (s->route_addresses);
+  s->route_addresses = g_new0 (char *, a->world + 1);
+  for (int r = 0; r < a->world; r++)
+    s->route_addresses[r] = g_strdup ((guint) r < c->n_addresses ? c->addresses[r] : "");
+  next = next_present (s, a->rank);
+  if (next != s->next) {
+    GError *err = NULL;
+    if (!*s->route_addresses[next]) {
+      fail (s, "the route gives no address for rank %d", next);
+      return FALSE;
+    }
+    fprintf (stderr, "%s: ring setup: rank %d left the ring; connecting to rank %d at %s\n", s->prefix, s->next,
+        next, s->route_addresses[next]);
+    g_clear_pointer (&s->down, prima_link_free);
+    g_queue_clear_full (&s->deferred_down, (GDestroyNotify) prima_link_event_free);
+    s->next = next;
+    g_free (s->next_addr);
+    s->next_addr = g_strdup (s->route_addresses[next]);
+    g_free (s->next_of[a->rank]);
+    s->next_of[a->rank] = g_strdup (s->next_addr);
+    s->down = open_down (s, &err);
+    if (s->down == NULL) {
+      s->local = TRUE;
+      fail (s, "%s", err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+  }
+  /* the route goes on only over the new hop */
+  for (;;) {
+    GError *err = NULL;
+    if (prima_link_wait_ready (s->down, 200 * 1000, &err))
+      break;
+    if (err->code != PRIMA_LINK_ERROR_TIMEOUT) {
+      fail (s, "%s", err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+    g_error_free (err);
+    if (!prima_link_is_ready (s->up)) {
+      fail (s, "the ring failed: the device before this one left during the recovery round");
+      return FALSE;
+    }
+  }
+  send_join (s);
+  return send_control (s, s->down, c);
 }
 
 /* Join and error messages, whenever they come: TRUE when ev was one of them
@@ -305,11 +482,26 @@ handle_common (Setup *s, prima_link *from, prima_link_event *ev, gboolean *faile
     gboolean grew = FALSE;
     for (guint i = 0; i <= c->n_ranks; i++) {
       int r = i < c->n_ranks ? c->ranks[i] : c->rank;
-      if (r > 0 && r < a->world && !s->joined[r])
+      const char *addr = i < c->n_ranks && i < c->n_addresses ? c->addresses[i] : "";
+      if (r <= 0 || r >= a->world || r == a->rank || is_absent (s, r))
+        continue;
+      if (!s->joined[r])
         s->joined[r] = grew = TRUE;
+      /* where r connects its next hop: the head learns every server's address */
+      if (addr && *addr && g_strcmp0 (s->next_of[r], addr) != 0) {
+        g_free (s->next_of[r]);
+        s->next_of[r] = g_strdup (addr);
+        grew = TRUE;
+      }
     }
     if (grew && a->rank != 0)
       send_join (s);
+    prima_link_event_free (ev);
+    return TRUE;
+  }
+  if (c->type == PRIMA_CTL_ROUTE) {
+    if (a->rank != 0 && from == s->up && !follow_route (s, c))
+      *failed = TRUE;
     prima_link_event_free (ev);
     return TRUE;
   }
@@ -374,6 +566,21 @@ pump (Setup *s, prima_link *link, GQueue *deferred)
         return FALSE;
       continue;
     }
+    if (ev->type == PRIMA_LINK_EVENT_LOST && s->waiting && (ev->reason == PRIMA_LINK_LOST_DISCONNECTED
+            || ev->reason == PRIMA_LINK_LOST_CLOSED || ev->reason == PRIMA_LINK_LOST_TIMEOUT
+            || ev->reason == PRIMA_LINK_LOST_REPLACED)) {
+      /* Before the round has begun a neighbour may restart (a persistent
+       * worker restarted, a head that left): wait for it to come back, as
+       * for a device not started yet; what it said before is void. */
+      if (link == s->down)
+        s->down_dropped = TRUE;
+      else if (ev->reason != PRIMA_LINK_LOST_REPLACED)
+        g_queue_clear_full (deferred, (GDestroyNotify) prima_link_event_free);
+      prima_link_event_free (ev);
+      if (link == s->down)
+        return TRUE;
+      continue;
+    }
     if (ev->type == PRIMA_LINK_EVENT_LOST) {
       fail (s, "the ring failed: %s", ev->message ? ev->message : "a hop was lost");
       prima_link_event_free (ev);
@@ -381,6 +588,62 @@ pump (Setup *s, prima_link *link, GQueue *deferred)
     }
     g_queue_push_tail (deferred, ev);
   }
+  return TRUE;
+}
+
+/* Head, recovery round: the route goes first on the new ring, so that the
+ * device before each lost one connects to the next one that is left. */
+static gboolean
+send_route (Setup *s)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  prima_ctl_msg m;
+  gboolean ok;
+
+  prima_ctl_msg_init (&m, PRIMA_CTL_ROUTE);
+  m.rank = 0;
+  m.ranks = g_new0 (gint32, a->world);
+  for (int r = 1; r < a->world; r++)
+    if (is_absent (s, r))
+      m.ranks[m.n_ranks++] = r;
+  m.addresses = g_new0 (char *, a->world + 1);
+  for (int r = 0; r < a->world; r++)
+    m.addresses[r] = g_strdup (a->addresses && (guint) r < g_strv_length ((gchar **) a->addresses)
+        ? a->addresses[r] : "");
+  m.n_addresses = a->world;
+  s->route_sent = TRUE;
+  ok = send_control (s, s->down, &m);
+  prima_ctl_msg_clear (&m);
+  return ok;
+}
+
+/* Head: the next device answers that it serves another head (HTTP 409 from
+ * its data server). Retried for a grace (it may not have noticed yet that
+ * its old head is gone), then the round fails naming both. */
+static gboolean
+next_serves_a_head (Setup *s)
+{
+  prima_link_stats st;
+  gint64 now = g_get_monotonic_time ();
+
+  prima_link_get_stats (s->down, &st);
+  if (st.refused_head == s->head_refused_seen) {
+    /* no answer of that kind for a while: it has stopped serving */
+    if (s->head_refused_since && now - s->last_head_refusal > 2 * G_USEC_PER_SEC)
+      s->head_refused_since = 0;
+    return FALSE;
+  }
+  s->head_refused_seen = st.refused_head;
+  s->last_head_refusal = now;
+  if (s->head_refused_since == 0) {
+    s->head_refused_since = now;
+    fprintf (stderr, "%s: ring setup: rank %d at %s is %s; retrying for %d s\n", s->prefix, s->next, s->next_addr,
+        st.head_reason, HEAD_REFUSED_GRACE_S);
+  }
+  if (now - s->head_refused_since < HEAD_REFUSED_GRACE_S * G_USEC_PER_SEC)
+    return FALSE;
+  s->local = TRUE;
+  fail (s, "rank %d at %s is %s: one head at a time per ring", s->next, s->next_addr, st.head_reason);
   return TRUE;
 }
 
@@ -408,13 +671,39 @@ wait_links (Setup *s)
       return FALSE;
     }
     g_clear_error (&err);
-    if (!pump (s, s->up, &s->deferred_up) || !pump (s, s->down, &s->deferred_down))
+    s->waiting = TRUE;
+    if (!pump (s, s->up, &s->deferred_up) || !pump (s, s->down, &s->deferred_down)) {
+      s->waiting = FALSE;
       return FALSE;
+    }
+    s->waiting = FALSE;
+    if (s->down_dropped) {
+      /* a client gives up after a loss: a new one connects to the device
+       * that comes back */
+      GError *derr = NULL;
+      s->down_dropped = FALSE;
+      g_queue_clear_full (&s->deferred_down, (GDestroyNotify) prima_link_event_free);
+      prima_link_free (s->down);
+      s->down = open_down (s, &derr);
+      if (s->down == NULL) {
+        s->local = TRUE;
+        fail (s, "%s", derr->message);
+        g_error_free (derr);
+        return FALSE;
+      }
+      was_down = FALSE;
+      s->route_sent = FALSE;    /* the route goes first on the new hop too */
+      continue;
+    }
     up = prima_link_is_ready (s->up);
     down = prima_link_is_ready (s->down);
     if (a->rank == 0) {
-      s->joined[1] |= down;
-      s->joined[a->world - 1] |= up;
+      s->joined[s->next] |= down;
+      s->joined[prev_present (s, 0)] |= up;
+      if (down && a->absent && !s->route_sent && !send_route (s))
+        return FALSE;
+      if (!down && next_serves_a_head (s))
+        return FALSE;
     } else if ((up && !was_up) || (down && !was_down)) {
       send_join (s);
     }
@@ -448,7 +737,9 @@ wait_links (Setup *s)
       g_free (missing);
       return FALSE;
     }
-    if (a->rank == 0 && missing && now - s->last_note > 2 * G_USEC_PER_SEC && now - start > G_USEC_PER_SEC) {
+    /* (not while the next device says it serves another head: that was said) */
+    if (a->rank == 0 && missing && s->head_refused_since == 0 && now - s->last_note > 2 * G_USEC_PER_SEC
+        && now - start > G_USEC_PER_SEC) {
       s->last_note = now;
       fprintf (stderr, "%s: ring setup: waiting for %s\n", s->prefix, missing);
     }
@@ -609,6 +900,7 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   gint64 t0 = g_get_monotonic_time ();
 
   if (model == NULL) {
+    s->local = TRUE;
     fail (s, "%s", err->message);
     g_error_free (err);
     return FALSE;
@@ -632,6 +924,7 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   opt.disk_bytes = (size_t) 64 << 20;
   opt.disk_seconds = 0.3;
   if (!prima_profile_measure (&opt, p, &err)) {
+    s->local = TRUE;
     fail (s, "profiling failed: %s", err->message);
     g_error_free (err);
     return FALSE;
@@ -640,7 +933,7 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
     return FALSE;
   node = prima_profile_to_json (p, a->rank == 0);
   name = g_strdup_printf ("rank %d (%s)", a->rank, p->name);
-  next = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + (a->rank + 1) % a->world);
+  next = next_address (s);
   json_object_set_string_member (json_node_get_object (node), "name", name);
   json_object_set_string_member (json_node_get_object (node), "_next", next);
   if (a->rank == 0)
@@ -715,14 +1008,24 @@ setup_from_plan (Setup *s, const prima_plan *plan, PrimaRingSetup *out)
   for (int i = 1; i <= M && next < 0; i++)
     if (plan->ranks[(me + i) % M].n_windows > 0)
       next = (me + i) % M;
-  if (next == (me + 1) % M || next == me)
-    out->next_url = g_strdup_printf ("ws://%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + next);
+  if (next == s->next || next == me) {
+    /* a ring of one connects to its own server */
+    char *to = next == me ? g_strdup_printf ("127.0.0.1:%d", a->port + me) : g_strdup (s->next_addr);
+    out->next_url = g_strdup_printf ("ws://%s", to);
+    g_free (to);
+  }
   else if (plan->ranks[next].address)
     out->next_url = g_strdup_printf ("ws://%s", plan->ranks[next].address);
   else {
     fail (s, "the plan drops the next device but gives no address for rank %d", next);
     return FALSE;
   }
+  out->setup_world = M;
+  g_free (out->setup_rank);
+  out->setup_rank = g_new0 (int, out->world);
+  for (int r = 0, i = 0; r < M; r++)
+    if (plan->ranks[r].n_windows > 0)
+      out->setup_rank[i++] = r;
   if (me == 0) {
     out->windows = g_new0 (char *, out->world + 1);
     out->cases = g_new0 (char *, out->world + 1);
@@ -762,7 +1065,7 @@ address_of (Setup *s, int r)
     return strchr (a->devices[r], ':') ? g_strdup (a->devices[r]) : g_strdup_printf ("%s:%d", a->devices[r],
         a->port + r);
   if (r == 1 % a->world)
-    return g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + r);
+    return prima_ring_next_address (a->next_host, a->port, r);
   return NULL;
 }
 
@@ -777,7 +1080,7 @@ devices_from_round (Setup *s, JsonNode **profiles, const prima_profile *own, hal
 
   prima_profile_to_halda (own, TRUE, &devs[0]);
   g_snprintf (devs[0].name, sizeof devs[0].name, "rank 0 (%s)", own->name);
-  next_of[0] = g_strdup_printf ("%s:%d", a->next_host ? a->next_host : "127.0.0.1", a->port + 1);
+  next_of[0] = next_address (s);
   for (int r = 1; r < M; r++) {
     JsonObject *o = json_node_get_object (profiles[r]);
     if (!halda_device_from_json (o, r, &devs[r], err))
@@ -826,13 +1129,56 @@ devices_from_file (Setup *s, halda_device *devs, char **next_of, GError **err)
   return TRUE;
 }
 
-/* The head: solve over the devices (in rank order). */
+/* The devices from the last round's profiles (args->profiles_json, a JSON
+ * array in setup rank order, the head's first), with the same reserve as a
+ * round's; absent ranks are left as they are (not solved over). */
+static gboolean
+devices_from_json (Setup *s, halda_device *devs, char **next_of, GError **err)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  JsonNode *root = json_from_string (a->profiles_json, err);
+  JsonArray *arr;
+  gboolean ok = FALSE;
+
+  if (root == NULL)
+    return FALSE;
+  if (!JSON_NODE_HOLDS_ARRAY (root) || (int) json_array_get_length (arr = json_node_get_array (root)) != a->world) {
+    g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "the saved profiles are not an array of %d devices",
+        a->world);
+    goto out;
+  }
+  for (int r = 0; r < a->world; r++) {
+    JsonNode *n = json_array_get_element (arr, r);
+    JsonObject *o;
+    double total;
+    if (is_absent (s, r))
+      continue;
+    if (!JSON_NODE_HOLDS_OBJECT (n)) {
+      g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "the saved profiles have none for rank %d", r);
+      goto out;
+    }
+    o = json_node_get_object (n);
+    if (!halda_device_from_json (o, r, &devs[r], err))
+      goto out;
+    devs[r].is_head = r == 0;
+    next_of[r] = g_strdup (json_object_get_string_member_with_default (o, "_next", ""));
+    total = json_object_get_double_member_with_default (o, "_ram_total_gib", 0) * 1073741824.0;
+    devs[r].ram_avail = MAX (0.0, devs[r].ram_avail - MAX (total / 8, 64.0 * 1048576));
+  }
+  ok = TRUE;
+out:
+  json_node_unref (root);
+  return ok;
+}
+
+/* The head: solve over the devices (in rank order) that take part. */
 static prima_plan *
 solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicted, int *k_out)
 {
   const PrimaRingSetupArgs *a = s->a;
   int M = a->world;
-  halda_device *devs = g_new0 (halda_device, M);
+  halda_device *all = g_new0 (halda_device, M), *devs = g_new0 (halda_device, M);
+  int n = 0, *idx = g_new0 (int, M);
   halda_model hm;
   halda_options opt;
   halda_plan *hp = NULL;
@@ -847,26 +1193,42 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
   halda_model_from_prima (model, a->n_ctx, &hm);
   prima_model_free (model);
   halda_model_set_attention_positions (&hm, s->positions);
-  if (!(profiles ? devices_from_round (s, profiles, own, devs, next_of, &err)
-          : devices_from_file (s, devs, next_of, &err)))
+  if (!(profiles ? devices_from_round (s, profiles, own, all, next_of, &err)
+          : a->profiles_path ? devices_from_file (s, all, next_of, &err)
+          : devices_from_json (s, all, next_of, &err)))
     goto error;
+  /* the devices that take part (all but the lost ones), the head first */
+  for (int r = 0; r < M; r++)
+    if (!is_absent (s, r)) {
+      idx[n] = r;
+      devs[n++] = all[r];
+    }
   halda_options_init (&opt);
   opt.n_rounds = a->k;
   opt.even_only = a->even;
-  hp = halda_solve (&hm, devs, M, &opt, &err);
+  hp = halda_solve (&hm, devs, n, &opt, &err);
   /* The head must run the last layer (it owns the output head); an uneven
    * last round that stops short of it cannot run on this ring yet. */
   if (hp && !head_ends_ring (hp, hm.n_layer)) {
     halda_plan_free (hp);
     opt.even_only = TRUE;
-    hp = halda_solve (&hm, devs, M, &opt, &err);
+    hp = halda_solve (&hm, devs, n, &opt, &err);
+  }
+  if (hp == NULL && a->absent && g_error_matches (err, HALDA_ERROR, HALDA_ERROR_INFEASIBLE)) {
+    fail (s, "the %d device%s left cannot hold the model: %s", n, n == 1 ? "" : "s", err->message);
+    g_clear_error (&err);
+    goto out;
   }
   if (hp == NULL)
     goto error;
   halda_plan_print (stderr, hp, devs, &hm);
   s->cases = g_new0 (char *, M + 1);
   for (int r = 0; r < M; r++)
-    s->cases[r] = g_strdup (halda_case_name (hp->dev[r].mcase));
+    s->cases[r] = g_strdup ("");
+  for (int i = 0; i < n; i++) {
+    g_free (s->cases[idx[i]]);
+    s->cases[idx[i]] = g_strdup (halda_case_name (hp->dev[i].mcase));
+  }
   *predicted = hp->latency;
   *k_out = hp->k;
   fprintf (stderr, "%s: predicted token latency %.2f ms (compute %.2f, disk %.2f, network %.2f, CPU quota %.2f; "
@@ -877,17 +1239,21 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
   plan->id = 1;
   plan->n_layer = hm.n_layer;
   plan->n_ctx = a->n_ctx;
-  for (int r = 0; r < M; r++) {
+  for (int i = 0; i < n; i++) {
     GArray *ranges = g_array_new (FALSE, FALSE, sizeof (int));
-    halda_plan_windows (hp, r, ranges);
-    for (guint i = 0; i + 1 < ranges->len; i += 2) {
-      int first = g_array_index (ranges, int, i);
-      add_window (&plan->ranks[r], first, first + g_array_index (ranges, int, i + 1));
+    halda_plan_windows (hp, i, ranges);
+    for (guint j = 0; j + 1 < ranges->len; j += 2) {
+      int first = g_array_index (ranges, int, j);
+      add_window (&plan->ranks[idx[i]], first, first + g_array_index (ranges, int, j + 1));
     }
     g_array_free (ranges, TRUE);
+  }
+  for (int r = 0; r < M; r++) {
     /* rank r's server, as the device before it reaches it */
-    if (next_of[(r + M - 1) % M] && *next_of[(r + M - 1) % M])
-      plan->ranks[r].address = g_strdup (next_of[(r + M - 1) % M]);
+    const char *addr = a->absent && a->addresses && (guint) r < g_strv_length ((gchar **) a->addresses)
+        ? a->addresses[r] : next_of[(r + M - 1) % M];
+    if (addr && *addr)
+      plan->ranks[r].address = g_strdup (addr);
   }
   if (!prima_plan_validate (plan, &err)) {
     g_clear_pointer (&plan, prima_plan_free);
@@ -900,8 +1266,10 @@ error:
 out:
   if (hp)
     halda_plan_free (hp);
-  g_strfreev (next_of);
+  free_sparse (next_of, M);
   g_free (devs);
+  g_free (all);
+  g_free (idx);
   return plan;
 }
 
@@ -911,7 +1279,7 @@ plan_from_lw (Setup *s, int *k_out)
   const PrimaRingSetupArgs *a = s->a;
   GError *err = NULL;
   prima_model *model = prima_model_load (a->model_path, &err);
-  char **windows = NULL;
+  char **windows = NULL, **present = NULL, *lw = NULL;
   prima_plan *plan;
   int n_layer;
 
@@ -922,11 +1290,37 @@ plan_from_lw (Setup *s, int *k_out)
   }
   n_layer = model->hp.n_layer;
   prima_model_free (model);
-  if (!ring_deal (s->prefix, &s->names, n_layer, a->world, a->lw, a->k, &windows, k_out)) {
-    s->error = g_strdup_printf ("the layer window \"%s\" does not deal %d layers over %d devices", a->lw,
-        n_layer, a->world);
+  if (a->absent) {
+    /* the weights of the devices left, dealt again (k follows from them) */
+    gchar **w = g_strsplit_set (a->lw, ", ", -1);
+    GString *g = g_string_new (NULL);
+    if (g_strv_length (w) != (guint) a->world) {
+      fail (s, "%s \"%s\" gives %u windows for %d devices", s->names.layer_window, a->lw, g_strv_length (w),
+          a->world);
+      g_strfreev (w);
+      g_string_free (g, TRUE);
+      return NULL;
+    }
+    for (int r = 0; r < a->world; r++)
+      if (!is_absent (s, r))
+        g_string_append_printf (g, "%s%s", g->len ? "," : "", w[r]);
+    g_strfreev (w);
+    lw = g_string_free (g, FALSE);
+  }
+  if (!ring_deal (s->prefix, &s->names, n_layer, count_present (s), lw ? lw : a->lw, a->absent ? 0 : a->k,
+          &present, k_out)) {
+    s->error = a->absent ? g_strdup_printf ("the layer window \"%s\" of the %d devices left does not deal %d "
+        "layers", lw, count_present (s), n_layer) : g_strdup_printf ("the layer window \"%s\" does not deal %d "
+        "layers over %d devices", a->lw, n_layer, a->world);
+    g_free (lw);
     return NULL;
   }
+  g_free (lw);
+  /* back to setup ranks: the lost ones get no window */
+  windows = g_new0 (char *, a->world + 1);
+  for (int r = 0, i = 0; r < a->world; r++)
+    windows[r] = is_absent (s, r) ? g_strdup ("") : g_strdup (present[i++]);
+  g_strfreev (present);
   plan = prima_plan_new (a->world);
   plan->id = 1;
   plan->n_layer = n_layer;
@@ -939,6 +1333,9 @@ plan_from_lw (Setup *s, int *k_out)
         add_window (&plan->ranks[r], first, last);
     }
     g_strfreev (parts);
+    /* the device before a lost one reaches the next one here */
+    if (a->absent && a->addresses && (guint) r < g_strv_length ((gchar **) a->addresses) && *a->addresses[r])
+      plan->ranks[r].address = g_strdup (a->addresses[r]);
   }
   g_strfreev (windows);
   return plan;
@@ -1164,6 +1561,7 @@ set_identity (Setup *s)
   GError *err = NULL;
   s->identity = model_identity (s->a->model_path, &err);
   if (s->identity == NULL) {
+    s->local = TRUE;
     fail (s, "%s", err->message);
     g_error_free (err);
     return FALSE;
@@ -1172,6 +1570,45 @@ set_identity (Setup *s)
 }
 
 /* ---- the two roles ---- */
+
+/* Every setup rank's server as the head knows it after the round (for a
+ * recovery round), and the profiles it planned with. Rank r's server is
+ * where the rank before it connects; a lost rank keeps its last address. */
+static void
+head_results (Setup *s, JsonNode **profiles, PrimaRingSetup *out)
+{
+  const PrimaRingSetupArgs *a = s->a;
+  int M = a->world;
+
+  out->setup_world = M;
+  out->addresses = g_new0 (char *, M + 1);
+  for (int r = 0; r < M; r++)
+    out->addresses[r] = g_strdup (a->addresses && (guint) r < g_strv_length ((gchar **) a->addresses)
+        ? a->addresses[r] : "");
+  for (int r = 0; r < M; r++) {
+    int to = next_present (s, r);
+    if (is_absent (s, r) || to == r || s->next_of[r] == NULL || !*s->next_of[r])
+      continue;
+    /* a recovery round keeps the addresses it was given (a stale join of
+     * a device before a lost one must not move them) */
+    if (a->absent && *out->addresses[to])
+      continue;
+    g_free (out->addresses[to]);
+    out->addresses[to] = g_strdup (s->next_of[r]);
+  }
+  if (a->lw == NULL && a->profiles_json) {
+    out->profiles_json = g_strdup (a->profiles_json);
+  } else if (a->lw == NULL && s->own_profile && profiles) {
+    JsonArray *arr = json_array_new ();
+    JsonNode *node = json_node_new (JSON_NODE_ARRAY);
+    for (int r = 0; r < M; r++)
+      json_array_add_element (arr, r == 0 ? json_node_copy (s->own_profile)
+          : profiles[r] ? json_node_copy (profiles[r]) : json_node_new (JSON_NODE_NULL));
+    json_node_take_array (node, arr);
+    out->profiles_json = json_to_string (node, FALSE);
+    json_node_unref (node);
+  }
+}
 
 static gboolean
 run_head (Setup *s, PrimaRingSetup *out)
@@ -1189,22 +1626,32 @@ run_head (Setup *s, PrimaRingSetup *out)
   if (a->lw == NULL && a->profiles_path) {
     fprintf (stderr, "%s: solving over the saved profiles in %s\n", s->prefix, a->profiles_path);
     plan = solve (s, NULL, NULL, &out->predicted_s, &out->k);
+  } else if (a->lw == NULL && a->profiles_json) {
+    fprintf (stderr, "%s: solving over the last round's profiles of the %d devices left\n", s->prefix,
+        count_present (s));
+    plan = solve (s, NULL, NULL, &out->predicted_s, &out->k);
   } else if (a->lw == NULL) {
     fprintf (stderr, "%s: no %s: profiling every device of the ring, one at a time\n", s->prefix,
         s->names.layer_window);
     prima_ctl_msg_clear (&m);
-    if (!profile_self (s, &m, &own) || !send_control (s, s->down, &m))
+    if (!profile_self (s, &m, &own))
+      goto out;
+    s->own_profile = json_node_copy (m.profile);
+    if (!send_control (s, s->down, &m))
       goto out;
     /* the head's profile is the token: rank 1 profiles when it sees it */
-    while (have < M - 1) {
+    while (have < count_present (s) - 1) {
       char what[48];
       prima_link_event *ev;
-      g_snprintf (what, sizeof what, "the profile of rank %d", have + 1);
+      int want = 0;
+      for (int i = 0; i <= have; i++)
+        want = next_present (s, want);
+      g_snprintf (what, sizeof what, "the profile of rank %d", want);
       ev = next_event (s, &from, what);
       if (ev == NULL)
         goto out;
       if (from == s->up && ev->control.type == PRIMA_CTL_PROFILE && ev->control.rank > 0
-          && ev->control.rank < M && profiles[ev->control.rank] == NULL
+          && ev->control.rank < M && !is_absent (s, ev->control.rank) && profiles[ev->control.rank] == NULL
           && JSON_NODE_HOLDS_OBJECT (ev->control.profile)) {
         profiles[ev->control.rank] = json_node_copy (ev->control.profile);
         have++;
@@ -1248,6 +1695,8 @@ run_head (Setup *s, PrimaRingSetup *out)
     }
     prima_link_event_free (ev);
   }
+  if (ok)
+    head_results (s, profiles, out);
 out:
   prima_ctl_msg_clear (&m);
   if (plan)
@@ -1285,7 +1734,7 @@ run_worker (Setup *s, PrimaRingSetup *out)
         if (c->rank == 0 && JSON_NODE_HOLDS_OBJECT (c->profile))
           s->positions = (int) CLAMP (json_object_get_int_member_with_default (json_node_get_object (c->profile),
                   "_decode_positions", 0), 0, G_MAXINT / 2);
-        if (c->rank == a->rank - 1) {
+        if (c->rank == prev_present (s, a->rank)) {
           /* our turn: the devices before us are done, the rest wait */
           prima_ctl_msg m;
           prima_profile p;
@@ -1347,6 +1796,19 @@ prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
     s.positions = args->decode_positions > 0 ? MIN (args->decode_positions, args->n_ctx) : args->n_ctx / 2;
   s.zeros = g_new0 (float, PRIMA_FRAME_MAX_EMBD);
   s.joined = g_new0 (gboolean, MAX (args->world, 1));
+  s.next_of = g_new0 (char *, MAX (args->world, 1) + 1);
+  s.absent = args->absent;
+  if (args->absent && (args->rank != 0 || args->absent[0] || args->addresses == NULL
+          || g_strv_length ((gchar **) args->addresses) != (guint) args->world)) {
+    fprintf (stderr, "%s: ring setup: a recovery round needs the head, present, and every rank's address\n",
+        s.prefix);
+    out->error = g_strdup ("a recovery round needs the head, present, and every rank's address");
+    g_free (s.zeros);
+    g_free (s.joined);
+    g_free (s.next_of);
+    g_free (s.prefix);
+    return FALSE;
+  }
   s.joined[args->rank] = TRUE;
   g_queue_init (&s.deferred_up);
   g_queue_init (&s.deferred_down);
@@ -1366,9 +1828,16 @@ prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
   g_free (s.zeros);
   g_strfreev (s.cases);
   g_free (s.prefix);
+  g_free (s.next_addr);
+  free_sparse (s.next_of, args->world);
+  g_free (s.route_absent);
+  g_strfreev (s.route_addresses);
+  if (s.own_profile)
+    json_node_unref (s.own_profile);
   if (!ok) {
     prima_ring_setup_clear (out);
     out->error = s.error ? s.error : g_strdup ("the setup round failed");
+    out->local_failure = s.local;
   } else {
     g_free (s.error);
   }
@@ -1383,4 +1852,7 @@ prima_ring_setup_clear (PrimaRingSetup *setup)
   g_clear_pointer (&setup->cases, g_strfreev);
   g_clear_pointer (&setup->plan_json, g_free);
   g_clear_pointer (&setup->error, g_free);
+  g_clear_pointer (&setup->setup_rank, g_free);
+  g_clear_pointer (&setup->addresses, g_strfreev);
+  g_clear_pointer (&setup->profiles_json, g_free);
 }

@@ -47,7 +47,8 @@ typedef struct {
   int world;                    /* devices in the setup ring */
   int rank;                     /* ours */
   int port;                     /* BASE: rank r listens on BASE + r */
-  const char *next_host;        /* the next device's address (host) */
+  const char *next_host;        /* the next device's address: a host (its server is at port + the next
+                                 * rank), or "host:port" (prima_ring_next_address) */
   prima_cluster_key *key;
   const char *model_path;
   int n_ctx;                    /* head: the context size of the plan */
@@ -97,7 +98,14 @@ typedef struct {
                                  * (the head's first); NULL with lw */
   /* on failure */
   char *error;                  /* the reason (also said on stderr) */
+  gboolean local_failure;       /* the reason is this device's own (it cannot listen on its port, read its
+                                 * model, profile itself), not the head's or another device's */
 } PrimaRingSetup;
+
+/* "host:port" of the next device's server: next_host itself when it has a
+ * port ("10.0.0.2:9001", "[::1]:9001"), else next_host (NULL: 127.0.0.1)
+ * with port + next_rank. */
+char *prima_ring_next_address (const char *next_host, int port, int next_rank);
 
 /* Runs the setup round as rank args->rank. Prints progress and one error
  * line; FALSE on failure. */

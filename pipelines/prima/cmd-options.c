@@ -34,9 +34,10 @@ static const GroupFlag ring_flags[] = {
   {"--master", CLI_STRING, RING (master), "IP", {
       {"the head's address (accepted for prima.cpp's flags)"},
       {"the head's address (default 127.0.0.1)"}}},
-  {"--next", CLI_STRING, RING (next), "IP", {
-      {"address of rank 1 (default 127.0.0.1)"},
-      {"the next device's address (default: the head's for rank N-1, else 127.0.0.1)"}}},
+  {"--next", CLI_STRING, RING (next), "IP[:PORT]", {
+      {"address of rank 1 (default 127.0.0.1); with :PORT its server's port (default BASE+1)"},
+      {"the next device's address (default: the head's for rank N-1, else 127.0.0.1); with :PORT its "
+            "server's port (default BASE+rank+1)"}}},
   {"--port", CLI_INT, RING (port), "BASE", SAME ("data port of rank r is BASE+r (default 9000)", CLI_RANGE (1, 65535))},
   {"-lw,--layer-window", CLI_STRING, RING (lw), "a,b,..", {
       {"layers per device and cycle, in rank order (default: the scheduler's plan)"}}},

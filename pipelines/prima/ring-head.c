@@ -140,7 +140,16 @@ socket_owner (GArray *inodes)
           char *comm_path = g_strdup_printf ("/proc/%ld/comm", pid), *comm = NULL;
           if (g_file_get_contents (comm_path, &comm, NULL, NULL))
             g_strstrip (comm);
-          owner = g_strdup_printf ("%s (pid %ld)", comm && *comm ? comm : "a process", pid);
+          char *cmdline_path = g_strdup_printf ("/proc/%ld/cmdline", pid), *cmdline = NULL;
+          gsize len = 0;
+          /* prima's command too: "prima run" is another head */
+          if (comm && strcmp (comm, "prima") == 0 && g_file_get_contents (cmdline_path, &cmdline, &len, NULL)
+              && strlen (cmdline) + 1 < len)
+            owner = g_strdup_printf ("prima %s (pid %ld)", cmdline + strlen (cmdline) + 1, pid);
+          else
+            owner = g_strdup_printf ("%s (pid %ld)", comm && *comm ? comm : "a process", pid);
+          g_free (cmdline);
+          g_free (cmdline_path);
           g_free (comm);
           g_free (comm_path);
         }
@@ -364,7 +373,9 @@ spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_c
     char *threads = g_strdup_printf ("%d", n_threads);
     char *argv[] = { self_exe ? self_exe : (char *) "prima", (char *) "worker", (char *) "--world", world,
       (char *) "--rank", rank, (char *) "--master", (char *) "127.0.0.1", (char *) "--next", (char *) "127.0.0.1",
-      (char *) "--port", port, (char *) "-m", (char *) model, (char *) "-c", ctx, (char *) "-t", threads, NULL };
+      (char *) "--port", port, (char *) "-m", (char *) model, (char *) "-c", ctx, (char *) "-t", threads,
+      /* they belong to this head: they exit with it */
+      (char *) "--once", NULL };
     int fd = -1;
     ok = g_spawn_async_with_pipes (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &wa->w[r].pid, NULL,
         NULL, &fd, &err);
@@ -509,6 +520,13 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
    * whatever listens there (another ring: "failed to prove the cluster key"). */
   for (int r = 0; r < (ro->local_ring > 1 ? ro->world : 1); r++) {
     char *busy = prima_port_busy (ro->port + r);
+    if (busy && r == 0 && (strstr (busy, "by prima run ") || strstr (busy, "by prima eval "))) {
+      fprintf (stderr, "prima %s: cannot listen on port %d (--port %d + rank %d): %s, another head on this "
+          "machine: one head at a time per ring (another ring needs another --port)\n", CMD (ro), ro->port + r,
+          ro->port, r, busy);
+      g_free (busy);
+      return FALSE;
+    }
     if (busy) {
       fprintf (stderr, "prima %s: cannot listen on port %d (--port %d + rank %d%s): %s; choose another --port\n",
           CMD (ro), ro->port + r, ro->port, r, r ? ", a local worker" : "", busy);

@@ -432,6 +432,22 @@ test_hostile_text (void)
   g_clear_error (&err);
   prima_ctl_msg_clear (&m);
 
+  /* json-glib reads "\6" as an octal byte: the text that comes out is no
+   * UTF-8, in any string of any message (found by fuzz-ring-control) */
+  {
+    static const char *const octal[] = {
+      "{\"type\":\"error\",\"message\":\"\\6101\"}",
+      "{\"type\":\"route\",\"rank\":0,\"absent\":[],\"addresses\":[\"\\6101\"]}",
+      "{\"type\":\"profile\",\"rank\":1,\"profile\":{\"name\":\"\\6101\"}}",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (octal); i++) {
+      g_assert_false (prima_ctl_parse (octal[i], strlen (octal[i]), &m, &err));
+      g_assert_nonnull (strstr (err->message, "UTF-8"));
+      g_clear_error (&err);
+      prima_ctl_msg_clear (&m);
+    }
+  }
+
   g_assert_false (prima_ctl_parse ("{\"type\":\"st\xff\"}", 14, &m, &err));
   g_assert_nonnull (strstr (err->message, "not UTF-8"));
   g_clear_error (&err);

@@ -2,8 +2,8 @@
  * order both ways (client started before its server), a wrong key refused
  * with a log line, replayed handshakes refused, garbage from raw peers
  * rejected while the real link keeps working, a stopped (SIGSTOP) or killed
- * peer detected by heartbeats within 3 s, and wss:// with a pinned
- * certificate. Every wait is bounded.
+ * peer detected by heartbeats within 3 s, wss:// with a pinned
+ * certificate, and a setup client refused (409) by a data server. Every wait is bounded.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <gio/gio.h>
 #include <glib.h>
@@ -1285,6 +1285,85 @@ test_replace (void)
   prima_link_free (server);
 }
 
+/* A setup client (PRIMA_LINK_SETUP_PATH) that reaches a data server gets
+ * HTTP 409: the device serves a head (named once it is the peer, rank 0);
+ * the client counts it and keeps retrying, and the data link is not
+ * disturbed. */
+static prima_link *
+new_setup_client (guint16 port)
+{
+  prima_link_config cfg = { 0 };
+  prima_cluster_key *ck = key (KEY_A);
+  char *url = g_strdup_printf ("ws://127.0.0.1:%u" PRIMA_LINK_SETUP_PATH, port);
+  GError *err = NULL;
+  prima_link *l;
+
+  cfg.role = PRIMA_LINK_CLIENT;
+  cfg.rank = 0;
+  cfg.peer_rank = -1;
+  cfg.key = ck;
+  cfg.url = url;
+  l = prima_link_new (&cfg, &err);
+  g_assert_no_error (err);
+  prima_cluster_key_unref (ck);
+  g_free (url);
+  return l;
+}
+
+static void
+wait_refused_head (prima_link *l, prima_link_stats *st)
+{
+  gint64 end = g_get_monotonic_time () + 5 * SEC;
+
+  do {
+    prima_link_get_stats (l, st);
+    if (st->refused_head > 0)
+      return;
+    g_usleep (10 * 1000);
+  } while (g_get_monotonic_time () < end);
+  g_assert_cmpuint (st->refused_head, >, 0);
+}
+
+static void
+test_serving_head (void)
+{
+  prima_link *server = new_server (KEY_A, 0, 0);
+  prima_link *setup = new_setup_client (prima_link_get_port (server)), *head, *setup2;
+  prima_link_event *ev;
+  prima_link_stats st;
+
+  /* no head yet: still a data server, serving a head that is coming */
+  wait_refused_head (setup, &st);
+  g_assert_cmpstr (st.head_reason, ==, "serving another head");
+  g_assert_false (prima_link_is_ready (setup));
+  prima_link_free (setup);
+  /* with its head (rank 0) connected: named by its address */
+  head = new_client (KEY_A, prima_link_get_port (server), 0, 10000);
+  wait_ready (head);
+  ev = pop_type (server, PRIMA_LINK_EVENT_READY, 5 * SEC);
+  prima_link_event_free (ev);
+  setup2 = new_setup_client (prima_link_get_port (server));
+  wait_refused_head (setup2, &st);
+  g_assert_true (g_str_has_prefix (st.head_reason, "serving another head (127.0.0.1:"));
+  g_assert_true (g_str_has_suffix (st.head_reason, ")"));
+  /* it keeps asking (the caller decides how long), the head keeps its hop */
+  {
+    guint first = st.refused_head;
+    gint64 end = g_get_monotonic_time () + 5 * SEC;
+    while (st.refused_head == first && g_get_monotonic_time () < end) {
+      g_usleep (10 * 1000);
+      prima_link_get_stats (setup2, &st);
+    }
+    g_assert_cmpuint (st.refused_head, >, first);
+  }
+  g_assert_true (prima_link_is_ready (head));
+  send_test_frame (head, 4, 16);
+  expect_test_frame (server, 4, 16);
+  prima_link_free (setup2);
+  prima_link_free (head);
+  prima_link_free (server);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1315,6 +1394,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ring-link/close-failed", test_close_failed);
   g_test_add_func ("/ring-link/connect-timeout", test_connect_timeout);
   g_test_add_func ("/ring-link/replace", test_replace);
+  g_test_add_func ("/ring-link/serving-head", test_serving_head);
   g_test_add_func ("/ring-link/tls", test_tls);
   return g_test_run ();
 }

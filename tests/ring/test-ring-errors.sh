@@ -42,7 +42,7 @@ fi
 # 10: a port of the ring taken by another process (another ring's worker, with another key)
 BASE=$((BASE + 10))
 # (not under `timeout`: its own pid is the one named; the trap ends it)
-PRIMA_CLUSTER_KEY=another-ring-another-key "$P" worker --world 2 --rank 1 --port $BASE -m "$M" -t 1 \
+PRIMA_CLUSTER_KEY=another-ring-another-key "$P" worker --once --world 2 --rank 1 --port $BASE -m "$M" -t 1 \
     2>"$T/occupant.err" &
 occupant=$!
 for i in $(seq 300); do
@@ -51,15 +51,15 @@ for i in $(seq 300); do
 done
 timeout 60 "$P" run -m "$M" --local-ring 2 -lw 2,3 --port $BASE -p Once -n 4 -t 1 >/dev/null 2>"$T/head.err"
 rc=$?
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima (pid $occupant)" "$T/head.err" \
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima worker (pid $occupant)" "$T/head.err" \
     && ! grep -q "cluster key" "$T/head.err"; then
   ok "local ring, taken port: $(head -1 "$T/head.err")"
 else
   bad "local ring, taken port: head exit $rc"; tail -20 "$T/head.err"
 fi
-PRIMA_CLUSTER_KEY=k timeout 60 "$P" worker --world 2 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w.err"
+PRIMA_CLUSTER_KEY=k timeout 60 "$P" worker --once --world 2 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w.err"
 rc=$?
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima (pid $occupant)" "$T/w.err"; then
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima worker (pid $occupant)" "$T/w.err"; then
   ok "worker, taken port: $(tail -1 "$T/w.err")"
 else
   bad "worker, taken port: exit $rc"; tail -20 "$T/w.err"
@@ -67,7 +67,7 @@ fi
 PRIMA_CLUSTER_KEY=k timeout 60 "$P" run --world 2 --port $((BASE + 1)) -m "$M" -lw 2,3 -p Once -n 4 -t 1 >/dev/null \
     2>"$T/head.err"
 rc=$?
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima (pid $occupant)" "$T/head.err"; then
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "port $((BASE + 1)) .*in use by prima worker (pid $occupant)" "$T/head.err"; then
   ok "head, taken port: $(tail -1 "$T/head.err")"
 else
   bad "head, taken port: exit $rc"; tail -20 "$T/head.err"

@@ -78,7 +78,7 @@ with open(dst, 'r+b') as f:
 PY
 
 worker () {   # world rank log
-  timeout 60 "$P" worker --world "$1" --rank "$2" --next 127.0.0.1 --port $BASE -m "$M" -t 1 >/dev/null 2>"$3" &
+  timeout 60 "$P" worker --once --world "$1" --rank "$2" --next 127.0.0.1 --port $BASE -m "$M" -t 1 >/dev/null 2>"$3" &
   pids+=($!)
 }
 

@@ -139,7 +139,7 @@ fi
 KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 WPIDS=()
 for r in 1 2; do
-  PRIMA_CLUSTER_KEY=$KEY timeout 40 ip netns exec "${NS[$r]}" "$P" worker --world 3 --rank $r --port $BASE \
+  PRIMA_CLUSTER_KEY=$KEY timeout 40 ip netns exec "${NS[$r]}" "$P" worker --once --world 3 --rank $r --port $BASE \
       --master 10.231.2.2 --next "${CONNECT[$r]}" -m "$M" -t 1 2>"$T/w$r.err" &
   PIDS+=($!)
   WPIDS+=($!)

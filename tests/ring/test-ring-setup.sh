@@ -26,7 +26,7 @@ ok () { n=$((n + 1)); echo "ok $n - $*"; }
 bad () { n=$((n + 1)); echo "not ok $n - $*"; fail=1; }
 
 worker () {   # world rank model log
-  timeout 60 "$P" worker --world "$1" --rank "$2" --next 127.0.0.1 --port $BASE -m "$3" -t 1 >/dev/null 2>"$4" &
+  timeout 60 "$P" worker --once --world "$1" --rank "$2" --next 127.0.0.1 --port $BASE -m "$3" -t 1 >/dev/null 2>"$4" &
   pids+=($!)
 }
 

@@ -91,7 +91,7 @@ M=$D/stories260K-f32.gguf
 
 # a worker with the wrong cluster key is refused
 BASE=$((BASE + 10))
-PRIMA_CLUSTER_KEY=not-the-right-key-at-all timeout 20 "$P" worker --world 2 --rank 1 --port $BASE -m "$M" -t 1 \
+PRIMA_CLUSTER_KEY=not-the-right-key-at-all timeout 20 "$P" worker --once --world 2 --rank 1 --port $BASE -m "$M" -t 1 \
     2>"$T/w1.err" &
 w1=$!
 PRIMA_CLUSTER_KEY=$KEY timeout 20 "$P" run --world 2 --next 127.0.0.1 --port $BASE -m "$M" -p "Once" -n 4 --temp 0 \
@@ -110,8 +110,8 @@ fi
 # garbage to a worker's port while the ring runs: the ring is unaffected
 single stories260K-f32
 BASE=$((BASE + 10))
-PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" worker --world 3 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w1.err" & w1=$!
-PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" worker --world 3 --rank 2 --port $BASE -m "$M" -t 1 2>"$T/w2.err" & w2=$!
+PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" worker --once --world 3 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w1.err" & w1=$!
+PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" worker --once --world 3 --rank 2 --port $BASE -m "$M" -t 1 2>"$T/w2.err" & w2=$!
 sleep 0.3
 for i in 1 2 3; do
   (exec 3<>/dev/tcp/127.0.0.1/$((BASE + 1)) && printf 'GET /prima/ring HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: prima-ring.v1\r\n\r\n\x82\x85garbagegarbage' >&3; sleep 0.2) 2>/dev/null
@@ -135,8 +135,8 @@ BASE=$((BASE + 10))
 "$P" mkmodel --vocab-from "$M" --n-embd 1024 --n-layer 4 --n-head 8 --n-head-kv 8 --n-ff 2816 --n-ctx 2048 \
     --type Q8_0 -q "$T/slow.gguf" || bad "mkmodel"
 M=$T/slow.gguf
-PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" worker --world 3 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w1.err" & w1=$!
-PRIMA_CLUSTER_KEY=$KEY "$P" worker --world 3 --rank 2 --port $BASE -m "$M" -t 1 2>"$T/w2.err" & w2=$!
+PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" worker --once --world 3 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w1.err" & w1=$!
+PRIMA_CLUSTER_KEY=$KEY "$P" worker --once --world 3 --rank 2 --port $BASE -m "$M" -t 1 2>"$T/w2.err" & w2=$!
 ( sleep 1.5; kill -9 $w2; date +%s.%N >"$T/killed" ) &
 killer=$!
 PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" run --world 3 --port $BASE -m "$M" -p "Once upon a time" -n 100000 \
@@ -155,8 +155,8 @@ fi
 
 # a stalled worker (SIGSTOP, not killed): the heartbeats find it; the head exits non-zero within 3 s
 BASE=$((BASE + 10))
-PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" worker --world 3 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w1.err" & w1=$!
-PRIMA_CLUSTER_KEY=$KEY "$P" worker --world 3 --rank 2 --port $BASE -m "$M" -t 1 2>"$T/w2.err" & w2=$!
+PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" worker --once --world 3 --rank 1 --port $BASE -m "$M" -t 1 2>"$T/w1.err" & w1=$!
+PRIMA_CLUSTER_KEY=$KEY "$P" worker --once --world 3 --rank 2 --port $BASE -m "$M" -t 1 2>"$T/w2.err" & w2=$!
 trap 'kill -CONT $w2 2>/dev/null; kill $w2 2>/dev/null; rm -rf "$T"' EXIT
 ( sleep 1.5; kill -STOP $w2; date +%s.%N >"$T/stopped" ) &
 stopper=$!

@@ -48,7 +48,7 @@ ring_case () {
     local lim=()
     [ "$rd" != 0 ] && lim=(--read-mbps "$rd" --disk-path "$model")
     timeout 300 "$CG" --v1 --name "prima-auto-$$-$r" --cpu-pct "$cpu" "${lim[@]}" "$mem" \
-        "$P" worker --world "$world" --rank "$r" --port $BASE -m "$model" 2>"$T/w$r.err" &
+        "$P" worker --once --world "$world" --rank "$r" --port $BASE -m "$model" 2>"$T/w$r.err" &
     pids+=($!)
   done
   IFS=: read -r mem cpu rd <<<"${devs[0]}"

@@ -54,7 +54,7 @@ launch_ring () {
   shift
   BASE=$((BASE + 10))
   for r in 1 2; do
-    timeout 120 "$P" worker --world 3 --rank $r --port $BASE -m "$M" 2> "$T/w$r.err" &
+    timeout 120 "$P" worker --once --world 3 --rank $r --port $BASE -m "$M" 2> "$T/w$r.err" &
     pids+=($!)
   done
   printf '%s' "$PROMPT" | timeout 120 "$L" -m primascheduler world=3 port=$BASE ring-timeout=60 "$@" \

@@ -4,6 +4,7 @@
 
 #include <string.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 G_DEFINE_QUARK (prima-model-error-quark, prima_model_error)
@@ -204,17 +205,107 @@ fail:
   return NULL;
 }
 
+/* Models loaded by path are shared in the process while anyone holds one:
+ * the same file (device, inode, size, modification time) gives the same
+ * mapping. A persistent ring worker keeps its model this way between the
+ * heads it serves (each head's layers element loads it again), and the
+ * setup round's checks do not map it again either. */
+typedef struct {
+  prima_model *model;
+  guint refs;
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  gint64 mtime_ns;
+} SharedModel;
+
+static GMutex shared_lock;
+static GList *shared_models;    /* SharedModel * */
+static guint shared_maps;
+
+static gboolean
+stat_key (const struct stat *st, SharedModel *key)
+{
+  if (!S_ISREG (st->st_mode))
+    return FALSE;
+  key->dev = st->st_dev;
+  key->ino = st->st_ino;
+  key->size = st->st_size;
+  key->mtime_ns = (gint64) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+  return TRUE;
+}
+
+static SharedModel *
+shared_find (const SharedModel *key)
+{
+  for (GList *l = shared_models; l; l = l->next) {
+    SharedModel *e = l->data;
+    if (e->dev == key->dev && e->ino == key->ino && e->size == key->size && e->mtime_ns == key->mtime_ns)
+      return e;
+  }
+  return NULL;
+}
+
+static void
+model_destroy (prima_model *m)
+{
+  if (m->file)
+    gguf_close (m->file);
+  g_free (m->layers);
+  g_free (m->name);
+  g_free (m);
+}
+
 prima_model *
 prima_model_load (const char *path, GError **error)
 {
-  gguf_file *f = gguf_open (path, error);
+  gguf_file *f;
   prima_model *m;
+  SharedModel key = { 0 }, *e;
+  struct stat st;
+  gboolean keyed = stat (path, &st) == 0 && stat_key (&st, &key);
+
+  if (keyed) {
+    g_mutex_lock (&shared_lock);
+    e = shared_find (&key);
+    if (e) {
+      e->refs++;
+      g_mutex_unlock (&shared_lock);
+      return e->model;
+    }
+    g_mutex_unlock (&shared_lock);
+  }
+  f = gguf_open (path, error);
   if (f == NULL)
     return NULL;
   m = prima_model_new (f, error);
-  if (m == NULL)
+  if (m == NULL) {
     gguf_close (f);
+    return NULL;
+  }
+  /* the key of the file actually opened */
+  if (fstat (gguf_fd (f), &st) == 0 && stat_key (&st, &key)) {
+    e = g_new0 (SharedModel, 1);
+    *e = key;
+    e->model = m;
+    e->refs = 1;
+    g_mutex_lock (&shared_lock);
+    shared_models = g_list_prepend (shared_models, e);
+    shared_maps++;
+    g_mutex_unlock (&shared_lock);
+  }
   return m;
+}
+
+guint
+prima_model_load_count (void)
+{
+  guint n;
+
+  g_mutex_lock (&shared_lock);
+  n = shared_maps;
+  g_mutex_unlock (&shared_lock);
+  return n;
 }
 
 void
@@ -222,12 +313,23 @@ prima_model_free (prima_model *m)
 {
   if (m == NULL)
     return;
-  if (m->file)
-    gguf_close (m->file);
-  g_free (m->layers);
-  g_free (m->name);
-  g_free (m);
+  g_mutex_lock (&shared_lock);
+  for (GList *l = shared_models; l; l = l->next) {
+    SharedModel *e = l->data;
+    if (e->model != m)
+      continue;
+    if (--e->refs > 0) {
+      g_mutex_unlock (&shared_lock);
+      return;
+    }
+    shared_models = g_list_delete_link (shared_models, l);
+    g_free (e);
+    break;
+  }
+  g_mutex_unlock (&shared_lock);
+  model_destroy (m);
 }
+
 
 guint64
 prima_model_weight_bytes (const prima_model *m, int first, int last)

@@ -49,7 +49,14 @@ typedef struct {
 #define PRIMA_MODEL_ERROR (prima_model_error_quark ())
 GQuark prima_model_error_quark (void);
 
+/* The model of the file at path. While the process holds one of the same
+ * file (device, inode, size, modification time), the same one comes back
+ * (reference counted: every load needs its prima_model_free), so the file
+ * is mapped and parsed once. */
 prima_model *prima_model_load (const char *path, GError **error);
+/* How many times prima_model_load mapped a file in this process (for logs
+ * and tests: a persistent worker maps its model once). */
+guint prima_model_load_count (void);
 /* Use an already opened file (takes ownership on success). */
 prima_model *prima_model_new (gguf_file *file, GError **error);
 void prima_model_free (prima_model *model);

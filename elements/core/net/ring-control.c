@@ -191,17 +191,21 @@ printable_prefix (const char *s, gsize max)
   return shown;
 }
 
-/* TRUE when every number in the tree is finite (JSON has no inf or nan). */
+/* TRUE when every number in the tree is finite (JSON has no inf or nan) and
+ * every string and member name is UTF-8 (json-glib takes escapes such as
+ * "\6" as octal bytes; its generator would write them back raw). */
 static gboolean
 json_all_finite (JsonNode *node)
 {
   switch (JSON_NODE_TYPE (node)) {
     case JSON_NODE_OBJECT:{
       gboolean ok = TRUE;
-      GList *values = json_object_get_values (json_node_get_object (node));
-      for (GList *l = values; l && ok; l = l->next)
-        ok = json_all_finite (l->data);
-      g_list_free (values);
+      JsonObjectIter iter;
+      const gchar *name;
+      JsonNode *value;
+      json_object_iter_init (&iter, json_node_get_object (node));
+      while (ok && json_object_iter_next (&iter, &name, &value))
+        ok = g_utf8_validate (name, -1, NULL) && json_all_finite (value);
       return ok;
     }
     case JSON_NODE_ARRAY:{
@@ -212,6 +216,8 @@ json_all_finite (JsonNode *node)
       return TRUE;
     }
     case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        return g_utf8_validate (json_node_get_string (node), -1, NULL);
       return json_node_get_value_type (node) != G_TYPE_DOUBLE || isfinite (json_node_get_double (node));
     default:
       return TRUE;
@@ -315,7 +321,7 @@ prima_ctl_msg_validate (const prima_ctl_msg *m, GError **error)
       /* json-glib reads 1e999 as inf and would write it back as "inf.0",
        * which no peer parses (found by fuzz-ring-control). */
       if (!json_all_finite (m->profile))
-        return field_error (error, m, "profile", "holds a number out of range");
+        return field_error (error, m, "profile", "holds a number out of range or text that is not UTF-8");
       return TRUE;
     case PRIMA_CTL_PLAN:
       if (m->plan == NULL)
@@ -363,7 +369,8 @@ prima_ctl_msg_validate (const prima_ctl_msg *m, GError **error)
         return field_error (error, m, "addresses", m->type == PRIMA_CTL_JOIN ? "must have one entry per rank"
             : "has too many entries");
       for (guint i = 0; i < m->n_addresses; i++)
-        if (m->addresses[i] == NULL || strlen (m->addresses[i]) > MAX_ADDRESS)
+        if (m->addresses[i] == NULL || strlen (m->addresses[i]) > MAX_ADDRESS
+            || !g_utf8_validate (m->addresses[i], -1, NULL))
           return field_error (error, m, "addresses", "holds an address that is missing or too long");
       return TRUE;
     }
@@ -599,6 +606,10 @@ get_str (JsonObject *o, const prima_ctl_msg *m, const char *name, gboolean requi
   *out = json_node_get_string (n);
   if (strlen (*out) > max_len)
     return field_error (error, m, name, "is too long");
+  /* json-glib takes escapes such as "\6" as octal bytes, which need not be
+   * UTF-8 (found by fuzz-ring-control) */
+  if (!g_utf8_validate (*out, -1, NULL))
+    return field_error (error, m, name, "is not UTF-8");
   return TRUE;
 }
 
@@ -739,8 +750,8 @@ get_address_list (JsonObject *o, prima_ctl_msg *m, gboolean required, GError **e
   for (guint i = 0; i < m->n_addresses; i++) {
     JsonNode *e = json_array_get_element (aa, i);
     if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
-        || strlen (json_node_get_string (e)) > MAX_ADDRESS)
-      return field_error (error, m, "addresses", "must hold strings of at most 255 bytes");
+        || strlen (json_node_get_string (e)) > MAX_ADDRESS || !g_utf8_validate (json_node_get_string (e), -1, NULL))
+      return field_error (error, m, "addresses", "must hold UTF-8 strings of at most 255 bytes");
     m->addresses[i] = g_strdup (json_node_get_string (e));
   }
   return TRUE;

@@ -1226,6 +1226,25 @@ on_ws_accept (SoupServer *server, SoupServerMessage *msg, const char *path, Soup
   link->pending = g_list_prepend (link->pending, c);
 }
 
+/* A data server's answer to the setup round's path: its device serves a
+ * head (one head at a time per ring). The head is named when it is the
+ * peer (rank 0 of the data ring). */
+static void
+on_setup_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
+{
+  prima_link *link = data;
+  char *why;
+
+  if (link->active && link->active->state == CONN_OPEN && link->active->peer_rank == 0)
+    why = g_strdup_printf ("serving another head (%s)", link->active->addr);
+  else
+    why = g_strdup ("serving another head");
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, why, strlen (why));
+  soup_server_message_set_status (msg, SOUP_STATUS_CONFLICT, why);
+  g_free (why);
+}
+
 static gboolean
 server_start (prima_link *link, GError **error)
 {
@@ -1243,6 +1262,8 @@ server_start (prima_link *link, GError **error)
   g_signal_connect (link->server, "request-started", G_CALLBACK (on_request_started), link);
   soup_server_add_websocket_handler (link->server, link->path ? link->path : PRIMA_LINK_PATH, NULL, protocols,
       on_ws_accept, link, NULL);
+  if (g_strcmp0 (link->path ? link->path : PRIMA_LINK_PATH, PRIMA_LINK_PATH) == 0)
+    soup_server_add_handler (link->server, PRIMA_LINK_SETUP_PATH, on_setup_request, link, NULL);
   if (link->bind_address) {
     GInetAddress *ia = g_inet_address_new_from_string (link->bind_address);
     GSocketAddress *sa;
@@ -1334,6 +1355,18 @@ on_client_connected (GObject *source, GAsyncResult *res, gpointer data)
   link->connect_msg = NULL;
   if (ws == NULL) {
     gboolean cancelled = g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    if (!cancelled && msg && soup_message_get_status (msg) == SOUP_STATUS_CONFLICT) {
+      /* a data server serving a head: the caller decides how long to wait */
+      const char *why = soup_message_get_reason_phrase (msg);
+      g_mutex_lock (&link->lock);
+      link->stats.refused_head++;
+      g_strlcpy (link->stats.head_reason, why && *why ? why : "serving another head",
+          sizeof link->stats.head_reason);
+      g_mutex_unlock (&link->lock);
+      if (!link->logged_wait)
+        g_message ("%s: %s is %s; retrying", link->name, link->peer_addr, why && *why ? why : "serving another head");
+      link->logged_wait = TRUE;
+    }
     if (!cancelled && !link->logged_wait) {
       g_message ("%s: waiting for %s (%s); retrying", link->name, link->peer_addr, err->message);
       link->logged_wait = TRUE;

@@ -49,6 +49,12 @@
 G_BEGIN_DECLS
 
 #define PRIMA_LINK_PATH "/prima/ring"
+/* The setup round's path on the same ports (scheduler/ring-setup.c). A
+ * data server (PRIMA_LINK_PATH) answers a request for it with HTTP 409 and
+ * the reason "serving another head (HOST:PORT)": its device serves a head
+ * already (one head at a time per ring); the client keeps retrying and
+ * counts it (prima_link_stats.refused_head). */
+#define PRIMA_LINK_SETUP_PATH "/prima/setup"
 #define PRIMA_LINK_SUBPROTOCOL "prima-ring.v1"
 
 /* Close codes (4000-4999 are the application's in RFC 6455). */
@@ -171,6 +177,8 @@ typedef struct {
   gint32 world_peer_rank;       /* the last such peer: its rank and world */
   guint32 world_peer_world;
   gboolean nodelay;             /* TCP_NODELAY is set on the current connection */
+  guint refused_head;           /* client: answers 409 from a data server that serves a head */
+  char head_reason[128];        /* the last such answer's reason ("serving another head (HOST:PORT)") */
 } prima_link_stats;
 
 /* A server is listening when this returns; a client starts connecting in the

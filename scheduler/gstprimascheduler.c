@@ -765,7 +765,7 @@ on_peer_lost (GstElement * element, gint lost, const gchar * message, GstPrimaSc
 
 /* One loss: stop the ring's ends, a recovery round without the lost
  * device, the new plan handed over, the ends started again, the head
- * resumed; the message once the head's tokens are back. FALSE when the
+ * resumed (its tokens sent round the new ring), then the message. FALSE when the
  * ring could not be rebuilt (an element error says why). */
 static gboolean
 recover_once (GstPrimaScheduler * self, const Loss * loss)

@@ -689,10 +689,14 @@ gst_prima_scheduler_run (GstPrimaScheduler * self)
   post_plan (self, &setup, st.world);
   if (!hand_over (self, &sib, &setup, st.key_text, st.key_file, st.port))
     goto out;
-  /* before they start: a loss is the scheduler's to handle */
-  if (recover)
+  /* before they start: a loss is the scheduler's to handle; a device that
+   * goes before the data ring joins is one */
+  if (recover) {
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (sib.sink), "join-timeout"))
+      g_object_set (sib.sink, "join-timeout", st.timeout, NULL);
     recovery_start (self, &st, g_steal_pointer (&model), n_ctx, g_steal_pointer (&key),
         g_steal_pointer (&device_list), &setup, &sib);
+  }
   if (!siblings_restore (self, &sib)) {
     GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, (_("The ring's elements did not start after the setup round.")),
         (NULL));
@@ -749,6 +753,16 @@ on_peer_lost (GstElement * element, gint lost, const gchar * message, GstPrimaSc
   g_mutex_unlock (&self->rec_lock);
   GST_WARNING_OBJECT (self, "%s reports rank %d lost: %s", GST_OBJECT_NAME (element), lost, message);
   send_to_head (self, prima_event_new_ring_suspend ());
+  /* a resume in progress may be pushing into the ring sink, which waits for
+   * a device that is gone: let it go (the sink is stopped and started
+   * again for the next ring) */
+  if (element != self->sink_el) {
+    GstPad *pad = gst_element_get_static_pad (self->sink_el, "sink");
+    if (pad) {
+      gst_pad_send_event (pad, gst_event_new_flush_start ());
+      gst_object_unref (pad);
+    }
+  }
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->layers_el), "answer-tokens"))
     g_object_get (self->layers_el, "answer-tokens", &tokens, NULL);
   g_mutex_lock (&self->rec_lock);

@@ -82,6 +82,7 @@ enum
   PROP_PLAN,
   PROP_HALF,
   PROP_LOSS_ACTION,
+  PROP_JOIN_TIMEOUT,
 };
 
 enum
@@ -118,6 +119,7 @@ struct _GstPrimaWsSink
   gchar *plan;
   gboolean half;
   GstPrimaLossAction loss_action;
+  guint join_timeout;
 
   /* from READY to PAUSED */
   prima_link *link;
@@ -537,14 +539,17 @@ gst_prima_ws_sink_missing (GstPrimaWsSink * self, guint world, guint64 joined)
 static GstFlowReturn
 gst_prima_ws_sink_wait_ring (GstPrimaWsSink * self, gboolean all)
 {
-  gint64 start = g_get_monotonic_time (), next_report = start + WAIT_REPORT_US;
-  guint rank, world;
+  gint64 start = g_get_monotonic_time (), next_report = start + WAIT_REPORT_US, deadline = 0;
+  guint rank, world, join_timeout;
   gboolean reported = FALSE;
 
   GST_OBJECT_LOCK (self);
   rank = self->rank;
   world = self->world;
+  join_timeout = self->join_timeout;
   GST_OBJECT_UNLOCK (self);
+  if (join_timeout > 0)
+    deadline = start + (gint64) join_timeout * G_USEC_PER_SEC;
 
   for (;;) {
     GError *err = NULL;
@@ -589,6 +594,21 @@ gst_prima_ws_sink_wait_ring (GstPrimaWsSink * self, gboolean all)
       g_free (missing);
       reported = TRUE;
       next_report = g_get_monotonic_time () + WAIT_REPORT_US;
+    }
+    if (deadline && g_get_monotonic_time () >= deadline) {
+      /* a device that went away before it joined: the first rank missing
+       * (the one after it waits for it), or the next device itself */
+      gint missing = gst_prima_ws_sink_peer (self, -1);
+      gchar *line;
+      for (guint r = 1; ready && r < world && r < 64; r++)
+        if (!(joined & (G_GUINT64_CONSTANT (1) << r))) {
+          missing = (gint) r;
+          break;
+        }
+      line = g_strdup_printf ("rank %d did not join within %u s", missing, join_timeout);
+      gst_prima_ws_sink_fail (self, -1, missing, line, FALSE);
+      g_free (line);
+      return gst_prima_ws_sink_failed_flow (self);
     }
   }
 }
@@ -828,6 +848,9 @@ gst_prima_ws_sink_set_property (GObject * object, guint prop_id, const GValue * 
     case PROP_LOSS_ACTION:
       self->loss_action = g_value_get_enum (value);
       break;
+    case PROP_JOIN_TIMEOUT:
+      self->join_timeout = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -874,6 +897,9 @@ gst_prima_ws_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_LOSS_ACTION:
       g_value_set_enum (value, self->loss_action);
+      break;
+    case PROP_JOIN_TIMEOUT:
+      g_value_set_uint (value, self->join_timeout);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1034,6 +1060,22 @@ gst_prima_ws_sink_class_init (GstPrimaWsSinkClass * klass)
           "peer-lost signal", GST_TYPE_PRIMA_LOSS_ACTION, DEFAULT_LOSS_ACTION,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
+  /**
+   * GstPrimaWsSink:join-timeout:
+   *
+   * Seconds the first frame waits for the next device to connect and (on
+   * the head) for every rank to join; then the first rank missing counts as
+   * lost ("rank 2 did not join within 20 s"): an error, or with
+   * #GstPrimaWsSink:loss-action=notify the #GstPrimaWsSink::peer-lost
+   * signal. 0 waits for ever. primascheduler sets its ring-timeout here, so
+   * a device that goes away between the setup round and the data ring does
+   * not hold the head for ever.
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_JOIN_TIMEOUT,
+      g_param_spec_uint ("join-timeout", "Join timeout", "Seconds to wait for the ring to join before the "
+          "first rank missing counts as lost (0: for ever)", 0, G_MAXINT, 0, PARAM_FLAGS));
   /**
    * GstPrimaWsSink::peer-lost:
    * @sink: the element

@@ -421,6 +421,44 @@ GST_START_TEST (test_wss_peer_lost)
 
 GST_END_TEST;
 
+/* join-timeout: the head's sink (world 3) hears rank 1 join, never rank 2;
+ * after a second rank 2 counts as lost (peer-lost with loss-action=notify)
+ * and the push that waited returns FLUSHING. */
+GST_START_TEST (test_wss_join_timeout)
+{
+  GstHarness *src, *sink;
+  GstBus *bus = gst_bus_new ();
+  Lost l = { 0 };
+  gint64 t0;
+  guint port;
+
+  g_mutex_init (&l.lock);
+  g_cond_init (&l.cond);
+  src = source_harness (KEY_A, &port);
+  sink = sink_harness (KEY_A, port);
+  g_object_set (sink->element, "world", 3, "join-timeout", 1, NULL);
+  gst_util_set_object_arg (G_OBJECT (sink->element), "loss-action", "notify");
+  g_signal_connect (sink->element, "peer-lost", G_CALLBACK (on_peer_lost), &l);
+  gst_element_set_bus (sink->element, bus);
+  t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_harness_push (sink, hidden_buffer (0, 1, 1, 1.0f)), GST_FLOW_FLUSHING);
+  fail_unless (g_get_monotonic_time () - t0 >= G_USEC_PER_SEC, "gave up before join-timeout");
+  fail_unless (wait_lost (&l, 0) || wait_lost (&l, 1));
+  fail_unless_equals_int (l.lost, 2);
+  fail_unless (strstr (l.message, "rank 2 did not join within 1 s") != NULL, "%s", l.message);
+  fail_unless (pop_error (bus, 0) == NULL);
+  fail_unless (gst_harness_try_pull (src) == NULL, "a frame left before the ring was complete");
+  gst_element_set_bus (sink->element, NULL);
+  gst_harness_teardown (sink);
+  gst_harness_teardown (src);
+  gst_object_unref (bus);
+  g_free (l.message);
+  g_mutex_clear (&l.lock);
+  g_cond_clear (&l.cond);
+}
+
+GST_END_TEST;
+
 static Suite *
 wss_suite (void)
 {
@@ -434,6 +472,7 @@ wss_suite (void)
   tcase_add_test (tc, test_wss_wrong_key);
   tcase_add_test (tc, test_wssrc_live);
   tcase_add_test (tc, test_wss_peer_lost);
+  tcase_add_test (tc, test_wss_join_timeout);
   return s;
 }
 

@@ -278,15 +278,54 @@ prima_event_is_ring_failure (GstEvent * event)
 gboolean
 prima_event_parse_ring_failure (GstEvent * event, gint * rank, const gchar ** message)
 {
+  return prima_event_parse_ring_failure_lost (event, rank, NULL, message);
+}
+
+GstEvent *
+prima_event_new_ring_failure_lost (gint rank, gint lost, const gchar * message)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_RING_FAILURE,
+          "message", G_TYPE_STRING, message, "rank", G_TYPE_INT, rank, "lost", G_TYPE_INT, lost, NULL));
+}
+
+gboolean
+prima_event_parse_ring_failure_lost (GstEvent * event, gint * rank, gint * lost, const gchar ** message)
+{
   const GstStructure *s;
 
   if (!prima_event_is_ring_failure (event))
     return FALSE;
   s = gst_event_get_structure (event);
   get_int (s, "rank", rank, -1);
+  get_int (s, "lost", lost, -1);
   if (message)
     *message = gst_structure_get_string (s, "message");
   return TRUE;
+}
+
+/* Not serialized: they act when sent, whatever the streams are doing. */
+GstEvent *
+prima_event_new_ring_suspend (void)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM_OOB, gst_structure_new_empty (PRIMA_EVENT_RING_SUSPEND));
+}
+
+gboolean
+prima_event_is_ring_suspend (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_DOWNSTREAM_OOB, PRIMA_EVENT_RING_SUSPEND);
+}
+
+GstEvent *
+prima_event_new_ring_resume (void)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM_OOB, gst_structure_new_empty (PRIMA_EVENT_RING_RESUME));
+}
+
+gboolean
+prima_event_is_ring_resume (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_DOWNSTREAM_OOB, PRIMA_EVENT_RING_RESUME);
 }
 
 GstEvent *
@@ -554,3 +593,52 @@ prima_plan_info_clear (PrimaPlanInfo * info)
   g_clear_pointer (&info->plan, g_free);
 }
 
+
+/* ---- the ring survived a loss ---- */
+
+GstMessage *
+prima_message_new_ring_recovered (GstObject * src, const PrimaRecoveredInfo * info)
+{
+  GstStructure *s;
+  GValue windows = G_VALUE_INIT;
+
+  strv_to_array (&windows, info->windows);
+  s = gst_structure_new (PRIMA_MESSAGE_RING_RECOVERED, "lost-rank", G_TYPE_INT, info->lost_rank, "lost-address",
+      G_TYPE_STRING, info->lost_address ? info->lost_address : "", "tokens", G_TYPE_UINT, info->tokens, "devices",
+      G_TYPE_UINT, info->devices, "seconds", G_TYPE_DOUBLE, info->seconds, NULL);
+  gst_structure_take_value (s, "windows", &windows);
+  return gst_message_new_element (src, s);
+}
+
+gboolean
+prima_message_is_ring_recovered (GstMessage * message)
+{
+  return is_message (message, PRIMA_MESSAGE_RING_RECOVERED);
+}
+
+gboolean
+prima_message_parse_ring_recovered (GstMessage * message, PrimaRecoveredInfo * info)
+{
+  const GstStructure *s;
+
+  memset (info, 0, sizeof *info);
+  if (!prima_message_is_ring_recovered (message))
+    return FALSE;
+  s = gst_message_get_structure (message);
+  get_int (s, "lost-rank", &info->lost_rank, -1);
+  info->lost_address = g_strdup (gst_structure_get_string (s, "lost-address"));
+  if (info->lost_address == NULL)
+    info->lost_address = g_strdup ("");
+  gst_structure_get_uint (s, "tokens", &info->tokens);
+  gst_structure_get_uint (s, "devices", &info->devices);
+  gst_structure_get_double (s, "seconds", &info->seconds);
+  info->windows = array_to_strv (gst_structure_get_value (s, "windows"));
+  return TRUE;
+}
+
+void
+prima_recovered_info_clear (PrimaRecoveredInfo * info)
+{
+  g_clear_pointer (&info->lost_address, g_free);
+  g_clear_pointer (&info->windows, g_strfreev);
+}

@@ -44,12 +44,24 @@
  *                       primalayers takes its windows from it; primawssink
  *                       sends the plan on.
  *   prima-ring-failure  downstream: a device upstream lost its peer or failed
- *                       itself (rank >= 0: that device, message: its reason);
+ *                       itself (rank >= 0: that device, message: its reason;
+ *                       lost: the data-ring rank at fault, the peer that
+ *                       dropped or stalled, or the failed device itself);
  *                       primawssink passes it on, the head reports it.
  *   prima-ring-control  upstream: a control message (JSON) for the previous
  *                       device (profiles and failures travel back to the
  *                       head this way). An element that cannot pass it on
  *                       answers FALSE, and the sender handles it itself.
+ *
+ *   prima-ring-suspend  sent to primaringhead (gst_element_send_event()) when
+ *                       its ring broke: it stops sending round the ring (its
+ *                       sink waits), drops what comes back and takes a failed
+ *                       push on ring_src for no error.
+ *   prima-ring-resume   sent to primaringhead once the ring is back: it
+ *                       re-creates its windows if `windows` changed, clears
+ *                       its KV cache, sends the tokens its cache held round as
+ *                       one batch (the logits leave only if a batch was
+ *                       outstanding) and goes on.
  *
  * End-of-stream completes the set: it is the ring's ordered "stop".
  *
@@ -59,6 +71,9 @@
  *   prima-ring          primawssrc and primawssink: the ring's setup as it
  *                       happens ("listening", "connected", "joined",
  *                       "waiting", "complete"), for people.
+ *   prima-ring-recovered primascheduler, when the ring survived the loss of
+ *                       a device (PrimaRecoveredInfo): `prima run` prints
+ *                       its one line from it.
  *   prima-loading       primalayers, for each layer of the first pass, which
  *                       faults the weights in (PrimaLoadingInfo): `prima`
  *                       renders them as its progress line.
@@ -90,6 +105,9 @@ G_BEGIN_DECLS
 #define PRIMA_EVENT_RING_PLAN "prima-ring-plan"
 #define PRIMA_EVENT_RING_FAILURE "prima-ring-failure"
 #define PRIMA_EVENT_RING_CONTROL "prima-ring-control"
+#define PRIMA_EVENT_RING_SUSPEND "prima-ring-suspend"
+#define PRIMA_EVENT_RING_RESUME "prima-ring-resume"
+#define PRIMA_MESSAGE_RING_RECOVERED "prima-ring-recovered"
 #define PRIMA_MESSAGE_TURN "prima-turn"
 #define PRIMA_MESSAGE_RING "prima-ring"
 #define PRIMA_MESSAGE_LOADING "prima-loading"
@@ -155,6 +173,15 @@ gboolean prima_event_parse_ring_plan (GstEvent * event, const gchar ** json, gin
 GstEvent *prima_event_new_ring_failure (gint rank, const gchar * message);
 gboolean prima_event_is_ring_failure (GstEvent * event);
 gboolean prima_event_parse_ring_failure (GstEvent * event, gint * rank, const gchar ** message);
+/* The same with the data-ring rank at fault (lost; -1: unknown). */
+GstEvent *prima_event_new_ring_failure_lost (gint rank, gint lost, const gchar * message);
+gboolean prima_event_parse_ring_failure_lost (GstEvent * event, gint * rank, gint * lost, const gchar ** message);
+
+/* For primaringhead's send_event (no fields). */
+GstEvent *prima_event_new_ring_suspend (void);
+gboolean prima_event_is_ring_suspend (GstEvent * event);
+GstEvent *prima_event_new_ring_resume (void);
+gboolean prima_event_is_ring_resume (GstEvent * event);
 
 GstEvent *prima_event_new_ring_control (const gchar * json);
 gboolean prima_event_is_ring_control (GstEvent * event);
@@ -227,6 +254,22 @@ gboolean prima_message_is_plan (GstMessage * message);
 /* Fills info (free with prima_plan_info_clear); FALSE when message is not a plan. */
 gboolean prima_message_parse_plan (GstMessage * message, PrimaPlanInfo * info);
 void prima_plan_info_clear (PrimaPlanInfo * info);
+
+/* The ring survived the loss of a device, from primascheduler. */
+typedef struct {
+  gint lost_rank;               /* the lost device's rank (its --rank: the setup round's) */
+  gchar *lost_address;          /* its server, "host:port" ("" unknown) */
+  guint tokens;                 /* tokens generated in this answer before the loss */
+  guint devices;                /* devices of the new ring */
+  gdouble seconds;              /* from the loss to the ring back (every device joined, the replay sent) */
+  gchar **windows;              /* per rank of the new ring: "a-b,c-d" (b excluded) */
+} PrimaRecoveredInfo;
+
+GstMessage *prima_message_new_ring_recovered (GstObject * src, const PrimaRecoveredInfo * info);
+gboolean prima_message_is_ring_recovered (GstMessage * message);
+/* Fills info (free with prima_recovered_info_clear); FALSE when message is not one. */
+gboolean prima_message_parse_ring_recovered (GstMessage * message, PrimaRecoveredInfo * info);
+void prima_recovered_info_clear (PrimaRecoveredInfo * info);
 
 /* ---- queries ---- */
 

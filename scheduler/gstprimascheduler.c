@@ -41,6 +41,26 @@
  * itself. A sibling that started anyway (named after it was added) goes back
  * to NULL while the round runs and returns to its state after.
  *
+ * With #GstPrimaScheduler:recover (the default, since 0.3) the ring survives
+ * the loss of a device: the element sets `loss-action=notify` on the ring
+ * sink and source and, when either reports a lost device (`peer-lost`, the
+ * first report only), suspends the head (`prima-ring-suspend`), stops the
+ * ring sink and source, runs a recovery round over the devices left
+ * (scheduler/ring-setup.h: the lost device absent, the last round's
+ * addresses and profiles, the same layer window), hands the new plan to
+ * the three siblings as before, starts the sink and source again and
+ * resumes the head (`prima-ring-resume`: it sends the tokens its cache held
+ * round the new ring and goes on). Then it posts the element message
+ * `prima-ring-recovered` (prima_message_parse_ring_recovered(): the lost
+ * device's rank and address, the tokens of the answer before the loss, the
+ * devices and windows of the new ring, the seconds from the loss to the ring
+ * back: every device joined, the head's tokens on their way round); `prima
+ * run` prints one line from it. A recovery that fails (the devices left
+ * cannot hold the model, a device does not come back) is an element error
+ * naming the loss and the reason. A device that fails on its own and says
+ * why (NaN weights, out of memory) is no loss: its reason is the ring
+ * sink's or source's error, as before.
+ *
  * The round blocks the state change; #GstPrimaScheduler:ring-timeout bounds
  * the wait for devices that do not answer. A failed round is an element
  * error and fails the state change. The round says what it does on
@@ -95,6 +115,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_prima_scheduler_debug);
 #define DEFAULT_LAYERS "layers"
 #define DEFAULT_RING_SINK "ring-out"
 #define DEFAULT_RING_SRC "ring-in"
+#define DEFAULT_RECOVER TRUE
 
 enum
 {
@@ -119,7 +140,24 @@ enum
   PROP_PLAN,
   PROP_POSITIONS,
   PROP_SETTING_NAMES,
+  PROP_RECOVER,
 };
+
+/* The properties, as they are when the round starts. */
+typedef struct {
+  guint world, port, rounds, timeout, threads, positions;
+  GstPrimaSettingNames names;
+  gboolean even;
+  gchar *next, *devices, *profiles, *lw, *key_text, *key_file, *layers, *sink, *src;
+} Settings;
+
+/* A device lost, as the ring's elements reported it. */
+typedef struct {
+  gint lost;                    /* its rank in the data ring (-1: unknown) */
+  gchar *message;
+  guint tokens;                 /* of the answer, before the loss */
+  gint64 time;                  /* monotonic, when reported */
+} Loss;
 
 struct _GstPrimaScheduler
 {
@@ -147,9 +185,32 @@ struct _GstPrimaScheduler
   gchar *ring_src;
   gchar *plan;                  /* the last round's plan (read-only) */
 
+  gboolean recover;
+
   GstBin *bin;                  /* the parent we watch for the ring's elements (a weak pointer: it holds us) */
   gulong added_id;
   GList *locked;                /* siblings whose state we locked (owned refs) */
+
+  /* recovery (recover): from the first round's hand-over to READY to NULL.
+   * The round's inputs and its last result are the recovery thread's. */
+  Settings st;
+  gchar *model_path;
+  gint n_ctx;
+  prima_cluster_key *key;
+  gchar **device_list;
+  PrimaRingSetup cur;           /* the last round's result */
+  gboolean *absent;             /* cur.setup_world entries: devices lost so far */
+  GstElement *layers_el, *sink_el, *src_el;     /* owned refs */
+  gulong sink_lost_id, src_lost_id;
+  GThread *thread;
+  GMutex rec_lock;              /* the rest */
+  GCond rec_cond;
+  gboolean armed;               /* the ring's elements run with the plan: a loss is news */
+  gboolean recovering;          /* a loss is being handled: later reports of it are not */
+  gboolean loss_pending;
+  Loss loss;
+  guint generation;             /* losses so far */
+  gboolean stopping;
 };
 
 #define gst_prima_scheduler_parent_class parent_class
@@ -457,14 +518,6 @@ hand_over (GstPrimaScheduler * self, Siblings * sib, const PrimaRingSetup * setu
   return ok;
 }
 
-/* The properties, as they are when the round starts. */
-typedef struct {
-  guint world, port, rounds, timeout, threads, positions;
-  GstPrimaSettingNames names;
-  gboolean even;
-  gchar *next, *devices, *profiles, *lw, *key_text, *key_file, *layers, *sink, *src;
-} Settings;
-
 static void
 settings_read (GstPrimaScheduler * self, Settings * st)
 {
@@ -568,6 +621,38 @@ static const PrimaRingSetupNames property_names = {
   .rounds = "rounds", .model = "model",
 };
 
+/* The round's arguments from the settings (borrowed). */
+static void
+fill_args (PrimaRingSetupArgs * args, const Settings * st, prima_cluster_key * key, const gchar * model, gint n_ctx,
+    gchar ** device_list)
+{
+  const gchar *app = g_get_application_name ();
+
+  args->command = "scheduler";
+  args->prefix = app && g_strcmp0 (app, g_get_prgname ()) != 0 ? app : "primascheduler";
+  args->world = (int) st->world;
+  args->rank = 0;
+  args->port = (int) st->port;
+  args->next_host = st->next;
+  args->key = key;
+  args->model_path = model;
+  args->n_ctx = n_ctx;
+  args->n_threads = (int) st->threads;
+  args->lw = st->lw && *st->lw ? st->lw : NULL;
+  args->k = (int) st->rounds;
+  args->even = st->even;
+  args->profiles_path = st->profiles && *st->profiles ? st->profiles : NULL;
+  args->devices = (const char *const *) device_list;
+  args->decode_positions = (int) MIN (st->positions, (guint) G_MAXINT / 2);
+  args->timeout_s = (int) st->timeout;
+  /* the round's messages name what the user set: this element's properties from a gst-launch
+   * line, prima's flags (the round's default) under `prima run` */
+  args->names = st->names == PRIMA_SETTING_NAMES_PROPERTIES ? &property_names : NULL;
+}
+
+static void recovery_start (GstPrimaScheduler * self, Settings * st, gchar * model, gint n_ctx,
+    prima_cluster_key * key, gchar ** device_list, PrimaRingSetup * setup, Siblings * sib);
+
 static gboolean
 gst_prima_scheduler_run (GstPrimaScheduler * self)
 {
@@ -577,11 +662,13 @@ gst_prima_scheduler_run (GstPrimaScheduler * self)
   Settings st = { 0 };
   prima_cluster_key *key = NULL;
   gchar *model = NULL, **device_list = NULL;
-  const gchar *app = g_get_application_name ();
-  gboolean ok = FALSE;
+  gboolean ok = FALSE, recover;
   gint n_ctx = 0;
 
   settings_read (self, &st);
+  GST_OBJECT_LOCK (self);
+  recover = self->recover;
+  GST_OBJECT_UNLOCK (self);
   if (!(sib.layers = find_sibling (self, st.layers)) || !(sib.sink = find_sibling (self, st.sink))
       || !(sib.src = find_sibling (self, st.src)) || !check_settings (self, &st, &sib, &model, &n_ctx, &key))
     goto out;
@@ -592,26 +679,7 @@ gst_prima_scheduler_run (GstPrimaScheduler * self)
   }
   if (st.devices && *st.devices)
     device_list = g_strsplit_set (st.devices, ", ", -1);
-  args.command = "scheduler";
-  args.prefix = app && g_strcmp0 (app, g_get_prgname ()) != 0 ? app : "primascheduler";
-  args.world = (int) st.world;
-  args.rank = 0;
-  args.port = (int) st.port;
-  args.next_host = st.next;
-  args.key = key;
-  args.model_path = model;
-  args.n_ctx = n_ctx;
-  args.n_threads = (int) st.threads;
-  args.lw = st.lw && *st.lw ? st.lw : NULL;
-  args.k = (int) st.rounds;
-  args.even = st.even;
-  args.profiles_path = st.profiles && *st.profiles ? st.profiles : NULL;
-  args.devices = (const char *const *) device_list;
-  args.decode_positions = (int) MIN (st.positions, (guint) G_MAXINT / 2);
-  args.timeout_s = (int) st.timeout;
-  /* the round's messages name what the user set: this element's properties from a gst-launch
-   * line, prima's flags (the round's default) under `prima run` */
-  args.names = st.names == PRIMA_SETTING_NAMES_PROPERTIES ? &property_names : NULL;
+  fill_args (&args, &st, key, model, n_ctx, device_list);
   GST_INFO_OBJECT (self, "setup round: %u devices, port %u, next %s, %s", st.world, st.port, st.next,
       args.lw ? "fixed layer window" : args.profiles_path ? "saved profiles" : "profiling every device");
   if (!prima_ring_setup_run (&args, &setup)) {
@@ -621,6 +689,14 @@ gst_prima_scheduler_run (GstPrimaScheduler * self)
   post_plan (self, &setup, st.world);
   if (!hand_over (self, &sib, &setup, st.key_text, st.key_file, st.port))
     goto out;
+  /* before they start: a loss is the scheduler's to handle; a device that
+   * goes before the data ring joins is one */
+  if (recover) {
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (sib.sink), "join-timeout"))
+      g_object_set (sib.sink, "join-timeout", st.timeout, NULL);
+    recovery_start (self, &st, g_steal_pointer (&model), n_ctx, g_steal_pointer (&key),
+        g_steal_pointer (&device_list), &setup, &sib);
+  }
   if (!siblings_restore (self, &sib)) {
     GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, (_("The ring's elements did not start after the setup round.")),
         (NULL));
@@ -640,6 +716,255 @@ out:
   return ok;
 }
 
+/* ---- recovery: the ring rebuilt over the devices left ---- */
+
+/* On the thread that found the loss (a link's, or a streaming thread):
+ * the head holds back at once, before the element that reports it fails a
+ * push; the recovery thread does the rest. */
+/* To the head's sink pad where it has one: gst_element_send_event() would
+ * wait for the head's state lock, which a resume in progress holds while
+ * it waits for the ring that is failing. */
+static gboolean
+send_to_head (GstPrimaScheduler * self, GstEvent * event)
+{
+  GstPad *pad = gst_element_get_static_pad (self->layers_el, "sink");
+  gboolean ok;
+
+  if (pad == NULL)
+    return gst_element_send_event (self->layers_el, event);
+  ok = gst_pad_send_event (pad, event);
+  gst_object_unref (pad);
+  return ok;
+}
+
+static void
+on_peer_lost (GstElement * element, gint lost, const gchar * message, GstPrimaScheduler * self)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint tokens = 0;
+
+  g_mutex_lock (&self->rec_lock);
+  if (!self->armed || self->recovering || self->stopping) {
+    g_mutex_unlock (&self->rec_lock);
+    GST_DEBUG_OBJECT (self, "%s: %s (not news)", GST_OBJECT_NAME (element), message);
+    return;
+  }
+  self->recovering = TRUE;
+  g_mutex_unlock (&self->rec_lock);
+  GST_WARNING_OBJECT (self, "%s reports rank %d lost: %s", GST_OBJECT_NAME (element), lost, message);
+  send_to_head (self, prima_event_new_ring_suspend ());
+  /* a resume in progress may be pushing into the ring sink, which waits for
+   * a device that is gone: let it go (the sink is stopped and started
+   * again for the next ring) */
+  if (element != self->sink_el) {
+    GstPad *pad = gst_element_get_static_pad (self->sink_el, "sink");
+    if (pad) {
+      gst_pad_send_event (pad, gst_event_new_flush_start ());
+      gst_object_unref (pad);
+    }
+  }
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->layers_el), "answer-tokens"))
+    g_object_get (self->layers_el, "answer-tokens", &tokens, NULL);
+  g_mutex_lock (&self->rec_lock);
+  g_free (self->loss.message);
+  self->loss.lost = lost;
+  self->loss.message = g_strdup (message);
+  self->loss.tokens = tokens;
+  self->loss.time = now;
+  self->loss_pending = TRUE;
+  self->generation++;
+  g_cond_broadcast (&self->rec_cond);
+  g_mutex_unlock (&self->rec_lock);
+}
+
+/* One loss: stop the ring's ends, a recovery round without the lost
+ * device, the new plan handed over, the ends started again, the head
+ * resumed (its tokens sent round the new ring), then the message. FALSE when the
+ * ring could not be rebuilt (an element error says why). */
+static gboolean
+recover_once (GstPrimaScheduler * self, const Loss * loss)
+{
+  PrimaRingSetupArgs args = { 0 };
+  PrimaRingSetup next = { 0 };
+  Siblings sib = { self->layers_el, self->sink_el, self->src_el };
+  PrimaRecoveredInfo info = { 0 };
+  gchar *address = NULL;
+  gint setup_rank = -1;
+  guint generation;
+  gboolean done, ok = FALSE;
+
+  if (loss->lost > 0 && loss->lost < self->cur.world)
+    setup_rank = self->cur.setup_rank ? self->cur.setup_rank[loss->lost] : loss->lost;
+  /* a copy: the round's result gives way to the next one */
+  address = g_strdup (setup_rank > 0 && self->cur.addresses
+      && (guint) setup_rank < g_strv_length (self->cur.addresses) ? self->cur.addresses[setup_rank] : "");
+  if (setup_rank <= 0 || setup_rank >= (gint) self->st.world) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("The ring failed and cannot be rebuilt: %s"), loss->message),
+        ("data rank %d at fault", loss->lost));
+    goto out;
+  }
+  GST_INFO_OBJECT (self, "device %d at %s lost after token %u (%s): rebuilding the ring", setup_rank, address,
+      loss->tokens, loss->message);
+
+  /* the head holds back meanwhile; its ends give the ports to the round */
+  gst_element_set_state (self->sink_el, GST_STATE_NULL);
+  gst_element_set_state (self->src_el, GST_STATE_NULL);
+  self->absent[setup_rank] = TRUE;
+  fill_args (&args, &self->st, self->key, self->model_path, self->n_ctx, self->device_list);
+  args.absent = self->absent;
+  args.addresses = self->cur.addresses;
+  args.profiles_json = self->cur.profiles_json;
+  if (args.profiles_json)
+    args.profiles_path = NULL;
+  if (!prima_ring_setup_run (&args, &next)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("device %d at %s lost after token %u; the ring could not be "
+                "rebuilt: %s"), setup_rank, *address ? address : "?", loss->tokens, next.error ? next.error : "?"),
+        ("%s", loss->message));
+    prima_ring_setup_clear (&next);
+    goto out;
+  }
+  prima_ring_setup_clear (&self->cur);
+  self->cur = next;
+  GST_OBJECT_LOCK (self);
+  g_free (self->plan);
+  self->plan = g_strdup (self->cur.plan_json);
+  GST_OBJECT_UNLOCK (self);
+  g_object_notify (G_OBJECT (self), "plan");
+  if (!hand_over (self, &sib, &self->cur, self->st.key_text, self->st.key_file, self->st.port))
+    goto out;
+
+  /* from here a loss is news again: the ends report a new one */
+  g_mutex_lock (&self->rec_lock);
+  self->recovering = FALSE;
+  generation = self->generation;
+  g_mutex_unlock (&self->rec_lock);
+  if (!gst_element_sync_state_with_parent (self->src_el) || !gst_element_sync_state_with_parent (self->sink_el)) {
+    GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, (_("The ring's elements did not start after the recovery "
+                "round.")), (NULL));
+    goto out;
+  }
+  /* the head sends what its cache held round the new ring, then goes on */
+  if (!send_to_head (self, prima_event_new_ring_resume ()))
+    goto out;
+
+  /* the ring is back: every device joined and the head's tokens are on
+   * their way round it (unless another loss came meanwhile) */
+  g_mutex_lock (&self->rec_lock);
+  done = !self->stopping && self->generation == generation;
+  g_mutex_unlock (&self->rec_lock);
+  if (!done) {
+    ok = TRUE;
+    goto out;
+  }
+  info.lost_rank = setup_rank;
+  info.lost_address = address;
+  info.tokens = loss->tokens;
+  info.devices = (guint) self->cur.world;
+  info.seconds = (g_get_monotonic_time () - loss->time) / (gdouble) G_USEC_PER_SEC;
+  info.windows = self->cur.windows;
+  GST_INFO_OBJECT (self, "the ring is back over %u devices after %.3f s", info.devices, info.seconds);
+  gst_element_post_message (GST_ELEMENT (self), prima_message_new_ring_recovered (GST_OBJECT (self), &info));
+  ok = TRUE;
+out:
+  g_free (address);
+  return ok;
+}
+
+static gpointer
+recovery_main (gpointer data)
+{
+  GstPrimaScheduler *self = data;
+
+  for (;;) {
+    Loss loss;
+    gboolean ok;
+
+    g_mutex_lock (&self->rec_lock);
+    while (!self->loss_pending && !self->stopping)
+      g_cond_wait (&self->rec_cond, &self->rec_lock);
+    if (self->stopping) {
+      g_mutex_unlock (&self->rec_lock);
+      break;
+    }
+    loss = self->loss;
+    self->loss.message = NULL;
+    self->loss_pending = FALSE;
+    g_mutex_unlock (&self->rec_lock);
+    ok = recover_once (self, &loss);
+    g_free (loss.message);
+    if (!ok)
+      break;
+  }
+  return NULL;
+}
+
+/* After the first round's hand-over: the round's inputs and result are
+ * kept (taken), the ring's ends report losses instead of failing. */
+static void
+recovery_start (GstPrimaScheduler * self, Settings * st, gchar * model, gint n_ctx, prima_cluster_key * key,
+    gchar ** device_list, PrimaRingSetup * setup, Siblings * sib)
+{
+  self->st = *st;
+  memset (st, 0, sizeof *st);
+  self->model_path = model;
+  self->n_ctx = n_ctx;
+  self->key = key;
+  self->device_list = device_list;
+  self->cur = *setup;
+  memset (setup, 0, sizeof *setup);
+  self->absent = g_new0 (gboolean, MAX (self->st.world, 1));
+  self->layers_el = gst_object_ref (sib->layers);
+  self->sink_el = gst_object_ref (sib->sink);
+  self->src_el = gst_object_ref (sib->src);
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->sink_el), "loss-action")) {
+    gst_util_set_object_arg (G_OBJECT (self->sink_el), "loss-action", "notify");
+    self->sink_lost_id = g_signal_connect (self->sink_el, "peer-lost", G_CALLBACK (on_peer_lost), self);
+  }
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->src_el), "loss-action")) {
+    gst_util_set_object_arg (G_OBJECT (self->src_el), "loss-action", "notify");
+    self->src_lost_id = g_signal_connect (self->src_el, "peer-lost", G_CALLBACK (on_peer_lost), self);
+  }
+  g_mutex_lock (&self->rec_lock);
+  self->stopping = FALSE;
+  self->recovering = FALSE;
+  self->loss_pending = FALSE;
+  self->armed = TRUE;
+  g_mutex_unlock (&self->rec_lock);
+  self->thread = g_thread_new ("prima-recovery", recovery_main, self);
+}
+
+/* READY to NULL: the thread ends (after a recovery in progress), the
+ * siblings are as the user left them. */
+static void
+recovery_stop (GstPrimaScheduler * self)
+{
+  g_mutex_lock (&self->rec_lock);
+  self->armed = FALSE;
+  self->stopping = TRUE;
+  g_cond_broadcast (&self->rec_cond);
+  g_mutex_unlock (&self->rec_lock);
+  if (self->thread)
+    g_thread_join (g_steal_pointer (&self->thread));
+  if (self->sink_lost_id)
+    g_signal_handler_disconnect (self->sink_el, self->sink_lost_id);
+  if (self->src_lost_id)
+    g_signal_handler_disconnect (self->src_el, self->src_lost_id);
+  self->sink_lost_id = self->src_lost_id = 0;
+  g_clear_object (&self->layers_el);
+  g_clear_object (&self->sink_el);
+  g_clear_object (&self->src_el);
+  prima_ring_setup_clear (&self->cur);
+  memset (&self->cur, 0, sizeof self->cur);
+  g_clear_pointer (&self->absent, g_free);
+  g_clear_pointer (&self->device_list, g_strfreev);
+  g_clear_pointer (&self->model_path, g_free);
+  if (self->key)
+    prima_cluster_key_unref (g_steal_pointer (&self->key));
+  settings_clear (&self->st);
+  memset (&self->st, 0, sizeof self->st);
+  g_clear_pointer (&self->loss.message, g_free);
+}
+
 static GstStateChangeReturn
 gst_prima_scheduler_change_state (GstElement * element, GstStateChange transition)
 {
@@ -648,9 +973,22 @@ gst_prima_scheduler_change_state (GstElement * element, GstStateChange transitio
   /* NULL to READY, not READY to PAUSED: the ring source opens its port and
    * the ring sink (a GstBaseSink) starts on NULL to READY; the three are
    * held back until here (see hold_back) */
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !gst_prima_scheduler_run (self))
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !gst_prima_scheduler_run (self)) {
+    recovery_stop (self);
     return GST_STATE_CHANGE_FAILURE;
-  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  }
+  /* the application stops the pipeline: a lost device is no news now */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    g_mutex_lock (&self->rec_lock);
+    self->armed = FALSE;
+    g_mutex_unlock (&self->rec_lock);
+  }
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    recovery_stop (self);
+  return ret;
 }
 
 /* ---- properties ---- */
@@ -683,6 +1021,9 @@ gst_prima_scheduler_set_property (GObject * object, guint prop_id, const GValue 
       break;
     case PROP_SETTING_NAMES:
       self->setting_names = g_value_get_enum (value);
+      break;
+    case PROP_RECOVER:
+      self->recover = g_value_get_boolean (value);
       break;
     case PROP_THREADS:
       self->threads = g_value_get_uint (value);
@@ -761,6 +1102,9 @@ gst_prima_scheduler_get_property (GObject * object, guint prop_id, GValue * valu
     case PROP_SETTING_NAMES:
       g_value_set_enum (value, self->setting_names);
       break;
+    case PROP_RECOVER:
+      g_value_set_boolean (value, self->recover);
+      break;
     case PROP_THREADS:
       g_value_set_uint (value, self->threads);
       break;
@@ -831,6 +1175,9 @@ gst_prima_scheduler_finalize (GObject * object)
     g_object_remove_weak_pointer (G_OBJECT (self->bin), (gpointer *) & self->bin);
   }
   release_all (self, TRUE);
+  recovery_stop (self);
+  g_mutex_clear (&self->rec_lock);
+  g_cond_clear (&self->rec_cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1065,6 +1412,19 @@ gst_prima_scheduler_class_init (GstPrimaSchedulerClass * klass)
           "settings: the properties, or prima's flags", GST_TYPE_PRIMA_SETTING_NAMES, DEFAULT_SETTING_NAMES,
           PARAM_FLAGS));
   gst_type_mark_as_plugin_api (GST_TYPE_PRIMA_SETTING_NAMES, 0);
+  /**
+   * GstPrimaScheduler:recover:
+   *
+   * Survive the loss of a device: the ring sink and source report it
+   * (`loss-action=notify`) instead of failing, and the element rebuilds the
+   * ring over the devices left and resumes the head (see above). FALSE: a
+   * lost device is an element error of the ring sink or source, as before.
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_RECOVER,
+      g_param_spec_boolean ("recover", "Recover", "Rebuild the ring over the devices left when one is lost",
+          DEFAULT_RECOVER, PARAM_FLAGS));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_scheduler_change_state);
   element_class->set_bus = GST_DEBUG_FUNCPTR (gst_prima_scheduler_set_bus);
@@ -1088,4 +1448,7 @@ gst_prima_scheduler_init (GstPrimaScheduler * self)
   self->layers = g_strdup (DEFAULT_LAYERS);
   self->ring_sink = g_strdup (DEFAULT_RING_SINK);
   self->ring_src = g_strdup (DEFAULT_RING_SRC);
+  self->recover = DEFAULT_RECOVER;
+  g_mutex_init (&self->rec_lock);
+  g_cond_init (&self->rec_cond);
 }

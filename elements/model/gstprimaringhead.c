@@ -30,6 +30,21 @@
  * primawssink (pipelines/worker.pipeline); `prima run --world N` fills
  * pipelines/ring-head.pipeline with this element.
  *
+ * A ring that loses a device can be rebuilt under it (since 0.3;
+ * primascheduler does it, docs/ring.md): the element keeps the token ids its
+ * KV cache holds, by position (updated as it embeds and on `prima-kv-clear`,
+ * `-remove` and `-shift`), and whether a batch is outstanding (sent, its
+ * logits not out yet). Two events sent to it with gst_element_send_event()
+ * (or to its sink pad with gst_pad_send_event(), which takes no state lock)
+ * drive it: `prima-ring-suspend` (it stops sending: its sink waits, what
+ * comes back on ring_sink is dropped, a failed push on ring_src is no
+ * error) and `prima-ring-resume` (it re-creates its windows if
+ * #GstPrimaRingHead:windows changed, clears its KV cache, sends the tokens
+ * it held round the ring as one batch, from position 0, and goes on; the
+ * logits of that batch leave on src only if a batch was outstanding, as
+ * that batch's logits). #GstPrimaRingHead:replaying says when the batch is
+ * back.
+ *
  * ## Example launch line
  * A ring of one: the head's own server takes its hidden states back.
  * |[
@@ -69,7 +84,15 @@ enum
   PROP_N_EVALUATED,
   PROP_PREFETCH_MODE,
   PROP_RELEASE_POLICY,
+  PROP_ANSWER_TOKENS,
+  PROP_REPLAYING,
 };
+
+/* One cell of what the KV cache holds: the token at a position. */
+typedef struct
+{
+  gint32 pos, id;
+} HistoryCell;
 
 struct _GstPrimaRingHead
 {
@@ -99,11 +122,29 @@ struct _GstPrimaRingHead
   gint in_pos0;
   guint16 in_flags;
   gboolean ring_src_started;
+  prima_residency_params res;   /* the windows' (to re-create them) */
+  gchar *active_spec;           /* the windows' spec */
+  /* what the KV cache holds, for a replay after a loss (eval_lock) */
+  GArray *history;              /* HistoryCell, ascending positions */
+  gboolean outstanding;         /* a batch was sent, its logits are not out yet */
+  guint replay_pending;         /* runs of the replay still in the ring */
+  gboolean replay_emit;         /* the replay's last run gives the outstanding batch's logits */
+  GArray *replay_ids;           /* that batch's ids, position and flags */
+  gint replay_pos0;
+  guint16 replay_flags;
+
+  gint replaying;               /* atomic: replay_pending > 0, for the property */
+  gint ring_down;               /* atomic: suspended; drop ring_sink input, a failed ring_src push is no error */
+  /* the sink pad waits while held (suspended) */
+  GMutex hold_lock;
+  GCond hold_cond;
+  gboolean hold, flushing;
 
   /* under the object lock */
   gint n_ctx;
   gint next_pos;
   gboolean sink_eos, ring_eos;  /* end-of-stream waits for both */
+  guint answer_tokens;          /* logits out since the last prompt batch */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -156,6 +197,64 @@ gst_prima_ring_head_hidden_buffer (GstPrimaRingHead * self, const PrimaHeader * 
   h.next_layer = next_layer;
   h.flags = in->flags & PRIMA_FLAG_PROMPT;
   return prima_buffer_new (&h);
+}
+
+/* ---- what the KV cache holds (under eval_lock) ---- */
+
+/* Evaluating at pos drops the cached positions >= pos first. */
+static void
+gst_prima_ring_head_history_truncate (GstPrimaRingHead * self, gint pos)
+{
+  guint n = self->history->len;
+
+  while (n > 0 && g_array_index (self->history, HistoryCell, n - 1).pos >= pos)
+    n--;
+  g_array_set_size (self->history, n);
+}
+
+static void
+gst_prima_ring_head_history_add (GstPrimaRingHead * self, gint pos0, const gint32 * ids, guint n)
+{
+  gst_prima_ring_head_history_truncate (self, pos0);
+  for (guint i = 0; i < n; i++) {
+    HistoryCell c = { pos0 + (gint32) i, ids[i] };
+    g_array_append_val (self->history, c);
+  }
+}
+
+static gint
+cell_compare (gconstpointer a, gconstpointer b)
+{
+  const HistoryCell *x = a, *y = b;
+  return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* As forward.h's cells: remove drops [p0, p1), shift moves [p0, p1) by
+ * delta and drops what falls below 0 (p1 < 0: to the end). */
+static void
+gst_prima_ring_head_history_kv (GstPrimaRingHead * self, PrimaKvOp op, gint p0, gint p1, gint delta)
+{
+  guint j = 0;
+
+  if (op == PRIMA_KV_CLEAR) {
+    g_array_set_size (self->history, 0);
+    return;
+  }
+  for (guint i = 0; i < self->history->len; i++) {
+    HistoryCell c = g_array_index (self->history, HistoryCell, i);
+    gboolean in = c.pos >= p0 && (p1 < 0 || c.pos < p1);
+    if (in && op == PRIMA_KV_REMOVE)
+      continue;
+    if (in && op == PRIMA_KV_SHIFT) {
+      c.pos += delta;
+      if (c.pos < 0)
+        continue;
+    }
+    g_array_index (self->history, HistoryCell, j++) = c;
+  }
+  g_array_set_size (self->history, j);
+  if (op == PRIMA_KV_SHIFT)
+    g_array_sort (self->history, cell_compare);
 }
 
 /* Under eval_lock: the ring's stream starts with the first thing sent. */
@@ -214,9 +313,75 @@ gst_prima_ring_head_embed (GstPrimaRingHead * self, const PrimaHeader * h, const
   g_array_append_vals (self->in_ids, payload, h->n_tokens);
   self->in_pos0 = *pos0;
   self->in_flags = h->flags;
+  gst_prima_ring_head_history_add (self, *pos0, (const gint32 *) payload, h->n_tokens);
+  self->outstanding = TRUE;
   GST_OBJECT_LOCK (self);
   self->next_pos = *pos0 + (gint) h->n_tokens;
+  if (h->flags & PRIMA_FLAG_PROMPT)
+    self->answer_tokens = 0;
   GST_OBJECT_UNLOCK (self);
+  return GST_FLOW_OK;
+}
+
+/* Under eval_lock: a run of the replay through the head's windows that end
+ * the model. Its logits leave (as the outstanding batch's: its ids, its
+ * position) only after the last run, and only if a batch was outstanding;
+ * *out is NULL otherwise. */
+static GstFlowReturn
+gst_prima_ring_head_replay_out (GstPrimaRingHead * self, const PrimaHeader * h, GstBuffer * cur, gint pos0,
+    gint next_layer, GstBuffer ** out)
+{
+  const gint n_vocab = self->model->hp.n_vocab;
+  gboolean all_rows, emit;
+  guint rows, n_ids;
+  gsize ids_size;
+  GError *err = NULL;
+  GstMapInfo cm, om;
+  PrimaHeader oh;
+  float *logits;
+  gboolean ok;
+
+  self->replay_pending--;
+  emit = self->replay_pending == 0 && self->replay_emit;
+  GST_OBJECT_LOCK (self);
+  all_rows = self->all_logits;
+  GST_OBJECT_UNLOCK (self);
+  rows = all_rows ? h->n_tokens : 1;
+  logits = g_new (float, (gsize) rows * n_vocab);
+  gst_buffer_map (cur, &cm, GST_MAP_READ);
+  ok = prima_windows_eval (self->windows, next_layer, pos0, h->n_tokens, (const float *) (cm.data + PRIMA_HEADER_SIZE),
+      logits, all_rows, &err);
+  gst_buffer_unmap (cur, &cm);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, (_("Evaluating the layers failed: %s"), err->message), (NULL));
+    g_clear_error (&err);
+    g_free (logits);
+    return GST_FLOW_ERROR;
+  }
+  GST_DEBUG_OBJECT (self, "replayed %u tokens at %d%s", h->n_tokens, pos0, emit ? ": the outstanding logits" : "");
+  if (!emit) {
+    g_free (logits);
+    return GST_FLOW_OK;
+  }
+  /* the outstanding batch's tokens are the replay's last ones */
+  n_ids = MIN (self->replay_ids->len, h->n_tokens);
+  ids_size = n_ids * sizeof (gint32);
+  rows = all_rows ? n_ids : 1;
+  prima_header_init (&oh, PRIMA_PAYLOAD_LOGITS, n_ids, ids_size + (gsize) rows * n_vocab * sizeof (float));
+  oh.seq_id = h->seq_id;
+  oh.pos0 = self->replay_pos0;
+  oh.next_layer = self->model->hp.n_layer;
+  oh.flags = self->replay_flags & PRIMA_FLAG_PROMPT;
+  *out = prima_buffer_new (&oh);
+  gst_buffer_map (*out, &om, GST_MAP_WRITE);
+  memcpy (om.data + PRIMA_HEADER_SIZE, self->replay_ids->data + (self->replay_ids->len - n_ids) * sizeof (gint32),
+      ids_size);
+  memcpy (om.data + PRIMA_HEADER_SIZE + ids_size, logits + (gsize) ((all_rows ? h->n_tokens : 1) - rows) * n_vocab,
+      (gsize) rows * n_vocab * sizeof (float));
+  gst_buffer_unmap (*out, &om);
+  gst_buffer_copy_into (*out, cur, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+  GST_BUFFER_OFFSET (*out) = self->replay_pos0;
+  g_free (logits);
   return GST_FLOW_OK;
 }
 
@@ -241,6 +406,8 @@ gst_prima_ring_head_run_windows (GstPrimaRingHead * self, const PrimaHeader * h,
             pos0, bad->first, bad->last, bad->next_pos), (NULL));
     return GST_FLOW_ERROR;
   }
+  if (end == n_layer && self->replay_pending > 0)
+    return gst_prima_ring_head_replay_out (self, h, cur, pos0, next_layer, out);
   if (end == n_layer) {
     PrimaHeader oh;
     gboolean with_ids = self->in_pos0 == pos0 && self->in_ids->len == h->n_tokens;
@@ -278,6 +445,62 @@ gst_prima_ring_head_run_windows (GstPrimaRingHead * self, const PrimaHeader * h,
   return GST_FLOW_OK;
 }
 
+/* Called with eval_lock, which it releases: runs cur (hidden states
+ * entering next_layer, taken) through the head's windows that come next, if
+ * any, and sends the result where it belongs: logits on src, hidden states
+ * on ring_src. While the ring is down a failed push on ring_src is no
+ * error: the replay at resume sends the batch again. */
+static GstFlowReturn
+gst_prima_ring_head_forward (GstPrimaRingHead * self, const PrimaHeader * h, GstBuffer * cur, gint pos0,
+    gint next_layer)
+{
+  const gint n_layer = self->model->hp.n_layer;
+  GstBuffer *outbuf = NULL;
+  GstFlowReturn ret = GST_FLOW_OK;
+  gboolean replayed = FALSE;
+  gint end;
+
+  end = prima_windows_chain_end (self->windows, next_layer);
+  if (end < 0) {
+    /* another device's layer */
+    outbuf = g_steal_pointer (&cur);
+  } else {
+    replayed = end == n_layer && self->replay_pending > 0;
+    ret = gst_prima_ring_head_run_windows (self, h, cur, pos0, next_layer, end, &outbuf);
+    if (ret != GST_FLOW_OK) {
+      g_mutex_unlock (&self->eval_lock);
+      gst_clear_buffer (&cur);
+      return ret;
+    }
+  }
+  if (end == n_layer && outbuf) {
+    self->outstanding = FALSE;
+    GST_OBJECT_LOCK (self);
+    self->answer_tokens++;
+    GST_OBJECT_UNLOCK (self);
+  }
+  if (end < n_layer)
+    gst_prima_ring_head_ring_src_start (self);
+  replayed = replayed && self->replay_pending == 0;
+  if (replayed)
+    g_atomic_int_set (&self->replaying, FALSE);
+  g_mutex_unlock (&self->eval_lock);
+  gst_clear_buffer (&cur);
+  if (replayed)
+    g_object_notify (G_OBJECT (self), "replaying");
+  if (outbuf == NULL)
+    return GST_FLOW_OK;
+  if (end == n_layer)
+    return gst_pad_push (self->srcpad, outbuf);
+  ret = gst_pad_push (self->ring_srcpad, outbuf);
+  if (ret != GST_FLOW_OK && g_atomic_int_get (&self->ring_down)) {
+    GST_DEBUG_OBJECT (self, "the ring is down (%s): the batch at %d goes again at resume", gst_flow_get_name (ret),
+        pos0);
+    ret = GST_FLOW_OK;
+  }
+  return ret;
+}
+
 /* One batch: tokens (sink, embedded here) or hidden states back from the
  * ring (ring_sink). It runs the head's windows that come next, if any, and
  * goes out where it belongs: logits on src, hidden states on ring_src. */
@@ -285,11 +508,11 @@ static GstFlowReturn
 gst_prima_ring_head_process (GstPrimaRingHead * self, GstBuffer * inbuf, gboolean tokens)
 {
   const gint n_embd = self->model->hp.n_embd, n_layer = self->model->hp.n_layer;
-  GstBuffer *cur = NULL, *outbuf = NULL;
+  GstBuffer *cur = NULL;
   GstFlowReturn ret = GST_FLOW_OK;
   GstMapInfo in;
   PrimaHeader h;
-  gint pos0, next_layer, end;
+  gint pos0, next_layer;
 
   if (!gst_buffer_map (inbuf, &in, GST_MAP_READ)) {
     gst_buffer_unref (inbuf);
@@ -307,6 +530,12 @@ gst_prima_ring_head_process (GstPrimaRingHead * self, GstBuffer * inbuf, gboolea
     goto done;
 
   g_mutex_lock (&self->eval_lock);
+  if (!tokens && g_atomic_int_get (&self->ring_down)) {
+    /* the ring broke: what the old ring still hands back is not wanted */
+    g_mutex_unlock (&self->eval_lock);
+    GST_DEBUG_OBJECT (self, "suspended: dropping %u rows at %d from the ring", h.n_tokens, h.pos0);
+    goto done;
+  }
   if (tokens) {
     ret = gst_prima_ring_head_embed (self, &h, in.data + PRIMA_HEADER_SIZE, &pos0, &cur);
     next_layer = 0;
@@ -321,24 +550,9 @@ gst_prima_ring_head_process (GstPrimaRingHead * self, GstBuffer * inbuf, gboolea
   }
   gst_buffer_copy_into (cur, inbuf, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
 
-  end = prima_windows_chain_end (self->windows, next_layer);
-  if (end < 0) {
-    /* another device's layer */
-    outbuf = g_steal_pointer (&cur);
-  } else {
-    ret = gst_prima_ring_head_run_windows (self, &h, cur, pos0, next_layer, end, &outbuf);
-    if (ret != GST_FLOW_OK) {
-      g_mutex_unlock (&self->eval_lock);
-      goto done;
-    }
-  }
-  if (end < n_layer)
-    gst_prima_ring_head_ring_src_start (self);
-  g_mutex_unlock (&self->eval_lock);
-  gst_clear_buffer (&cur);
   gst_buffer_unmap (inbuf, &in);
   gst_buffer_unref (inbuf);
-  return gst_pad_push (end == n_layer ? self->srcpad : self->ring_srcpad, outbuf);
+  return gst_prima_ring_head_forward (self, &h, cur, pos0, next_layer);
 
 done:
   gst_clear_buffer (&cur);
@@ -347,11 +561,41 @@ done:
   return ret;
 }
 
+/* The sink pad's serialized data waits while the ring is suspended; FALSE
+ * when flushing or stopping instead. */
+static gboolean
+gst_prima_ring_head_wait_resumed (GstPrimaRingHead * self)
+{
+  gboolean ok;
+
+  g_mutex_lock (&self->hold_lock);
+  if (self->hold && !self->flushing)
+    GST_DEBUG_OBJECT (self, "suspended: waiting for the ring");
+  while (self->hold && !self->flushing)
+    g_cond_wait (&self->hold_cond, &self->hold_lock);
+  ok = !self->flushing;
+  g_mutex_unlock (&self->hold_lock);
+  return ok;
+}
+
+static void
+gst_prima_ring_head_set_flushing (GstPrimaRingHead * self, gboolean flushing)
+{
+  g_mutex_lock (&self->hold_lock);
+  self->flushing = flushing;
+  g_cond_broadcast (&self->hold_cond);
+  g_mutex_unlock (&self->hold_lock);
+}
+
 static GstFlowReturn
 gst_prima_ring_head_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
   GstPrimaRingHead *self = GST_PRIMA_RING_HEAD (parent);
 
+  if (pad == self->sinkpad && !gst_prima_ring_head_wait_resumed (self)) {
+    gst_buffer_unref (buf);
+    return GST_FLOW_FLUSHING;
+  }
   if (self->windows == NULL) {
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
@@ -376,6 +620,8 @@ gst_prima_ring_head_reset (GstPrimaRingHead * self)
   g_mutex_lock (&self->eval_lock);
   if (self->windows)
     prima_windows_rewind (self->windows, 0);
+  g_array_set_size (self->history, 0);
+  self->outstanding = FALSE;
   g_mutex_unlock (&self->eval_lock);
   GST_OBJECT_LOCK (self);
   GST_DEBUG_OBJECT (self, "back to position 0 (from %d)", self->next_pos);
@@ -393,6 +639,7 @@ gst_prima_ring_head_apply_kv (GstPrimaRingHead * self, PrimaKvOp op, gint p0, gi
   g_mutex_lock (&self->eval_lock);
   if (self->windows)
     next = prima_windows_kv_apply (self->windows, op, p0, p1, delta);
+  gst_prima_ring_head_history_kv (self, op, p0, p1, delta);
   g_mutex_unlock (&self->eval_lock);
   GST_DEBUG_OBJECT (self, "kv operation %d [%d, %d) %+d: next position %d", op, p0, p1, delta, next);
   if (op == PRIMA_KV_CLEAR)
@@ -404,12 +651,28 @@ gst_prima_ring_head_apply_kv (GstPrimaRingHead * self, PrimaKvOp op, gint p0, gi
   }
 }
 
+static gboolean gst_prima_ring_head_send_event (GstElement * element, GstEvent * event);
+
 static gboolean
 gst_prima_ring_head_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstPrimaRingHead *self = GST_PRIMA_RING_HEAD (parent);
 
+  /* also sent to the sink pad, where no state lock is taken: a handler
+   * that suspends the head must not wait for a resume in progress */
+  if (prima_event_is_ring_suspend (event) || prima_event_is_ring_resume (event))
+    return gst_prima_ring_head_send_event (GST_ELEMENT (self), event);
+  /* in order with the batches: the KV operations and the ordered stop go
+   * round the new ring, after the replay */
+  if (GST_EVENT_IS_SERIALIZED (event) && GST_EVENT_TYPE (event) != GST_EVENT_FLUSH_STOP
+      && !gst_prima_ring_head_wait_resumed (self)) {
+    gst_event_unref (event);
+    return FALSE;
+  }
   switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      gst_prima_ring_head_set_flushing (self, TRUE);
+      break;
     case GST_EVENT_CAPS:{
       GstCaps *caps;
       gst_event_unref (event);
@@ -421,6 +684,9 @@ gst_prima_ring_head_sink_event (GstPad * pad, GstObject * parent, GstEvent * eve
       break;
     }
     case GST_EVENT_FLUSH_STOP:
+      gst_prima_ring_head_set_flushing (self, FALSE);
+      gst_prima_ring_head_reset (self);
+      break;
     case GST_EVENT_SEGMENT:
       gst_prima_ring_head_reset (self);
       break;
@@ -564,24 +830,197 @@ gst_prima_ring_head_loading (const prima_residency_progress * p, gpointer user_d
   gst_prima_layers_post_loading (GST_ELEMENT (user_data), p);
 }
 
+/* Under eval_lock: the windows of spec; the head's last one must end at
+ * the model's last layer. */
+static PrimaWindows *
+gst_prima_ring_head_new_windows (GstPrimaRingHead * self, const gchar * spec, GError ** err)
+{
+  PrimaWindows *ws;
+  gint n_ctx, threads;
+
+  GST_OBJECT_LOCK (self);
+  n_ctx = self->context_size;
+  threads = self->threads;
+  GST_OBJECT_UNLOCK (self);
+  if (spec == NULL || *spec == '\0') {
+    g_set_error (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "the head has no windows");
+    return NULL;
+  }
+  ws = prima_windows_new (self->model, spec, n_ctx, threads, &self->res, err);
+  /* the head ends every cycle: the output head is its */
+  if (ws && (prima_windows_count (ws) == 0
+          || prima_windows_get (ws, prima_windows_count (ws) - 1)->last != self->model->hp.n_layer)) {
+    g_set_error (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "the head's last window must end at the model's last layer, %d", self->model->hp.n_layer);
+    g_clear_pointer (&ws, prima_windows_free);
+  }
+  return ws;
+}
+
+static void
+gst_prima_ring_head_suspend (GstPrimaRingHead * self)
+{
+  GST_INFO_OBJECT (self, "suspended: the ring is down");
+  g_atomic_int_set (&self->ring_down, TRUE);
+  g_mutex_lock (&self->hold_lock);
+  self->hold = TRUE;
+  g_mutex_unlock (&self->hold_lock);
+}
+
+/* The ring is back: new windows if the plan changed, an empty KV cache, and
+ * what it held sent round again (a run per stretch of consecutive
+ * positions: one batch, from 0, unless a loss came between a KV removal
+ * and its shift), before the sink's waiting data. */
+static gboolean
+gst_prima_ring_head_resume (GstPrimaRingHead * self)
+{
+  GArray *cells = NULL;
+  GError *err = NULL;
+  GstFlowReturn ret = GST_FLOW_OK;
+  gchar *spec;
+  guint n_runs = 0;
+  gboolean ok = TRUE;
+
+  GST_OBJECT_LOCK (self);
+  spec = g_strdup (self->windows_spec);
+  GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->eval_lock);
+  if (self->model == NULL) {
+    /* not started: nothing to replay */
+    g_mutex_unlock (&self->eval_lock);
+    g_atomic_int_set (&self->ring_down, FALSE);
+    goto release;
+  }
+  if (g_strcmp0 (spec, self->active_spec) != 0) {
+    GST_INFO_OBJECT (self, "new windows %s (were %s)", spec, self->active_spec);
+    g_clear_pointer (&self->windows, prima_windows_free);
+    self->windows = gst_prima_ring_head_new_windows (self, spec, &err);
+    if (self->windows == NULL) {
+      g_mutex_unlock (&self->eval_lock);
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("Could not set up the layer windows \"%s\": %s"),
+              spec ? spec : "", err->message), (NULL));
+      g_clear_error (&err);
+      ok = FALSE;
+      goto release;
+    }
+    g_free (self->active_spec);
+    self->active_spec = g_strdup (spec);
+    GST_OBJECT_LOCK (self);
+    self->n_ctx = prima_windows_n_ctx (self->windows);
+    GST_OBJECT_UNLOCK (self);
+  } else {
+    prima_windows_kv_apply (self->windows, PRIMA_KV_CLEAR, 0, -1, 0);
+  }
+  cells = g_array_copy (self->history);
+  for (guint i = 0; i < cells->len; i++)
+    if (i == 0 || g_array_index (cells, HistoryCell, i).pos != g_array_index (cells, HistoryCell, i - 1).pos + 1)
+      n_runs++;
+  self->replay_pending = n_runs;
+  self->replay_emit = self->outstanding && n_runs > 0;
+  g_array_set_size (self->replay_ids, 0);
+  g_array_append_vals (self->replay_ids, self->in_ids->data, self->in_ids->len);
+  self->replay_pos0 = self->in_pos0;
+  self->replay_flags = self->in_flags;
+  /* the ring's elements started again: a new stream on ring_src */
+  self->ring_src_started = FALSE;
+  g_atomic_int_set (&self->replaying, n_runs > 0);
+  g_atomic_int_set (&self->ring_down, FALSE);
+  GST_INFO_OBJECT (self, "resuming: %u tokens to replay in %u run%s, %s", cells->len, n_runs, n_runs == 1 ? "" : "s",
+      self->replay_emit ? "a batch was outstanding" : "no batch outstanding");
+  g_mutex_unlock (&self->eval_lock);
+  g_object_notify (G_OBJECT (self), "replaying");
+
+  for (guint i = 0; i < cells->len && ret == GST_FLOW_OK;) {
+    guint n = 1;
+    gint pos0 = g_array_index (cells, HistoryCell, i).pos;
+    GArray *ids = g_array_sized_new (FALSE, FALSE, sizeof (gint32), cells->len - i);
+    GstBuffer *cur;
+    GstMapInfo map;
+    PrimaHeader th;
+
+    while (i + n < cells->len && g_array_index (cells, HistoryCell, i + n).pos == pos0 + (gint) n)
+      n++;
+    for (guint j = 0; j < n; j++)
+      g_array_append_val (ids, g_array_index (cells, HistoryCell, i + j).id);
+    i += n;
+    prima_header_init (&th, PRIMA_PAYLOAD_TOKENS, n, n * sizeof (gint32));
+    th.pos0 = pos0;
+    g_mutex_lock (&self->eval_lock);
+    if (g_atomic_int_get (&self->ring_down)) {
+      /* lost again: the next resume replays */
+      g_mutex_unlock (&self->eval_lock);
+      g_array_unref (ids);
+      break;
+    }
+    cur = gst_prima_ring_head_hidden_buffer (self, &th, pos0, 0);
+    gst_buffer_map (cur, &map, GST_MAP_WRITE);
+    ok = prima_embed_tokens (self->model, (const int32_t *) ids->data, (int) n,
+        (float *) (map.data + PRIMA_HEADER_SIZE), &err);
+    gst_buffer_unmap (cur, &map);
+    g_array_unref (ids);
+    if (!ok) {
+      g_mutex_unlock (&self->eval_lock);
+      gst_buffer_unref (cur);
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Token not in the model's vocabulary: %s"), err->message), (NULL));
+      g_clear_error (&err);
+      break;
+    }
+    ret = gst_prima_ring_head_forward (self, &th, cur, pos0, 0);
+  }
+  if (ret != GST_FLOW_OK) {
+    ok = FALSE;
+    if (ret != GST_FLOW_FLUSHING)
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, (_("Could not send the tokens round the rebuilt ring.")),
+          ("%s", gst_flow_get_name (ret)));
+  }
+  if (cells)
+    g_array_unref (cells);
+
+release:
+  g_free (spec);
+  g_mutex_lock (&self->hold_lock);
+  self->hold = FALSE;
+  g_cond_broadcast (&self->hold_cond);
+  g_mutex_unlock (&self->hold_lock);
+  return ok;
+}
+
+/* prima-ring-suspend and prima-ring-resume are for the element itself. */
+static gboolean
+gst_prima_ring_head_send_event (GstElement * element, GstEvent * event)
+{
+  GstPrimaRingHead *self = GST_PRIMA_RING_HEAD (element);
+  gboolean ret;
+
+  if (prima_event_is_ring_suspend (event)) {
+    gst_prima_ring_head_suspend (self);
+    ret = TRUE;
+  } else if (prima_event_is_ring_resume (event)) {
+    ret = gst_prima_ring_head_resume (self);
+  } else {
+    return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+  }
+  gst_event_unref (event);
+  return ret;
+}
+
 static gboolean
 gst_prima_ring_head_start (GstPrimaRingHead * self)
 {
   prima_residency_params res = {.progress = gst_prima_ring_head_loading,.progress_data = self };
   GError *err = NULL;
   gchar *path, *spec, *resolved;
-  gint n_ctx, threads;
 
   GST_OBJECT_LOCK (self);
   res.prefetch = self->prefetch_mode;
   res.release = self->release_policy;
   path = g_strdup (self->model_path);
   spec = g_strdup (self->windows_spec);
-  n_ctx = self->context_size;
-  threads = self->threads;
   self->next_pos = 0;
   self->sink_eos = self->ring_eos = FALSE;
+  self->answer_tokens = 0;
   GST_OBJECT_UNLOCK (self);
+  self->res = res;
 
   /* the model property, else the model of the pipeline ("prima.model") */
   resolved = prima_element_resolve_model (GST_ELEMENT (self), path, &self->context_model, &self->shared);
@@ -593,22 +1032,19 @@ gst_prima_ring_head_start (GstPrimaRingHead * self)
     PRIMA_ELEMENT_MODEL_ERROR (self, path, err);
     goto failed;
   }
-  if (spec == NULL || *spec == '\0') {
-    g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "the head has no windows");
-  } else {
-    g_mutex_lock (&self->eval_lock);
-    self->windows = prima_windows_new (self->model, spec, n_ctx, threads, &res, &err);
-    self->ring_src_started = FALSE;
-    self->in_pos0 = -1;
-    g_array_set_size (self->in_ids, 0);
-    g_mutex_unlock (&self->eval_lock);
-  }
-  /* the head ends every cycle: the output head is its */
-  if (self->windows && (prima_windows_count (self->windows) == 0
-          || prima_windows_get (self->windows, prima_windows_count (self->windows) - 1)->last
-          != self->model->hp.n_layer))
-    g_set_error (&err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "the head's last window must end at the model's last layer, %d", self->model->hp.n_layer);
+  g_mutex_lock (&self->eval_lock);
+  self->windows = gst_prima_ring_head_new_windows (self, spec, &err);
+  self->ring_src_started = FALSE;
+  self->in_pos0 = -1;
+  g_array_set_size (self->in_ids, 0);
+  g_array_set_size (self->history, 0);
+  self->outstanding = FALSE;
+  self->replay_pending = 0;
+  g_free (self->active_spec);
+  self->active_spec = g_strdup (spec);
+  g_mutex_unlock (&self->eval_lock);
+  g_atomic_int_set (&self->replaying, FALSE);
+  g_atomic_int_set (&self->ring_down, FALSE);
   if (err) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (_("Could not set up the layer windows \"%s\": %s"),
             spec ? spec : "", err->message), (NULL));
@@ -657,8 +1093,16 @@ gst_prima_ring_head_change_state (GstElement * element, GstStateChange transitio
   GstPrimaRingHead *self = GST_PRIMA_RING_HEAD (element);
   GstStateChangeReturn ret;
 
-  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !gst_prima_ring_head_start (self))
-    return GST_STATE_CHANGE_FAILURE;
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    g_mutex_lock (&self->hold_lock);
+    self->hold = self->flushing = FALSE;
+    g_mutex_unlock (&self->hold_lock);
+    if (!gst_prima_ring_head_start (self))
+      return GST_STATE_CHANGE_FAILURE;
+  }
+  /* a sink waiting for a resume lets go before its pad deactivates */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    gst_prima_ring_head_set_flushing (self, TRUE);
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     gst_prima_ring_head_stop (self);
@@ -707,6 +1151,10 @@ gst_prima_ring_head_get_property (GObject * object, guint prop_id, GValue * valu
 {
   GstPrimaRingHead *self = GST_PRIMA_RING_HEAD (object);
 
+  if (prop_id == PROP_REPLAYING) {
+    g_value_set_boolean (value, g_atomic_int_get (&self->replaying));
+    return;
+  }
   if (prop_id == PROP_N_EVALUATED) {
     g_mutex_lock (&self->eval_lock);
     g_value_set_uint64 (value, self->windows ? prima_windows_n_evaluated (self->windows) : 0);
@@ -736,6 +1184,9 @@ gst_prima_ring_head_get_property (GObject * object, guint prop_id, GValue * valu
     case PROP_RELEASE_POLICY:
       g_value_set_enum (value, self->release_policy);
       break;
+    case PROP_ANSWER_TOKENS:
+      g_value_set_uint (value, self->answer_tokens);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -755,7 +1206,12 @@ gst_prima_ring_head_finalize (GObject * object)
   g_clear_pointer (&self->context_model, prima_shared_model_unref);
   g_free (self->windows_spec);
   g_array_unref (self->in_ids);
+  g_array_unref (self->history);
+  g_array_unref (self->replay_ids);
+  g_free (self->active_spec);
   g_mutex_clear (&self->eval_lock);
+  g_mutex_clear (&self->hold_lock);
+  g_cond_clear (&self->hold_cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -867,7 +1323,32 @@ gst_prima_ring_head_class_init (GstPrimaRingHeadClass * klass)
       g_param_spec_enum ("release-policy", "Release policy", "Which windows release their weights after use",
           GST_TYPE_PRIMA_RELEASE_POLICY, prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT), PARAM_FLAGS));
 
+  /**
+   * GstPrimaRingHead:answer-tokens:
+   *
+   * Logits sent on src since the last prompt batch (one a sampled token):
+   * the tokens of the answer so far.
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_ANSWER_TOKENS,
+      g_param_spec_uint ("answer-tokens", "Answer tokens", "Logits sent since the last prompt batch", 0,
+          G_MAXUINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstPrimaRingHead:replaying:
+   *
+   * TRUE from a `prima-ring-resume` that had tokens to send round again
+   * until they are back (notified both ways; the notification that it ended
+   * comes from a streaming thread).
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_REPLAYING,
+      g_param_spec_boolean ("replaying", "Replaying", "The KV cache is being rebuilt after a resume", FALSE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_ring_head_change_state);
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_prima_ring_head_send_event);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_prima_ring_head_set_context);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -887,7 +1368,11 @@ gst_prima_ring_head_init (GstPrimaRingHead * self)
   self->prefetch_mode = prima_prefetch_mode_resolve (PRIMA_PREFETCH_DEFAULT);
   self->release_policy = prima_release_policy_resolve (PRIMA_RELEASE_DEFAULT);
   self->in_ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+  self->history = g_array_new (FALSE, FALSE, sizeof (HistoryCell));
+  self->replay_ids = g_array_new (FALSE, FALSE, sizeof (gint32));
   g_mutex_init (&self->eval_lock);
+  g_mutex_init (&self->hold_lock);
+  g_cond_init (&self->hold_cond);
 
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_prima_ring_head_chain));

@@ -32,7 +32,12 @@
  * A next device that disconnects or sends no heartbeat for
  * #GstPrimaWsSink:heartbeat-timeout milliseconds is an element error ("The
  * ring failed: rank 2 at 127.0.0.1:9002 disconnected"); a worker passes the
- * failure back upstream first.
+ * failure back upstream first, with the rank of the device at fault (`lost`
+ * in the `error` message: the peer that dropped or stalled, or a device that
+ * failed itself). With #GstPrimaWsSink:loss-action=notify (since 0.3) the
+ * element instead emits #GstPrimaWsSink::peer-lost once with that rank, posts
+ * no error and stops streaming quietly, so that the application can rebuild
+ * the ring (primascheduler does).
  *
  * ## Example launch line
  * |[
@@ -58,6 +63,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_prima_ws_sink_debug);
 #define DEFAULT_HEARTBEAT_TIMEOUT 2500
 #define DEFAULT_WORLD 0
 #define DEFAULT_HALF FALSE
+#define DEFAULT_LOSS_ACTION PRIMA_LOSS_ACTION_ERROR
 #define WAIT_STEP_US (200 * 1000)
 #define WAIT_REPORT_US (2 * G_USEC_PER_SEC)
 #define DRAIN_TIMEOUT_US (500 * 1000)
@@ -75,7 +81,27 @@ enum
   PROP_WORLD,
   PROP_PLAN,
   PROP_HALF,
+  PROP_LOSS_ACTION,
+  PROP_JOIN_TIMEOUT,
 };
+
+enum
+{
+  SIGNAL_PEER_LOST,
+  N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
+
+/* The loss, once per start (loss-action=notify): the signal's handlers run
+ * before any thread of ours reports the failure, so a handler can hold the
+ * pipeline back before it sees a failed push. */
+typedef enum
+{
+  LOSS_NONE,
+  LOSS_REPORTING,
+  LOSS_REPORTED,
+} LossState;
 
 struct _GstPrimaWsSink
 {
@@ -92,6 +118,8 @@ struct _GstPrimaWsSink
   guint world;
   gchar *plan;
   gboolean half;
+  GstPrimaLossAction loss_action;
+  guint join_timeout;
 
   /* from READY to PAUSED */
   prima_link *link;
@@ -106,6 +134,8 @@ struct _GstPrimaWsSink
   gboolean flushing;
   gboolean failed;
   gboolean stop_sent;           /* after the ordered stop, a close is no failure */
+  LossState loss;
+  gint peer_seen;               /* the next device's rank, from its handshake (-1: not yet) */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -118,24 +148,127 @@ G_DEFINE_TYPE_WITH_CODE (GstPrimaWsSink, gst_prima_ws_sink, GST_TYPE_BASE_SINK,
     GST_DEBUG_CATEGORY_INIT (gst_prima_ws_sink_debug, "primawssink", 0, "prima ring WebSocket sink"));
 GST_ELEMENT_REGISTER_DEFINE (primawssink, "primawssink", GST_RANK_NONE, GST_TYPE_PRIMA_WS_SINK);
 
+GType
+gst_prima_loss_action_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {PRIMA_LOSS_ACTION_ERROR, "A lost peer is an element error", "error"},
+    {PRIMA_LOSS_ACTION_NOTIFY, "Emit peer-lost once, post no error and stop streaming quietly", "notify"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstPrimaLossAction", values));
+  return type;
+}
+
 static void
 gst_prima_ws_sink_post (GstPrimaWsSink * self, const gchar * what, gint rank, const gchar * message)
 {
   gst_element_post_message (GST_ELEMENT (self), prima_message_new_ring (GST_OBJECT (self), what, rank, 0, message));
 }
 
-/* failed_rank >= 0: that device failed and message is its own reason. */
-static void
-gst_prima_ws_sink_fail (GstPrimaWsSink * self, gint failed_rank, const gchar * message)
+static gboolean
+gst_prima_ws_sink_notifies (GstPrimaWsSink * self)
 {
+  gboolean notify;
+
+  GST_OBJECT_LOCK (self);
+  notify = self->loss_action == PRIMA_LOSS_ACTION_NOTIFY;
+  GST_OBJECT_UNLOCK (self);
+  return notify;
+}
+
+/* What a failed ring returns to upstream: after a loss reported with
+ * loss-action=notify the stream stops quietly (the application rebuilds
+ * the ring). */
+static GstFlowReturn
+gst_prima_ws_sink_failed_flow (GstPrimaWsSink * self)
+{
+  gboolean lost;
+
   g_mutex_lock (&self->lock);
+  lost = self->loss != LOSS_NONE;
+  g_mutex_unlock (&self->lock);
+  return lost && gst_prima_ws_sink_notifies (self) ? GST_FLOW_FLUSHING : GST_FLOW_ERROR;
+}
+
+/* The next device, by its data-ring rank: as it proved in its handshake,
+ * else as configured, else the one after us. */
+static gint
+gst_prima_ws_sink_peer (GstPrimaWsSink * self, gint event_rank)
+{
+  gint peer;
+
+  if (event_rank >= 0)
+    return event_rank;
+  g_mutex_lock (&self->lock);
+  peer = self->peer_seen;
+  g_mutex_unlock (&self->lock);
+  if (peer >= 0)
+    return peer;
+  GST_OBJECT_LOCK (self);
+  peer = self->peer_rank >= 0 ? self->peer_rank : self->world > 0 ? (gint) ((self->rank + 1) % self->world)
+      : (gint) self->rank + 1;
+  GST_OBJECT_UNLOCK (self);
+  return peer;
+}
+
+/* failed_rank >= 0: that device failed and message is its own reason; lost:
+ * the data-ring rank at fault. A device that failed on its own (it said
+ * why, or closed saying it failed) is an error with either loss-action: its
+ * reason would fail the others too; notify is for lost devices. */
+static void
+gst_prima_ws_sink_fail (GstPrimaWsSink * self, gint failed_rank, gint lost, const gchar * message,
+    gboolean device_failed)
+{
+  gchar *line;
+
+  if (gst_prima_ws_sink_notifies (self)) {
+    g_mutex_lock (&self->lock);
+    if (self->loss != LOSS_NONE) {
+      /* the same loss, seen again (a push after it, the link giving up):
+       * fail only once its handlers have run */
+      while (self->loss == LOSS_REPORTING)
+        g_cond_wait (&self->cond, &self->lock);
+      self->failed = TRUE;
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+    g_mutex_unlock (&self->lock);
+  }
+  if (!gst_prima_ws_sink_notifies (self) || failed_rank >= 0 || device_failed) {
+    g_mutex_lock (&self->lock);
+    self->failed = TRUE;
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+    if (failed_rank >= 0)
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (_("rank %d failed: %s"), failed_rank, message), (NULL));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (_("The ring failed: %s"), message), (NULL));
+    return;
+  }
+  g_mutex_lock (&self->lock);
+  if (self->loss != LOSS_NONE) {
+    /* another thread reports it meanwhile */
+    while (self->loss == LOSS_REPORTING)
+      g_cond_wait (&self->cond, &self->lock);
+    self->failed = TRUE;
+    g_mutex_unlock (&self->lock);
+    return;
+  }
+  self->loss = LOSS_REPORTING;
+  g_mutex_unlock (&self->lock);
+  line = failed_rank >= 0 ? g_strdup_printf ("rank %d failed: %s", failed_rank, message) : g_strdup (message);
+  GST_WARNING_OBJECT (self, "lost rank %d: %s", lost, line);
+  g_signal_emit (self, signals[SIGNAL_PEER_LOST], 0, lost, line);
+  g_free (line);
+  g_mutex_lock (&self->lock);
+  self->loss = LOSS_REPORTED;
   self->failed = TRUE;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
-  if (failed_rank >= 0)
-    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (_("rank %d failed: %s"), failed_rank, message), (NULL));
-  else
-    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (_("The ring failed: %s"), message), (NULL));
 }
 
 /* Pushes the control messages for upstream in order; one that cannot go
@@ -179,7 +312,8 @@ gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const pri
       gst_prima_ws_sink_post (self, "joined", m->rank, line);
       g_free (line);
     } else if (m->type == PRIMA_CTL_ERROR_MSG) {
-      gst_prima_ws_sink_fail (self, m->rank, m->text ? m->text : "unknown error");
+      gst_prima_ws_sink_fail (self, m->rank, m->lost >= 0 ? m->lost : m->rank, m->text ? m->text : "unknown error",
+          FALSE);
     }
     return;
   }
@@ -193,7 +327,8 @@ gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const pri
   /* a device further on failed and said why: this one stops with its
    * reason (the close that follows is no news) */
   if (m->type == PRIMA_CTL_ERROR_MSG && m->rank >= 0)
-    gst_prima_ws_sink_fail (self, m->rank, m->text ? m->text : "unknown error");
+    gst_prima_ws_sink_fail (self, m->rank, m->lost >= 0 ? m->lost : m->rank, m->text ? m->text : "unknown error",
+          FALSE);
 }
 
 /* On the link's I/O thread: must not block. */
@@ -212,6 +347,8 @@ gst_prima_ws_sink_on_event (prima_link * link, const prima_link_event * ev, gpoi
       GST_INFO_OBJECT (self, "%s", ev->message);
       gst_prima_ws_sink_post (self, "connected", ev->peer_rank, ev->message);
       g_mutex_lock (&self->lock);
+      if (ev->peer_rank >= 0)
+        self->peer_seen = ev->peer_rank;
       g_cond_broadcast (&self->cond);
       g_mutex_unlock (&self->lock);
       return TRUE;
@@ -224,7 +361,8 @@ gst_prima_ws_sink_on_event (prima_link * link, const prima_link_event * ev, gpoi
     case PRIMA_LINK_EVENT_FRAME:
       GST_DEBUG_OBJECT (self, "ignoring a frame from the next device");
       return TRUE;
-    case PRIMA_LINK_EVENT_LOST:
+    case PRIMA_LINK_EVENT_LOST:{
+      gint lost;
       g_mutex_lock (&self->lock);
       /* failed: reported already (the next device's own reason came first) */
       if (self->flushing || self->failed || (self->stop_sent && ev->reason == PRIMA_LINK_LOST_CLOSED)) {
@@ -232,15 +370,18 @@ gst_prima_ws_sink_on_event (prima_link * link, const prima_link_event * ev, gpoi
         return TRUE;
       }
       g_mutex_unlock (&self->lock);
+      lost = gst_prima_ws_sink_peer (self, ev->peer_rank);
       if (rank != 0) {
         prima_ctl_msg m;
         prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
         m.text = g_strdup (ev->message);
+        m.lost = lost;
         gst_prima_ws_sink_upstream_control (self, rank, &m);
         prima_ctl_msg_clear (&m);
       }
-      gst_prima_ws_sink_fail (self, -1, ev->message);
+      gst_prima_ws_sink_fail (self, -1, lost, ev->message, ev->reason == PRIMA_LINK_LOST_FAILED);
       return TRUE;
+    }
   }
   return FALSE;
 }
@@ -270,6 +411,8 @@ gst_prima_ws_sink_start (GstBaseSink * sink)
   self->failed = FALSE;
   self->flushing = FALSE;
   self->stop_sent = FALSE;
+  self->loss = LOSS_NONE;
+  self->peer_seen = -1;
   g_mutex_unlock (&self->lock);
   self->plan_sent = FALSE;
   self->n_queued = 0;
@@ -396,14 +539,17 @@ gst_prima_ws_sink_missing (GstPrimaWsSink * self, guint world, guint64 joined)
 static GstFlowReturn
 gst_prima_ws_sink_wait_ring (GstPrimaWsSink * self, gboolean all)
 {
-  gint64 start = g_get_monotonic_time (), next_report = start + WAIT_REPORT_US;
-  guint rank, world;
+  gint64 start = g_get_monotonic_time (), next_report = start + WAIT_REPORT_US, deadline = 0;
+  guint rank, world, join_timeout;
   gboolean reported = FALSE;
 
   GST_OBJECT_LOCK (self);
   rank = self->rank;
   world = self->world;
+  join_timeout = self->join_timeout;
   GST_OBJECT_UNLOCK (self);
+  if (join_timeout > 0)
+    deadline = start + (gint64) join_timeout * G_USEC_PER_SEC;
 
   for (;;) {
     GError *err = NULL;
@@ -412,9 +558,9 @@ gst_prima_ws_sink_wait_ring (GstPrimaWsSink * self, gboolean all)
 
     g_mutex_lock (&self->lock);
     if (self->flushing || self->failed) {
-      GstFlowReturn ret = self->flushing ? GST_FLOW_FLUSHING : GST_FLOW_ERROR;
+      gboolean flushing = self->flushing;
       g_mutex_unlock (&self->lock);
-      return ret;
+      return flushing ? GST_FLOW_FLUSHING : gst_prima_ws_sink_failed_flow (self);
     }
     joined = self->joined;
     complete = !all || rank != 0 || world <= 1
@@ -432,9 +578,9 @@ gst_prima_ws_sink_wait_ring (GstPrimaWsSink * self, gboolean all)
     if (!ready && !prima_link_wait_ready (self->link, 0, &err) && err
         && !g_error_matches (err, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_TIMEOUT)) {
       /* a client that gave up (refused, or its peer failed to prove the key) */
-      gst_prima_ws_sink_fail (self, -1, err->message);
+      gst_prima_ws_sink_fail (self, -1, gst_prima_ws_sink_peer (self, -1), err->message, TRUE);
       g_error_free (err);
-      return GST_FLOW_ERROR;
+      return gst_prima_ws_sink_failed_flow (self);
     }
     g_clear_error (&err);
     if (g_get_monotonic_time () >= next_report) {
@@ -448,6 +594,21 @@ gst_prima_ws_sink_wait_ring (GstPrimaWsSink * self, gboolean all)
       g_free (missing);
       reported = TRUE;
       next_report = g_get_monotonic_time () + WAIT_REPORT_US;
+    }
+    if (deadline && g_get_monotonic_time () >= deadline) {
+      /* a device that went away before it joined: the first rank missing
+       * (the one after it waits for it), or the next device itself */
+      gint missing = gst_prima_ws_sink_peer (self, -1);
+      gchar *line;
+      for (guint r = 1; ready && r < world && r < 64; r++)
+        if (!(joined & (G_GUINT64_CONSTANT (1) << r))) {
+          missing = (gint) r;
+          break;
+        }
+      line = g_strdup_printf ("rank %d did not join within %u s", missing, join_timeout);
+      gst_prima_ws_sink_fail (self, -1, missing, line, FALSE);
+      g_free (line);
+      return gst_prima_ws_sink_failed_flow (self);
     }
   }
 }
@@ -553,9 +714,9 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
       g_error_free (err);
       return GST_FLOW_FLUSHING;
     }
-    gst_prima_ws_sink_fail (self, -1, err->message);
+    gst_prima_ws_sink_fail (self, -1, gst_prima_ws_sink_peer (self, -1), err->message, FALSE);
     g_error_free (err);
-    return GST_FLOW_ERROR;
+    return gst_prima_ws_sink_failed_flow (self);
   }
   self->n_queued++;
   GST_LOG_OBJECT (self, "sent %u tokens at %d for layer %d", h.n_tokens, h.pos0, h.next_layer);
@@ -569,7 +730,7 @@ gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
   prima_ctl_msg m;
   gboolean have = FALSE;
   const gchar *json = NULL, *message = NULL;
-  gint failed_rank = -1;
+  gint failed_rank = -1, lost = -1;
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
     /* the ordered stop: it goes around the ring in order with the frames */
@@ -597,10 +758,11 @@ gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
   } else if (prima_event_is_kv_shift (event)) {
     prima_ctl_msg_init (&m, PRIMA_CTL_KV_SHIFT);
     have = prima_event_parse_kv_shift (event, &m.seq, &m.p0, &m.p1, &m.delta);
-  } else if (prima_event_parse_ring_failure (event, &failed_rank, &message)) {
+  } else if (prima_event_parse_ring_failure_lost (event, &failed_rank, &lost, &message)) {
     prima_ctl_msg_init (&m, PRIMA_CTL_ERROR_MSG);
     m.text = g_strdup (message);
     m.rank = failed_rank;
+    m.lost = lost;
     have = m.text != NULL;
   }
   if (have) {
@@ -683,6 +845,12 @@ gst_prima_ws_sink_set_property (GObject * object, guint prop_id, const GValue * 
     case PROP_HALF:
       self->half = g_value_get_boolean (value);
       break;
+    case PROP_LOSS_ACTION:
+      self->loss_action = g_value_get_enum (value);
+      break;
+    case PROP_JOIN_TIMEOUT:
+      self->join_timeout = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -726,6 +894,12 @@ gst_prima_ws_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_HALF:
       g_value_set_boolean (value, self->half);
+      break;
+    case PROP_LOSS_ACTION:
+      g_value_set_enum (value, self->loss_action);
+      break;
+    case PROP_JOIN_TIMEOUT:
+      g_value_set_uint (value, self->join_timeout);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -870,6 +1044,55 @@ gst_prima_ws_sink_class_init (GstPrimaWsSinkClass * klass)
    */
   g_object_class_install_property (gobject_class, PROP_HALF,
       g_param_spec_boolean ("half", "Half", "Send activations as f16", DEFAULT_HALF, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:loss-action:
+   *
+   * What a broken ring does: `error` posts an element error naming the
+   * device (the application stops); `notify` emits
+   * #GstPrimaWsSink::peer-lost once, posts no error and stops streaming
+   * quietly (renders return FLUSHING), so that the application can rebuild
+   * the ring. primascheduler sets `notify` when it recovers from losses.
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_LOSS_ACTION,
+      g_param_spec_enum ("loss-action", "Loss action", "What a broken ring does: an element error, or the "
+          "peer-lost signal", GST_TYPE_PRIMA_LOSS_ACTION, DEFAULT_LOSS_ACTION,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+
+  /**
+   * GstPrimaWsSink:join-timeout:
+   *
+   * Seconds the first frame waits for the next device to connect and (on
+   * the head) for every rank to join; then the first rank missing counts as
+   * lost ("rank 2 did not join within 20 s"): an error, or with
+   * #GstPrimaWsSink:loss-action=notify the #GstPrimaWsSink::peer-lost
+   * signal. 0 waits for ever. primascheduler sets its ring-timeout here, so
+   * a device that goes away between the setup round and the data ring does
+   * not hold the head for ever.
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_JOIN_TIMEOUT,
+      g_param_spec_uint ("join-timeout", "Join timeout", "Seconds to wait for the ring to join before the "
+          "first rank missing counts as lost (0: for ever)", 0, G_MAXINT, 0, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink::peer-lost:
+   * @sink: the element
+   * @lost: the data-ring rank at fault (the next device that dropped or
+   *   stalled, or the device further on that failed); -1 when unknown
+   * @message: the reason, one line ("rank 2 at 127.0.0.1:9002 disconnected")
+   *
+   * With #GstPrimaWsSink:loss-action=notify, emitted once per start when the
+   * ring breaks, from the thread that found it (the link's, or the
+   * streaming thread), before the element fails any push: a handler must
+   * not block, and may hold the pipeline back first.
+   *
+   * Since: 0.3
+   */
+  signals[SIGNAL_PEER_LOST] = g_signal_new ("peer-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
+  gst_type_mark_as_plugin_api (GST_TYPE_PRIMA_LOSS_ACTION, 0);
 
   element_class->send_event = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_send_event);
   sink_class->start = GST_DEBUG_FUNCPTR (gst_prima_ws_sink_start);
@@ -893,6 +1116,8 @@ gst_prima_ws_sink_init (GstPrimaWsSink * self)
   self->heartbeat_timeout = DEFAULT_HEARTBEAT_TIMEOUT;
   self->world = DEFAULT_WORLD;
   self->half = DEFAULT_HALF;
+  self->loss_action = DEFAULT_LOSS_ACTION;
+  self->peer_seen = -1;
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->up_pending);

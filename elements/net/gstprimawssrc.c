@@ -30,7 +30,12 @@
  * A lost peer (it disconnected, or sent no heartbeat for
  * #GstPrimaWsSrc:heartbeat-timeout) is an element error naming its rank; a
  * worker first passes the failure on downstream so the head can name the
- * device that failed. A peer that fails the handshake or claims another rank
+ * device that failed (`prima-ring-failure` with `lost`, the data-ring rank at
+ * fault: the peer that dropped or stalled, or a device that failed itself).
+ * With #GstPrimaWsSrc:loss-action=notify (since 0.3) the element instead emits
+ * #GstPrimaWsSrc::peer-lost once with that rank, posts no error and stops
+ * streaming quietly (no end-of-stream), so that the application can rebuild
+ * the ring (primascheduler does). A peer that fails the handshake or claims another rank
  * than #GstPrimaWsSrc:peer-rank is refused with one warning line and does
  * not disturb the connected one.
  *
@@ -48,6 +53,7 @@
  */
 
 #include "gstprimawssrc.h"
+#include "gstprimawssink.h"
 
 #include <glib/gi18n-lib.h>
 
@@ -63,6 +69,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_prima_ws_src_debug);
 #define DEFAULT_PEER_RANK -1
 #define DEFAULT_HEARTBEAT_TIMEOUT 2500
 #define POP_TIMEOUT_US (100 * 1000)
+#define DEFAULT_LOSS_ACTION PRIMA_LOSS_ACTION_ERROR
 
 enum
 {
@@ -76,7 +83,16 @@ enum
   PROP_TLS_CERTIFICATE_FILE,
   PROP_HEARTBEAT_TIMEOUT,
   PROP_BOUND_PORT,
+  PROP_LOSS_ACTION,
 };
+
+enum
+{
+  SIGNAL_PEER_LOST,
+  N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
 
 struct _GstPrimaWsSrc
 {
@@ -91,6 +107,7 @@ struct _GstPrimaWsSrc
   gchar *cluster_key_file;
   gchar *tls_certificate_file;
   guint heartbeat_timeout;
+  GstPrimaLossAction loss_action;
 
   /* READY and up */
   prima_link *link;
@@ -102,6 +119,8 @@ struct _GstPrimaWsSrc
   gboolean started;             /* caps set */
   gboolean eos;                 /* atomic: an end-of-stream of ours (stop, or sent to us) */
   gint n_embd;
+  gint peer_seen;               /* the previous device's rank, from its handshake (-1: not yet) */
+  gboolean lost_reported;       /* loss-action=notify: peer-lost was emitted */
 };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
@@ -305,13 +324,34 @@ gst_prima_ws_src_control_event (const prima_ctl_msg * m)
 
 /* A failure upstream of this device: a worker passes it on downstream
  * (towards the head), the head reports it. failed_rank >= 0: that device
- * failed and message is its own reason (an `error` message with a rank). */
+ * failed and message is its own reason (an `error` message with a rank);
+ * lost: the data-ring rank at fault. */
 static void
-gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, gint failed_rank, const gchar * message)
+gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, gint failed_rank, gint lost, const gchar * message,
+    gboolean device_failed)
 {
+  GstPrimaLossAction action;
+
   if (rank != 0) {
-    GstEvent *event = prima_event_new_ring_failure (failed_rank, message);
+    GstEvent *event = prima_event_new_ring_failure_lost (failed_rank, lost, message);
     gst_prima_ws_src_push_event (self, event);
+  }
+  GST_OBJECT_LOCK (self);
+  action = self->loss_action;
+  GST_OBJECT_UNLOCK (self);
+  /* a device that failed on its own (it said why) is an error either way:
+   * notify is for lost devices */
+  if (action == PRIMA_LOSS_ACTION_NOTIFY && failed_rank < 0 && !device_failed) {
+    gchar *line;
+    /* the streaming thread is the only one that reports */
+    if (self->lost_reported)
+      return;
+    self->lost_reported = TRUE;
+    line = failed_rank >= 0 ? g_strdup_printf ("rank %d failed: %s", failed_rank, message) : g_strdup (message);
+    GST_WARNING_OBJECT (self, "lost rank %d: %s", lost, line);
+    g_signal_emit (self, signals[SIGNAL_PEER_LOST], 0, lost, line);
+    g_free (line);
+    return;
   }
   if (failed_rank >= 0)
     GST_ELEMENT_ERROR (self, RESOURCE, READ, (_("rank %d failed: %s"), failed_rank, message), (NULL));
@@ -320,6 +360,23 @@ gst_prima_ws_src_failure (GstPrimaWsSrc * self, guint rank, gint failed_rank, co
 }
 
 static gboolean gst_prima_ws_src_send_json (GstPrimaWsSrc * self, const gchar * json);
+
+/* The previous device, by its data-ring rank: as it proved in its
+ * handshake, else as configured (-1: unknown). */
+static gint
+gst_prima_ws_src_peer (GstPrimaWsSrc * self, gint event_rank)
+{
+  gint peer;
+
+  if (event_rank >= 0)
+    return event_rank;
+  if (self->peer_seen >= 0)
+    return self->peer_seen;
+  GST_OBJECT_LOCK (self);
+  peer = self->peer_rank;
+  GST_OBJECT_UNLOCK (self);
+  return peer;
+}
 
 /* A worker tells the head (through the devices before it) that it joined. */
 static void
@@ -367,6 +424,8 @@ gst_prima_ws_src_create (GstPushSrc * src, GstBuffer ** outbuf)
       case PRIMA_LINK_EVENT_READY:
         GST_INFO_OBJECT (self, "%s", ev->message);
         gst_prima_ws_src_post (self, "connected", ev->peer_rank, ev->message);
+        if (ev->peer_rank >= 0)
+          self->peer_seen = ev->peer_rank;
         if (rank != 0)
           gst_prima_ws_src_send_joined (self, rank);
         GST_OBJECT_LOCK (self);
@@ -406,7 +465,8 @@ gst_prima_ws_src_create (GstPushSrc * src, GstBuffer ** outbuf)
             prima_link_event_free (ev);
             return GST_FLOW_EOS;
           case PRIMA_CTL_ERROR_MSG:
-            gst_prima_ws_src_failure (self, rank, m->rank, m->text ? m->text : "unknown error");
+            gst_prima_ws_src_failure (self, rank, m->rank, m->lost >= 0 ? m->lost : m->rank,
+                m->text ? m->text : "unknown error", FALSE);
             goto failed;
           default:
             event = gst_prima_ws_src_control_event (m);
@@ -423,7 +483,8 @@ gst_prima_ws_src_create (GstPushSrc * src, GstBuffer ** outbuf)
         if (ev->reason == PRIMA_LINK_LOST_REPLACED)
           break;
         if (!g_atomic_int_get (&self->flushing))
-          gst_prima_ws_src_failure (self, rank, -1, ev->message);
+          gst_prima_ws_src_failure (self, rank, -1, gst_prima_ws_src_peer (self, ev->peer_rank), ev->message,
+              ev->reason == PRIMA_LINK_LOST_FAILED);
         goto failed;
     }
     prima_link_event_free (ev);
@@ -565,6 +626,8 @@ gst_prima_ws_src_start (GstBaseSrc * src)
   g_atomic_int_set (&self->eos, FALSE);
   self->started = FALSE;
   self->n_embd = 0;
+  self->peer_seen = -1;
+  self->lost_reported = FALSE;
   return TRUE;
 }
 
@@ -622,6 +685,9 @@ gst_prima_ws_src_set_property (GObject * object, guint prop_id, const GValue * v
     case PROP_HEARTBEAT_TIMEOUT:
       self->heartbeat_timeout = g_value_get_uint (value);
       break;
+    case PROP_LOSS_ACTION:
+      self->loss_action = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -662,6 +728,9 @@ gst_prima_ws_src_get_property (GObject * object, guint prop_id, GValue * value, 
       break;
     case PROP_BOUND_PORT:
       g_value_set_uint (value, self->bound_port);
+      break;
+    case PROP_LOSS_ACTION:
+      g_value_set_enum (value, self->loss_action);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -794,6 +863,37 @@ gst_prima_ws_src_class_init (GstPrimaWsSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_BOUND_PORT,
       g_param_spec_uint ("bound-port", "Bound port", "The port listened on", 0, 65535, 0,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstPrimaWsSrc:loss-action:
+   *
+   * What a broken ring does: `error` posts an element error naming the
+   * device (the application stops); `notify` emits #GstPrimaWsSrc::peer-lost
+   * once, posts no error and stops streaming quietly (no end-of-stream), so
+   * that the application can rebuild the ring. primascheduler sets `notify`
+   * when it recovers from losses.
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_LOSS_ACTION,
+      g_param_spec_enum ("loss-action", "Loss action", "What a broken ring does: an element error, or the "
+          "peer-lost signal", GST_TYPE_PRIMA_LOSS_ACTION, DEFAULT_LOSS_ACTION,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+
+  /**
+   * GstPrimaWsSrc::peer-lost:
+   * @src: the element
+   * @lost: the data-ring rank at fault (the previous device that dropped or
+   *   stalled, or the device further back that failed); -1 when unknown
+   * @message: the reason, one line ("rank 3 at 127.0.0.1:40112 disconnected")
+   *
+   * With #GstPrimaWsSrc:loss-action=notify, emitted once per start from the
+   * streaming thread when the ring breaks; the element then pushes nothing
+   * more. A handler must not block on the element's own state.
+   *
+   * Since: 0.3
+   */
+  signals[SIGNAL_PEER_LOST] = g_signal_new ("peer-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_ws_src_change_state);
   element_class->send_event = GST_DEBUG_FUNCPTR (gst_prima_ws_src_send_event);
@@ -817,6 +917,8 @@ gst_prima_ws_src_init (GstPrimaWsSrc * self)
   self->rank = DEFAULT_RANK;
   self->peer_rank = DEFAULT_PEER_RANK;
   self->heartbeat_timeout = DEFAULT_HEARTBEAT_TIMEOUT;
+  self->loss_action = DEFAULT_LOSS_ACTION;
+  self->peer_seen = -1;
 
   g_queue_init (&self->pending);
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);

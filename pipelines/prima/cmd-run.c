@@ -194,10 +194,22 @@ wait_for (RunState *st, WaitFor what)
       case GST_MESSAGE_EOS:
         gst_message_unref (msg);
         return 0;
-      case GST_MESSAGE_ELEMENT:
+      case GST_MESSAGE_ELEMENT:{
+        PrimaRecoveredInfo rec;
         if (prima_message_is_turn (msg))
           take_turn_message (st, msg);
+        else if (prima_message_parse_ring_recovered (msg, &rec)) {
+          /* the ring survived a lost device: one line, and the text goes on */
+          fflush (stdout);
+          fprintf (stderr, "\nprima run: device %d at %s lost after token %u; re-planned over %u device%s; "
+              "continuing\n", rec.lost_rank, *rec.lost_address ? rec.lost_address : "?", rec.tokens, rec.devices,
+              rec.devices == 1 ? "" : "s");
+          if (st->verbose)
+            fprintf (stderr, "prima run: the ring was back %.3f s after the loss\n", rec.seconds);
+          prima_recovered_info_clear (&rec);
+        }
         break;
+      }
       case GST_MESSAGE_APPLICATION:
         if (gst_message_has_name (msg, OUTPUT_END_OF_TURN))
           output_done = TRUE;
@@ -314,7 +326,7 @@ typedef struct {
   const char *model_path, *prompt, *file, *ids_out, *gpu_mem, *system_prompt, *chat_template;
   int n_predict, n_ctx, n_threads, n_batch, n_gpu_layers, n_keep;
   gboolean ignore_eos, no_display_prompt, conversation, verbose, no_context_shift;
-  gboolean no_conversation, interactive, escape, flash_attn, no_mmap, mlock;
+  gboolean no_conversation, interactive, escape, flash_attn, no_mmap, mlock, no_recover;
   GPtrArray *reverse_prompts;
   prima_sampler_params sp;
   gint64 seed;
@@ -398,6 +410,8 @@ parse_run_args (RunArgs *a, int argc, char **argv, int *status)
     {"--gpu-mem", CLI_STRING, &a->gpu_mem, "GiB", "GPU memory to use (no GPU backend yet)"},
     {"--ids-out", CLI_STRING, &a->ids_out, "FILE", "write the generated token ids to FILE"},
     {"--verbose", CLI_FLAG, &a->verbose, NULL, "memory accounting at the end; -cnv: each turn's token counts"},
+    {"--no-recover", CLI_FLAG, &a->no_recover, NULL,
+      "ring: a lost device ends the run (default: re-plan over the devices left and go on; not with --local-ring)"},
   };
   cli_option ring_storage[PRIMA_RING_GROUP_MAX], mem_storage[PRIMA_MEMORY_GROUP_MAX];
   const cli_group groups[] = {
@@ -544,6 +558,10 @@ setup_ring_head (Run *r)
    * the tokens to generate. Unknown in a chat or without -n. */
   if (!a->conversation && a->n_predict > 0)
     a->ring.decode_positions = (int) MIN ((gint64) strlen (a->prompt) / 4 + 1 + a->n_predict / 2, G_MAXINT / 2);
+  /* a lost device: the ring is rebuilt over the others; the local
+   * workers of --local-ring are this run's (--once), so there a loss ends
+   * the run */
+  prima_pipeline_set (r->pipeline, "scheduler", "recover", !a->no_recover && a->ring.local_ring <= 0, NULL);
   return prima_ring_head_setup (&a->ring, r->pipeline, r->model, a->n_ctx, a->n_threads);
 }
 

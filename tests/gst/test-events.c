@@ -31,6 +31,8 @@ static const struct
   {PRIMA_EVENT_RING_PLAN, prima_event_is_ring_plan},
   {PRIMA_EVENT_RING_FAILURE, prima_event_is_ring_failure},
   {PRIMA_EVENT_RING_CONTROL, prima_event_is_ring_control},
+  {PRIMA_EVENT_RING_SUSPEND, prima_event_is_ring_suspend},
+  {PRIMA_EVENT_RING_RESUME, prima_event_is_ring_resume},
 };
 
 static void
@@ -127,7 +129,7 @@ GST_END_TEST;
 GST_START_TEST (test_ring_events)
 {
   const gchar *json = NULL, *windows = NULL, *message = NULL;
-  gint rank = 0, n_layer = 0, n_ctx = 0;
+  gint rank = 0, n_layer = 0, n_ctx = 0, lost = 0;
   GstEvent *e;
 
   e = prima_event_new_device_failed (2, "NaN in layer 3");
@@ -156,6 +158,26 @@ GST_START_TEST (test_ring_events)
   fail_unless (prima_event_parse_ring_failure (e, &rank, &message));
   fail_unless (rank == 3);
   fail_unless_equals_string (message, "rank 3 failed");
+  /* made without a lost rank: unknown */
+  rank = 0;
+  fail_unless (prima_event_parse_ring_failure_lost (e, &rank, &lost, NULL));
+  fail_unless (rank == 3 && lost == -1);
+  gst_event_unref (e);
+  e = prima_event_new_ring_failure_lost (-1, 2, "rank 2 at 127.0.0.1:9002 disconnected");
+  assert_only (e, PRIMA_EVENT_RING_FAILURE, TRUE, TRUE);
+  fail_unless (prima_event_parse_ring_failure_lost (e, &rank, &lost, &message));
+  fail_unless (rank == -1 && lost == 2);
+  fail_unless_equals_string (message, "rank 2 at 127.0.0.1:9002 disconnected");
+  fail_unless (prima_event_parse_ring_failure (e, &rank, &message));
+  fail_unless (rank == -1);
+  gst_event_unref (e);
+
+  /* sent to the element, not in order with the stream */
+  e = prima_event_new_ring_suspend ();
+  assert_only (e, PRIMA_EVENT_RING_SUSPEND, FALSE, TRUE);
+  gst_event_unref (e);
+  e = prima_event_new_ring_resume ();
+  assert_only (e, PRIMA_EVENT_RING_RESUME, FALSE, TRUE);
   gst_event_unref (e);
 
   e = prima_event_new_ring_control ("{\"type\":\"profile\"}");
@@ -250,6 +272,32 @@ GST_START_TEST (test_messages)
     fail_if (prima_message_is_plan (m));
     fail_if (prima_message_parse_plan (m, &p));
     fail_unless (p.windows == NULL && p.plan == NULL);
+    gst_message_unref (m);
+  }
+
+  {
+    gchar *windows[] = { (gchar *) "2-3,4-5", (gchar *) "0-1", (gchar *) "1-2,3-4", NULL };
+    PrimaRecoveredInfo rec = {
+      .lost_rank = 2, .lost_address = (gchar *) "127.0.0.1:9002", .tokens = 37, .devices = 3, .seconds = 0.25,
+      .windows = windows,
+    }, r;
+
+    m = prima_message_new_ring_recovered (src, &rec);
+    fail_unless (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT && GST_MESSAGE_SRC (m) == src);
+    fail_unless (prima_message_is_ring_recovered (m) && !prima_message_is_plan (m) && !prima_message_is_ring (m));
+    fail_unless (prima_message_parse_ring_recovered (m, &r));
+    fail_unless (r.lost_rank == 2 && r.tokens == 37 && r.devices == 3 && r.seconds == 0.25);
+    fail_unless_equals_string (r.lost_address, "127.0.0.1:9002");
+    fail_unless (g_strv_length (r.windows) == 3);
+    fail_unless_equals_string (r.windows[2], "1-2,3-4");
+    prima_recovered_info_clear (&r);
+    fail_unless (r.windows == NULL && r.lost_address == NULL);
+    gst_message_unref (m);
+
+    m = prima_message_new_loading (src, &load);
+    fail_if (prima_message_is_ring_recovered (m));
+    fail_if (prima_message_parse_ring_recovered (m, &r));
+    fail_unless (r.windows == NULL && r.lost_address == NULL);
     gst_message_unref (m);
   }
 

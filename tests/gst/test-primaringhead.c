@@ -1,5 +1,8 @@
 /* gst-prima tests: primaringhead: its four always pads, and a ring of two in one process
- * (the head and a primalayers worker) with the single context's logits.
+ * (the head and a primalayers worker) with the single context's logits; a
+ * ring rebuilt under it (suspend, a fresh worker, resume): the replay gives
+ * the outstanding batch's logits, and only then, and the history follows
+ * the KV operations.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "gst-test-common.h"
 
@@ -177,6 +180,229 @@ GST_START_TEST (test_ring_head_loop)
 
 GST_END_TEST;
 
+/* The ring of test_ring_head_loop, whose worker can be replaced. */
+typedef struct
+{
+  gchar *model_file;
+  prima_model *model;
+  prima_context *ctx;           /* the single context, token by token */
+  GstElement *head;
+  GstHarness *h, *ring, *worker;
+  gchar *hidden_caps;
+} Ring;
+
+static GstHarness *
+new_worker (Ring * r)
+{
+  gchar *desc = g_strdup_printf ("primalayers model=%s threads=1 context-size=64 windows=1-2", r->model_file);
+  GstHarness *w = gst_harness_new_parse (desc);
+
+  gst_harness_set_src_caps_str (w, r->hidden_caps);
+  g_free (desc);
+  return w;
+}
+
+/* Evaluates ids at pos in the single context (want: their last logits),
+ * pushes them into the head and, when round, passes them round the ring. */
+static void
+step (Ring * r, const gint32 * ids, guint n, gint pos, guint16 flags, float *want, gboolean round)
+{
+  GError *error = NULL;
+
+  fail_unless (prima_context_eval (r->ctx, n, ids, NULL, pos, want, FALSE, &error), "%s",
+      error ? error->message : "");
+  fail_unless_equals_int (gst_harness_push (r->h, prima_tokens_buffer_new (ids, n, -1, 0, flags)), GST_FLOW_OK);
+  if (round)
+    ring_round (r->ring, r->worker);
+}
+
+static void
+check_step (Ring * r, const float *want, const gint32 * ids, guint n, gint pos)
+{
+  GArray *a = g_array_new (FALSE, FALSE, sizeof (gint32));
+  GstBuffer *out = gst_harness_pull (r->h);
+
+  fail_unless (out != NULL, "no logits for the tokens at %d", pos);
+  g_array_append_vals (a, ids, n);
+  check_logits (out, want, r->model->hp.n_vocab, a, pos);
+  gst_buffer_unref (out);
+  g_array_unref (a);
+}
+
+/* The device after the head is gone: a fresh worker takes its place. */
+static void
+replace_worker (Ring * r)
+{
+  gst_harness_teardown (r->worker);
+  r->worker = new_worker (r);
+}
+
+static gboolean
+replaying (Ring * r)
+{
+  gboolean b = FALSE;
+  g_object_get (r->head, "replaying", &b, NULL);
+  return b;
+}
+
+/* The push into the next device fails as the head hears of the loss (as
+ * primawssink with loss-action=notify: its peer-lost handler suspends the
+ * head before the push returns). */
+static GstPadProbeReturn
+lose_on_push (GstPad * pad, GstPadProbeInfo * info, gpointer head)
+{
+  gst_element_send_event (GST_ELEMENT (head), prima_event_new_ring_suspend ());
+  gst_buffer_unref (GST_PAD_PROBE_INFO_BUFFER (info));
+  GST_PAD_PROBE_INFO_DATA (info) = NULL;
+  GST_PAD_PROBE_INFO_FLOW_RETURN (info) = GST_FLOW_FLUSHING;
+  return GST_PAD_PROBE_HANDLED;
+}
+
+typedef struct
+{
+  GstHarness *h;
+  gint32 id;
+} Pusher;
+
+static gpointer
+push_one (gpointer data)
+{
+  Pusher *p = data;
+  return GINT_TO_POINTER (gst_harness_push (p->h, prima_tokens_buffer_new (&p->id, 1, -1, 0, 0)));
+}
+
+GST_START_TEST (test_ring_head_replay)
+{
+  Reference *ref = reference_load ();
+  const gint32 *prompt = (const gint32 *) ref->prompt_tokens->data, *g = (const gint32 *) ref->greedy_tokens->data;
+  const gint n = (gint) ref->prompt_tokens->len;
+  GError *error = NULL;
+  Ring r = { 0 };
+  gchar *desc;
+  float *want;
+  guint answer = 0;
+  gulong probe;
+  GThread *thread;
+  Pusher pusher;
+
+  r.model_file = model_path ();
+  r.model = prima_model_load (r.model_file, &error);
+  fail_unless (r.model != NULL, "%s", error ? error->message : "");
+  fail_unless (n >= 3 && ref->greedy_tokens->len >= 6);
+  r.ctx = prima_context_new (r.model, &(prima_context_params) {.n_ctx = 64,.n_threads = 1}, &error);
+  want = g_new (float, r.model->hp.n_vocab);
+  desc = g_strdup_printf ("0-1,2-%d", r.model->hp.n_layer);
+  r.head = gst_element_factory_make ("primaringhead", NULL);
+  g_object_set (r.head, "model", r.model_file, "threads", 1, "context-size", 64, "windows", desc, NULL);
+  g_free (desc);
+  r.h = gst_harness_new_with_element (r.head, "sink", "src");
+  r.ring = gst_harness_new_with_element (r.head, "ring_sink", "ring_src");
+  r.hidden_caps = g_strdup_printf ("application/x-prima-hidden, n-embd=(int)%d, format=F32", r.model->hp.n_embd);
+  gst_harness_set_src_caps_str (r.h, "application/x-prima-tokens");
+  gst_harness_set_src_caps_str (r.ring, r.hidden_caps);
+  r.worker = new_worker (&r);
+
+  /* the prompt and a first token as usual */
+  step (&r, prompt, n, 0, PRIMA_FLAG_PROMPT, want, TRUE);
+  check_step (&r, want, prompt, n, 0);
+  step (&r, &g[0], 1, n, 0, want, TRUE);
+  check_step (&r, want, &g[0], 1, n);
+  g_object_get (r.head, "answer-tokens", &answer, NULL);
+  fail_unless_equals_int (answer, 2);
+
+  /* outstanding: g1 goes out as the ring breaks (the push fails) */
+  probe = gst_pad_add_probe (r.ring->sinkpad, GST_PAD_PROBE_TYPE_BUFFER, lose_on_push, r.head, NULL);
+  step (&r, &g[1], 1, n + 1, 0, want, FALSE);
+  gst_pad_remove_probe (r.ring->sinkpad, probe);
+  fail_unless (gst_harness_try_pull (r.h) == NULL);
+  /* what the old ring still hands back is dropped */
+  {
+    PrimaHeader hh;
+    prima_header_init (&hh, PRIMA_PAYLOAD_HIDDEN, 1, r.model->hp.n_embd * sizeof (float));
+    hh.pos0 = n + 1;
+    hh.next_layer = 2;
+    fail_unless_equals_int (gst_harness_push (r.ring, prima_buffer_new (&hh)), GST_FLOW_OK);
+    fail_unless (gst_harness_try_pull (r.h) == NULL, "the suspended head let a stale frame through");
+  }
+  replace_worker (&r);
+  fail_if (replaying (&r));
+  fail_unless (gst_element_send_event (r.head, prima_event_new_ring_resume ()));
+  fail_unless (replaying (&r));
+  /* the whole history (prompt, g0, g1) as one batch, once round */
+  fail_unless_equals_int (gst_harness_buffers_in_queue (r.ring), 1);
+  ring_round (r.ring, r.worker);
+  fail_if (replaying (&r));
+  /* the replay's last row is g1's logits, token by token's */
+  check_step (&r, want, &g[1], 1, n + 1);
+  g_object_get (r.head, "answer-tokens", &answer, NULL);
+  fail_unless_equals_int (answer, 3);
+
+  /* not outstanding: g2's logits are out when the ring breaks; the replay gives none */
+  step (&r, &g[2], 1, n + 2, 0, want, TRUE);
+  check_step (&r, want, &g[2], 1, n + 2);
+  fail_unless (gst_element_send_event (r.head, prima_event_new_ring_suspend ()));
+  replace_worker (&r);
+  fail_unless (gst_element_send_event (r.head, prima_event_new_ring_resume ()));
+  ring_round (r.ring, r.worker);
+  fail_if (replaying (&r));
+  fail_unless (gst_harness_try_pull (r.h) == NULL, "logits from a replay with no batch outstanding");
+  step (&r, &g[3], 1, n + 3, 0, want, TRUE);
+  check_step (&r, want, &g[3], 1, n + 3);
+
+  /* suspended, the sink waits: g4 goes out after the replay */
+  fail_unless (gst_element_send_event (r.head, prima_event_new_ring_suspend ()));
+  fail_unless (prima_context_eval (r.ctx, 1, &g[4], NULL, n + 4, want, FALSE, &error));
+  pusher.h = r.h;
+  pusher.id = g[4];
+  thread = g_thread_new ("push", push_one, &pusher);
+  g_usleep (200 * 1000);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (r.ring), 0);
+  replace_worker (&r);
+  fail_unless (gst_element_send_event (r.head, prima_event_new_ring_resume ()));
+  fail_unless_equals_int (GPOINTER_TO_INT (g_thread_join (thread)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (r.ring), 2);
+  ring_round (r.ring, r.worker);        /* the replay: no logits */
+  ring_round (r.ring, r.worker);        /* g4 */
+  check_step (&r, want, &g[4], 1, n + 4);
+  fail_unless (gst_harness_try_pull (r.h) == NULL);
+
+  /* a context shift (positions 1, 2 dropped, the rest moved down), then a
+   * loss: the replay holds what the cache held, so the next token's logits
+   * are those of the kept tokens evaluated afresh */
+  fail_unless (gst_harness_push_event (r.h, prima_event_new_kv_remove (0, 1, 3)));
+  fail_unless (gst_harness_push_event (r.h, prima_event_new_kv_shift (0, 3, -1, -2)));
+  fail_unless (gst_element_send_event (r.head, prima_event_new_ring_suspend ()));
+  replace_worker (&r);
+  fail_unless (gst_element_send_event (r.head, prima_event_new_ring_resume ()));
+  ring_round (r.ring, r.worker);
+  fail_unless (gst_harness_try_pull (r.h) == NULL);
+  {
+    GArray *kept = g_array_new (FALSE, FALSE, sizeof (gint32));
+    g_array_append_val (kept, prompt[0]);
+    g_array_append_vals (kept, prompt + 3, n - 3);
+    g_array_append_vals (kept, g, 5);
+    prima_context_free (r.ctx);
+    r.ctx = prima_context_new (r.model, &(prima_context_params) {.n_ctx = 64,.n_threads = 1}, &error);
+    fail_unless (prima_context_eval (r.ctx, kept->len, (const int32_t *) kept->data, NULL, 0, want, FALSE, &error));
+    step (&r, &g[5], 1, (gint) kept->len, 0, want, TRUE);
+    check_step (&r, want, &g[5], 1, (gint) kept->len);
+    g_array_unref (kept);
+  }
+
+  gst_harness_teardown (r.worker);
+  gst_harness_teardown (r.ring);
+  gst_harness_teardown (r.h);
+  gst_object_unref (r.head);
+  g_free (r.hidden_caps);
+  g_free (want);
+  prima_context_free (r.ctx);
+  prima_model_free (r.model);
+  reference_free (ref);
+  g_free (r.model_file);
+}
+
+GST_END_TEST;
+
 static Suite *
 primaringhead_suite (void)
 {
@@ -187,6 +413,7 @@ primaringhead_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_ring_head_pads);
   tcase_add_test (tc, test_ring_head_loop);
+  tcase_add_test (tc, test_ring_head_replay);
   return s;
 }
 

@@ -3,7 +3,8 @@
  * arrive byte for byte, end-of-stream is the ordered stop that reaches the
  * other side, and a wrong key is an element error on the sink, not a hang
  * (the source goes on serving). primawssrc is a live GstPushSrc that a state
- * change wakes at once.
+ * change wakes at once. With loss-action=notify a lost peer is the
+ * peer-lost signal (once, with the peer's rank) instead of an error.
  * Every wait is bounded.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <gst/gst.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "gst-test-common.h"
+#include "prima-events.h"
 
 #define KEY_A "wss harness test key 0123456789"
 #define KEY_B "another cluster key 9876543210ab"
@@ -300,6 +302,163 @@ GST_START_TEST (test_wssrc_live)
 
 GST_END_TEST;
 
+/* What a peer-lost handler saw. */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gint calls, lost;
+  gchar *message;
+} Lost;
+
+static void
+on_peer_lost (GstElement * element, gint lost, const gchar * message, Lost * l)
+{
+  g_mutex_lock (&l->lock);
+  l->calls++;
+  l->lost = lost;
+  g_free (l->message);
+  l->message = g_strdup (message);
+  g_cond_broadcast (&l->cond);
+  g_mutex_unlock (&l->lock);
+}
+
+static gboolean
+wait_lost (Lost * l, gint64 timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+  gboolean got;
+
+  g_mutex_lock (&l->lock);
+  while (l->calls == 0 && g_cond_wait_until (&l->cond, &l->lock, end));
+  got = l->calls > 0;
+  g_mutex_unlock (&l->lock);
+  return got;
+}
+
+/* loss-action=notify on both ends: the source's peer (rank 0) goes away,
+ * so the source (a worker, rank 1) passes the failure on with lost=0,
+ * emits peer-lost once and posts no error; then the sink's peer (rank 1)
+ * goes away and the sink does the same with lost=1, and a push after it
+ * returns FLUSHING, not an error. */
+GST_START_TEST (test_wss_peer_lost)
+{
+  GstHarness *src, *sink, *src2;
+  GstBus *bus = gst_bus_new ();
+  Lost ls = { 0 }, lk = { 0 };
+  GstBuffer *got;
+  GstEvent *ev;
+  const gchar *message = NULL;
+  gint rank = 0, lost = 0;
+  guint port;
+
+  g_mutex_init (&ls.lock);
+  g_cond_init (&ls.cond);
+  g_mutex_init (&lk.lock);
+  g_cond_init (&lk.cond);
+
+  /* the source loses its upstream */
+  src = source_harness (KEY_A, &port);
+  gst_util_set_object_arg (G_OBJECT (src->element), "loss-action", "notify");
+  g_signal_connect (src->element, "peer-lost", G_CALLBACK (on_peer_lost), &ls);
+  gst_element_set_bus (src->element, bus);
+  sink = sink_harness (KEY_A, port);
+  fail_unless_equals_int (gst_harness_push (sink, hidden_buffer (0, 1, 1, 1.0f)), GST_FLOW_OK);
+  got = gst_harness_pull (src);
+  fail_unless (got != NULL);
+  gst_buffer_unref (got);
+  gst_harness_teardown (sink);
+  ev = gst_harness_pull_event (src);
+  while (ev && !prima_event_is_ring_failure (ev)) {
+    gst_event_unref (ev);
+    ev = gst_harness_pull_event (src);
+  }
+  fail_unless (ev != NULL, "no prima-ring-failure from the source within 60 s");
+  fail_unless (prima_event_parse_ring_failure_lost (ev, &rank, &lost, &message));
+  fail_unless (rank == -1 && lost == 0, "rank %d lost %d", rank, lost);
+  fail_unless (strstr (message, "rank 0") != NULL, "%s", message);
+  gst_event_unref (ev);
+  fail_unless (wait_lost (&ls, 20), "no peer-lost from the source within 20 s");
+  fail_unless_equals_int (ls.lost, 0);
+  fail_unless (strstr (ls.message, "rank 0") != NULL, "%s", ls.message);
+  fail_unless (pop_error (bus, 0) == NULL, "the source posted an error with loss-action=notify");
+
+  /* the sink loses its downstream (a fresh source, rank 1, that then stops) */
+  src2 = source_harness (KEY_A, &port);
+  sink = sink_harness (KEY_A, port);
+  gst_util_set_object_arg (G_OBJECT (sink->element), "loss-action", "notify");
+  g_signal_connect (sink->element, "peer-lost", G_CALLBACK (on_peer_lost), &lk);
+  gst_element_set_bus (sink->element, bus);
+  fail_unless_equals_int (gst_harness_push (sink, hidden_buffer (0, 1, 1, 1.0f)), GST_FLOW_OK);
+  got = gst_harness_pull (src2);
+  fail_unless (got != NULL);
+  gst_buffer_unref (got);
+  gst_harness_teardown (src2);
+  fail_unless (wait_lost (&lk, 20), "no peer-lost from the sink within 20 s");
+  fail_unless_equals_int (lk.lost, 1);
+  fail_unless (strstr (lk.message, "rank 1") != NULL, "%s", lk.message);
+  fail_unless_equals_int (gst_harness_push (sink, hidden_buffer (1, 1, 1, 1.0f)), GST_FLOW_FLUSHING);
+  fail_unless (pop_error (bus, 0) == NULL, "the sink posted an error with loss-action=notify");
+  g_mutex_lock (&lk.lock);
+  fail_unless_equals_int (lk.calls, 1);
+  g_mutex_unlock (&lk.lock);
+  g_mutex_lock (&ls.lock);
+  fail_unless_equals_int (ls.calls, 1);
+  g_mutex_unlock (&ls.lock);
+
+  gst_element_set_bus (sink->element, NULL);
+  gst_element_set_bus (src->element, NULL);
+  gst_harness_teardown (sink);
+  gst_harness_teardown (src);
+  gst_object_unref (bus);
+  g_free (ls.message);
+  g_free (lk.message);
+  g_mutex_clear (&ls.lock);
+  g_cond_clear (&ls.cond);
+  g_mutex_clear (&lk.lock);
+  g_cond_clear (&lk.cond);
+}
+
+GST_END_TEST;
+
+/* join-timeout: the head's sink (world 3) hears rank 1 join, never rank 2;
+ * after a second rank 2 counts as lost (peer-lost with loss-action=notify)
+ * and the push that waited returns FLUSHING. */
+GST_START_TEST (test_wss_join_timeout)
+{
+  GstHarness *src, *sink;
+  GstBus *bus = gst_bus_new ();
+  Lost l = { 0 };
+  gint64 t0;
+  guint port;
+
+  g_mutex_init (&l.lock);
+  g_cond_init (&l.cond);
+  src = source_harness (KEY_A, &port);
+  sink = sink_harness (KEY_A, port);
+  g_object_set (sink->element, "world", 3, "join-timeout", 1, NULL);
+  gst_util_set_object_arg (G_OBJECT (sink->element), "loss-action", "notify");
+  g_signal_connect (sink->element, "peer-lost", G_CALLBACK (on_peer_lost), &l);
+  gst_element_set_bus (sink->element, bus);
+  t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_harness_push (sink, hidden_buffer (0, 1, 1, 1.0f)), GST_FLOW_FLUSHING);
+  fail_unless (g_get_monotonic_time () - t0 >= G_USEC_PER_SEC, "gave up before join-timeout");
+  fail_unless (wait_lost (&l, 0) || wait_lost (&l, 1));
+  fail_unless_equals_int (l.lost, 2);
+  fail_unless (strstr (l.message, "rank 2 did not join within 1 s") != NULL, "%s", l.message);
+  fail_unless (pop_error (bus, 0) == NULL);
+  fail_unless (gst_harness_try_pull (src) == NULL, "a frame left before the ring was complete");
+  gst_element_set_bus (sink->element, NULL);
+  gst_harness_teardown (sink);
+  gst_harness_teardown (src);
+  gst_object_unref (bus);
+  g_free (l.message);
+  g_mutex_clear (&l.lock);
+  g_cond_clear (&l.cond);
+}
+
+GST_END_TEST;
+
 static Suite *
 wss_suite (void)
 {
@@ -312,6 +471,8 @@ wss_suite (void)
   tcase_add_test (tc, test_wss_sink_first);
   tcase_add_test (tc, test_wss_wrong_key);
   tcase_add_test (tc, test_wssrc_live);
+  tcase_add_test (tc, test_wss_peer_lost);
+  tcase_add_test (tc, test_wss_join_timeout);
   return s;
 }
 

@@ -128,7 +128,8 @@ else
   bad "garbage: exit $rc $rc1 $rc2"; cat "$T/head.err" "$T/w1.err" "$T/w2.err" | tail -30
 fi
 
-# killing a worker mid-generation: the head exits non-zero within 3 s and names the rank
+# killing a worker mid-generation (--no-recover: test-ring-recovery.sh has the recovery): the head exits
+# non-zero within 3 s and names the rank
 # (a random-weight model big enough that 2048 tokens take seconds)
 BASE=$((BASE + 10))
 "$P" mkmodel --vocab-from "$M" --n-embd 1024 --n-layer 4 --n-head 8 --n-head-kv 8 --n-ff 2816 --n-ctx 2048 \
@@ -139,7 +140,7 @@ PRIMA_CLUSTER_KEY=$KEY "$P" worker --once --world 3 --rank 2 --port $BASE -m "$M
 ( sleep 1.5; kill -9 $w2; date +%s.%N >"$T/killed" ) &
 killer=$!
 PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" run --world 3 --port $BASE -m "$M" -p "Once upon a time" -n 100000 \
-    --ignore-eos --temp 0 -t 1 -c 2048 -lw 1,1,2 >/dev/null 2>"$T/head.err"
+    --ignore-eos --temp 0 -t 1 -c 2048 -lw 1,1,2 --no-recover >/dev/null 2>"$T/head.err"
 rc=$?
 end=$(date +%s.%N)
 wait $killer
@@ -160,7 +161,7 @@ trap 'kill -CONT $w2 2>/dev/null; kill $w2 2>/dev/null; rm -rf "$T"' EXIT
 ( sleep 1.5; kill -STOP $w2; date +%s.%N >"$T/stopped" ) &
 stopper=$!
 PRIMA_CLUSTER_KEY=$KEY timeout 30 "$P" run --world 3 --port $BASE -m "$M" -p "Once upon a time" -n 100000 \
-    --ignore-eos --temp 0 -t 1 -c 2048 -lw 1,1,2 >/dev/null 2>"$T/head.err"
+    --ignore-eos --temp 0 -t 1 -c 2048 -lw 1,1,2 --no-recover >/dev/null 2>"$T/head.err"
 rc=$?
 end=$(date +%s.%N)
 wait $stopper

@@ -306,6 +306,23 @@ open_down (Setup *s, GError **err)
   return link;
 }
 
+/* (Re)opens the setup client to s->next_addr; FALSE with the reason said
+ * (this device's own failure: the address cannot be used). */
+static gboolean
+connect_down (Setup *s)
+{
+  GError *err = NULL;
+
+  s->down = open_down (s, &err);
+  if (s->down == NULL) {
+    s->local = TRUE;
+    fail (s, "%s", err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 open_links (Setup *s)
 {
@@ -338,15 +355,13 @@ open_links (Setup *s)
   cfg.on_event = on_up_event;
   cfg.user_data = s;
   s->up = prima_link_new (&cfg, &err);
-  if (s->up)
-    s->down = open_down (s, &err);
-  if (s->down == NULL) {
+  if (s->up == NULL) {
     s->local = TRUE;
     fail (s, "%s", err->message);
     g_error_free (err);
     return FALSE;
   }
-  return TRUE;
+  return connect_down (s);
 }
 
 static void
@@ -426,7 +441,6 @@ follow_route (Setup *s, const prima_ctl_msg *c)
     s->route_addresses[r] = g_strdup ((guint) r < c->n_addresses ? c->addresses[r] : "");
   next = next_present (s, a->rank);
   if (next != s->next) {
-    GError *err = NULL;
     if (!*s->route_addresses[next]) {
       fail (s, "the route gives no address for rank %d", next);
       return FALSE;
@@ -440,13 +454,8 @@ follow_route (Setup *s, const prima_ctl_msg *c)
     s->next_addr = g_strdup (s->route_addresses[next]);
     g_free (s->next_of[a->rank]);
     s->next_of[a->rank] = g_strdup (s->next_addr);
-    s->down = open_down (s, &err);
-    if (s->down == NULL) {
-      s->local = TRUE;
-      fail (s, "%s", err->message);
-      g_error_free (err);
+    if (!connect_down (s))
       return FALSE;
-    }
   }
   /* the route goes on only over the new hop */
   for (;;) {
@@ -680,17 +689,11 @@ wait_links (Setup *s)
     if (s->down_dropped) {
       /* a client gives up after a loss: a new one connects to the device
        * that comes back */
-      GError *derr = NULL;
       s->down_dropped = FALSE;
       g_queue_clear_full (&s->deferred_down, (GDestroyNotify) prima_link_event_free);
-      prima_link_free (s->down);
-      s->down = open_down (s, &derr);
-      if (s->down == NULL) {
-        s->local = TRUE;
-        fail (s, "%s", derr->message);
-        g_error_free (derr);
+      g_clear_pointer (&s->down, prima_link_free);
+      if (!connect_down (s))
         return FALSE;
-      }
       was_down = FALSE;
       s->route_sent = FALSE;    /* the route goes first on the new hop too */
       continue;

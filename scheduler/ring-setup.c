@@ -673,14 +673,20 @@ wait_links (Setup *s)
 
     if (world_mismatch (s))
       return FALSE;
+    s->waiting = TRUE;
     if (!prima_link_wait_ready (s->down, 200 * 1000, &err) && err->code != PRIMA_LINK_ERROR_TIMEOUT) {
-      if (!world_mismatch (s))
-        fail (s, "%s", err->message);
-      g_error_free (err);
-      return FALSE;
+      /* a client that lost its peer gives up: a drop that may come back
+       * (its LOST event, below) is waited for, anything else fails */
+      gboolean pumped = pump (s, s->down, &s->deferred_down);
+      if (!pumped || !s->down_dropped) {
+        if (pumped && !world_mismatch (s))
+          fail (s, "%s", err->message);
+        s->waiting = FALSE;
+        g_error_free (err);
+        return FALSE;
+      }
     }
     g_clear_error (&err);
-    s->waiting = TRUE;
     if (!pump (s, s->up, &s->deferred_up) || !pump (s, s->down, &s->deferred_down)) {
       s->waiting = FALSE;
       return FALSE;

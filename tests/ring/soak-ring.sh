@@ -1,6 +1,6 @@
 #!/bin/bash
 # gst-prima: the ring as a service under churn (issue 13, point 5). Not in the test suite: it runs for
-# half an hour. docs/ring.md, "A ring as a service", has the last report.
+# half an hour. docs/ring.md, "Soak: a service under churn", has the last report.
 # Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
 #
 #   tests/ring/soak-ring.sh [--minutes 30] [--model FILE] [--lw 5,4,4,3] [--tokens 48] [--prima build/pipelines/prima]

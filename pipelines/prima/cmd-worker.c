@@ -202,16 +202,16 @@ run_worker (GstElement *pipeline, int rank, char **why)
         status = HEAD_STOPPED;
         break;
       case GST_MESSAGE_ELEMENT:{
-        const gchar *event = NULL, *text = NULL;
-        if (prima_message_parse_ring (msg, &event, NULL, NULL, &text) && event && strcmp (event, "connected") == 0) {
-          if (g_strcmp0 (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "ring-in") == 0)
-            in_connected = TRUE;
-          else if (g_strcmp0 (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "ring-out") == 0)
-            out_connected = TRUE;
-        }
-        if (prima_message_parse_ring (msg, &event, NULL, NULL, &text) && event
-            && (strcmp (event, "listening") == 0 || strcmp (event, "connected") == 0))
-          fprintf (stderr, "prima worker %d: %s%s\n", rank, text, strcmp (event, "listening") == 0 ? " listening" : "");
+        const gchar *event = NULL, *text = NULL, *from = GST_OBJECT_NAME (GST_MESSAGE_SRC (msg));
+        gboolean listening, connected;
+        if (!prima_message_parse_ring (msg, &event, NULL, NULL, &text) || event == NULL)
+          break;
+        listening = strcmp (event, "listening") == 0;
+        connected = strcmp (event, "connected") == 0;
+        in_connected |= connected && g_strcmp0 (from, "ring-in") == 0;
+        out_connected |= connected && g_strcmp0 (from, "ring-out") == 0;
+        if (listening || connected)
+          fprintf (stderr, "prima worker %d: %s%s\n", rank, text, listening ? " listening" : "");
         break;
       }
       default:

@@ -21,6 +21,7 @@ typedef struct {
   int n_ctx;                    /* KV positions; <= 0 means min(n_ctx_train, 4096) */
   int n_threads;                /* <= 0 means the number of online CPUs */
   int n_batch;                  /* tokens per compute chunk; <= 0 means 512 */
+  int n_seq;                    /* KV sequences, each of n_ctx positions; <= 0 means 1 */
   /* Weight residency (residency.h). A device that runs several windows
    * shares one engine between its contexts (borrowed, registered windows in
    * compute order); without one, a context makes its own over its window,
@@ -67,7 +68,40 @@ gboolean prima_embed_tokens (const prima_model *model, const int32_t *tokens, in
 gboolean prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const float *hidden,
     int pos0, float *out, gboolean all_logits, GError **error);
 
-/* KV cache operations on the one sequence, as llama.cpp's
+/* Several sequences in one pass (continuous batching, docs/serve.md): n
+ * tokens, token i of sequence seq[i] (0 .. n_seq-1) at position pos[i]. The
+ * tokens of one sequence come in increasing positions; that sequence's cached
+ * positions >= its first position in the batch are dropped first (as
+ * prima_context_eval rolls back), and each token attends to its own
+ * sequence's cells only. Input as prima_context_eval (tokens, or hidden
+ * n x n_embd). Output: for a window with the head, logits of the tokens
+ * whose want[i] is TRUE, one n_vocab row each in batch order (want NULL: every
+ * token); else hidden states of every token. Every row equals what
+ * prima_context_eval gives for that sequence alone, bit for bit (each matrix
+ * row is one dot product per token, whatever the batch). Fails, changing
+ * nothing, when a sequence has no room ("context is full", code 1) or an
+ * argument is out of range. */
+typedef struct {
+  int n;
+  const int32_t *tokens;
+  const float *hidden;
+  const int *seq;
+  const int *pos;
+  const gboolean *want;
+} prima_batch;
+
+gboolean prima_context_eval_batch (prima_context *ctx, const prima_batch *batch, float *out, GError **error);
+int prima_context_n_seq (const prima_context *ctx);
+
+/* The KV operations below on sequence seq (0 .. n_seq-1); the functions
+ * without seq_ work on sequence 0. */
+void prima_context_seq_kv_clear (prima_context *ctx, int seq);
+void prima_context_seq_kv_remove (prima_context *ctx, int seq, int p0, int p1);
+void prima_context_seq_kv_shift (prima_context *ctx, int seq, int p0, int p1, int delta);
+int prima_context_seq_kv_n_cells (const prima_context *ctx, int seq);
+int prima_context_seq_kv_pos_max (const prima_context *ctx, int seq);
+
+/* KV cache operations on sequence 0, as llama.cpp's
  * llama_kv_self_seq_rm / _seq_add: the cells carry their positions.
  * kv_remove drops positions [p0, p1) (p1 < 0: to the end), compacting the
  * later cells, which keep their positions. kv_shift adds delta to the

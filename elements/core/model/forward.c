@@ -14,6 +14,7 @@
 #include <string.h>
 #include <stdatomic.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
 
@@ -85,6 +86,30 @@ online_cpus (void)
   return n > 0 ? (int) n : 1;
 }
 
+/* KV blocks are anonymous mappings, not calloc: their pages are mapped only
+ * when touched, so a large n_ctx, or a sequence never used, costs only what
+ * is used (calloc would clear them itself under MALLOC_PERTURB_, and keeps a
+ * header page resident per block). */
+static size_t
+kv_block_bytes (const prima_context *ctx)
+{
+  return (size_t) ctx->n_ctx * ctx->n_kv_dim * sizeof (prima_fp16);
+}
+
+static prima_fp16 *
+kv_block_new (const prima_context *ctx)
+{
+  void *p = mmap (NULL, kv_block_bytes (ctx), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+kv_block_free (const prima_context *ctx, prima_fp16 *p)
+{
+  if (p)
+    munmap (p, kv_block_bytes (ctx));
+}
+
 prima_context *
 prima_context_new (const prima_model *model, const prima_context_params *params, GError **error)
 {
@@ -117,8 +142,6 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
   ctx->n_kv_dim = hp->n_head_kv * hp->head_dim;
   ctx->n_seq = p.n_seq > 0 ? p.n_seq : 1;
 
-  /* calloc'd pages are mapped lazily, so a large n_ctx, or a sequence never
-   * used, costs only what is touched. */
   ctx->seqs = g_new0 (kv_seq, ctx->n_seq);
   for (int s = 0; s < ctx->n_seq; s++) {
     kv_seq *sq = &ctx->seqs[s];
@@ -126,8 +149,8 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
     sq->v_cache = g_new0 (prima_fp16 *, ctx->last - ctx->first);
     sq->cell_pos = g_new (int, ctx->n_ctx);
     for (int i = 0; i < ctx->last - ctx->first; i++) {
-      sq->k_cache[i] = g_try_malloc0_n ((gsize) ctx->n_ctx * ctx->n_kv_dim, sizeof (prima_fp16));
-      sq->v_cache[i] = g_try_malloc0_n ((gsize) ctx->n_ctx * ctx->n_kv_dim, sizeof (prima_fp16));
+      sq->k_cache[i] = kv_block_new (ctx);
+      sq->v_cache[i] = kv_block_new (ctx);
       if (sq->k_cache[i] == NULL || sq->v_cache[i] == NULL) {
         g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "cannot allocate the KV cache for %d sequences of %d positions",
             ctx->n_seq, ctx->n_ctx);
@@ -192,9 +215,9 @@ prima_context_free (prima_context *ctx)
     prima_residency_free (ctx->residency);
   for (int s = 0; ctx->seqs && s < ctx->n_seq; s++) {
     kv_seq *sq = &ctx->seqs[s];
-    for (int i = 0; i < ctx->last - ctx->first; i++) {
-      g_free (sq->k_cache[i]);
-      g_free (sq->v_cache[i]);
+    for (int i = 0; sq->k_cache && i < ctx->last - ctx->first; i++) {
+      kv_block_free (ctx, sq->k_cache[i]);
+      kv_block_free (ctx, sq->v_cache[i]);
     }
     g_free (sq->k_cache);
     g_free (sq->v_cache);

@@ -25,6 +25,10 @@ prima_program_path (void)
   char *exe = g_file_read_link ("/proc/self/exe", NULL);
   char *path = NULL;
 
+  if (g_getenv ("PRIMA_BIN") && *g_getenv ("PRIMA_BIN")) {
+    g_free (exe);
+    return g_strdup (g_getenv ("PRIMA_BIN"));
+  }
   if (exe) {
     char *base = g_path_get_basename (exe), *dir = g_path_get_dirname (exe);
     if (strcmp (base, "prima") == 0)

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "tokenizer.h"
 #include "forward.h"
+#include "ring-head.h"
 
 static char *model_path;
 
@@ -405,6 +406,68 @@ test_chat (void)
   g_object_unref (e);
 }
 
+static char *
+run_texts (PrimaEngine *e, const char *const *ps, int n, int max)
+{
+  GString *all = g_string_new (NULL);
+  for (int i = 0; i < n; i++) {
+    Watch *w[1] = { watch (submit (e, ps[i], max, NULL)) };
+    wait_finished (w, 1);
+    g_assert_cmpint (w[0]->reason, !=, PRIMA_FINISH_ERROR);
+    g_string_append_printf (all, "[%d cached %d] %s\n", i, prima_job_get_n_cached (w[0]->job) > 0,
+        w[0]->streamed->str);
+    watch_free (w[0]);
+  }
+  return g_string_free (all, FALSE);
+}
+
+/* A ring of three processes (two local workers) serves the texts of one
+ * device, the prompt cache included (an earlier position rolls the ring's
+ * caches back). */
+static void
+test_ring_equals_local (void)
+{
+  char *small = test_data_path ("stories260K-f32.gguf");
+  PrimaRingOptions ro = PRIMA_RING_OPTIONS_INIT;
+  PrimaEngineOptions o = { .model_path = small, .n_ctx = 128, .n_threads = 1, .n_parallel = 1 };
+  const char *ps[] = { "Once upon a time", "Once upon a time there", "The cat", "Once upon a time" };
+  GError *error = NULL;
+  PrimaEngine *e;
+  char *local, *ring;
+
+  if (!g_getenv ("PRIMA_BIN")) {
+    g_test_skip ("PRIMA_BIN (the prima program for the workers) is not set");
+    g_free (small);
+    return;
+  }
+  e = prima_engine_new (&o, &error);
+  g_assert_no_error (error);
+  local = run_texts (e, ps, G_N_ELEMENTS (ps), 20);
+  g_object_unref (e);
+
+  ro.local_ring = 3;
+  ro.lw = "2,2,1";
+  ro.port = 20000 + g_random_int_range (0, 12000);
+  ro.ring_timeout_s = 60;
+  g_assert_true (prima_ring_check_options ("serve", &ro));
+  o.ring = &ro;
+  e = prima_engine_new (&o, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (prima_engine_get_plan_json (e));
+  PrimaEngineStats st;
+  prima_engine_get_stats (e, &st);
+  g_assert_cmpuint (st.n_devices, ==, 3);
+  g_assert_cmpstr (st.devices[2].layers, ==, "2-3");   /* the plan's windows: end excluded */
+  prima_engine_stats_clear (&st);
+  ring = run_texts (e, ps, G_N_ELEMENTS (ps), 20);
+  prima_engine_stop (e);
+  g_object_unref (e);
+  g_assert_cmpstr (ring, ==, local);
+  g_free (local);
+  g_free (ring);
+  g_free (small);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -418,5 +481,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/stop-with-jobs", test_stop_with_jobs);
   g_test_add_func ("/engine/bad-requests", test_bad_requests);
   g_test_add_func ("/engine/chat", test_chat);
+  g_test_add_func ("/engine/ring-equals-local", test_ring_equals_local);
   return g_test_run ();
 }

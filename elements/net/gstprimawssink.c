@@ -67,6 +67,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_prima_ws_sink_debug);
 #define WAIT_STEP_US (200 * 1000)
 #define WAIT_REPORT_US (2 * G_USEC_PER_SEC)
 #define DRAIN_TIMEOUT_US (500 * 1000)
+/* A worker reports its timing at most this often while frames flow. */
+#define STATS_INTERVAL (GST_SECOND)
 
 enum
 {
@@ -136,6 +138,11 @@ struct _GstPrimaWsSink
   gboolean stop_sent;           /* after the ordered stop, a close is no failure */
   LossState loss;
   gint peer_seen;               /* the next device's rank, from its handshake (-1: not yet) */
+  /* this device's timing, totals since start (a worker reports them: the
+   * stats message; the head's primaringhead times its own) */
+  guint64 st_frames, st_compute_us, st_send_us;
+  guint64 st_reported;          /* st_frames at the last report */
+  GstClockID st_timer;          /* from start to stop: reports what is new, once a second */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -294,6 +301,49 @@ gst_prima_ws_sink_flush_up (GstPrimaWsSink * self)
   }
 }
 
+static void gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const prima_ctl_msg * m);
+
+/* A worker's timing goes towards the head, as a stats message. */
+static void
+gst_prima_ws_sink_report_stats (GstPrimaWsSink * self, guint rank)
+{
+  prima_ctl_msg m;
+
+  prima_ctl_msg_init (&m, PRIMA_CTL_STATS);
+  m.rank = (gint32) rank;
+  g_mutex_lock (&self->lock);
+  m.frames = self->st_frames;
+  m.compute_us = self->st_compute_us;
+  m.send_us = self->st_send_us;
+  self->st_reported = self->st_frames;
+  g_mutex_unlock (&self->lock);
+  GST_LOG_OBJECT (self, "stats: %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT " us in the layers, %"
+      G_GUINT64_FORMAT " us sending", m.frames, m.compute_us, m.send_us);
+  gst_prima_ws_sink_upstream_control (self, rank, &m);
+  prima_ctl_msg_clear (&m);
+}
+
+/* On the system clock's thread, once a second: a report when frames went
+ * out since the last one (so an idle ring's numbers are at most a second
+ * old, and an idle ring sends nothing). */
+static gboolean
+gst_prima_ws_sink_stats_tick (GstClock * clock, GstClockTime time, GstClockID id, gpointer user_data)
+{
+  GstPrimaWsSink *self = user_data;
+  gboolean due;
+  guint rank;
+
+  g_mutex_lock (&self->lock);
+  due = self->st_frames != self->st_reported && !self->flushing;
+  g_mutex_unlock (&self->lock);
+  GST_OBJECT_LOCK (self);
+  rank = self->rank;
+  GST_OBJECT_UNLOCK (self);
+  if (due && rank != 0)
+    gst_prima_ws_sink_report_stats (self, rank);
+  return TRUE;
+}
+
 /* A control message from the next device that belongs further upstream:
  * the head keeps it, a worker sends it on towards the head. */
 static void
@@ -314,6 +364,13 @@ gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const pri
     } else if (m->type == PRIMA_CTL_ERROR_MSG) {
       gst_prima_ws_sink_fail (self, m->rank, m->lost >= 0 ? m->lost : m->rank, m->text ? m->text : "unknown error",
           FALSE);
+    } else if (m->type == PRIMA_CTL_STATS) {
+      PrimaDeviceStatsInfo info = { 0 };
+      info.rank = m->rank;
+      info.frames = m->frames;
+      info.compute_us = m->compute_us;
+      info.send_us = m->send_us;
+      gst_element_post_message (GST_ELEMENT (self), prima_message_new_device_stats (GST_OBJECT (self), &info));
     }
     return;
   }
@@ -353,7 +410,8 @@ gst_prima_ws_sink_on_event (prima_link * link, const prima_link_event * ev, gpoi
       g_mutex_unlock (&self->lock);
       return TRUE;
     case PRIMA_LINK_EVENT_CONTROL:
-      if (ev->control.type == PRIMA_CTL_PROFILE || ev->control.type == PRIMA_CTL_ERROR_MSG)
+      if (ev->control.type == PRIMA_CTL_PROFILE || ev->control.type == PRIMA_CTL_ERROR_MSG
+          || ev->control.type == PRIMA_CTL_STATS)
         gst_prima_ws_sink_upstream_control (self, rank, &ev->control);
       else
         GST_DEBUG_OBJECT (self, "ignoring %s from the next device", prima_ctl_type_name (ev->control.type));
@@ -416,6 +474,16 @@ gst_prima_ws_sink_start (GstBaseSink * sink)
   g_mutex_unlock (&self->lock);
   self->plan_sent = FALSE;
   self->n_queued = 0;
+  g_mutex_lock (&self->lock);
+  self->st_frames = self->st_compute_us = self->st_send_us = self->st_reported = 0;
+  g_mutex_unlock (&self->lock);
+  if (cfg.rank != 0) {
+    GstClock *clock = gst_system_clock_obtain ();
+    self->st_timer = gst_clock_new_periodic_id (clock, gst_clock_get_time (clock) + STATS_INTERVAL, STATS_INTERVAL);
+    gst_clock_id_wait_async (self->st_timer, gst_prima_ws_sink_stats_tick, gst_object_ref (self),
+        (GDestroyNotify) gst_object_unref);
+    gst_object_unref (clock);
+  }
 
   if (url == NULL || *url == '\0') {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, (_("No address of the next device was given (set \"url\").")),
@@ -492,6 +560,10 @@ gst_prima_ws_sink_stop (GstBaseSink * sink)
   g_mutex_lock (&self->lock);
   self->flushing = TRUE;
   g_mutex_unlock (&self->lock);
+  if (self->st_timer) {
+    gst_clock_id_unschedule (self->st_timer);
+    g_clear_pointer (&self->st_timer, gst_clock_id_unref);
+  }
   if (self->link) {
     gst_prima_ws_sink_drain (self);
     g_clear_pointer (&self->link, prima_link_free);
@@ -676,8 +748,12 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
   GstMapInfo map;
   PrimaHeader h;
   GError *err = NULL;
-  gboolean half, ok;
+  gboolean half, ok, first;
   guint32 n_embd;
+  guint rank;
+  const gint64 t_enter = g_get_monotonic_time ();
+  GstClockTime c_start, c_took;
+  gint64 t_ready, t_sent;
 
   ret = gst_prima_ws_sink_prepare (self);
   if (ret != GST_FLOW_OK)
@@ -720,6 +796,26 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
   }
   self->n_queued++;
   GST_LOG_OBJECT (self, "sent %u tokens at %d for layer %d", h.n_tokens, h.pos0, h.next_layer);
+
+  /* the send: from the layers' end (or this frame's arrival here, when the
+   * device had no layer for it) until the link took it */
+  t_sent = g_get_monotonic_time ();
+  t_ready = t_enter;
+  c_took = 0;
+  if (prima_buffer_get_compute_time (buf, &c_start, &c_took))
+    t_ready = MIN ((gint64) ((c_start + c_took) / GST_USECOND), t_enter);
+  GST_OBJECT_LOCK (self);
+  rank = self->rank;
+  GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->lock);
+  first = self->st_frames == 0;
+  self->st_frames++;
+  self->st_compute_us += c_took / GST_USECOND;
+  self->st_send_us += (guint64) MAX (t_sent - t_ready, 0);
+  g_mutex_unlock (&self->lock);
+  /* the first at once: the head learns soon that this device reports */
+  if (first && rank != 0)
+    gst_prima_ws_sink_report_stats (self, rank);
   return GST_FLOW_OK;
 }
 
@@ -735,6 +831,13 @@ gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
     /* the ordered stop: it goes around the ring in order with the frames */
     if (gst_prima_ws_sink_prepare (self) == GST_FLOW_OK) {
+      guint rank;
+      GST_OBJECT_LOCK (self);
+      rank = self->rank;
+      GST_OBJECT_UNLOCK (self);
+      /* the last report, before the stop */
+      if (rank != 0)
+        gst_prima_ws_sink_report_stats (self, rank);
       prima_ctl_msg_init (&m, PRIMA_CTL_STOP);
       m.text = g_strdup ("end of stream");
       g_mutex_lock (&self->lock);

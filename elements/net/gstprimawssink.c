@@ -24,7 +24,13 @@
  * down) travel upstream as `prima-ring-control` events; the head (rank 0)
  * keeps them: it waits for every rank of #GstPrimaWsSink:world to join before
  * its first frame, posting which ranks it is waiting for, and turns a
- * reported failure into an element error that names the failed rank. The
+ * reported failure into an element error that names the failed rank. A
+ * worker's element reports its own timing towards the head (a `stats`
+ * message: frames sent, time in the layers from the buffers'
+ * "timestamp/x-prima-compute" meta, time from their end until the link took
+ * each frame; at the first frame, once a second while frames flow and before
+ * the ordered stop), and the head's posts each as the element message
+ * `prima-device-stats` (docs/ring.md, "Timing"). The
  * event `prima-device-failed` (prima-events.h), sent to the element with
  * gst_element_send_event() by the application of a device that failed,
  * sends the next device the reason and closes with code 4006.

@@ -147,9 +147,7 @@ struct _GstPrimaRingHead
   gboolean sink_eos, ring_eos;  /* end-of-stream waits for both */
   guint answer_tokens;          /* logits out since the last prompt batch */
   /* the head's timing since start, for the ring's stats (the "stats" property) */
-  guint64 st_sent;              /* batches sent into the ring */
   guint64 st_compute_us;        /* in the head's windows */
-  guint64 st_send_us;           /* from a window's end (or the batch's arrival) until ring_src took it */
   guint64 st_laps, st_lap_us;   /* batches back from the ring: from leaving until back */
 };
 
@@ -481,7 +479,6 @@ gst_prima_ring_head_forward (GstPrimaRingHead * self, const PrimaHeader * h, Gst
   GstBuffer *outbuf = NULL;
   GstFlowReturn ret = GST_FLOW_OK;
   gboolean replayed = FALSE;
-  gint64 t_ready, t_sent;
   gint end;
 
   end = prima_windows_chain_end (self->windows, next_layer);
@@ -516,19 +513,7 @@ gst_prima_ring_head_forward (GstPrimaRingHead * self, const PrimaHeader * h, Gst
     return GST_FLOW_OK;
   if (end == n_layer)
     return gst_pad_push (self->srcpad, outbuf);
-  /* its origin time (the wire header's, back unchanged): this lap's start,
-   * on the head's clock */
-  outbuf = gst_buffer_make_writable (outbuf);
-  t_ready = g_get_monotonic_time ();
-  GST_BUFFER_DTS (outbuf) = (GstClockTime) t_ready * GST_USECOND;
   ret = gst_pad_push (self->ring_srcpad, outbuf);
-  t_sent = g_get_monotonic_time ();
-  if (ret == GST_FLOW_OK) {
-    GST_OBJECT_LOCK (self);
-    self->st_sent++;
-    self->st_send_us += (guint64) MAX (t_sent - t_ready, 0);
-    GST_OBJECT_UNLOCK (self);
-  }
   if (ret != GST_FLOW_OK && g_atomic_int_get (&self->ring_down)) {
     GST_DEBUG_OBJECT (self, "the ring is down (%s): the batch at %d goes again at resume", gst_flow_get_name (ret),
         pos0);
@@ -579,6 +564,7 @@ gst_prima_ring_head_process (GstPrimaRingHead * self, GstBuffer * inbuf, gboolea
     pos0 = h.pos0;
     next_layer = h.next_layer;
     cur = gst_buffer_ref (inbuf);
+    /* the origin time the head's primawssink gave it, back unchanged */
     if (GST_BUFFER_DTS_IS_VALID (inbuf)) {
       const gint64 lap = g_get_monotonic_time () - (gint64) (GST_BUFFER_DTS (inbuf) / GST_USECOND);
       /* a lap is only ours to time when it left from this head (and this clock) */
@@ -1058,7 +1044,7 @@ gst_prima_ring_head_start (GstPrimaRingHead * self)
   gchar *path, *spec, *resolved;
 
   GST_OBJECT_LOCK (self);
-  self->st_sent = self->st_compute_us = self->st_send_us = self->st_laps = self->st_lap_us = 0;
+  self->st_compute_us = self->st_laps = self->st_lap_us = 0;
   res.prefetch = self->prefetch_mode;
   res.release = self->release_policy;
   path = g_strdup (self->model_path);
@@ -1235,9 +1221,9 @@ gst_prima_ring_head_get_property (GObject * object, guint prop_id, GValue * valu
       g_value_set_uint (value, self->answer_tokens);
       break;
     case PROP_STATS:
-      g_value_take_boxed (value, gst_structure_new ("prima-head-stats", "sent", G_TYPE_UINT64, self->st_sent,
-              "compute-us", G_TYPE_UINT64, self->st_compute_us, "send-us", G_TYPE_UINT64, self->st_send_us,
-              "laps", G_TYPE_UINT64, self->st_laps, "lap-us", G_TYPE_UINT64, self->st_lap_us, NULL));
+      g_value_take_boxed (value, gst_structure_new ("prima-head-stats", "compute-us", G_TYPE_UINT64,
+              self->st_compute_us, "laps", G_TYPE_UINT64, self->st_laps, "lap-us", G_TYPE_UINT64, self->st_lap_us,
+              NULL));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1402,16 +1388,15 @@ gst_prima_ring_head_class_init (GstPrimaRingHeadClass * klass)
    * GstPrimaRingHead:stats:
    *
    * The head's timing since it started (docs/ring.md, "Timing"), all
-   * measured on the head's clock: `sent` batches sent into the ring,
-   * `compute-us` time in the head's windows, `send-us` from a window's end
-   * until ring_src took the batch, `laps` batches back from the ring and
-   * `lap-us` their time from leaving until back (the wire header's origin
-   * time).
+   * measured on the head's clock: `compute-us` time in the head's windows,
+   * `laps` batches back from the ring on ring_sink and `lap-us` their time
+   * since they left (the wire header's origin time, which the head's
+   * primawssink sets).
    *
    * Since: 0.3
    */
   g_object_class_install_property (gobject_class, PROP_STATS,
-      g_param_spec_boxed ("stats", "Stats", "The head's timing: compute, send and ring laps (microseconds)",
+      g_param_spec_boxed ("stats", "Stats", "The head's timing: compute and ring laps (microseconds)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_ring_head_change_state);

@@ -30,7 +30,9 @@
  * "timestamp/x-prima-compute" meta, time from their end until the link took
  * each frame; at the first frame, once a second while frames flow and before
  * the ordered stop), and the head's posts each as the element message
- * `prima-device-stats` (docs/ring.md, "Timing"). The
+ * `prima-device-stats` (docs/ring.md, "Timing"). The head's element gives
+ * each frame the head's clock as its origin time, which comes back
+ * unchanged, so primaringhead times the lap. The
  * event `prima-device-failed` (prima-events.h), sent to the element with
  * gst_element_send_event() by the application of a device that failed,
  * sends the next device the reason and closes with code 4006.
@@ -91,6 +93,7 @@ enum
   PROP_HALF,
   PROP_LOSS_ACTION,
   PROP_JOIN_TIMEOUT,
+  PROP_STATS,
 };
 
 enum
@@ -759,11 +762,13 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
   guint rank;
   const gint64 t_enter = g_get_monotonic_time ();
   GstClockTime c_start, c_took;
-  gint64 t_ready, t_sent;
+  gint64 t_prepared, t_sent, before = 0;
 
   ret = gst_prima_ws_sink_prepare (self);
   if (ret != GST_FLOW_OK)
     return ret;
+  /* the head's wait for the ring to form (its first frame) is no send */
+  t_prepared = g_get_monotonic_time ();
   if (!gst_buffer_map (buf, &map, GST_MAP_READ))
     return GST_FLOW_ERROR;
   if (!prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_HIDDEN, &h) || h.dtype != PRIMA_DTYPE_F32
@@ -777,11 +782,15 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
   n_embd = h.payload_size / h.n_tokens / sizeof (float);
   GST_OBJECT_LOCK (self);
   half = self->half;
+  rank = self->rank;
   GST_OBJECT_UNLOCK (self);
   prima_frame_header_init (&fh, PRIMA_FRAME_TYPE_HIDDEN, half ? PRIMA_FRAME_DTYPE_F16 : PRIMA_FRAME_DTYPE_F32,
       h.seq_id, h.pos0, h.n_tokens, (guint32) h.next_layer, n_embd);
-  fh.origin_us = GST_BUFFER_DTS_IS_VALID (buf) ? GST_BUFFER_DTS (buf) / GST_USECOND
-      : (guint64) g_get_monotonic_time ();
+  /* the head starts a lap now (each lap: a pass that comes back to the
+   * head's windows and goes round again starts another); a worker passes
+   * the head's time on */
+  fh.origin_us = rank != 0 && GST_BUFFER_DTS_IS_VALID (buf) ? GST_BUFFER_DTS (buf) / GST_USECOND
+      : (guint64) t_prepared;
   if (half)
     ok = prima_link_send_frame_f32 (self->link, &fh, (const float *) (map.data + PRIMA_HEADER_SIZE), &err);
   else
@@ -804,20 +813,17 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
   GST_LOG_OBJECT (self, "sent %u tokens at %d for layer %d", h.n_tokens, h.pos0, h.next_layer);
 
   /* the send: from the layers' end (or this frame's arrival here, when the
-   * device had no layer for it) until the link took it */
+   * device had no layer for it) until the link took it, less a wait for
+   * the ring to form */
   t_sent = g_get_monotonic_time ();
-  t_ready = t_enter;
   c_took = 0;
   if (prima_buffer_get_compute_time (buf, &c_start, &c_took))
-    t_ready = MIN ((gint64) ((c_start + c_took) / GST_USECOND), t_enter);
-  GST_OBJECT_LOCK (self);
-  rank = self->rank;
-  GST_OBJECT_UNLOCK (self);
+    before = MAX (t_enter - (gint64) ((c_start + c_took) / GST_USECOND), 0);
   g_mutex_lock (&self->lock);
   first = self->st_frames == 0;
   self->st_frames++;
   self->st_compute_us += c_took / GST_USECOND;
-  self->st_send_us += (guint64) MAX (t_sent - t_ready, 0);
+  self->st_send_us += (guint64) (before + MAX (t_sent - t_prepared, 0));
   g_mutex_unlock (&self->lock);
   /* the first at once: the head learns soon that this device reports */
   if (first && rank != 0)
@@ -972,6 +978,13 @@ gst_prima_ws_sink_get_property (GObject * object, guint prop_id, GValue * value,
 {
   GstPrimaWsSink *self = GST_PRIMA_WS_SINK (object);
 
+  if (prop_id == PROP_STATS) {
+    g_mutex_lock (&self->lock);
+    g_value_take_boxed (value, gst_structure_new ("prima-send-stats", "frames", G_TYPE_UINT64, self->st_frames,
+            "compute-us", G_TYPE_UINT64, self->st_compute_us, "send-us", G_TYPE_UINT64, self->st_send_us, NULL));
+    g_mutex_unlock (&self->lock);
+    return;
+  }
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_URL:
@@ -1185,6 +1198,21 @@ gst_prima_ws_sink_class_init (GstPrimaWsSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_JOIN_TIMEOUT,
       g_param_spec_uint ("join-timeout", "Join timeout", "Seconds to wait for the ring to join before the "
           "first rank missing counts as lost (0: for ever)", 0, G_MAXINT, 0, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:stats:
+   *
+   * This device's timing since start (docs/ring.md, "Timing"): `frames`
+   * sent, `compute-us` the layers' time (from the buffers'
+   * "timestamp/x-prima-compute" meta), `send-us` from the layers' end (or
+   * the frame's arrival here) until the link took each frame, a wait for
+   * the ring to form left out. A worker reports the same numbers to the
+   * head in its `stats` messages.
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Stats", "Frames sent, time in the layers and sending (microseconds)",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   /**
    * GstPrimaWsSink::peer-lost:
    * @sink: the element

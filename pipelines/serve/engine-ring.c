@@ -27,7 +27,8 @@
 /* Ranks whose stats reports are kept (ring-control.h's PRIMA_CTL_MAX_RANKS). */
 #define MAX_REPORTS 256
 
-/* The head's own timing: primaringhead's "stats" property. */
+/* The head's own timing: the "stats" of primaringhead (its windows, the
+ * laps) and of its primawssink (batches sent into the ring, their sends). */
 typedef struct {
   guint64 sent, compute_us, send_us, laps, lap_us;
 } HeadStats;
@@ -52,25 +53,30 @@ typedef struct {
   /* the derived transfer, from the latest consistent snapshot */
   guint64 transfer_laps;
   double transfer_seconds;
-  GstElement *head;             /* primaringhead, for its "stats" */
+  GstElement *head, *ring_out; /* primaringhead and its primawssink, for their "stats" */
 } RingBackend;
 
 static void
 head_stats (RingBackend *rb, HeadStats *hs)
 {
-  GstStructure *st = NULL;
+  GstStructure *st = NULL, *out = NULL;
 
   memset (hs, 0, sizeof *hs);
   if (rb->head)
     g_object_get (rb->head, "stats", &st, NULL);
-  if (st == NULL)
-    return;
-  gst_structure_get_uint64 (st, "sent", &hs->sent);
-  gst_structure_get_uint64 (st, "compute-us", &hs->compute_us);
-  gst_structure_get_uint64 (st, "send-us", &hs->send_us);
-  gst_structure_get_uint64 (st, "laps", &hs->laps);
-  gst_structure_get_uint64 (st, "lap-us", &hs->lap_us);
-  gst_structure_free (st);
+  if (rb->ring_out)
+    g_object_get (rb->ring_out, "stats", &out, NULL);
+  if (st) {
+    gst_structure_get_uint64 (st, "compute-us", &hs->compute_us);
+    gst_structure_get_uint64 (st, "laps", &hs->laps);
+    gst_structure_get_uint64 (st, "lap-us", &hs->lap_us);
+    gst_structure_free (st);
+  }
+  if (out) {
+    gst_structure_get_uint64 (out, "frames", &hs->sent);
+    gst_structure_get_uint64 (out, "send-us", &hs->send_us);
+    gst_structure_free (out);
+  }
 }
 
 /* Under lock: when every worker's report covers exactly the laps the head
@@ -359,6 +365,7 @@ ring_stop (PrimaEngineBackend *b)
   gst_clear_object (&rb->src);
   gst_clear_object (&rb->sink);
   gst_clear_object (&rb->head);
+  gst_clear_object (&rb->ring_out);
   gst_clear_object (&rb->pipeline);
 }
 
@@ -421,6 +428,7 @@ prima_engine_backend_ring_new (const PrimaEngineOptions *opts, const prima_model
   rb->src = prima_pipeline_get (rb->pipeline, "input");
   rb->sink = prima_pipeline_get (rb->pipeline, "output");
   rb->head = prima_pipeline_get (rb->pipeline, "layers");
+  rb->ring_out = prima_pipeline_get (rb->pipeline, "ring-out");
   if (gst_element_set_state (rb->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     char *why = NULL;
     ring_failed (rb, &why);
@@ -459,6 +467,7 @@ fail:
   gst_clear_object (&rb->src);
   gst_clear_object (&rb->sink);
   gst_clear_object (&rb->head);
+  gst_clear_object (&rb->ring_out);
   gst_clear_object (&rb->pipeline);
   ring_free (&rb->base);
   return NULL;

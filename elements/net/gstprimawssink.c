@@ -147,8 +147,8 @@ struct _GstPrimaWsSink
   gboolean stop_sent;           /* after the ordered stop, a close is no failure */
   LossState loss;
   gint peer_seen;               /* the next device's rank, from its handshake (-1: not yet) */
-  /* this device's timing, totals since start (a worker reports them: the
-   * stats message; the head's primaringhead times its own) */
+  /* this device's timing, totals since start (the "stats" property; a
+   * worker reports them in stats messages) */
   guint64 st_frames, st_compute_us, st_send_us;
   guint64 st_reported;          /* st_frames at the last report */
   GstClockID st_timer;          /* from start to stop: reports what is new, once a second */

@@ -141,7 +141,9 @@ ring_bus_sync (GstBus *bus, GstMessage *msg, gpointer data)
     if (prima_message_parse_device_stats (msg, &info) && info.rank < MAX_REPORTS) {
       head_stats (rb, &hs);
       g_mutex_lock (&rb->lock);
-      rb->reports[info.rank] = info;
+      /* totals: a report that overtook an older one on its way keeps its place */
+      if (!rb->reported[info.rank] || info.frames >= rb->reports[info.rank].frames)
+        rb->reports[info.rank] = info;
       rb->reported[info.rank] = TRUE;
       update_transfer (rb, &hs);
       g_mutex_unlock (&rb->lock);

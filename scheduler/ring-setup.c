@@ -591,7 +591,9 @@ pump (Setup *s, prima_link *link, GQueue *deferred)
       continue;
     }
     if (ev->type == PRIMA_LINK_EVENT_LOST) {
-      fail (s, "the ring failed: %s", ev->message ? ev->message : "a hop was lost");
+      /* a link refused for another ring size says so with both numbers */
+      if (!world_mismatch (s))
+        fail (s, "the ring failed: %s", ev->message ? ev->message : "a hop was lost");
       prima_link_event_free (ev);
       return FALSE;
     }
@@ -814,7 +816,9 @@ next_event (Setup *s, prima_link **from, const char *what)
       continue;
     }
     if (ev->type == PRIMA_LINK_EVENT_LOST) {
-      fail (s, "the ring failed: %s", ev->message ? ev->message : "a hop was lost");
+      /* a link refused for another ring size says so with both numbers */
+      if (!world_mismatch (s))
+        fail (s, "the ring failed: %s", ev->message ? ev->message : "a hop was lost");
       prima_link_event_free (ev);
       return NULL;
     }

@@ -12,6 +12,7 @@
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,6 +55,7 @@ typedef struct {
   gint64 created;
   gboolean stream, include_usage;
   gulong msg_finished_id, msg_disconnected_id;
+  GSource *watch;               /* a non-streamed request: is its client still there? */
 } Request;
 
 #define MSG_STATE "prima-http-state"
@@ -304,12 +306,36 @@ on_msg_gone (SoupServerMessage *msg, Request *r)
 static void
 request_msg_done (Request *r)
 {
+  if (r->watch != NULL) {
+    g_source_destroy (r->watch);
+    g_clear_pointer (&r->watch, g_source_unref);
+  }
   if (r->msg == NULL)
     return;
   g_signal_handler_disconnect (r->msg, r->msg_finished_id);
   g_signal_handler_disconnect (r->msg, r->msg_disconnected_id);
   g_object_unref (r->msg);
   r->msg = NULL;
+}
+
+/* A non-streamed answer writes nothing until its end, so a client that
+ * went away is not seen by a failing write: its socket is looked at. */
+static gboolean
+watch_client (gpointer data)
+{
+  Request *r = data;
+  GSocket *sock = r->msg != NULL ? soup_server_message_get_socket (r->msg) : NULL;
+  char c;
+  if (sock == NULL || r->job == NULL)
+    return G_SOURCE_CONTINUE;
+  if (g_socket_condition_check (sock, G_IO_IN | G_IO_HUP | G_IO_ERR) != 0) {
+    /* readable: the end of the stream (0 bytes) or an error, unless the
+     * client sent more (a pipelined request, left for libsoup) */
+    gssize n = recv (g_socket_get_fd (sock), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+      prima_job_cancel (r->job);
+  }
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -460,6 +486,10 @@ handle_generate (PrimaHttpApi *api, SoupServerMessage *msg, PrimaOpenaiKind kind
     /* the first chunk carries the role (OpenAI's first delta), at once */
     sse_append (msg, prima_openai_chunk_json (kind, r->id, r->created, r->model, TRUE,
             kind == PRIMA_OPENAI_CHAT ? "" : NULL, NULL));
+  } else {
+    r->watch = g_timeout_source_new (200);
+    g_source_set_callback (r->watch, watch_client, r, NULL);
+    g_source_attach (r->watch, api->context);
   }
   soup_server_message_pause (msg);
 }

@@ -56,7 +56,8 @@ resolve_api_key (ServeArgs *a, char **key)
     }
     text[strcspn (text, "\r\n")] = '\0';
     *key = text;
-  } else if (g_getenv ("PRIMA_API_KEY") != NULL) {
+  } else if (g_getenv ("PRIMA_API_KEY") != NULL && *g_getenv ("PRIMA_API_KEY") != '\0') {
+    /* an empty variable is no key (unset it or not, the same) */
     *key = g_strdup (g_getenv ("PRIMA_API_KEY"));
   }
   if (*key != NULL && **key == '\0') {

@@ -14,10 +14,17 @@ fail (GError **error, char **param, const char *field, const char *format, ...)
 {
   va_list ap;
   va_start (ap, format);
-  char *msg = g_strdup_vprintf (format, ap);
+  char *raw = g_strdup_vprintf (format, ap);
   va_end (ap);
+  /* one line of valid UTF-8, whatever of the body it quotes (json-glib's
+   * messages quote the token they stopped at, a %.40s may cut a character) */
+  char *msg = g_utf8_make_valid (raw, -1);
+  for (char *c = msg; *c; c++)
+    if ((guchar) * c < 0x20 || *c == 0x7f)
+      *c = ' ';
   g_set_error_literal (error, PRIMA_OPENAI_ERROR, PRIMA_OPENAI_ERROR_INVALID, msg);
   g_free (msg);
+  g_free (raw);
   if (param != NULL) {
     g_free (*param);
     *param = g_strdup (field);
@@ -346,6 +353,28 @@ parse_fields (PrimaOpenaiRequest *req, JsonObject *obj, char **param, GError **e
   return TRUE;
 }
 
+/* json-glib decodes a bad \\u escape (a lone surrogate) into bytes that
+ * are not UTF-8: every string taken is checked again. */
+static gboolean
+check_strings (PrimaOpenaiRequest *req, char **param, GError **error)
+{
+  if (req->model != NULL && !g_utf8_validate (req->model, -1, NULL))
+    return fail (error, param, "model", "'model' is not valid UTF-8 (a bad \\u escape?)");
+  if (req->prompt != NULL && !g_utf8_validate (req->prompt, -1, NULL))
+    return fail (error, param, "prompt", "'prompt' is not valid UTF-8 (a bad \\u escape?)");
+  for (gsize i = 0; i < req->n_messages; i++)
+    if (!g_utf8_validate (req->messages[i].content, -1, NULL)) {
+      char *field = g_strdup_printf ("messages[%" G_GSIZE_FORMAT "].content", i);
+      fail (error, param, field, "'%s' is not valid UTF-8 (a bad \\u escape?)", field);
+      g_free (field);
+      return FALSE;
+    }
+  for (char **stop = req->stop; stop != NULL && *stop != NULL; stop++)
+    if (!g_utf8_validate (*stop, -1, NULL))
+      return fail (error, param, "stop", "'stop' is not valid UTF-8 (a bad \\u escape?)");
+  return TRUE;
+}
+
 PrimaOpenaiRequest *
 prima_openai_request_parse (PrimaOpenaiKind kind, const char *body, gsize len, char **param, GError **error)
 {
@@ -385,7 +414,7 @@ prima_openai_request_parse (PrimaOpenaiKind kind, const char *body, gsize len, c
   req->max_tokens = -1;
   prima_sampler_params_init (&req->sampling);
   req->sampling.seed = ((guint64) g_random_int () << 32) | g_random_int ();
-  if (!parse_fields (req, json_node_get_object (root), param, error)) {
+  if (!parse_fields (req, json_node_get_object (root), param, error) || !check_strings (req, param, error)) {
     prima_openai_request_free (req);
     return NULL;
   }

@@ -44,7 +44,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   char *param = NULL;
   PrimaOpenaiRequest *req = prima_openai_request_parse (kind, (const char *) data + 1, size - 1, &param, &error);
   if (req == NULL) {
-    if (error == NULL || strchr (error->message, '\n') != NULL)
+    if (error == NULL || strchr (error->message, '\n') != NULL || !g_utf8_validate (error->message, -1, NULL))
       __builtin_trap ();
     g_error_free (error);
     g_free (param);

@@ -5,11 +5,13 @@
 #
 #   tests/serve/bench-serve.py [--model FILE] [--parallel N] [--tokens N] [--requests N] [--threads N]
 #
-# Each client streams completions (temperature 0, ignore_eos, --tokens tokens each) one after another
+# Each client asks for completions (temperature 0, ignore_eos, --tokens tokens each) one after another
 # until --requests requests have been answered in all; aggregate tokens/s is the generated tokens over
-# the wall time, time to first token the mean over requests. Not part of the test suite (timing).
+# the wall time, time to first token the server's mean (from /metrics: submission to first token, queue
+# included). Not part of the test suite (timing).
 import argparse
 import os
+import re
 import sys
 import threading
 import time
@@ -29,32 +31,29 @@ ap.add_argument('--clients', default='1,4,32')
 args = ap.parse_args()
 
 
-def one(port, prompt, ttfts):
+def one(port, prompt):
+    """One whole (not streamed: the clients share this machine's cores with the server, and parsing
+    a stream's events would take from it) completion; its generated tokens."""
     conn = http.client.HTTPConnection('127.0.0.1', port, timeout=600)
-    t0 = time.monotonic()
     conn.request('POST', '/v1/completions', body=json.dumps({
-        'prompt': prompt, 'max_tokens': args.tokens, 'temperature': 0, 'ignore_eos': True, 'stream': True,
-        'stream_options': {'include_usage': True}}), headers={'Content-Type': 'application/json'})
-    r = conn.getresponse()
-    first, n = None, 0
-    for raw in iter(r.readline, b''):
-        line = raw.decode().strip()
-        if not line.startswith('data: ') or line == 'data: [DONE]':
-            continue
-        ev = json.loads(line[6:])
-        if ev.get('usage'):
-            n = ev['usage']['completion_tokens']
-        elif first is None and ev['choices'] and ev['choices'][0].get('text'):
-            first = time.monotonic() - t0
+        'prompt': prompt, 'max_tokens': args.tokens, 'temperature': 0, 'ignore_eos': True}),
+        headers={'Content-Type': 'application/json'})
+    r = json.loads(conn.getresponse().read())
     conn.close()
-    ttfts.append(first or 0.0)
-    return n
+    return r['usage']['completion_tokens']
 
 
-def run(port, clients):
+def ttft(server):
+    """(sum, count) of the server's time to first token."""
+    text = server.request('GET', '/metrics')[2]
+    get = lambda name: float(re.search(r'^%s (\S+)$' % name, text, re.M).group(1))  # noqa: E731
+    return get('prima_time_to_first_token_seconds_sum'), get('prima_time_to_first_token_seconds_count')
+
+
+def run(server, clients):
     todo = list(range(args.requests))
     lock = threading.Lock()
-    tokens, ttfts = [0], []
+    tokens = [0]
 
     def client():
         while True:
@@ -62,10 +61,11 @@ def run(port, clients):
                 if not todo:
                     return
                 i = todo.pop()
-            n = one(port, 'Once upon a time, story number %d:' % i, ttfts)
+            n = one(server.port, 'Once upon a time, story number %d:' % i)
             with lock:
                 tokens[0] += n
 
+    s0, c0 = ttft(server)
     t0 = time.monotonic()
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
@@ -73,7 +73,8 @@ def run(port, clients):
     for t in threads:
         t.join()
     wall = time.monotonic() - t0
-    return tokens[0] / wall, sum(ttfts) / len(ttfts), wall
+    s1, c1 = ttft(server)
+    return tokens[0] / wall, (s1 - s0) / max(1, c1 - c0), wall
 
 
 rows = []
@@ -85,10 +86,10 @@ for parallel in [args.parallel, 1]:
         extra += ['-t', str(args.threads)]
     server = Server(*extra)
     try:
-        run(server.port, 1)  # warm-up
+        run(server, 1)  # warm-up
         for clients in [int(c) for c in args.clients.split(',')]:
-            tps, ttft, wall = run(server.port, clients)
-            rows.append((parallel, clients, tps, ttft, wall))
+            tps, mean_ttft, wall = run(server, clients)
+            rows.append((parallel, clients, tps, mean_ttft, wall))
     finally:
         server.stop()
 
@@ -96,5 +97,5 @@ print('model: %s, %d tokens per request, %d requests per row' % (args.model or '
                                                                 args.requests))
 print('| --parallel | clients | aggregate tokens/s | mean time to first token | wall |')
 print('| ---: | ---: | ---: | ---: | ---: |')
-for parallel, clients, tps, ttft, wall in rows:
-    print('| %d | %d | %.0f | %.1f ms | %.2f s |' % (parallel, clients, tps, ttft * 1000, wall))
+for parallel, clients, tps, mean_ttft, wall in rows:
+    print('| %d | %d | %.0f | %.1f ms | %.2f s |' % (parallel, clients, tps, mean_ttft * 1000, wall))

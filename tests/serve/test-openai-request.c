@@ -29,6 +29,7 @@ refused (PrimaOpenaiKind kind, const char *body, gsize len, const char *param, c
   g_assert_null (req);
   g_assert_error (error, PRIMA_OPENAI_ERROR, PRIMA_OPENAI_ERROR_INVALID);
   g_assert_null (strchr (error->message, '\n'));
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
   if (strstr (error->message, words) == NULL)
     g_error ("body %.60s: message '%s' lacks '%s'", body ? body : "(null)", error->message, words);
   g_assert_cmpstr (got_param, ==, param);
@@ -115,6 +116,13 @@ test_refused (void)
   REFUSED (C, "  ", NULL, "JSON object");
   refused (C, NULL, 0, NULL, "JSON object");
   REFUSED (C, "{\"messages\":", NULL, "not JSON");
+  /* json-glib quotes the bad token, here a raw newline: the message stays one line */
+  REFUSED (P, "{\"prompt\":\"x\",\"stop\":\"\\n\"ty\":1}", NULL, "not JSON");
+  /* the type is quoted cut to 40 bytes, here in the middle of an é, and with its newline */
+  REFUSED (C, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"ab\\n"
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}]}]}",
+      "messages[0].content", "type 'text'");
   REFUSED (C, "[1,2]", NULL, "JSON object");
   REFUSED (C, "\"x\"", NULL, "JSON object");
   REFUSED (C, "{}", "messages", "required");
@@ -168,6 +176,11 @@ test_refused (void)
   REFUSED (P, "{\"prompt\":\"\xc3\x28\"}", NULL, "UTF-8");
   static const char with_nul[] = "{\"prompt\":\"a\0b\"}";
   refused (P, with_nul, sizeof with_nul - 1, NULL, "UTF-8");
+  /* a lone surrogate escape: json-glib makes bytes of it that are not UTF-8 */
+  REFUSED (P, "{\"prompt\":\"a\\ud84d b\"}", "prompt", "not valid UTF-8");
+  REFUSED (C, "{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud84d b\"}]}", "messages[0].content",
+      "not valid UTF-8");
+  REFUSED (P, "{\"prompt\":\"a\",\"stop\":[\"\\ud800 x\"]}", "stop", "not valid UTF-8");
   /* nesting past the limit is refused before it is parsed (a deep body would
    * overflow the parser's stack); nesting inside a string is only text */
   GString *deep = g_string_new ("{\"prompt\":\"x\",\"a\":");

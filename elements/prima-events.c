@@ -642,3 +642,76 @@ prima_recovered_info_clear (PrimaRecoveredInfo * info)
   g_clear_pointer (&info->lost_address, g_free);
   g_clear_pointer (&info->windows, g_strfreev);
 }
+
+/* ---- a device's timing counters ---- */
+
+GstMessage *
+prima_message_new_device_stats (GstObject * src, const PrimaDeviceStatsInfo * info)
+{
+  return gst_message_new_element (src, gst_structure_new (PRIMA_MESSAGE_DEVICE_STATS, "rank", G_TYPE_INT,
+          info->rank, "frames", G_TYPE_UINT64, info->frames, "compute-us", G_TYPE_UINT64, info->compute_us,
+          "send-us", G_TYPE_UINT64, info->send_us, "laps", G_TYPE_UINT64, info->laps, "lap-us", G_TYPE_UINT64,
+          info->lap_us, NULL));
+}
+
+gboolean
+prima_message_is_device_stats (GstMessage * message)
+{
+  return is_message (message, PRIMA_MESSAGE_DEVICE_STATS);
+}
+
+gboolean
+prima_message_parse_device_stats (GstMessage * message, PrimaDeviceStatsInfo * info)
+{
+  const GstStructure *s;
+
+  memset (info, 0, sizeof *info);
+  if (!prima_message_is_device_stats (message))
+    return FALSE;
+  s = gst_message_get_structure (message);
+  get_int (s, "rank", &info->rank, -1);
+  gst_structure_get_uint64 (s, "frames", &info->frames);
+  gst_structure_get_uint64 (s, "compute-us", &info->compute_us);
+  gst_structure_get_uint64 (s, "send-us", &info->send_us);
+  gst_structure_get_uint64 (s, "laps", &info->laps);
+  gst_structure_get_uint64 (s, "lap-us", &info->lap_us);
+  return info->rank >= 0;
+}
+
+static GstCaps *
+compute_caps (void)
+{
+  static GstCaps *caps;
+
+  if (g_once_init_enter (&caps)) {
+    GstCaps *c = gst_caps_new_empty_simple ("timestamp/x-prima-compute");
+    GST_MINI_OBJECT_FLAG_SET (c, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
+    g_once_init_leave (&caps, c);
+  }
+  return caps;
+}
+
+void
+prima_buffer_set_compute_time (GstBuffer * buf, GstClockTime start, GstClockTime duration)
+{
+  GstReferenceTimestampMeta *meta = gst_buffer_get_reference_timestamp_meta (buf, compute_caps ());
+
+  if (meta == NULL) {
+    gst_buffer_add_reference_timestamp_meta (buf, compute_caps (), start, duration);
+  } else {
+    meta->timestamp = start;
+    meta->duration = duration;
+  }
+}
+
+gboolean
+prima_buffer_get_compute_time (GstBuffer * buf, GstClockTime * start, GstClockTime * duration)
+{
+  GstReferenceTimestampMeta *meta = gst_buffer_get_reference_timestamp_meta (buf, compute_caps ());
+
+  if (meta == NULL || !GST_CLOCK_TIME_IS_VALID (meta->timestamp) || !GST_CLOCK_TIME_IS_VALID (meta->duration))
+    return FALSE;
+  *start = meta->timestamp;
+  *duration = meta->duration;
+  return TRUE;
+}

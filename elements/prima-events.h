@@ -111,6 +111,7 @@ G_BEGIN_DECLS
 #define PRIMA_MESSAGE_TURN "prima-turn"
 #define PRIMA_MESSAGE_RING "prima-ring"
 #define PRIMA_MESSAGE_LOADING "prima-loading"
+#define PRIMA_MESSAGE_DEVICE_STATS "prima-device-stats"
 #define PRIMA_QUERY_CONTEXT "prima-context"
 
 /* ---- events ----
@@ -270,6 +271,31 @@ gboolean prima_message_is_ring_recovered (GstMessage * message);
 /* Fills info (free with prima_recovered_info_clear); FALSE when message is not one. */
 gboolean prima_message_parse_ring_recovered (GstMessage * message, PrimaRecoveredInfo * info);
 void prima_recovered_info_clear (PrimaRecoveredInfo * info);
+
+/* One device's timing counters, totals since its pipeline started (docs/ring.md,
+ * "Timing"). A worker's come back in its `stats` control message and the
+ * head's primawssink posts them; the head's primaringhead posts its own
+ * (rank 0), with the ring's laps. All durations are measured on the device
+ * that reports them, with its own clock. */
+typedef struct {
+  gint rank;
+  guint64 frames;               /* frames it sent on (on the head: batches it ran windows for) */
+  guint64 compute_us;           /* time in its layers */
+  guint64 send_us;              /* from its layers' end until its link took the frame */
+  guint64 laps;                 /* head only: frames that came back around the ring */
+  guint64 lap_us;               /* head only: their time from leaving to coming back */
+} PrimaDeviceStatsInfo;
+
+GstMessage *prima_message_new_device_stats (GstObject * src, const PrimaDeviceStatsInfo * info);
+gboolean prima_message_is_device_stats (GstMessage * message);
+gboolean prima_message_parse_device_stats (GstMessage * message, PrimaDeviceStatsInfo * info);
+
+/* How long a device's layers took for a buffer: a GstReferenceTimestampMeta
+ * with the reference caps "timestamp/x-prima-compute", timestamp when they
+ * began and duration how long, on g_get_monotonic_time()'s clock (ns).
+ * primalayers adds it; primawssink reads it to time the send that follows. */
+void prima_buffer_set_compute_time (GstBuffer * buf, GstClockTime start, GstClockTime duration);
+gboolean prima_buffer_get_compute_time (GstBuffer * buf, GstClockTime * start, GstClockTime * duration);
 
 /* ---- queries ---- */
 

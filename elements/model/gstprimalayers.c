@@ -473,7 +473,7 @@ gst_prima_layers_prepare_output_buffer (GstBaseTransform * trans, GstBuffer * in
  * (unchanged when none of this device's windows starts there). */
 static GstFlowReturn
 gst_prima_layers_transform_windows (GstPrimaLayers * self, const PrimaHeader * h, const guint8 * payload,
-    GstMapInfo * out)
+    GstMapInfo * out, gint64 * t_start, gint64 * t_end)
 {
   const gsize size = (gsize) h->n_tokens * self->model->hp.n_embd * sizeof (float);
   const PrimaWindow *bad;
@@ -492,12 +492,14 @@ gst_prima_layers_transform_windows (GstPrimaLayers * self, const PrimaHeader * h
             h->pos0, bad->first, bad->last, bad->next_pos), (NULL));
     return GST_FLOW_ERROR;
   }
+  *t_start = g_get_monotonic_time ();
   if (!prima_windows_eval (self->windows, h->next_layer, h->pos0, h->n_tokens, (const float *) payload,
           (float *) (out->data + PRIMA_HEADER_SIZE), FALSE, &err)) {
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED, (_("Evaluating the layers failed: %s"), err->message), (NULL));
     g_clear_error (&err);
     return GST_FLOW_ERROR;
   }
+  *t_end = g_get_monotonic_time ();
   GST_LOG_OBJECT (self, "evaluated %u tokens at %d through layers %d-%d", h->n_tokens, h->pos0, h->next_layer, end);
   prima_header_init (&oh, PRIMA_PAYLOAD_HIDDEN, h->n_tokens, size);
   oh.seq_id = h->seq_id;
@@ -520,6 +522,8 @@ gst_prima_layers_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuff
   const guint8 *payload;
   gsize ids_size;
   gint pos0, next_pos;
+  /* the layers' time, for the ring's stats (primawssink reads it) */
+  gint64 t_start = 0, t_end = 0;
 
   if (!gst_buffer_map (inbuf, &in, GST_MAP_READ))
     return GST_FLOW_ERROR;
@@ -534,7 +538,7 @@ gst_prima_layers_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuff
   payload = in.data + PRIMA_HEADER_SIZE;
   if (self->ring) {
     if (gst_buffer_map (outbuf, &out, GST_MAP_WRITE)) {
-      ret = gst_prima_layers_transform_windows (self, &h, payload, &out);
+      ret = gst_prima_layers_transform_windows (self, &h, payload, &out, &t_start, &t_end);
       gst_buffer_unmap (outbuf, &out);
     } else {
       ret = GST_FLOW_ERROR;
@@ -576,6 +580,7 @@ gst_prima_layers_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuff
     goto done_in;
   }
   ids_size = head && tokens ? h.n_tokens * sizeof (gint32) : 0;
+  t_start = g_get_monotonic_time ();
   if (!prima_context_eval (self->ctx, (int) h.n_tokens, tokens ? (const int32_t *) payload : NULL,
           tokens ? NULL : (const float *) payload, pos0, (float *) (out.data + PRIMA_HEADER_SIZE + ids_size),
           self->all_logits, &err)) {
@@ -584,6 +589,7 @@ gst_prima_layers_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuff
     ret = GST_FLOW_ERROR;
     goto done_out;
   }
+  t_end = g_get_monotonic_time ();
 
   prima_header_init (&oh, head ? PRIMA_PAYLOAD_LOGITS : PRIMA_PAYLOAD_HIDDEN, h.n_tokens,
       out.size - PRIMA_HEADER_SIZE);
@@ -607,6 +613,9 @@ done_out:
   gst_buffer_unmap (outbuf, &out);
 done_in:
   gst_buffer_unmap (inbuf, &in);
+  if (ret == GST_FLOW_OK && t_end > 0)
+    prima_buffer_set_compute_time (outbuf, (GstClockTime) t_start * GST_USECOND,
+        (GstClockTime) (t_end - t_start) * GST_USECOND);
   return ret;
 }
 

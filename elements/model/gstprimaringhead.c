@@ -86,6 +86,7 @@ enum
   PROP_RELEASE_POLICY,
   PROP_ANSWER_TOKENS,
   PROP_REPLAYING,
+  PROP_STATS,
 };
 
 /* One cell of what the KV cache holds: the token at a position. */
@@ -145,6 +146,9 @@ struct _GstPrimaRingHead
   gint next_pos;
   gboolean sink_eos, ring_eos;  /* end-of-stream waits for both */
   guint answer_tokens;          /* logits out since the last prompt batch */
+  /* the head's timing since start, for the ring's stats (the "stats" property) */
+  guint64 st_compute_us;        /* in the head's windows */
+  guint64 st_laps, st_lap_us;   /* batches back from the ring: from leaving until back */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -279,6 +283,17 @@ gst_prima_ring_head_ring_src_start (GstPrimaRingHead * self)
   gst_pad_push_event (self->ring_srcpad, gst_event_new_segment (&segment));
 }
 
+/* After the head's windows ran from t0: their time. */
+static void
+gst_prima_ring_head_add_compute (GstPrimaRingHead * self, gint64 t0)
+{
+  gint64 t1 = g_get_monotonic_time ();
+
+  GST_OBJECT_LOCK (self);
+  self->st_compute_us += (guint64) MAX (t1 - t0, 0);
+  GST_OBJECT_UNLOCK (self);
+}
+
 /* Under eval_lock: the prompt's tokens embedded, into *cur (entering layer
  * 0); their ids are kept for the logits. */
 static GstFlowReturn
@@ -340,6 +355,7 @@ gst_prima_ring_head_replay_out (GstPrimaRingHead * self, const PrimaHeader * h, 
   PrimaHeader oh;
   float *logits;
   gboolean ok;
+  gint64 t0;
 
   self->replay_pending--;
   emit = self->replay_pending == 0 && self->replay_emit;
@@ -349,8 +365,10 @@ gst_prima_ring_head_replay_out (GstPrimaRingHead * self, const PrimaHeader * h, 
   rows = all_rows ? h->n_tokens : 1;
   logits = g_new (float, (gsize) rows * n_vocab);
   gst_buffer_map (cur, &cm, GST_MAP_READ);
+  t0 = g_get_monotonic_time ();
   ok = prima_windows_eval (self->windows, next_layer, pos0, h->n_tokens, (const float *) (cm.data + PRIMA_HEADER_SIZE),
       logits, all_rows, &err);
+  gst_prima_ring_head_add_compute (self, t0);
   gst_buffer_unmap (cur, &cm);
   if (!ok) {
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED, (_("Evaluating the layers failed: %s"), err->message), (NULL));
@@ -399,6 +417,7 @@ gst_prima_ring_head_run_windows (GstPrimaRingHead * self, const PrimaHeader * h,
   GError *err = NULL;
   GstMapInfo cm, om;
   gboolean ok;
+  gint64 t0;
 
   bad = prima_windows_check (self->windows, next_layer, pos0, h->n_tokens);
   if (bad) {
@@ -431,8 +450,10 @@ gst_prima_ring_head_run_windows (GstPrimaRingHead * self, const PrimaHeader * h,
   gst_buffer_copy_into (*out, cur, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
   gst_buffer_map (cur, &cm, GST_MAP_READ);
   gst_buffer_map (*out, &om, GST_MAP_WRITE);
+  t0 = g_get_monotonic_time ();
   ok = prima_windows_eval (self->windows, next_layer, pos0, h->n_tokens, (const float *) (cm.data + PRIMA_HEADER_SIZE),
       (float *) (om.data + PRIMA_HEADER_SIZE + ids_size), all_rows, &err);
+  gst_prima_ring_head_add_compute (self, t0);
   gst_buffer_unmap (*out, &om);
   gst_buffer_unmap (cur, &cm);
   if (!ok) {
@@ -543,6 +564,17 @@ gst_prima_ring_head_process (GstPrimaRingHead * self, GstBuffer * inbuf, gboolea
     pos0 = h.pos0;
     next_layer = h.next_layer;
     cur = gst_buffer_ref (inbuf);
+    /* the origin time the head's primawssink gave it, back unchanged */
+    if (GST_BUFFER_DTS_IS_VALID (inbuf)) {
+      const gint64 lap = g_get_monotonic_time () - (gint64) (GST_BUFFER_DTS (inbuf) / GST_USECOND);
+      /* a lap is only ours to time when it left from this head (and this clock) */
+      if (lap >= 0 && lap < (gint64) 3600 * G_USEC_PER_SEC) {
+        GST_OBJECT_LOCK (self);
+        self->st_laps++;
+        self->st_lap_us += (guint64) lap;
+        GST_OBJECT_UNLOCK (self);
+      }
+    }
   }
   if (ret != GST_FLOW_OK) {
     g_mutex_unlock (&self->eval_lock);
@@ -1012,6 +1044,7 @@ gst_prima_ring_head_start (GstPrimaRingHead * self)
   gchar *path, *spec, *resolved;
 
   GST_OBJECT_LOCK (self);
+  self->st_compute_us = self->st_laps = self->st_lap_us = 0;
   res.prefetch = self->prefetch_mode;
   res.release = self->release_policy;
   path = g_strdup (self->model_path);
@@ -1187,6 +1220,11 @@ gst_prima_ring_head_get_property (GObject * object, guint prop_id, GValue * valu
     case PROP_ANSWER_TOKENS:
       g_value_set_uint (value, self->answer_tokens);
       break;
+    case PROP_STATS:
+      g_value_take_boxed (value, gst_structure_new ("prima-head-stats", "compute-us", G_TYPE_UINT64,
+              self->st_compute_us, "laps", G_TYPE_UINT64, self->st_laps, "lap-us", G_TYPE_UINT64, self->st_lap_us,
+              NULL));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1346,6 +1384,20 @@ gst_prima_ring_head_class_init (GstPrimaRingHeadClass * klass)
   g_object_class_install_property (gobject_class, PROP_REPLAYING,
       g_param_spec_boolean ("replaying", "Replaying", "The KV cache is being rebuilt after a resume", FALSE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstPrimaRingHead:stats:
+   *
+   * The head's timing since it started (docs/ring.md, "Timing"), all
+   * measured on the head's clock: `compute-us` time in the head's windows,
+   * `laps` batches back from the ring on ring_sink and `lap-us` their time
+   * since they left (the wire header's origin time, which the head's
+   * primawssink sets).
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Stats", "The head's timing: compute and ring laps (microseconds)",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_ring_head_change_state);
   element_class->send_event = GST_DEBUG_FUNCPTR (gst_prima_ring_head_send_event);

@@ -24,7 +24,15 @@
  * down) travel upstream as `prima-ring-control` events; the head (rank 0)
  * keeps them: it waits for every rank of #GstPrimaWsSink:world to join before
  * its first frame, posting which ranks it is waiting for, and turns a
- * reported failure into an element error that names the failed rank. The
+ * reported failure into an element error that names the failed rank. A
+ * worker's element reports its own timing towards the head (a `stats`
+ * message: frames sent, time in the layers from the buffers'
+ * "timestamp/x-prima-compute" meta, time from their end until the link took
+ * each frame; at the first frame, once a second while frames flow and before
+ * the ordered stop), and the head's posts each as the element message
+ * `prima-device-stats` (docs/ring.md, "Timing"). The head's element gives
+ * each frame the head's clock as its origin time, which comes back
+ * unchanged, so primaringhead times the lap. The
  * event `prima-device-failed` (prima-events.h), sent to the element with
  * gst_element_send_event() by the application of a device that failed,
  * sends the next device the reason and closes with code 4006.
@@ -67,6 +75,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_prima_ws_sink_debug);
 #define WAIT_STEP_US (200 * 1000)
 #define WAIT_REPORT_US (2 * G_USEC_PER_SEC)
 #define DRAIN_TIMEOUT_US (500 * 1000)
+/* A worker reports its timing at most this often while frames flow. */
+#define STATS_INTERVAL (GST_SECOND)
 
 enum
 {
@@ -83,6 +93,7 @@ enum
   PROP_HALF,
   PROP_LOSS_ACTION,
   PROP_JOIN_TIMEOUT,
+  PROP_STATS,
 };
 
 enum
@@ -136,6 +147,11 @@ struct _GstPrimaWsSink
   gboolean stop_sent;           /* after the ordered stop, a close is no failure */
   LossState loss;
   gint peer_seen;               /* the next device's rank, from its handshake (-1: not yet) */
+  /* this device's timing, totals since start (the "stats" property; a
+   * worker reports them in stats messages) */
+  guint64 st_frames, st_compute_us, st_send_us;
+  guint64 st_reported;          /* st_frames at the last report */
+  GstClockID st_timer;          /* from start to stop: reports what is new, once a second */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -294,6 +310,49 @@ gst_prima_ws_sink_flush_up (GstPrimaWsSink * self)
   }
 }
 
+static void gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const prima_ctl_msg * m);
+
+/* A worker's timing goes towards the head, as a stats message. */
+static void
+gst_prima_ws_sink_report_stats (GstPrimaWsSink * self, guint rank)
+{
+  prima_ctl_msg m;
+
+  prima_ctl_msg_init (&m, PRIMA_CTL_STATS);
+  m.rank = (gint32) rank;
+  g_mutex_lock (&self->lock);
+  m.frames = self->st_frames;
+  m.compute_us = self->st_compute_us;
+  m.send_us = self->st_send_us;
+  self->st_reported = self->st_frames;
+  g_mutex_unlock (&self->lock);
+  GST_LOG_OBJECT (self, "stats: %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT " us in the layers, %"
+      G_GUINT64_FORMAT " us sending", m.frames, m.compute_us, m.send_us);
+  gst_prima_ws_sink_upstream_control (self, rank, &m);
+  prima_ctl_msg_clear (&m);
+}
+
+/* On the system clock's thread, once a second: a report when frames went
+ * out since the last one (so an idle ring's numbers are at most a second
+ * old, and an idle ring sends nothing). */
+static gboolean
+gst_prima_ws_sink_stats_tick (GstClock * clock, GstClockTime time, GstClockID id, gpointer user_data)
+{
+  GstPrimaWsSink *self = user_data;
+  gboolean due;
+  guint rank;
+
+  g_mutex_lock (&self->lock);
+  due = self->st_frames != self->st_reported && !self->flushing;
+  g_mutex_unlock (&self->lock);
+  GST_OBJECT_LOCK (self);
+  rank = self->rank;
+  GST_OBJECT_UNLOCK (self);
+  if (due && rank != 0)
+    gst_prima_ws_sink_report_stats (self, rank);
+  return TRUE;
+}
+
 /* A control message from the next device that belongs further upstream:
  * the head keeps it, a worker sends it on towards the head. */
 static void
@@ -314,6 +373,13 @@ gst_prima_ws_sink_upstream_control (GstPrimaWsSink * self, guint rank, const pri
     } else if (m->type == PRIMA_CTL_ERROR_MSG) {
       gst_prima_ws_sink_fail (self, m->rank, m->lost >= 0 ? m->lost : m->rank, m->text ? m->text : "unknown error",
           FALSE);
+    } else if (m->type == PRIMA_CTL_STATS) {
+      PrimaDeviceStatsInfo info = { 0 };
+      info.rank = m->rank;
+      info.frames = m->frames;
+      info.compute_us = m->compute_us;
+      info.send_us = m->send_us;
+      gst_element_post_message (GST_ELEMENT (self), prima_message_new_device_stats (GST_OBJECT (self), &info));
     }
     return;
   }
@@ -353,7 +419,8 @@ gst_prima_ws_sink_on_event (prima_link * link, const prima_link_event * ev, gpoi
       g_mutex_unlock (&self->lock);
       return TRUE;
     case PRIMA_LINK_EVENT_CONTROL:
-      if (ev->control.type == PRIMA_CTL_PROFILE || ev->control.type == PRIMA_CTL_ERROR_MSG)
+      if (ev->control.type == PRIMA_CTL_PROFILE || ev->control.type == PRIMA_CTL_ERROR_MSG
+          || ev->control.type == PRIMA_CTL_STATS)
         gst_prima_ws_sink_upstream_control (self, rank, &ev->control);
       else
         GST_DEBUG_OBJECT (self, "ignoring %s from the next device", prima_ctl_type_name (ev->control.type));
@@ -416,6 +483,16 @@ gst_prima_ws_sink_start (GstBaseSink * sink)
   g_mutex_unlock (&self->lock);
   self->plan_sent = FALSE;
   self->n_queued = 0;
+  g_mutex_lock (&self->lock);
+  self->st_frames = self->st_compute_us = self->st_send_us = self->st_reported = 0;
+  g_mutex_unlock (&self->lock);
+  if (cfg.rank != 0) {
+    GstClock *clock = gst_system_clock_obtain ();
+    self->st_timer = gst_clock_new_periodic_id (clock, gst_clock_get_time (clock) + STATS_INTERVAL, STATS_INTERVAL);
+    gst_clock_id_wait_async (self->st_timer, gst_prima_ws_sink_stats_tick, gst_object_ref (self),
+        (GDestroyNotify) gst_object_unref);
+    gst_object_unref (clock);
+  }
 
   if (url == NULL || *url == '\0') {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, (_("No address of the next device was given (set \"url\").")),
@@ -492,6 +569,10 @@ gst_prima_ws_sink_stop (GstBaseSink * sink)
   g_mutex_lock (&self->lock);
   self->flushing = TRUE;
   g_mutex_unlock (&self->lock);
+  if (self->st_timer) {
+    gst_clock_id_unschedule (self->st_timer);
+    g_clear_pointer (&self->st_timer, gst_clock_id_unref);
+  }
   if (self->link) {
     gst_prima_ws_sink_drain (self);
     g_clear_pointer (&self->link, prima_link_free);
@@ -676,12 +757,18 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
   GstMapInfo map;
   PrimaHeader h;
   GError *err = NULL;
-  gboolean half, ok;
+  gboolean half, ok, first;
   guint32 n_embd;
+  guint rank;
+  const gint64 t_enter = g_get_monotonic_time ();
+  GstClockTime c_start, c_took;
+  gint64 t_prepared, t_sent, before = 0;
 
   ret = gst_prima_ws_sink_prepare (self);
   if (ret != GST_FLOW_OK)
     return ret;
+  /* the head's wait for the ring to form (its first frame) is no send */
+  t_prepared = g_get_monotonic_time ();
   if (!gst_buffer_map (buf, &map, GST_MAP_READ))
     return GST_FLOW_ERROR;
   if (!prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_HIDDEN, &h) || h.dtype != PRIMA_DTYPE_F32
@@ -695,11 +782,15 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
   n_embd = h.payload_size / h.n_tokens / sizeof (float);
   GST_OBJECT_LOCK (self);
   half = self->half;
+  rank = self->rank;
   GST_OBJECT_UNLOCK (self);
   prima_frame_header_init (&fh, PRIMA_FRAME_TYPE_HIDDEN, half ? PRIMA_FRAME_DTYPE_F16 : PRIMA_FRAME_DTYPE_F32,
       h.seq_id, h.pos0, h.n_tokens, (guint32) h.next_layer, n_embd);
-  fh.origin_us = GST_BUFFER_DTS_IS_VALID (buf) ? GST_BUFFER_DTS (buf) / GST_USECOND
-      : (guint64) g_get_monotonic_time ();
+  /* the head starts a lap now (each lap: a pass that comes back to the
+   * head's windows and goes round again starts another); a worker passes
+   * the head's time on */
+  fh.origin_us = rank != 0 && GST_BUFFER_DTS_IS_VALID (buf) ? GST_BUFFER_DTS (buf) / GST_USECOND
+      : (guint64) t_prepared;
   if (half)
     ok = prima_link_send_frame_f32 (self->link, &fh, (const float *) (map.data + PRIMA_HEADER_SIZE), &err);
   else
@@ -720,6 +811,23 @@ gst_prima_ws_sink_render (GstBaseSink * sink, GstBuffer * buf)
   }
   self->n_queued++;
   GST_LOG_OBJECT (self, "sent %u tokens at %d for layer %d", h.n_tokens, h.pos0, h.next_layer);
+
+  /* the send: from the layers' end (or this frame's arrival here, when the
+   * device had no layer for it) until the link took it, less a wait for
+   * the ring to form */
+  t_sent = g_get_monotonic_time ();
+  c_took = 0;
+  if (prima_buffer_get_compute_time (buf, &c_start, &c_took))
+    before = MAX (t_enter - (gint64) ((c_start + c_took) / GST_USECOND), 0);
+  g_mutex_lock (&self->lock);
+  first = self->st_frames == 0;
+  self->st_frames++;
+  self->st_compute_us += c_took / GST_USECOND;
+  self->st_send_us += (guint64) (before + MAX (t_sent - t_prepared, 0));
+  g_mutex_unlock (&self->lock);
+  /* the first at once: the head learns soon that this device reports */
+  if (first && rank != 0)
+    gst_prima_ws_sink_report_stats (self, rank);
   return GST_FLOW_OK;
 }
 
@@ -735,6 +843,13 @@ gst_prima_ws_sink_event (GstBaseSink * sink, GstEvent * event)
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
     /* the ordered stop: it goes around the ring in order with the frames */
     if (gst_prima_ws_sink_prepare (self) == GST_FLOW_OK) {
+      guint rank;
+      GST_OBJECT_LOCK (self);
+      rank = self->rank;
+      GST_OBJECT_UNLOCK (self);
+      /* the last report, before the stop */
+      if (rank != 0)
+        gst_prima_ws_sink_report_stats (self, rank);
       prima_ctl_msg_init (&m, PRIMA_CTL_STOP);
       m.text = g_strdup ("end of stream");
       g_mutex_lock (&self->lock);
@@ -863,6 +978,13 @@ gst_prima_ws_sink_get_property (GObject * object, guint prop_id, GValue * value,
 {
   GstPrimaWsSink *self = GST_PRIMA_WS_SINK (object);
 
+  if (prop_id == PROP_STATS) {
+    g_mutex_lock (&self->lock);
+    g_value_take_boxed (value, gst_structure_new ("prima-send-stats", "frames", G_TYPE_UINT64, self->st_frames,
+            "compute-us", G_TYPE_UINT64, self->st_compute_us, "send-us", G_TYPE_UINT64, self->st_send_us, NULL));
+    g_mutex_unlock (&self->lock);
+    return;
+  }
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_URL:
@@ -1076,6 +1198,21 @@ gst_prima_ws_sink_class_init (GstPrimaWsSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_JOIN_TIMEOUT,
       g_param_spec_uint ("join-timeout", "Join timeout", "Seconds to wait for the ring to join before the "
           "first rank missing counts as lost (0: for ever)", 0, G_MAXINT, 0, PARAM_FLAGS));
+  /**
+   * GstPrimaWsSink:stats:
+   *
+   * This device's timing since start (docs/ring.md, "Timing"): `frames`
+   * sent, `compute-us` the layers' time (from the buffers'
+   * "timestamp/x-prima-compute" meta), `send-us` from the layers' end (or
+   * the frame's arrival here) until the link took each frame, a wait for
+   * the ring to form left out. A worker reports the same numbers to the
+   * head in its `stats` messages.
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Stats", "Frames sent, time in the layers and sending (microseconds)",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   /**
    * GstPrimaWsSink::peer-lost:
    * @sink: the element

@@ -24,6 +24,8 @@ struct _PrimaEngineBackend {
   const char *(*plan_json) (PrimaEngineBackend *b);
   /* A snapshot per device, rank order; entries and strings newly allocated. */
   void (*device_stats) (PrimaEngineBackend *b, PrimaEngineDeviceStats **devices, guint *n);
+  /* Optional: the ring-wide fields of stats (ring_*). */
+  void (*ring_stats) (PrimaEngineBackend *b, PrimaEngineStats *stats);
   void (*free) (PrimaEngineBackend *b);
 };
 

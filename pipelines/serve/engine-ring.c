@@ -13,6 +13,7 @@
 
 #include <gst/app/gstappsrc.h>
 #include <gst/app/gstappsink.h>
+#include <json-glib/json-glib.h>
 
 #include "prima-caps.h"
 #include "prima-events.h"
@@ -23,6 +24,14 @@
  * Halda, the hand-over). */
 #define SETUP_MARGIN_S 60
 #define STOP_TIMEOUT_S 10
+/* Ranks whose stats reports are kept (ring-control.h's PRIMA_CTL_MAX_RANKS). */
+#define MAX_REPORTS 256
+
+/* The head's own timing: the "stats" of primaringhead (its windows, the
+ * laps) and of its primawssink (batches sent into the ring, their sends). */
+typedef struct {
+  guint64 sent, compute_us, send_us, laps, lap_us;
+} HeadStats;
 
 typedef struct {
   PrimaEngineBackend base;
@@ -38,7 +47,61 @@ typedef struct {
   gboolean planned, eos, interrupted;
   guint64 rounds;
   double round_seconds;
+  /* the workers' latest stats reports (cumulative), by rank */
+  PrimaDeviceStatsInfo reports[MAX_REPORTS];
+  gboolean reported[MAX_REPORTS];
+  /* the derived transfer, from the latest consistent snapshot */
+  guint64 transfer_laps;
+  double transfer_seconds;
+  GstElement *head, *ring_out; /* primaringhead and its primawssink, for their "stats" */
 } RingBackend;
+
+static void
+head_stats (RingBackend *rb, HeadStats *hs)
+{
+  GstStructure *st = NULL, *out = NULL;
+
+  memset (hs, 0, sizeof *hs);
+  if (rb->head)
+    g_object_get (rb->head, "stats", &st, NULL);
+  if (rb->ring_out)
+    g_object_get (rb->ring_out, "stats", &out, NULL);
+  if (st) {
+    gst_structure_get_uint64 (st, "compute-us", &hs->compute_us);
+    gst_structure_get_uint64 (st, "laps", &hs->laps);
+    gst_structure_get_uint64 (st, "lap-us", &hs->lap_us);
+    gst_structure_free (st);
+  }
+  if (out) {
+    gst_structure_get_uint64 (out, "frames", &hs->sent);
+    gst_structure_get_uint64 (out, "send-us", &hs->send_us);
+    gst_structure_free (out);
+  }
+}
+
+/* Under lock: when every worker's report covers exactly the laps the head
+ * counted (all it sent came back, each passed every worker once), the
+ * time left of those laps after every device's own measured time is the
+ * transfer: the wire, the receiving ends and their queues. Otherwise the
+ * last such figure stands: a mix of snapshots would be a guess. */
+static void
+update_transfer (RingBackend *rb, const HeadStats *hs)
+{
+  guint n = rb->windows ? g_strv_length (rb->windows) : 0;
+  gint64 rest;
+
+  if (n < 2 || hs->laps == 0 || hs->laps != hs->sent || hs->laps == rb->transfer_laps || n > MAX_REPORTS)
+    return;
+  rest = (gint64) hs->lap_us - (gint64) hs->send_us;
+  for (guint r = 1; r < n; r++) {
+    if (!rb->reported[r] || rb->reports[r].frames != hs->laps)
+      return;
+    rest -= (gint64) (rb->reports[r].compute_us + rb->reports[r].send_us);
+  }
+  rb->transfer_laps = hs->laps;
+  rb->transfer_seconds = rest / 1e6;
+}
+
 
 static GstBusSyncReply
 ring_bus_sync (GstBus *bus, GstMessage *msg, gpointer data)
@@ -72,6 +135,21 @@ ring_bus_sync (GstBus *bus, GstMessage *msg, gpointer data)
       g_mutex_unlock (&rb->lock);
       prima_plan_info_clear (&info);
     }
+  } else if (prima_message_is_device_stats (msg)) {
+    PrimaDeviceStatsInfo info;
+    HeadStats hs;
+    if (prima_message_parse_device_stats (msg, &info) && info.rank < MAX_REPORTS) {
+      head_stats (rb, &hs);
+      g_mutex_lock (&rb->lock);
+      /* totals: a report that overtook an older one on its way keeps its place */
+      if (!rb->reported[info.rank] || info.frames >= rb->reports[info.rank].frames)
+        rb->reports[info.rank] = info;
+      rb->reported[info.rank] = TRUE;
+      update_transfer (rb, &hs);
+      g_mutex_unlock (&rb->lock);
+    }
+    /* kept here; nothing reads the bus's queue */
+    return GST_BUS_DROP;
   } else if (prima_message_is_ring_recovered (msg)) {
     PrimaRecoveredInfo rec;
     if (prima_message_parse_ring_recovered (msg, &rec)) {
@@ -80,6 +158,8 @@ ring_bus_sync (GstBus *bus, GstMessage *msg, gpointer data)
       g_mutex_lock (&rb->lock);
       g_strfreev (rb->windows);
       rb->windows = g_strdupv (rec.windows);
+      /* new workers count from 0 again: their old reports no longer add up */
+      memset (rb->reported, 0, sizeof rb->reported);
       g_mutex_unlock (&rb->lock);
       prima_recovered_info_clear (&rec);
     }
@@ -182,13 +262,44 @@ ring_plan_json (PrimaEngineBackend *b)
   return ((RingBackend *) b)->plan_json;
 }
 
+/* Rank r's server address in the plan, or NULL. */
+static char *
+plan_address (const char *plan_json, int rank)
+{
+  JsonParser *parser;
+  JsonNode *root;
+  JsonArray *ranks;
+  char *address = NULL;
+
+  if (plan_json == NULL)
+    return NULL;
+  parser = json_parser_new ();
+  if (json_parser_load_from_data (parser, plan_json, -1, NULL) && (root = json_parser_get_root (parser))
+      && JSON_NODE_HOLDS_OBJECT (root)
+      && (ranks = json_object_get_array_member (json_node_get_object (root), "ranks"))) {
+    for (guint i = 0; i < json_array_get_length (ranks); i++) {
+      JsonObject *o = json_array_get_object_element (ranks, i);
+      if (o && json_object_get_int_member_with_default (o, "rank", -1) == rank) {
+        const char *a = json_object_get_string_member_with_default (o, "address", NULL);
+        address = a && *a ? g_strdup (a) : NULL;
+        break;
+      }
+    }
+  }
+  g_object_unref (parser);
+  return address;
+}
+
 static void
 ring_device_stats (PrimaEngineBackend *b, PrimaEngineDeviceStats **devices, guint *n)
 {
   RingBackend *rb = (RingBackend *) b;
+  HeadStats hs;
   guint count;
 
+  head_stats (rb, &hs);
   g_mutex_lock (&rb->lock);
+  update_transfer (rb, &hs);
   count = rb->windows ? g_strv_length (rb->windows) : 0;
   *devices = g_new0 (PrimaEngineDeviceStats, MAX (count, 1));
   for (guint i = 0; i < count; i++) {
@@ -196,12 +307,38 @@ ring_device_stats (PrimaEngineBackend *b, PrimaEngineDeviceStats **devices, guin
     d->rank = (int) i;
     d->layers = g_strdup (rb->windows[i]);
     d->rounds = rb->rounds;
+    if (i > 0)
+      d->address = plan_address (rb->plan_json, (int) i);
+    if (i == 0) {
+      /* the head times its own windows and sends */
+      d->compute_seconds = hs.compute_us / 1e6;
+      d->hop_seconds = hs.send_us / 1e6;
+    } else if (i < MAX_REPORTS && rb->reported[i]) {
+      d->compute_seconds = rb->reports[i].compute_us / 1e6;
+      d->hop_seconds = rb->reports[i].send_us / 1e6;
+      d->rounds = rb->reports[i].frames;
+    }
+    /* a worker that does not report (an older one): its layers' time is
+     * not known here; rounds are the engine's passes */
   }
-  /* the head sees the whole round: its windows, the hops and the others' */
-  if (count > 0)
-    (*devices)[0].compute_seconds = rb->round_seconds;
   g_mutex_unlock (&rb->lock);
   *n = count;
+}
+
+static void
+ring_ring_stats (PrimaEngineBackend *b, PrimaEngineStats *stats)
+{
+  RingBackend *rb = (RingBackend *) b;
+  HeadStats hs;
+
+  head_stats (rb, &hs);
+  g_mutex_lock (&rb->lock);
+  update_transfer (rb, &hs);
+  stats->ring_laps = hs.laps;
+  stats->ring_lap_seconds = hs.lap_us / 1e6;
+  stats->ring_transfer_laps = rb->transfer_laps;
+  stats->ring_transfer_seconds = rb->transfer_seconds;
+  g_mutex_unlock (&rb->lock);
 }
 
 /* The ordered stop: end-of-stream goes round the ring (workers with --once
@@ -229,6 +366,8 @@ ring_stop (PrimaEngineBackend *b)
     prima_ring_head_finish (rb->ro, !clean);
   gst_clear_object (&rb->src);
   gst_clear_object (&rb->sink);
+  gst_clear_object (&rb->head);
+  gst_clear_object (&rb->ring_out);
   gst_clear_object (&rb->pipeline);
 }
 
@@ -269,6 +408,7 @@ prima_engine_backend_ring_new (const PrimaEngineOptions *opts, const prima_model
   rb->base.stop = ring_stop;
   rb->base.plan_json = ring_plan_json;
   rb->base.device_stats = ring_device_stats;
+  rb->base.ring_stats = ring_ring_stats;
   rb->base.free = ring_free;
   if (ro->command == NULL)
     ro->command = "serve";
@@ -289,6 +429,8 @@ prima_engine_backend_ring_new (const PrimaEngineOptions *opts, const prima_model
       MAX (opts->n_threads, 0), NULL);
   rb->src = prima_pipeline_get (rb->pipeline, "input");
   rb->sink = prima_pipeline_get (rb->pipeline, "output");
+  rb->head = prima_pipeline_get (rb->pipeline, "layers");
+  rb->ring_out = prima_pipeline_get (rb->pipeline, "ring-out");
   if (gst_element_set_state (rb->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     char *why = NULL;
     ring_failed (rb, &why);
@@ -326,6 +468,8 @@ fail:
     prima_ring_head_finish (ro, TRUE);
   gst_clear_object (&rb->src);
   gst_clear_object (&rb->sink);
+  gst_clear_object (&rb->head);
+  gst_clear_object (&rb->ring_out);
   gst_clear_object (&rb->pipeline);
   ring_free (&rb->base);
   return NULL;

@@ -994,6 +994,8 @@ prima_engine_get_stats (PrimaEngine *e, PrimaEngineStats *out)
   out->uptime_seconds = (g_get_monotonic_time () - e->t_created) / 1e6;
   g_mutex_unlock (&e->lock);
   e->backend->device_stats (e->backend, &out->devices, &out->n_devices);
+  if (e->backend->ring_stats)
+    e->backend->ring_stats (e->backend, out);
 }
 
 void

@@ -138,9 +138,12 @@ typedef struct {
   int rank;                     /* 0: the head */
   char *address;                /* host:port, or NULL for this device */
   char *layers;                 /* its windows, "0-3,8-9" */
-  double compute_seconds;       /* total time in its layers */
-  double hop_seconds;           /* total time its outgoing hop took (send to the next device's receive) */
-  guint64 rounds;               /* forward passes it took part in */
+  double compute_seconds;       /* total time in its layers (measured on the device) */
+  /* Over a ring: total time from its layers' end until its link took the
+   * frame (measured on the device; the wire is in the ring's
+   * transfer_seconds, not split per hop: docs/ring.md, "Timing") */
+  double hop_seconds;
+  guint64 rounds;               /* forward passes it took part in (a reporting worker: frames it sent on) */
 } PrimaEngineDeviceStats;
 
 typedef struct {
@@ -154,6 +157,16 @@ typedef struct {
   /* Per device of the ring (one entry, rank 0, on one device). */
   guint n_devices;
   PrimaEngineDeviceStats *devices;
+  /* Over a ring (docs/ring.md, "Timing"; 0 on one device): batches back at
+   * the head and their time from leaving it until back (measured on the
+   * head); the transfer, derived: that time less the head's send and every
+   * worker's compute and send, from the latest moment when every worker's
+   * report covered exactly the laps done (ring_transfer_laps of them; 0:
+   * not yet, or a worker does not report) */
+  guint64 ring_laps;
+  double ring_lap_seconds;
+  guint64 ring_transfer_laps;
+  double ring_transfer_seconds;
 } PrimaEngineStats;
 
 /* A snapshot; free with prima_engine_stats_clear. */

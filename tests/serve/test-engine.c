@@ -468,6 +468,83 @@ test_ring_equals_local (void)
   g_free (small);
 }
 
+/* Over a ring of three processes every device reports measured time: the
+ * workers their layers' and their sends' (stats messages to the head), the
+ * head its own and the laps; once the ring is idle the reports add up to
+ * the laps and the transfer is derived from them. */
+static void
+test_ring_device_stats (void)
+{
+  char *small = test_data_path ("stories260K-f32.gguf");
+  PrimaRingOptions ro = PRIMA_RING_OPTIONS_INIT;
+  PrimaEngineOptions o = { .model_path = small, .n_ctx = 128, .n_threads = 1, .n_parallel = 1 };
+  const char *ps[] = { "Once upon a time", "The cat" };
+  GError *error = NULL;
+  PrimaEngineStats st;
+  PrimaEngine *e;
+  gint64 end;
+  double workers = 0;
+
+  if (!g_getenv ("PRIMA_BIN")) {
+    g_test_skip ("PRIMA_BIN (the prima program for the workers) is not set");
+    g_free (small);
+    return;
+  }
+  ro.local_ring = 3;
+  ro.lw = "2,2,1";
+  ro.port = 20000 + g_random_int_range (0, 12000);
+  ro.ring_timeout_s = 60;
+  g_assert_true (prima_ring_check_options ("serve", &ro));
+  o.ring = &ro;
+  e = prima_engine_new (&o, &error);
+  g_assert_no_error (error);
+  g_free (run_texts (e, ps, G_N_ELEMENTS (ps), 8));
+
+  /* a worker reports once a second while frames flow: wait for the reports
+   * that cover every lap (the transfer is derived only from those) */
+  end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  for (;;) {
+    prima_engine_get_stats (e, &st);
+    if (st.ring_laps > 0 && st.ring_transfer_laps == st.ring_laps)
+      break;
+    prima_engine_stats_clear (&st);
+    g_assert_cmpint (g_get_monotonic_time (), <, end);
+    g_usleep (50 * 1000);
+    while (g_main_context_iteration (NULL, FALSE));
+  }
+  g_assert_cmpuint (st.n_devices, ==, 3);
+  for (guint r = 0; r < st.n_devices; r++)
+    g_test_message ("rank %d (%s): %" G_GUINT64_FORMAT " rounds, compute %.6f s, send %.6f s", st.devices[r].rank,
+        st.devices[r].layers, st.devices[r].rounds, st.devices[r].compute_seconds, st.devices[r].hop_seconds);
+  g_test_message ("%" G_GUINT64_FORMAT " laps: %.6f s; transfer (derived) %.6f s", st.ring_laps,
+      st.ring_lap_seconds, st.ring_transfer_seconds);
+  /* the head: its windows and sends, timed on its clock */
+  g_assert_cmpfloat (st.devices[0].compute_seconds, >, 0);
+  g_assert_cmpfloat (st.devices[0].hop_seconds, >, 0);
+  /* one lap per pass here (no layer of the head between the workers'), at
+   * least one pass per job */
+  g_assert_cmpuint (st.ring_laps, >=, G_N_ELEMENTS (ps));
+  for (guint r = 1; r < 3; r++) {
+    g_assert_cmpint (st.devices[r].rank, ==, (int) r);
+    g_assert_cmpfloat (st.devices[r].compute_seconds, >, 0);
+    g_assert_cmpfloat (st.devices[r].hop_seconds, >, 0);
+    /* every lap passed each worker once */
+    g_assert_cmpuint (st.devices[r].rounds, ==, st.ring_laps);
+    workers += st.devices[r].compute_seconds + st.devices[r].hop_seconds;
+  }
+  /* the laps hold the workers' time, the head's send and the transfer */
+  g_assert_cmpfloat (st.ring_lap_seconds, >, workers);
+  g_assert_cmpfloat (st.ring_transfer_seconds, >, 0);
+  g_assert_cmpfloat (st.ring_transfer_seconds, <, st.ring_lap_seconds);
+  workers += st.devices[0].hop_seconds + st.ring_transfer_seconds;
+  g_assert_cmpfloat (st.ring_lap_seconds - workers, <, 1e-5);
+  g_assert_cmpfloat (st.ring_lap_seconds - workers, >, -1e-5);
+  prima_engine_stats_clear (&st);
+  prima_engine_stop (e);
+  g_object_unref (e);
+  g_free (small);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -482,5 +559,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/bad-requests", test_bad_requests);
   g_test_add_func ("/engine/chat", test_chat);
   g_test_add_func ("/engine/ring-equals-local", test_ring_equals_local);
+  g_test_add_func ("/engine/ring-device-stats", test_ring_device_stats);
   return g_test_run ();
 }

@@ -30,6 +30,7 @@ static const char *const type_names[PRIMA_CTL_N_TYPES] = {
   [PRIMA_CTL_ERROR_MSG] = "error",
   [PRIMA_CTL_JOIN] = "join",
   [PRIMA_CTL_ROUTE] = "route",
+  [PRIMA_CTL_STATS] = "stats",
 };
 
 const char *
@@ -313,6 +314,16 @@ prima_ctl_msg_validate (const prima_ctl_msg *m, GError **error)
       if (m->n > G_MAXINT64)
         return field_error (error, m, "n", "out of range");
       return TRUE;
+    case PRIMA_CTL_STATS:
+      if (m->rank < 0 || m->rank >= PRIMA_CTL_MAX_RANKS)
+        return field_error (error, m, "rank", "out of range");
+      if (m->frames > G_MAXINT64)
+        return field_error (error, m, "frames", "out of range");
+      if (m->compute_us > G_MAXINT64)
+        return field_error (error, m, "compute_us", "out of range");
+      if (m->send_us > G_MAXINT64)
+        return field_error (error, m, "send_us", "out of range");
+      return TRUE;
     case PRIMA_CTL_PROFILE:
       if (m->rank < 0)
         return field_error (error, m, "rank", "must be >= 0");
@@ -480,6 +491,12 @@ prima_ctl_to_json (const prima_ctl_msg *m, gsize *length, GError **error)
     case PRIMA_CTL_HEARTBEAT:
       add_int (b, "rank", m->rank);
       add_int (b, "n", (gint64) m->n);
+      break;
+    case PRIMA_CTL_STATS:
+      add_int (b, "rank", m->rank);
+      add_int (b, "frames", (gint64) m->frames);
+      add_int (b, "compute_us", (gint64) m->compute_us);
+      add_int (b, "send_us", (gint64) m->send_us);
       break;
     case PRIMA_CTL_STOP:
       if (m->text)
@@ -878,6 +895,18 @@ prima_ctl_parse (const char *text, gsize length, prima_ctl_msg *m, GError **erro
           || !get_int (o, m, "n", TRUE, 0, G_MAXINT64, 0, &v, error))
         goto out;
       m->n = (guint64) v;
+      break;
+    case PRIMA_CTL_STATS:
+      if (!get_i32 (o, m, "rank", TRUE, 0, 0, &m->rank, error)
+          || !get_int (o, m, "frames", TRUE, 0, G_MAXINT64, 0, &v, error))
+        goto out;
+      m->frames = (guint64) v;
+      if (!get_int (o, m, "compute_us", TRUE, 0, G_MAXINT64, 0, &v, error))
+        goto out;
+      m->compute_us = (guint64) v;
+      if (!get_int (o, m, "send_us", TRUE, 0, G_MAXINT64, 0, &v, error))
+        goto out;
+      m->send_us = (guint64) v;
       break;
     case PRIMA_CTL_STOP:
       if (!get_str (o, m, "reason", FALSE, MAX_TEXT_FIELD, &s, error))

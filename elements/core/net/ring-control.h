@@ -51,6 +51,9 @@ typedef enum {
                                  * its next hop ("host:port", "" unknown) */
   PRIMA_CTL_ROUTE,              /* rank, absent: setup ranks the round goes around (lost devices);
                                  * addresses: every setup rank's server ("host:port"), indexed by rank */
+  PRIMA_CTL_STATS,              /* rank, frames, compute_us, send_us: a worker's own counters since its
+                                 * pipeline started (cumulative, so a lost report loses nothing), towards
+                                 * the head */
   PRIMA_CTL_N_TYPES
 } prima_ctl_type;
 
@@ -82,7 +85,7 @@ typedef struct {
 typedef struct {
   prima_ctl_type type;
   gint32 proto;                 /* hello, challenge */
-  gint32 rank;                  /* hello, challenge, welcome, profile, heartbeat, join; error (-1: unsaid) */
+  gint32 rank;                  /* hello, challenge, welcome, profile, heartbeat, join, stats; error (-1: unsaid) */
   guint32 world;                /* hello, challenge: devices in the sender's ring (0: unsaid) */
   guint n_ranks;                /* join, route (absent) */
   gint32 *ranks;                /* join, route (absent) (owned) */
@@ -94,6 +97,9 @@ typedef struct {
   gint32 seq;                   /* kv-*: sequence id; -1 means all (kv-clear only) */
   gint32 p0, p1, delta;         /* kv-remove, kv-shift; p1 = -1 means "to the end" */
   guint64 n;                    /* heartbeat counter */
+  guint64 frames;               /* stats: frames the device sent on */
+  guint64 compute_us;           /* stats: time in its layers */
+  guint64 send_us;              /* stats: from its layers' end until its link took the frame */
   char *text;                   /* stop: reason (may be NULL); error: message */
   JsonNode *profile;            /* profile: a JSON object (owned) */
   prima_plan *plan;             /* plan (owned) */

@@ -6,9 +6,12 @@
 # model (prima mkmodel, 8 layers of width 512: about a thousand tokens a second here) and asks for
 # 3000 tokens with ignore_eos. A streaming client that reads its first chunk and closes the
 # connection must have its job cancelled (the metrics count it; far fewer than 3000 tokens are
-# generated); a request cancelled by id ends its stream with finish_reason "cancelled".
+# generated); a request cancelled by id ends its stream with finish_reason "cancelled". A server
+# with one slot and no queue answers a second request 503 (server_busy, Retry-After).
+import atexit
 import json
 import os
+import shutil
 import re
 import socket
 import subprocess
@@ -21,6 +24,7 @@ from serve_util import PRIMA, Server, fail  # noqa: E402
 
 MAX = 3000
 tmp = tempfile.mkdtemp(prefix='prima-serve-cancel-')
+atexit.register(shutil.rmtree, tmp, True)
 model = os.path.join(tmp, 'model.gguf')
 vocab = os.path.join(os.environ.get('PRIMA_DATA_DIR', 'data'), 'TinyStories-656K-f32.gguf')
 subprocess.run([PRIMA, 'mkmodel', '--vocab-from', vocab, '--n-embd', '512', '--n-layer', '8', '--n-head', '8',
@@ -116,6 +120,21 @@ try:
     print('ok: POST /v1/cancel ends a running stream with finish_reason "cancelled"')
 finally:
     server.stop()
-    os.unlink(model)
-    os.rmdir(tmp)
+
+# every slot busy and no room in the queue: 503 with Retry-After, and the next request after works
+server = Server('-m', model, '-c', '4096', '-np', '1', '--queue', '0')
+try:
+    s, first, _ = open_stream(body)
+    st, headers, answer = server.request('POST', '/v1/completions', {'prompt': 'x', 'max_tokens': 1})
+    if st != 503 or headers.get('Retry-After') != '1' or answer['error']['code'] != 'server_busy':
+        fail('a full server: %d %r %r' % (st, headers, answer))
+    server.request('POST', '/v1/cancel', {'id': first['id']})
+    s.close()
+    wait_for(lambda m: m.get('prima_slots_busy', 1) == 0, 'the slot is free again')
+    st, _, answer = server.request('POST', '/v1/completions', {'prompt': 'x', 'max_tokens': 1})
+    if st != 200:
+        fail('after the busy answer: %d %r' % (st, answer))
+    print('ok: a full server answers 503 server_busy with Retry-After')
+finally:
+    server.stop()
 print('test-serve-cancel: passed')

@@ -483,6 +483,8 @@ handle_generate (PrimaHttpApi *api, SoupServerMessage *msg, PrimaOpenaiKind kind
     soup_message_headers_set_encoding (h, SOUP_ENCODING_CHUNKED);
     soup_message_headers_replace (h, "Content-Type", "text/event-stream");
     soup_message_headers_replace (h, "Cache-Control", "no-cache");
+    /* each event is dropped once written, not kept for the whole answer */
+    soup_message_body_set_accumulate (soup_server_message_get_response_body (msg), FALSE);
     /* the first chunk carries the role (OpenAI's first delta), at once */
     sse_append (msg, prima_openai_chunk_json (kind, r->id, r->created, r->model, TRUE,
             kind == PRIMA_OPENAI_CHAT ? "" : NULL, NULL));

@@ -135,6 +135,22 @@ try:
     if st != 200:
         fail('after the busy answer: %d %r' % (st, answer))
     print('ok: a full server answers 503 server_busy with Retry-After')
+
+    # SIGTERM while a stream runs: the job is cancelled, the connection closed, the server exits 0
+    s, first, _ = open_stream(body)
+    t0 = time.monotonic()
+    server.stop()
+    s.settimeout(10)
+    rest = b''
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    s.close()
+    if time.monotonic() - t0 > 10:
+        fail('stopping with a running stream took %.1f s' % (time.monotonic() - t0))
+    print('ok: SIGTERM with a running stream stops the server at once (exit 0)')
 finally:
     server.stop()
 print('test-serve-cancel: passed')

@@ -40,8 +40,8 @@ SKIP = [
      '(the example of pipelines/worker.pipeline runs a whole ring)'),
 ]
 
-# an example that opens ports (rings): run only in a private network namespace
-RING = re.compile(r'--local-ring|--world|worker\.pipeline|ring-head\.pipeline|ring-eval\.pipeline|prima worker')
+# an example that opens ports (rings, prima serve): run only in a private network namespace
+RING = re.compile(r'--local-ring|--world|worker\.pipeline|ring-head\.pipeline|ring-eval\.pipeline|prima worker|prima serve')
 
 
 def pipeline_examples(path):

@@ -793,6 +793,11 @@ tokenize_request (PrimaEngine *e, const PrimaJobParams *p, GError **error)
   char *text = prima_chat_template_render_opts (e->template_kind, p->messages, p->n_messages, &ro);
   GArray *ids = prima_tokenize (e->tok, text, -1, FALSE, TRUE);
   g_free (text);
+  /* as primatokenizer chat=true (prima run -cnv): the BOS the model asks
+   * for, unless the template wrote it */
+  const int32_t bos = prima_tokenizer_bos (e->tok);
+  if (prima_tokenizer_add_bos (e->tok) && bos >= 0 && (ids->len == 0 || g_array_index (ids, int32_t, 0) != bos))
+    g_array_prepend_val (ids, bos);
   return ids;
 }
 

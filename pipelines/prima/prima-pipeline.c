@@ -19,6 +19,40 @@ prima_running_uninstalled (void)
   return uninstalled;
 }
 
+char *
+prima_program_path (void)
+{
+  char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  char *path = NULL;
+
+  if (g_getenv ("PRIMA_BIN") && *g_getenv ("PRIMA_BIN")) {
+    g_free (exe);
+    return g_strdup (g_getenv ("PRIMA_BIN"));
+  }
+  if (exe) {
+    char *base = g_path_get_basename (exe), *dir = g_path_get_dirname (exe);
+    if (strcmp (base, "prima") == 0)
+      path = g_strdup (exe);
+    else {
+      /* the build tree keeps primad in pipelines/primad/, prima in pipelines/ */
+      char *beside = g_build_filename (dir, "prima", NULL);
+      char *up = g_build_filename (dir, "..", "prima", NULL);
+      if (g_file_test (beside, G_FILE_TEST_IS_EXECUTABLE) && !g_file_test (beside, G_FILE_TEST_IS_DIR))
+        path = g_steal_pointer (&beside);
+      else if (g_file_test (up, G_FILE_TEST_IS_EXECUTABLE) && !g_file_test (up, G_FILE_TEST_IS_DIR))
+        path = g_canonicalize_filename (up, NULL);
+      g_free (beside);
+      g_free (up);
+    }
+    g_free (base);
+    g_free (dir);
+    g_free (exe);
+  }
+  if (path == NULL)
+    path = g_find_program_in_path ("prima");
+  return path ? path : g_strdup ("prima");
+}
+
 /* PREFIX/BINDIR when this executable runs from there, found from its own path:
  * an installed tree that was moved, or installed with DESTDIR, still finds
  * its plugin and data next to it. NULL when the executable is not in a

@@ -15,6 +15,12 @@ gboolean prima_gst_init (const char *command);
 /* TRUE when the program runs from its build folder. */
 gboolean prima_running_uninstalled (void);
 
+/* The `prima` program for the processes a program starts (the local
+ * workers of --local-ring): $PRIMA_BIN when set, this executable when it
+ * is prima, else prima beside it (primad in the same bin or build folder),
+ * else PATH's. */
+char *prima_program_path (void);
+
 /* The path of pipelines/NAME: $PRIMA_PIPELINES_DIR/NAME when set, the source
  * tree's when run uninstalled, else the installed copy in DATADIR/gst-prima
  * (next to the executable when the installed tree was moved or installed

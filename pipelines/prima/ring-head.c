@@ -356,7 +356,7 @@ watch_main (gpointer data)
 static gboolean
 spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_ctx, int n_threads)
 {
-  char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  char *self_exe = prima_program_path ();
   gchar **envp = g_environ_setenv (g_get_environ (), PRIMA_CLUSTER_KEY_ENV, key, TRUE);
   PrimaRingWatch *wa = g_new0 (PrimaRingWatch, 1);
   gboolean ok = TRUE;
@@ -371,7 +371,7 @@ spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_c
     char *world = g_strdup_printf ("%d", ro->world), *rank = g_strdup_printf ("%d", r);
     char *port = g_strdup_printf ("%d", ro->port), *ctx = g_strdup_printf ("%d", n_ctx);
     char *threads = g_strdup_printf ("%d", n_threads);
-    char *argv[] = { self_exe ? self_exe : (char *) "prima", (char *) "worker", (char *) "--world", world,
+    char *argv[] = { self_exe, (char *) "worker", (char *) "--world", world,
       (char *) "--rank", rank, (char *) "--master", (char *) "127.0.0.1", (char *) "--next", (char *) "127.0.0.1",
       (char *) "--port", port, (char *) "-m", (char *) model, (char *) "-c", ctx, (char *) "-t", threads,
       /* they belong to this head: they exit with it */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <stdatomic.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
 
@@ -27,6 +28,18 @@ G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
 
 
 
+/* The KV cache of one sequence, one pair per layer of the window, F16: K as
+ * [n_ctx][n_kv_dim]; V transposed, [n_kv_dim][n_ctx], so that probabilities
+ * times V is one F16 dot product per output dimension, as in the reference.
+ * Cells are position-tagged (llama.cpp's cells): cell i holds position
+ * cell_pos[i]; cells 0 .. n_cells-1 are used. Evaluating appends, removing
+ * compacts, shifting re-tags and re-rotates the keys. */
+typedef struct {
+  prima_fp16 **k_cache, **v_cache;
+  int *cell_pos;
+  int n_cells;
+} kv_seq;
+
 struct prima_context {
   const prima_model *model;
   prima_hparams hp;
@@ -36,15 +49,12 @@ struct prima_context {
   prima_threadpool *pool;
   guint64 n_evaluated;
 
-  /* KV cache, one pair per layer of the window, F16: K as [n_ctx][n_kv_dim];
-   * V transposed, [n_kv_dim][n_ctx], so that probabilities times V is one
-   * F16 dot product per output dimension, as in the reference. */
-  prima_fp16 **k_cache, **v_cache;
-  /* Cells are position-tagged (llama.cpp's cells, one sequence): cell i
-   * holds position cell_pos[i]; cells 0 .. n_cells-1 are used. Evaluating
-   * appends, removing compacts, shifting re-tags and re-rotates the keys. */
-  int *cell_pos;
-  int n_cells;
+  /* One cache per sequence; each token of a chunk has its sequence, position
+   * and cell (n_batch each). */
+  kv_seq *seqs;
+  int n_seq;
+  int *tok_seq, *tok_pos, *tok_cell;
+  int *head_rows;               /* the chunk's tokens that get logits */
 
   /* Scratch for n_batch tokens. */
   float *x, *cur, *q, *k, *v, *attn, *gate, *up;
@@ -74,6 +84,30 @@ online_cpus (void)
 {
   long n = sysconf (_SC_NPROCESSORS_ONLN);
   return n > 0 ? (int) n : 1;
+}
+
+/* KV blocks are anonymous mappings, not calloc: their pages are mapped only
+ * when touched, so a large n_ctx, or a sequence never used, costs only what
+ * is used (calloc would clear them itself under MALLOC_PERTURB_, and keeps a
+ * header page resident per block). */
+static size_t
+kv_block_bytes (const prima_context *ctx)
+{
+  return (size_t) ctx->n_ctx * ctx->n_kv_dim * sizeof (prima_fp16);
+}
+
+static prima_fp16 *
+kv_block_new (const prima_context *ctx)
+{
+  void *p = mmap (NULL, kv_block_bytes (ctx), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+kv_block_free (const prima_context *ctx, prima_fp16 *p)
+{
+  if (p)
+    munmap (p, kv_block_bytes (ctx));
 }
 
 prima_context *
@@ -106,21 +140,29 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
   ctx->n_ctx = p.n_ctx;
   ctx->n_batch = p.n_batch;
   ctx->n_kv_dim = hp->n_head_kv * hp->head_dim;
+  ctx->n_seq = p.n_seq > 0 ? p.n_seq : 1;
 
-  /* calloc'd pages are mapped lazily, so a large n_ctx costs only what is used. */
-  ctx->k_cache = g_new0 (prima_fp16 *, ctx->last - ctx->first);
-  ctx->v_cache = g_new0 (prima_fp16 *, ctx->last - ctx->first);
-  for (int i = 0; i < ctx->last - ctx->first; i++) {
-    ctx->k_cache[i] = g_try_malloc0_n ((gsize) ctx->n_ctx * ctx->n_kv_dim, sizeof (prima_fp16));
-    ctx->v_cache[i] = g_try_malloc0_n ((gsize) ctx->n_ctx * ctx->n_kv_dim, sizeof (prima_fp16));
-    if (ctx->k_cache[i] == NULL || ctx->v_cache[i] == NULL) {
-      g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "cannot allocate the KV cache for %d positions", ctx->n_ctx);
-      prima_context_free (ctx);
-      return NULL;
+  ctx->seqs = g_new0 (kv_seq, ctx->n_seq);
+  for (int s = 0; s < ctx->n_seq; s++) {
+    kv_seq *sq = &ctx->seqs[s];
+    sq->k_cache = g_new0 (prima_fp16 *, ctx->last - ctx->first);
+    sq->v_cache = g_new0 (prima_fp16 *, ctx->last - ctx->first);
+    sq->cell_pos = g_new (int, ctx->n_ctx);
+    for (int i = 0; i < ctx->last - ctx->first; i++) {
+      sq->k_cache[i] = kv_block_new (ctx);
+      sq->v_cache[i] = kv_block_new (ctx);
+      if (sq->k_cache[i] == NULL || sq->v_cache[i] == NULL) {
+        g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "cannot allocate the KV cache for %d sequences of %d positions",
+            ctx->n_seq, ctx->n_ctx);
+        prima_context_free (ctx);
+        return NULL;
+      }
     }
   }
-
-  ctx->cell_pos = g_new (int, ctx->n_ctx);
+  ctx->tok_seq = g_new (int, p.n_batch);
+  ctx->tok_pos = g_new (int, p.n_batch);
+  ctx->tok_cell = g_new (int, p.n_batch);
+  ctx->head_rows = g_new (int, p.n_batch);
 
   n_wide = (size_t) MAX (hp->n_embd, hp->n_ff);
   ctx->x = g_new (float, (size_t) p.n_batch * hp->n_embd);
@@ -171,13 +213,21 @@ prima_context_free (prima_context *ctx)
     prima_threadpool_free (ctx->pool);
   if (ctx->own_residency)
     prima_residency_free (ctx->residency);
-  for (int i = 0; i < ctx->last - ctx->first; i++) {
-    g_free (ctx->k_cache[i]);
-    g_free (ctx->v_cache[i]);
+  for (int s = 0; ctx->seqs && s < ctx->n_seq; s++) {
+    kv_seq *sq = &ctx->seqs[s];
+    for (int i = 0; sq->k_cache && i < ctx->last - ctx->first; i++) {
+      kv_block_free (ctx, sq->k_cache[i]);
+      kv_block_free (ctx, sq->v_cache[i]);
+    }
+    g_free (sq->k_cache);
+    g_free (sq->v_cache);
+    g_free (sq->cell_pos);
   }
-  g_free (ctx->k_cache);
-  g_free (ctx->v_cache);
-  g_free (ctx->cell_pos);
+  g_free (ctx->seqs);
+  g_free (ctx->tok_seq);
+  g_free (ctx->tok_pos);
+  g_free (ctx->tok_cell);
+  g_free (ctx->head_rows);
   g_free (ctx->x);
   g_free (ctx->cur);
   g_free (ctx->q);
@@ -237,11 +287,12 @@ prima_context_kv_bytes (const prima_context *ctx, guint64 *allocated, guint64 *r
 {
   const size_t per_layer = (size_t) ctx->n_ctx * ctx->n_kv_dim * sizeof (prima_fp16);
   guint64 res = 0;
-  for (int i = 0; i < ctx->last - ctx->first; i++)
-    res += MIN (prima_memstat_resident (ctx->k_cache[i], per_layer), per_layer)
-        + MIN (prima_memstat_resident (ctx->v_cache[i], per_layer), per_layer);
+  for (int s = 0; s < ctx->n_seq; s++)
+    for (int i = 0; i < ctx->last - ctx->first; i++)
+      res += MIN (prima_memstat_resident (ctx->seqs[s].k_cache[i], per_layer), per_layer)
+          + MIN (prima_memstat_resident (ctx->seqs[s].v_cache[i], per_layer), per_layer);
   if (allocated)
-    *allocated = (guint64) per_layer * 2 * (ctx->last - ctx->first);
+    *allocated = (guint64) per_layer * 2 * (ctx->last - ctx->first) * ctx->n_seq;
   if (resident)
     *resident = res;
 }
@@ -653,7 +704,6 @@ typedef struct {
   prima_context *ctx;
   int layer;                    /* index within the window */
   int n_tokens;
-  int cell0;                    /* the cell of the first token */
   atomic_int next;
 } attention_task;
 
@@ -666,7 +716,6 @@ attention_worker (int ith, int nth, void *arg)
   const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
   const float scale = 1.0f / sqrtf ((float) hd);
   const prima_type_traits *f16 = prima_type_get_traits (PRIMA_TYPE_F16);
-  const prima_fp16 *kc = ctx->k_cache[t->layer], *vc = ctx->v_cache[t->layer];
   float *scores = ctx->att_scores + (size_t) ith * ctx->n_ctx;
   prima_fp16 *q16 = ctx->att_q16 + (size_t) ith * hd;
   prima_fp16 *p16 = ctx->att_p16 + (size_t) ith * ctx->n_ctx;
@@ -676,9 +725,12 @@ attention_worker (int ith, int nth, void *arg)
 
   while ((item = atomic_fetch_add (&t->next, 1)) < n_items) {
     const int tok = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
-    /* causal: every older cell holds an earlier position (eval drops the
-     * later ones), then the batch's own cells up to this token */
-    const int n_kv = t->cell0 + tok + 1;
+    const kv_seq *sq = &ctx->seqs[ctx->tok_seq[tok]];
+    const prima_fp16 *kc = sq->k_cache[t->layer], *vc = sq->v_cache[t->layer];
+    /* causal: every older cell of the sequence holds an earlier position
+     * (eval drops the later ones), then the batch's own cells of that
+     * sequence up to this token */
+    const int n_kv = ctx->tok_cell[tok] + 1;
     const float *q = ctx->q + (size_t) tok * hp->n_embd + (size_t) h * hd;
     float *out = ctx->attn + (size_t) tok * hp->n_embd + (size_t) h * hd;
     float max = -INFINITY;
@@ -720,7 +772,7 @@ typedef enum {
  * (checked by the feed-forward norm); the next layer's norm checks this
  * layer's feed-forward part. */
 static not_finite
-run_layer (prima_context *ctx, int il, int n_tokens, int pos0, int cell0)
+run_layer (prima_context *ctx, int il, int n_tokens)
 {
   const prima_hparams *hp = &ctx->hp;
   const prima_layer_weights *lw = &ctx->model->layers[ctx->first + il];
@@ -746,10 +798,10 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0, int cell0)
     add_bias (ctx->v, lw->bv, n_tokens, n_kv_dim);
   }
   for (int t = 0; t < n_tokens; t++) {
-    const int pos = pos0 + t;
-    prima_fp16 *krow = ctx->k_cache[il] + (size_t) (cell0 + t) * n_kv_dim;
-    prima_fp16 *vcol = ctx->v_cache[il] + cell0 + t;
-    rope_angles (ctx, pos, ctx->rope_cs);
+    const kv_seq *sq = &ctx->seqs[ctx->tok_seq[t]];
+    prima_fp16 *krow = sq->k_cache[il] + (size_t) ctx->tok_cell[t] * n_kv_dim;
+    prima_fp16 *vcol = sq->v_cache[il] + ctx->tok_cell[t];
+    rope_angles (ctx, ctx->tok_pos[t], ctx->rope_cs);
     for (int h = 0; h < hp->n_head; h++)
       rope_head (ctx->q + (size_t) t * n_embd + (size_t) h * hd, ctx->rope_cs, hp->n_rot, neox);
     for (int h = 0; h < hp->n_head_kv; h++)
@@ -760,7 +812,7 @@ run_layer (prima_context *ctx, int il, int n_tokens, int pos0, int cell0)
     }
   }
   {
-    attention_task at = { ctx, il, n_tokens, cell0 };
+    attention_task at = { ctx, il, n_tokens };
     atomic_store (&at.next, 0);
     prima_threadpool_run_dynamic (ctx->pool, attention_worker, &at);
   }
@@ -821,17 +873,19 @@ embed (prima_context *ctx, const int32_t *tokens, int n_tokens, GError **error)
   return prima_embed_tokens (ctx->model, tokens, n_tokens, ctx->x, error);
 }
 
-/* Returns NOT_FINITE_NONE, NOT_FINITE_INPUT (the last layer's output) or
- * NOT_FINITE_HEAD (the logits). */
+/* The head over the chunk's rows rows[0 .. n_rows-1], logits in that order:
+ * only those rows pay for the output matrix (batched decode wants one row
+ * per sequence). Returns NOT_FINITE_NONE, NOT_FINITE_INPUT (the last layer's
+ * output) or NOT_FINITE_HEAD (the logits). */
 static not_finite
-output_head (prima_context *ctx, int n_tokens, float *logits, gboolean all_logits)
+output_head (prima_context *ctx, const int *rows, int n_rows, float *logits)
 {
   const prima_hparams *hp = &ctx->hp;
-  const int first_row = all_logits ? 0 : n_tokens - 1;
-  const int n_rows = n_tokens - first_row;
   gboolean finite = TRUE;
+  if (n_rows == 0)
+    return NOT_FINITE_NONE;
   for (int t = 0; t < n_rows; t++)
-    finite &= rms_norm (ctx->cur + (size_t) t * hp->n_embd, ctx->x + (size_t) (first_row + t) * hp->n_embd,
+    finite &= rms_norm (ctx->cur + (size_t) t * hp->n_embd, ctx->x + (size_t) rows[t] * hp->n_embd,
         (const float *) ctx->model->output_norm->data, hp->n_embd, hp->rms_eps);
   if (!finite)
     return NOT_FINITE_INPUT;
@@ -867,6 +921,70 @@ set_not_finite_error (prima_context *ctx, int layer, not_finite where, GError **
   g_free (what);
 }
 
+/* One chunk of nb tokens (nb <= n_batch) whose sequence, position and
+ * cell are in ctx->tok_seq, tok_pos, tok_cell (the cells of one sequence
+ * consecutive from its n_cells on): input tokens (embedded here) or hidden
+ * (nb x n_embd); output the logits of the n_rows rows ctx->head_rows, or
+ * for a window without the head the hidden states of all nb tokens. The
+ * sequences' caches grow only when the chunk succeeds. */
+static gboolean
+eval_chunk (prima_context *ctx, int nb, const int32_t *tokens, const float *hidden, int n_rows, float *out,
+    GError **error)
+{
+  const prima_hparams *hp = &ctx->hp;
+  const gboolean has_head = prima_context_has_head (ctx);
+  not_finite bad = NOT_FINITE_NONE;
+  int il;
+
+  if (ctx->first == 0 && tokens) {
+    if (!embed (ctx, tokens, nb, error))
+      return FALSE;
+  } else {
+    memcpy (ctx->x, hidden, sizeof (float) * nb * hp->n_embd);
+  }
+  for (int t = 0; t < nb; t++)
+    ctx->seqs[ctx->tok_seq[t]].cell_pos[ctx->tok_cell[t]] = ctx->tok_pos[t];
+  for (il = 0; il < ctx->last - ctx->first && bad == NOT_FINITE_NONE; il++) {
+    prima_residency_layer_begin (ctx->residency, ctx->first + il);
+    bad = run_layer (ctx, il, nb);
+    /* The head is part of the last window: it ends after the head. */
+    if (!(has_head && il == ctx->last - ctx->first - 1) || bad != NOT_FINITE_NONE)
+      prima_residency_layer_end (ctx->residency, ctx->first + il);
+  }
+  if (bad != NOT_FINITE_NONE) {
+    set_not_finite_error (ctx, ctx->first + il - 1, bad, error);
+    return FALSE;
+  }
+  if (!has_head) {
+    /* the next window may be on another device: say which layer here */
+    if (!all_finite (ctx->x, (size_t) nb * hp->n_embd))
+      bad = NOT_FINITE_INPUT;
+    memcpy (out, ctx->x, sizeof (float) * nb * hp->n_embd);
+  } else {
+    bad = output_head (ctx, ctx->head_rows, n_rows, out);
+    prima_residency_layer_end (ctx->residency, ctx->last - 1);
+  }
+  if (bad != NOT_FINITE_NONE) {
+    set_not_finite_error (ctx, ctx->last, bad, error);
+    return FALSE;
+  }
+  for (int t = 0; t < nb; t++)
+    ctx->seqs[ctx->tok_seq[t]].n_cells = ctx->tok_cell[t] + 1;
+  ctx->n_evaluated += nb;
+  return TRUE;
+}
+
+static gboolean
+check_input (prima_context *ctx, const int32_t *tokens, const float *hidden, GError **error)
+{
+  if (ctx->first == 0 ? tokens == NULL && hidden == NULL : hidden == NULL) {
+    g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "layer window [%d, %d) needs %s as input",
+        ctx->first, ctx->last, ctx->first == 0 ? "token ids" : "hidden states");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean
 prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const float *hidden,
     int pos0, float *out, gboolean all_logits, GError **error)
@@ -874,6 +992,7 @@ prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const floa
   const prima_hparams *hp = &ctx->hp;
   const gboolean has_head = prima_context_has_head (ctx);
   const size_t out_row = has_head ? (size_t) hp->n_vocab : (size_t) hp->n_embd;
+  kv_seq *sq = &ctx->seqs[0];
 
   if (n <= 0)
     return TRUE;
@@ -883,82 +1002,165 @@ prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const floa
   }
   /* evaluating at pos0 rolls the cache back to the positions before it */
   prima_context_kv_remove (ctx, pos0, -1);
-  if (ctx->n_cells + n > ctx->n_ctx) {
+  if (sq->n_cells + n > ctx->n_ctx) {
     g_set_error (error, PRIMA_CONTEXT_ERROR, 1, "context is full: %d positions requested, context holds %d",
-        ctx->n_cells + n, ctx->n_ctx);
+        sq->n_cells + n, ctx->n_ctx);
     return FALSE;
   }
-  if (ctx->first == 0 ? tokens == NULL && hidden == NULL : hidden == NULL) {
-    g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "layer window [%d, %d) needs %s as input",
-        ctx->first, ctx->last, ctx->first == 0 ? "token ids" : "hidden states");
+  if (!check_input (ctx, tokens, hidden, error))
     return FALSE;
+
+  for (int done = 0; done < n; done += ctx->n_batch) {
+    const int nb = MIN (ctx->n_batch, n - done);
+    int n_rows = 0;
+    float *o = out;
+    for (int t = 0; t < nb; t++) {
+      ctx->tok_seq[t] = 0;
+      ctx->tok_pos[t] = pos0 + done + t;
+      ctx->tok_cell[t] = sq->n_cells + t;
+    }
+    if (!has_head || all_logits) {
+      o = out + (size_t) done * out_row;
+      for (int t = 0; t < nb; t++)
+        ctx->head_rows[n_rows++] = t;
+    } else if (done + nb == n) {
+      ctx->head_rows[n_rows++] = nb - 1;
+    }
+    if (!eval_chunk (ctx, nb, tokens ? tokens + done : NULL, hidden ? hidden + (size_t) done * hp->n_embd : NULL,
+            n_rows, o, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+int
+prima_context_n_seq (const prima_context *ctx)
+{
+  return ctx->n_seq;
+}
+
+gboolean
+prima_context_eval_batch (prima_context *ctx, const prima_batch *batch, float *out, GError **error)
+{
+  const prima_hparams *hp = &ctx->hp;
+  const gboolean has_head = prima_context_has_head (ctx);
+  const int n = batch ? batch->n : 0;
+  int *first_pos, *last_pos, *count, *next_cell;
+  gboolean ok = FALSE;
+  size_t out_rows = 0;
+
+  if (n <= 0)
+    return TRUE;
+  if (batch->seq == NULL || batch->pos == NULL) {
+    g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "batch of %d tokens without sequences or positions", n);
+    return FALSE;
+  }
+  if (!check_input (ctx, batch->tokens, batch->hidden, error))
+    return FALSE;
+  first_pos = g_new (int, ctx->n_seq);
+  last_pos = g_new (int, ctx->n_seq);
+  count = g_new0 (int, ctx->n_seq);
+  next_cell = g_new (int, ctx->n_seq);
+  /* everything is checked before the first cache changes */
+  for (int i = 0; i < n; i++) {
+    const int s = batch->seq[i], pos = batch->pos[i];
+    if (s < 0 || s >= ctx->n_seq) {
+      g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "batch token %d: sequence %d is outside 0..%d", i, s,
+          ctx->n_seq - 1);
+      goto out;
+    }
+    if (pos < 0) {
+      g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "batch token %d: position %d is negative", i, pos);
+      goto out;
+    }
+    if (count[s] > 0 && pos <= last_pos[s]) {
+      g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "batch token %d: position %d of sequence %d does not follow "
+          "its position %d", i, pos, s, last_pos[s]);
+      goto out;
+    }
+    if (ctx->first == 0 && batch->tokens && (batch->tokens[i] < 0 || batch->tokens[i] >= hp->n_vocab)) {
+      g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "batch token %d: token id %d is outside the vocabulary (0..%d)",
+          i, batch->tokens[i], hp->n_vocab - 1);
+      goto out;
+    }
+    if (count[s]++ == 0)
+      first_pos[s] = pos;
+    last_pos[s] = pos;
+  }
+  for (int s = 0; s < ctx->n_seq; s++) {
+    const kv_seq *sq = &ctx->seqs[s];
+    int kept = 0;
+    if (count[s] == 0)
+      continue;
+    /* the cells that stay after the rollback to first_pos */
+    for (int i = 0; i < sq->n_cells; i++)
+      kept += sq->cell_pos[i] < first_pos[s];
+    if (kept + count[s] > ctx->n_ctx) {
+      g_set_error (error, PRIMA_CONTEXT_ERROR, 1, "context is full: sequence %d needs %d positions, it holds %d",
+          s, kept + count[s], ctx->n_ctx);
+      goto out;
+    }
+  }
+  for (int s = 0; s < ctx->n_seq; s++) {
+    if (count[s] > 0)
+      prima_context_seq_kv_remove (ctx, s, first_pos[s], -1);
+    next_cell[s] = ctx->seqs[s].n_cells;
   }
 
   for (int done = 0; done < n; done += ctx->n_batch) {
     const int nb = MIN (ctx->n_batch, n - done);
-    if (ctx->first == 0 && tokens) {
-      if (!embed (ctx, tokens + done, nb, error))
-        return FALSE;
-    } else {
-      memcpy (ctx->x, hidden + (size_t) done * hp->n_embd, sizeof (float) * nb * hp->n_embd);
+    int n_rows = 0;
+    float *o;
+    for (int t = 0; t < nb; t++) {
+      const int i = done + t;
+      ctx->tok_seq[t] = batch->seq[i];
+      ctx->tok_pos[t] = batch->pos[i];
+      ctx->tok_cell[t] = next_cell[batch->seq[i]]++;
+      if (has_head && (batch->want == NULL || batch->want[i]))
+        ctx->head_rows[n_rows++] = t;
     }
-    const int cell0 = ctx->n_cells;
-    for (int t = 0; t < nb; t++)
-      ctx->cell_pos[cell0 + t] = pos0 + done + t;
-    not_finite bad = NOT_FINITE_NONE;
-    int il;
-    for (il = 0; il < ctx->last - ctx->first && bad == NOT_FINITE_NONE; il++) {
-      prima_residency_layer_begin (ctx->residency, ctx->first + il);
-      bad = run_layer (ctx, il, nb, pos0 + done, cell0);
-      /* The head is part of the last window: it ends after the head. */
-      if (!(has_head && il == ctx->last - ctx->first - 1) || bad != NOT_FINITE_NONE)
-        prima_residency_layer_end (ctx->residency, ctx->first + il);
-    }
-    if (bad != NOT_FINITE_NONE) {
-      set_not_finite_error (ctx, ctx->first + il - 1, bad, error);
-      return FALSE;
-    }
-    if (!has_head) {
-      /* the next window may be on another device: say which layer here */
-      if (!all_finite (ctx->x, (size_t) nb * hp->n_embd))
-        bad = NOT_FINITE_INPUT;
-      memcpy (out + (size_t) done * hp->n_embd, ctx->x, sizeof (float) * nb * hp->n_embd);
-    } else if (all_logits)
-      bad = output_head (ctx, nb, out + (size_t) done * out_row, TRUE);
-    else if (done + nb == n)
-      bad = output_head (ctx, nb, out, FALSE);
-    if (has_head)
-      prima_residency_layer_end (ctx->residency, ctx->last - 1);
-    if (bad != NOT_FINITE_NONE) {
-      set_not_finite_error (ctx, ctx->last, bad, error);
-      return FALSE;
-    }
-    ctx->n_cells += nb;
-    ctx->n_evaluated += nb;
+    o = out + out_rows * (has_head ? (size_t) hp->n_vocab : (size_t) hp->n_embd);
+    if (!eval_chunk (ctx, nb, batch->tokens ? batch->tokens + done : NULL,
+            batch->hidden ? batch->hidden + (size_t) done * hp->n_embd : NULL, n_rows, o, error))
+      goto out;
+    out_rows += has_head ? (size_t) n_rows : (size_t) nb;
   }
-  return TRUE;
+  ok = TRUE;
+out:
+  g_free (first_pos);
+  g_free (last_pos);
+  g_free (count);
+  g_free (next_cell);
+  return ok;
 }
 
 /* ---- KV cache operations ---- */
 
 void
+prima_context_seq_kv_clear (prima_context *ctx, int seq)
+{
+  g_return_if_fail (seq >= 0 && seq < ctx->n_seq);
+  ctx->seqs[seq].n_cells = 0;
+}
+
+void
 prima_context_kv_clear (prima_context *ctx)
 {
-  ctx->n_cells = 0;
+  prima_context_seq_kv_clear (ctx, 0);
 }
 
 /* Keeps the cells for which keep[i], in order: K rows move down, and each
  * dimension's row of the transposed V is compacted the same way. */
 static void
-kv_compact (prima_context *ctx, const gboolean *keep)
+kv_compact (prima_context *ctx, kv_seq *sq, const gboolean *keep)
 {
   const size_t krow = (size_t) ctx->n_kv_dim * sizeof (prima_fp16);
   int n = 0;
 
   for (int il = 0; il < ctx->last - ctx->first; il++) {
-    prima_fp16 *kc = ctx->k_cache[il], *vc = ctx->v_cache[il];
+    prima_fp16 *kc = sq->k_cache[il], *vc = sq->v_cache[il];
     int j = 0;
-    for (int i = 0; i < ctx->n_cells; i++)
+    for (int i = 0; i < sq->n_cells; i++)
       if (keep[i]) {
         if (i != j)
           memcpy (kc + (size_t) j * ctx->n_kv_dim, kc + (size_t) i * ctx->n_kv_dim, krow);
@@ -967,15 +1169,15 @@ kv_compact (prima_context *ctx, const gboolean *keep)
     for (int d = 0; d < ctx->n_kv_dim; d++) {
       prima_fp16 *row = vc + (size_t) d * ctx->n_ctx;
       j = 0;
-      for (int i = 0; i < ctx->n_cells; i++)
+      for (int i = 0; i < sq->n_cells; i++)
         if (keep[i])
           row[j++] = row[i];
     }
   }
-  for (int i = 0; i < ctx->n_cells; i++)
+  for (int i = 0; i < sq->n_cells; i++)
     if (keep[i])
-      ctx->cell_pos[n++] = ctx->cell_pos[i];
-  ctx->n_cells = n;
+      sq->cell_pos[n++] = sq->cell_pos[i];
+  sq->n_cells = n;
 }
 
 static gboolean
@@ -985,38 +1187,47 @@ in_range (int pos, int p0, int p1)
 }
 
 void
-prima_context_kv_remove (prima_context *ctx, int p0, int p1)
+prima_context_seq_kv_remove (prima_context *ctx, int seq, int p0, int p1)
 {
+  kv_seq *sq;
   gboolean *keep;
   int first = -1;
 
+  g_return_if_fail (seq >= 0 && seq < ctx->n_seq);
+  sq = &ctx->seqs[seq];
   p0 = MAX (p0, 0);
   if (p1 >= 0 && p1 <= p0)
     return;
-  for (int i = 0; i < ctx->n_cells && first < 0; i++)
-    if (in_range (ctx->cell_pos[i], p0, p1))
+  for (int i = 0; i < sq->n_cells && first < 0; i++)
+    if (in_range (sq->cell_pos[i], p0, p1))
       first = i;
   if (first < 0)
     return;
   /* the common case: the range is the tail (a rollback) */
   {
     gboolean tail = TRUE;
-    for (int i = first; i < ctx->n_cells && tail; i++)
-      tail = in_range (ctx->cell_pos[i], p0, p1);
+    for (int i = first; i < sq->n_cells && tail; i++)
+      tail = in_range (sq->cell_pos[i], p0, p1);
     if (tail) {
-      ctx->n_cells = first;
+      sq->n_cells = first;
       return;
     }
   }
-  keep = g_new (gboolean, ctx->n_cells);
-  for (int i = 0; i < ctx->n_cells; i++)
-    keep[i] = !in_range (ctx->cell_pos[i], p0, p1);
-  kv_compact (ctx, keep);
+  keep = g_new (gboolean, sq->n_cells);
+  for (int i = 0; i < sq->n_cells; i++)
+    keep[i] = !in_range (sq->cell_pos[i], p0, p1);
+  kv_compact (ctx, sq, keep);
   g_free (keep);
 }
 
 void
-prima_context_kv_shift (prima_context *ctx, int p0, int p1, int delta)
+prima_context_kv_remove (prima_context *ctx, int p0, int p1)
+{
+  prima_context_seq_kv_remove (ctx, 0, p0, p1);
+}
+
+void
+prima_context_seq_kv_shift (prima_context *ctx, int seq, int p0, int p1, int delta)
 {
   const prima_hparams *hp = &ctx->hp;
   const gboolean neox = hp->arch == PRIMA_ARCH_QWEN2;
@@ -1024,7 +1235,10 @@ prima_context_kv_shift (prima_context *ctx, int p0, int p1, int delta)
   float *cs, *row;
   gboolean *keep = NULL;
   int n_neg = 0;
+  kv_seq *sq;
 
+  g_return_if_fail (seq >= 0 && seq < ctx->n_seq);
+  sq = &ctx->seqs[seq];
   if (delta == 0)
     return;
   /* rope(k, pos) rotated by delta is rope(k, pos + delta): RoPE angles are
@@ -1033,16 +1247,16 @@ prima_context_kv_shift (prima_context *ctx, int p0, int p1, int delta)
   cs = g_new (float, hp->n_rot);
   row = g_new (float, ctx->n_kv_dim);
   rope_angles (ctx, delta, cs);
-  for (int i = 0; i < ctx->n_cells; i++) {
-    if (!in_range (ctx->cell_pos[i], p0, p1))
+  for (int i = 0; i < sq->n_cells; i++) {
+    if (!in_range (sq->cell_pos[i], p0, p1))
       continue;
-    ctx->cell_pos[i] += delta;
-    if (ctx->cell_pos[i] < 0) {
+    sq->cell_pos[i] += delta;
+    if (sq->cell_pos[i] < 0) {
       n_neg++;
       continue;
     }
     for (int il = 0; il < ctx->last - ctx->first; il++) {
-      prima_fp16 *k = ctx->k_cache[il] + (size_t) i * ctx->n_kv_dim;
+      prima_fp16 *k = sq->k_cache[il] + (size_t) i * ctx->n_kv_dim;
       for (int d = 0; d < ctx->n_kv_dim; d++)
         row[d] = prima_fp16_to_fp32 (k[d]);
       for (int h = 0; h < hp->n_head_kv; h++)
@@ -1053,27 +1267,47 @@ prima_context_kv_shift (prima_context *ctx, int p0, int p1, int delta)
   }
   /* cells shifted below position 0 are gone (as in llama.cpp) */
   if (n_neg > 0) {
-    keep = g_new (gboolean, ctx->n_cells);
-    for (int i = 0; i < ctx->n_cells; i++)
-      keep[i] = ctx->cell_pos[i] >= 0;
-    kv_compact (ctx, keep);
+    keep = g_new (gboolean, sq->n_cells);
+    for (int i = 0; i < sq->n_cells; i++)
+      keep[i] = sq->cell_pos[i] >= 0;
+    kv_compact (ctx, sq, keep);
     g_free (keep);
   }
   g_free (cs);
   g_free (row);
 }
 
+void
+prima_context_kv_shift (prima_context *ctx, int p0, int p1, int delta)
+{
+  prima_context_seq_kv_shift (ctx, 0, p0, p1, delta);
+}
+
+int
+prima_context_seq_kv_n_cells (const prima_context *ctx, int seq)
+{
+  g_return_val_if_fail (seq >= 0 && seq < ctx->n_seq, 0);
+  return ctx->seqs[seq].n_cells;
+}
+
+int
+prima_context_seq_kv_pos_max (const prima_context *ctx, int seq)
+{
+  int m = -1;
+  g_return_val_if_fail (seq >= 0 && seq < ctx->n_seq, -1);
+  for (int i = 0; i < ctx->seqs[seq].n_cells; i++)
+    m = MAX (m, ctx->seqs[seq].cell_pos[i]);
+  return m;
+}
+
 int
 prima_context_kv_n_cells (const prima_context *ctx)
 {
-  return ctx->n_cells;
+  return prima_context_seq_kv_n_cells (ctx, 0);
 }
 
 int
 prima_context_kv_pos_max (const prima_context *ctx)
 {
-  int m = -1;
-  for (int i = 0; i < ctx->n_cells; i++)
-    m = MAX (m, ctx->cell_pos[i]);
-  return m;
+  return prima_context_seq_kv_pos_max (ctx, 0);
 }

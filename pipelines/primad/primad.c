@@ -397,6 +397,13 @@ parse_job_params (GVariant *params, PrimaJobParams *p, GPtrArray *stop, GError *
     } else if (!strcmp (key, "seed")) {
       if ((ok = get_int (v, key, 0, G_MAXINT64, &i, error)))
         p->sampling.seed = (guint64) i;
+    } else if (!strcmp (key, "ignore-eos")) {
+      if (!g_variant_is_of_type (v, G_VARIANT_TYPE_BOOLEAN)) {
+        g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "ignore-eos must be a boolean, not %s",
+            g_variant_get_type_string (v));
+        ok = FALSE;
+      } else
+        p->ignore_eos = g_variant_get_boolean (v);
     } else if (!strcmp (key, "stop")) {
       if (!g_variant_is_of_type (v, G_VARIANT_TYPE_STRING_ARRAY)) {
         g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "stop must be an array of strings, not %s",
@@ -723,32 +730,6 @@ on_cancel (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *path,
 
 /* --- a ring's worker ----------------------------------------------------------------------- */
 
-/* `prima` beside primad (installed), in the build tree's pipelines/prima, or on PATH. */
-static char *
-find_prima (void)
-{
-  const char *env = g_getenv ("PRIMA_BIN");
-  char *self, *dir, *p;
-
-  if (env && *env)
-    return g_strdup (env);
-  self = g_file_read_link ("/proc/self/exe", NULL);
-  if (self) {
-    dir = g_path_get_dirname (self);
-    g_free (self);
-    p = g_build_filename (dir, "prima", NULL);
-    if (!g_file_test (p, G_FILE_TEST_IS_EXECUTABLE)) {
-      g_free (p);
-      p = g_build_filename (dir, "..", "prima", "prima", NULL);
-    }
-    g_free (dir);
-    if (g_file_test (p, G_FILE_TEST_IS_EXECUTABLE))
-      return p;
-    g_free (p);
-  }
-  return g_find_program_in_path ("prima");
-}
-
 static void worker_spawn (Daemon *d);
 
 static gboolean
@@ -827,11 +808,8 @@ on_join_ring_as_worker (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, int 
         "a worker needs world >= 2 and rank in 1 .. world-1, not world %d rank %d", world, rank);
     return TRUE;
   }
-  if (!(prima = find_prima ())) {
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_FAILED,
-        "no prima program beside primad or on PATH");
-    return TRUE;
-  }
+  /* $PRIMA_BIN, prima beside primad (or in the build tree), else PATH's */
+  prima = prima_program_path ();
   argv = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (argv, prima);
   g_ptr_array_add (argv, g_strdup ("worker"));

@@ -949,8 +949,17 @@ on_name_lost (GDBusConnection *conn, const char *name, gpointer data)
     fprintf (stderr, "primad: cannot connect to the bus\n");
   else if (d->acquired)
     fprintf (stderr, "primad: the name %s was taken over by another process\n", name);
-  else
-    fprintf (stderr, "primad: the name %s is owned by another process (--replace takes it over)\n", name);
+  else {
+    /* nobody holds it: the bus's policy keeps this user from owning it */
+    GVariant *owner = g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+        "org.freedesktop.DBus", "GetNameOwner", g_variant_new ("(s)", name), NULL, G_DBUS_CALL_FLAGS_NONE, -1,
+        NULL, NULL);
+    if (owner)
+      fprintf (stderr, "primad: the name %s is owned by another process (--replace takes it over)\n", name);
+    else
+      fprintf (stderr, "primad: the bus does not let this user own the name %s (see its policy)\n", name);
+    g_clear_pointer (&owner, g_variant_unref);
+  }
   shutdown (d, 1);
 }
 

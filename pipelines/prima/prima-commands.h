@@ -8,6 +8,7 @@ int prima_cmd_tokenize (int argc, char **argv);
 int prima_cmd_eval (int argc, char **argv);
 int prima_cmd_run (int argc, char **argv);
 int prima_cmd_worker (int argc, char **argv);
+int prima_cmd_serve (int argc, char **argv);
 int prima_cmd_bench (int argc, char **argv);
 int prima_cmd_mkmodel (int argc, char **argv);
 int prima_cmd_plan (int argc, char **argv);

@@ -14,6 +14,7 @@ static const struct {
   const char *summary;
 } commands[] = {
   {"run", prima_cmd_run, "generate text from a prompt (llama-cli flags)"},
+  {"serve", prima_cmd_serve, "serve the model over an OpenAI-compatible HTTP API (llama-server flags)"},
   {"worker", prima_cmd_worker, "serve as one device (rank >= 1) of a ring (prima.cpp flags)"},
   {"eval", prima_cmd_eval, "evaluate a prompt as one batch and write its logits"},
   {"tokenize", prima_cmd_tokenize, "print the token ids of a text"},

@@ -14,6 +14,7 @@
 #include <gio/gio.h>
 
 #include "prima-engine.h"
+#include "http-api.h"
 #include "prima-pipeline.h"
 #include "ring-head.h"
 #include "primad-dbus.h"
@@ -41,7 +42,6 @@ typedef enum {
   PRIMAD_ERROR_NO_MODEL,
   PRIMAD_ERROR_STATE,
   PRIMAD_ERROR_NOT_FOUND,
-  PRIMAD_ERROR_NOT_SUPPORTED,
 } PrimadError;
 
 static const GDBusErrorEntry primad_error_entries[] = {
@@ -53,7 +53,6 @@ static const GDBusErrorEntry primad_error_entries[] = {
   {PRIMAD_ERROR_NO_MODEL, BUS_NAME ".Error.NoModel"},
   {PRIMAD_ERROR_STATE, BUS_NAME ".Error.State"},
   {PRIMAD_ERROR_NOT_FOUND, BUS_NAME ".Error.NotFound"},
-  {PRIMAD_ERROR_NOT_SUPPORTED, BUS_NAME ".Error.NotSupported"},
 };
 
 static GQuark
@@ -90,6 +89,7 @@ struct _Daemon {
   gboolean busy;                /* loading or unloading */
   int exit_status;
   PrimaEngine *engine;
+  PrimaHttpApi *http;
   /* what the engine's options point to, kept while it lives */
   char *model_path, *chat_template, *ring_next, *ring_lw, *ring_key_file;
   PrimaRingOptions ring;
@@ -460,10 +460,25 @@ set_state (Daemon *d, const char *state)
 
 /* Stops HTTP serving and the engine (every job gets JobFinished "cancelled"). */
 static void
+stop_http (Daemon *d)
+{
+  PrimaHttpApi *http = g_steal_pointer (&d->http);
+
+  if (!http)
+    return;
+  prima_http_api_stop (http);
+  g_object_unref (http);
+  prima_dbus_prima1_set_http_port (d->iface, 0);
+  g_message ("HTTP API closed");
+}
+
+static void
 unload (Daemon *d)
 {
-  PrimaEngine *engine = g_steal_pointer (&d->engine);
+  PrimaEngine *engine;
 
+  stop_http (d);
+  engine = g_steal_pointer (&d->engine);
   if (!engine)
     return;
   /* it iterates the main context: d->busy keeps other LoadModel and UnloadModel calls out meanwhile */
@@ -611,18 +626,62 @@ static gboolean
 on_start_http (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *host, guint port, GVariant *options,
     Daemon *d)
 {
+  PrimaHttpApiOptions ho = { 0 };
+  GError *err = NULL;
+  GVariantIter it;
+  const char *key;
+  GVariant *v;
+  gboolean ok = TRUE;
+
   if (!need_model (d, inv))
     return TRUE;
-  /* the HTTP API (pipelines/serve/http-api.c) is not on this branch yet */
-  g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_NOT_SUPPORTED,
-      "StartHttp: the HTTP API is not built yet");
+  if (d->http) {
+    g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE,
+        "HTTP is served on port %u already (StopHttp first)", prima_http_api_get_port (d->http));
+    return TRUE;
+  }
+  if (port > 65535) {
+    g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "port %u is not a TCP port",
+        port);
+    return TRUE;
+  }
+  g_variant_iter_init (&it, options);
+  while (ok && g_variant_iter_next (&it, "{&sv}", &key, &v)) {
+    if (!strcmp (key, "api-key"))
+      ok = get_string (v, key, &ho.api_key, &err);
+    else
+      ok = unknown_key (key, "StartHttp", &err);
+    g_variant_unref (v);
+  }
+  if (!ok) {
+    g_dbus_method_invocation_take_error (inv, err);
+    return TRUE;
+  }
+  ho.host = *host ? host : NULL;
+  ho.port = (int) port;
+  d->http = prima_http_api_new (d->engine, &ho, &err);
+  if (!d->http) {
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_FAILED, err->message);
+    g_error_free (err);
+    return TRUE;
+  }
+  port = prima_http_api_get_port (d->http);
+  g_message ("HTTP API on %s:%u%s", ho.host ? ho.host : "127.0.0.1", port, ho.api_key && *ho.api_key ?
+      " (with an API key)" : "");
+  prima_dbus_prima1_set_http_port (d->iface, port);
+  prima_dbus_prima1_complete_start_http (iface, inv, port);
   return TRUE;
 }
 
 static gboolean
 on_stop_http (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, Daemon *d)
 {
-  g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE, "HTTP is not being served");
+  if (!d->http) {
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE, "HTTP is not being served");
+    return TRUE;
+  }
+  stop_http (d);
+  prima_dbus_prima1_complete_stop_http (iface, inv);
   return TRUE;
 }
 

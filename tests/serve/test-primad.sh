@@ -159,12 +159,46 @@ for params in "{'max-tokens': <24>, 'temperature': <0.0>}|--temp 0" \
     text=$(call "$job" org.freedesktop.DBus.Properties.Get $NAME.Job Text \
       | python3 -c 'import ast, sys; print(ast.literal_eval(sys.stdin.read().strip()[2:-3]), end="")')
     want=$("$PRIMA" run -p "Once upon a time" -n 24 ${params#*|} 2> /dev/null)
+    [ "${params#*|}" = "--temp 0" ] && greedy=$text
     if [ "Once upon a time$text" = "$want" ]; then ok "Generate (${params#*|}) equals prima run: '$text'"
     else bad "Generate (${params#*|}): '$text', prima run: '$want'"; fi
   else
     bad "Generate (${params#*|}) did not finish: '$job'"
   fi
 done
+
+# the HTTP API on the same engine: the same greedy completion, the API key asked for; StopHttp closes it
+http=$(main StartHttp "127.0.0.1" 0 "{'api-key': <'sekret'>}" | sed -n 's/^(uint32 \([0-9]*\),)$/\1/p')
+if [ -n "$http" ] && [ "$(prop HttpPort)" = "(<uint32 $http>,)" ]; then
+  if python3 - "$http" "${greedy:-}" <<'EOF'; then
+import json, sys, urllib.request, urllib.error
+port, want = sys.argv[1], sys.argv[2]
+body = json.dumps({'prompt': 'Once upon a time', 'max_tokens': 24, 'temperature': 0}).encode()
+def post(key):
+    req = urllib.request.Request('http://127.0.0.1:%s/v1/completions' % port, body,
+                                 {'Content-Type': 'application/json', **({'Authorization': 'Bearer ' + key} if key else {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, None
+code, _ = post(None)
+code2, out = post('sekret')
+text = out['choices'][0]['text'] if out else None
+print('# without the key: %d; with it: %d %r' % (code, code2, text))
+sys.exit(0 if code == 401 and code2 == 200 and text == want else 1)
+EOF
+    ok "StartHttp: port $http, HttpPort; /v1/completions with the key gives Generate's text, 401 without"
+  else
+    bad "the HTTP API started by StartHttp"
+  fi
+  if main StopHttp > /dev/null && [ "$(prop HttpPort)" = "(<uint32 0>,)" ] \
+      && ! python3 -c "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 5)" "$http" 2> /dev/null
+  then ok "StopHttp: HttpPort 0, port $http closed"
+  else bad "StopHttp: HttpPort $(prop HttpPort)"; fi
+else
+  bad "StartHttp: port '$http', HttpPort $(prop HttpPort)"; tail -3 "$T/log"
+fi
 
 # a second turn, cancelled once its first tokens came: it would run to the full context (4093 tokens)
 job=$(main Chat "[('user', 'Tell me a story about a cat.')]" "{'ignore-eos': <true>, 'temperature': <0.0>}" \

@@ -226,6 +226,28 @@ else
   bad "a second primad: exit $rc, '$out'"
 fi
 
+# as the head of a ring of 3 local processes: the plan, a device entry per rank, the answer of one device
+BASE=$((20000 + RANDOM % 12000))
+M260=${PRIMA_TEST_DATA:-$SRC/tests/data}/stories260K-f32.gguf
+if main LoadModel "$M260" "{'local-ring': <3>, 'layer-window': <'2,2,1'>, 'port': <$BASE>}" > "$T/out" 2>&1; then
+  job=$(main Generate "Once upon a time" "{'max-tokens': <16>, 'temperature': <0.0>}" | path_of)
+  wait_mon "JobFinished (objectpath '$job'," 60
+  text=$(call "$job" org.freedesktop.DBus.Properties.Get $NAME.Job Text \
+    | python3 -c 'import ast, sys; print(ast.literal_eval(sys.stdin.read().strip()[2:-3]), end="")')
+  want=$("$PRIMA" run -m "$M260" -p "Once upon a time" -n 16 --temp 0 2> /dev/null)
+  ranks=$(prop Plan | grep -o '"rank":[0-9]*' | sort -u | wc -l)
+  devices=$(prop DeviceStats | grep -o "'rank': <[0-9]*>" | wc -l)
+  if [ "Once upon a time$text" = "$want" ] && [ "$ranks" = 3 ] && [ "$devices" = 3 ]; then
+    ok "a ring of 3 (LoadModel local-ring 3): Plan and DeviceStats of 3 ranks, the answer of one device: '$text'"
+  else
+    bad "the ring: '$text' against '$want', $ranks ranks in Plan, $devices in DeviceStats"
+  fi
+else
+  bad "LoadModel as a ring's head: $(cat "$T/out")"; tail -5 "$T/log"
+fi
+main LoadModel "" "{'threads': <1>, 'context-size': <4096>}" > /dev/null || bad "LoadModel of the embedded model again"
+pgrep -f "prima worker.*--port[= ]$BASE" > /dev/null && bad "the ring's workers still run after the next LoadModel"
+
 # SIGTERM with a job running: its JobFinished "cancelled" goes out, exit 0, the name released
 job=$(main Generate "Once upon a time" "{'ignore-eos': <true>}" | path_of)
 if [ -n "$job" ] && wait_mon "Tokens (objectpath '$job'," 30; then

@@ -136,6 +136,8 @@ def make_root(tmp):
     bindir = os.path.join(tmp, 'bin')
     os.mkdir(bindir)
     os.symlink(os.path.join(BUILD, 'pipelines', 'prima'), os.path.join(bindir, 'prima'))
+    # the D-Bus daemon of docs/dbus.md's examples
+    os.symlink(os.path.join(BUILD, 'pipelines', 'primad', 'primad'), os.path.join(bindir, 'primad'))
     return root, bindir
 
 

@@ -1004,7 +1004,9 @@ on_name_lost (GDBusConnection *conn, const char *name, gpointer data)
 
   if (d->stopping)
     return;
-  if (!conn)
+  if (!conn && d->acquired)
+    fprintf (stderr, "primad: the connection to the bus closed\n");
+  else if (!conn)
     fprintf (stderr, "primad: cannot connect to the bus\n");
   else if (d->acquired)
     fprintf (stderr, "primad: the name %s was taken over by another process\n", name);

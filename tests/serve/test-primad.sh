@@ -245,6 +245,29 @@ if main LoadModel "$M260" "{'local-ring': <3>, 'layer-window': <'2,2,1'>, 'port'
 else
   bad "LoadModel as a ring's head: $(cat "$T/out")"; tail -5 "$T/log"
 fi
+# as a ring's worker: JoinRingAsWorker runs `prima worker` (not while a model is loaded), a head
+# `prima run --world 2` on its port answers as one device, LeaveRing stops it
+out=$(main JoinRingAsWorker 2 1 "{}" 2>&1)
+case $out in *"$NAME.Error.State"*) ok "JoinRingAsWorker with a model loaded: $NAME.Error.State" ;;
+  *) bad "JoinRingAsWorker with a model loaded: $out" ;; esac
+main UnloadModel > /dev/null && [ "$(prop State)" = "(<'idle'>,)" ] && [ "$(prop Model)" = "(<''>,)" ] \
+  && ok "UnloadModel: State idle, Model ''" || bad "UnloadModel: State $(prop State)"
+BASE=$((20000 + RANDOM % 12000))
+echo "test-primad-$RANDOM$RANDOM" > "$T/key"
+chmod 600 "$T/key"
+if main JoinRingAsWorker 2 1 "{'port': <$BASE>, 'model': <'$M260'>, 'cluster-key-file': <'$T/key'>}" > /dev/null; then
+  head=$(timeout 60 "$PRIMA" run --world 2 --next 127.0.0.1 --port $BASE --cluster-key-file "$T/key" -m "$M260" \
+    -lw 3,2 -p "Once upon a time" -n 16 --temp 0 2> "$T/head")
+  solo=$("$PRIMA" run -m "$M260" -p "Once upon a time" -n 16 --temp 0 2> /dev/null)
+  if [ -n "$head" ] && [ "$head" = "$solo" ]; then ok "JoinRingAsWorker: a head of 2 answers as one device: '$head'"
+  else bad "JoinRingAsWorker: the head said '$head', one device '$solo'"; tail -3 "$T/head"; tail -5 "$T/log"; fi
+  main LeaveRing > /dev/null
+  for _ in $(seq 100); do pgrep -f "prima worker.*--port=$BASE" > /dev/null || break; sleep 0.05; done
+  pgrep -f "prima worker.*--port=$BASE" > /dev/null && bad "LeaveRing: the worker still runs" \
+    || ok "LeaveRing: the worker stopped"
+else
+  bad "JoinRingAsWorker"; tail -5 "$T/log"
+fi
 main LoadModel "" "{'threads': <1>, 'context-size': <4096>}" > /dev/null || bad "LoadModel of the embedded model again"
 pgrep -f "prima worker.*--port[= ]$BASE" > /dev/null && bad "the ring's workers still run after the next LoadModel"
 

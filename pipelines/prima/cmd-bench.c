@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 
 #include "prima-commands.h"
 #include "prima-pipeline.h"
@@ -296,10 +297,99 @@ bench_hop (int n_embd, int iterations)
   return 0;
 }
 
+/* CPU seconds of this process: on a shared machine, tokens per CPU second
+ * (with -t 1, where no worker spins) says more than wall time. */
+static double
+cpu_seconds (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static int
+compare_double (gconstpointer a, gconstpointer b)
+{
+  const double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* --batch-seqs: decode B sequences at once, one token each per
+ * prima_context_eval_batch step (continuous batching, docs/serve.md): the
+ * weights are read once per step for all B, so the aggregate rate grows
+ * with B until the matrix products become compute-bound. */
+static gboolean
+bench_batch_seqs (prima_model *model, int n_threads, const PrimaMemoryOptions *mem, GArray *seqs, int n_gen,
+    int reps, GError **error)
+{
+  printf ("\n| batch | tokens/s (aggregate, median) | tokens/s per sequence | ms/step | tokens per CPU s (median) |\n"
+      "|-------|------------------------------|-----------------------|---------|---------------------------|\n");
+  for (guint i = 0; i < seqs->len; i++) {
+    const int b = g_array_index (seqs, int32_t, i);
+    prima_context *ctx;
+    int32_t *tok;
+    int *seq, *pos;
+    float *out;
+    double *times, *cpu, med, cpu_med;
+    gboolean ok = TRUE;
+    if (b <= 0)
+      continue;
+    ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = n_gen + 1, .n_threads = n_threads,
+        .n_seq = b, .prefetch = mem->prefetch, .release = mem->release}, error);
+    if (ctx == NULL)
+      return FALSE;
+    tok = g_new (int32_t, b);
+    seq = g_new (int, b);
+    pos = g_new (int, b);
+    out = g_new (float, (size_t) b * model->hp.n_vocab);
+    times = g_new (double, reps);
+    cpu = g_new (double, reps);
+    for (int r = 0; r < reps && ok; r++) {
+      gint64 t0 = 0;
+      double c0 = 0.0;
+      /* step 0 (every sequence's first token, at position 0) is not timed */
+      for (int step = 0; step <= n_gen && ok; step++) {
+        for (int s = 0; s < b; s++) {
+          tok[s] = (s * 31 + step * 7 + 1) % model->hp.n_vocab;
+          seq[s] = s;
+          pos[s] = step;
+        }
+        ok = prima_context_eval_batch (ctx, &(prima_batch) {.n = b, .tokens = tok, .seq = seq, .pos = pos}, out,
+            error);
+        if (step == 0) {
+          t0 = g_get_monotonic_time ();
+          c0 = cpu_seconds ();
+        }
+      }
+      times[r] = seconds_since (t0);
+      cpu[r] = cpu_seconds () - c0;
+    }
+    if (ok) {
+      qsort (times, reps, sizeof (double), compare_double);
+      qsort (cpu, reps, sizeof (double), compare_double);
+      med = reps % 2 ? times[reps / 2] : (times[reps / 2 - 1] + times[reps / 2]) / 2;
+      cpu_med = reps % 2 ? cpu[reps / 2] : (cpu[reps / 2 - 1] + cpu[reps / 2]) / 2;
+      printf ("| %5d | %28.2f | %21.2f | %7.3f | %25.2f |\n", b, (double) b * n_gen / med, n_gen / med,
+          med * 1e3 / n_gen, (double) b * n_gen / cpu_med);
+      fflush (stdout);
+    }
+    g_free (tok);
+    g_free (seq);
+    g_free (pos);
+    g_free (out);
+    g_free (times);
+    g_free (cpu);
+    prima_context_free (ctx);
+    if (!ok)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 int
 prima_cmd_bench (int argc, char **argv)
 {
-  const char *model_path = NULL, *pp_list = "128,512";
+  const char *model_path = NULL, *pp_list = "128,512", *seq_list = NULL;
   int n_threads = 0, n_gen = 64, reps = 2;
   gint64 bw_mib = 1024;
   int hop_embd = 4096, hop_iterations = 2000;
@@ -314,6 +404,7 @@ prima_cmd_bench (int argc, char **argv)
     {"-r,--repetitions", CLI_INT, &reps, "N", "repetitions of each test (default 2)", CLI_RANGE (1, G_MAXINT)},
     {"--bandwidth-mib", CLI_INT64, &bw_mib, "MiB", "buffer size of the bandwidth probe (default 1024)",
       CLI_RANGE (1, 1 << 20)},
+    {"--batch-seqs", CLI_STRING, &seq_list, "B,B", "also decode B sequences batched (-n steps, -r reps; median)"},
     {"--pipeline", CLI_FLAG, &pipeline, NULL, "decode through generate.pipeline against the bare core (-n tokens, -r reps)"},
     {"--hop", CLI_FLAG, &hop, NULL, "per-hop latency of the ring on loopback (one token, two ring links, no model)"},
     {"--n-embd", CLI_INT, &hop_embd, "N", "--hop: floats per frame (default 4096)", CLI_RANGE (1, 1 << 24)},
@@ -328,7 +419,7 @@ prima_cmd_bench (int argc, char **argv)
   prima_model *model = NULL;
   prima_context *ctx = NULL;
   GError *error = NULL;
-  GArray *pps;
+  GArray *pps, *seqs = NULL;
   int max_pp = 1, status = 1;
   float *out = NULL;
   int32_t *tokens = NULL;
@@ -362,6 +453,10 @@ prima_cmd_bench (int argc, char **argv)
     return 2;
   for (guint i = 0; i < pps->len; i++)
     max_pp = MAX (max_pp, g_array_index (pps, int32_t, i));
+  if (seq_list && !(seqs = prima_parse_ids ("bench", seq_list))) {
+    g_array_free (pps, TRUE);
+    return 2;
+  }
   if (!prima_open_model ("bench", model_path ? model_path : prima_default_model_path (), &model, NULL))
     goto out;
   weight_bytes = prima_model_weight_bytes (model, 0, model->hp.n_layer);
@@ -422,6 +517,8 @@ prima_cmd_bench (int argc, char **argv)
     printf ("\ndecode reads %.2f GB/s of weights = %.1f%% of the measured bandwidth (decode efficiency)\n",
         weight_bytes * tg_rate / 1e9, 100.0 * weight_bytes * tg_rate / bandwidth);
   }
+  if (seqs && n_gen > 0 && !bench_batch_seqs (model, n_threads, &mem, seqs, n_gen, reps, &error))
+    goto fail;
   if (verbose) {
     GString *report = g_string_new (NULL);
     prima_context_memory_report (report);
@@ -440,5 +537,7 @@ out:
   prima_context_free (ctx);
   prima_model_free (model);
   g_array_free (pps, TRUE);
+  if (seqs)
+    g_array_free (seqs, TRUE);
   return status;
 }

@@ -860,7 +860,8 @@ prima_engine_submit (PrimaEngine *e, const PrimaJobParams *p, GError **error)
     int running = 0;
     for (int i = 0; i < e->n_parallel; i++)
       running += e->slots[i].job != NULL;
-    if (running == e->n_parallel && (int) e->queue.length >= e->max_queued) {
+    /* counted together: jobs the compute thread has not taken yet are waiting too */
+    if (running + (int) e->queue.length >= e->n_parallel + e->max_queued) {
       e->stats.jobs_rejected++;
       g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_BUSY,
           "the server is busy: %d jobs running and %u waiting", running, e->queue.length);

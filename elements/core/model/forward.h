@@ -21,7 +21,8 @@ typedef struct {
   int n_ctx;                    /* KV positions; <= 0 means min(n_ctx_train, 4096) */
   int n_threads;                /* <= 0 means the number of online CPUs */
   int n_batch;                  /* tokens per compute chunk; <= 0 means 512 */
-  int n_seq;                    /* KV sequences, each of n_ctx positions; <= 0 means 1 */
+  int n_seq;                    /* KV sequences, each of n_ctx positions; <= 0 means 1 (an unused
+                                 * one costs address space, no resident memory) */
   /* Weight residency (residency.h). A device that runs several windows
    * shares one engine between its contexts (borrowed, registered windows in
    * compute order); without one, a context makes its own over its window,
@@ -76,11 +77,15 @@ gboolean prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, c
  * sequence's cells only. Input as prima_context_eval (tokens, or hidden
  * n x n_embd). Output: for a window with the head, logits of the tokens
  * whose want[i] is TRUE, one n_vocab row each in batch order (want NULL: every
- * token); else hidden states of every token. Every row equals what
+ * token); else hidden states of every token (want is not read). Only the
+ * wanted rows go through the output head. Every row equals what
  * prima_context_eval gives for that sequence alone, bit for bit (each matrix
  * row is one dot product per token, whatever the batch). Fails, changing
  * nothing, when a sequence has no room ("context is full", code 1) or an
- * argument is out of range. */
+ * argument is out of range (a sequence, a negative or non-increasing
+ * position, a token id, no input). NaN logits (code 2) fail after the
+ * chunks of n_batch tokens before the failing one are cached, as in
+ * prima_context_eval. */
 typedef struct {
   int n;
   const int32_t *tokens;

@@ -19,6 +19,7 @@
 struct _PrimaHttpApi {
   GObject parent;
   PrimaEngine *engine;
+  GMainContext *context;        /* the thread-default one at creation: the server's and its timers' */
   SoupServer *server;
   char *api_key;
   gsize max_body;
@@ -35,7 +36,7 @@ G_DEFINE_FINAL_TYPE (PrimaHttpApi, prima_http_api, G_TYPE_OBJECT)
 typedef struct {
   PrimaHttpApi *api;            /* not a reference: the api outlives its server's messages */
   SoupServerMessage *msg;
-  guint timer;                  /* header or body timeout */
+  GSource *timer;               /* header or body timeout */
   GByteArray *body;
   gboolean body_too_large;
 } MsgState;
@@ -93,7 +94,7 @@ on_timeout (gpointer data)
 {
   MsgState *st = data;
   GSocket *sock = soup_server_message_get_socket (st->msg);
-  st->timer = 0;
+  g_clear_pointer (&st->timer, g_source_unref);
   /* shut down, not closed: libsoup still owns the descriptor and sees the
    * connection end at its next read */
   if (sock != NULL)
@@ -101,20 +102,26 @@ on_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* In the main context the api was made in (not necessarily the global default one). */
 static void
 set_timer (MsgState *st, guint seconds)
 {
-  if (st->timer != 0)
-    g_source_remove (st->timer);
-  st->timer = seconds > 0 ? g_timeout_add_seconds (seconds, on_timeout, st) : 0;
+  if (st->timer != NULL) {
+    g_source_destroy (st->timer);
+    g_clear_pointer (&st->timer, g_source_unref);
+  }
+  if (seconds > 0) {
+    st->timer = g_timeout_source_new_seconds (seconds);
+    g_source_set_callback (st->timer, on_timeout, st, NULL);
+    g_source_attach (st->timer, st->api->context);
+  }
 }
 
 static void
 msg_state_free (gpointer data)
 {
   MsgState *st = data;
-  if (st->timer != 0)
-    g_source_remove (st->timer);
+  set_timer (st, 0);
   if (st->body != NULL)
     g_byte_array_unref (st->body);
   g_free (st);
@@ -200,52 +207,71 @@ key_matches (const char *given, const char *key)
   return diff == 0;
 }
 
-/* After the headers: refuse what we will not read the body of. */
-static void
-early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
+/* After the headers: a request refused here is answered without its body
+ * being kept. libsoup still reads a body it was sent (it has no way to skip
+ * one) unless the client asked with "Expect: 100-continue", which gets the
+ * refusal at once; the body timeout bounds how long that reading may take. */
+static const char *
+refuse_early (PrimaHttpApi *api, SoupServerMessage *msg, const char *path)
 {
-  PrimaHttpApi *api = data;
-  MsgState *st = g_object_get_data (G_OBJECT (msg), MSG_STATE);
   SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
-  const char *method, *want = NULL;
+  const char *method = soup_server_message_get_method (msg), *want = NULL;
   Route route = route_of (path, &want);
+  char *m;
 
-  method = soup_server_message_get_method (msg);
   if (route == ROUTE_NONE) {
-    char *m = g_strdup_printf ("no such route: %s %.200s", method, path);
+    m = g_strdup_printf ("no such route: %s %.200s", method, path);
     respond_error (msg, 404, m, NULL, "not_found");
     g_free (m);
-    return;
+    return "route";
   }
   if (strcmp (method, want) != 0) {
-    char *m = g_strdup_printf ("%.200s takes %s, not %s", path, want, method);
+    m = g_strdup_printf ("%.200s takes %s, not %s", path, want, method);
     soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", want);
     respond_error (msg, 405, m, NULL, "method_not_allowed");
     g_free (m);
-    return;
+    return "method";
   }
   if (api->api_key != NULL && route != ROUTE_HEALTH) {
     const char *auth = soup_message_headers_get_one (h, "Authorization");
     if (auth == NULL || !g_str_has_prefix (auth, "Bearer ") || !key_matches (auth + 7, api->api_key)) {
       respond_error (msg, 401, auth == NULL ? "an API key is required (Authorization: Bearer KEY)"
           : "the API key is not valid", NULL, "invalid_api_key");
-      return;
+      return "key";
     }
   }
   if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
       && (guint64) soup_message_headers_get_content_length (h) > api->max_body) {
-    char *m = g_strdup_printf ("the body is larger than %" G_GSIZE_FORMAT " bytes", api->max_body);
+    m = g_strdup_printf ("the body is larger than %" G_GSIZE_FORMAT " bytes", api->max_body);
     respond_error (msg, 413, m, NULL, "request_too_large");
     g_free (m);
+    return "size";
+  }
+  return NULL;
+}
+
+static void
+early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
+{
+  PrimaHttpApi *api = data;
+  MsgState *st = g_object_get_data (G_OBJECT (msg), MSG_STATE);
+
+  /* bodies are gathered here, counted as they come (a chunked body
+   * announces no size), never by libsoup */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  if (st != NULL) {
+    g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), st);
+    set_timer (st, api->body_timeout_s);
+  }
+  if (refuse_early (api, msg, path) != NULL) {
+    /* answered: what is still read of the body is dropped, and the
+     * connection is not kept for another request */
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
     return;
   }
   if (st != NULL) {
-    /* gathered here, counted as it comes (a chunked body announces no size) */
-    soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
     st->body = g_byte_array_new ();
     g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), st);
-    g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), st);
-    set_timer (st, api->body_timeout_s);
   }
 }
 
@@ -445,7 +471,7 @@ handle_cancel (PrimaHttpApi *api, SoupServerMessage *msg, GByteArray *body)
   JsonNode *root, *idn;
   const char *id = NULL;
 
-  if (!g_utf8_validate_len ((const char *) body->data, body->len, NULL)
+  if (body->len == 0 || !g_utf8_validate_len ((const char *) body->data, body->len, NULL)
       || !json_parser_load_from_data (parser, (const char *) body->data, body->len, NULL)
       || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root)
       || (idn = json_object_get_member (json_node_get_object (root), "id")) == NULL
@@ -635,6 +661,7 @@ prima_http_api_new (PrimaEngine *engine, const PrimaHttpApiOptions *o, GError **
 
   PrimaHttpApi *api = g_object_new (PRIMA_TYPE_HTTP_API, NULL);
   api->engine = g_object_ref (engine);
+  api->context = g_main_context_ref_thread_default ();
   api->api_key = o->api_key != NULL && *o->api_key ? g_strdup (o->api_key) : NULL;
   api->max_body = o->max_body_bytes > 0 ? o->max_body_bytes : PRIMA_HTTP_API_DEFAULT_MAX_BODY;
   api->header_timeout_s = o->header_timeout_s > 0 ? o->header_timeout_s : PRIMA_HTTP_API_DEFAULT_HEADER_TIMEOUT_S;
@@ -686,7 +713,7 @@ prima_http_api_stop (PrimaHttpApi *api)
   g_list_free (reqs);
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (g_hash_table_size (api->requests) > 0 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+    g_main_context_iteration (api->context, FALSE) || (g_usleep (1000), TRUE);
 }
 
 static void
@@ -706,6 +733,7 @@ prima_http_api_finalize (GObject *object)
   PrimaHttpApi *api = PRIMA_HTTP_API (object);
   g_free (api->api_key);
   g_hash_table_unref (api->requests);
+  g_main_context_unref (api->context);
   G_OBJECT_CLASS (prima_http_api_parent_class)->finalize (object);
 }
 

@@ -355,6 +355,11 @@ prima_openai_request_parse (PrimaOpenaiKind kind, const char *body, gsize len, c
 
   if (param != NULL)
     *param = NULL;
+  /* an empty body may come as NULL; json-glib takes no NULL */
+  if (body == NULL || len == 0) {
+    body = "";
+    len = 0;
+  }
   /* json-glib takes a length but stops at a NUL, and would take bad UTF-8
    * inside strings on to the tokenizer: both refused here */
   if (!g_utf8_validate_len (body, len, &end)) {

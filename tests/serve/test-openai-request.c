@@ -30,7 +30,7 @@ refused (PrimaOpenaiKind kind, const char *body, gsize len, const char *param, c
   g_assert_error (error, PRIMA_OPENAI_ERROR, PRIMA_OPENAI_ERROR_INVALID);
   g_assert_null (strchr (error->message, '\n'));
   if (strstr (error->message, words) == NULL)
-    g_error ("body %.60s: message '%s' lacks '%s'", body, error->message, words);
+    g_error ("body %.60s: message '%s' lacks '%s'", body ? body : "(null)", error->message, words);
   g_assert_cmpstr (got_param, ==, param);
   g_free (got_param);
   g_error_free (error);
@@ -113,6 +113,7 @@ test_refused (void)
   const PrimaOpenaiKind C = PRIMA_OPENAI_CHAT, P = PRIMA_OPENAI_COMPLETION;
   REFUSED (C, "", NULL, "JSON object");
   REFUSED (C, "  ", NULL, "JSON object");
+  refused (C, NULL, 0, NULL, "JSON object");
   REFUSED (C, "{\"messages\":", NULL, "not JSON");
   REFUSED (C, "[1,2]", NULL, "JSON object");
   REFUSED (C, "\"x\"", NULL, "JSON object");

@@ -552,7 +552,10 @@ on_load_model (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *p
       ok = get_string (v, key, &lw, &err);
     else if (!strcmp (key, "cluster-key-file"))
       ok = get_string (v, key, &key_file, &err);
-    else if (!strcmp (key, "local-ring")) {
+    else if (!strcmp (key, "ring-timeout")) {
+      if ((ok = get_int (v, key, 0, G_MAXINT, &i, &err)))
+        ring.ring_timeout_s = (int) i;
+    } else if (!strcmp (key, "local-ring")) {
       if ((ok = get_int (v, key, 1, PRIMA_RING_LOCAL_MAX, &i, &err)))
         ring.local_ring = (int) i;
     } else
@@ -582,7 +585,8 @@ on_load_model (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *p
   eo.model_path = d->model_path;
   eo.chat_template = d->chat_template;
   eo.ring = &d->ring;
-  /* blocks until the model (and a ring) is up: the engine has no asynchronous start */
+  /* blocks until the model (and a ring) is up, at most ring-timeout for each wait of a ring's setup:
+   * the engine has no asynchronous start */
   d->engine = prima_engine_new (&eo, &err);
   d->busy = FALSE;
   if (!d->engine) {

@@ -252,9 +252,18 @@ case $out in *"$NAME.Error.State"*) ok "JoinRingAsWorker with a model loaded: $N
   *) bad "JoinRingAsWorker with a model loaded: $out" ;; esac
 main UnloadModel > /dev/null && [ "$(prop State)" = "(<'idle'>,)" ] && [ "$(prop Model)" = "(<''>,)" ] \
   && ok "UnloadModel: State idle, Model ''" || bad "UnloadModel: State $(prop State)"
-BASE=$((20000 + RANDOM % 12000))
-echo "test-primad-$RANDOM$RANDOM" > "$T/key"
+# a ring whose worker never comes: LoadModel gives up after ring-timeout, State idle again
+echo "test-primad-cluster-key-$(date +%s%N)" > "$T/key"
 chmod 600 "$T/key"
+BASE=$((20000 + RANDOM % 12000))
+start=$(date +%s)
+out=$(main LoadModel "$M260" "{'world': <2>, 'next': <'127.0.0.1'>, 'port': <$BASE>, 'layer-window': <'3,2'>, 'ring-timeout': <1>, 'cluster-key-file': <'$T/key'>}" 2>&1)
+secs=$(( $(date +%s) - start ))
+case $out in *"$NAME.Error.Failed"*) [ $secs -le 15 ] && [ "$(prop State)" = "(<'idle'>,)" ] \
+    && ok "LoadModel of a ring without its worker: Failed after $secs s (ring-timeout 1), State idle: ${out#*Error.Failed: }" \
+    || bad "LoadModel of a ring without its worker: $secs s, State $(prop State)" ;;
+  *) bad "LoadModel of a ring without its worker: $out" ;; esac
+BASE=$((20000 + RANDOM % 12000))
 if main JoinRingAsWorker 2 1 "{'port': <$BASE>, 'model': <'$M260'>, 'cluster-key-file': <'$T/key'>}" > /dev/null; then
   head=$(timeout 60 "$PRIMA" run --world 2 --next 127.0.0.1 --port $BASE --cluster-key-file "$T/key" -m "$M260" \
     -lw 3,2 -p "Once upon a time" -n 16 --temp 0 2> "$T/head")

@@ -5,10 +5,13 @@
 # Under dbus-run-session: primad owns org.gstprima.Prima1; `gdbus introspect` shows every member of
 # data/org.gstprima.Prima1.xml with its documentation; errors come as org.gstprima.Prima1.Error.*;
 # LoadModel of the embedded model; a chat turn whose Tokens signals (seen by `gdbus monitor`), put
-# together, are the job's Text, batched (not one signal per token) and counted right; a second turn
-# cancelled mid-way (JobFinished "cancelled", the job's State and Reason); a second primad cannot take
-# the name (one error line, exit 1); SIGTERM with a job running: JobFinished "cancelled", exit 0
-# within seconds, the name released.
+# together, are the job's Text, batched (not one signal per token) and counted right; completions equal
+# `prima run` (greedy and seeded); StartHttp serves the same completion (API key), StopHttp closes it;
+# a turn cancelled mid-way (JobFinished "cancelled", the job's State and Reason); a second primad
+# cannot take the name (one error line, exit 1); as a ring's head (local-ring 3) the answer of one
+# device, and a ring without its worker fails after ring-timeout; JoinRingAsWorker serves a head
+# `prima run --world 2` as one device, LeaveRing stops it; SIGTERM with a job running: JobFinished
+# "cancelled", exit 0 within seconds, the name released; --replace takes the name over.
 set -u
 PRIMAD=${1:?usage: test-primad.sh PRIMAD}
 for tool in dbus-run-session gdbus python3; do
@@ -305,6 +308,28 @@ if [ -n "$job" ] && wait_mon "Tokens (objectpath '$job'," 30; then
 else
   bad "the job for SIGTERM did not start: '$job'"
 fi
+
+# --replace: a second primad takes the name over; the first stops with one line, exit 1
+"$PRIMAD" > "$T/a.log" 2>&1 &
+A=$!
+gdbus wait --session --timeout 20 $NAME
+"$PRIMAD" --replace > "$T/b.log" 2>&1 &
+DPID=$!
+for _ in $(seq 200); do kill -0 $A 2> /dev/null || break; sleep 0.05; done
+if kill -0 $A 2> /dev/null; then
+  bad "--replace: the first primad still runs"; kill -KILL $A
+else
+  wait $A; rc=$?
+  gdbus wait --session --timeout 20 $NAME
+  line=$(grep '^primad:' "$T/a.log")
+  if [ $rc = 1 ] && [ "$line" = "primad: the name $NAME was taken over by another process" ] \
+      && [ "$(prop State)" = "(<'idle'>,)" ] && kill -0 $DPID; then
+    ok "--replace: the first primad: '$line', exit 1; the second serves"
+  else
+    bad "--replace: exit $rc, '$line'"
+  fi
+fi
+kill -TERM $DPID; wait $DPID; DPID=
 
 echo "1..$n"
 exit $fail

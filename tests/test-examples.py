@@ -136,6 +136,8 @@ def make_root(tmp):
     bindir = os.path.join(tmp, 'bin')
     os.mkdir(bindir)
     os.symlink(os.path.join(BUILD, 'pipelines', 'prima'), os.path.join(bindir, 'prima'))
+    # the D-Bus daemon of docs/dbus.md's examples
+    os.symlink(os.path.join(BUILD, 'pipelines', 'primad', 'primad'), os.path.join(bindir, 'primad'))
     return root, bindir
 
 
@@ -172,9 +174,13 @@ def main():
         env['GST_REGISTRY'] = os.path.join(tmp, 'registry.bin')
         core = os.environ.get('PRIMA_GST_CORE_PLUGIN')
         if core:
-            # our plugin and core's elements only, as the gst tests load them
+            # our plugin and core's (and app's) elements only, as the gst tests load them
             os.mkdir(os.path.join(tmp, 'core'))
             os.symlink(core, os.path.join(tmp, 'core', os.path.basename(core)))
+            # appsrc and appsink: the serving engine's ring pipeline (serve-ring.pipeline) feeds and reads them
+            app = os.path.join(os.path.dirname(core), 'libgstapp.so')
+            if os.path.exists(app):
+                os.symlink(app, os.path.join(tmp, 'core', 'libgstapp.so'))
             env['GST_PLUGIN_SYSTEM_PATH_1_0'] = os.path.join(tmp, 'core')
         prefix = netns_prefix()
         if prefix is None:

@@ -3,8 +3,8 @@
 # Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
 #
 # 32 threads, each with its own prompt, stream a completion at temperature 0 at the same time from a
-# server with 8 slots (the rest queue); every answer must equal `prima run` on its prompt alone, and a
-# few chat turns among them their answer when asked alone. The server stays up and stops cleanly.
+# server with 16 slots (16 decode in one batched pass, the rest queue); every answer must equal
+# `prima run` on its prompt alone, and a few chat turns among them their answer when asked alone. The server stays up and stops cleanly.
 import os
 import sys
 import threading
@@ -18,7 +18,7 @@ subjects = ['a cat', 'a dog', 'the sun', 'a boat', 'a tree', 'the moon', 'a bird
 prompts = ['Once upon a time there was %s' % s for s in subjects] + ['One day %s' % s for s in subjects]
 assert len(prompts) == N_CLIENTS
 
-server = Server('-np', '8')
+server = Server('-np', '16')
 results = [None] * N_CLIENTS
 chats = {}
 

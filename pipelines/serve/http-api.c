@@ -591,7 +591,8 @@ handle_metrics (PrimaHttpApi *api, SoupServerMessage *msg)
   g_string_append_printf (out, "prima_time_to_first_token_seconds_count %" G_GUINT64_FORMAT "\n", s.ttft_count);
   const char *dev_metrics[][2] = {
     {"prima_device_compute_seconds_total", "Seconds each device spent in its layers."},
-    {"prima_device_hop_seconds_total", "Seconds each device's outgoing hop took."},
+    {"prima_device_hop_seconds_total",
+      "Seconds each device spent sending on: from its layers' end until its link took the frame."},
     {"prima_device_rounds_total", "Forward passes each device took part in."},
   };
   for (guint m = 0; m < G_N_ELEMENTS (dev_metrics); m++) {
@@ -607,6 +608,18 @@ handle_metrics (PrimaHttpApi *api, SoupServerMessage *msg)
       g_free (addr);
       g_free (layers);
     }
+  }
+  if (s.ring_laps > 0) {
+    /* measured at the head; the transfer is derived (docs/ring.md, "Timing") */
+    metric (out, "prima_ring_laps_total", "counter", "Batches that went round the ring and came back.",
+        (double) s.ring_laps);
+    metric (out, "prima_ring_lap_seconds_total", "counter", "Seconds from a batch leaving the head until back.",
+        s.ring_lap_seconds);
+    metric (out, "prima_ring_transfer_laps_total", "counter",
+        "Laps the transfer time covers (every worker's report counted them all).", (double) s.ring_transfer_laps);
+    metric (out, "prima_ring_transfer_seconds_total", "counter",
+        "Seconds on the wire over those laps: lap time less every device's compute and send time.",
+        s.ring_transfer_seconds);
   }
   prima_engine_stats_clear (&s);
   soup_server_message_set_status (msg, 200, NULL);

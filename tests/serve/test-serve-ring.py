@@ -42,6 +42,9 @@ try:
     ranks = set(re.findall(r'^prima_device_compute_seconds_total\{rank="(\d+)"', metrics, re.M))
     if ranks != {'0', '1', '2'}:
         fail('metrics: devices %r, want ranks 0, 1, 2:\n%s' % (ranks, metrics))
+    laps = re.search(r'^prima_ring_laps_total (\d+)', metrics, re.M)
+    if not laps or int(laps.group(1)) == 0:
+        fail('metrics: no ring laps:\n%s' % metrics)
 finally:
     ring.stop()
 print('test-serve-ring: a ring of 3 serves the answers of one device')

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -353,6 +354,20 @@ watch_main (gpointer data)
   return NULL;
 }
 
+/* In a local worker before it runs: a process group of its own, so that
+ * Ctrl-C in the terminal reaches only the head, which stops the ring in
+ * order (and in chat only ends the answer); and SIGTERM when the head dies
+ * without stopping it, so no worker waits for a head that is gone. */
+static void
+local_worker_setup (gpointer data)
+{
+  const pid_t head = GPOINTER_TO_INT (data);
+  setpgid (0, 0);
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid () != head)
+    raise (SIGTERM);
+}
+
 static gboolean
 spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_ctx, int n_threads)
 {
@@ -377,8 +392,8 @@ spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_c
       /* they belong to this head: they exit with it */
       (char *) "--once", NULL };
     int fd = -1;
-    ok = g_spawn_async_with_pipes (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &wa->w[r].pid, NULL,
-        NULL, &fd, &err);
+    ok = g_spawn_async_with_pipes (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, local_worker_setup,
+        GINT_TO_POINTER (getpid ()), &wa->w[r].pid, NULL, NULL, &fd, &err);
     g_free (world);
     g_free (rank);
     g_free (port);

@@ -49,8 +49,10 @@ gboolean prima_ring_active (const PrimaRingOptions *ro);
 /* Checks the flags and sets the description's primascheduler (named
  * "scheduler") from them; it runs the setup round when the pipeline starts
  * and the plan block is printed from its prima-plan message. With
- * --local-ring also starts the workers. Prints one error line and returns
- * FALSE on failure. */
+ * --local-ring also starts the workers: call it from a thread that lives as
+ * long as the ring (the main thread), since the workers get SIGTERM when
+ * the thread that started them ends (PR_SET_PDEATHSIG). Prints one error
+ * line and returns FALSE on failure. */
 gboolean prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *model, int n_ctx,
     int n_threads);
 

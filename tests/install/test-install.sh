@@ -1,5 +1,6 @@
 #!/bin/bash
-# gst-prima: `meson install` puts the plugin, the model and the pipelines where they are found (issue 11, point 20).
+# gst-prima: `meson install` puts the plugin, the model and the pipelines where they are found (issue 11, point 20),
+# and primad with its D-Bus and systemd files (issue 14).
 # Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Configures a second build with --prefix=/usr, builds what it installs and installs it with
@@ -60,7 +61,7 @@ else bad "gst-inspect-1.0 does not find the plugin in D$pluginsdir"; tail -5 "$T
 # the installed descriptions name the installed model, and run (from a folder without data/) once
 # that path is taken under D
 cd "$T" || exit 1
-for f in generate chat ring-head ring-eval worker; do
+for f in generate chat ring-head ring-eval worker serve-ring; do
   p=$D$DATA/$f.pipeline
   if [ ! -f "$p" ]; then bad "no $DATA/$f.pipeline"; continue; fi
   rel=$(grep -v '^#' "$p" | grep -o 'model=[^ ]*' | grep -v "^model=$DATA/$MODEL\$")
@@ -77,6 +78,36 @@ case $out in
   Once?*) ok "the installed prima finds its plugin and default model under D: '$out'" ;;
   *) bad "the installed prima run: '$out'"; cat "$T/err" ;;
 esac
+# the installed prima serve answers with the installed model; primad and its bus and unit files
+"$D/usr/bin/prima" serve --port 0 > "$T/serve.out" 2> "$T/serve.err" &
+spid=$!
+port=
+for _ in $(seq 1 100); do
+  port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$T/serve.out")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+reply=$([ -n "$port" ] && python3 -c 'import json, sys, urllib.request
+r = urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%s/v1/completions" % sys.argv[1],
+    json.dumps({"prompt": "Once", "max_tokens": 4, "temperature": 0}).encode(), {"Content-Type": "application/json"}), timeout=30)
+print(json.load(r)["choices"][0]["text"])' "$port")
+kill "$spid"; wait "$spid"; src=$?
+[ -n "$reply" ] && [ $src = 0 ] && ok "the installed prima serve answers with the installed model: '$reply'" \
+  || { bad "the installed prima serve (exit $src)"; cat "$T/serve.out" "$T/serve.err"; }
+[ -x "$D/usr/bin/primad" ] && "$D/usr/bin/primad" --help > /dev/null 2>&1 && ok "primad is installed" \
+  || bad "no working $D/usr/bin/primad"
+for f in share/dbus-1/services/org.gstprima.Prima1.service share/dbus-1/system-services/org.gstprima.Prima1.service \
+    share/dbus-1/system.d/org.gstprima.Prima1.conf share/dbus-1/interfaces/org.gstprima.Prima1.xml; do
+  [ -f "$D/usr/$f" ] && ok "/usr/$f" || bad "no /usr/$f"
+done
+units=$(cd "$D" && find . -name primad.service -path '*systemd*' | sort | tr '\n' ' ')
+case $units in
+  *system/primad.service*user/primad.service*) ok "the systemd units: $units" ;;
+  *) bad "the systemd units: '$units'" ;;
+esac
+grep -q "^Exec=/usr/bin/primad" "$D/usr/share/dbus-1/services/org.gstprima.Prima1.service" \
+  && ok "the activation file starts the installed primad" || bad "the activation file names another primad"
+
 mv "$D$DATA/$MODEL" "$T/"
 timeout 60 "$D/usr/bin/prima" run -p Once -n 4 --temp 0 > /dev/null 2> "$T/err"
 if grep -qF "$D$DATA/$MODEL" "$T/err"; then ok "without the model, it names the path it looked for under D"

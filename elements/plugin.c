@@ -15,6 +15,9 @@
 #include "net/gstprimawssrc.h"
 #include "net/gstprimawssink.h"
 #include "gstprimascheduler.h"
+#ifdef HAVE_POCKETSPHINX
+#include "speech/gstprimaspeechin.h"
+#endif
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -37,6 +40,9 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (primawssrc, plugin);
   ret |= GST_ELEMENT_REGISTER (primawssink, plugin);
   ret |= GST_ELEMENT_REGISTER (primascheduler, plugin);
+#ifdef HAVE_POCKETSPHINX
+  ret |= GST_ELEMENT_REGISTER (primaspeechin, plugin);
+#endif
 
   return ret;
 }

@@ -148,6 +148,71 @@ prima_event_parse_end_of_turn (GstEvent * event, const gchar ** reason)
   return TRUE;
 }
 
+/* ---- speech ---- */
+
+GstEvent *
+prima_event_new_speech_started (GstClockTime stream_time)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new (PRIMA_EVENT_SPEECH_STARTED,
+          "stream-time", G_TYPE_UINT64, (guint64) stream_time, NULL));
+}
+
+gboolean
+prima_event_is_speech_started (GstEvent * event)
+{
+  return is_event (event, GST_EVENT_CUSTOM_DOWNSTREAM, PRIMA_EVENT_SPEECH_STARTED);
+}
+
+gboolean
+prima_event_parse_speech_started (GstEvent * event, GstClockTime * stream_time)
+{
+  guint64 t = GST_CLOCK_TIME_NONE;
+
+  if (!prima_event_is_speech_started (event))
+    return FALSE;
+  gst_structure_get_uint64 (gst_event_get_structure (event), "stream-time", &t);
+  if (stream_time)
+    *stream_time = t;
+  return TRUE;
+}
+
+GstMessage *
+prima_message_new_utterance (GstObject * src, const PrimaUtteranceInfo * info)
+{
+  return gst_message_new_element (src, gst_structure_new (PRIMA_MESSAGE_UTTERANCE,
+          "text", G_TYPE_STRING, info->text ? info->text : "",
+          "confidence", G_TYPE_DOUBLE, info->confidence, "score", G_TYPE_INT, info->score,
+          "start", G_TYPE_UINT64, (guint64) info->start, "end", G_TYPE_UINT64, (guint64) info->end, NULL));
+}
+
+gboolean
+prima_message_is_utterance (GstMessage * message)
+{
+  return is_message (message, PRIMA_MESSAGE_UTTERANCE);
+}
+
+gboolean
+prima_message_parse_utterance (GstMessage * message, PrimaUtteranceInfo * u)
+{
+  const GstStructure *s;
+  guint64 start = GST_CLOCK_TIME_NONE, end = GST_CLOCK_TIME_NONE;
+
+  if (!prima_message_is_utterance (message))
+    return FALSE;
+  s = gst_message_get_structure (message);
+  memset (u, 0, sizeof *u);
+  u->text = gst_structure_get_string (s, "text");
+  if (u->text == NULL)
+    u->text = "";
+  gst_structure_get_double (s, "confidence", &u->confidence);
+  get_int (s, "score", &u->score, 0);
+  gst_structure_get_uint64 (s, "start", &start);
+  gst_structure_get_uint64 (s, "end", &end);
+  u->start = start;
+  u->end = end;
+  return TRUE;
+}
+
 GstEvent *
 prima_event_new_answer (GstBuffer * ids, gint position)
 {

@@ -48,6 +48,10 @@
  *                       lost: the data-ring rank at fault, the peer that
  *                       dropped or stalled, or the failed device itself);
  *                       primawssink passes it on, the head reports it.
+ *   prima-speech-started downstream, from primaspeechin when the voice
+ *                       activity detector hears speech begin (barge-in): the
+ *                       chain can stop an answer that is playing. Its
+ *                       stream-time is the estimated start of the speech.
  *   prima-ring-control  upstream: a control message (JSON) for the previous
  *                       device (profiles and failures travel back to the
  *                       head this way). An element that cannot pass it on
@@ -74,6 +78,8 @@
  *   prima-ring-recovered primascheduler, when the ring survived the loss of
  *                       a device (PrimaRecoveredInfo): `prima run` prints
  *                       its one line from it.
+ *   prima-utterance     primaspeechin, for each recognized utterance
+ *                       (PrimaUtteranceInfo), as its text leaves.
  *   prima-loading       primalayers, for each layer of the first pass, which
  *                       faults the weights in (PrimaLoadingInfo): `prima`
  *                       renders them as its progress line.
@@ -107,6 +113,8 @@ G_BEGIN_DECLS
 #define PRIMA_EVENT_RING_CONTROL "prima-ring-control"
 #define PRIMA_EVENT_RING_SUSPEND "prima-ring-suspend"
 #define PRIMA_EVENT_RING_RESUME "prima-ring-resume"
+#define PRIMA_EVENT_SPEECH_STARTED "prima-speech-started"
+#define PRIMA_MESSAGE_UTTERANCE "prima-utterance"
 #define PRIMA_MESSAGE_RING_RECOVERED "prima-ring-recovered"
 #define PRIMA_MESSAGE_TURN "prima-turn"
 #define PRIMA_MESSAGE_RING "prima-ring"
@@ -188,7 +196,27 @@ GstEvent *prima_event_new_ring_control (const gchar * json);
 gboolean prima_event_is_ring_control (GstEvent * event);
 gboolean prima_event_parse_ring_control (GstEvent * event, const gchar ** json);
 
+/* stream_time: where the speech began (GST_CLOCK_TIME_NONE: unknown). */
+GstEvent *prima_event_new_speech_started (GstClockTime stream_time);
+gboolean prima_event_is_speech_started (GstEvent * event);
+gboolean prima_event_parse_speech_started (GstEvent * event, GstClockTime * stream_time);
+
 /* ---- messages ---- */
+
+/* One recognized utterance, from primaspeechin. */
+typedef struct
+{
+  const gchar *text;            /* the final hypothesis, without the newline */
+  gdouble confidence;           /* the recognizer's posterior probability of it, 0 .. 1 */
+  gint score;                   /* its path score (log domain, higher is better) */
+  GstClockTime start;           /* stream time of the speech's start */
+  GstClockTime end;             /* and of its end */
+} PrimaUtteranceInfo;
+
+GstMessage *prima_message_new_utterance (GstObject * src, const PrimaUtteranceInfo * info);
+gboolean prima_message_is_utterance (GstMessage * message);
+/* info->text points into the message. */
+gboolean prima_message_parse_utterance (GstMessage * message, PrimaUtteranceInfo * info);
 
 /* The end of a turn, from primaloop. */
 typedef struct

@@ -44,6 +44,30 @@ SKIP = [
 RING = re.compile(r'--local-ring|--world|worker\.pipeline|ring-head\.pipeline|ring-eval\.pipeline|prima worker|prima serve')
 
 
+# element -> the plugin file that has it, for the speech examples
+AUDIO_PLUGINS = {'audioconvert': 'libgstaudioconvert.so', 'audioresample': 'libgstaudioresample.so',
+                 'wavparse': 'libgstwavparse.so', 'wavenc': 'libgstwavenc.so'}
+AUDIO_PACKAGES = {'audioconvert': 'gstreamer1.0-plugins-base', 'audioresample': 'gstreamer1.0-plugins-base',
+                  'wavparse': 'gstreamer1.0-plugins-good', 'wavenc': 'gstreamer1.0-plugins-good'}
+
+
+def speech_missing(env, text):
+    """Why a speech example cannot run here (speech support is optional), or None."""
+    if not re.search(r'primaspeech|espeak-ng', text):
+        return None
+    if 'espeak-ng' in text and shutil.which('espeak-ng') is None:
+        return 'needs espeak-ng (Debian package espeak-ng)'
+    for element in re.findall(r'\bprimaspeech[a-z]*\b', text):
+        if subprocess.run(['gst-inspect-1.0', element], env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode != 0:
+            return f'this build has no {element} (its speech library was not found)'
+    core = env.get('GST_PLUGIN_SYSTEM_PATH_1_0')
+    for element, lib in AUDIO_PLUGINS.items():
+        if re.search(r'\b' + element + r'\b', text) and core and not os.path.exists(os.path.join(core, lib)):
+            return f'needs {element} (Debian package {AUDIO_PACKAGES[element]})'
+    return None
+
+
 def pipeline_examples(path):
     """Runs of '#   ' comment lines: one example each."""
     examples, cur, start = [], [], 0
@@ -181,6 +205,12 @@ def main():
             app = os.path.join(os.path.dirname(core), 'libgstapp.so')
             if os.path.exists(app):
                 os.symlink(app, os.path.join(tmp, 'core', 'libgstapp.so'))
+            # the speech examples read and write WAV files: audioconvert, audioresample (plugins-base),
+            # wavparse and wavenc (plugins-good) where installed (speech_missing() skips them otherwise)
+            for lib in AUDIO_PLUGINS.values():
+                path = os.path.join(os.path.dirname(core), lib)
+                if os.path.exists(path):
+                    os.symlink(path, os.path.join(tmp, 'core', lib))
             env['GST_PLUGIN_SYSTEM_PATH_1_0'] = os.path.join(tmp, 'core')
         prefix = netns_prefix()
         if prefix is None:
@@ -198,6 +228,10 @@ def main():
                 continue
             if prefix is None and RING.search(text):
                 print(f'ok {n} - {name} # SKIP opens the ring ports, and no network namespace can be made')
+                continue
+            why = speech_missing(env, text)
+            if why:
+                print(f'ok {n} - {name} # SKIP {why}')
                 continue
             rc, out = run(root, env, prefix if RING.search(text) else None, text)
             if rc == 0:

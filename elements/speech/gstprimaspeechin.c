@@ -573,7 +573,10 @@ gst_prima_speech_in_class_init (GstPrimaSpeechInClass * klass)
       "Recognizes speech (pocketsphinx) and pushes one line of text per utterance, a user turn for a chat",
       "gst-prima authors");
 
+  /* its messages into our debug log; its configuration table, which it
+   * writes to the log file itself, nowhere */
   err_set_callback (gst_prima_speech_in_ps_log, NULL);
+  err_set_logfp (NULL);
 }
 
 static void

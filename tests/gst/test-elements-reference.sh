@@ -8,7 +8,22 @@ out=$(mktemp "${TMPDIR:-/tmp}/elements-reference.XXXXXX")
 trap 'rm -f "$out"' EXIT
 "$dumper" "$plugin" > "$out"
 status=0
-if ! diff -u "$committed" "$out"; then
+# The speech elements are built only where their libraries are (elements/speech/meson.build): a
+# build without one compares against the committed reference less that element's row and section.
+optional="primaspeechin"
+expected=$(mktemp "${TMPDIR:-/tmp}/elements-reference.XXXXXX")
+trap 'rm -f "$out" "$expected"' EXIT
+cp "$committed" "$expected"
+for name in $optional; do
+  if ! grep -q "^## $name\$" "$out"; then
+    echo "# $name is not in this build (optional): not compared"
+    awk -v name="$name" '
+      index($0, "(#" name ")") { next }
+      /^## / { skip = ($0 == "## " name) }
+      !skip' "$expected" > "$expected.tmp" && mv "$expected.tmp" "$expected"
+  fi
+done
+if ! diff -u --label "$committed" "$expected" "$out"; then
   echo
   echo "docs/elements-reference.md differs from the built plugin (above: - committed, + built)."
   echo "Refresh it with:  meson compile -C build elements-reference   (then commit docs/elements-reference.md)"

@@ -33,6 +33,7 @@ static const struct
   {PRIMA_EVENT_RING_CONTROL, prima_event_is_ring_control},
   {PRIMA_EVENT_RING_SUSPEND, prima_event_is_ring_suspend},
   {PRIMA_EVENT_RING_RESUME, prima_event_is_ring_resume},
+  {PRIMA_EVENT_SPEECH_STARTED, prima_event_is_speech_started},
 };
 
 static void
@@ -122,6 +123,22 @@ GST_START_TEST (test_turn_events)
   e = prima_event_new_interrupt ();
   assert_only (e, PRIMA_EVENT_INTERRUPT, FALSE, FALSE);
   gst_event_unref (e);
+
+  /* barge-in, in order with the text (serialized) */
+  {
+    GstClockTime at = 0;
+
+    e = prima_event_new_speech_started (1500 * GST_MSECOND);
+    assert_only (e, PRIMA_EVENT_SPEECH_STARTED, TRUE, TRUE);
+    fail_unless (prima_event_parse_speech_started (e, &at));
+    fail_unless_equals_uint64 (at, 1500 * GST_MSECOND);
+    gst_event_unref (e);
+    e = prima_event_new_speech_started (GST_CLOCK_TIME_NONE);
+    fail_unless (prima_event_parse_speech_started (e, &at));
+    fail_unless (at == GST_CLOCK_TIME_NONE);
+    fail_if (prima_event_parse_end_of_turn (e, NULL));
+    gst_event_unref (e);
+  }
 }
 
 GST_END_TEST;
@@ -223,6 +240,21 @@ GST_START_TEST (test_messages)
       && t.chat);
   fail_if (prima_message_parse_loading (m, &l));
   gst_message_unref (m);
+
+  {
+    PrimaUtteranceInfo utt = {.text = "what is our god",.confidence = 0.25,.score = -10267,
+      .start = 30 * GST_MSECOND,.end = 1670 * GST_MSECOND }, u;
+
+    m = prima_message_new_utterance (src, &utt);
+    fail_unless (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT && GST_MESSAGE_SRC (m) == src);
+    fail_unless (prima_message_is_utterance (m) && !prima_message_is_turn (m));
+    fail_unless (prima_message_parse_utterance (m, &u));
+    fail_unless_equals_string (u.text, "what is our god");
+    fail_unless (u.confidence == 0.25 && u.score == -10267 && u.start == 30 * GST_MSECOND
+        && u.end == 1670 * GST_MSECOND);
+    fail_if (prima_message_parse_turn (m, &t));
+    gst_message_unref (m);
+  }
 
   m = prima_message_new_ring (src, "listening", 2, 9001, "rank 2 on port 9001");
   fail_unless (prima_message_is_ring (m) && !prima_message_is_turn (m));

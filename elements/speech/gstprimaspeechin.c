@@ -569,7 +569,7 @@ gst_prima_speech_in_class_init (GstPrimaSpeechInClass * klass)
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
-  gst_element_class_set_static_metadata (element_class, "prima speech in", "Filter/Audio/Text",
+  gst_element_class_set_static_metadata (element_class, "Prima speech in", "Filter/Audio/Text",
       "Recognizes speech (pocketsphinx) and pushes one line of text per utterance, a user turn for a chat",
       "gst-prima authors");
 

@@ -240,6 +240,7 @@ gst_prima_speech_in_end_utt (GstPrimaSpeechIn * self, GstClockTime end)
   int32 score = 0;
   GstBuffer *out;
   gchar *line;
+  gint64 t0 = g_get_monotonic_time ();
 
   if (!self->utt_open)
     return GST_FLOW_OK;
@@ -260,7 +261,8 @@ gst_prima_speech_in_end_utt (GstPrimaSpeechIn * self, GstClockTime end)
   info.start = stream_time (self, self->speech_start);
   info.end = stream_time (self, end);
   GST_INFO_OBJECT (self, "utterance \"%s\" (confidence %.3f, score %d) %" GST_TIME_FORMAT " - %"
-      GST_TIME_FORMAT, hyp, info.confidence, score, GST_TIME_ARGS (info.start), GST_TIME_ARGS (info.end));
+      GST_TIME_FORMAT ", final search %.1f ms", hyp, info.confidence, score, GST_TIME_ARGS (info.start),
+      GST_TIME_ARGS (info.end), (g_get_monotonic_time () - t0) / 1e3);
 
   /* one turn is one line for primatokenizer chat=true */
   line = g_strconcat (hyp, "\n", NULL);

@@ -186,6 +186,7 @@ typedef struct
 {
   GString *order;               /* what left the src pad: "S" a speech start, "T" a text */
   GPtrArray *texts;
+  GArray *pts;                  /* the texts' timestamps */
 } Seen;
 
 static GstPadProbeReturn
@@ -199,6 +200,7 @@ record (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 
     gst_buffer_map (buf, &map, GST_MAP_READ);
     g_ptr_array_add (seen->texts, g_strndup ((const gchar *) map.data, map.size));
+    g_array_append_val (seen->pts, GST_BUFFER_PTS (buf));
     gst_buffer_unmap (buf, &map);
     g_string_append_c (seen->order, 'T');
   } else if (prima_event_is_speech_started (GST_PAD_PROBE_INFO_EVENT (info))) {
@@ -207,10 +209,10 @@ record (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* Runs the samples through primaspeechin in 100 ms buffers, then EOS;
- * fills seen and returns the prima-utterance messages. */
+/* Runs the samples through primaspeechin in buffers of `block` samples,
+ * then EOS; fills seen and returns the prima-utterance messages. */
 static GList *
-recognize (GArray * samples, Seen * seen, gdouble * seconds)
+recognize_in (GArray * samples, guint block, Seen * seen, gdouble * seconds)
 {
   GstHarness *h = gst_harness_new ("primaspeechin");
   GstBus *bus = gst_bus_new ();
@@ -221,12 +223,13 @@ recognize (GArray * samples, Seen * seen, gdouble * seconds)
 
   seen->order = g_string_new (NULL);
   seen->texts = g_ptr_array_new_with_free_func (g_free);
+  seen->pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   gst_element_set_bus (h->element, bus);
   gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, record, seen, NULL);
   gst_harness_set_src_caps_str (h, "audio/x-raw,format=S16LE,layout=interleaved,channels=1,rate=16000");
   t0 = g_get_monotonic_time ();
-  for (guint i = 0; i < samples->len; i += RATE / 10) {
-    guint n = MIN (RATE / 10, samples->len - i);
+  for (guint i = 0; i < samples->len; i += block) {
+    guint n = MIN (block, samples->len - i);
     GstBuffer *buf = gst_buffer_new_memdup ((const gint16 *) samples->data + i, n * 2);
 
     GST_BUFFER_PTS (buf) = gst_util_uint64_scale_int (i, GST_SECOND, RATE);
@@ -248,20 +251,30 @@ recognize (GArray * samples, Seen * seen, gdouble * seconds)
   return messages;
 }
 
+/* in 100 ms buffers */
+static GList *
+recognize (GArray * samples, Seen * seen, gdouble * seconds)
+{
+  return recognize_in (samples, RATE / 10, seen, seconds);
+}
+
 static void
 seen_clear (Seen * seen)
 {
   g_string_free (seen->order, TRUE);
   g_ptr_array_unref (seen->texts);
+  g_array_unref (seen->pts);
 }
 
-/* The utterance message matches the text and lies within [lo, hi]. */
+/* The utterance message matches the text (and its buffer's timestamp: the
+ * harness's segment starts at 0) and lies within [lo, hi]. */
 static void
-check_message (GstMessage * m, const gchar * text, GstClockTime lo, GstClockTime hi)
+check_message (GstMessage * m, const gchar * text, GstClockTime pts, GstClockTime lo, GstClockTime hi)
 {
   PrimaUtteranceInfo u;
 
   fail_unless (prima_message_parse_utterance (m, &u));
+  fail_unless_equals_uint64 (u.start, pts);
   fail_unless_equals_string (u.text, text);
   fail_unless (u.confidence >= 0.0 && u.confidence <= 1.0, "confidence %f", u.confidence);
   fail_unless (GST_CLOCK_TIME_IS_VALID (u.start) && GST_CLOCK_TIME_IS_VALID (u.end));
@@ -295,7 +308,20 @@ GST_START_TEST (test_speechin_one_question)
   line = g_strconcat (want, "\n", NULL);
   fail_unless_equals_string (g_ptr_array_index (seen.texts, 0), line);
   fail_unless_equals_int (g_list_length (messages), 1);
-  check_message (messages->data, want, 0.3 * GST_SECOND, (GstClockTime) (duration_of (samples) * GST_SECOND));
+  check_message (messages->data, want, g_array_index (seen.pts, GstClockTime, 0), 0.3 * GST_SECOND,
+      (GstClockTime) (duration_of (samples) * GST_SECOND));
+
+  /* the same from 10 ms buffers: the decoder hears the same chunks */
+  {
+    Seen small;
+    GList *again = recognize_in (samples, RATE / 100, &small, &seconds);
+
+    fail_unless_equals_string (small.order->str, "ST");
+    fail_unless_equals_string (g_ptr_array_index (small.texts, 0), line);
+    fail_unless_equals_uint64 (g_array_index (small.pts, GstClockTime, 0), g_array_index (seen.pts, GstClockTime, 0));
+    g_list_free_full (again, (GDestroyNotify) gst_message_unref);
+    seen_clear (&small);
+  }
 
   g_list_free_full (messages, (GDestroyNotify) gst_message_unref);
   seen_clear (&seen);
@@ -336,8 +362,9 @@ GST_START_TEST (test_speechin_two_questions)
   fail_unless_equals_string (g_ptr_array_index (seen.texts, 1), line);
   g_free (line);
   fail_unless_equals_int (g_list_length (messages), 2);
-  check_message (messages->data, want_a, 0, split);
-  check_message (messages->next->data, want_b, split, (GstClockTime) (duration_of (both) * GST_SECOND));
+  check_message (messages->data, want_a, g_array_index (seen.pts, GstClockTime, 0), 0, split);
+  check_message (messages->next->data, want_b, g_array_index (seen.pts, GstClockTime, 1), split,
+      (GstClockTime) (duration_of (both) * GST_SECOND));
 
   g_list_free_full (messages, (GDestroyNotify) gst_message_unref);
   seen_clear (&seen);

@@ -16,8 +16,9 @@
  * turn: an end-of-generation token (unless #GstPrimaLoop:ignore-eos), the
  * #GstPrimaLoop:n-predict-th generated token, the context limit (asked from
  * primalayers with the `prima-context` query), one of the
- * #GstPrimaLoop:stop strings at the end of the generated text, or a
- * `prima-interrupt` event.
+ * #GstPrimaLoop:stop strings at the end of the generated text, a
+ * `prima-interrupt` event, or (barge-in) a `prima-speech-started` event from
+ * primaspeechin upstream: the user started speaking again.
  *
  * A turn whose prompt ended with end-of-stream ends with end-of-stream on
  * `src`. A chat turn (its prompt ended with `prima-end-of-turn`) ends with a
@@ -525,6 +526,8 @@ gst_prima_loop_prompt_done (GstPrimaLoop * self, gboolean chat)
   gst_prima_loop_send_answer (self, answer);
 }
 
+static void gst_prima_loop_interrupt (GstPrimaLoop * self);
+
 static gboolean
 gst_prima_loop_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
@@ -579,6 +582,11 @@ gst_prima_loop_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         gst_prima_loop_prompt_done (self, TRUE);
         return TRUE;
       }
+      /* barge-in: the user speaks again, so the answer being generated
+       * ends after its current token (as prima-interrupt); the event goes on
+       * in order, for primaspeechout */
+      if (prima_event_is_speech_started (event))
+        gst_prima_loop_interrupt (self);
       if (GST_EVENT_IS_SERIALIZED (event)) {
         if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_DOWNSTREAM) {
           /* in order with the tokens, e.g. prima-kv-clear */

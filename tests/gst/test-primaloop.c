@@ -1,9 +1,11 @@
-/* gst-prima tests: primaloop: a prima-interrupt ends the answer, a channel used by two loops.
+/* gst-prima tests: primaloop: a prima-interrupt or a barge-in ends the answer, a channel used by two loops.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "gst-test-common.h"
 
-/* A prima-interrupt ends the answer after the token being evaluated. */
-GST_START_TEST (test_loop_interrupt)
+/* A prima-interrupt (or, barge_in, a prima-speech-started from upstream:
+ * the user speaks again) ends the answer after the token being evaluated. */
+static void
+run_interrupt (gboolean barge_in)
 {
   GstHarness *h = gst_harness_new_with_padnames ("primaloop", "sink", "src");
   GstHarness *fb = gst_harness_new_with_padnames ("primafeedback", "sink", NULL);
@@ -35,13 +37,28 @@ GST_START_TEST (test_loop_interrupt)
   g_array_free (ids, TRUE);
   gst_buffer_unref (out);
 
-  fail_unless (gst_element_send_event (loop, prima_event_new_interrupt ()));
+  if (barge_in)
+    fail_unless (gst_harness_push_event (h, prima_event_new_speech_started (5 * GST_SECOND)));
+  else
+    fail_unless (gst_element_send_event (loop, prima_event_new_interrupt ()));
   fail_unless_equals_int (gst_harness_push (fb, prima_tokens_buffer_new (&token, 1, 3, 0, 0)), GST_FLOW_OK);
-  while ((event = gst_harness_pull_event (h)) && !prima_event_is_end_of_turn (event))
+  {
+    gboolean seen_speech = FALSE;
+    while ((event = gst_harness_pull_event (h)) && !prima_event_is_end_of_turn (event)) {
+      seen_speech |= prima_event_is_speech_started (event);
+      gst_event_unref (event);
+    }
+    fail_unless (event != NULL);
+    fail_unless_equals_string (gst_structure_get_string (gst_event_get_structure (event), "reason"), "interrupted");
     gst_event_unref (event);
-  fail_unless (event != NULL);
-  fail_unless_equals_string (gst_structure_get_string (gst_event_get_structure (event), "reason"), "interrupted");
-  gst_event_unref (event);
+    if (barge_in && !seen_speech) {
+      /* it goes on after the interrupted turn's end, for primaspeechout */
+      while ((event = gst_harness_try_pull_event (h)) && !prima_event_is_speech_started (event))
+        gst_event_unref (event);
+      fail_unless (event != NULL, "prima-speech-started did not go on downstream");
+      gst_event_unref (event);
+    }
+  }
   fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
   /* the answer (the one evaluated token) went upstream */
   while ((event = gst_harness_pull_upstream_event (h)) && !prima_event_is_answer (event))
@@ -63,6 +80,18 @@ GST_START_TEST (test_loop_interrupt)
   gst_event_unref (event);
   gst_harness_teardown (fb);
   gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_loop_interrupt)
+{
+  run_interrupt (FALSE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_loop_barge_in)
+{
+  run_interrupt (TRUE);
 }
 
 GST_END_TEST;
@@ -109,6 +138,7 @@ primaloop_suite (void)
   tcase_set_timeout (tc, 300);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_loop_interrupt);
+  tcase_add_test (tc, test_loop_barge_in);
   tcase_add_test (tc, test_feedback_channel_taken);
   return s;
 }

@@ -15,6 +15,9 @@
 #include "net/gstprimawssrc.h"
 #include "net/gstprimawssink.h"
 #include "gstprimascheduler.h"
+#ifdef PRIMA_HAVE_ESPEAK
+#include "speech/gstprimaspeechout.h"
+#endif
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -37,6 +40,9 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (primawssrc, plugin);
   ret |= GST_ELEMENT_REGISTER (primawssink, plugin);
   ret |= GST_ELEMENT_REGISTER (primascheduler, plugin);
+#ifdef PRIMA_HAVE_ESPEAK
+  ret |= GST_ELEMENT_REGISTER (primaspeechout, plugin);
+#endif
 
   return ret;
 }

@@ -8,7 +8,22 @@ out=$(mktemp "${TMPDIR:-/tmp}/elements-reference.XXXXXX")
 trap 'rm -f "$out"' EXIT
 "$dumper" "$plugin" > "$out"
 status=0
-if ! diff -u "$committed" "$out"; then
+# The speech elements (issue 15) are built only where their engines are found: a plugin built without
+# one is compared with the reference less that element's row and section.
+want=$(mktemp "${TMPDIR:-/tmp}/elements-reference.XXXXXX")
+trap 'rm -f "$out" "$want"' EXIT
+cp "$committed" "$want"
+for name in primaspeechout; do
+  if ! grep -q "^## $name\$" "$out"; then
+    echo "# $name is not in this build (gst-prima was built without its speech engine): not compared"
+    awk -v n="$name" '
+      $0 == "## " n { skip = 1; next }
+      skip && /^## / { skip = 0 }
+      !skip && index($0, "| [`" n "`](#" n ") |") != 1 { print }' "$want" > "$want.tmp"
+    mv "$want.tmp" "$want"
+  fi
+done
+if ! diff -u "$want" "$out"; then
   echo
   echo "docs/elements-reference.md differs from the built plugin (above: - committed, + built)."
   echo "Refresh it with:  meson compile -C build elements-reference   (then commit docs/elements-reference.md)"

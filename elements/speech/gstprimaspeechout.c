@@ -48,6 +48,7 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 #include <espeak-ng/speak_lib.h>
+#include <espeak-ng/espeak_ng.h>
 
 #include "prima-caps.h"
 #include "prima-events.h"
@@ -143,16 +144,36 @@ synth_callback (short *wav, int n, espeak_EVENT * events)
   return 0;
 }
 
+/* espeak_Initialize (AUDIO_OUTPUT_SYNCHRONOUS) in its espeak_ng steps: the
+ * old call exits the process when the data is missing, or hides the failure
+ * (espeakINITIALIZE_DONT_EXIT); *why: the failure's message. */
 static gboolean
-espeak_init_locked (void)
+espeak_init_locked (gchar ** why)
 {
+  static gchar *failure;
+
   if (espeak_sample_rate == 0) {
-    espeak_sample_rate = espeak_Initialize (AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL, 0);
-    if (espeak_sample_rate <= 0)
-      espeak_sample_rate = -1;
-    else
+    espeak_ng_ERROR_CONTEXT context = NULL;
+    espeak_ng_STATUS status;
+
+    espeak_ng_InitializePath (NULL);
+    status = espeak_ng_Initialize (&context);
+    if (status == ENS_OK)
+      status = espeak_ng_InitializeOutput (ENOUTPUT_MODE_SYNCHRONOUS, 0, NULL);
+    if (status == ENS_OK && espeak_ng_GetSampleRate () > 0) {
+      espeak_sample_rate = espeak_ng_GetSampleRate ();
       espeak_SetSynthCallback (synth_callback);
+    } else {
+      gchar message[512] = "";
+
+      espeak_ng_GetStatusCodeMessage (status, message, sizeof message);
+      failure = g_strdup (message);
+      espeak_sample_rate = -1;
+    }
+    espeak_ng_ClearErrorContext (&context);
   }
+  if (espeak_sample_rate < 0)
+    *why = g_strdup (failure);
   return espeak_sample_rate > 0;
 }
 
@@ -480,15 +501,17 @@ gst_prima_speech_out_change_state (GstElement * element, GstStateChange transiti
 
   switch (transition) {
     case GST_STATE_CHANGE_NULL_TO_READY:{
+      gchar *why = NULL;
       gboolean ok;
 
       g_mutex_lock (&espeak_lock);
-      ok = espeak_init_locked ();
+      ok = espeak_init_locked (&why);
       self->sample_rate = espeak_sample_rate;
       g_mutex_unlock (&espeak_lock);
       if (!ok) {
-        GST_ELEMENT_ERROR (self, LIBRARY, INIT, (_("Could not initialize espeak-ng.")),
-            ("espeak_Initialize failed: is its data installed (Debian package espeak-ng-data)?"));
+        GST_ELEMENT_ERROR (self, LIBRARY, INIT, (_("Could not initialize espeak-ng: is its data installed "
+                    "(Debian package espeak-ng-data)?")), ("%s", why ? why : "unknown error"));
+        g_free (why);
         return GST_STATE_CHANGE_FAILURE;
       }
       break;

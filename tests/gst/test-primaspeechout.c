@@ -3,6 +3,8 @@
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "gst-test-common.h"
 
+#include <glib/gstdio.h>
+
 /* What came out of the element so far, checked as it is pulled. */
 typedef struct
 {
@@ -353,6 +355,36 @@ GST_START_TEST (test_speechout_bad_voice)
 
 GST_END_TEST;
 
+/* Without espeak-ng's data the element fails at READY, naming the package (a
+ * process of its own: the engine is initialized once per process). */
+GST_START_TEST (test_speechout_no_data)
+{
+  gchar *dir = g_dir_make_tmp ("prima-espeak-XXXXXX", NULL);
+  gchar *data = g_build_filename (dir, "espeak-ng-data", NULL);
+  const gchar *launch = g_getenv ("GST_LAUNCH");
+  gchar *argv[] = { (gchar *) (launch ? launch : "gst-launch-1.0"), "fakesrc", "num-buffers=1", "!",
+    "primaspeechout", "!", "fakesink", NULL
+  };
+  gchar **envp = g_environ_setenv (g_get_environ (), "ESPEAK_DATA_PATH", dir, TRUE);
+  gchar *out = NULL, *err = NULL;
+  gint status;
+
+  /* an empty data folder: espeak-ng takes ESPEAK_DATA_PATH only where it exists */
+  fail_unless (g_mkdir (data, 0700) == 0);
+  fail_unless (g_spawn_sync (NULL, argv, envp, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, NULL));
+  fail_if (g_spawn_check_wait_status (status, NULL), "it ran without espeak-ng's data");
+  fail_unless (strstr (out, "espeak-ng-data") != NULL || strstr (err, "espeak-ng-data") != NULL, "%s%s", out, err);
+  g_rmdir (data);
+  g_rmdir (dir);
+  g_free (out);
+  g_free (err);
+  g_strfreev (envp);
+  g_free (data);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 primaspeechout_suite (void)
 {
@@ -366,6 +398,7 @@ primaspeechout_suite (void)
   tcase_add_test (tc, test_speechout_properties);
   tcase_add_test (tc, test_speechout_interrupt);
   tcase_add_test (tc, test_speechout_bad_voice);
+  tcase_add_test (tc, test_speechout_no_data);
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include "gst-test-common.h"
 
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 /* What came out of the element so far, checked as it is pulled. */
 typedef struct
@@ -355,6 +356,66 @@ GST_START_TEST (test_speechout_bad_voice)
 
 GST_END_TEST;
 
+/* In the chat pipeline (the tiny model): the answer's first sentence is
+ * heard before its generation ends. Without a queue the speech runs in the
+ * generation's thread, so the order of the messages is the order of events. */
+GST_START_TEST (test_speechout_chat_pipeline)
+{
+  gchar *model = model_path ();
+  gchar *question = NULL;
+  gint fd = g_file_open_tmp ("prima-question-XXXXXX", &question, NULL);
+  gchar *desc;
+  GstElement *pipeline;
+  GstBus *bus;
+  GstMessage *m;
+  gint first_audio = -1, turn = -1, end = -1, i = 0;
+  PrimaSpeechInfo info, end_info = { 0 };
+  gboolean done = FALSE;
+
+  fail_unless (fd >= 0);
+  fail_unless (write (fd, "Tell me a story\n", 16) == 16);
+  close (fd);
+  desc = g_strdup_printf ("filesrc location=%s ! primatokenizer chat=true model=%s ! primaloop n-predict=100 "
+      "! primalayers ! primasampler temperature=0 ! tee name=t t. ! primadetokenizer ! primaspeechout "
+      "! fakesink t. ! primafeedback", question, model);
+  pipeline = gst_parse_launch (desc, NULL);
+  fail_unless (pipeline != NULL);
+  bus = gst_element_get_bus (pipeline);
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  while (!done && (m = gst_bus_timed_pop (bus, 60 * GST_SECOND)) != NULL) {
+    i++;
+    if (prima_message_parse_speech (m, &info)) {
+      if (!info.end && first_audio < 0)
+        first_audio = i;
+      else if (info.end) {
+        end = i;
+        end_info = info;
+      }
+    } else if (prima_message_is_turn (m) && turn < 0)
+      turn = i;
+    else if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR)
+      fail ("error from %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)));
+    else if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS)
+      done = TRUE;
+    gst_message_unref (m);
+  }
+  fail_unless (done, "the chat did not end");
+  fail_unless (first_audio > 0 && turn > 0 && end > 0, "first audio %d, turn %d, end %d", first_audio, turn, end);
+  fail_unless (first_audio < turn, "the first audio left after the generation ended");
+  fail_unless (end > turn);
+  fail_unless (end_info.samples > 0 && !end_info.interrupted);
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+  g_unlink (question);
+  g_free (question);
+  g_free (desc);
+  g_free (model);
+}
+
+GST_END_TEST;
+
 /* Without espeak-ng's data the element fails at READY, naming the package (a
  * process of its own: the engine is initialized once per process). */
 GST_START_TEST (test_speechout_no_data)
@@ -399,6 +460,7 @@ primaspeechout_suite (void)
   tcase_add_test (tc, test_speechout_interrupt);
   tcase_add_test (tc, test_speechout_bad_voice);
   tcase_add_test (tc, test_speechout_no_data);
+  tcase_add_test (tc, test_speechout_chat_pipeline);
   return s;
 }
 

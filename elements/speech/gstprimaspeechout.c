@@ -197,13 +197,18 @@ post_voice_error (GstPrimaSpeechOut * self, const gchar * voice)
       ("espeak_SetVoiceByName failed; `espeak-ng --voices` lists the voices"));
 }
 
+static GstCaps *
+audio_caps (GstPrimaSpeechOut * self)
+{
+  return gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "layout", G_TYPE_STRING,
+      "interleaved", "channels", G_TYPE_INT, 1, "rate", G_TYPE_INT, self->sample_rate, NULL);
+}
+
 static gboolean
 ensure_caps_and_segment (GstPrimaSpeechOut * self)
 {
   if (!gst_pad_has_current_caps (self->srcpad)) {
-    GstCaps *caps = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "S16LE",
-        "layout", G_TYPE_STRING, "interleaved", "channels", G_TYPE_INT, 1,
-        "rate", G_TYPE_INT, self->sample_rate, NULL);
+    GstCaps *caps = audio_caps (self);
     gboolean ok = gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
     gst_caps_unref (caps);
     if (!ok)
@@ -476,6 +481,29 @@ gst_prima_speech_out_src_event (GstPad * pad, GstObject * parent, GstEvent * eve
   return gst_pad_event_default (pad, parent, event);
 }
 
+/* The caps at espeak-ng's rate from READY on, before the first buffer
+ * fixes them: a sink downstream picks its format early. */
+static gboolean
+gst_prima_speech_out_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstPrimaSpeechOut *self = GST_PRIMA_SPEECH_OUT (parent);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS && self->sample_rate > 0 && !gst_pad_has_current_caps (pad)) {
+    GstCaps *filter, *caps = audio_caps (self);
+
+    gst_query_parse_caps (query, &filter);
+    if (filter) {
+      GstCaps *both = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+      gst_caps_unref (caps);
+      caps = both;
+    }
+    gst_query_set_caps_result (query, caps);
+    gst_caps_unref (caps);
+    return TRUE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
 static void
 reset_stream (GstPrimaSpeechOut * self)
 {
@@ -694,6 +722,7 @@ gst_prima_speech_out_init (GstPrimaSpeechOut * self)
 
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_speech_out_src_event));
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_prima_speech_out_src_query));
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 

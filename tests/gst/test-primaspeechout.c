@@ -151,6 +151,11 @@ GST_START_TEST (test_speechout_sentences_stream)
 
   gst_element_set_bus (h->element, bus);
 
+  /* before any audio, downstream already sees the one rate it will get */
+  caps = gst_pad_peer_query_caps (h->sinkpad, NULL);
+  fail_unless (gst_caps_is_fixed (caps), "%" GST_PTR_FORMAT, caps);
+  gst_caps_unref (caps);
+
   /* a sentence is spoken once the text after its end arrives, piece by piece */
   fail_unless_equals_int (push_text (h, "Hello"), GST_FLOW_OK);
   fail_unless_equals_int (push_text (h, " there."), GST_FLOW_OK);

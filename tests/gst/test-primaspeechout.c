@@ -151,10 +151,19 @@ GST_START_TEST (test_speechout_sentences_stream)
 
   gst_element_set_bus (h->element, bus);
 
-  /* before any audio, downstream already sees the one rate it will get */
-  caps = gst_pad_peer_query_caps (h->sinkpad, NULL);
-  fail_unless (gst_caps_is_fixed (caps), "%" GST_PTR_FORMAT, caps);
-  gst_caps_unref (caps);
+  /* from READY, before any caps, downstream already sees the one rate it will get */
+  {
+    GstElement *e = gst_element_factory_make ("primaspeechout", NULL);
+    GstPad *src = gst_element_get_static_pad (e, "src");
+
+    fail_unless_equals_int (gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+    caps = gst_pad_query_caps (src, NULL);
+    fail_unless (gst_caps_is_fixed (caps), "%" GST_PTR_FORMAT, caps);
+    gst_caps_unref (caps);
+    gst_element_set_state (e, GST_STATE_NULL);
+    gst_object_unref (src);
+    gst_object_unref (e);
+  }
 
   /* a sentence is spoken once the text after its end arrives, piece by piece */
   fail_unless_equals_int (push_text (h, "Hello"), GST_FLOW_OK);

@@ -158,7 +158,7 @@ GST_START_TEST (test_speechout_sentences_stream)
 
     fail_unless_equals_int (gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
     caps = gst_pad_query_caps (src, NULL);
-    fail_unless (gst_caps_is_fixed (caps), "%" GST_PTR_FORMAT, caps);
+    fail_unless (gst_caps_is_fixed (caps), "the caps are not fixed at READY");
     gst_caps_unref (caps);
     gst_element_set_state (e, GST_STATE_NULL);
     gst_object_unref (src);

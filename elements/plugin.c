@@ -15,8 +15,11 @@
 #include "net/gstprimawssrc.h"
 #include "net/gstprimawssink.h"
 #include "gstprimascheduler.h"
-#ifdef HAVE_POCKETSPHINX
+#ifdef PRIMA_HAVE_POCKETSPHINX
 #include "speech/gstprimaspeechin.h"
+#endif
+#ifdef PRIMA_HAVE_ESPEAK
+#include "speech/gstprimaspeechout.h"
 #endif
 
 static gboolean
@@ -40,8 +43,11 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (primawssrc, plugin);
   ret |= GST_ELEMENT_REGISTER (primawssink, plugin);
   ret |= GST_ELEMENT_REGISTER (primascheduler, plugin);
-#ifdef HAVE_POCKETSPHINX
+#ifdef PRIMA_HAVE_POCKETSPHINX
   ret |= GST_ELEMENT_REGISTER (primaspeechin, plugin);
+#endif
+#ifdef PRIMA_HAVE_ESPEAK
+  ret |= GST_ELEMENT_REGISTER (primaspeechout, plugin);
 #endif
 
   return ret;

@@ -780,3 +780,48 @@ prima_buffer_get_compute_time (GstBuffer * buf, GstClockTime * start, GstClockTi
   *duration = meta->duration;
   return TRUE;
 }
+
+/* ---- speech ---- */
+
+GstMessage *
+prima_message_new_speech (GstObject * src, const PrimaSpeechInfo * info)
+{
+  GstStructure *s;
+
+  if (!info->end)
+    s = gst_structure_new (PRIMA_MESSAGE_SPEECH, "event", G_TYPE_STRING, "first-audio",
+        "turn", G_TYPE_UINT, info->turn, "pts", G_TYPE_UINT64, info->pts,
+        "wall-time", G_TYPE_INT64, info->wall_time, NULL);
+  else
+    s = gst_structure_new (PRIMA_MESSAGE_SPEECH, "event", G_TYPE_STRING, "end",
+        "turn", G_TYPE_UINT, info->turn, "samples", G_TYPE_UINT64, info->samples,
+        "duration", G_TYPE_UINT64, info->duration, "interrupted", G_TYPE_BOOLEAN, info->interrupted, NULL);
+  return gst_message_new_element (src, s);
+}
+
+gboolean
+prima_message_is_speech (GstMessage * message)
+{
+  return is_message (message, PRIMA_MESSAGE_SPEECH);
+}
+
+gboolean
+prima_message_parse_speech (GstMessage * message, PrimaSpeechInfo * info)
+{
+  const GstStructure *s;
+
+  if (!prima_message_is_speech (message))
+    return FALSE;
+  s = gst_message_get_structure (message);
+  memset (info, 0, sizeof *info);
+  info->end = g_strcmp0 (gst_structure_get_string (s, "event"), "end") == 0;
+  gst_structure_get_uint (s, "turn", &info->turn);
+  info->pts = GST_CLOCK_TIME_NONE;
+  info->duration = GST_CLOCK_TIME_NONE;
+  gst_structure_get_uint64 (s, "pts", &info->pts);
+  gst_structure_get_int64 (s, "wall-time", &info->wall_time);
+  gst_structure_get_uint64 (s, "samples", &info->samples);
+  gst_structure_get_uint64 (s, "duration", &info->duration);
+  gst_structure_get_boolean (s, "interrupted", &info->interrupted);
+  return TRUE;
+}

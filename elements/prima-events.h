@@ -83,6 +83,11 @@
  *   prima-loading       primalayers, for each layer of the first pass, which
  *                       faults the weights in (PrimaLoadingInfo): `prima`
  *                       renders them as its progress line.
+ *   prima-speech        primaspeechout (PrimaSpeechInfo): when it pushes the
+ *                       first audio buffer of a turn ("first-audio": its pts
+ *                       and the wall-clock time) and when the turn's audio
+ *                       ends ("end": samples, duration, whether it was
+ *                       interrupted).
  *
  * Queries:
  *
@@ -120,6 +125,7 @@ G_BEGIN_DECLS
 #define PRIMA_MESSAGE_RING "prima-ring"
 #define PRIMA_MESSAGE_LOADING "prima-loading"
 #define PRIMA_MESSAGE_DEVICE_STATS "prima-device-stats"
+#define PRIMA_MESSAGE_SPEECH "prima-speech"
 #define PRIMA_QUERY_CONTEXT "prima-context"
 
 /* ---- events ----
@@ -317,6 +323,21 @@ typedef struct {
 GstMessage *prima_message_new_device_stats (GstObject * src, const PrimaDeviceStatsInfo * info);
 gboolean prima_message_is_device_stats (GstMessage * message);
 gboolean prima_message_parse_device_stats (GstMessage * message, PrimaDeviceStatsInfo * info);
+
+/* A turn's spoken answer, from primaspeechout. */
+typedef struct {
+  gboolean end;                 /* FALSE: its first audio buffer left; TRUE: its audio ended */
+  guint turn;                   /* 0, 1, ... in the element's stream */
+  GstClockTime pts;             /* first-audio: the buffer's timestamp */
+  gint64 wall_time;             /* first-audio: g_get_real_time() (µs) as it was pushed */
+  guint64 samples;              /* end: the turn's samples */
+  GstClockTime duration;        /* end: their duration */
+  gboolean interrupted;         /* end: cut short by prima-interrupt or a flush */
+} PrimaSpeechInfo;
+
+GstMessage *prima_message_new_speech (GstObject * src, const PrimaSpeechInfo * info);
+gboolean prima_message_is_speech (GstMessage * message);
+gboolean prima_message_parse_speech (GstMessage * message, PrimaSpeechInfo * info);
 
 /* How long a device's layers took for a buffer: a GstReferenceTimestampMeta
  * with the reference caps "timestamp/x-prima-compute", timestamp when they

@@ -1,7 +1,7 @@
 #!/bin/bash
 # gst-prima: the core library is GStreamer-free (issue 12, point 6): no file under elements/core includes
 # a GStreamer header (<gst/...>, "gst/..."), and its meson.build files ask for no GStreamer dependency.
-# The elements (gstprima*.[ch]) live in elements/{model,text,flow,net}, the core in elements/core/.
+# The elements (gstprima*.[ch]) live in elements/{model,text,flow,net,speech}, the core in elements/core/.
 # Usage: test-core-includes.sh SOURCE_ROOT
 # Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
 set -u
@@ -41,11 +41,12 @@ if [ -n "$elements" ]; then
   echo "not ok - elements under elements/core:"; echo "$elements"; fail=1
 fi
 strays=$(find "$SRC/elements/model" "$SRC/elements/text" "$SRC/elements/flow" "$SRC/elements/net" \
+  "$SRC/elements/speech" \
   -type f -name '*.[ch]' ! -name 'gstprima*' 2>/dev/null | sort)
 if [ -n "$strays" ]; then
   echo "not ok - non-element sources beside the elements (core files go to elements/core):"; echo "$strays"; fail=1
 else
-  echo "ok - elements/{model,text,flow,net} hold only gstprima*.[ch]"
+  echo "ok - elements/{model,text,flow,net,speech} hold only gstprima*.[ch]"
 fi
 
 mesons=$(find "$CORE" -name meson.build | sort)

@@ -40,6 +40,9 @@ SKIP = [
      '(the example of pipelines/worker.pipeline runs a whole ring)'),
 ]
 
+# the optional speech elements (elements/speech/meson.build) and the Debian package each is built with
+SPEECH_PACKAGES = {'primaspeechin': 'libpocketsphinx-dev', 'primaspeechout': 'libespeak-ng-dev'}
+
 # an example that opens ports (rings, prima serve): run only in a private network namespace
 RING = re.compile(r'--local-ring|--world|worker\.pipeline|ring-head\.pipeline|ring-eval\.pipeline|prima worker|prima serve')
 
@@ -60,7 +63,8 @@ def speech_missing(env, text):
     for element in re.findall(r'\bprimaspeech[a-z]*\b', text):
         if subprocess.run(['gst-inspect-1.0', element], env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL).returncode != 0:
-            return f'this build has no {element} (its speech library was not found)'
+            return (f'this build has no {element}: install {SPEECH_PACKAGES.get(element, "its speech library")}'
+                    ' and rebuild')
     core = env.get('GST_PLUGIN_SYSTEM_PATH_1_0')
     for element, lib in AUDIO_PLUGINS.items():
         if re.search(r'\b' + element + r'\b', text) and core and not os.path.exists(os.path.join(core, lib)):

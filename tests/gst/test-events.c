@@ -333,6 +333,30 @@ GST_START_TEST (test_messages)
     gst_message_unref (m);
   }
 
+  /* primaspeechout's: the first audio of a turn, and the end of its audio */
+  {
+    PrimaSpeechInfo start = {.end = FALSE, .turn = 2, .pts = 3 * GST_SECOND, .wall_time = G_GINT64_CONSTANT (1796643269763929) },
+        end = {.end = TRUE, .turn = 2, .samples = 44100, .duration = 2 * GST_SECOND, .interrupted = TRUE }, sp;
+
+    m = prima_message_new_speech (src, &start);
+    fail_unless (prima_message_is_speech (m) && !prima_message_is_turn (m));
+    fail_unless (prima_message_parse_speech (m, &sp));
+    fail_if (sp.end);
+    fail_unless_equals_int (sp.turn, 2);
+    fail_unless_equals_uint64 (sp.pts, 3 * GST_SECOND);
+    fail_unless_equals_int64 (sp.wall_time, start.wall_time);
+    gst_message_unref (m);
+    m = prima_message_new_speech (src, &end);
+    fail_unless (prima_message_parse_speech (m, &sp));
+    fail_unless (sp.end && sp.interrupted && sp.turn == 2);
+    fail_unless_equals_uint64 (sp.samples, 44100);
+    fail_unless_equals_uint64 (sp.duration, 2 * GST_SECOND);
+    gst_message_unref (m);
+    m = prima_message_new_loading (src, &load);
+    fail_if (prima_message_parse_speech (m, &sp));
+    gst_message_unref (m);
+  }
+
   /* a message of another type with the same structure name is not ours */
   m = gst_message_new_application (src, gst_structure_new_empty (PRIMA_MESSAGE_TURN));
   fail_if (prima_message_is_turn (m));

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
-#ifdef HAVE_POCKETSPHINX
+#ifdef PRIMA_HAVE_POCKETSPHINX
 #include <pocketsphinx.h>
 #include <sphinxbase/err.h>
 

@@ -21,11 +21,14 @@
  * `autoaudiosink` or muxes into a WAV file with `wavenc ! filesink`
  * (for example `fdsrc ! primaspeechout ! wavenc ! filesink location=answer.wav`).
  *
- * A `prima-interrupt` event sent upstream through the element (barge-in), or
- * a flush, drops the text that waits and stops the sentence being
- * synthesized; with `prima-interrupt`, the rest of that turn's text is
- * dropped up to its `prima-end-of-turn`. The audio already pushed is the
- * sink's: flush it to silence it.
+ * A `prima-interrupt` event sent upstream through the element, or a flush,
+ * drops the text that waits and stops the sentence being synthesized; with
+ * `prima-interrupt`, the rest of that turn's text is dropped up to its
+ * `prima-end-of-turn`, and so is the text of a turn that ends "interrupted"
+ * (barge-in: primaloop ended the answer because the user spoke again). The
+ * audio already pushed is the sink's: with #GstPrimaSpeechOut:flush-on-speech
+ * the `prima-speech-started` event that follows flushes it (live playback
+ * with a `queue` before the audio sink).
  *
  * The element posts a `prima-speech` element message (elements/prima-events.h)
  * when it pushes the first audio buffer of a turn (its timestamp and the
@@ -72,6 +75,7 @@ enum
   PROP_RATE,
   PROP_PITCH,
   PROP_VOLUME,
+  PROP_FLUSH_ON_SPEECH,
 };
 
 struct _GstPrimaSpeechOut
@@ -86,6 +90,7 @@ struct _GstPrimaSpeechOut
   gint rate;
   gint pitch;
   gint volume;
+  gboolean flush_on_speech;
 
   /* set from any thread (prima-interrupt, flush-start); the streaming thread
    * takes it, and the synthesis callback stops when it is set */
@@ -458,8 +463,30 @@ gst_prima_speech_out_sink_event (GstPad * pad, GstObject * parent, GstEvent * ev
       self->discont = TRUE;
       break;
     case GST_EVENT_CUSTOM_DOWNSTREAM:
-      if (prima_event_is_end_of_turn (event))
+      if (prima_event_is_end_of_turn (event)) {
+        const gchar *reason = NULL;
+        /* an answer cut short (Ctrl-C, barge-in): what it had not said yet is not said */
+        if (prima_event_parse_end_of_turn (event, &reason) && g_strcmp0 (reason, "interrupted") == 0)
+          g_atomic_int_set (&self->interrupt, 1);
         finish_turn (self);
+      } else if (prima_event_is_speech_started (event)) {
+        gboolean flush;
+        GST_OBJECT_LOCK (self);
+        flush = self->flush_on_speech;
+        GST_OBJECT_UNLOCK (self);
+        if (flush) {
+          /* the audio still queued for the speaker goes; the next answer
+           * starts a segment at its own time */
+          GST_DEBUG_OBJECT (self, "the user speaks: flushing the audio queued downstream");
+          gst_pad_push_event (self->srcpad, gst_event_new_flush_start ());
+          gst_pad_push_event (self->srcpad, gst_event_new_flush_stop (TRUE));
+          self->need_segment = TRUE;
+          self->discont = TRUE;
+        }
+        /* ours: it does not go on as audio */
+        gst_event_unref (event);
+        return TRUE;
+      }
       break;
     default:
       break;
@@ -599,6 +626,9 @@ gst_prima_speech_out_set_property (GObject * object, guint prop_id, const GValue
     case PROP_VOLUME:
       self->volume = g_value_get_int (value);
       break;
+    case PROP_FLUSH_ON_SPEECH:
+      self->flush_on_speech = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -624,6 +654,9 @@ gst_prima_speech_out_get_property (GObject * object, guint prop_id, GValue * val
       break;
     case PROP_VOLUME:
       g_value_set_int (value, self->volume);
+      break;
+    case PROP_FLUSH_ON_SPEECH:
+      g_value_set_boolean (value, self->flush_on_speech);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -701,6 +734,22 @@ gst_prima_speech_out_class_init (GstPrimaSpeechOutClass * klass)
    */
   g_object_class_install_property (gobject_class, PROP_VOLUME,
       g_param_spec_int ("volume", "Volume", "Volume in percent of the normal one (0-200)", 0, 200, DEFAULT_VOLUME,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+
+  /**
+   * GstPrimaSpeechOut:flush-on-speech:
+   *
+   * Barge-in for a live speaker: when the user speaks again (the
+   * `prima-speech-started` event from primaspeechin comes down the chain),
+   * flush the audio queued downstream (a `queue` before the audio sink) so
+   * the answer being played stops at once. Leave it off when writing a file:
+   * filesink empties its file on a flush.
+   *
+   * Since: 0.3
+   */
+  g_object_class_install_property (gobject_class, PROP_FLUSH_ON_SPEECH,
+      g_param_spec_boolean ("flush-on-speech", "Flush on speech",
+          "When the user speaks again, flush the audio queued downstream (live playback; not for files)", FALSE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_prima_speech_out_change_state);

@@ -345,6 +345,51 @@ GST_START_TEST (test_speechout_interrupt)
 
 GST_END_TEST;
 
+/* Barge-in down the chain: an answer that ends "interrupted" (primaloop
+ * saw prima-speech-started) does not say the rest of its text; the
+ * speech-started event after it flushes the audio queued downstream only
+ * with flush-on-speech (a file would be emptied), and goes no further. */
+GST_START_TEST (test_speechout_barge_in)
+{
+  for (gint flush = 0; flush < 2; flush++) {
+    GstHarness *h = speech_harness ("flush-on-speech", (gboolean) flush, NULL);
+    GstBus *bus = gst_bus_new ();
+    Audio a = { 0 };
+    PrimaSpeechInfo info;
+    GstEvent *ev;
+    guint64 before;
+    gboolean flushed = FALSE, passed = FALSE;
+
+    gst_element_set_bus (h->element, bus);
+    fail_unless_equals_int (push_text (h, "The first sentence is spoken. The second one was"), GST_FLOW_OK);
+    fail_unless_equals_int (pull_audio (h, &a), 1);
+    before = a.samples;
+    pop_speech (bus);
+    fail_unless (gst_harness_push_event (h, prima_event_new_end_of_turn ("interrupted")));
+    fail_unless_equals_int (pull_audio (h, &a), 0);
+    fail_unless_equals_uint64 (a.samples, before);
+    info = pop_speech (bus);
+    fail_unless (info.end && info.interrupted);
+    fail_unless (gst_harness_push_event (h, prima_event_new_speech_started (3 * GST_SECOND)));
+    while ((ev = gst_harness_try_pull_event (h)) != NULL) {
+      flushed |= GST_EVENT_TYPE (ev) == GST_EVENT_FLUSH_STOP;
+      passed |= prima_event_is_speech_started (ev);
+      gst_event_unref (ev);
+    }
+    fail_unless_equals_int (flushed, flush);
+    fail_if (passed, "prima-speech-started went on downstream of the audio");
+    /* the next answer is spoken, its segment where the audio goes on */
+    fail_unless_equals_int (push_text (h, "The next answer."), GST_FLOW_OK);
+    end_turn (h);
+    fail_unless_equals_int (pull_audio (h, &a), 1);
+    gst_element_set_bus (h->element, NULL);
+    gst_object_unref (bus);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_speechout_bad_voice)
 {
   GstElement *element = gst_element_factory_make ("primaspeechout", NULL);
@@ -472,6 +517,7 @@ primaspeechout_suite (void)
   tcase_add_test (tc, test_speechout_duration_grows);
   tcase_add_test (tc, test_speechout_properties);
   tcase_add_test (tc, test_speechout_interrupt);
+  tcase_add_test (tc, test_speechout_barge_in);
   tcase_add_test (tc, test_speechout_bad_voice);
   tcase_add_test (tc, test_speechout_no_data);
   tcase_add_test (tc, test_speechout_chat_pipeline);

@@ -31,6 +31,8 @@ TIMEOUT = int(os.environ.get('PRIMA_EXAMPLE_TIMEOUT', '120'))
 SKIP = [
     ('README.md', '.ci/install-deps', 'installs system packages and builds a fresh tree'),
     ('README.md', 'meson test', 'runs the test suite that runs this test'),
+    ('pipelines/voice-assistant.pipeline', 'voice-assistant.pipeline', 'needs a microphone and a speaker (the example of '
+     'pipelines/voice-file.pipeline runs the same chain from file to file)'),
     ('README.md', 'meson install', 'installs into the system (tests/install/test-install.sh installs with --destdir)'),
     ('docs/memory.md', 'bench-ring.sh', 'needs the 14B model in /var/tmp/prima-models, outside the repository'),
     ('docs/ring.md', '10.0.0.', 'needs three hosts (10.0.0.1-3)'),

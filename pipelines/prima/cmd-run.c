@@ -49,6 +49,7 @@ typedef struct {
    * (g_get_real_time, µs), whether its prima-turn came yet */
   gboolean voice;
   gint voice_turn;
+  GAsyncQueue *heard_times;     /* gint64 *: each prima-utterance's post time, from the bus's sync emission */
   gint64 heard_time;
   gboolean turn_ended;
   /* the last prima-turn message */
@@ -150,8 +151,11 @@ voice_message (RunState *st, GstMessage *msg)
 
   if (prima_message_parse_utterance (msg, &u)) {
     /* in a file, the question ends where the recognizer says so, much
-     * faster than real time: its message is the end of the question */
-    st->heard_time = g_get_real_time ();
+     * faster than real time: its message, as it was posted, is the end of
+     * the question */
+    gint64 *t = g_async_queue_try_pop (st->heard_times);
+    st->heard_time = t ? *t : g_get_real_time ();
+    g_free (t);
     st->turn_ended = FALSE;
     st->voice_turn++;
     fflush (stdout);
@@ -168,6 +172,18 @@ voice_message (RunState *st, GstMessage *msg)
     else
       fprintf (stderr, "prima run: turn %d: %.2f s of answer audio%s\n", st->voice_turn, sp.duration / 1e9,
           sp.interrupted ? ", interrupted" : "");
+  }
+}
+
+/* In the thread that posts: when each question was heard. */
+static void
+stamp_utterance (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  RunState *st = data;
+  if (prima_message_is_utterance (msg)) {
+    gint64 *t = g_new (gint64, 1);
+    *t = g_get_real_time ();
+    g_async_queue_push (st->heard_times, t);
   }
 }
 
@@ -790,6 +806,9 @@ configure_pipeline (Run *r)
     prima_pipeline_set (pipeline, "text", "fd", 1, NULL);
     if (a->tts_voice)
       prima_pipeline_set (pipeline, "speech-out", "voice", a->tts_voice, NULL);
+    r->st.heard_times = g_async_queue_new_full (g_free);
+    gst_bus_enable_sync_message_emission (r->st.bus);
+    g_signal_connect (r->st.bus, "sync-message::element", G_CALLBACK (stamp_utterance), &r->st);
   } else {
     if (pipe (r->fds) != 0) {
       fprintf (stderr, "prima run: pipe: %s\n", g_strerror (errno));
@@ -960,6 +979,8 @@ run_finish (Run *r, int status)
   }
   if (r->st.ids)
     g_array_free (r->st.ids, TRUE);
+  if (r->st.heard_times)
+    g_async_queue_unref (r->st.heard_times);
   g_free (r->st.reason);
   g_free (r->model);
   g_free (r->text);

@@ -58,11 +58,15 @@ AUDIO_PACKAGES = {'audioconvert': 'gstreamer1.0-plugins-base', 'audioresample': 
 
 def speech_missing(env, text):
     """Why a speech example cannot run here (speech support is optional), or None."""
-    if not re.search(r'primaspeech|espeak-ng', text):
+    # a spoken chat (prima run --voice-in, voice-file.pipeline) has both speech elements and the WAV ones
+    voice = re.search(r'--voice|voice-file\.pipeline', text)
+    if not re.search(r'primaspeech|espeak-ng', text) and not voice:
         return None
     if 'espeak-ng' in text and shutil.which('espeak-ng') is None:
         return 'needs espeak-ng (Debian package espeak-ng)'
-    for element in re.findall(r'\bprimaspeech[a-z]*\b', text):
+    if voice:
+        text += ' primaspeechin primaspeechout audioconvert audioresample wavparse wavenc'
+    for element in sorted(set(re.findall(r'\bprimaspeech[a-z]*\b', text))):
         if subprocess.run(['gst-inspect-1.0', element], env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL).returncode != 0:
             return (f'this build has no {element}: install {SPEECH_PACKAGES.get(element, "its speech library")}'

@@ -2,7 +2,10 @@
  * llama-cli's flags. It fills pipelines/generate.pipeline or
  * pipelines/chat.pipeline and runs it: the prompt goes in through a pipe to
  * the description's fdsrc, the text comes out of its primafdsink on stdout (at the
- * descriptor's offset: fdsink would seek a redirected file to 0).
+ * descriptor's offset: fdsink would seek a redirected file to 0). A spoken
+ * chat (--voice, --voice-in) fills pipelines/voice-assistant.pipeline or
+ * pipelines/voice-file.pipeline instead: the turns are what primaspeechin
+ * hears, the answers are spoken by primaspeechout and printed.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <signal.h>
@@ -42,6 +45,13 @@ typedef struct {
   GstBus *bus;
   GArray *ids;                  /* --ids-out: the tokens that reached the detokenizer */
   gboolean verbose;
+  /* a spoken chat: the turn being answered, when its question was heard
+   * (g_get_real_time, µs), whether its prima-turn came yet */
+  gboolean voice;
+  gint voice_turn;
+  GAsyncQueue *heard_times;     /* gint64 *: each prima-utterance's post time, from the bus's sync emission */
+  gint64 heard_time;
+  gboolean turn_ended;
   /* the last prima-turn message */
   gboolean have_turn;
   gint prompt_tokens, generated, decode_tokens, position, shifts;
@@ -129,6 +139,65 @@ take_turn_message (RunState *st, GstMessage *msg)
   st->all_decode_ns += st->decode_ns;
 }
 
+/* A spoken chat: what was heard, and how soon the answer was spoken. The
+ * bus keeps the order in which the messages were posted: a prima-speech
+ * "first-audio" taken before the turn's prima-turn left before its last
+ * token. */
+static void
+voice_message (RunState *st, GstMessage *msg)
+{
+  PrimaUtteranceInfo u;
+  PrimaSpeechInfo sp;
+
+  if (prima_message_parse_utterance (msg, &u)) {
+    /* in a file, the question ends where the recognizer says so, much
+     * faster than real time: its message, as it was posted, is the end of
+     * the question */
+    gint64 *t = g_async_queue_try_pop (st->heard_times);
+    st->heard_time = t ? *t : g_get_real_time ();
+    g_free (t);
+    st->turn_ended = FALSE;
+    st->voice_turn++;
+    fflush (stdout);
+    fprintf (stderr, "prima run: heard: %s\n", u.text);
+    if (st->verbose)
+      fprintf (stderr, "prima run: turn %d: confidence %.3f, speech from %.3f s to %.3f s\n", st->voice_turn,
+          u.confidence, GST_CLOCK_TIME_IS_VALID (u.start) ? u.start / 1e9 : -1.0,
+          GST_CLOCK_TIME_IS_VALID (u.end) ? u.end / 1e9 : -1.0);
+  } else if (prima_message_parse_speech (msg, &sp) && st->verbose) {
+    fflush (stdout);
+    if (!sp.end)
+      fprintf (stderr, "prima run: turn %d: first answer audio %.1f ms after the question was heard, %s its last "
+          "token\n", st->voice_turn, (sp.wall_time - st->heard_time) / 1e3, st->turn_ended ? "after" : "before");
+    else
+      fprintf (stderr, "prima run: turn %d: %.2f s of answer audio%s\n", st->voice_turn, sp.duration / 1e9,
+          sp.interrupted ? ", interrupted" : "");
+  }
+}
+
+/* In the thread that posts: when each question was heard. */
+static void
+stamp_utterance (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  RunState *st = data;
+  if (prima_message_is_utterance (msg)) {
+    gint64 *t = g_new (gint64, 1);
+    *t = g_get_real_time ();
+    g_async_queue_push (st->heard_times, t);
+  }
+}
+
+static void
+voice_turn_ended (RunState *st)
+{
+  st->turn_ended = TRUE;
+  if (st->verbose) {
+    fflush (stdout);
+    fprintf (stderr, "prima run: turn %d: %d prompt tokens, %d generated, end: %s\n", st->voice_turn,
+        st->prompt_tokens, st->generated, st->reason ? st->reason : "?");
+  }
+}
+
 typedef enum {
   WAIT_EOS,
   WAIT_END_OF_TURN,
@@ -196,8 +265,12 @@ wait_for (RunState *st, WaitFor what)
         return 0;
       case GST_MESSAGE_ELEMENT:{
         PrimaRecoveredInfo rec;
-        if (prima_message_is_turn (msg))
+        if (prima_message_is_turn (msg)) {
           take_turn_message (st, msg);
+          if (st->voice)
+            voice_turn_ended (st);
+        } else if (st->voice && (prima_message_is_utterance (msg) || prima_message_is_speech (msg)))
+          voice_message (st, msg);
         else if (prima_message_parse_ring_recovered (msg, &rec)) {
           /* the ring survived a lost device: one line, and the text goes on */
           fflush (stdout);
@@ -211,8 +284,14 @@ wait_for (RunState *st, WaitFor what)
         break;
       }
       case GST_MESSAGE_APPLICATION:
-        if (gst_message_has_name (msg, OUTPUT_END_OF_TURN))
+        if (gst_message_has_name (msg, OUTPUT_END_OF_TURN)) {
           output_done = TRUE;
+          /* a spoken chat: one answer a line */
+          if (st->voice) {
+            printf ("\n");
+            fflush (stdout);
+          }
+        }
         break;
       default:
         break;
@@ -324,6 +403,8 @@ print_memory_report (void)
 /* The flags of prima run: llama-cli's, and the memory and ring groups. */
 typedef struct {
   const char *model_path, *prompt, *file, *ids_out, *gpu_mem, *system_prompt, *chat_template;
+  const char *voice_in, *voice_out, *tts_voice;
+  gboolean voice;
   int n_predict, n_ctx, n_threads, n_batch, n_gpu_layers, n_keep;
   gboolean ignore_eos, no_display_prompt, conversation, verbose, no_context_shift;
   gboolean no_conversation, interactive, escape, flash_attn, no_mmap, mlock, no_recover;
@@ -400,6 +481,11 @@ parse_run_args (RunArgs *a, int argc, char **argv, int *status)
     {"--no-context-shift", CLI_FLAG, &a->no_context_shift, NULL, "-cnv: end the answer when the context is full"},
     {"--keep", CLI_INT, &a->n_keep, "N", "-cnv: positions a context shift keeps (default -1: the first prompt)",
       CLI_RANGE (-1, G_MAXINT)},
+    {"--voice", CLI_FLAG, &a->voice, NULL, "spoken chat: questions from the microphone, answers to the speaker "
+      "(and printed)"},
+    {"--voice-in", CLI_STRING, &a->voice_in, "FILE", "spoken chat from a WAV file: each utterance is a turn"},
+    {"--voice-out", CLI_STRING, &a->voice_out, "FILE", "--voice-in: write the spoken answers to a WAV file"},
+    {"--tts-voice", CLI_STRING, &a->tts_voice, "NAME", "--voice, --voice-in: espeak-ng's voice (default en)"},
     {"-sys,--system-prompt", CLI_STRING, &a->system_prompt, "TEXT", "system prompt of the chat"},
     {"--chat-template", CLI_STRING, &a->chat_template, "NAME", "chat template instead of the model's (chatml, llama3, ...)"},
     {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &a->n_gpu_layers, "N", "layers to offload to a GPU (no GPU backend yet)",
@@ -420,12 +506,19 @@ parse_run_args (RunArgs *a, int argc, char **argv, int *status)
     prima_ring_option_group (&a->ring, PRIMA_RING_ROLE_HEAD, ring_storage),
   };
 
-  if (!cli_parse_groups ("run", "[-m MODEL] -p TEXT [-n N] [--temp T] [-cnv]", groups, G_N_ELEMENTS (groups), argc,
+  if (!cli_parse_groups ("run", "[-m MODEL] -p TEXT [-n N] [--temp T] [-cnv] | --voice | --voice-in Q.wav [--voice-out A.wav]", groups, G_N_ELEMENTS (groups), argc,
           argv, &help, NULL) || help) {
     *status = help ? 0 : 2;
     return FALSE;
   }
   if (!prima_ring_check_options ("run", &a->ring)) {
+    *status = 2;
+    return FALSE;
+  }
+  if ((a->voice && a->voice_in) || (a->voice_out && !a->voice_in) || (a->tts_voice && !a->voice && !a->voice_in)
+      || ((a->voice || a->voice_in) && (a->prompt || a->file || a->interactive))) {
+    fprintf (stderr, "prima run: --voice (microphone and speaker) or --voice-in FILE [--voice-out FILE], "
+        "with --tts-voice; not with -p, -f or -i\n");
     *status = 2;
     return FALSE;
   }
@@ -442,6 +535,9 @@ apply_flags (RunArgs *a, PrimaMemoryOptions *mem)
     cli_show_messages ();
   if (a->no_conversation)
     a->conversation = a->interactive = FALSE;
+  /* a spoken chat is a chat whose turns are heard */
+  if (a->voice || a->voice_in)
+    a->conversation = TRUE;
   /* -i: a chat whose turns are plain text, continuing the story */
   if (a->interactive) {
     a->conversation = TRUE;
@@ -518,6 +614,99 @@ find_model (Run *r)
   return TRUE;
 }
 
+/* A spoken chat needs the speech elements (optional at build time) and the
+ * audio elements: one line naming the Debian package of the first missing. */
+static gboolean
+voice_elements_found (gboolean devices)
+{
+  static const struct {
+    const char *element, *package;
+    gboolean devices, file;
+  } needed[] = {
+    {"primaspeechin", "libpocketsphinx-dev and pocketsphinx-en-us, then rebuild gst-prima", TRUE, TRUE},
+    {"primaspeechout", "libespeak-ng-dev, then rebuild gst-prima", TRUE, TRUE},
+    {"audioconvert", "gstreamer1.0-plugins-base", TRUE, TRUE},
+    {"audioresample", "gstreamer1.0-plugins-base", TRUE, TRUE},
+    {"wavparse", "gstreamer1.0-plugins-good", FALSE, TRUE},
+    {"wavenc", "gstreamer1.0-plugins-good", FALSE, TRUE},
+    {"autoaudiosrc", "gstreamer1.0-plugins-good", TRUE, FALSE},
+    {"autoaudiosink", "gstreamer1.0-plugins-good", TRUE, FALSE},
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (needed); i++) {
+    GstElementFactory *f;
+    if (devices ? !needed[i].devices : !needed[i].file)
+      continue;
+    f = gst_element_factory_find (needed[i].element);
+    if (f == NULL) {
+      fprintf (stderr, "prima run: a spoken chat needs the GStreamer element %s: install the Debian package %s\n",
+          needed[i].element, needed[i].package);
+      return FALSE;
+    }
+    gst_object_unref (f);
+  }
+  return TRUE;
+}
+
+/* The non-comment lines of a description, joined; NULL after an error line. */
+static GString *
+read_description (const char *name)
+{
+  char *path = prima_pipeline_path (name), *contents = NULL, **lines;
+  GError *error = NULL;
+  GString *desc;
+
+  if (!g_file_get_contents (path, &contents, NULL, &error)) {
+    fprintf (stderr, "prima run: %s\n", error->message);
+    g_error_free (error);
+    g_free (path);
+    return NULL;
+  }
+  g_free (path);
+  desc = g_string_new (NULL);
+  lines = g_strsplit (contents, "\n", -1);
+  for (char **l = lines; *l; l++)
+    if (**l != '#')
+      g_string_append_printf (desc, "%s\n", *l);
+  g_strfreev (lines);
+  g_free (contents);
+  return desc;
+}
+
+/* A spoken chat at the head of a ring: the voice description with
+ * primaringhead in place of primalayers (both named layers), and the ring
+ * elements of ring-head.pipeline (its lines from the first that links
+ * layers.ring_src). One place for each part: the ring's wiring is only in
+ * ring-head.pipeline, the speech chain only in the voice descriptions. */
+static GstElement *
+load_voice_ring_head (gboolean devices)
+{
+  GString *voice = read_description (devices ? "voice-assistant.pipeline" : "voice-file.pipeline");
+  GString *ring = read_description ("ring-head.pipeline");
+  GstElement *pipeline = NULL;
+  GError *error = NULL;
+  const char *tail = ring ? strstr (ring->str, "\nlayers.") : NULL;
+
+  if (voice && ring && tail && g_string_replace (voice, "primalayers name=layers", "primaringhead name=layers", 1) == 1) {
+    g_string_append (voice, tail);
+    for (char *c = voice->str; *c; c++)
+      if (*c == '\n')
+        *c = ' ';
+    pipeline = gst_parse_launch_full (voice->str, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
+    if (pipeline == NULL) {
+      fprintf (stderr, "prima run: the voice ring head: %s\n", error ? error->message : "cannot parse");
+      g_clear_error (&error);
+    }
+  } else if (voice && ring)
+    fprintf (stderr, "prima run: the voice description has no primalayers named layers, or ring-head.pipeline "
+        "no layers.ring_src line\n");
+  if (voice)
+    g_string_free (voice, TRUE);
+  if (ring)
+    g_string_free (ring, TRUE);
+  return pipeline;
+}
+
 /* The description of the mode: generate.pipeline, chat.pipeline, or
  * ring-head.pipeline for the head of a ring. FALSE after an error line. */
 static gboolean
@@ -527,8 +716,14 @@ load_pipeline (Run *r)
 
   if (!prima_gst_init ("run"))
     return FALSE;
-  r->pipeline = prima_pipeline_load ("run", prima_ring_active (&a->ring) ? "ring-head.pipeline"
-      : a->conversation ? "chat.pipeline" : "generate.pipeline");
+  if (a->voice || a->voice_in) {
+    if (!voice_elements_found (a->voice))
+      return FALSE;
+    r->pipeline = prima_ring_active (&a->ring) ? load_voice_ring_head (a->voice)
+        : prima_pipeline_load ("run", a->voice ? "voice-assistant.pipeline" : "voice-file.pipeline");
+  } else
+    r->pipeline = prima_pipeline_load ("run", prima_ring_active (&a->ring) ? "ring-head.pipeline"
+        : a->conversation ? "chat.pipeline" : "generate.pipeline");
   if (r->pipeline == NULL)
     return FALSE;
   /* a memory cap below the working set: say so before the kernel kills
@@ -595,16 +790,33 @@ configure_pipeline (Run *r)
   GstElement *pipeline = r->pipeline;
   prima_sampler_params *sp = &a->sp;
 
+  gboolean voice = a->voice || a->voice_in;
+
   r->st.pipeline = pipeline;
   r->st.verbose = a->verbose;
+  r->st.voice = voice;
   r->st.bus = gst_element_get_bus (pipeline);
 
-  if (pipe (r->fds) != 0) {
-    fprintf (stderr, "prima run: pipe: %s\n", g_strerror (errno));
-    return FALSE;
+  if (voice) {
+    /* the question audio and the answer audio: files, or the devices */
+    if (a->voice_in) {
+      prima_pipeline_set (pipeline, "input", "location", a->voice_in, NULL);
+      prima_pipeline_set (pipeline, "output", "location", a->voice_out ? a->voice_out : "/dev/null", NULL);
+    }
+    prima_pipeline_set (pipeline, "text", "fd", 1, NULL);
+    if (a->tts_voice)
+      prima_pipeline_set (pipeline, "speech-out", "voice", a->tts_voice, NULL);
+    r->st.heard_times = g_async_queue_new_full (g_free);
+    gst_bus_enable_sync_message_emission (r->st.bus);
+    g_signal_connect (r->st.bus, "sync-message::element", G_CALLBACK (stamp_utterance), &r->st);
+  } else {
+    if (pipe (r->fds) != 0) {
+      fprintf (stderr, "prima run: pipe: %s\n", g_strerror (errno));
+      return FALSE;
+    }
+    prima_pipeline_set (pipeline, "input", "fd", r->fds[0], NULL);
+    prima_pipeline_set (pipeline, "output", "fd", 1, NULL);
   }
-  prima_pipeline_set (pipeline, "input", "fd", r->fds[0], NULL);
-  prima_pipeline_set (pipeline, "output", "fd", 1, NULL);
   prima_pipeline_set (pipeline, "tokenizer", "model", r->model, NULL);
   if (a->conversation)
     prima_pipeline_set (pipeline, "tokenizer", "system-prompt", a->system_prompt, "chat-template", a->chat_template,
@@ -635,7 +847,7 @@ configure_pipeline (Run *r)
     gst_object_unref (detok);
   }
   {
-    GstElement *output = prima_pipeline_get (pipeline, "output");
+    GstElement *output = prima_pipeline_get (pipeline, voice ? "text" : "output");
     GstPad *pad = gst_element_get_static_pad (output, "sink");
     gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, output_event, NULL, NULL);
     gst_object_unref (pad);
@@ -657,6 +869,25 @@ run_chat (Run *r)
   if (status == 0) {
     fflush (stdout);
     fprintf (stderr, "\n");
+    print_speed ("prompt", r->st.all_prompt_tokens, r->st.all_prompt_ns);
+    print_speed ("decode", r->st.all_decode_tokens, r->st.all_decode_ns);
+    if (r->a.verbose)
+      print_memory_report ();
+  }
+  return status;
+}
+
+/* --voice / --voice-in: the turns are heard until the end of the input
+ * (the file's end; Ctrl-C at the microphone), then the totals. */
+static int
+run_voice (Run *r)
+{
+  int status = wait_for (&r->st, WAIT_EOS);
+
+  if (status == 130 && r->a.voice)
+    status = 0;                 /* Ctrl-C ends a chat at the microphone */
+  if (status == 0) {
+    fflush (stdout);
     print_speed ("prompt", r->st.all_prompt_tokens, r->st.all_prompt_ns);
     print_speed ("decode", r->st.all_decode_tokens, r->st.all_decode_ns);
     if (r->a.verbose)
@@ -748,6 +979,8 @@ run_finish (Run *r, int status)
   }
   if (r->st.ids)
     g_array_free (r->st.ids, TRUE);
+  if (r->st.heard_times)
+    g_async_queue_unref (r->st.heard_times);
   g_free (r->st.reason);
   g_free (r->model);
   g_free (r->text);
@@ -788,6 +1021,6 @@ prima_cmd_run (int argc, char **argv)
     wait_for (&r.st, WAIT_EOS); /* prints the error */
     return run_finish (&r, 1);
   }
-  status = r.a.conversation ? run_chat (&r) : run_generate (&r);
+  status = r.a.voice || r.a.voice_in ? run_voice (&r) : r.a.conversation ? run_chat (&r) : run_generate (&r);
   return run_finish (&r, status);
 }

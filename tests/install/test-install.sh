@@ -61,7 +61,7 @@ else bad "gst-inspect-1.0 does not find the plugin in D$pluginsdir"; tail -5 "$T
 # the installed descriptions name the installed model, and run (from a folder without data/) once
 # that path is taken under D
 cd "$T" || exit 1
-for f in generate chat ring-head ring-eval worker serve-ring; do
+for f in generate chat ring-head ring-eval worker serve-ring voice-file voice-assistant; do
   p=$D$DATA/$f.pipeline
   if [ ! -f "$p" ]; then bad "no $DATA/$f.pipeline"; continue; fi
   rel=$(grep -v '^#' "$p" | grep -o 'model=[^ ]*' | grep -v "^model=$DATA/$MODEL\$")

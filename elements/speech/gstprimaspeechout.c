@@ -64,9 +64,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_prima_speech_out_debug);
 #define DEFAULT_PITCH 50
 #define DEFAULT_VOLUME 100
 
-/* Text without a sentence end is spoken from its last space once it is this
- * long: an answer without punctuation still streams. */
-#define MAX_PENDING 400
+/* Text without a sentence end is spoken up to its last space once it is
+ * this long: an answer without punctuation still streams, its first words
+ * heard after about 30 words (some 10 s of speech) rather than at its end. */
+#define MAX_PENDING 200
 
 enum
 {

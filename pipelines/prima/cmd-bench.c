@@ -308,6 +308,13 @@ cpu_seconds (void)
 }
 
 static int
+compare_int32_desc (gconstpointer a, gconstpointer b)
+{
+  const int32_t x = *(const int32_t *) a, y = *(const int32_t *) b;
+  return x > y ? -1 : x < y;
+}
+
+static int
 compare_double (gconstpointer a, gconstpointer b)
 {
   const double x = *(const double *) a, y = *(const double *) b;
@@ -386,10 +393,84 @@ bench_batch_seqs (prima_model *model, int n_threads, const PrimaMemoryOptions *m
   return TRUE;
 }
 
+/* --ctx-depth: decode speed with D positions already cached (the cost of
+ * attention grows with D; the weights read per token do not). The cache is
+ * filled once by one prompt of the largest depth; the depths are timed from
+ * the largest down, since decoding at position D drops the cells after it.
+ * Each repetition decodes n_gen tokens from position D; the median over the
+ * repetitions is reported. */
+static gboolean
+bench_ctx_depth (prima_model *model, int n_threads, const PrimaMemoryOptions *mem, GArray *depths, int n_gen,
+    int reps, GError **error)
+{
+  int max_d = 0;
+  prima_context *ctx;
+  int32_t *tokens;
+  float *out;
+  double *times, base_ms = 0.0;
+  gboolean ok = TRUE;
+  GRand *rand;
+  gint64 t0;
+
+  g_array_sort (depths, (GCompareFunc) compare_int32_desc);
+  max_d = g_array_index (depths, int32_t, 0);
+  if (max_d < 0)
+    max_d = 0;
+  ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = max_d + n_gen + 1, .n_threads = n_threads,
+      .prefetch = mem->prefetch, .release = mem->release}, error);
+  if (ctx == NULL)
+    return FALSE;
+  tokens = g_new (int32_t, MAX (max_d, 1));
+  out = g_new (float, model->hp.n_vocab);
+  times = g_new (double, reps);
+  rand = g_rand_new_with_seed (1234);
+  for (int i = 0; i < MAX (max_d, 1); i++)
+    tokens[i] = g_rand_int_range (rand, 0, model->hp.n_vocab);
+  g_rand_free (rand);
+  t0 = g_get_monotonic_time ();
+  if (max_d > 0)
+    ok = prima_context_eval (ctx, max_d, tokens, NULL, 0, out, FALSE, error);
+  printf ("\ncache filled with %d positions in %.1f s; decode %d tokens from each depth, %d repetitions (median)\n",
+      max_d, seconds_since (t0), n_gen, reps);
+  printf ("\n| depth | tokens/s | ms/token | vs smallest depth |\n|-------|----------|----------|-------------------|\n");
+  fflush (stdout);
+  {
+    double *ms = g_new (double, depths->len);
+    for (guint i = 0; i < depths->len && ok; i++) {
+      const int d = MAX (0, g_array_index (depths, int32_t, i));
+      for (int r = 0; r < reps && ok; r++) {
+        int32_t tok = tokens[0];
+        gint64 s0 = g_get_monotonic_time ();
+        for (int k = 0; k < n_gen && ok; k++) {
+          ok = prima_context_eval (ctx, 1, &tok, NULL, d + k, out, FALSE, error);
+          tok = (tok + 7) % model->hp.n_vocab;
+        }
+        times[r] = seconds_since (s0) * 1e3 / n_gen;
+      }
+      if (!ok)
+        break;
+      qsort (times, reps, sizeof (double), compare_double);
+      ms[i] = reps % 2 ? times[reps / 2] : (times[reps / 2 - 1] + times[reps / 2]) / 2;
+    }
+    if (ok) {
+      base_ms = ms[depths->len - 1];
+      for (gint i = (gint) depths->len - 1; i >= 0; i--)
+        printf ("| %5d | %8.2f | %8.3f | %16.2fx |\n", g_array_index (depths, int32_t, i), 1e3 / ms[i], ms[i],
+            ms[i] / base_ms);
+    }
+    g_free (ms);
+  }
+  g_free (tokens);
+  g_free (out);
+  g_free (times);
+  prima_context_free (ctx);
+  return ok;
+}
+
 int
 prima_cmd_bench (int argc, char **argv)
 {
-  const char *model_path = NULL, *pp_list = "128,512", *seq_list = NULL;
+  const char *model_path = NULL, *pp_list = "128,512", *seq_list = NULL, *depth_list = NULL;
   int n_threads = 0, n_gen = 64, reps = 2;
   gint64 bw_mib = 1024;
   int hop_embd = 4096, hop_iterations = 2000;
@@ -405,6 +486,7 @@ prima_cmd_bench (int argc, char **argv)
     {"--bandwidth-mib", CLI_INT64, &bw_mib, "MiB", "buffer size of the bandwidth probe (default 1024)",
       CLI_RANGE (1, 1 << 20)},
     {"--batch-seqs", CLI_STRING, &seq_list, "B,B", "also decode B sequences batched (-n steps, -r reps; median)"},
+    {"--ctx-depth", CLI_STRING, &depth_list, "D,D", "only: decode -n tokens after D cached positions (-r reps; median)"},
     {"--pipeline", CLI_FLAG, &pipeline, NULL, "decode through generate.pipeline against the bare core (-n tokens, -r reps)"},
     {"--hop", CLI_FLAG, &hop, NULL, "per-hop latency of the ring on loopback (one token, two ring links, no model)"},
     {"--n-embd", CLI_INT, &hop_embd, "N", "--hop: floats per frame (default 4096)", CLI_RANGE (1, 1 << 24)},
@@ -459,6 +541,20 @@ prima_cmd_bench (int argc, char **argv)
   }
   if (!prima_open_model ("bench", model_path ? model_path : prima_default_model_path (), &model, NULL))
     goto out;
+  if (depth_list) {
+    GArray *depths = prima_parse_ids ("bench", depth_list);
+    if (!depths)
+      goto out;
+    printf ("model: %s (%s, %d layers, %d embd, %d heads, %d KV heads), %d threads\n", model->name,
+        prima_arch_name (model->hp.arch), model->hp.n_layer, model->hp.n_embd, model->hp.n_head, model->hp.n_head_kv,
+        n_threads);
+    if (depths->len == 0 || bench_ctx_depth (model, n_threads, &mem, depths, MAX (n_gen, 1), reps, &error))
+      status = 0;
+    g_array_free (depths, TRUE);
+    if (status)
+      goto fail;
+    goto out;
+  }
   weight_bytes = prima_model_weight_bytes (model, 0, model->hp.n_layer);
   printf ("model: %s (%s, %d layers, %d embd, %d vocab), %s\n", model->name, prima_arch_name (model->hp.arch),
       model->hp.n_layer, model->hp.n_embd, model->hp.n_vocab, gguf_path (model->file));

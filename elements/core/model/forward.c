@@ -8,6 +8,7 @@
 #include "forward.h"
 #include "threadpool.h"
 #include "fp16.h"
+#include "attention.h"
 #include "memstat.h"
 
 #include <math.h>
@@ -65,9 +66,20 @@ struct prima_context {
   const void *xq_src[2];        /* what each slot holds, to quantize once per input and type */
   uint32_t xq_type[2];
   int xq_rows[2];
-  float *att_scores;            /* per thread: n_ctx */
-  prima_fp16 *att_q16;          /* per thread: head_dim */
-  prima_fp16 *att_p16;          /* per thread: n_ctx */
+  /* Attention (attention.h): per thread, one chunk of the query heads of
+   * a KV head; the partial results of tokens with several chunks (up to
+   * att_cap (token, KV head, chunk) slots per round) and per (token, KV
+   * head) the count of its chunks done; per token of a round its first
+   * work item and first slot. */
+  int att_group, att_cap;
+  float *att_scores;            /* per thread: group * PRIMA_ATTN_CHUNK */
+  prima_fp16 *att_q16;          /* per thread: group * head_dim */
+  prima_fp16 *att_p16;          /* per thread: group * PRIMA_ATTN_CHUNK */
+  float *att_parts;             /* att_cap * group * head_dim */
+  float *att_m;                 /* att_cap * group */
+  double *att_s;                /* att_cap * group */
+  atomic_int *att_done;         /* n_batch * n_head_kv */
+  int *att_item0, *att_slot0;   /* n_batch + 1 */
   float *rope_freq_factors;     /* n_rot / 2 or NULL */
   float *rope_cs;               /* cos, sin pairs of one position: n_rot */
 
@@ -177,9 +189,18 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
   ctx->xq_stride = (n_wide * sizeof (float) + 63) & ~(size_t) 63;
   ctx->xq[0] = g_malloc ((size_t) p.n_batch * ctx->xq_stride);
   /* xq[1] only when a model mixes activation types (prepare_input) */
-  ctx->att_scores = g_new (float, (size_t) n_threads * ctx->n_ctx);
-  ctx->att_q16 = g_new (prima_fp16, (size_t) n_threads * hp->head_dim);
-  ctx->att_p16 = g_new (prima_fp16, (size_t) n_threads * ctx->n_ctx);
+  ctx->att_group = hp->n_head / hp->n_head_kv;
+  /* room for two tokens of the full context */
+  ctx->att_cap = 2 * hp->n_head_kv * prima_attn_n_chunks (ctx->n_ctx, PRIMA_ATTN_CHUNK);
+  ctx->att_scores = g_new (float, (size_t) n_threads * ctx->att_group * PRIMA_ATTN_CHUNK);
+  ctx->att_q16 = g_new (prima_fp16, (size_t) n_threads * ctx->att_group * hp->head_dim);
+  ctx->att_p16 = g_new (prima_fp16, (size_t) n_threads * ctx->att_group * PRIMA_ATTN_CHUNK);
+  ctx->att_parts = g_new (float, (size_t) ctx->att_cap * ctx->att_group * hp->head_dim);
+  ctx->att_m = g_new (float, (size_t) ctx->att_cap * ctx->att_group);
+  ctx->att_s = g_new (double, (size_t) ctx->att_cap * ctx->att_group);
+  ctx->att_done = g_new0 (atomic_int, (size_t) p.n_batch * hp->n_head_kv);
+  ctx->att_item0 = g_new (int, p.n_batch + 1);
+  ctx->att_slot0 = g_new (int, p.n_batch + 1);
   if (model->rope_freqs) {
     ctx->rope_freq_factors = g_new (float, hp->n_rot / 2);
     memcpy (ctx->rope_freq_factors, model->rope_freqs->data, sizeof (float) * (hp->n_rot / 2));
@@ -241,6 +262,12 @@ prima_context_free (prima_context *ctx)
   g_free (ctx->att_scores);
   g_free (ctx->att_q16);
   g_free (ctx->att_p16);
+  g_free (ctx->att_parts);
+  g_free (ctx->att_m);
+  g_free (ctx->att_s);
+  g_free (ctx->att_done);
+  g_free (ctx->att_item0);
+  g_free (ctx->att_slot0);
   g_free (ctx->rope_freq_factors);
   g_free (ctx->rope_cs);
   g_free (ctx);
@@ -700,10 +727,16 @@ add_bias (float *y, const gguf_tensor *bias, int n_tokens, int n)
 
 /* ---- attention ---- */
 
+/* One work item per (token, KV head, chunk of PRIMA_ATTN_CHUNK cells): all
+ * query heads of the KV head at once (its K and V read once), and a long
+ * context split into chunks that threads share (decode). The chunks of a
+ * token are fixed by its own number of cells, and merged in chunk order by
+ * whichever thread finishes the last of them, so a token's result depends
+ * neither on the batch nor on the threads (docs/numerics.md). */
 typedef struct {
   prima_context *ctx;
   int layer;                    /* index within the window */
-  int n_tokens;
+  int t0, t1;                   /* the tokens of this round */
   atomic_int next;
 } attention_task;
 
@@ -713,46 +746,73 @@ attention_worker (int ith, int nth, void *arg)
   attention_task *t = arg;
   prima_context *ctx = t->ctx;
   const prima_hparams *hp = &ctx->hp;
-  const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-  const float scale = 1.0f / sqrtf ((float) hd);
-  const prima_type_traits *f16 = prima_type_get_traits (PRIMA_TYPE_F16);
-  float *scores = ctx->att_scores + (size_t) ith * ctx->n_ctx;
-  prima_fp16 *q16 = ctx->att_q16 + (size_t) ith * hd;
-  prima_fp16 *p16 = ctx->att_p16 + (size_t) ith * ctx->n_ctx;
-  const int n_items = t->n_tokens * hp->n_head;
-  int item;
+  const int hd = hp->head_dim, group = ctx->att_group, n_items = ctx->att_item0[t->t1 - t->t0];
+  float *scores = ctx->att_scores + (size_t) ith * group * PRIMA_ATTN_CHUNK;
+  prima_fp16 *q16 = ctx->att_q16 + (size_t) ith * group * hd;
+  prima_fp16 *p16 = ctx->att_p16 + (size_t) ith * group * PRIMA_ATTN_CHUNK;
+  int item, tok = t->t0;
   (void) nth;
 
   while ((item = atomic_fetch_add (&t->next, 1)) < n_items) {
-    const int tok = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
+    /* items are handed out in order: the token only moves forward */
+    while (ctx->att_item0[tok + 1 - t->t0] <= item)
+      tok++;
+    const int i = tok - t->t0;
     const kv_seq *sq = &ctx->seqs[ctx->tok_seq[tok]];
-    const prima_fp16 *kc = sq->k_cache[t->layer], *vc = sq->v_cache[t->layer];
     /* causal: every older cell of the sequence holds an earlier position
      * (eval drops the later ones), then the batch's own cells of that
      * sequence up to this token */
-    const int n_kv = ctx->tok_cell[tok] + 1;
-    const float *q = ctx->q + (size_t) tok * hp->n_embd + (size_t) h * hd;
-    float *out = ctx->attn + (size_t) tok * hp->n_embd + (size_t) h * hd;
-    float max = -INFINITY;
-    double sum = 0.0;
+    const int n_kv = ctx->tok_cell[tok] + 1, nc = prima_attn_n_chunks (n_kv, PRIMA_ATTN_CHUNK);
+    const int rem = item - ctx->att_item0[i], kvh = rem / nc, c = rem % nc;
+    const prima_fp16 *kc = sq->k_cache[t->layer] + (size_t) kvh * hd;
+    const prima_fp16 *vc = sq->v_cache[t->layer] + (size_t) kvh * hd * ctx->n_ctx;
+    const float *q = ctx->q + (size_t) tok * hp->n_embd + (size_t) kvh * group * hd;
+    float *out = ctx->attn + (size_t) tok * hp->n_embd + (size_t) kvh * group * hd;
 
-    for (int d = 0; d < hd; d++)
-      q16[d] = prima_fp32_to_fp16 (q[d]);
-    for (int j = 0; j < n_kv; j++) {
-      float s;
-      f16->vec_dot (hd, &s, kc + (size_t) j * ctx->n_kv_dim + (size_t) kvh * hd, q16);
-      scores[j] = s * scale;
-      max = MAX (max, scores[j]);
+    if (nc == 1) {
+      prima_attn_chunk (q, group, kc, ctx->n_kv_dim, vc, ctx->n_ctx, hd, 0, n_kv, scores, q16, p16, out, hd, NULL,
+          NULL);
+    } else {
+      const size_t base = (size_t) ctx->att_slot0[i] + (size_t) kvh * nc, slot = base + c;
+      prima_attn_chunk (q, group, kc, ctx->n_kv_dim, vc, ctx->n_ctx, hd, c * PRIMA_ATTN_CHUNK,
+          MIN (n_kv, (c + 1) * PRIMA_ATTN_CHUNK), scores, q16, p16, ctx->att_parts + slot * group * hd, hd,
+          ctx->att_m + slot * group, ctx->att_s + slot * group);
+      /* the last chunk done merges them all (the atomic orders the parts) */
+      if (atomic_fetch_add (&ctx->att_done[(size_t) tok * hp->n_head_kv + kvh], 1) == nc - 1)
+        for (int g = 0; g < group; g++)
+          prima_attn_merge (hd, nc, ctx->att_parts + (base * group + g) * hd, (size_t) group * hd,
+              ctx->att_m + base * group + g, ctx->att_s + base * group + g, group, out + (size_t) g * hd);
     }
-    for (int j = 0; j < n_kv; j++) {
-      scores[j] = expf (scores[j] - max);
-      sum += scores[j];
+  }
+}
+
+/* Attention of tokens 0..n_tokens-1, in rounds whose split tokens fit the
+ * partial results' room. */
+static void
+attention (prima_context *ctx, int il, int n_tokens)
+{
+  const int n_head_kv = ctx->hp.n_head_kv;
+  int t0 = 0;
+  while (t0 < n_tokens) {
+    attention_task at = { ctx, il, t0, t0 };
+    int items = 0, slots = 0;
+    while (at.t1 < n_tokens) {
+      const int nc = prima_attn_n_chunks (ctx->tok_cell[at.t1] + 1, PRIMA_ATTN_CHUNK);
+      const int need = nc > 1 ? n_head_kv * nc : 0;
+      if (at.t1 > t0 && slots + need > ctx->att_cap)
+        break;
+      ctx->att_item0[at.t1 - t0] = items;
+      ctx->att_slot0[at.t1 - t0] = slots;
+      for (int h = 0; h < n_head_kv; h++)
+        atomic_store (&ctx->att_done[(size_t) at.t1 * n_head_kv + h], 0);
+      items += n_head_kv * nc;
+      slots += need;
+      at.t1++;
     }
-    const float inv = (float) (1.0 / sum);
-    for (int j = 0; j < n_kv; j++)
-      p16[j] = prima_fp32_to_fp16 (scores[j] * inv);
-    for (int d = 0; d < hd; d++)
-      f16->vec_dot (n_kv, &out[d], vc + ((size_t) kvh * hd + d) * ctx->n_ctx, p16);
+    ctx->att_item0[at.t1 - t0] = items;
+    atomic_store (&at.next, 0);
+    prima_threadpool_run_dynamic (ctx->pool, attention_worker, &at);
+    t0 = at.t1;
   }
 }
 
@@ -811,11 +871,7 @@ run_layer (prima_context *ctx, int il, int n_tokens)
       vcol[(size_t) i * ctx->n_ctx] = prima_fp32_to_fp16 (ctx->v[(size_t) t * n_kv_dim + i]);
     }
   }
-  {
-    attention_task at = { ctx, il, n_tokens };
-    atomic_store (&at.next, 0);
-    prima_threadpool_run_dynamic (ctx->pool, attention_worker, &at);
-  }
+  attention (ctx, il, n_tokens);
   invalidate_input (ctx);
   {
     const gguf_tensor *w[1] = { lw->wo };

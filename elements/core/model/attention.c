@@ -1,0 +1,121 @@
+/* Decode attention kernels: attention.h. */
+#include "attention.h"
+#include "tensor-types.h"
+#include <glib.h>
+#include <math.h>
+
+void
+prima_attn_ref (const float *q, const prima_fp16 *k, size_t k_stride, const prima_fp16 *v, size_t v_stride,
+    int head_dim, int n_kv, float *scores, prima_fp16 *q16, prima_fp16 *p16, float *out)
+{
+  const prima_type_traits *f16 = prima_type_get_traits (PRIMA_TYPE_F16);
+  const float scale = 1.0f / sqrtf ((float) head_dim);
+  float max = -INFINITY;
+  double sum = 0.0;
+
+  for (int d = 0; d < head_dim; d++)
+    q16[d] = prima_fp32_to_fp16 (q[d]);
+  for (int j = 0; j < n_kv; j++) {
+    float sc;
+    f16->vec_dot (head_dim, &sc, k + (size_t) j * k_stride, q16);
+    scores[j] = sc * scale;
+    max = MAX (max, scores[j]);
+  }
+  for (int j = 0; j < n_kv; j++) {
+    scores[j] = expf (scores[j] - max);
+    sum += scores[j];
+  }
+  const float inv = (float) (1.0 / sum);
+  for (int j = 0; j < n_kv; j++)
+    p16[j] = prima_fp32_to_fp16 (scores[j] * inv);
+  for (int d = 0; d < head_dim; d++)
+    f16->vec_dot (n_kv, &out[d], v + (size_t) d * v_stride, p16);
+}
+
+void
+prima_attn_chunk (const float *q, int n_group, const prima_fp16 *k, size_t k_stride, const prima_fp16 *v,
+    size_t v_stride, int head_dim, int j0, int j1, float *scores, prima_fp16 *q16, prima_fp16 *p16, float *out,
+    size_t out_stride, float *m, double *s)
+{
+  const prima_type_traits *f16 = prima_type_get_traits (PRIMA_TYPE_F16);
+  const float scale = 1.0f / sqrtf ((float) head_dim);
+  const int n = j1 - j0;
+
+  for (int g = 0; g < n_group; g++)
+    for (int d = 0; d < head_dim; d++)
+      q16[(size_t) g * head_dim + d] = prima_fp32_to_fp16 (q[(size_t) g * head_dim + d]);
+  /* scores: each K row once, for every head of the group */
+  for (int j = 0; j < n; j++) {
+    const prima_fp16 *kr = k + (size_t) (j0 + j) * k_stride;
+    for (int g = 0; g < n_group; g++) {
+      float sc;
+      f16->vec_dot (head_dim, &sc, kr, q16 + (size_t) g * head_dim);
+      scores[(size_t) g * n + j] = sc * scale;
+    }
+  }
+  for (int g = 0; g < n_group; g++) {
+    float *sg = scores + (size_t) g * n, max = -INFINITY;
+    prima_fp16 *pg = p16 + (size_t) g * n;
+    double sum = 0.0;
+    for (int j = 0; j < n; j++)
+      max = MAX (max, sg[j]);
+    for (int j = 0; j < n; j++) {
+      sg[j] = expf (sg[j] - max);
+      sum += sg[j];
+    }
+    const float inv = (float) (1.0 / sum);
+    for (int j = 0; j < n; j++)
+      pg[j] = prima_fp32_to_fp16 (sg[j] * inv);
+    if (m)
+      m[g] = max;
+    if (s)
+      s[g] = sum;
+  }
+  /* each V segment once, for every head of the group */
+  for (int d = 0; d < head_dim; d++) {
+    const prima_fp16 *vr = v + (size_t) d * v_stride + j0;
+    for (int g = 0; g < n_group; g++)
+      f16->vec_dot (n, &out[(size_t) g * out_stride + d], vr, p16 + (size_t) g * n);
+  }
+}
+
+void
+prima_attn_merge (int head_dim, int n_chunks, const float *parts, size_t part_stride, const float *m,
+    const double *s, size_t ms_stride, float *out)
+{
+  float max = -INFINITY;
+  double total = 0.0;
+  for (int c = 0; c < n_chunks; c++)
+    max = MAX (max, m[(size_t) c * ms_stride]);
+  for (int c = 0; c < n_chunks; c++)
+    total += s[(size_t) c * ms_stride] * exp ((double) m[(size_t) c * ms_stride] - max);
+  for (int d = 0; d < head_dim; d++)
+    out[d] = 0.0f;
+  for (int c = 0; c < n_chunks; c++) {
+    const float w = (float) (s[(size_t) c * ms_stride] * exp ((double) m[(size_t) c * ms_stride] - max) / total);
+    const float *p = parts + (size_t) c * part_stride;
+    for (int d = 0; d < head_dim; d++)
+      out[d] += w * p[d];
+  }
+}
+
+void
+prima_attn_fused (const float *q, int n_group, const prima_fp16 *k, size_t k_stride, const prima_fp16 *v,
+    size_t v_stride, int head_dim, int n_kv, int chunk, float *scores, prima_fp16 *q16, prima_fp16 *p16,
+    float *parts, float *m, double *s, float *out)
+{
+  const int nc = prima_attn_n_chunks (n_kv, chunk);
+  if (nc == 1) {
+    prima_attn_chunk (q, n_group, k, k_stride, v, v_stride, head_dim, 0, n_kv, scores, q16, p16, out, head_dim,
+        NULL, NULL);
+    return;
+  }
+  /* parts: chunk c, head g at (c * n_group + g) * head_dim */
+  for (int c = 0; c < nc; c++)
+    prima_attn_chunk (q, n_group, k, k_stride, v, v_stride, head_dim, c * chunk, MIN (n_kv, (c + 1) * chunk),
+        scores, q16, p16, parts + (size_t) c * n_group * head_dim, head_dim, m + (size_t) c * n_group,
+        s + (size_t) c * n_group);
+  for (int g = 0; g < n_group; g++)
+    prima_attn_merge (head_dim, nc, parts + (size_t) g * head_dim, (size_t) n_group * head_dim, m + g, s + g,
+        n_group, out + (size_t) g * head_dim);
+}

@@ -1,0 +1,108 @@
+/* The fused, split decode attention (attention.h) against the scalar
+ * reference on random data: head_dim, GQA ratios, lengths 1..5000, chunk
+ * sizes. One chunk: bit for bit. Several chunks: the probabilities are
+ * rounded to F16 against the chunk's own max and sum instead of the
+ * global ones, so the outputs differ by F16 rounding: |fused - ref| and
+ * |fused - attention in double| at most TOL (about two F16 ulps of 1;
+ * |V| <= 1). The ratio of the two errors against double is printed. */
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+#include "attention.h"
+#include "fp16.h"
+#include "tensor-types.h"
+
+#define TOL 1e-3
+
+static int failures;
+
+static void
+check (int hd, int group, int n_kv, int chunk, float qscale, GRand *rand, double *worst, double *worst_ratio)
+{
+  const int n_ctx = n_kv + 3, n_kv_dim = 2 * hd;     /* two KV heads, test the second */
+  prima_fp16 *kc = g_new (prima_fp16, (size_t) n_ctx * n_kv_dim);
+  prima_fp16 *vc = g_new (prima_fp16, (size_t) n_kv_dim * n_ctx);
+  float *q = g_new (float, (size_t) group * hd);
+  float *ref = g_new (float, (size_t) group * hd), *fused = g_new (float, (size_t) group * hd);
+  float *scores = g_new (float, (size_t) MAX (n_kv, group * chunk));
+  prima_fp16 *q16 = g_new (prima_fp16, (size_t) group * hd);
+  prima_fp16 *p16 = g_new (prima_fp16, (size_t) MAX (n_kv, group * chunk));
+  const int nc = prima_attn_n_chunks (n_kv, chunk);
+  float *parts = g_new (float, (size_t) nc * group * hd), *m = g_new (float, (size_t) nc * group);
+  double *s = g_new (double, (size_t) nc * group);
+  double err_ref = 0.0, err_fused = 0.0, diff = 0.0;
+
+  for (size_t i = 0; i < (size_t) n_ctx * n_kv_dim; i++) {
+    kc[i] = prima_fp32_to_fp16 ((float) g_rand_double_range (rand, -1, 1));
+    vc[i] = prima_fp32_to_fp16 ((float) g_rand_double_range (rand, -1, 1));
+  }
+  for (int i = 0; i < group * hd; i++)
+    q[i] = qscale * (float) g_rand_double_range (rand, -1, 1);
+  const prima_fp16 *k = kc + hd, *v = vc + (size_t) hd * n_ctx;
+  for (int g = 0; g < group; g++)
+    prima_attn_ref (q + (size_t) g * hd, k, n_kv_dim, v, n_ctx, hd, n_kv, scores, q16, p16, ref + (size_t) g * hd);
+  prima_attn_fused (q, group, k, n_kv_dim, v, n_ctx, hd, n_kv, chunk, scores, q16, p16, parts, m, s, fused);
+
+  for (int g = 0; g < group; g++) {
+    /* attention in double, of the F16 query */
+    double *w = g_new (double, n_kv), mx = -INFINITY, sum = 0.0;
+    for (int j = 0; j < n_kv; j++) {
+      double d = 0.0;
+      for (int i = 0; i < hd; i++)
+        d += (double) prima_fp16_to_fp32 (prima_fp32_to_fp16 (q[g * hd + i])) * prima_fp16_to_fp32 (k[(size_t) j * n_kv_dim + i]);
+      w[j] = d / sqrt ((double) hd);
+      mx = MAX (mx, w[j]);
+    }
+    for (int j = 0; j < n_kv; j++)
+      sum += (w[j] = exp (w[j] - mx));
+    for (int i = 0; i < hd; i++) {
+      double o = 0.0;
+      for (int j = 0; j < n_kv; j++)
+        o += w[j] / sum * prima_fp16_to_fp32 (v[(size_t) i * n_ctx + j]);
+      err_ref = MAX (err_ref, fabs (ref[g * hd + i] - o));
+      err_fused = MAX (err_fused, fabs (fused[g * hd + i] - o));
+      diff = MAX (diff, fabs (ref[g * hd + i] - fused[g * hd + i]));
+    }
+    g_free (w);
+  }
+  if (nc == 1 && memcmp (ref, fused, sizeof (float) * group * hd) != 0) {
+    g_printerr ("FAIL hd %d group %d n_kv %d chunk %d: one chunk is not bit-exact (max diff %g)\n", hd, group, n_kv,
+        chunk, diff);
+    failures++;
+  }
+  if (diff > TOL || err_fused > TOL) {
+    g_printerr ("FAIL hd %d group %d n_kv %d chunk %d qscale %g: |fused - ref| %g, err ref %g fused %g\n", hd, group,
+        n_kv, chunk, qscale, diff, err_ref, err_fused);
+    failures++;
+  }
+  *worst = MAX (*worst, diff);
+  if (err_ref > 0)
+    *worst_ratio = MAX (*worst_ratio, err_fused / err_ref);
+  g_free (kc); g_free (vc); g_free (q); g_free (ref); g_free (fused); g_free (scores); g_free (q16); g_free (p16);
+  g_free (parts); g_free (m); g_free (s);
+}
+
+int
+main (void)
+{
+  GRand *rand = g_rand_new_with_seed (16);
+  const int hds[] = { 64, 128, 80 }, groups[] = { 1, 4, 8 }, lens[] = { 1, 2, 100, 255, 256, 257, 1000, 4096, 5000 };
+  const int chunks[] = { PRIMA_ATTN_CHUNK, 7, 64, 1000 };
+  const float qscales[] = { 0.5f, 4.0f, 16.0f };
+  double worst = 0.0, worst_ratio = 0.0;
+  int n = 0;
+  for (guint a = 0; a < G_N_ELEMENTS (hds); a++)
+    for (guint b = 0; b < G_N_ELEMENTS (groups); b++)
+      for (guint c = 0; c < G_N_ELEMENTS (lens); c++)
+        for (guint d = 0; d < G_N_ELEMENTS (chunks); d++) {
+          /* the long ones with fewer combinations (time) */
+          if (lens[c] >= 4096 && (b != 1 || d == 1))
+            continue;
+          check (hds[a], groups[b], lens[c], chunks[d], qscales[(a + b + c + d) % 3], rand, &worst, &worst_ratio);
+          n++;
+        }
+  g_print ("%d cases: max |fused - ref| %.3g (bound %g, |V| <= 1); max err(fused)/err(ref) against double %.2f; %s\n", n,
+      worst, TOL, worst_ratio, failures ? "FAIL" : "ok");
+  g_rand_free (rand);
+  return failures ? 1 : 0;
+}

@@ -512,11 +512,77 @@ test_lazy_kv (void)
   g_free (out);
 }
 
+/* Long contexts, where attention splits a token's cells into chunks
+ * (attention.h, PRIMA_ATTN_CHUNK) shared by threads: a decode token at
+ * position LONG_A (several chunks) batched with another sequence's decode
+ * and a third's first token, in a context of 2 threads and a small
+ * n_batch, equals the same token evaluated alone with 1 thread, bit for
+ * bit; so does the other sequence's. */
+#define LONG_A 600
+#define LONG_B 300
+static void
+test_long_split (void)
+{
+  prima_model *m = load_path (test_data_path ("stories260K-f32.gguf"));
+  const int nv = m->hp.n_vocab;
+  int32_t *pa = g_new (int32_t, LONG_A), *pb = g_new (int32_t, LONG_B);
+  float *solo = g_new (float, 2 * (size_t) nv), *out = g_new (float, 3 * (size_t) nv);
+  GError *error = NULL;
+  const int32_t da = 17, db = 42, dc = 1;
+
+  for (int i = 0; i < LONG_A; i++)
+    pa[i] = (i * 37 + 5) % (nv - 3) + 3;
+  for (int i = 0; i < LONG_B; i++)
+    pb[i] = (i * 53 + 11) % (nv - 3) + 3;
+  {
+    prima_context_params p = { .n_ctx = LONG_A + 8, .n_threads = 1 };
+    prima_context *ctx = prima_context_new (m, &p, &error);
+    g_assert_no_error (error);
+    eval_ok (ctx, LONG_A, pa, 0, out, FALSE);
+    eval_ok (ctx, 1, &da, LONG_A, solo, FALSE);
+    prima_context_kv_clear (ctx);
+    eval_ok (ctx, LONG_B, pb, 0, out, FALSE);
+    eval_ok (ctx, 1, &db, LONG_B, solo + nv, FALSE);
+    prima_context_free (ctx);
+  }
+  {
+    prima_context_params p = { .n_ctx = LONG_A + 8, .n_threads = 2, .n_batch = 96, .n_seq = 3 };
+    prima_context *ctx = prima_context_new (m, &p, &error);
+    int32_t tok[3] = { db, da, dc };
+    int seq[3] = { 1, 0, 2 }, pos[3] = { LONG_B, LONG_A, 0 };
+    g_assert_no_error (error);
+    eval_ok (ctx, LONG_A, pa, 0, out, FALSE);   /* sequence 0 */
+    {
+      int *s1 = g_new0 (int, LONG_B), *p1 = g_new (int, LONG_B);
+      for (int i = 0; i < LONG_B; i++)
+        s1[i] = 1, p1[i] = i;
+      gboolean *want = g_new0 (gboolean, LONG_B);
+      want[LONG_B - 1] = TRUE;
+      prima_batch b = { .n = LONG_B, .tokens = pb, .seq = s1, .pos = p1, .want = want };
+      batch_ok (ctx, &b, out);
+      g_free (s1);
+      g_free (p1);
+      g_free (want);
+    }
+    prima_batch b = { .n = 3, .tokens = tok, .seq = seq, .pos = pos };
+    batch_ok (ctx, &b, out);
+    g_assert_cmpmem (out + (size_t) nv, nv * 4, solo, nv * 4);
+    g_assert_cmpmem (out, nv * 4, solo + nv, nv * 4);
+    prima_context_free (ctx);
+  }
+  g_free (pa);
+  g_free (pb);
+  g_free (solo);
+  g_free (out);
+  prima_model_free (m);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/forward-batch/lazy-kv", test_lazy_kv);
+  g_test_add_func ("/forward-batch/long-split", test_long_split);
   g_test_add_func ("/forward-batch/stories260K-f32", test_stories260k);
   g_test_add_func ("/forward-batch/TinyStories-656K-q8_0", test_q8_0);
   g_test_add_func ("/forward-batch/Q4_K_M", test_q4_k);

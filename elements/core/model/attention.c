@@ -33,17 +33,14 @@ prima_attn_ref (const float *q, const prima_fp16 *k, size_t k_stride, const prim
 }
 
 void
-prima_attn_chunk (const float *q, int n_group, const prima_fp16 *k, size_t k_stride, const prima_fp16 *v,
-    size_t v_stride, int head_dim, int j0, int j1, float *scores, prima_fp16 *q16, prima_fp16 *p16, float *out,
-    size_t out_stride, float *m, double *s)
+prima_attn_chunk (const prima_fp16 *q16, int n_group, const prima_fp16 *k, size_t k_stride, const prima_fp16 *v,
+    size_t v_stride, int head_dim, int j0, int j1, float *scores, prima_fp16 *p16, float *out, size_t out_stride,
+    float *m, double *s)
 {
   const prima_type_traits *f16 = prima_type_get_traits (PRIMA_TYPE_F16);
   const float scale = 1.0f / sqrtf ((float) head_dim);
   const int n = j1 - j0;
 
-  for (int g = 0; g < n_group; g++)
-    for (int d = 0; d < head_dim; d++)
-      q16[(size_t) g * head_dim + d] = prima_fp32_to_fp16 (q[(size_t) g * head_dim + d]);
   /* scores: each K row once, for every head of the group */
   for (int j = 0; j < n; j++) {
     const prima_fp16 *kr = k + (size_t) (j0 + j) * k_stride;
@@ -105,15 +102,17 @@ prima_attn_fused (const float *q, int n_group, const prima_fp16 *k, size_t k_str
     float *parts, float *m, double *s, float *out)
 {
   const int nc = prima_attn_n_chunks (n_kv, chunk);
+  for (int i = 0; i < n_group * head_dim; i++)
+    q16[i] = prima_fp32_to_fp16 (q[i]);
   if (nc == 1) {
-    prima_attn_chunk (q, n_group, k, k_stride, v, v_stride, head_dim, 0, n_kv, scores, q16, p16, out, head_dim,
+    prima_attn_chunk (q16, n_group, k, k_stride, v, v_stride, head_dim, 0, n_kv, scores, p16, out, head_dim,
         NULL, NULL);
     return;
   }
   /* parts: chunk c, head g at (c * n_group + g) * head_dim */
   for (int c = 0; c < nc; c++)
-    prima_attn_chunk (q, n_group, k, k_stride, v, v_stride, head_dim, c * chunk, MIN (n_kv, (c + 1) * chunk),
-        scores, q16, p16, parts + (size_t) c * n_group * head_dim, head_dim, m + (size_t) c * n_group,
+    prima_attn_chunk (q16, n_group, k, k_stride, v, v_stride, head_dim, c * chunk, MIN (n_kv, (c + 1) * chunk),
+        scores, p16, parts + (size_t) c * n_group * head_dim, head_dim, m + (size_t) c * n_group,
         s + (size_t) c * n_group);
   for (int g = 0; g < n_group; g++)
     prima_attn_merge (head_dim, nc, parts + (size_t) g * head_dim, (size_t) n_group * head_dim, m + g, s + g,

@@ -32,11 +32,11 @@
 void prima_attn_ref (const float *q, const prima_fp16 *k, size_t k_stride, const prima_fp16 *v, size_t v_stride,
     int head_dim, int n_kv, float *scores, prima_fp16 *q16, prima_fp16 *p16, float *out);
 
-/* q: n_group heads, head_dim apart; scores: n_group * (j1 - j0) floats;
- * q16: n_group * head_dim; p16: n_group * (j1 - j0); out: n_group heads,
+/* q16: the n_group query heads rounded to F16, head_dim apart; scores:
+ * n_group * (j1 - j0) floats; p16: n_group * (j1 - j0); out: n_group heads,
  * out_stride apart; m, s: n_group each (may be NULL for a single chunk). */
-void prima_attn_chunk (const float *q, int n_group, const prima_fp16 *k, size_t k_stride, const prima_fp16 *v,
-    size_t v_stride, int head_dim, int j0, int j1, float *scores, prima_fp16 *q16, prima_fp16 *p16, float *out,
+void prima_attn_chunk (const prima_fp16 *q16, int n_group, const prima_fp16 *k, size_t k_stride,
+    const prima_fp16 *v, size_t v_stride, int head_dim, int j0, int j1, float *scores, prima_fp16 *p16, float *out,
     size_t out_stride, float *m, double *s);
 
 /* n_chunks partial outputs of one head, head_dim floats each part_stride

@@ -73,7 +73,7 @@ struct prima_context {
    * work item and first slot. */
   int att_group, att_cap;
   float *att_scores;            /* per thread: group * PRIMA_ATTN_CHUNK */
-  prima_fp16 *att_q16;          /* per thread: group * head_dim */
+  prima_fp16 *att_q16;          /* the queries rounded to F16: n_batch * n_embd */
   prima_fp16 *att_p16;          /* per thread: group * PRIMA_ATTN_CHUNK */
   float *att_parts;             /* att_cap * group * head_dim */
   float *att_m;                 /* att_cap * group */
@@ -193,7 +193,7 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
   /* room for two tokens of the full context */
   ctx->att_cap = 2 * hp->n_head_kv * prima_attn_n_chunks (ctx->n_ctx, PRIMA_ATTN_CHUNK);
   ctx->att_scores = g_new (float, (size_t) n_threads * ctx->att_group * PRIMA_ATTN_CHUNK);
-  ctx->att_q16 = g_new (prima_fp16, (size_t) n_threads * ctx->att_group * hp->head_dim);
+  ctx->att_q16 = g_new (prima_fp16, (size_t) p.n_batch * hp->n_embd);
   ctx->att_p16 = g_new (prima_fp16, (size_t) n_threads * ctx->att_group * PRIMA_ATTN_CHUNK);
   ctx->att_parts = g_new (float, (size_t) ctx->att_cap * ctx->att_group * hp->head_dim);
   ctx->att_m = g_new (float, (size_t) ctx->att_cap * ctx->att_group);
@@ -748,7 +748,6 @@ attention_worker (int ith, int nth, void *arg)
   const prima_hparams *hp = &ctx->hp;
   const int hd = hp->head_dim, group = ctx->att_group, n_items = ctx->att_item0[t->t1 - t->t0];
   float *scores = ctx->att_scores + (size_t) ith * group * PRIMA_ATTN_CHUNK;
-  prima_fp16 *q16 = ctx->att_q16 + (size_t) ith * group * hd;
   prima_fp16 *p16 = ctx->att_p16 + (size_t) ith * group * PRIMA_ATTN_CHUNK;
   int item, tok = t->t0;
   (void) nth;
@@ -766,16 +765,16 @@ attention_worker (int ith, int nth, void *arg)
     const int rem = item - ctx->att_item0[i], kvh = rem / nc, c = rem % nc;
     const prima_fp16 *kc = sq->k_cache[t->layer] + (size_t) kvh * hd;
     const prima_fp16 *vc = sq->v_cache[t->layer] + (size_t) kvh * hd * ctx->n_ctx;
-    const float *q = ctx->q + (size_t) tok * hp->n_embd + (size_t) kvh * group * hd;
+    const prima_fp16 *q16 = ctx->att_q16 + (size_t) tok * hp->n_embd + (size_t) kvh * group * hd;
     float *out = ctx->attn + (size_t) tok * hp->n_embd + (size_t) kvh * group * hd;
 
     if (nc == 1) {
-      prima_attn_chunk (q, group, kc, ctx->n_kv_dim, vc, ctx->n_ctx, hd, 0, n_kv, scores, q16, p16, out, hd, NULL,
+      prima_attn_chunk (q16, group, kc, ctx->n_kv_dim, vc, ctx->n_ctx, hd, 0, n_kv, scores, p16, out, hd, NULL,
           NULL);
     } else {
       const size_t base = (size_t) ctx->att_slot0[i] + (size_t) kvh * nc, slot = base + c;
-      prima_attn_chunk (q, group, kc, ctx->n_kv_dim, vc, ctx->n_ctx, hd, c * PRIMA_ATTN_CHUNK,
-          MIN (n_kv, (c + 1) * PRIMA_ATTN_CHUNK), scores, q16, p16, ctx->att_parts + slot * group * hd, hd,
+      prima_attn_chunk (q16, group, kc, ctx->n_kv_dim, vc, ctx->n_ctx, hd, c * PRIMA_ATTN_CHUNK,
+          MIN (n_kv, (c + 1) * PRIMA_ATTN_CHUNK), scores, p16, ctx->att_parts + slot * group * hd, hd,
           ctx->att_m + slot * group, ctx->att_s + slot * group);
       /* the last chunk done merges them all (the atomic orders the parts) */
       if (atomic_fetch_add (&ctx->att_done[(size_t) tok * hp->n_head_kv + kvh], 1) == nc - 1)
@@ -793,6 +792,9 @@ attention (prima_context *ctx, int il, int n_tokens)
 {
   const int n_head_kv = ctx->hp.n_head_kv;
   int t0 = 0;
+  /* the queries rounded once, not once per chunk */
+  for (size_t i = 0; i < (size_t) n_tokens * ctx->hp.n_embd; i++)
+    ctx->att_q16[i] = prima_fp32_to_fp16 (ctx->q[i]);
   while (t0 < n_tokens) {
     attention_task at = { ctx, il, t0, t0 };
     int items = 0, slots = 0;

@@ -1,8 +1,11 @@
 /* The fused, split decode attention (attention.h) against the scalar
  * reference on random data: head_dim, GQA ratios, lengths 1..5000, chunk
- * sizes. One chunk: bit for bit. Several chunks: the probabilities are
- * rounded to F16 against the chunk's own max and sum instead of the
- * global ones, so the outputs differ by F16 rounding: |fused - ref| and
+ * sizes. The fused kernel's exp is a polynomial (about 1 ulp from expf) and
+ * its softmax sum runs in 8 lanes, so even one chunk may differ from the
+ * reference where a probability rounds to the other F16 neighbour (the
+ * count of one-chunk cases equal bit for bit is printed). Several chunks:
+ * the probabilities are rounded to F16 against the chunk's own max and sum
+ * instead of the global ones, so the outputs differ by F16 rounding: |fused - ref| and
  * |fused - attention in double| at most TOL (about two F16 ulps of 1;
  * |V| <= 1). The ratio of the two errors against double is printed. */
 #include <glib.h>
@@ -14,7 +17,7 @@
 
 #define TOL 1e-3
 
-static int failures;
+static int failures, n_one, n_one_exact;
 
 static void
 check (int hd, int group, int n_kv, int chunk, float qscale, GRand *rand, double *worst, double *worst_ratio)
@@ -65,10 +68,9 @@ check (int hd, int group, int n_kv, int chunk, float qscale, GRand *rand, double
     }
     g_free (w);
   }
-  if (nc == 1 && memcmp (ref, fused, sizeof (float) * group * hd) != 0) {
-    g_printerr ("FAIL hd %d group %d n_kv %d chunk %d: one chunk is not bit-exact (max diff %g)\n", hd, group, n_kv,
-        chunk, diff);
-    failures++;
+  if (nc == 1) {
+    n_one++;
+    n_one_exact += memcmp (ref, fused, sizeof (float) * group * hd) == 0;
   }
   if (diff > TOL || err_fused > TOL) {
     g_printerr ("FAIL hd %d group %d n_kv %d chunk %d qscale %g: |fused - ref| %g, err ref %g fused %g\n", hd, group,
@@ -101,8 +103,8 @@ main (void)
           check (hds[a], groups[b], lens[c], chunks[d], qscales[(a + b + c + d) % 3], rand, &worst, &worst_ratio);
           n++;
         }
-  g_print ("%d cases: max |fused - ref| %.3g (bound %g, |V| <= 1); max err(fused)/err(ref) against double %.2f; %s\n", n,
-      worst, TOL, worst_ratio, failures ? "FAIL" : "ok");
+  g_print ("%d cases: max |fused - ref| %.3g (bound %g, |V| <= 1); max err(fused)/err(ref) against double %.2f; "
+      "one chunk: %d of %d bit for bit; %s\n", n, worst, TOL, worst_ratio, n_one_exact, n_one, failures ? "FAIL" : "ok");
   g_rand_free (rand);
   return failures ? 1 : 0;
 }

@@ -44,6 +44,14 @@ void prima_attn_chunk (const prima_fp16 *q16, int n_group, const prima_fp16 *k, 
 void prima_attn_merge (int head_dim, int n_chunks, const float *parts, size_t part_stride, const float *m,
     const double *s, size_t ms_stride, float *out);
 
+/* The scores of prima_attn_chunk with AVX-512 (quants-avx512.c), the same
+ * bits as its F16 vec_dot: scores[g * (j1 - j0) + j - j0]. */
+void prima_attn_scores_avx512 (const prima_fp16 *q16, int n_group, const prima_fp16 *k, size_t k_stride,
+    int head_dim, int j0, int j1, float scale, float *scores);
+
+void prima_attn_values_avx512 (const prima_fp16 *p16, int n_group, const prima_fp16 *v, size_t v_stride,
+    int head_dim, int j0, int j1, float *out, size_t out_stride);
+
 static inline int
 prima_attn_n_chunks (int n_kv, int chunk)
 {

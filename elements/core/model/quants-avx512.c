@@ -509,3 +509,79 @@ prima_quants_avx512_register (prima_type_traits *table)
   table[PRIMA_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_avx512;
   table[PRIMA_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_avx512;
 }
+
+/* ---------------------------------------------------------------------
+ * Attention scores (attention.h): the n_group F16 queries of a KV head
+ * against cells j0..j1-1 of K, each K row converted once for the group.
+ * Per head the sums run exactly as vec_dot_f16_f16_avx512 runs them
+ * (four accumulators per 64, the rest of the 16s into the first, then
+ * (a0 + a1) + (a2 + a3)), so the scores are the same bits. head_dim a
+ * multiple of 16, at most 256; n_group at most 16.
+ * --------------------------------------------------------------------- */
+#include "attention.h"
+
+void
+prima_attn_scores_avx512 (const prima_fp16 *q16, int n_group, const prima_fp16 *k, size_t k_stride, int head_dim,
+    int j0, int j1, float scale, float *scores)
+{
+  const int nb = head_dim / 16, n = j1 - j0;
+  __m512 qz[16 * 16], kz[16];
+  for (int g = 0; g < n_group; g++)
+    for (int b = 0; b < nb; b++)
+      qz[g * nb + b] = _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) (q16 + (size_t) g * head_dim + b * 16)));
+  for (int j = 0; j < n; j++) {
+    const prima_fp16 *kr = k + (size_t) (j0 + j) * k_stride;
+    for (int b = 0; b < nb; b++)
+      kz[b] = _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) (kr + b * 16)));
+    for (int g = 0; g < n_group; g++) {
+      const __m512 *qg = qz + g * nb;
+      __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0;
+      int b = 0;
+      for (; b + 4 <= nb; b += 4) {
+        a0 = _mm512_fmadd_ps (kz[b], qg[b], a0);
+        a1 = _mm512_fmadd_ps (kz[b + 1], qg[b + 1], a1);
+        a2 = _mm512_fmadd_ps (kz[b + 2], qg[b + 2], a2);
+        a3 = _mm512_fmadd_ps (kz[b + 3], qg[b + 3], a3);
+      }
+      for (; b < nb; b++)
+        a0 = _mm512_fmadd_ps (kz[b], qg[b], a0);
+      scores[(size_t) g * n + j] = _mm512_reduce_add_ps (_mm512_add_ps (_mm512_add_ps (a0, a1), _mm512_add_ps (a2, a3))) * scale;
+    }
+  }
+}
+
+/* The outputs of prima_attn_chunk with AVX-512: out[g * out_stride + d] =
+ * V row d (cells j0..j1-1) . p16 of head g, each V segment converted once
+ * for the group; the same sums as vec_dot_f16_f16_avx512 over j1 - j0. */
+void
+prima_attn_values_avx512 (const prima_fp16 *p16, int n_group, const prima_fp16 *v, size_t v_stride, int head_dim,
+    int j0, int j1, float *out, size_t out_stride)
+{
+  const int n = j1 - j0, nb = n / 16, rest = n - nb * 16;
+  const __mmask16 m = (__mmask16) ((1u << rest) - 1);
+  for (int d = 0; d < head_dim; d++) {
+    const prima_fp16 *vr = v + (size_t) d * v_stride + j0;
+    for (int g = 0; g < n_group; g++) {
+      const prima_fp16 *pg = p16 + (size_t) g * n;
+      __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0;
+      int i = 0;
+#define LD(p) _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) (p)))
+      for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_fmadd_ps (LD (vr + i), LD (pg + i), a0);
+        a1 = _mm512_fmadd_ps (LD (vr + i + 16), LD (pg + i + 16), a1);
+        a2 = _mm512_fmadd_ps (LD (vr + i + 32), LD (pg + i + 32), a2);
+        a3 = _mm512_fmadd_ps (LD (vr + i + 48), LD (pg + i + 48), a3);
+      }
+      for (; i + 16 <= n; i += 16)
+        a0 = _mm512_fmadd_ps (LD (vr + i), LD (pg + i), a0);
+#undef LD
+      if (rest) {
+        const __m512 xv = _mm512_cvtph_ps (_mm256_maskz_loadu_epi16 (m, vr + i));
+        const __m512 yv = _mm512_cvtph_ps (_mm256_maskz_loadu_epi16 (m, pg + i));
+        a1 = _mm512_fmadd_ps (xv, yv, a1);
+      }
+      out[(size_t) g * out_stride + d] =
+          _mm512_reduce_add_ps (_mm512_add_ps (_mm512_add_ps (a0, a1), _mm512_add_ps (a2, a3)));
+    }
+  }
+}

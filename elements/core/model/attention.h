@@ -13,10 +13,12 @@
  *
  * prima_attn_chunk: the n_group query heads of one KV head (GQA) at once
  * over cells j0..j1-1, each K row and V segment read once for the group;
- * the same rounding as the reference, normalised within the chunk, giving
- * per head the chunk's output (normalised), its max score and its sum of
- * exp(score - max). For one chunk 0..n_kv-1 it equals prima_attn_ref bit
- * for bit.
+ * the reference's F16 roundings (query, K, probabilities), normalised
+ * within the chunk, giving per head the chunk's output (normalised), its
+ * max score and its sum of exp(score - max). Its exp is a polynomial
+ * (about 1 ulp from expf) and its sum runs in 8 lanes, so even for one
+ * chunk 0..n_kv-1 a probability may round to the other F16 neighbour of
+ * the reference's (test-attention: within 1e-3 of it for |V| <= 1).
  *
  * prima_attn_merge: the chunks of one head (online softmax, in chunk
  * order): out = sum_c w_c * out_c, w_c = s_c * exp(m_c - M) / sum_c' (...).

@@ -451,11 +451,8 @@ gst_prima_tokenizer_chat_turn (GstPrimaTokenizer * self, const gchar * line, gsi
   }
 
   ids = prima_tokenize (self->tok, delta, -1, FALSE, TRUE);
-  if (!self->started && prima_tokenizer_add_bos (self->tok) && prima_tokenizer_bos (self->tok) >= 0
-      && (ids->len == 0 || g_array_index (ids, gint32, 0) != prima_tokenizer_bos (self->tok))) {
-    gint32 bos = prima_tokenizer_bos (self->tok);
-    g_array_prepend_val (ids, bos);
-  }
+  if (!self->started)
+    prima_tokenizer_prepend_bos (self->tok, ids);
   GST_DEBUG_OBJECT (self, "turn: %" G_GSIZE_FORMAT " new bytes -> %u tokens at position %d", strlen (delta),
       ids->len, self->position);
   {

@@ -789,15 +789,11 @@ tokenize_request (PrimaEngine *e, const PrimaJobParams *p, GError **error)
           "message %" G_GSIZE_FORMAT " has no role or is not valid UTF-8", i);
       return NULL;
     }
-  prima_chat_render_options ro = { .add_generation_prompt = TRUE, .bos_text = e->bos_text, .eos_text = e->eos_text };
-  char *text = prima_chat_template_render_opts (e->template_kind, p->messages, p->n_messages, &ro);
+  char *text = prima_engine_render_chat (e, p->messages, p->n_messages);
   GArray *ids = prima_tokenize (e->tok, text, -1, FALSE, TRUE);
   g_free (text);
-  /* as primatokenizer chat=true (prima run -cnv): the BOS the model asks
-   * for, unless the template wrote it */
-  const int32_t bos = prima_tokenizer_bos (e->tok);
-  if (prima_tokenizer_add_bos (e->tok) && bos >= 0 && (ids->len == 0 || g_array_index (ids, int32_t, 0) != bos))
-    g_array_prepend_val (ids, bos);
+  /* as primatokenizer chat=true (prima run -cnv) */
+  prima_tokenizer_prepend_bos (e->tok, ids);
   return ids;
 }
 

@@ -26,11 +26,8 @@ solo_greedy (const char *prompt, int max_tokens, gboolean is_chat_text)
   g_assert_no_error (error);
   GArray *ids = prima_tokenize (tok, prompt, -1, !is_chat_text, TRUE);
   /* a rendered chat gets the BOS the model asks for unless it has it (prima run -cnv) */
-  if (is_chat_text && prima_tokenizer_add_bos (tok) && prima_tokenizer_bos (tok) >= 0
-      && (ids->len == 0 || g_array_index (ids, int32_t, 0) != prima_tokenizer_bos (tok))) {
-    int32_t bos = prima_tokenizer_bos (tok);
-    g_array_prepend_val (ids, bos);
-  }
+  if (is_chat_text)
+    prima_tokenizer_prepend_bos (tok, ids);
   prima_context_params cp = { .n_ctx = 512, .n_threads = 2 };
   prima_context *ctx = prima_context_new (m, &cp, &error);
   g_assert_no_error (error);

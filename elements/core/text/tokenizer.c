@@ -1213,6 +1213,14 @@ prima_tokenizer_eot (const prima_tokenizer *t)
   return t->eot;
 }
 
+void
+prima_tokenizer_prepend_bos (const prima_tokenizer *t, GArray *ids)
+{
+  const int32_t bos = prima_tokenizer_bos (t);
+  if (prima_tokenizer_add_bos (t) && bos >= 0 && (ids->len == 0 || g_array_index (ids, int32_t, 0) != bos))
+    g_array_prepend_val (ids, bos);
+}
+
 gboolean
 prima_tokenizer_add_bos (const prima_tokenizer *t)
 {

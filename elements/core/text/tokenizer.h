@@ -44,6 +44,11 @@ int32_t prima_tokenizer_find_token (const prima_tokenizer *t, const char *text, 
 GArray *prima_tokenize (const prima_tokenizer *t, const char *text, gssize len,
     gboolean add_special, gboolean parse_special);
 
+/* A conversation's first tokens, rendered by a chat template (tokenized
+ * without special tokens added): the BOS the model asks for goes first
+ * unless the template wrote it. */
+void prima_tokenizer_prepend_bos (const prima_tokenizer *t, GArray *ids);
+
 /* The bytes of one token's piece (byte tokens give their byte; SentencePiece's
  * U+2581 becomes a space; GPT-2 byte-level characters become bytes). Special
  * and control tokens give their text only if special is TRUE. Appends to out. */

@@ -452,6 +452,7 @@ invalidate_input (prima_context *ctx)
 typedef struct {
   const gguf_tensor *w;
   prima_vec_dot_fn vec_dot;
+  prima_gemm_fn gemm;           /* NULL: vec_dot per (row, token) */
   size_t row_bytes;
   const void *xq;               /* n_tokens rows of the activation type */
   size_t xq_stride;             /* bytes between activation rows */
@@ -518,6 +519,8 @@ silu (float x)
 /* Tokens are processed in blocks so a block of activation rows stays in
  * cache while a chunk of weight rows is swept over it. */
 #define MATMUL_TOKEN_BLOCK 32
+/* rows of gate and up computed into scratch before the SwiGLU combines them */
+#define MATMUL_GLU_ROWS 16
 
 /* Hardware prefetchers stop at 4 KiB page boundaries and need a few misses
  * in a new page to start again. Asking for the first lines of each page that
@@ -534,6 +537,40 @@ prefetch_page_starts (const uint8_t *row, size_t bytes)
       __builtin_prefetch ((const void *) (page + 64 * line), 0, 0);
 }
 
+/* PRIMA_GEMM=vec_dot turns the tile kernels off (same bits, for timing
+ * them against the per-(row, token) vec_dot in one binary). */
+static gboolean
+use_tiles (void)
+{
+  static gsize once = 0;
+  static gboolean on;
+  if (g_once_init_enter (&once)) {
+    const char *v = g_getenv ("PRIMA_GEMM");
+    on = !(v && g_strcmp0 (v, "vec_dot") == 0);
+    g_once_init_leave (&once, 1);
+  }
+  return on;
+}
+
+/* y[tok * y_stride + r] for rows r0..r0+nr-1 (r counted from r0) and
+ * tokens tb..tb+nt-1 (tok counted from tb) of one job: the type's tile
+ * kernel, which shares the weight unpacking across tokens and gives the
+ * very bits of vec_dot, or vec_dot per (row, token) where it has none. */
+static void
+matmul_tile (const matmul_job *job, int n_in, int r0, int nr, int tb, int nt, float *y, size_t y_stride)
+{
+  const uint8_t *w = (const uint8_t *) job->w->data + (size_t) r0 * job->row_bytes;
+  const uint8_t *xq = (const uint8_t *) job->xq + (size_t) tb * job->xq_stride;
+  if (job->gemm) {
+    job->gemm (n_in, nr, nt, y, y_stride, w, job->row_bytes, xq, job->xq_stride);
+    return;
+  }
+  for (int r = 0; r < nr; r++)
+    for (int tok = 0; tok < nt; tok++)
+      job->vec_dot (n_in, &y[(size_t) tok * y_stride + r], w + (size_t) r * job->row_bytes,
+          xq + (size_t) tok * job->xq_stride);
+}
+
 static void
 matmul_worker (int ith, int nth, void *arg)
 {
@@ -547,6 +584,26 @@ matmul_worker (int ith, int nth, void *arg)
     int r0 = (c - t->job_first_chunk[j]) * t->chunk_rows;
     int r1 = MIN (r0 + t->chunk_rows, job->n_out);
     const uint8_t *wbase = job->w->data;
+    if (t->glu && t->n_tokens > 1) {
+      /* gate and up over a tile of rows x a block of tokens into scratch,
+       * then the SwiGLU; each value is what vec_dot gives (see below) */
+      const matmul_job *up = &t->jobs[1];
+      float g[MATMUL_GLU_ROWS * MATMUL_TOKEN_BLOCK], u[MATMUL_GLU_ROWS * MATMUL_TOKEN_BLOCK];
+      for (int tb = 0; tb < t->n_tokens; tb += MATMUL_TOKEN_BLOCK) {
+        const int nt = MIN (MATMUL_TOKEN_BLOCK, t->n_tokens - tb);
+        for (int rb = r0; rb < r1; rb += MATMUL_GLU_ROWS) {
+          const int nr = MIN (MATMUL_GLU_ROWS, r1 - rb);
+          matmul_tile (job, t->n_in, rb, nr, tb, nt, g, nr);
+          matmul_tile (up, t->n_in, rb, nr, tb, nt, u, nr);
+          for (int tok = 0; tok < nt; tok++) {
+            float *yg = job->y + (size_t) (tb + tok) * job->y_stride + rb;
+            for (int r = 0; r < nr; r++)
+              yg[r] = silu (g[tok * nr + r]) * u[tok * nr + r];
+          }
+        }
+      }
+      continue;
+    }
     if (t->glu) {
       const matmul_job *up = &t->jobs[1];
       const uint8_t *ubase = up->w->data;
@@ -576,13 +633,8 @@ matmul_worker (int ith, int nth, void *arg)
       continue;
     }
     for (int tb = 0; tb < t->n_tokens; tb += MATMUL_TOKEN_BLOCK) {
-      int te = MIN (tb + MATMUL_TOKEN_BLOCK, t->n_tokens);
-      for (int r = r0; r < r1; r++) {
-        const uint8_t *wrow = wbase + (size_t) r * job->row_bytes;
-        for (int tok = tb; tok < te; tok++)
-          job->vec_dot (t->n_in, &job->y[(size_t) tok * job->y_stride + r], wrow,
-              (const uint8_t *) job->xq + (size_t) tok * job->xq_stride);
-      }
+      const int nt = MIN (MATMUL_TOKEN_BLOCK, t->n_tokens - tb);
+      matmul_tile (job, t->n_in, r0, r1 - r0, tb, nt, job->y + (size_t) tb * job->y_stride + r0, job->y_stride);
     }
   }
   (void) nth;
@@ -626,6 +678,7 @@ matmul_ex (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_job
     matmul_job *job = &t.jobs[j];
     job->w = w[j];
     job->vec_dot = tr->vec_dot;
+    job->gemm = use_tiles () ? tr->gemm : NULL;
     job->row_bytes = prima_row_size (w[j]->type, n_in);
     const int slot = tr->vec_dot_type == vtype[0] ? 0 : 1;
     job->xq = prepare_input (ctx, slot, x, n_in, n_tokens, n_in, tr->vec_dot_type);

@@ -47,9 +47,28 @@ static const struct {
 };
 
 static void
+snapshot_vec_dots (const prima_type_traits *t, prima_vec_dot_fn *vec_dot)
+{
+  for (int i = 0; i < PRIMA_TYPE_COUNT; i++)
+    vec_dot[i] = t[i].vec_dot;
+}
+
+/* A gemm must match its vec_dot bit for bit: where an ISA replaced a
+ * type's vec_dot, the gemm registered for the previous one no longer
+ * applies (until that ISA registers its own). */
+static void
+drop_stale_gemms (prima_type_traits *t, const prima_vec_dot_fn *vec_dot)
+{
+  for (int i = 0; i < PRIMA_TYPE_COUNT; i++)
+    if (t[i].vec_dot != vec_dot[i])
+      t[i].gemm = NULL;
+}
+
+static void
 build_tables (void)
 {
   prima_isa best = prima_cpu_best_isa ();
+  prima_vec_dot_fn vec_dot[PRIMA_TYPE_COUNT];
   for (int isa = 0; isa < PRIMA_ISA_COUNT; isa++) {
     prima_type_traits *t = tables[isa];
     for (size_t i = 0; i < G_N_ELEMENTS (geometry); i++) {
@@ -59,14 +78,20 @@ build_tables (void)
     }
     prima_quants_ref_register (t);
     prima_quants_iq_ref_register (t);
+    prima_gemm_ref_register (t);
 #if defined(__x86_64__)
     if (isa >= PRIMA_ISA_AVX2 && best >= PRIMA_ISA_AVX2) {
+      snapshot_vec_dots (t, vec_dot);
       prima_quants_avx2_register (t);
       prima_quants_iq_avx2_register (t);
+      drop_stale_gemms (t, vec_dot);
     }
     if (isa >= PRIMA_ISA_AVX512 && best >= PRIMA_ISA_AVX512) {
+      snapshot_vec_dots (t, vec_dot);
       prima_quants_avx512_register (t);
       prima_quants_iq_avx512_register (t);
+      drop_stale_gemms (t, vec_dot);
+      prima_gemm_avx512_register (t);
     }
 #endif
   }

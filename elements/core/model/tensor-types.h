@@ -62,6 +62,12 @@ typedef void (*prima_to_float_fn) (const void *x, float *y, int64_t n);
 typedef void (*prima_from_float_fn) (const float *x, void *y, int64_t n);
 /* *s = dot(x, y) over n elements: x is a row of this type, y a row of vec_dot_type. */
 typedef void (*prima_vec_dot_fn) (int n, float *s, const void *x, const void *y);
+/* y[tok * y_stride + r] = dot(x row r, act row tok) for n_rows weight rows
+ * (x_stride bytes apart) and n_tok activation rows of vec_dot_type
+ * (act_stride bytes apart): a prompt batch. Bit-identical to vec_dot on
+ * every (r, tok); it only shares the weight unpacking across tokens. */
+typedef void (*prima_gemm_fn) (int n, int n_rows, int n_tok, float *y, size_t y_stride, const void *x,
+    size_t x_stride, const void *act, size_t act_stride);
 
 typedef struct {
   const char *name;
@@ -71,6 +77,7 @@ typedef struct {
   prima_to_float_fn to_float;
   prima_from_float_fn from_float;
   prima_vec_dot_fn vec_dot;
+  prima_gemm_fn gemm;           /* NULL: call vec_dot per (row, token) */
 } prima_type_traits;
 
 /* Traits with the best kernels this CPU runs (or those forced by the
@@ -98,3 +105,5 @@ void prima_quants_avx2_register (prima_type_traits *table);
 void prima_quants_iq_avx2_register (prima_type_traits *table);
 void prima_quants_avx512_register (prima_type_traits *table);
 void prima_quants_iq_avx512_register (prima_type_traits *table);
+void prima_gemm_ref_register (prima_type_traits *table);
+void prima_gemm_avx512_register (prima_type_traits *table);

@@ -470,7 +470,7 @@ bench_ctx_depth (prima_model *model, int n_threads, const PrimaMemoryOptions *me
 int
 prima_cmd_bench (int argc, char **argv)
 {
-  const char *model_path = NULL, *pp_list = "128,512", *seq_list = NULL, *depth_list = NULL;
+  const char *model_path = NULL, *pp_list = "128,512", *seq_list = NULL, *depth_list = NULL, *gemm = NULL;
   int n_threads = 0, n_gen = 64, reps = 2;
   gint64 bw_mib = 1024;
   int hop_embd = 4096, hop_iterations = 2000;
@@ -492,6 +492,8 @@ prima_cmd_bench (int argc, char **argv)
     {"--n-embd", CLI_INT, &hop_embd, "N", "--hop: floats per frame (default 4096)", CLI_RANGE (1, 1 << 24)},
     {"--iterations", CLI_INT, &hop_iterations, "N", "--hop: round trips to time (default 2000)", CLI_RANGE (1, G_MAXINT)},
     {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end (resident weights, KV, pressure)"},
+    {"--gemm", CLI_STRING, &gemm, "MODE", "prompt matmuls: tile (default), vec_dot (same bits, untiled) or openblas "
+          "(SGEMM on dequantized rows, 64+ tokens; other bits)"},
   };
   cli_option mem_storage[PRIMA_MEMORY_GROUP_MAX];
   const cli_group groups[] = {
@@ -525,6 +527,13 @@ prima_cmd_bench (int argc, char **argv)
   }
   if (n_threads <= 0)
     n_threads = (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
+  if (gemm) {
+    if (!prima_gemm_mode_valid (gemm)) {
+      fprintf (stderr, "prima bench: --gemm must be tile, vec_dot or openblas (openblas: a build with OpenBLAS)\n");
+      return 2;
+    }
+    g_setenv ("PRIMA_GEMM", gemm, TRUE);
+  }
   if (!prima_memory_options_parse ("bench", &mem_flags, &mem))
     return 2;
   prima_memwatch_global_start ();
@@ -558,8 +567,8 @@ prima_cmd_bench (int argc, char **argv)
   weight_bytes = prima_model_weight_bytes (model, 0, model->hp.n_layer);
   printf ("model: %s (%s, %d layers, %d embd, %d vocab), %s\n", model->name, prima_arch_name (model->hp.arch),
       model->hp.n_layer, model->hp.n_embd, model->hp.n_vocab, gguf_path (model->file));
-  printf ("weights read per decoded token: %.1f MiB; threads: %d; kernels: %s\n", weight_bytes / 1048576.0,
-      n_threads, prima_isa_name (prima_active_isa ()));
+  printf ("weights read per decoded token: %.1f MiB; threads: %d; kernels: %s; prompt gemm: %s\n",
+      weight_bytes / 1048576.0, n_threads, prima_isa_name (prima_active_isa ()), gemm ? gemm : "tile");
   fflush (stdout);
 
   bandwidth = prima_measure_read_bandwidth (n_threads, (size_t) bw_mib << 20);

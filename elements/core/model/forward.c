@@ -16,6 +16,9 @@
 #include <stdatomic.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#ifdef PRIMA_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 
 G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
 
@@ -473,6 +476,11 @@ typedef struct {
    * both and writes silu(gate) * up into job 0's output, so the
    * elementwise step runs on all threads instead of after the barrier. */
   gboolean glu;
+  /* PRIMA_GEMM=openblas (a bench option): F32 SGEMM of the input x against
+   * each chunk of weight rows dequantized once; not bit-identical to
+   * vec_dot, so never on by default (docs/numerics.md has the figures) */
+  gboolean blas;
+  const float *x;               /* n_tokens rows of n_in floats */
   /* Thread i owns the chunks [lo, hi) packed as (hi << 32) | lo: it takes
    * from the front, so its weight stream stays contiguous; a thread that runs
    * out takes from the back of another's range. */
@@ -537,20 +545,70 @@ prefetch_page_starts (const uint8_t *row, size_t bytes)
       __builtin_prefetch ((const void *) (page + 64 * line), 0, 0);
 }
 
-/* PRIMA_GEMM=vec_dot turns the tile kernels off (same bits, for timing
- * them against the per-(row, token) vec_dot in one binary). */
-static gboolean
-use_tiles (void)
+/* How prompt batches multiply: PRIMA_GEMM=tile (default: the types' tile
+ * kernels), vec_dot (one vec_dot per row and token: the same bits, for
+ * timing the tiles in one binary) or openblas (SGEMM on dequantized rows
+ * for batches of MATMUL_BLAS_MIN_TOKENS or more; other bits; for timing it
+ * against the tiles: prima bench --gemm). */
+typedef enum { GEMM_TILE, GEMM_VEC_DOT, GEMM_OPENBLAS } gemm_mode;
+
+#define MATMUL_BLAS_MIN_TOKENS 64
+
+static gemm_mode
+get_gemm_mode (void)
 {
   static gsize once = 0;
-  static gboolean on;
+  static gemm_mode mode;
   if (g_once_init_enter (&once)) {
     const char *v = g_getenv ("PRIMA_GEMM");
-    on = !(v && g_strcmp0 (v, "vec_dot") == 0);
+    mode = GEMM_TILE;
+    if (g_strcmp0 (v, "vec_dot") == 0)
+      mode = GEMM_VEC_DOT;
+#ifdef PRIMA_HAVE_OPENBLAS
+    if (g_strcmp0 (v, "openblas") == 0) {
+      /* our threads split the rows; each SGEMM runs on its caller's thread */
+      openblas_set_num_threads (1);
+      mode = GEMM_OPENBLAS;
+    }
+#endif
     g_once_init_leave (&once, 1);
   }
-  return on;
+  return mode;
 }
+
+gboolean
+prima_gemm_mode_valid (const char *mode)
+{
+  return g_strcmp0 (mode, "tile") == 0 || g_strcmp0 (mode, "vec_dot") == 0
+#ifdef PRIMA_HAVE_OPENBLAS
+      || g_strcmp0 (mode, "openblas") == 0
+#endif
+      ;
+}
+
+#ifdef PRIMA_HAVE_OPENBLAS
+/* y[tok * y_stride + r] (r from r0) = x[tok] . W row r, for nr rows: the rows
+ * dequantized into a per-thread buffer, then one SGEMM. */
+static void
+matmul_blas (const matmul_job *job, const float *x, int n_tokens, int n_in, int r0, int nr, float *y,
+    size_t y_stride)
+{
+  static __thread float *wf;
+  static __thread size_t wf_cap;
+  const prima_type_traits *tr = prima_type_get_traits (job->w->type);
+  const size_t need = (size_t) nr * n_in;
+  if (need > wf_cap) {
+    g_free (wf);
+    wf = g_new (float, need);
+    wf_cap = need;
+  }
+  const uint8_t *w = (const uint8_t *) job->w->data + (size_t) r0 * job->row_bytes;
+  for (int r = 0; r < nr; r++)
+    tr->to_float (w + (size_t) r * job->row_bytes, wf + (size_t) r * n_in, n_in);
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, nr, n_in, 1.0f, x, n_in, wf, n_in, 0.0f, y,
+      (int) y_stride);
+}
+#endif
 
 /* y[tok * y_stride + r] for rows r0..r0+nr-1 (r counted from r0) and
  * tokens tb..tb+nt-1 (tok counted from tb) of one job: the type's tile
@@ -584,6 +642,28 @@ matmul_worker (int ith, int nth, void *arg)
     int r0 = (c - t->job_first_chunk[j]) * t->chunk_rows;
     int r1 = MIN (r0 + t->chunk_rows, job->n_out);
     const uint8_t *wbase = job->w->data;
+#ifdef PRIMA_HAVE_OPENBLAS
+    if (t->blas && t->glu) {
+      const matmul_job *up = &t->jobs[1];
+      float *g = g_new (float, (size_t) 2 * t->n_tokens * MATMUL_GLU_ROWS), *u = g + t->n_tokens * MATMUL_GLU_ROWS;
+      for (int rb = r0; rb < r1; rb += MATMUL_GLU_ROWS) {
+        const int nr = MIN (MATMUL_GLU_ROWS, r1 - rb);
+        matmul_blas (job, t->x, t->n_tokens, t->n_in, rb, nr, g, nr);
+        matmul_blas (up, t->x, t->n_tokens, t->n_in, rb, nr, u, nr);
+        for (int tok = 0; tok < t->n_tokens; tok++) {
+          float *yg = job->y + (size_t) tok * job->y_stride + rb;
+          for (int r = 0; r < nr; r++)
+            yg[r] = silu (g[tok * nr + r]) * u[tok * nr + r];
+        }
+      }
+      g_free (g);
+      continue;
+    }
+    if (t->blas) {
+      matmul_blas (job, t->x, t->n_tokens, t->n_in, r0, r1 - r0, job->y + r0, job->y_stride);
+      continue;
+    }
+#endif
     if (t->glu && t->n_tokens > 1) {
       /* gate and up over a tile of rows x a block of tokens into scratch,
        * then the SwiGLU; each value is what vec_dot gives (see below) */
@@ -678,7 +758,7 @@ matmul_ex (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_job
     matmul_job *job = &t.jobs[j];
     job->w = w[j];
     job->vec_dot = tr->vec_dot;
-    job->gemm = use_tiles () ? tr->gemm : NULL;
+    job->gemm = get_gemm_mode () == GEMM_TILE ? tr->gemm : NULL;
     job->row_bytes = prima_row_size (w[j]->type, n_in);
     const int slot = tr->vec_dot_type == vtype[0] ? 0 : 1;
     job->xq = prepare_input (ctx, slot, x, n_in, n_tokens, n_in, tr->vec_dot_type);
@@ -689,6 +769,8 @@ matmul_ex (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_job
     t.job_first_chunk[j + 1] = t.job_first_chunk[j] + (job->n_out + t.chunk_rows - 1) / t.chunk_rows;
   }
   t.glu = glu;
+  t.x = x;
+  t.blas = get_gemm_mode () == GEMM_OPENBLAS && n_tokens >= MATMUL_BLAS_MIN_TOKENS;
   /* With glu, only job 0's chunks are enumerated: each also covers job 1. */
   t.n_chunks = t.job_first_chunk[glu ? 1 : n_jobs];
   t.n_ranges = MIN (n_threads, MATMUL_MAX_THREADS);

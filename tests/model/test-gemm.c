@@ -92,12 +92,15 @@ test_bit_identical (void)
 }
 
 /* The scalar table and (where the CPU has it) the AVX-512 one have a gemm for
- * every listed type; losing one would silently fall back to vec_dot. */
+ * every listed type, AVX2 for Q4_K and Q6_K; losing one would silently fall
+ * back to vec_dot. */
 static void
 test_registered (void)
 {
   for (size_t i = 0; i < G_N_ELEMENTS (types); i++) {
     g_assert_nonnull (prima_type_get_traits_isa (types[i], PRIMA_ISA_SCALAR)->gemm);
+    if (prima_cpu_best_isa () >= PRIMA_ISA_AVX2 && (types[i] == PRIMA_TYPE_Q4_K || types[i] == PRIMA_TYPE_Q6_K))
+      g_assert_nonnull (prima_type_get_traits_isa (types[i], PRIMA_ISA_AVX2)->gemm);
     if (prima_cpu_best_isa () >= PRIMA_ISA_AVX512)
       g_assert_nonnull (prima_type_get_traits_isa (types[i], PRIMA_ISA_AVX512)->gemm);
   }

@@ -85,6 +85,7 @@ build_tables (void)
       prima_quants_avx2_register (t);
       prima_quants_iq_avx2_register (t);
       drop_stale_gemms (t, vec_dot);
+      prima_gemm_avx2_register (t);
     }
     if (isa >= PRIMA_ISA_AVX512 && best >= PRIMA_ISA_AVX512) {
       snapshot_vec_dots (t, vec_dot);

@@ -106,4 +106,5 @@ void prima_quants_iq_avx2_register (prima_type_traits *table);
 void prima_quants_avx512_register (prima_type_traits *table);
 void prima_quants_iq_avx512_register (prima_type_traits *table);
 void prima_gemm_ref_register (prima_type_traits *table);
+void prima_gemm_avx2_register (prima_type_traits *table);
 void prima_gemm_avx512_register (prima_type_traits *table);

@@ -529,7 +529,10 @@ prima_cmd_bench (int argc, char **argv)
     n_threads = (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
   if (gemm) {
     if (!prima_gemm_mode_valid (gemm)) {
-      fprintf (stderr, "prima bench: --gemm must be tile, vec_dot or openblas (openblas: a build with OpenBLAS)\n");
+      if (g_strcmp0 (gemm, "openblas") == 0)
+        fprintf (stderr, "prima bench: --gemm openblas: cannot load libopenblas.so.0 (Debian: apt-get install libopenblas0)\n");
+      else
+        fprintf (stderr, "prima bench: --gemm must be tile, vec_dot or openblas\n");
       return 2;
     }
     g_setenv ("PRIMA_GEMM", gemm, TRUE);

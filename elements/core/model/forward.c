@@ -16,9 +16,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#ifdef PRIMA_HAVE_OPENBLAS
-#include <cblas.h>
-#endif
+#include <dlfcn.h>
 
 G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
 
@@ -554,6 +552,32 @@ typedef enum { GEMM_TILE, GEMM_VEC_DOT, GEMM_OPENBLAS } gemm_mode;
 
 #define MATMUL_BLAS_MIN_TOKENS 64
 
+/* OpenBLAS is loaded at run time, only for PRIMA_GEMM=openblas: linked in,
+ * its thread pool would start in every process of the core for a bench
+ * option. The CBLAS constants are fixed by the CBLAS interface. */
+typedef void (*cblas_sgemm_fn) (int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+static cblas_sgemm_fn blas_sgemm;
+
+static gboolean
+load_openblas (void)
+{
+  static gsize once = 0;
+  if (g_once_init_enter (&once)) {
+    void *lib = dlopen ("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (lib) {
+      void (*set_threads) (int) = (void (*) (int)) dlsym (lib, "openblas_set_num_threads");
+      blas_sgemm = (cblas_sgemm_fn) dlsym (lib, "cblas_sgemm");
+      /* our threads split the rows; each SGEMM runs on its caller's thread */
+      if (set_threads)
+        set_threads (1);
+    }
+    g_once_init_leave (&once, 1);
+  }
+  return blas_sgemm != NULL;
+}
+
 static gemm_mode
 get_gemm_mode (void)
 {
@@ -564,13 +588,8 @@ get_gemm_mode (void)
     mode = GEMM_TILE;
     if (g_strcmp0 (v, "vec_dot") == 0)
       mode = GEMM_VEC_DOT;
-#ifdef PRIMA_HAVE_OPENBLAS
-    if (g_strcmp0 (v, "openblas") == 0) {
-      /* our threads split the rows; each SGEMM runs on its caller's thread */
-      openblas_set_num_threads (1);
+    if (g_strcmp0 (v, "openblas") == 0 && load_openblas ())
       mode = GEMM_OPENBLAS;
-    }
-#endif
     g_once_init_leave (&once, 1);
   }
   return mode;
@@ -580,13 +599,9 @@ gboolean
 prima_gemm_mode_valid (const char *mode)
 {
   return g_strcmp0 (mode, "tile") == 0 || g_strcmp0 (mode, "vec_dot") == 0
-#ifdef PRIMA_HAVE_OPENBLAS
-      || g_strcmp0 (mode, "openblas") == 0
-#endif
-      ;
+      || (g_strcmp0 (mode, "openblas") == 0 && load_openblas ());
 }
 
-#ifdef PRIMA_HAVE_OPENBLAS
 /* y[tok * y_stride + r] (r from r0) = x[tok] . W row r, for nr rows: the rows
  * dequantized into a per-thread buffer, then one SGEMM. */
 static void
@@ -605,10 +620,9 @@ matmul_blas (const matmul_job *job, const float *x, int n_tokens, int n_in, int 
   const uint8_t *w = (const uint8_t *) job->w->data + (size_t) r0 * job->row_bytes;
   for (int r = 0; r < nr; r++)
     tr->to_float (w + (size_t) r * job->row_bytes, wf + (size_t) r * n_in, n_in);
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, nr, n_in, 1.0f, x, n_in, wf, n_in, 0.0f, y,
+  blas_sgemm (CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, n_tokens, nr, n_in, 1.0f, x, n_in, wf, n_in, 0.0f, y,
       (int) y_stride);
 }
-#endif
 
 /* y[tok * y_stride + r] for rows r0..r0+nr-1 (r counted from r0) and
  * tokens tb..tb+nt-1 (tok counted from tb) of one job: the type's tile
@@ -642,7 +656,6 @@ matmul_worker (int ith, int nth, void *arg)
     int r0 = (c - t->job_first_chunk[j]) * t->chunk_rows;
     int r1 = MIN (r0 + t->chunk_rows, job->n_out);
     const uint8_t *wbase = job->w->data;
-#ifdef PRIMA_HAVE_OPENBLAS
     if (t->blas && t->glu) {
       const matmul_job *up = &t->jobs[1];
       float *g = g_new (float, (size_t) 2 * t->n_tokens * MATMUL_GLU_ROWS), *u = g + t->n_tokens * MATMUL_GLU_ROWS;
@@ -663,7 +676,6 @@ matmul_worker (int ith, int nth, void *arg)
       matmul_blas (job, t->x, t->n_tokens, t->n_in, r0, r1 - r0, job->y + r0, job->y_stride);
       continue;
     }
-#endif
     if (t->glu && t->n_tokens > 1) {
       /* gate and up over a tile of rows x a block of tokens into scratch,
        * then the SwiGLU; each value is what vec_dot gives (see below) */

@@ -47,7 +47,7 @@ GQuark prima_context_error_quark (void);
 prima_context *prima_context_new (const prima_model *model, const prima_context_params *params, GError **error);
 void prima_context_free (prima_context *ctx);
 /* Whether MODE is a value of PRIMA_GEMM this build knows: tile (default),
- * vec_dot, openblas (when built with OpenBLAS). Read once, at the first
+ * vec_dot, openblas (when libopenblas.so.0 loads). Read once, at the first
  * prompt batch; prima bench --gemm sets it. */
 gboolean prima_gemm_mode_valid (const char *mode);
 

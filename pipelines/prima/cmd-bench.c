@@ -16,6 +16,8 @@
 #include "cli-args.h"
 #include "cmd-options.h"
 #include "forward.h"
+#include "tensor-types.h"
+#include <time.h>
 #include "sampler.h"
 #include "membw.h"
 #include "memstat.h"
@@ -271,6 +273,70 @@ out:
 /* prima bench --hop: the latency of one ring hop on loopback (ring-bench.h:
  * two ring links in this process, one echoing); the per-hop figure is half
  * the round trip. */
+static double
+thread_cpu_seconds (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* --gemm-kernels: each type's tile kernel against vec_dot per (row, token),
+ * 256 rows of 2048 x 32 tokens, one thread, thread CPU time (which other
+ * load on the machine moves less than wall time), best of 15. */
+static int
+bench_gemm_kernels (void)
+{
+  static const prima_type types[] = {
+    PRIMA_TYPE_Q4_K, PRIMA_TYPE_Q5_K, PRIMA_TYPE_Q6_K, PRIMA_TYPE_Q8_0, PRIMA_TYPE_Q4_0, PRIMA_TYPE_IQ4_XS,
+  };
+  const int n = 2048, rows = 256, n_tok = 32, reps = 15;
+  GRand *rnd = g_rand_new_with_seed (16);
+  float *f = g_new (float, n), *y = g_new (float, (size_t) rows * n_tok);
+  printf ("kernels: %s; %d rows of %d x %d tokens, 1 thread, thread CPU time, best of %d\n\n",
+      prima_isa_name (prima_active_isa ()), rows, n, n_tok, reps);
+  printf ("| type   | tile GFLOP/s | vec_dot GFLOP/s | speed-up |\n|--------|--------------|-----------------|----------|\n");
+  for (size_t k = 0; k < G_N_ELEMENTS (types); k++) {
+    const prima_type_traits *t = prima_type_get_traits (types[k]);
+    if (t == NULL || t->gemm == NULL) {
+      printf ("| %-6s | (none)       |                 |          |\n", prima_type_name (types[k]));
+      continue;
+    }
+    const prima_type_traits *at = prima_type_get_traits (t->vec_dot_type);
+    const size_t wb = prima_row_size (types[k], n), ab = prima_row_size (t->vec_dot_type, n);
+    uint8_t *w = g_malloc (wb * rows), *a = g_malloc (ab * n_tok);
+    for (int r = 0; r < rows + n_tok; r++) {
+      for (int i = 0; i < n; i++)
+        f[i] = (float) g_rand_double_range (rnd, -1, 1);
+      if (r < rows)
+        t->from_float (f, w + (size_t) r * wb, n);
+      else
+        at->from_float (f, a + (size_t) (r - rows) * ab, n);
+    }
+    double best_tile = G_MAXDOUBLE, best_dot = G_MAXDOUBLE;
+    for (int rep = 0; rep < reps; rep++) {
+      const double t0 = thread_cpu_seconds ();
+      t->gemm (n, rows, n_tok, y, rows, w, wb, a, ab);
+      const double t1 = thread_cpu_seconds ();
+      for (int r = 0; r < rows; r++)
+        for (int tok = 0; tok < n_tok; tok++)
+          t->vec_dot (n, &y[(size_t) tok * rows + r], w + (size_t) r * wb, a + (size_t) tok * ab);
+      const double t2 = thread_cpu_seconds ();
+      best_tile = MIN (best_tile, t1 - t0);
+      best_dot = MIN (best_dot, t2 - t1);
+    }
+    const double flop = 2.0 * n * rows * n_tok;
+    printf ("| %-6s | %12.1f | %15.1f | %7.2fx |\n", t->name, flop / best_tile * 1e-9, flop / best_dot * 1e-9,
+        best_dot / best_tile);
+    g_free (w);
+    g_free (a);
+  }
+  g_free (f);
+  g_free (y);
+  g_rand_free (rnd);
+  return 0;
+}
+
 static int
 bench_hop (int n_embd, int iterations)
 {
@@ -474,7 +540,7 @@ prima_cmd_bench (int argc, char **argv)
   int n_threads = 0, n_gen = 64, reps = 2;
   gint64 bw_mib = 1024;
   int hop_embd = 4096, hop_iterations = 2000;
-  gboolean help, hop = FALSE, pipeline = FALSE, verbose = FALSE;
+  gboolean help, hop = FALSE, pipeline = FALSE, verbose = FALSE, gemm_kernels = FALSE;
   PrimaMemoryFlags mem_flags = { 0 };
   PrimaMemoryOptions mem;
   const cli_option options[] = {
@@ -494,6 +560,7 @@ prima_cmd_bench (int argc, char **argv)
     {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end (resident weights, KV, pressure)"},
     {"--gemm", CLI_STRING, &gemm, "MODE", "prompt matmuls: tile (default), vec_dot (same bits, untiled) or openblas "
           "(SGEMM on dequantized rows, 64+ tokens; other bits)"},
+    {"--gemm-kernels", CLI_FLAG, &gemm_kernels, NULL, "only: time each type's tile kernel against vec_dot (1 thread, no model)"},
   };
   cli_option mem_storage[PRIMA_MEMORY_GROUP_MAX];
   const cli_group groups[] = {
@@ -525,6 +592,8 @@ prima_cmd_bench (int argc, char **argv)
     }
     return bench_hop (hop_embd, hop_iterations);
   }
+  if (gemm_kernels)
+    return bench_gemm_kernels ();
   if (n_threads <= 0)
     n_threads = (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
   if (gemm) {

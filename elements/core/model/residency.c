@@ -5,6 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -18,6 +21,7 @@ typedef struct {
   GArray *ranges;               /* prima_byte_range */
   guint64 bytes;
   gboolean kept;                /* never released */
+  guint64 pf_job;               /* the job that prefetches it (jobs_queued then), 0: none pending */
 } window;
 
 typedef enum {
@@ -50,6 +54,17 @@ struct prima_residency {
   guint64 prefetched_bytes, released_bytes;
   guint n_prefetches, n_releases;
   gint64 helper_busy_us;
+
+  /* PRIMA_TRACE: per token (a cycle of the windows, from window 0's
+   * begin), where the compute thread's time went */
+  int trace;                    /* 0 off, 1 a line per token, 2 also every event */
+  gint64 t0_us;                 /* the trace's origin */
+  gint64 tok_begin_us, win_begin_us, last_end_us;
+  gint64 tok_compute_us, tok_disk_us, tok_act_us;
+  guint64 tok_read0_bytes;      /* prefetched_bytes at the token's begin */
+  gint64 tok_busy0_us;          /* helper_busy_us at the token's begin */
+  long tok_faults0;             /* the compute thread's major faults at the token's begin */
+  int n_tokens;
 
   /* first pass progress */
   gboolean first_pass_done;
@@ -149,10 +164,15 @@ helper_main (gpointer data)
     job_kind kind = j->kind;
     if (kind == JOB_PREFETCH) {
       const window *w = &g_array_index (r->windows, window, j->window);
-      gint64 t0 = g_get_monotonic_time ();
+      gint64 t0 = g_get_monotonic_time (), t1;
       prefetch_window (r, w);
+      t1 = g_get_monotonic_time ();
+      if (r->trace >= 2)
+        fprintf (stderr, "trace: %.1f ms: read window %d (layers %d-%d, %.1f MiB) in %.1f ms (%.0f MB/s)\n",
+            (t0 - r->t0_us) / 1e3, j->window, w->first, w->last - 1, w->bytes / 1048576.0, (t1 - t0) / 1e3,
+            w->bytes / MAX (1.0, (double) (t1 - t0)));
       g_mutex_lock (&r->lock);
-      r->helper_busy_us += g_get_monotonic_time () - t0;
+      r->helper_busy_us += t1 - t0;
       r->prefetched_bytes += w->bytes;
       r->n_prefetches++;
       g_mutex_unlock (&r->lock);
@@ -178,8 +198,63 @@ push_job (prima_residency *r, job_kind kind, int w)
     r->helper = g_thread_new ("prima-residency", helper_main, r);
   g_mutex_lock (&r->lock);
   r->jobs_queued++;
+  if (w >= 0)
+    g_array_index (r->windows, window, w).pf_job = r->jobs_queued;
   g_mutex_unlock (&r->lock);
   g_async_queue_push (r->jobs, j);
+}
+
+/* The compute thread is about to use window wi: wait for its prefetch when
+ * one is pending (jobs run in order). Waiting here rather than faulting the
+ * same pages beside the helper costs nothing and is measured: the disk wait. */
+static void
+wait_prefetch (prima_residency *r, window *w)
+{
+  gint64 t0;
+  if (w->pf_job == 0)
+    return;
+  t0 = g_get_monotonic_time ();
+  g_mutex_lock (&r->lock);
+  while (r->jobs_done < w->pf_job)
+    g_cond_wait (&r->cond, &r->lock);
+  g_mutex_unlock (&r->lock);
+  w->pf_job = 0;
+  r->tok_disk_us += g_get_monotonic_time () - t0;
+}
+
+static long
+major_faults (void)
+{
+#ifdef RUSAGE_THREAD
+  struct rusage ru;
+  if (getrusage (RUSAGE_THREAD, &ru) == 0)
+    return ru.ru_majflt;
+#endif
+  return 0;
+}
+
+/* A token ends where window 0 begins again: its line. */
+static void
+trace_token (prima_residency *r, gint64 now)
+{
+  guint64 read;
+  gint64 busy;
+  long faults = major_faults ();
+  g_mutex_lock (&r->lock);
+  read = r->prefetched_bytes - r->tok_read0_bytes;
+  busy = r->helper_busy_us - r->tok_busy0_us;
+  r->tok_read0_bytes = r->prefetched_bytes;
+  r->tok_busy0_us = r->helper_busy_us;
+  g_mutex_unlock (&r->lock);
+  if (r->n_tokens > 0)
+    fprintf (stderr, "trace: token %d: compute %.1f ms, disk wait %.1f ms, activation wait %.1f ms, token %.1f ms, "
+        "read %.1f MiB in %.1f ms, major faults %ld\n", r->n_tokens - 1, r->tok_compute_us / 1e3,
+        r->tok_disk_us / 1e3, r->tok_act_us / 1e3, (now - r->tok_begin_us) / 1e3, read / 1048576.0, busy / 1e3,
+        faults - r->tok_faults0);
+  r->tok_faults0 = faults;
+  r->tok_begin_us = now;
+  r->tok_compute_us = r->tok_disk_us = r->tok_act_us = 0;
+  r->n_tokens++;
 }
 
 void
@@ -222,6 +297,11 @@ prima_residency_new (const prima_model *model, const prima_residency_params *par
   for (int i = 0; i < model->hp.n_layer; i++)
     r->layer_window[i] = -1;
   r->jobs = g_async_queue_new ();
+  {
+    const char *t = g_getenv ("PRIMA_TRACE");
+    r->trace = t && *t ? atoi (t) : 0;
+  }
+  r->t0_us = g_get_monotonic_time ();
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);
   return r;
@@ -232,6 +312,8 @@ prima_residency_free (prima_residency *r)
 {
   if (r == NULL)
     return;
+  if (r->trace && r->n_tokens > 0 && r->last_end_us > r->tok_begin_us)
+    trace_token (r, r->last_end_us);
   if (r->helper) {
     push_job (r, JOB_STOP, -1);
     g_thread_join (r->helper);
@@ -406,7 +488,7 @@ void
 prima_residency_layer_begin (prima_residency *r, int layer)
 {
   int wi;
-  const window *w;
+  window *w;
   if (r == NULL || layer < 0 || layer >= r->model->hp.n_layer || (wi = r->layer_window[layer]) < 0)
     return;
   if (!r->planned)
@@ -414,7 +496,22 @@ prima_residency_layer_begin (prima_residency *r, int layer)
   if (r->start_us == 0)
     r->start_us = g_get_monotonic_time ();
   w = &g_array_index (r->windows, window, wi);
-  if (layer != w->first || r->p.prefetch == PRIMA_PREFETCH_NONE)
+  if (layer != w->first)
+    return;
+  if (r->trace) {
+    gint64 now = g_get_monotonic_time ();
+    /* the wait before window 0 belongs to the token it ends */
+    if (r->last_end_us)
+      r->tok_act_us += now - r->last_end_us;
+    if (wi == 0)
+      trace_token (r, now);
+    if (r->trace >= 2)
+      fprintf (stderr, "trace: %.1f ms: window %d (layers %d-%d) begins%s\n", (now - r->t0_us) / 1e3, wi, w->first,
+          w->last - 1, w->pf_job && r->jobs_done < w->pf_job ? ", its read pending" : "");
+  }
+  wait_prefetch (r, w);
+  r->win_begin_us = g_get_monotonic_time ();
+  if (r->p.prefetch == PRIMA_PREFETCH_NONE)
     return;
   /* The next window follows on this device at once: fetch it while this
    * one computes. */
@@ -439,6 +536,12 @@ prima_residency_layer_end (prima_residency *r, int layer)
   }
   if (layer != w->last - 1)
     return;
+  if (r->trace) {
+    r->last_end_us = g_get_monotonic_time ();
+    r->tok_compute_us += r->last_end_us - r->win_begin_us;
+    if (r->trace >= 2)
+      fprintf (stderr, "trace: %.1f ms: window %d ends\n", (r->last_end_us - r->t0_us) / 1e3, wi);
+  }
   prima_memwatch_global_sample ();
   if (!w->kept && r->planned)
     release_window (r, w);

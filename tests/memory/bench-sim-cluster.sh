@@ -28,7 +28,9 @@
 # SIM_MEM_MB (600), SIM_CPU_PCT (50), SIM_READ_MBPS (200), N_GEN (6), N_SHORT
 # (2), REPEATS (3), THREADS (1), CTX (512), PRIMA_FLAGS (--prefetch: extra
 # flags for our processes, e.g. "--prefetch-mode advise"), CPP_FLAGS
-# (--prefetch), DEVICE_SH (PRIMA_SHARED_DIR or ../shared: tools/device.sh), SIM_PORT (7755), PRIMA_TRACE (1; 2 adds every read and window
+# (--prefetch), BASE_ENV (a second variant of ours, run by run alternating:
+# these environment assignments, e.g. PRIMA_PREFETCH_AHEAD=1, the former
+# read-ahead), DEVICE_SH (PRIMA_SHARED_DIR or ../shared: tools/device.sh), SIM_PORT (7755), PRIMA_TRACE (1; 2 adds every read and window
 # event), KEEP_LOGS (a folder to copy the logs into).
 # Needs root and cgroup v1 (memory, cpu, blkio); skips (exit 0) with a
 # message otherwise. Exit 1 when a run fails or its tokens differ.
@@ -82,16 +84,19 @@ trap 'exit 1' INT TERM
 drop_cache() { sync; dd if="$model" iflag=nocache count=0 status=none; }
 now() { date +%s.%N; }
 
+# disk_mib CGROUP: MiB its processes read from disk (blkio)
+disk_mib() { awk '$2 == "Read" { s += $3 } END { printf "%.0f", s / 1048576 }' "/sys/fs/cgroup/blkio/$1/blkio.throttle.io_service_bytes" 2> /dev/null; }
+
 # devcmd NAME: the prefix that runs a command as one simulated device (cgroup NAME, removed at exit)
 devcmd() { DEV=(env DEVICE_DISK_PATH="$model" bash "$device" "$1" "$mem" "$cpu" "$rd"); CGS+=("$1"); }
 
-# ours TAG N CAPPED: one ring run; wall seconds in $T/TAG.wall, logs $T/TAG.{head,w1..}, ids $T/TAG.ids
+# ours TAG N CAPPED [ENV...]: one ring run; wall seconds in $T/TAG.wall, logs $T/TAG.{head,w1..}, ids $T/TAG.ids
 ours() {
-  local tag=$1 n=$2 capped=$3 pids=() r rc t0 t1 p key lwopt=()
+  local tag=$1 n=$2 capped=$3 pids=() r rc t0 t1 p key lwopt=() xenv=("${@:4}")
   key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
   [ "$lw" = auto ] || lwopt=(-lw "$lw")
   for r in $(seq $((ndev - 1)) -1 1); do
-    local cmd=(env PRIMA_CLUSTER_KEY="$key" PRIMA_TRACE="$trace" "$prima" worker -m "$model" --world "$ndev"
+    local cmd=(env PRIMA_CLUSTER_KEY="$key" PRIMA_TRACE="$trace" "${xenv[@]}" "$prima" worker -m "$model" --world "$ndev"
       --rank "$r" --master 127.0.0.1 --next 127.0.0.1 --port "$port" -t "$threads" --once --verbose $pflags)
     if [ "$capped" = 1 ]; then
       devcmd "psim$$-$tag-$r"
@@ -102,7 +107,7 @@ ours() {
     pids+=($!)
     PIDS+=($!)
   done
-  local cmd=(env PRIMA_CLUSTER_KEY="$key" PRIMA_TRACE="$trace" "$prima" run -m "$model" --world "$ndev" --rank 0
+  local cmd=(env PRIMA_CLUSTER_KEY="$key" PRIMA_TRACE="$trace" "${xenv[@]}" "$prima" run -m "$model" --world "$ndev" --rank 0
     --next 127.0.0.1 --port "$port" "${lwopt[@]}" -p "$prompt" -n "$n" -c "$ctx" -t "$threads" --temp 0
     --ignore-eos --no-display-prompt --ids-out "$T/$tag.ids" --verbose $pflags)
   t0=$(now)
@@ -164,6 +169,7 @@ check_ids() {
 }
 
 progs=(ours)
+[ -n "${BASE_ENV:-}" ] && progs+=(base)
 [ -n "$cpp" ] && progs+=(cpp)
 printf '\n| program | run | wall %s tok s | wall %s tok s | TPOT s |\n|---|---|---|---|---|\n' "$n_short" "$n_gen"
 for i in $(seq "$repeats"); do
@@ -171,14 +177,20 @@ for i in $(seq "$repeats"); do
     for n in "$n_short" "$n_gen"; do
       tag=$pg$i-$n
       drop_cache
-      if [ "$pg" = ours ]; then
-        ours "$tag" "$n" 1 || { echo "sim-cluster: $tag failed"; tail -n 4 "$T/$tag.head"; fail=1; }
+      if [ "$pg" = ours ] || [ "$pg" = base ]; then
+        xe=()
+        [ "$pg" = base ] && read -r -a xe <<< "$BASE_ENV"
+        ours "$tag" "$n" 1 "${xe[@]}" || { echo "sim-cluster: $tag failed"; tail -n 4 "$T/$tag.head"; fail=1; }
         check_ids "$tag" "$n"
       else
         cpp "$tag" "$n" || { echo "sim-cluster: $tag failed"; tail -n 4 "$T/$tag.head"; fail=1; }
       fi
     done
     a=$(cat "$T/$pg$i-$n_short.wall") b=$(cat "$T/$pg$i-$n_gen.wall")
+    for r in $(seq 0 $((ndev - 1))); do
+      x=$(disk_mib "psim$$-$pg$i-$n_short-$r") y=$(disk_mib "psim$$-$pg$i-$n_gen-$r")
+      [ -n "$x" ] && [ -n "$y" ] && awk -v x="$x" -v y="$y" -v d=$((n_gen - n_short)) 'BEGIN { printf "%.0f\n", (y - x) / d }' >> "$T/$pg.disk$r"
+    done
     t=$(awk -v a="$a" -v b="$b" -v d=$((n_gen - n_short)) 'BEGIN { printf "%.2f", (b - a) / d }')
     echo "$t" >> "$T/$pg.tpot"
     printf '| %s | %s | %s | %s | %s |\n' "$pg" "$i" "$a" "$b" "$t"
@@ -195,20 +207,27 @@ done
 # where the time goes: the trace lines of our N_GEN runs, tokens after the first
 # (trace: token T: compute C ms, disk wait D ms, activation wait A ms, read R MiB in S ms)
 echo
-echo "Per device and token (median over the N_GEN runs' tokens 2..$n_gen; ms; read: MiB the device read ahead,"
-echo "busy: the read's duration; PRIMA_TRACE, docs/memory.md):"
-printf '| device | compute | disk wait | activation wait | token | read MiB | read busy |\n|---|---|---|---|---|---|---|\n'
+echo "Per device and token (median over the N_GEN runs' decode tokens; ms; PRIMA_TRACE, docs/memory.md): compute"
+echo "(of it the thread's cpu time; the rest: page faults, the CPU quota, other programs), disk wait (for the"
+echo "window's read ahead), activation wait; read ahead: MiB the helper advised/read and its busy time; disk:"
+echo "what the device's cgroup read from the disk (blkio), (N_GEN run - N_SHORT run) / (N_GEN - N_SHORT)."
+printf '| program | device | compute | of it cpu | disk wait | activation wait | token | read ahead MiB | read busy | disk MiB/token |\n|---|---|---|---|---|---|---|---|---|---|\n'
+for pg in "${progs[@]}"; do
+[ "$pg" = cpp ] && continue
 for r in $(seq 0 $((ndev - 1))); do
   for i in $(seq "$repeats"); do
-    f=$T/ours$i-$n_gen.w$r
-    [ "$r" = 0 ] && f=$T/ours$i-$n_gen.head
-    sed -n 's/^trace: token \([0-9]*\): compute \([0-9.]*\) ms, disk wait \([0-9.]*\) ms, activation wait \([0-9.]*\) ms, token \([0-9.]*\) ms, read \([0-9.]*\) MiB in \([0-9.]*\) ms.*/\1 \2 \3 \4 \5 \6 \7/p' "$f" 2> /dev/null
-  done | awk -v r="$r" '$1 >= 2 { n++; for (k = 2; k <= 7; k++) col[k] = col[k] " " $k }
+    f=$T/$pg$i-$n_gen.w$r
+    [ "$r" = 0 ] && f=$T/$pg$i-$n_gen.head
+    sed -n 's/^trace: token \([0-9]*\): compute \([0-9.]*\) ms, disk wait \([0-9.]*\) ms, activation wait \([0-9.]*\) ms, token \([0-9.]*\) ms, read \([0-9.]*\) MiB in \([0-9.]*\) ms, major faults [-0-9]*, cpu \([0-9.]*\) ms.*/\1 \2 \3 \4 \5 \6 \7 \8/p' "$f" 2> /dev/null
+  done | awk -v r="$r" -v pg="$pg" -v disk="$(cat "$T/$pg.disk$r" 2> /dev/null | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')" \
+    '$1 >= 1 { n++; for (k = 2; k <= 8; k++) col[k] = col[k] " " $k }
     function med(s,   a, m, i, j, t) { m = split(s, a, " "); for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
       if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
       return m ? (m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2) : "-" }
-    END { if (n) printf "| %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", r, med(col[2]), med(col[3]), med(col[4]),
-      med(col[5]), med(col[6]), med(col[7]); else printf "| %d | - | - | - | - | - | - |\n", r }'
+    END { if (n) printf "| %s | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s |\n", pg, r, med(col[2]),
+      med(col[8]), med(col[3]), med(col[4]), med(col[5]), med(col[6]), med(col[7]), disk;
+      else printf "| %s | %d | - | - | - | - | - | - | - | %s |\n", pg, r, disk }'
+done
 done
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $fail

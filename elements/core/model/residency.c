@@ -604,7 +604,7 @@ report_first_pass (prima_residency *r, int layer, gboolean done)
     return;
   for (guint i = 0; i < r->windows->len; i++) {
     const window *w = &g_array_index (r->windows, window, i);
-    if (w->first <= layer)
+    if (w->first <= layer || done)       /* done: the output head's window too */
       p.bytes += w->bytes;
   }
   p.layer = r->layers_seen;
@@ -669,10 +669,13 @@ prima_residency_layer_end (prima_residency *r, int layer)
   if (r == NULL || layer < 0 || layer > r->model->hp.n_layer || (wi = r->layer_window[layer]) < 0)
     return;
   w = &g_array_index (r->windows, window, wi);
-  if (!r->first_pass_done) {
-    if (layer < r->model->hp.n_layer)
-      r->layers_seen++;
-    report_first_pass (r, layer, layer == w->last - 1 && wi == (int) r->windows->len - 1);
+  if (!r->first_pass_done && layer < r->model->hp.n_layer) {
+    /* one report per model layer: the first pass is done with the last
+     * window, or the last but the output head's window */
+    const int n = (int) r->windows->len;
+    const gboolean head_last = g_array_index (r->windows, window, n - 1).first == r->model->hp.n_layer;
+    r->layers_seen++;
+    report_first_pass (r, layer, layer == w->last - 1 && (wi == n - 1 || (head_last && wi == n - 2)));
   }
   if (layer != w->last - 1)
     return;

@@ -73,6 +73,7 @@ struct prima_residency {
    * p % n). The window at cur_pos computes (until released); every window
    * at [cur_pos + 1, pf_pos) has been queued for reading. */
   int ahead;                    /* windows read ahead at most; 0: as many as the budget allows */
+  guint64 advise_piece;         /* bytes per WILLNEED call; 0: one call per range (the former way) */
   gboolean started;
   guint64 cur_pos, pf_pos;
   gboolean cur_released;
@@ -158,13 +159,14 @@ populate (const uint8_t *addr, size_t len)
  * by page fault, on the compute thread (measured: one call over 200 MiB
  * cached 8 MiB, with read_ahead_kb 8192). Each piece is queued at once; the
  * reads complete in the order they were asked for. */
-#define ADVISE_PIECE ((size_t) 128 << 10)
+#define ADVISE_PIECE ((guint64) 128 << 10)
 
 static void
 advise_range (prima_residency *r, const prima_byte_range *br)
 {
-  for (guint64 off = 0; off < br->length; off += ADVISE_PIECE) {
-    const size_t len = (size_t) MIN ((guint64) ADVISE_PIECE, br->length - off);
+  const guint64 piece = r->advise_piece ? r->advise_piece : br->length;
+  for (guint64 off = 0; off < br->length; off += piece) {
+    const size_t len = (size_t) MIN (piece, br->length - off);
     if (r->fd >= 0)
       posix_fadvise (r->fd, (off_t) (br->offset + off), (off_t) len, POSIX_FADV_WILLNEED);
     else
@@ -351,6 +353,9 @@ prima_residency_new (const prima_model *model, const prima_residency_params *par
      * behaviour, kept to measure against */
     const char *a = g_getenv ("PRIMA_PREFETCH_AHEAD");
     r->ahead = a && *a ? MAX (0, atoi (a)) : 0;
+    /* PRIMA_ADVISE_PIECE_KIB=0: one advice per range, as before (to measure against) */
+    a = g_getenv ("PRIMA_ADVISE_PIECE_KIB");
+    r->advise_piece = a && *a ? (guint64) MAX (0, atoi (a)) << 10 : ADVISE_PIECE;
   }
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);

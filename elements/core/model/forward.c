@@ -1152,9 +1152,7 @@ eval_chunk (prima_context *ctx, int nb, const int32_t *tokens, const float *hidd
   for (il = 0; il < ctx->last - ctx->first && bad == NOT_FINITE_NONE; il++) {
     prima_residency_layer_begin (ctx->residency, ctx->first + il);
     bad = run_layer (ctx, il, nb);
-    /* The head is part of the last window: it ends after the head. */
-    if (!(has_head && il == ctx->last - ctx->first - 1) || bad != NOT_FINITE_NONE)
-      prima_residency_layer_end (ctx->residency, ctx->first + il);
+    prima_residency_layer_end (ctx->residency, ctx->first + il);
   }
   if (bad != NOT_FINITE_NONE) {
     set_not_finite_error (ctx, ctx->first + il - 1, bad, error);
@@ -1166,8 +1164,10 @@ eval_chunk (prima_context *ctx, int nb, const int32_t *tokens, const float *hidd
       bad = NOT_FINITE_INPUT;
     memcpy (out, ctx->x, sizeof (float) * nb * hp->n_embd);
   } else {
+    /* the output head is the residency's pseudo-layer n_layer, a window of its own */
+    prima_residency_layer_begin (ctx->residency, hp->n_layer);
     bad = output_head (ctx, ctx->head_rows, n_rows, out);
-    prima_residency_layer_end (ctx->residency, ctx->last - 1);
+    prima_residency_layer_end (ctx->residency, hp->n_layer);
   }
   if (bad != NOT_FINITE_NONE) {
     set_not_finite_error (ctx, ctx->last, bad, error);

@@ -5,6 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -18,6 +22,7 @@ typedef struct {
   GArray *ranges;               /* prima_byte_range */
   guint64 bytes;
   gboolean kept;                /* never released */
+  guint64 pf_job;               /* the job that prefetches it (jobs_queued then), 0: none pending */
 } window;
 
 typedef enum {
@@ -50,6 +55,28 @@ struct prima_residency {
   guint64 prefetched_bytes, released_bytes;
   guint n_prefetches, n_releases;
   gint64 helper_busy_us;
+
+  /* PRIMA_TRACE: per token (a cycle of the windows, from window 0's
+   * begin), where the compute thread's time went */
+  int trace;                    /* 0 off, 1 a line per token, 2 also every event */
+  gint64 t0_us;                 /* the trace's origin */
+  gint64 tok_begin_us, win_begin_us, last_end_us;
+  gint64 tok_compute_us, tok_disk_us, tok_act_us, tok_cpu_us;
+  gint64 win_cpu0_us;
+  guint64 tok_read0_bytes;      /* prefetched_bytes at the token's begin */
+  gint64 tok_busy0_us;          /* helper_busy_us at the token's begin */
+  long tok_faults0;             /* the compute thread's major faults at the token's begin */
+  int n_tokens;
+
+  /* The read-ahead (docs/memory.md, "The memory-starved ring"): positions
+   * in the endless cyclic sequence of windows (position p is window
+   * p % n). The window at cur_pos computes (until released); every window
+   * at [cur_pos + 1, pf_pos) has been queued for reading. */
+  int ahead;                    /* windows read ahead at most; 0: as many as the budget allows */
+  guint64 advise_piece;         /* bytes per WILLNEED call; 0: one call per range (the former way) */
+  gboolean started;
+  guint64 cur_pos, pf_pos;
+  gboolean cur_released;
 
   /* first pass progress */
   gboolean first_pass_done;
@@ -126,13 +153,32 @@ populate (const uint8_t *addr, size_t len)
   }
 }
 
+/* WILLNEED advice in pieces: the kernel reads at most its readahead size
+ * (the device's read_ahead_kb, often 128 KiB) per call, so one call over a
+ * window of 100+ MiB read its first few MiB and the rest came in page fault
+ * by page fault, on the compute thread (measured: one call over 200 MiB
+ * cached 8 MiB, with read_ahead_kb 8192). Each piece is queued at once; the
+ * reads complete in the order they were asked for. */
+#define ADVISE_PIECE ((guint64) 128 << 10)
+
+static void
+advise_range (prima_residency *r, const prima_byte_range *br)
+{
+  const guint64 piece = r->advise_piece ? r->advise_piece : br->length;
+  for (guint64 off = 0; off < br->length; off += piece) {
+    const size_t len = (size_t) MIN (piece, br->length - off);
+    if (r->fd >= 0)
+      posix_fadvise (r->fd, (off_t) (br->offset + off), (off_t) len, POSIX_FADV_WILLNEED);
+    else
+      posix_madvise ((void *) (r->base + br->offset + off), len, POSIX_MADV_WILLNEED);
+  }
+}
+
 static void
 prefetch_window (prima_residency *r, const window *w)
 {
-  for (guint i = 0; i < w->ranges->len; i++) {
-    const prima_byte_range *br = &g_array_index (w->ranges, prima_byte_range, i);
-    posix_madvise ((void *) (r->base + br->offset), br->length, POSIX_MADV_WILLNEED);
-  }
+  for (guint i = 0; i < w->ranges->len; i++)
+    advise_range (r, &g_array_index (w->ranges, prima_byte_range, i));
   if (r->p.prefetch == PRIMA_PREFETCH_FORCE)
     for (guint i = 0; i < w->ranges->len; i++) {
       const prima_byte_range *br = &g_array_index (w->ranges, prima_byte_range, i);
@@ -149,10 +195,15 @@ helper_main (gpointer data)
     job_kind kind = j->kind;
     if (kind == JOB_PREFETCH) {
       const window *w = &g_array_index (r->windows, window, j->window);
-      gint64 t0 = g_get_monotonic_time ();
+      gint64 t0 = g_get_monotonic_time (), t1;
       prefetch_window (r, w);
+      t1 = g_get_monotonic_time ();
+      if (r->trace >= 2)
+        fprintf (stderr, "trace: %.1f ms: read window %d (layers %d-%d, %.1f MiB) in %.1f ms (%.0f MB/s)\n",
+            (t0 - r->t0_us) / 1e3, j->window, w->first, w->last - 1, w->bytes / 1048576.0, (t1 - t0) / 1e3,
+            w->bytes / MAX (1.0, (double) (t1 - t0)));
       g_mutex_lock (&r->lock);
-      r->helper_busy_us += g_get_monotonic_time () - t0;
+      r->helper_busy_us += t1 - t0;
       r->prefetched_bytes += w->bytes;
       r->n_prefetches++;
       g_mutex_unlock (&r->lock);
@@ -178,8 +229,76 @@ push_job (prima_residency *r, job_kind kind, int w)
     r->helper = g_thread_new ("prima-residency", helper_main, r);
   g_mutex_lock (&r->lock);
   r->jobs_queued++;
+  if (w >= 0)
+    g_array_index (r->windows, window, w).pf_job = r->jobs_queued;
   g_mutex_unlock (&r->lock);
   g_async_queue_push (r->jobs, j);
+}
+
+/* The compute thread is about to use window wi: wait for its prefetch when
+ * one is pending (jobs run in order). Waiting here rather than faulting the
+ * same pages beside the helper costs nothing and is measured: the disk wait. */
+static void
+wait_prefetch (prima_residency *r, window *w)
+{
+  gint64 t0;
+  if (w->pf_job == 0)
+    return;
+  t0 = g_get_monotonic_time ();
+  g_mutex_lock (&r->lock);
+  while (r->jobs_done < w->pf_job)
+    g_cond_wait (&r->cond, &r->lock);
+  g_mutex_unlock (&r->lock);
+  w->pf_job = 0;
+  r->tok_disk_us += g_get_monotonic_time () - t0;
+}
+
+static long
+major_faults (void)
+{
+#ifdef RUSAGE_THREAD
+  struct rusage ru;
+  if (getrusage (RUSAGE_THREAD, &ru) == 0)
+    return ru.ru_majflt;
+#endif
+  return 0;
+}
+
+/* The calling thread's CPU time, us: compute minus this is what it waited
+ * for (page faults, the CPU quota, other programs on the cores). */
+static gint64
+thread_cpu_us (void)
+{
+  struct timespec ts;
+  if (clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+    return (gint64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  return 0;
+}
+
+/* A token ends where window 0 begins again: its line. */
+static void
+trace_token (prima_residency *r, gint64 now)
+{
+  guint64 read;
+  gint64 busy;
+  /* the compute thread's own faults (the last line comes from the thread
+   * that frees the engine: none) */
+  long faults = now == r->last_end_us ? r->tok_faults0 : major_faults ();
+  g_mutex_lock (&r->lock);
+  read = r->prefetched_bytes - r->tok_read0_bytes;
+  busy = r->helper_busy_us - r->tok_busy0_us;
+  r->tok_read0_bytes = r->prefetched_bytes;
+  r->tok_busy0_us = r->helper_busy_us;
+  g_mutex_unlock (&r->lock);
+  if (r->n_tokens > 0)
+    fprintf (stderr, "trace: token %d: compute %.1f ms, disk wait %.1f ms, activation wait %.1f ms, token %.1f ms, "
+        "read %.1f MiB in %.1f ms, major faults %ld, cpu %.1f ms\n", r->n_tokens - 1, r->tok_compute_us / 1e3,
+        r->tok_disk_us / 1e3, r->tok_act_us / 1e3, (now - r->tok_begin_us) / 1e3, read / 1048576.0, busy / 1e3,
+        faults - r->tok_faults0, r->tok_cpu_us / 1e3);
+  r->tok_faults0 = faults;
+  r->tok_begin_us = now;
+  r->tok_compute_us = r->tok_disk_us = r->tok_act_us = r->tok_cpu_us = 0;
+  r->n_tokens++;
 }
 
 void
@@ -218,10 +337,26 @@ prima_residency_new (const prima_model *model, const prima_residency_params *par
     }
   }
   r->windows = g_array_new (FALSE, TRUE, sizeof (window));
-  r->layer_window = g_new (int, model->hp.n_layer);
-  for (int i = 0; i < model->hp.n_layer; i++)
+  /* model->hp.n_layer: the output head's own window */
+  r->layer_window = g_new (int, model->hp.n_layer + 1);
+  for (int i = 0; i <= model->hp.n_layer; i++)
     r->layer_window[i] = -1;
   r->jobs = g_async_queue_new ();
+  {
+    const char *t = g_getenv ("PRIMA_TRACE");
+    r->trace = t && *t ? atoi (t) : 0;
+  }
+  r->t0_us = g_get_monotonic_time ();
+  {
+    /* PRIMA_PREFETCH_AHEAD=1: the next window only, read when the current
+     * one begins (the next on this device) or ends (any other): the former
+     * behaviour, kept to measure against */
+    const char *a = g_getenv ("PRIMA_PREFETCH_AHEAD");
+    r->ahead = a && *a ? MAX (0, atoi (a)) : 0;
+    /* PRIMA_ADVISE_PIECE_KIB=0: one advice per range, as before (to measure against) */
+    a = g_getenv ("PRIMA_ADVISE_PIECE_KIB");
+    r->advise_piece = a && *a ? (guint64) MAX (0, atoi (a)) << 10 : ADVISE_PIECE;
+  }
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);
   return r;
@@ -232,6 +367,8 @@ prima_residency_free (prima_residency *r)
 {
   if (r == NULL)
     return;
+  if (r->trace && r->n_tokens > 0 && r->last_end_us > r->tok_begin_us)
+    trace_token (r, r->last_end_us);
   if (r->helper) {
     push_job (r, JOB_STOP, -1);
     g_thread_join (r->helper);
@@ -250,16 +387,30 @@ int
 prima_residency_add_window (prima_residency *r, int first, int last, gboolean with_head)
 {
   window w = { 0 };
+  const int n_layer = r->model->hp.n_layer;
   first = MAX (first, 0);
-  last = MIN (last, r->model->hp.n_layer);
+  last = MIN (last, n_layer);
   g_return_val_if_fail (first < last, -1);
   w.first = first;
   w.last = last;
-  w.ranges = prima_model_window_ranges (r->model, first, last, with_head);
+  w.ranges = prima_model_window_ranges (r->model, first, last, FALSE);
   w.bytes = prima_byte_ranges_total (w.ranges);
   g_array_append_val (r->windows, w);
   for (int i = first; i < last; i++)
     r->layer_window[i] = (int) r->windows->len - 1;
+  if (with_head && last == n_layer) {
+    /* The output head is a window of its own, the pseudo-layer n_layer
+     * (forward.c brackets the head with it): on a small device the last
+     * layer and the head together may not fit beside anything else (8B:
+     * 117 + 442 MiB), while each alone streams through the budget. */
+    window h = { 0 };
+    h.first = n_layer;
+    h.last = n_layer + 1;
+    h.ranges = prima_model_window_ranges (r->model, n_layer, n_layer, TRUE);
+    h.bytes = prima_byte_ranges_total (h.ranges);
+    g_array_append_val (r->windows, h);
+    r->layer_window[n_layer] = (int) r->windows->len - 1;
+  }
   r->planned = FALSE;
   return (int) r->windows->len - 1;
 }
@@ -364,6 +515,74 @@ next_to_prefetch (prima_residency *r, int wi)
   return -1;
 }
 
+/* Bytes of streamed windows in memory or on their way ahead of the compute:
+ * the current one until released, and every one queued after it. Kept
+ * windows have their own share of the budget. */
+static guint64
+streamed_ahead (prima_residency *r)
+{
+  const guint64 n = r->windows->len;
+  guint64 sum = 0;
+  for (guint64 pos = r->cur_pos; pos < r->pf_pos; pos++) {
+    const window *w = &g_array_index (r->windows, window, pos % n);
+    if (!w->kept && !(pos == r->cur_pos && r->cur_released))
+      sum += w->bytes;
+  }
+  return sum;
+}
+
+/* Queue the reads of the windows after the current one, in the order they
+ * will run, as far as the streamed share of the budget (the budget less the
+ * kept windows) allows: a device reads its next windows while the others
+ * compute, not when the activation arrives; a read never takes the memory
+ * of a window still to be used (the current one is released at its end,
+ * and only then does its share go to the next read). The next window is
+ * always read ahead (as before: a budget too small for it would fault it in
+ * anyway). */
+static void
+fill_ahead (prima_residency *r)
+{
+  const guint64 n = r->windows->len;
+  const guint64 share = r->p.budget > r->kept_bytes ? r->p.budget - r->kept_bytes : 0;
+  guint64 in = streamed_ahead (r);
+  while (r->pf_pos < r->cur_pos + n) {
+    const int j = (int) (r->pf_pos % n);
+    const window *w = &g_array_index (r->windows, window, j);
+    const guint64 need = w->kept ? 0 : w->bytes;
+    if (w->kept && r->first_pass_done) {
+      r->pf_pos++;              /* resident */
+      continue;
+    }
+    if (r->ahead > 0 && r->pf_pos >= r->cur_pos + 1 + (guint64) r->ahead)
+      break;
+    if (need > 0 && in + need > share && r->pf_pos > r->cur_pos + 1)
+      break;
+    push_job (r, JOB_PREFETCH, j);
+    in += need;
+    r->pf_pos++;
+  }
+}
+
+/* The compute thread begins window wi: its position follows the current
+ * one's (the next position that is wi; a jump when windows were skipped). */
+static void
+advance (prima_residency *r, int wi)
+{
+  const guint64 n = r->windows->len;
+  if (!r->started) {
+    r->started = TRUE;
+    r->cur_pos = (guint64) wi;
+  } else {
+    guint64 pos = r->cur_pos + 1;
+    while (pos % n != (guint64) wi)
+      pos++;
+    r->cur_pos = pos;
+  }
+  r->cur_released = FALSE;
+  if (r->pf_pos <= r->cur_pos)
+    r->pf_pos = r->cur_pos + 1;
+}
+
 static void
 release_window (prima_residency *r, const window *w)
 {
@@ -390,7 +609,7 @@ report_first_pass (prima_residency *r, int layer, gboolean done)
     return;
   for (guint i = 0; i < r->windows->len; i++) {
     const window *w = &g_array_index (r->windows, window, i);
-    if (w->first <= layer)
+    if (w->first <= layer || done)       /* done: the output head's window too */
       p.bytes += w->bytes;
   }
   p.layer = r->layers_seen;
@@ -406,16 +625,38 @@ void
 prima_residency_layer_begin (prima_residency *r, int layer)
 {
   int wi;
-  const window *w;
-  if (r == NULL || layer < 0 || layer >= r->model->hp.n_layer || (wi = r->layer_window[layer]) < 0)
+  window *w;
+  if (r == NULL || layer < 0 || layer > r->model->hp.n_layer || (wi = r->layer_window[layer]) < 0)
     return;
   if (!r->planned)
     plan (r);
   if (r->start_us == 0)
     r->start_us = g_get_monotonic_time ();
   w = &g_array_index (r->windows, window, wi);
-  if (layer != w->first || r->p.prefetch == PRIMA_PREFETCH_NONE)
+  if (layer != w->first)
     return;
+  if (r->trace) {
+    gint64 now = g_get_monotonic_time ();
+    /* the wait before window 0 belongs to the token it ends */
+    if (r->last_end_us)
+      r->tok_act_us += now - r->last_end_us;
+    if (wi == 0)
+      trace_token (r, now);
+    if (r->trace >= 2)
+      fprintf (stderr, "trace: %.1f ms: window %d (layers %d-%d) begins%s\n", (now - r->t0_us) / 1e3, wi, w->first,
+          w->last - 1, w->pf_job && r->jobs_done < w->pf_job ? ", its read pending" : "");
+  }
+  wait_prefetch (r, w);
+  r->win_begin_us = g_get_monotonic_time ();
+  if (r->trace)
+    r->win_cpu0_us = thread_cpu_us ();
+  advance (r, wi);
+  if (r->p.prefetch == PRIMA_PREFETCH_NONE)
+    return;
+  if (r->ahead != 1) {
+    fill_ahead (r);
+    return;
+  }
   /* The next window follows on this device at once: fetch it while this
    * one computes. */
   {
@@ -430,21 +671,35 @@ prima_residency_layer_end (prima_residency *r, int layer)
 {
   int wi;
   const window *w;
-  if (r == NULL || layer < 0 || layer >= r->model->hp.n_layer || (wi = r->layer_window[layer]) < 0)
+  if (r == NULL || layer < 0 || layer > r->model->hp.n_layer || (wi = r->layer_window[layer]) < 0)
     return;
   w = &g_array_index (r->windows, window, wi);
-  if (!r->first_pass_done) {
+  if (!r->first_pass_done && layer < r->model->hp.n_layer) {
+    /* one report per model layer: the first pass is done with the last
+     * window, or the last but the output head's window */
+    const int n = (int) r->windows->len;
+    const gboolean head_last = g_array_index (r->windows, window, n - 1).first == r->model->hp.n_layer;
     r->layers_seen++;
-    report_first_pass (r, layer, layer == w->last - 1 && wi == (int) r->windows->len - 1);
+    report_first_pass (r, layer, layer == w->last - 1 && (wi == n - 1 || (head_last && wi == n - 2)));
   }
   if (layer != w->last - 1)
     return;
+  if (r->trace) {
+    r->last_end_us = g_get_monotonic_time ();
+    r->tok_compute_us += r->last_end_us - r->win_begin_us;
+    r->tok_cpu_us += thread_cpu_us () - r->win_cpu0_us;
+    if (r->trace >= 2)
+      fprintf (stderr, "trace: %.1f ms: window %d ends\n", (r->last_end_us - r->t0_us) / 1e3, wi);
+  }
   prima_memwatch_global_sample ();
   if (!w->kept && r->planned)
     release_window (r, w);
+  r->cur_released = TRUE;
   if (!r->first_pass_done && wi == (int) r->windows->len - 1)
     r->first_pass_done = TRUE;
-  if (r->p.prefetch != PRIMA_PREFETCH_NONE) {
+  if (r->p.prefetch != PRIMA_PREFETCH_NONE && r->ahead != 1) {
+    fill_ahead (r);
+  } else if (r->p.prefetch != PRIMA_PREFETCH_NONE) {
     /* The next window is elsewhere in the ring (or the next token): its
      * reads overlap the other devices' work. */
     int next = next_to_prefetch (r, wi);

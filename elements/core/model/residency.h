@@ -5,14 +5,17 @@
  * pages the kernel keeps. A device computes its windows of layers in a fixed
  * cyclic order, once per token; this engine knows that order and each
  * window's page-aligned, merged byte ranges, and:
- *  - prefetches the next window: posix_madvise(WILLNEED) of its ranges, or
- *    with the force mode also faults them in (MADV_POPULATE_READ, else one
- *    read per page). Both run on a helper thread, never the compute thread:
- *    under a memory cap even the advice can stall in reclaim. A window that
- *    follows the current one directly (contiguous layers on this device) is
- *    prefetched when the current one begins; any other when the current one
- *    ends (its output goes to the next device, which leaves this device's
- *    disk idle).
+ *  - reads ahead the next windows, in the order they will run, as many as
+ *    the budget left by the kept windows allows (the next one always):
+ *    WILLNEED advice in 128 KiB pieces (one call reads at most the disk's
+ *    readahead size), and with the force mode also faults them in
+ *    (MADV_POPULATE_READ, else one read per page). Both run on a helper
+ *    thread, never the compute thread: under a memory cap even the advice
+ *    can stall in reclaim. A device thus reads its next windows while the
+ *    other devices of a ring compute (PRIMA_PREFETCH_AHEAD=N caps it at N
+ *    windows; 1: the former schedule; PRIMA_ADVISE_PIECE_KIB=0: one advice
+ *    call per range; PRIMA_TRACE=1|2: where each token's time went, on
+ *    stderr; docs/memory.md).
  *  - releases windows after use (MADV_DONTNEED + POSIX_FADV_DONTNEED) when
  *    the device's windows do not all fit its memory: a prefix of the windows,
  *    as much as fits beside two streamed windows, stays resident; the others
@@ -74,7 +77,10 @@ prima_residency *prima_residency_new (const prima_model *model, const prima_resi
 void prima_residency_free (prima_residency *r);
 
 /* Windows, in the order this device computes them for one token. A window
- * that ends at the last layer includes the output head when with_head. */
+ * that ends at the last layer is followed, when with_head, by the output
+ * head's own window: the pseudo-layer n_layer, which the forward pass
+ * brackets the head with (layer_begin/end (r, n_layer)). Returns the index of
+ * the layers' window. */
 int prima_residency_add_window (prima_residency *r, int first, int last, gboolean with_head);
 /* Layers [first, last) as consecutive windows of n_layers each (<= 0: auto,
  * a sixth of the budget per window, at least one layer). */

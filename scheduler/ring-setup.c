@@ -2,6 +2,7 @@
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "ring-setup.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1216,9 +1217,21 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
       idx[n] = r;
       devs[n++] = all[r];
     }
+  /* The ring's devices run the residency engine with its defaults (force +
+   * auto, docs/memory.md): windows of a sixth of the budget (at least a
+   * layer), two of them streamed, and the first streamed one read while
+   * the others compute. Saved profiles may say otherwise. */
+  for (int i = 0; i < n; i++) {
+    if (devs[i].stream_window > 0 || devs[i].os == HALDA_OS_MACOS)
+      continue;
+    devs[i].stream_window = hm.layer_bytes * MAX (1.0, floor (devs[i].ram_avail / 6 / hm.layer_bytes));
+    devs[i].prefetch_ahead = devs[i].stream_window;
+  }
   halda_options_init (&opt);
   opt.n_rounds = a->k;
   opt.even_only = a->even;
+  opt.merge_tolerance = HALDA_PROFILE_NOISE;
+  opt.merge_tolerance_time = HALDA_PROFILE_NOISE_TIME;
   hp = halda_solve (&hm, devs, n, &opt, &err);
   /* The head must run the last layer (it owns the output head); an uneven
    * last round that stops short of it cannot run on this ring yet. */

@@ -253,13 +253,24 @@ merge_close (double *v, int n, double tol)
 
 /* A streaming device (docs/memory.md's residency engine, Linux/Android):
  * when its layers do not fit, it keeps whole windows beside two streamed
- * ones; the bytes it keeps. -1: not modelled so (prima.cpp's M3). */
+ * ones, the largest first; the bytes it keeps. On the head the last window
+ * also holds the output head: kept first if it fits beside two streamed
+ * windows, else it is streamed and two of it must fit beside what is kept.
+ * The engine's budget is what is available once the process has its
+ * buffers: the budget less the buffers (the output head is a window).
+ * -1: not modelled so (prima.cpp's M3). */
 static double
 stream_keep (const solver *s, int m, double window)
 {
+  double B = s->budget[m] - s->base_need[m] + (m == s->head ? s->model->output_bytes : 0), big;
   if (!(window > 0) || s->uma[m] || s->must_fit[m] || s->speed[m] <= 0)
     return -1;
-  return window * floor (MAX (0.0, s->budget[m] - 2 * window) / window);
+  if (m != s->head || s->model->output_bytes <= 0)
+    return window * floor (MAX (0.0, B - 2 * window) / window);
+  big = window + s->model->output_bytes;
+  if (big + 2 * window <= B)
+    return big + window * floor ((B - big - 2 * window) / window);
+  return window * floor (MAX (0.0, B - 2 * big) / window);
 }
 
 static gboolean
@@ -517,11 +528,12 @@ evaluate (const solver *s, halda_plan *plan, GError **error)
       d->t_disk = (s->model->layer_bytes * d->layers + (m == s->head ? s->model->output_bytes : 0)) / s->speed[m];
     } else if (s->keep[m] >= 0) {
       /* The residency engine rereads all but the windows it keeps, and
-       * reads up to ahead seconds of them while the others compute. */
+       * reads up to ahead seconds of them while the others compute, once
+       * per token (or per round: after each of its windows). */
       double weights = s->model->layer_bytes * (d->layers - d->gpu_layers) + (m == s->head ? s->model->output_bytes : 0);
       d->mcase = HALDA_CASE_M3;
       d->t_disk = MAX (0.0, weights - s->keep[m]) / s->speed[m];
-      d->t_disk_hidden = MIN (d->t_disk, s->ahead[m]);
+      d->t_disk_hidden = MIN (d->t_disk, (s->opt->prefetch_per_round ? plan->k : 1) * s->ahead[m]);
     } else {
       d->mcase = s->uma[m] ? HALDA_CASE_M1 : HALDA_CASE_M3;
       d->t_disk = (d->ram_need - s->budget[m]) / s->speed[m];
@@ -781,7 +793,7 @@ solve_program (solver *s, int W, const gboolean *allowed, gboolean in_ring_all, 
       set_col (&p, col (m, C_U), GLP_IV, GLP_DB, ulo, uhi, 0);
     }
     /* o: disk seconds read while the others compute (cost -1: they leave the sequential sum) */
-    set_col (&p, col (m, C_O), GLP_CV, GLP_DB, 0, stream && !fit_only && on ? s->ahead[m] : 0, -1.0);
+    set_col (&p, col (m, C_O), GLP_CV, GLP_DB, 0, stream && !fit_only && on ? (s->opt->prefetch_per_round ? rounds : 1) * s->ahead[m] : 0, -1.0);
     if (stream && !fit_only && on) {
       row = add_row (&p, GLP_UP, 0, 0);
       put (&p, row, col (m, C_O), 1), put (&p, row, col (m, C_D), -1);

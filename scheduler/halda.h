@@ -82,9 +82,10 @@ typedef struct {
   /* The runtime's residency engine (Linux, docs/memory.md): a device short
    * of memory keeps whole windows of stream_window bytes beside two
    * streamed ones (the one computing, the one prefetched) and rereads the
-   * rest every token; it reads prefetch_ahead bytes of them while the other
-   * devices compute. stream_window 0: prima.cpp's model (the overflow
-   * need - budget is reread, no overlap). */
+   * rest every token; once per token (halda_options.prefetch_per_round:
+   * after each of its windows) it reads up to prefetch_ahead bytes of them
+   * while the other devices compute. stream_window 0: prima.cpp's model
+   * (the overflow need - budget is reread, no overlap). */
   double stream_window;
   double prefetch_ahead;
 } halda_device;
@@ -116,6 +117,11 @@ typedef struct {
    * between near-ties (0: off). */
   double merge_tolerance;        /* memory, disk speed, VRAM, stream windows */
   double merge_tolerance_time;   /* per-layer times, hops, spin (0: merge_tolerance) */
+  /* Streaming devices read prefetch_ahead while the others compute after
+   * every window (each round), not once per token: the read-ahead the
+   * disk work of issue 16 is after; measured so far, the ring hides about
+   * one window per token whatever the rounds (docs/scheduler-plans.md). */
+  gboolean prefetch_per_round;
 } halda_options;
 
 typedef enum {

@@ -1224,7 +1224,8 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
   for (int i = 0; i < n; i++) {
     if (devs[i].stream_window > 0 || devs[i].os == HALDA_OS_MACOS)
       continue;
-    devs[i].stream_window = hm.layer_bytes * MAX (1.0, floor (devs[i].ram_avail / 6 / hm.layer_bytes));
+    devs[i].stream_window = hm.layer_bytes * MAX (1.0, floor ((devs[i].ram_avail - hm.cpu_buffer_bytes) / 6
+            / hm.layer_bytes));
     devs[i].prefetch_ahead = devs[i].stream_window;
   }
   halda_options_init (&opt);

@@ -632,7 +632,7 @@ test_cpu_quota (void)
 /* Brute force over CPU-only Linux devices, from docs/scheduler-plans.md
  * ("Streaming devices"): a short device rereads its weights less the whole
  * windows it keeps beside two streamed ones, and reads up to its prefetch
- * while the others compute; T = max (kappa + sum (compute + disk - hidden)
+ * per token (or per round) while the others compute; T = max (kappa + sum (compute + disk - hidden)
  * + hops, each device's compute + disk when it hides any). */
 static double
 bf_stream_plan (const instance *in, int W, const int *w)
@@ -663,11 +663,20 @@ bf_stream_plan (const instance *in, int W, const int *w)
     c = rate_time (mod->layer_flops, d->cpu_flops) * layers + (m == head ? rate_time (mod->output_flops,
             d->cpu_flops) : 0);
     if (need > d->ram_avail) {
-      double keep = d->stream_window * floor (MAX (0.0, d->ram_avail - 2 * d->stream_window) / d->stream_window);
+      /* the engine's budget: available memory less the buffers */
+      double sw = d->stream_window, big = sw + mod->output_bytes, keep;
+      double B = d->ram_avail - mod->cpu_buffer_bytes - (m == head ? mod->input_row_bytes + mod->head_buffer_bytes : 0);
+      if (m != head)
+        keep = sw * floor (MAX (0.0, B - 2 * sw) / sw);
+      else if (big + 2 * sw <= B)   /* the head's window with the output head, kept first */
+        keep = big + sw * floor ((B - big - 2 * sw) / sw);
+      else
+        keep = sw * floor (MAX (0.0, B - 2 * big) / sw);
       if (d->disk_seq_read < in->opt.min_disk_speed)
         return INFINITY;
       disk = MAX (0.0, mod->layer_bytes * layers + (m == head ? mod->output_bytes : 0) - keep) / d->disk_seq_read;
-      hidden = MIN (disk, MIN (d->prefetch_ahead, L * mod->layer_bytes) / d->disk_seq_read);
+      hidden = MIN (disk, (in->opt.prefetch_per_round ? k_f + (r > 0) : 1) * MIN (d->prefetch_ahead,
+              L * mod->layer_bytes) / d->disk_seq_read);
     }
     seq += c - (m == head ? rate_time (mod->output_flops, d->cpu_flops) : 0) + disk - hidden;
     if (hidden > 0)
@@ -712,6 +721,7 @@ test_streaming_vs_brute_force (void)
     memset (&in, 0, sizeof in);
     halda_options_init (&in.opt);
     in.M = g_rand_int_range (g, 1, 5);
+    in.opt.prefetch_per_round = uniform (g, 0, 1) < 0.5;
     mod->n_layer = g_rand_int_range (g, 1, 11);
     b = uniform (g, 50, 300) * MIB;
     mod->layer_bytes = b;

@@ -260,9 +260,15 @@ merge_close (double *v, int n, double tol)
  * buffers: the budget less the buffers (the output head is a window).
  * -1: not modelled so (prima.cpp's M3). */
 static double
+engine_budget (const solver *s, int m)
+{
+  return s->budget[m] - s->base_need[m] + (m == s->head ? s->model->output_bytes : 0);
+}
+
+static double
 stream_keep (const solver *s, int m, double window)
 {
-  double B = s->budget[m] - s->base_need[m] + (m == s->head ? s->model->output_bytes : 0), big;
+  double B = engine_budget (s, m), big;
   if (!(window > 0) || s->uma[m] || s->must_fit[m] || s->speed[m] <= 0)
     return -1;
   if (m != s->head || s->model->output_bytes <= 0)
@@ -271,6 +277,21 @@ stream_keep (const solver *s, int m, double window)
   if (big + 2 * window <= B)
     return big + window * floor ((B - big - 2 * window) / window);
   return window * floor (MAX (0.0, B - 2 * big) / window);
+}
+
+/* keep and ahead of device m from its window and read-ahead (bytes). With
+ * prefetch_fill the device reads ahead as far as its budget allows: all of
+ * it but the kept windows and the one computing (at least a window). */
+static void
+stream_setup (solver *s, int m, double window, double ahead)
+{
+  s->keep[m] = stream_keep (s, m, window);
+  s->ahead[m] = 0;
+  if (s->keep[m] < 0)
+    return;
+  if (s->opt->prefetch_fill)
+    ahead = MAX (window, engine_budget (s, m) - s->keep[m] - window);
+  s->ahead[m] = MIN (ahead, s->model->n_layer * s->model->layer_bytes + s->model->output_bytes) / s->speed[m];
 }
 
 static gboolean
@@ -399,18 +420,14 @@ solver_init (solver *s, const halda_model *model, const halda_device *devs, int 
       if (s->gpu[m])
         s->beta[m] = gpu_t[m] - s->alpha[m];
       s->must_fit[m] = s->speed[m] < opt->min_disk_speed || s->speed[m] <= 0;
-      s->keep[m] = stream_keep (s, m, win[m]);
-      s->ahead[m] = s->keep[m] >= 0 ? MIN (pre[m], model->n_layer * model->layer_bytes) / s->speed[m] : 0;
+      stream_setup (s, m, win[m], pre[m]);
     }
     g_free (gpu_t);
     g_free (win);
     g_free (pre);
   } else {
-    for (int m = 0; m < M; m++) {
-      s->keep[m] = stream_keep (s, m, devs[m].stream_window);
-      s->ahead[m] = s->keep[m] >= 0 ? MIN (devs[m].prefetch_ahead, model->n_layer * model->layer_bytes) / s->speed[m]
-          : 0;
-    }
+    for (int m = 0; m < M; m++)
+      stream_setup (s, m, devs[m].stream_window, devs[m].prefetch_ahead);
   }
   for (int m = 0; m < M; m++)
     s->any_stream |= s->keep[m] >= 0;
@@ -426,6 +443,12 @@ solver_init (solver *s, const halda_model *model, const halda_device *devs, int 
 }
 
 /* ---- the model, evaluated for one plan ---- */
+
+static gboolean
+per_round (const solver *s)
+{
+  return s->opt->prefetch_per_round || s->opt->prefetch_fill;
+}
 
 static int
 prefix_layers (const solver *s, const int *w, int r, int m)
@@ -530,10 +553,11 @@ evaluate (const solver *s, halda_plan *plan, GError **error)
       /* The residency engine rereads all but the windows it keeps, and
        * reads up to ahead seconds of them while the others compute, once
        * per token (or per round: after each of its windows). */
-      double weights = s->model->layer_bytes * (d->layers - d->gpu_layers) + (m == s->head ? s->model->output_bytes : 0);
+      double weights = s->model->layer_bytes * (d->layers - d->gpu_layers)
+          + (m == s->head ? s->model->output_bytes : 0);
       d->mcase = HALDA_CASE_M3;
       d->t_disk = MAX (0.0, weights - s->keep[m]) / s->speed[m];
-      d->t_disk_hidden = MIN (d->t_disk, (s->opt->prefetch_per_round ? plan->k : 1) * s->ahead[m]);
+      d->t_disk_hidden = MIN (d->t_disk, (per_round (s) ? plan->k : 1) * s->ahead[m]);
     } else {
       d->mcase = s->uma[m] ? HALDA_CASE_M1 : HALDA_CASE_M3;
       d->t_disk = (d->ram_need - s->budget[m]) / s->speed[m];
@@ -793,7 +817,8 @@ solve_program (solver *s, int W, const gboolean *allowed, gboolean in_ring_all, 
       set_col (&p, col (m, C_U), GLP_IV, GLP_DB, ulo, uhi, 0);
     }
     /* o: disk seconds read while the others compute (cost -1: they leave the sequential sum) */
-    set_col (&p, col (m, C_O), GLP_CV, GLP_DB, 0, stream && !fit_only && on ? (s->opt->prefetch_per_round ? rounds : 1) * s->ahead[m] : 0, -1.0);
+    set_col (&p, col (m, C_O), GLP_CV, GLP_DB, 0,
+        stream && !fit_only && on ? (per_round (s) ? rounds : 1) * s->ahead[m] : 0, -1.0);
     if (stream && !fit_only && on) {
       row = add_row (&p, GLP_UP, 0, 0);
       put (&p, row, col (m, C_O), 1), put (&p, row, col (m, C_D), -1);

@@ -122,6 +122,11 @@ typedef struct {
    * disk work of issue 16 is after; measured so far, the ring hides about
    * one window per token whatever the rounds (docs/scheduler-plans.md). */
   gboolean prefetch_per_round;
+  /* The read-ahead of the disk work (docs/memory.md, "The memory-starved
+   * ring"): each streaming device reads ahead as far as its budget allows
+   * (all but its kept windows and the one computing), after every window;
+   * implies prefetch_per_round, replaces prefetch_ahead. */
+  gboolean prefetch_fill;
 } halda_options;
 
 typedef enum {
@@ -161,7 +166,8 @@ typedef struct {
   int last_round_layers;        /* L - k_full * W: 0 when W divides L */
   double latency;               /* predicted seconds per token */
   double t_compute, t_disk, t_comm;
-  double t_quota;               /* latency - (compute + exposed disk + comm): what CPU quotas (or a streaming device's own reads) add */
+  double t_quota;               /* latency - (compute + exposed disk + comm): what CPU quotas (or a streaming
+                                 * device's own reads) add */
   double t_disk_hidden;         /* disk time read while others compute, not in the sequential sum */
   int quota_device;             /* the device whose quota bounds the token time; -1: none */
   int n_dropped;                /* devices with no layer */

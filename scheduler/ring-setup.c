@@ -27,6 +27,12 @@
 /* Attention is timed at the run's positions up to this many (filling the
  * cache costs a short prompt); beyond, its cost grows as its FLOPs. */
 #define LAYER_POSITION_MAX 128
+/* How the residency engine reads ahead (docs/scheduler-plans.md,
+ * "Streaming devices"): 0, this tree's engine: the next streamed window,
+ * once per token while the others compute; 1, the engine of the disk work
+ * (branch i16-disk, docs/memory.md "The memory-starved ring"): as far as
+ * its budget allows, after every window. Set to 1 when that engine is in. */
+#define RING_READ_AHEAD_FILL 0
 
 typedef struct {
   const PrimaRingSetupArgs *a;
@@ -1233,6 +1239,7 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
   opt.even_only = a->even;
   opt.merge_tolerance = HALDA_PROFILE_NOISE;
   opt.merge_tolerance_time = HALDA_PROFILE_NOISE_TIME;
+  opt.prefetch_fill = RING_READ_AHEAD_FILL;
   hp = halda_solve (&hm, devs, n, &opt, &err);
   /* The head must run the last layer (it owns the output head); an uneven
    * last round that stops short of it cannot run on this ring yet. */

@@ -68,7 +68,7 @@ prima_cmd_plan (int argc, char **argv)
   gint64 n_vocab = 0;
   float min_disk = 100;
   gboolean even = FALSE, prima_algo = FALSE, no_comm = FALSE, json = FALSE, help = FALSE, merge = FALSE;
-  gboolean per_round = FALSE;
+  gboolean per_round = FALSE, fill = FALSE;
   const cli_option options[] = {
     {"--profiles", CLI_STRING, &profiles, "FILE.json", "device profiles: a JSON array, one object per device"},
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
@@ -95,6 +95,8 @@ prima_cmd_plan (int argc, char **argv)
       "merge figures of different devices within their noise, as the ring's setup does (docs/scheduler-plans.md)"},
     {"--prefetch-per-round", CLI_FLAG, &per_round, NULL,
       "streaming devices read ahead after each of their windows, not once per token (docs/scheduler-plans.md)"},
+    {"--read-ahead-fill", CLI_FLAG, &fill, NULL,
+      "streaming devices read ahead as far as their memory allows, after each window (docs/memory.md)"},
   };
   prima_model *model = NULL;
   halda_model desc;
@@ -176,6 +178,7 @@ prima_cmd_plan (int argc, char **argv)
   opt.no_comm = no_comm;
   opt.min_disk_speed = min_disk * 1e6;
   opt.prefetch_per_round = per_round;
+  opt.prefetch_fill = fill;
   if (merge) {
     opt.merge_tolerance = HALDA_PROFILE_NOISE;
     opt.merge_tolerance_time = HALDA_PROFILE_NOISE_TIME;

@@ -10,7 +10,9 @@
 # defaults (force + auto). Without LW the ring schedules itself (the head profiles every device and
 # solves with Halda) and the head's predicted token time is printed beside the measured one; with LW
 # (e.g. 2,2,2,2) that plan runs. The page cache is dropped before each run. TPOT = (wall for 6 tokens -
-# wall for 2) / 4, as in the issue; REPEATS runs of each (default 1).
+# wall for 2) / 4, as in the issue; REPEATS runs of each (default 1). Run it alone: a process without a
+# cap that maps the same model (a bench, an uncapped ring) keeps its pages cached for every cgroup, and the
+# devices then read nothing from the disk.
 #
 #   tests/scheduler/bench-sim-auto.sh build /var/tmp/prima-models/llama-8b-q4km.gguf
 set -u
@@ -23,7 +25,14 @@ repeats=${REPEATS:-1}
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 [ -x "$device" ] || [ -f "$device" ] || { echo "SKIP: no $device"; exit 77; }
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+# device.sh leaves its cgroups: remove ours (empty once the processes are gone)
+cleanup () {
+  for c in memory cpu blkio; do
+    for d in /sys/fs/cgroup/$c/halda-sim-$$-*; do [ -d "$d" ] && rmdir "$d" 2> /dev/null; done
+  done
+  rm -rf "$T"
+}
+trap cleanup EXIT
 export PRIMA_CLUSTER_KEY=bench-sim-auto-key-0123456789
 export DEVICE_DISK_PATH=$model
 

@@ -664,7 +664,7 @@ bf_stream_plan (const instance *in, int W, const int *w)
             d->cpu_flops) : 0);
     if (need > d->ram_avail) {
       /* the engine's budget: available memory less the buffers */
-      double sw = d->stream_window, big = sw + mod->output_bytes, keep;
+      double sw = d->stream_window, big = sw + mod->output_bytes, keep, ahead;
       double B = d->ram_avail - mod->cpu_buffer_bytes - (m == head ? mod->input_row_bytes + mod->head_buffer_bytes : 0);
       if (m != head)
         keep = sw * floor (MAX (0.0, B - 2 * sw) / sw);
@@ -675,8 +675,10 @@ bf_stream_plan (const instance *in, int W, const int *w)
       if (d->disk_seq_read < in->opt.min_disk_speed)
         return INFINITY;
       disk = MAX (0.0, mod->layer_bytes * layers + (m == head ? mod->output_bytes : 0) - keep) / d->disk_seq_read;
-      hidden = MIN (disk, (in->opt.prefetch_per_round ? k_f + (r > 0) : 1) * MIN (d->prefetch_ahead,
-              L * mod->layer_bytes) / d->disk_seq_read);
+      /* read-ahead: its prefetch, or (fill) all its budget but the kept and the computing window */
+      ahead = in->opt.prefetch_fill ? MAX (sw, B - keep - sw) : d->prefetch_ahead;
+      hidden = MIN (disk, (in->opt.prefetch_per_round || in->opt.prefetch_fill ? k_f + (r > 0) : 1)
+          * MIN (ahead, L * mod->layer_bytes + mod->output_bytes) / d->disk_seq_read);
     }
     seq += c - (m == head ? rate_time (mod->output_flops, d->cpu_flops) : 0) + disk - hidden;
     if (hidden > 0)
@@ -721,7 +723,8 @@ test_streaming_vs_brute_force (void)
     memset (&in, 0, sizeof in);
     halda_options_init (&in.opt);
     in.M = g_rand_int_range (g, 1, 5);
-    in.opt.prefetch_per_round = uniform (g, 0, 1) < 0.5;
+    in.opt.prefetch_per_round = uniform (g, 0, 1) < 0.4;
+    in.opt.prefetch_fill = uniform (g, 0, 1) < 0.3;
     mod->n_layer = g_rand_int_range (g, 1, 11);
     b = uniform (g, 50, 300) * MIB;
     mod->layer_bytes = b;

@@ -878,7 +878,7 @@ count_plans (const halda_model *mod, const halda_device *devs, int M, gboolean m
     opt.merge_tolerance = HALDA_PROFILE_NOISE;
     opt.merge_tolerance_time = HALDA_PROFILE_NOISE_TIME;
   }
-  for (int i = 0; i < 30; i++) {
+  for (int i = 0; i < 15; i++) {
     GError *error = NULL;
     halda_plan *plan;
     perturb (g, devs, pert, M);
@@ -952,8 +952,7 @@ test_stable_plans (void)
     d->prefetch_ahead = d->stream_window;
   }
   n_merged = count_plans (&m8, d8, 4, TRUE, 1, &plan_a);
-  n_raw = count_plans (&m8, d8, 4, FALSE, 1, NULL);
-  g_print ("# 8B, 4 devices alike: %d plan(s) with the merge (%s), %d without\n", n_merged, plan_a, n_raw);
+  g_print ("# 8B, 4 devices alike: %d plan(s) with the merge (%s)\n", n_merged, plan_a);
   g_assert_cmpint (n_merged, ==, 1);
   n_merged = count_plans (&m1, d1, 4, TRUE, 2, &plan_b);
   n_raw = count_plans (&m1, d1, 4, FALSE, 2, NULL);

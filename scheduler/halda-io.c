@@ -244,6 +244,8 @@ halda_device_from_json (JsonObject *obj, int index, halda_device *d, GError **er
     {"gpu_layer_overhead_ms", &d->gpu_layer_overhead, 1e-3},
     {"net_latency_ms", &d->net_latency, 1e-3},
     {"net_bandwidth_mb_s", &d->net_bandwidth, 1e6},
+    {"stream_window_mib", &d->stream_window, 1048576},
+    {"prefetch_ahead_mib", &d->prefetch_ahead, 1048576},
   };
   GList *members;
   gboolean ok = TRUE;
@@ -415,8 +417,12 @@ halda_plan_print (FILE *out, const halda_plan *plan, const halda_device *devs, c
       model->kv_bytes / 1048576);
   fprintf (out, "predicted token latency: %.1f ms (compute %.1f, disk %.1f, communication %.1f", plan->latency * 1e3,
       plan->t_compute * 1e3, plan->t_disk * 1e3, plan->t_comm * 1e3);
+  if (plan->t_disk_hidden > 0)
+    fprintf (out, ", of the disk %.1f read while others compute", plan->t_disk_hidden * 1e3);
   if (plan->t_quota > 0 && plan->quota_device >= 0)
     fprintf (out, ", CPU quota +%.1f: %s", plan->t_quota * 1e3, devs[plan->quota_device].name);
+  else if (plan->t_quota > 0)
+    fprintf (out, ", waiting for a streaming device's reads +%.1f", plan->t_quota * 1e3);
   fprintf (out, ")\n");
   fprintf (out, "%-16s %-4s %4s %4s %4s %4s %6s %6s %15s %9s %9s %8s %7s%s  %s\n", "device", "case", "w", "n", "p", "q",
       "layers", "on-gpu", "RAM need/avail", "VRAM", "compute", "disk", "comm", quota ? "  quota-T" : "",
@@ -465,6 +471,8 @@ halda_plan_to_json (const halda_plan *plan, const halda_device *devs)
   json_builder_add_double_value (b, plan->t_compute * 1e3);
   json_builder_set_member_name (b, "disk_ms");
   json_builder_add_double_value (b, plan->t_disk * 1e3);
+  json_builder_set_member_name (b, "disk_hidden_ms");
+  json_builder_add_double_value (b, plan->t_disk_hidden * 1e3);
   json_builder_set_member_name (b, "comm_ms");
   json_builder_add_double_value (b, plan->t_comm * 1e3);
   json_builder_set_member_name (b, "quota_ms");
@@ -494,6 +502,7 @@ halda_plan_to_json (const halda_plan *plan, const halda_device *devs)
     DBL_MEMBER ("vram_need_gib", d->vram_need / GIB);
     DBL_MEMBER ("compute_ms", d->t_compute * 1e3);
     DBL_MEMBER ("disk_ms", d->t_disk * 1e3);
+    DBL_MEMBER ("disk_hidden_ms", d->t_disk_hidden * 1e3);
     DBL_MEMBER ("comm_ms", d->t_comm * 1e3);
     DBL_MEMBER ("cpu_ms", d->t_cpu * 1e3);
     DBL_MEMBER ("quota_bound_ms", d->t_quota * 1e3);

@@ -163,6 +163,9 @@ typedef struct {
   double *quota_slack;          /* P (1 - q/u): the budget of one period, in seconds of the window */
   double *spin_q;               /* CPU seconds burnt after each window / quota: seconds of the bound per round */
   gboolean any_quota;
+  double *keep;                 /* streaming devices: weight bytes kept resident when short; < 0: prima.cpp's M3 */
+  double *ahead;                /* streaming devices: seconds of reads done while the others compute */
+  gboolean any_stream;
   gboolean *must_fit, *uma, *metal, *gpu;
   int n_programs;
 } solver;
@@ -181,6 +184,8 @@ solver_clear (solver *s)
   g_free (s->quota_ratio);
   g_free (s->quota_slack);
   g_free (s->spin_q);
+  g_free (s->keep);
+  g_free (s->ahead);
   g_free (s->must_fit);
   g_free (s->uma);
   g_free (s->metal);
@@ -214,6 +219,79 @@ check_model (const halda_model *m, GError **error)
     return FALSE;
   }
   return TRUE;
+}
+
+/* Replace the values that lie within tol (relative) of each other by their
+ * cluster's median: sorted, a cluster grows while a value is within tol of
+ * its smallest. Zeros (not measured) stay as they are. */
+static void
+merge_close (double *v, int n, double tol)
+{
+  int *idx = g_new (int, n), cnt = 0;
+  for (int i = 0; i < n; i++)
+    if (v[i] > 0)
+      idx[cnt++] = i;
+  /* insertion sort by value: n is a handful of devices */
+  for (int i = 1; i < cnt; i++)
+    for (int j = i; j > 0 && v[idx[j]] < v[idx[j - 1]]; j--) {
+      int t = idx[j];
+      idx[j] = idx[j - 1];
+      idx[j - 1] = t;
+    }
+  for (int a = 0; a < cnt;) {
+    int b = a + 1;
+    double med;
+    while (b < cnt && v[idx[b]] <= v[idx[a]] * (1 + tol))
+      b++;
+    med = (b - a) % 2 ? v[idx[(a + b) / 2]] : 0.5 * (v[idx[(a + b) / 2 - 1]] + v[idx[(a + b) / 2]]);
+    for (int i = a; i < b; i++)
+      v[idx[i]] = med;
+    a = b;
+  }
+  g_free (idx);
+}
+
+/* A streaming device (docs/memory.md's residency engine, Linux/Android):
+ * when its layers do not fit, it keeps whole windows beside two streamed
+ * ones, the largest first; the bytes it keeps. On the head the last window
+ * also holds the output head: kept first if it fits beside two streamed
+ * windows, else it is streamed and two of it must fit beside what is kept.
+ * The engine's budget is what is available once the process has its
+ * buffers: the budget less the buffers (the output head is a window).
+ * -1: not modelled so (prima.cpp's M3). */
+static double
+engine_budget (const solver *s, int m)
+{
+  return s->budget[m] - s->base_need[m] + (m == s->head ? s->model->output_bytes : 0);
+}
+
+static double
+stream_keep (const solver *s, int m, double window)
+{
+  double B = engine_budget (s, m), big;
+  if (!(window > 0) || s->uma[m] || s->must_fit[m] || s->speed[m] <= 0)
+    return -1;
+  if (m != s->head || s->model->output_bytes <= 0)
+    return window * floor (MAX (0.0, B - 2 * window) / window);
+  big = window + s->model->output_bytes;
+  if (big + 2 * window <= B)
+    return big + window * floor ((B - big - 2 * window) / window);
+  return window * floor (MAX (0.0, B - 2 * big) / window);
+}
+
+/* keep and ahead of device m from its window and read-ahead (bytes). With
+ * prefetch_fill the device reads ahead as far as its budget allows: all of
+ * it but the kept windows and the one computing (at least a window). */
+static void
+stream_setup (solver *s, int m, double window, double ahead)
+{
+  s->keep[m] = stream_keep (s, m, window);
+  s->ahead[m] = 0;
+  if (s->keep[m] < 0)
+    return;
+  if (s->opt->prefetch_fill)
+    ahead = MAX (window, engine_budget (s, m) - s->keep[m] - window);
+  s->ahead[m] = MIN (ahead, s->model->n_layer * s->model->layer_bytes + s->model->output_bytes) / s->speed[m];
 }
 
 static gboolean
@@ -260,6 +338,8 @@ solver_init (solver *s, const halda_model *model, const halda_device *devs, int 
   ALLOC (quota_ratio, double);
   ALLOC (quota_slack, double);
   ALLOC (spin_q, double);
+  ALLOC (keep, double);
+  ALLOC (ahead, double);
   ALLOC (must_fit, gboolean);
   ALLOC (uma, gboolean);
   ALLOC (metal, gboolean);
@@ -316,6 +396,41 @@ solver_init (solver *s, const halda_model *model, const halda_device *devs, int 
         + (is_head ? model->output_bytes + model->input_row_bytes + model->head_buffer_bytes : 0)
         + (s->metal[m] ? model->gpu_buffer_bytes : 0);
   }
+  if (opt->merge_tolerance > 0) {
+    /* The measured figures the plan depends on (GPU: its time per layer,
+     * alpha + beta); CPU quotas and threads are configured, not measured. */
+    double *gpu_t = g_new (double, M), *win = g_new (double, M), *pre = g_new (double, M);
+    double tt;
+    for (int m = 0; m < M; m++) {
+      gpu_t[m] = s->gpu[m] ? s->alpha[m] + s->beta[m] : 0;
+      win[m] = devs[m].stream_window;
+      pre[m] = devs[m].prefetch_ahead;
+    }
+    tt = opt->merge_tolerance_time > 0 ? opt->merge_tolerance_time : opt->merge_tolerance;
+    merge_close (s->alpha, M, tt);
+    merge_close (gpu_t, M, tt);
+    merge_close (s->budget, M, opt->merge_tolerance);
+    merge_close (s->speed, M, opt->merge_tolerance);
+    merge_close (s->hop, M, tt);
+    merge_close (s->vram_cap, M, opt->merge_tolerance);
+    merge_close (s->spin_q, M, tt);
+    merge_close (win, M, opt->merge_tolerance);
+    merge_close (pre, M, opt->merge_tolerance);
+    for (int m = 0; m < M; m++) {
+      if (s->gpu[m])
+        s->beta[m] = gpu_t[m] - s->alpha[m];
+      s->must_fit[m] = s->speed[m] < opt->min_disk_speed || s->speed[m] <= 0;
+      stream_setup (s, m, win[m], pre[m]);
+    }
+    g_free (gpu_t);
+    g_free (win);
+    g_free (pre);
+  } else {
+    for (int m = 0; m < M; m++)
+      stream_setup (s, m, devs[m].stream_window, devs[m].prefetch_ahead);
+  }
+  for (int m = 0; m < M; m++)
+    s->any_stream |= s->keep[m] >= 0;
   {
     const halda_device *h = &devs[s->head];
     s->kappa_compute = type_seconds (model->output_flops, h->cpu_flops, h->name, "CPU", error);
@@ -328,6 +443,12 @@ solver_init (solver *s, const halda_model *model, const halda_device *devs, int 
 }
 
 /* ---- the model, evaluated for one plan ---- */
+
+static gboolean
+per_round (const solver *s)
+{
+  return s->opt->prefetch_per_round || s->opt->prefetch_fill;
+}
 
 static int
 prefix_layers (const solver *s, const int *w, int r, int m)
@@ -392,6 +513,7 @@ evaluate (const solver *s, halda_plan *plan, GError **error)
   plan->t_compute = s->kappa_compute;
   plan->t_disk = s->kappa_disk;
   plan->t_comm = 0;
+  plan->t_disk_hidden = 0;
   plan->t_quota = 0;
   plan->quota_device = -1;
   comm_hops = n_active > 1 ? plan->k : 0;
@@ -401,7 +523,7 @@ evaluate (const solver *s, halda_plan *plan, GError **error)
     gboolean fits;
     d->layers = plan->k_full * d->w + d->p;
     d->gpu_layers = plan->k_full * d->n + d->q;
-    d->t_compute = d->t_disk = d->t_comm = d->t_cpu = d->t_stretch = d->t_quota = 0;
+    d->t_compute = d->t_disk = d->t_disk_hidden = d->t_comm = d->t_cpu = d->t_stretch = d->t_quota = 0;
     d->ram_need = d->vram_need = 0;
     d->ram_budget = s->budget[m];
     if (d->w == 0) {
@@ -427,6 +549,15 @@ evaluate (const solver *s, halda_plan *plan, GError **error)
       /* Metal wires what it uses: under pressure every layer comes back from disk. */
       d->mcase = HALDA_CASE_M2;
       d->t_disk = (s->model->layer_bytes * d->layers + (m == s->head ? s->model->output_bytes : 0)) / s->speed[m];
+    } else if (s->keep[m] >= 0) {
+      /* The residency engine rereads all but the windows it keeps, and
+       * reads up to ahead seconds of them while the others compute, once
+       * per token (or per round: after each of its windows). */
+      double weights = s->model->layer_bytes * (d->layers - d->gpu_layers)
+          + (m == s->head ? s->model->output_bytes : 0);
+      d->mcase = HALDA_CASE_M3;
+      d->t_disk = MAX (0.0, weights - s->keep[m]) / s->speed[m];
+      d->t_disk_hidden = MIN (d->t_disk, (per_round (s) ? plan->k : 1) * s->ahead[m]);
     } else {
       d->mcase = s->uma[m] ? HALDA_CASE_M1 : HALDA_CASE_M3;
       d->t_disk = (d->ram_need - s->budget[m]) / s->speed[m];
@@ -442,11 +573,15 @@ evaluate (const solver *s, halda_plan *plan, GError **error)
     }
     plan->t_compute += d->t_compute;
     plan->t_disk += d->t_disk;
+    plan->t_disk_hidden += d->t_disk_hidden;
     plan->t_comm += d->t_comm;
   }
   {
-    /* T = max (sequential + stretches, the largest quota bound) */
-    double seq = plan->t_compute + plan->t_disk + plan->t_comm, stretch = 0, bound = 0, most = 0;
+    /* T = max (sequential + stretches, the largest quota bound, a streaming
+     * device's own compute and reads: what it reads while the others
+     * compute must fit in their time) */
+    double seq = plan->t_compute + plan->t_disk - plan->t_disk_hidden + plan->t_comm, stretch = 0, bound = 0,
+        most = 0;
     for (int m = 0; m < M; m++) {
       const halda_device_plan *d = &plan->dev[m];
       stretch += d->t_stretch;
@@ -460,6 +595,14 @@ evaluate (const solver *s, halda_plan *plan, GError **error)
         bound = plan->dev[m].t_quota;
         plan->quota_device = m;
       }
+    for (int m = 0; m < M; m++) {
+      const halda_device_plan *d = &plan->dev[m];
+      double own = d->t_compute + d->t_disk + (m == s->head ? s->kappa_compute : 0);
+      if (d->t_disk_hidden > 0 && own > MAX (bound, seq + stretch)) {
+        bound = own;
+        plan->quota_device = -1;
+      }
+    }
     plan->latency = MAX (seq + stretch, bound);
     plan->t_quota = plan->latency - seq;
   }
@@ -523,7 +666,7 @@ typedef struct {
   GArray *ia, *ja, *ar;
 } program;
 
-enum { C_W, C_N, C_Y, C_D, C_U, C_P, C_Q, C_F, C_PER_DEV };
+enum { C_W, C_N, C_Y, C_D, C_U, C_P, C_Q, C_F, C_O, C_PER_DEV };
 
 static int
 col (int m, int which)
@@ -577,7 +720,7 @@ put_cpu_terms (program *p, int row, int m, double c, int k_f)
 #define QUOTA_TIE 1e-8
 
 static void
-add_quota_rows (const solver *s, program *p, int k_f, int rounds)
+add_time_rows (const solver *s, program *p, int k_f, int rounds)
 {
   int n_cols = glp_get_num_cols (p->lp), t_col, row0;
 
@@ -608,6 +751,20 @@ add_quota_rows (const solver *s, program *p, int k_f, int rounds)
     put (p, row, t_col, 1);
     put_cpu_terms (p, row, m, -r * s->alpha[m], k_f);
     put (p, row, col (m, C_Y), -rounds * s->spin_q[m]);
+  }
+  /* A streaming device reads its hidden part while the others compute:
+   * T >= its compute + all its reads (+ the output head on the head). */
+  for (int m = 0; m < s->M; m++) {
+    int row;
+    if (s->keep[m] < 0 || s->ahead[m] <= 0)
+      continue;
+    row = add_row (p, GLP_LO, m == s->head ? s->kappa_compute : 0, 0);
+    put (p, row, t_col, 1);
+    put (p, row, col (m, C_W), -s->alpha[m] * k_f);
+    put (p, row, col (m, C_P), -s->alpha[m]);
+    put (p, row, col (m, C_N), -s->beta[m] * k_f);
+    put (p, row, col (m, C_Q), -s->beta[m]);
+    put (p, row, col (m, C_D), -1);
   }
 }
 
@@ -646,6 +803,7 @@ solve_program (solver *s, int W, const gboolean *allowed, gboolean in_ring_all, 
     double big_need = bp * L + s->base_need[m] / GIB;
     double big_t = s_gib > 0 ? (b * L + s->model->output_bytes / GIB) : 0;
     gboolean use_gpu = s->gpu[m] && s->vram_cap[m] >= s->bp;
+    gboolean stream = s->keep[m] >= 0;
 
     set_col (&p, col (m, C_W), GLP_IV, GLP_DB, forced_in ? 1 : 0, on ? W : 0, s->alpha[m] * k_f);
     set_col (&p, col (m, C_N), GLP_IV, GLP_DB, 0, on && use_gpu ? W : 0, s->beta[m] * k_f);
@@ -654,9 +812,16 @@ solve_program (solver *s, int W, const gboolean *allowed, gboolean in_ring_all, 
     set_col (&p, col (m, C_D), GLP_CV, fit_only ? GLP_DB : GLP_LO, 0, 0, 1.0);
     {
       double ulo = 0, uhi = 0;
-      if (s->metal[m] && !fit_only && on)
+      if ((s->metal[m] || stream) && !fit_only && on)
         ulo = cc == CASE_SHORT ? 1 : 0, uhi = 1;
       set_col (&p, col (m, C_U), GLP_IV, GLP_DB, ulo, uhi, 0);
+    }
+    /* o: disk seconds read while the others compute (cost -1: they leave the sequential sum) */
+    set_col (&p, col (m, C_O), GLP_CV, GLP_DB, 0,
+        stream && !fit_only && on ? (per_round (s) ? rounds : 1) * s->ahead[m] : 0, -1.0);
+    if (stream && !fit_only && on) {
+      row = add_row (&p, GLP_UP, 0, 0);
+      put (&p, row, col (m, C_O), 1), put (&p, row, col (m, C_D), -1);
     }
     set_col (&p, col (m, C_P), GLP_IV, GLP_DB, 0, r > 0 && on ? W : 0, s->alpha[m]);
     set_col (&p, col (m, C_Q), GLP_IV, GLP_DB, 0, r > 0 && on && use_gpu ? W : 0, s->beta[m]);
@@ -684,6 +849,20 @@ solve_program (solver *s, int W, const gboolean *allowed, gboolean in_ring_all, 
       int need_rows[3], n_need = 0;
       if (fit_only) {
         need_rows[n_need++] = add_row (&p, GLP_UP, 0, s->budget[m] / GIB);
+      } else if (stream) {
+        /* Short (u): s d >= b (CPU layers) + head output - keep - BIG_T (1 - u). */
+        row = add_row (&p, GLP_UP, 0, s->budget[m] / GIB);
+        put (&p, row, col (m, C_U), -big_need);
+        need_rows[n_need++] = row;
+        if (cc == CASE_SHORT)
+          need_rows[n_need++] = add_row (&p, GLP_LO, s->budget[m] / GIB, 0);
+        row = add_row (&p, GLP_LO, ((is_head ? s->model->output_bytes : 0) - s->keep[m]) / GIB - big_t, 0);
+        put (&p, row, col (m, C_D), s_gib);
+        put (&p, row, col (m, C_W), -b * k_f);
+        put (&p, row, col (m, C_P), -b);
+        put (&p, row, col (m, C_N), b * k_f);
+        put (&p, row, col (m, C_Q), b);
+        put (&p, row, col (m, C_U), -big_t);
       } else if (!s->metal[m]) {
         /* M1/M3: s d - need >= -budget, i.e. d >= (need - budget) / s. */
         row = add_row (&p, GLP_LO, -s->budget[m] / GIB, 0);
@@ -748,8 +927,8 @@ solve_program (solver *s, int W, const gboolean *allowed, gboolean in_ring_all, 
     }
   }
 
-  if (s->any_quota)
-    add_quota_rows (s, &p, k_f, rounds);
+  if (s->any_quota || s->any_stream)
+    add_time_rows (s, &p, k_f, rounds);
   glp_load_matrix (p.lp, (int) p.ia->len - 1, (int *) (void *) p.ia->data, (int *) (void *) p.ja->data,
       (double *) (void *) p.ar->data);
   glp_init_iocp (&parm);
@@ -851,6 +1030,48 @@ explain_infeasible (const solver *s, GError **error)
         "(%d layers of %.1f MiB)", mod->n_layer, s->bp / 1048576);
 }
 
+/* Devices alike in every figure the model uses. */
+static gboolean
+same_device (const solver *s, int a, int b)
+{
+#define EQ(f) (s->f[a] == s->f[b])
+  return a != s->head && b != s->head && EQ (alpha) && EQ (beta) && EQ (budget) && EQ (speed) && EQ (hop)
+      && EQ (vram_cap) && EQ (base_need) && EQ (quota_ratio) && EQ (quota_slack) && EQ (spin_q) && EQ (keep)
+      && EQ (ahead) && EQ (must_fit) && EQ (uma) && EQ (metal) && EQ (gpu);
+#undef EQ
+}
+
+/* Swapping the windows of devices alike (not the head) gives the same
+ * token time when every round is full: give the larger windows to the
+ * earlier devices in ring order, so that which of them got more is not
+ * decided by the solver's path. */
+static void
+canonical_order (solver *s, halda_plan *plan)
+{
+  halda_plan *alt;
+  gboolean moved = FALSE;
+  GError *err = NULL;
+
+  if (plan->last_round_layers > 0)
+    return;
+  alt = plan_new (s->M);
+  plan_copy (alt, plan);
+  for (int i = 0; i < s->M; i++)
+    for (int j = i + 1; j < s->M; j++) {
+      halda_device_plan *x = &alt->dev[s->order[i]], *y = &alt->dev[s->order[j]];
+      if (same_device (s, s->order[i], s->order[j]) && (y->w > x->w || (y->w == x->w && y->n > x->n))) {
+        halda_device_plan t = *x;
+        *x = *y;
+        *y = t;
+        moved = TRUE;
+      }
+    }
+  if (moved && evaluate (s, alt, &err) && fabs (alt->latency - plan->latency) <= 1e-9 * plan->latency)
+    plan_copy (plan, alt);
+  g_clear_error (&err);
+  halda_plan_free (alt);
+}
+
 static halda_plan *
 solve_exact (solver *s, GError **error)
 {
@@ -883,6 +1104,8 @@ solve_exact (solver *s, GError **error)
     }
   }
   halda_plan_free (cand);
+  if (best && s->opt->merge_tolerance > 0)
+    canonical_order (s, best);
   if (best == NULL) {
     if (failed)
       g_set_error (error, HALDA_ERROR, HALDA_ERROR_SOLVER, "GLPK failed on the layer assignment program");

@@ -79,6 +79,15 @@ typedef struct {
   double gpu_layer_overhead;
   double net_latency;           /* seconds per hop from this device to the next */
   double net_bandwidth;         /* bytes/s of that hop; 0 = latency only */
+  /* The runtime's residency engine (Linux, docs/memory.md): a device short
+   * of memory keeps whole windows of stream_window bytes beside two
+   * streamed ones (the one computing, the one prefetched) and rereads the
+   * rest every token; once per token (halda_options.prefetch_per_round:
+   * after each of its windows) it reads up to prefetch_ahead bytes of them
+   * while the other devices compute. stream_window 0: prima.cpp's model
+   * (the overflow need - budget is reread, no overlap). */
+  double stream_window;
+  double prefetch_ahead;
 } halda_device;
 
 typedef enum {
@@ -86,12 +95,38 @@ typedef enum {
   HALDA_ALGO_PRIMA,             /* prima.cpp's procedure, for comparison */
 } halda_algo;
 
+/* The spread of one device's profile from one round to the next on the
+ * development VM (docs/scheduler-plans.md, "Plans that do not flip"): the
+ * merge tolerances the ring's setup solves with. Sizes and rates (memory,
+ * disk) vary by under 1%; timings on a shared CPU (time per layer, hops)
+ * by far more. */
+#define HALDA_PROFILE_NOISE 0.10
+#define HALDA_PROFILE_NOISE_TIME 0.25
+
 typedef struct {
   halda_algo algo;
   int n_rounds;                 /* k: 0 = choose; else only plans with k rounds */
   gboolean even_only;           /* only W dividing L (prima.cpp's rule) */
   gboolean no_comm;             /* drop the communication term (as prima.cpp) */
   double min_disk_speed;        /* bytes/s; slower disks cannot stream weights (default 1e8) */
+  /* Profiles are noisy: measured figures of different devices that lie
+   * within this relative distance of each other are replaced by their
+   * median before solving, so devices alike within the noise get the same
+   * numbers, and among devices then alike in every figure the larger
+   * windows go to the earlier ones in ring order: the plan does not flip
+   * between near-ties (0: off). */
+  double merge_tolerance;        /* memory, disk speed, VRAM, stream windows */
+  double merge_tolerance_time;   /* per-layer times, hops, spin (0: merge_tolerance) */
+  /* Streaming devices read prefetch_ahead while the others compute after
+   * every window (each round), not once per token: the read-ahead the
+   * disk work of issue 16 is after; measured so far, the ring hides about
+   * one window per token whatever the rounds (docs/scheduler-plans.md). */
+  gboolean prefetch_per_round;
+  /* The read-ahead of the disk work (docs/memory.md, "The memory-starved
+   * ring"): each streaming device reads ahead as far as its budget allows
+   * (all but its kept windows and the one computing), after every window;
+   * implies prefetch_per_round, replaces prefetch_ahead. */
+  gboolean prefetch_fill;
 } halda_options;
 
 typedef enum {
@@ -114,7 +149,8 @@ typedef struct {
   double ram_budget;
   double vram_need;
   double t_compute;             /* seconds per token, CPU + GPU */
-  double t_disk;                /* reloads of what does not fit */
+  double t_disk;                /* reloads of what does not fit (all of them, hidden or not) */
+  double t_disk_hidden;         /* of those, read while the other devices compute (prefetch) */
   double t_comm;                /* its outgoing hops */
   double t_cpu;                 /* CPU-busy seconds per token (CPU layers, + the output head on the head) */
   double t_stretch;             /* its window stretched by its CPU quota (when one token needs more than a period's budget) */
@@ -130,7 +166,9 @@ typedef struct {
   int last_round_layers;        /* L - k_full * W: 0 when W divides L */
   double latency;               /* predicted seconds per token */
   double t_compute, t_disk, t_comm;
-  double t_quota;               /* latency - (compute + disk + comm): what CPU quotas add */
+  double t_quota;               /* latency - (compute + exposed disk + comm): what CPU quotas (or a streaming
+                                 * device's own reads) add */
+  double t_disk_hidden;         /* disk time read while others compute, not in the sequential sum */
   int quota_device;             /* the device whose quota bounds the token time; -1: none */
   int n_dropped;                /* devices with no layer */
   int n_programs;               /* integer programs solved */

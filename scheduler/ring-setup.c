@@ -2,6 +2,7 @@
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "ring-setup.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,12 @@
 /* Attention is timed at the run's positions up to this many (filling the
  * cache costs a short prompt); beyond, its cost grows as its FLOPs. */
 #define LAYER_POSITION_MAX 128
+/* How the residency engine reads ahead (docs/scheduler-plans.md,
+ * "Streaming devices"): 0, this tree's engine: the next streamed window,
+ * once per token while the others compute; 1, the engine of the disk work
+ * (branch i16-disk, docs/memory.md "The memory-starved ring"): as far as
+ * its budget allows, after every window. Set to 1 when that engine is in. */
+#define RING_READ_AHEAD_FILL 0
 
 typedef struct {
   const PrimaRingSetupArgs *a;
@@ -1216,9 +1223,23 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
       idx[n] = r;
       devs[n++] = all[r];
     }
+  /* The ring's devices run the residency engine with its defaults (force +
+   * auto, docs/memory.md): windows of a sixth of the budget (at least a
+   * layer), two of them streamed, and the first streamed one read while
+   * the others compute. Saved profiles may say otherwise. */
+  for (int i = 0; i < n; i++) {
+    if (devs[i].stream_window > 0 || devs[i].os == HALDA_OS_MACOS)
+      continue;
+    devs[i].stream_window = hm.layer_bytes * MAX (1.0, floor ((devs[i].ram_avail - hm.cpu_buffer_bytes) / 6
+            / hm.layer_bytes));
+    devs[i].prefetch_ahead = devs[i].stream_window;
+  }
   halda_options_init (&opt);
   opt.n_rounds = a->k;
   opt.even_only = a->even;
+  opt.merge_tolerance = HALDA_PROFILE_NOISE;
+  opt.merge_tolerance_time = HALDA_PROFILE_NOISE_TIME;
+  opt.prefetch_fill = RING_READ_AHEAD_FILL;
   hp = halda_solve (&hm, devs, n, &opt, &err);
   /* The head must run the last layer (it owns the output head); an uneven
    * last round that stops short of it cannot run on this ring yet. */

@@ -8,14 +8,67 @@
 #include "halda.h"
 #include "halda-io.h"
 
+/* A hand-written plan (-lw), evaluated by the model: windows in the
+ * profiles' order, the uneven last round on a prefix of the cycle. */
+static halda_plan *
+plan_from_lw (const halda_model *desc, GArray *devs, const halda_options *opt, const char *lw, GError **error)
+{
+  char **parts = g_strsplit (lw, ",", -1);
+  int M = (int) devs->len, W = 0, head = 0, k_f, r, before = 0;
+  halda_plan *plan = g_new0 (halda_plan, 1);
+
+  plan->n_devices = M;
+  plan->dev = g_new0 (halda_device_plan, M);
+  if ((int) g_strv_length (parts) != M) {
+    g_set_error (error, HALDA_ERROR, HALDA_ERROR_INVALID, "-lw has %u windows for %d devices", g_strv_length (parts), M);
+    goto fail;
+  }
+  for (int m = 0; m < M; m++) {
+    char *end;
+    gint64 v = g_ascii_strtoll (parts[m], &end, 10);
+    if (end == parts[m] || *end || v < 0 || v > desc->n_layer) {
+      g_set_error (error, HALDA_ERROR, HALDA_ERROR_INVALID, "-lw: '%s' is not a window size", parts[m]);
+      goto fail;
+    }
+    plan->dev[m].w = (int) v;
+    W += (int) v;
+    if (g_array_index (devs, halda_device, m).is_head)
+      head = m;
+  }
+  if (W < 1) {
+    g_set_error (error, HALDA_ERROR, HALDA_ERROR_INVALID, "-lw gives no layers");
+    goto fail;
+  }
+  plan->W = W;
+  k_f = desc->n_layer / W;
+  r = desc->n_layer - k_f * W;
+  for (int i = 0; i < M; i++) {
+    int d = (head + 1 + i) % M;
+    plan->dev[d].p = CLAMP (r - before, 0, plan->dev[d].w);
+    before += plan->dev[d].w;
+  }
+  g_strfreev (parts);
+  if (!halda_plan_evaluate (desc, (const halda_device *) (void *) devs->data, M, opt, plan, error)) {
+    halda_plan_free (plan);
+    return NULL;
+  }
+  return plan;
+fail:
+  g_strfreev (parts);
+  halda_plan_free (plan);
+  return NULL;
+}
+
 int
 prima_cmd_plan (int argc, char **argv)
 {
   const char *profiles = NULL, *model_path = NULL, *preset = NULL, *arch_name = "llama", *type = "Q4_K_M";
+  const char *lw = NULL;
   int n_ctx = 0, n_rounds = 0, positions = -1;
   gint64 n_vocab = 0;
   float min_disk = 100;
-  gboolean even = FALSE, prima_algo = FALSE, no_comm = FALSE, json = FALSE, help = FALSE;
+  gboolean even = FALSE, prima_algo = FALSE, no_comm = FALSE, json = FALSE, help = FALSE, merge = FALSE;
+  gboolean per_round = FALSE, fill = FALSE;
   const cli_option options[] = {
     {"--profiles", CLI_STRING, &profiles, "FILE.json", "device profiles: a JSON array, one object per device"},
     {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
@@ -36,6 +89,14 @@ prima_cmd_plan (int argc, char **argv)
     {"--n-vocab", CLI_INT64, &n_vocab, "N", "with --preset: vocabulary size (default 128256, qwen2 152064)",
       CLI_RANGE (0, G_MAXINT)},
     {"--json", CLI_FLAG, &json, NULL, "print the plan as JSON"},
+    {"-lw,--layer-window", CLI_STRING, &lw, "W0,W1,...",
+      "evaluate this plan instead of solving: layers per cycle of each device, in the profiles' order (CPU only)"},
+    {"--merge", CLI_FLAG, &merge, NULL,
+      "merge figures of different devices within their noise, as the ring's setup does (docs/scheduler-plans.md)"},
+    {"--prefetch-per-round", CLI_FLAG, &per_round, NULL,
+      "streaming devices read ahead after each of their windows, not once per token (docs/scheduler-plans.md)"},
+    {"--read-ahead-fill", CLI_FLAG, &fill, NULL,
+      "streaming devices read ahead as far as their memory allows, after each window (docs/memory.md)"},
   };
   prima_model *model = NULL;
   halda_model desc;
@@ -116,7 +177,16 @@ prima_cmd_plan (int argc, char **argv)
   opt.even_only = even;
   opt.no_comm = no_comm;
   opt.min_disk_speed = min_disk * 1e6;
-  plan = halda_solve (&desc, (const halda_device *) (void *) devs->data, (int) devs->len, &opt, &error);
+  opt.prefetch_per_round = per_round;
+  opt.prefetch_fill = fill;
+  if (merge) {
+    opt.merge_tolerance = HALDA_PROFILE_NOISE;
+    opt.merge_tolerance_time = HALDA_PROFILE_NOISE_TIME;
+  }
+  if (lw)
+    plan = plan_from_lw (&desc, devs, &opt, lw, &error);
+  else
+    plan = halda_solve (&desc, (const halda_device *) (void *) devs->data, (int) devs->len, &opt, &error);
   if (plan == NULL) {
     fprintf (stderr, "prima plan: %s\n", error->message);
     g_error_free (error);

@@ -28,11 +28,10 @@
  * cache costs a short prompt); beyond, its cost grows as its FLOPs. */
 #define LAYER_POSITION_MAX 128
 /* How the residency engine reads ahead (docs/scheduler-plans.md,
- * "Streaming devices"): 0, this tree's engine: the next streamed window,
- * once per token while the others compute; 1, the engine of the disk work
- * (branch i16-disk, docs/memory.md "The memory-starved ring"): as far as
- * its budget allows, after every window. Set to 1 when that engine is in. */
-#define RING_READ_AHEAD_FILL 0
+ * "Streaming devices"; docs/memory.md, "The memory-starved ring"): as far as
+ * its budget allows, after every window, while the other devices compute.
+ * 0 models the former engine (the next streamed window, once per token). */
+#define RING_READ_AHEAD_FILL 1
 
 typedef struct {
   const PrimaRingSetupArgs *a;

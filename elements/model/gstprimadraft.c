@@ -99,7 +99,7 @@ struct _GstPrimaDraft
   gboolean ignore_eos;
   gint threads;
   gint context_size;
-  guint64 n_drafted;            /* draft tokens sent, for the report */
+  guint64 n_drafted;            /* draft tokens verified (known at the next buffer), for the report */
   guint64 n_accepted;           /* of them, the ones the target kept */
 
   /* READY..: the model; streaming thread: the rest */
@@ -325,9 +325,10 @@ gst_prima_draft_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   }
 
   /* the drafts before pos that the target kept */
-  if (self->last_draft_pos >= 0 && pos > self->last_draft_pos) {
-    gint kept = MIN (pos - self->last_draft_pos, self->last_n_draft);
+  if (self->last_draft_pos >= 0) {
+    gint kept = CLAMP (pos - self->last_draft_pos, 0, self->last_n_draft);
     GST_OBJECT_LOCK (self);
+    self->n_drafted += self->last_n_draft;
     self->n_accepted += kept;
     GST_OBJECT_UNLOCK (self);
     GST_LOG_OBJECT (self, "%d of %d drafts kept", kept, self->last_n_draft);
@@ -397,9 +398,6 @@ gst_prima_draft_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   gst_buffer_unref (buf);
   self->last_draft_pos = end;
   self->last_n_draft = n;
-  GST_OBJECT_LOCK (self);
-  self->n_drafted += n;
-  GST_OBJECT_UNLOCK (self);
   GST_LOG_OBJECT (self, "position %d: %d drafts", end, n);
   return gst_pad_push (self->srcpad, out);
 
@@ -648,14 +646,16 @@ gst_prima_draft_class_init (GstPrimaDraftClass * klass)
   /**
    * GstPrimaDraft:n-drafted:
    *
-   * Draft tokens sent so far; with #GstPrimaDraft:n-accepted, the acceptance
-   * rate.
+   * Draft tokens verified so far (a pass's drafts count when the next
+   * buffer's position says how many the target kept, so the drafts of the
+   * turn's last pass do not); with #GstPrimaDraft:n-accepted, the
+   * acceptance rate.
    */
   g_object_class_install_property (gobject_class, PROP_N_DRAFTED,
-      g_param_spec_uint64 ("n-drafted", "Drafted", "Draft tokens sent", 0, G_MAXUINT64, 0,
+      g_param_spec_uint64 ("n-drafted", "Drafted", "Draft tokens verified", 0, G_MAXUINT64, 0,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_N_ACCEPTED,
-      g_param_spec_uint64 ("n-accepted", "Accepted", "Draft tokens the target kept (known at the next token)",
+      g_param_spec_uint64 ("n-accepted", "Accepted", "Of n-drafted, the tokens the target kept",
           0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   element_class->change_state = gst_prima_draft_change_state;

@@ -27,6 +27,8 @@
 #include "forward.h"
 #include "memstat.h"
 #include "chat-template.h"
+#include "tokenizer.h"
+#include "gguf.h"
 
 /* The program's own message, from its output probe to its bus loop. */
 #define OUTPUT_END_OF_TURN "prima-output-end-of-turn"
@@ -636,6 +638,51 @@ read_prompt (Run *r)
   return TRUE;
 }
 
+/* -md: a file whose token ids mean what the model's mean (the drafts go
+ * to the model as they are): as many tokens, the same texts. FALSE after
+ * an error line. */
+static gboolean
+find_draft_model (Run *r)
+{
+  const char *draft = r->a.draft_model;
+  gboolean same = TRUE;
+  gguf_file *f = NULL, *g = NULL;
+  prima_tokenizer *a = NULL, *b = NULL;
+
+  if (draft == NULL)
+    return TRUE;
+  if (!g_file_test (draft, G_FILE_TEST_EXISTS)) {
+    fprintf (stderr, _("prima run: %s: no such draft model file\n"), draft);
+    return FALSE;
+  }
+  f = gguf_open (r->model, NULL);
+  g = gguf_open (draft, NULL);
+  a = f ? prima_tokenizer_new (f, NULL) : NULL;
+  b = g ? prima_tokenizer_new (g, NULL) : NULL;
+  if (a && b) {
+    int n = prima_tokenizer_n_vocab (a);
+    GString *pa = g_string_new (NULL), *pb = g_string_new (NULL);
+    same = n == prima_tokenizer_n_vocab (b);
+    for (int i = 0; same && i < n; i++) {
+      g_string_truncate (pa, 0);
+      g_string_truncate (pb, 0);
+      prima_token_to_piece (a, i, TRUE, pa);
+      prima_token_to_piece (b, i, TRUE, pb);
+      same = g_string_equal (pa, pb);
+    }
+    g_string_free (pa, TRUE);
+    g_string_free (pb, TRUE);
+  }
+  g_clear_pointer (&a, prima_tokenizer_free);
+  g_clear_pointer (&b, prima_tokenizer_free);
+  g_clear_pointer (&f, gguf_close);
+  g_clear_pointer (&g, gguf_close);
+  if (!same)
+    fprintf (stderr, _("prima run: the draft model %s has another vocabulary than %s: it cannot draft for it\n"),
+        draft, r->model);
+  return same;
+}
+
 /* -m, or the embedded model. FALSE after an error line. */
 static gboolean
 find_model (Run *r)
@@ -645,7 +692,7 @@ find_model (Run *r)
     fprintf (stderr, "prima run: %s: no such model file\n", r->model);
     return FALSE;
   }
-  return TRUE;
+  return find_draft_model (r);
 }
 
 /* A spoken chat needs the speech elements (optional at build time) and the

@@ -80,6 +80,7 @@ enum
   PROP_CONTEXT_SIZE,
   PROP_N_DRAFTED,
   PROP_N_ACCEPTED,
+  PROP_DRAFT_TIME,
 };
 
 struct _GstPrimaDraft
@@ -101,6 +102,7 @@ struct _GstPrimaDraft
   gint context_size;
   guint64 n_drafted;            /* draft tokens verified (known at the next buffer), for the report */
   guint64 n_accepted;           /* of them, the ones the target kept */
+  guint64 draft_time;           /* ns in the draft model's passes */
 
   /* READY..: the model; streaming thread: the rest */
   prima_model *model;
@@ -256,8 +258,14 @@ gst_prima_draft_catch_up (GstPrimaDraft * self, gint end)
     /* nothing new (cannot happen after a token was appended) */
     return FALSE;
   }
-  if (!prima_context_eval (self->ctx, end - from, &g_array_index (self->hist, gint32, from), NULL, from,
-          self->logits, FALSE, &err)) {
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok = prima_context_eval (self->ctx, end - from, &g_array_index (self->hist, gint32, from), NULL, from,
+      self->logits, FALSE, &err);
+
+  GST_OBJECT_LOCK (self);
+  self->draft_time += (guint64) (g_get_monotonic_time () - t0) * 1000;
+  GST_OBJECT_UNLOCK (self);
+  if (!ok) {
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED, (_("Evaluating the draft model failed: %s"), err->message), (NULL));
     g_clear_error (&err);
     return FALSE;
@@ -550,6 +558,9 @@ gst_prima_draft_get_property (GObject * object, guint prop_id, GValue * value, G
     case PROP_N_ACCEPTED:
       g_value_set_uint64 (value, self->n_accepted);
       break;
+    case PROP_DRAFT_TIME:
+      g_value_set_uint64 (value, self->draft_time);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -657,6 +668,16 @@ gst_prima_draft_class_init (GstPrimaDraftClass * klass)
   g_object_class_install_property (gobject_class, PROP_N_ACCEPTED,
       g_param_spec_uint64 ("n-accepted", "Accepted", "Of n-drafted, the tokens the target kept",
           0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstPrimaDraft:draft-time:
+   *
+   * Nanoseconds spent in the draft model's passes (the prompt's included):
+   * what the drafts cost, apart from the target's verification.
+   */
+  g_object_class_install_property (gobject_class, PROP_DRAFT_TIME,
+      g_param_spec_uint64 ("draft-time", "Draft time", "Nanoseconds in the draft model's passes", 0, G_MAXUINT64, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   element_class->change_state = gst_prima_draft_change_state;
   gst_element_class_add_static_pad_template (element_class, &sink_template);

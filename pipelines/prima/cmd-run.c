@@ -318,14 +318,14 @@ static void
 print_draft (GstElement *pipeline)
 {
   GstElement *draft = gst_bin_get_by_name (GST_BIN (pipeline), "draft");
-  guint64 drafted = 0, accepted = 0;
+  guint64 drafted = 0, accepted = 0, ns = 0;
 
   if (draft == NULL)
     return;
-  g_object_get (draft, "n-drafted", &drafted, "n-accepted", &accepted, NULL);
+  g_object_get (draft, "n-drafted", &drafted, "n-accepted", &accepted, "draft-time", &ns, NULL);
   gst_object_unref (draft);
-  fprintf (stderr, _("prima run: draft %" G_GUINT64_FORMAT " tokens, %" G_GUINT64_FORMAT " accepted (%.1f%%)\n"),
-      drafted, accepted, drafted ? 100.0 * accepted / drafted : 0.0);
+  fprintf (stderr, _("prima run: draft %" G_GUINT64_FORMAT " tokens, %" G_GUINT64_FORMAT " accepted (%.1f%%), "
+          "%.2f ms in the draft model\n"), drafted, accepted, drafted ? 100.0 * accepted / drafted : 0.0, ns / 1e6);
 }
 
 static guint64

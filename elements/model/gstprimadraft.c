@@ -76,6 +76,7 @@ enum
   PROP_P_MIN,
   PROP_N_PREDICT,
   PROP_IGNORE_EOS,
+  PROP_STOP,
   PROP_THREADS,
   PROP_CONTEXT_SIZE,
   PROP_N_DRAFTED,
@@ -98,6 +99,7 @@ struct _GstPrimaDraft
   gdouble p_min;
   gint n_predict;
   gboolean ignore_eos;
+  gchar **stop;
   gint threads;
   gint context_size;
   guint64 n_drafted;            /* draft tokens verified (known at the next buffer), for the report */
@@ -294,12 +296,45 @@ gst_prima_draft_pick (GstPrimaDraft * self, gdouble p_min, gboolean * sure)
   return best;
 }
 
+/* Whether the generated text ends, with the piece of hist[c], in one of the
+ * loop's stop strings (a match that uses a byte of that piece, as
+ * primaloop checks each token): then the loop ends the turn at that token,
+ * so it must not be a draft (the target may still emit it as its own). */
+static gboolean
+gst_prima_draft_hits_stop (GstPrimaDraft * self, gchar ** stop, gint c)
+{
+  GString *text = g_string_new (NULL), *piece = g_string_new (NULL);
+  gsize max_len = 0, before;
+  gboolean hit = FALSE;
+
+  for (gchar ** s = stop; *s; s++)
+    max_len = MAX (max_len, strlen (*s));
+  /* the generated text before c, as far back as a match can start */
+  for (gint k = c - 1; k >= self->gen_start && text->len + 1 < max_len; k--) {
+    g_string_truncate (piece, 0);
+    prima_token_to_piece (self->tok, g_array_index (self->hist, gint32, k), FALSE, piece);
+    g_string_prepend_len (text, piece->str, piece->len);
+  }
+  before = text->len;
+  prima_token_to_piece (self->tok, g_array_index (self->hist, gint32, c), FALSE, text);
+  for (gchar ** s = stop; *s && !hit; s++) {
+    gsize len = strlen (*s);
+    gsize from = before + 1 > len ? before + 1 - len : 0;
+    hit = len > 0 && text->len >= len && text->len > from
+        && memmem (text->str + from, text->len - from, *s, len) != NULL;
+  }
+  g_string_free (piece, TRUE);
+  g_string_free (text, TRUE);
+  return hit;
+}
+
 static GstFlowReturn
 gst_prima_draft_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
   GstPrimaDraft *self = GST_PRIMA_DRAFT (parent);
   gint n_draft, n_draft_min, n_predict, pos, end, room, n = 0;
   gboolean ignore_eos, prompt;
+  gchar **stop;
   gint32 drafts[MAX_N_DRAFT];
   gdouble p_min;
   GstMapInfo map;
@@ -364,6 +399,7 @@ gst_prima_draft_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   p_min = self->p_min;
   n_predict = self->n_predict;
   ignore_eos = self->ignore_eos;
+  stop = self->stop && self->stop[0] ? g_strdupv (self->stop) : NULL;
   GST_OBJECT_UNLOCK (self);
 
   /* room: the target emits the accepted drafts and one token more, at
@@ -380,15 +416,21 @@ gst_prima_draft_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gint32 t = gst_prima_draft_pick (self, p_min, &sure);
     if (!sure || (!ignore_eos && prima_tokenizer_is_eog (self->tok, t)))
       break;
-    drafts[n++] = t;
     g_array_append_val (self->hist, t);
+    if (stop && gst_prima_draft_hits_stop (self, stop, end + n)) {
+      g_array_set_size (self->hist, end + n);
+      break;
+    }
+    drafts[n++] = t;
     if (n == room)
       break;
     if (!gst_prima_draft_catch_up (self, end + n)) {
+      g_strfreev (stop);
       gst_buffer_unref (buf);
       return GST_FLOW_ERROR;
     }
   }
+  g_strfreev (stop);
   if (n < MAX (n_draft_min, 1)) {
     g_array_set_size (self->hist, end);
     return gst_pad_push (self->srcpad, buf);
@@ -505,6 +547,10 @@ gst_prima_draft_set_property (GObject * object, guint prop_id, const GValue * va
     case PROP_IGNORE_EOS:
       self->ignore_eos = g_value_get_boolean (value);
       break;
+    case PROP_STOP:
+      g_strfreev (self->stop);
+      self->stop = g_value_dup_boxed (value);
+      break;
     case PROP_THREADS:
       self->threads = g_value_get_int (value);
       break;
@@ -546,6 +592,9 @@ gst_prima_draft_get_property (GObject * object, guint prop_id, GValue * value, G
     case PROP_IGNORE_EOS:
       g_value_set_boolean (value, self->ignore_eos);
       break;
+    case PROP_STOP:
+      g_value_set_boxed (value, self->stop);
+      break;
     case PROP_THREADS:
       g_value_set_int (value, self->threads);
       break;
@@ -575,6 +624,7 @@ gst_prima_draft_finalize (GObject * object)
 
   gst_prima_draft_close (self);
   g_free (self->model_path);
+  g_strfreev (self->stop);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -648,6 +698,15 @@ gst_prima_draft_class_init (GstPrimaDraftClass * klass)
    */
   g_object_class_install_property (gobject_class, PROP_IGNORE_EOS,
       g_param_spec_boolean ("ignore-eos", "Ignore EOS", "The loop's ignore-eos", FALSE, rw));
+  /**
+   * GstPrimaDraft:stop:
+   *
+   * The loop's #GstPrimaLoop:stop strings: no draft token completes one (the
+   * turn ends at such a token, and a kept draft after it would already be
+   * printed).
+   */
+  g_object_class_install_property (gobject_class, PROP_STOP,
+      g_param_spec_boxed ("stop", "Stop strings", "The loop's stop strings", G_TYPE_STRV, rw));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads", "Threads of the draft's forward pass (0: every CPU)",
           0, 1024, 0, rw));

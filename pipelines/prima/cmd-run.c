@@ -892,6 +892,17 @@ set_reverse_prompts (Run *r)
   g_object_set_property (G_OBJECT (loop), "stop", &stop);
   g_value_unset (&stop);
   gst_object_unref (loop);
+  /* the draft drafts no token that ends the turn */
+  if (r->a.draft_model || r->a.draft_layers > 0) {
+    GPtrArray *strv = g_ptr_array_new_with_free_func (g_free);
+    for (guint i = 0; i < r->a.reverse_prompts->len; i++) {
+      const char *rp = g_ptr_array_index (r->a.reverse_prompts, i);
+      g_ptr_array_add (strv, r->a.escape ? prima_process_escapes (rp) : g_strdup (rp));
+    }
+    g_ptr_array_add (strv, NULL);
+    prima_pipeline_set (r->pipeline, "draft", "stop", (gchar **) strv->pdata, NULL);
+    g_ptr_array_free (strv, TRUE);
+  }
 }
 
 /* The elements' properties from the flags, the prompt's pipe, and the

@@ -6,7 +6,7 @@
 # without one: real model pairs that share a vocabulary (TinyStories-656K Q8_0 target with its Q4_0
 # as draft; the F32 one from ../shared with both), the target as its own draft, a self-draft of its
 # first layers (--draft-layers), several --draft and --draft-p-min values, a run that ends at the
-# context's end (-c) and one at n-predict, on one device and over --local-ring 2 and 3. A sampled
+# context's end (-c), one at n-predict, runs that end at stop strings (-r), on one device and over --local-ring 2 and 3. A sampled
 # run (--temp 0.8) with a draft gives -n tokens. Each case is bounded by `timeout`.
 set -u
 P=${PRIMA_BIN:?}
@@ -60,6 +60,8 @@ same "$Q8" "Q8_0 target" -n 48 -- -md "$Q4"
 same "$Q8" "Q8_0 target" -n 48 -- -md "$Q4" --draft 1
 same "$Q8" "Q8_0 target" -n 48 -- -md "$Q4" --draft 3 --draft-p-min 0.5
 same "$Q8" "Q8_0 target, to the context's end" -n -1 -c 80 -- -md "$Q4" --draft 16
+same "$Q8" "Q8_0 target, a stop string" -n 64 -r "shiny." -- -md "$Q4" --draft 8
+same "$Q8" "Q8_0 target, a stop string" -n 64 -r "her favorite" -r "Lily wanted" -- -md "$Q8" --draft 8
 same "$ST" "stories260K" -n 40 -- -md "$ST" --draft 5
 same "$ST" "stories260K" -n 40 -- --draft-layers 2 --draft 4
 same "$ST" "stories260K, n-predict inside a pass" -n 13 -- -md "$ST" --draft 8

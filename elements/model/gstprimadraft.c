@@ -114,7 +114,8 @@ struct _GstPrimaDraft
   gint n_ctx;                   /* the target's positions (0: not asked yet) */
   GArray *hist;                 /* gint32 token at each position, the drafts included */
   gint n_cached;                /* positions of hist in the draft's cache */
-  gint gen_start;               /* position of the turn's first generated token */
+  gint gen_start;               /* position of the turn's first generated token (less the
+                                 * positions a context shift removed since) */
   gint last_draft_pos;          /* position of the first draft sent, -1: none */
   gint last_n_draft;
   gboolean valid;               /* hist mirrors the target's cache */
@@ -482,8 +483,10 @@ gst_prima_draft_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
         p1 = p1 < 0 || p1 > len ? len : p1;
         if (p0 >= 0 && p0 < p1) {
           g_array_remove_range (self->hist, p0, p1 - p0);
+          /* the loop still counts the turn's removed tokens as generated:
+           * gen_start moves down by all of them (maybe below p0) */
           if (self->gen_start > p0)
-            self->gen_start -= MIN (self->gen_start, p1) - p0;
+            self->gen_start -= p1 - p0;
         }
         /* the draft evaluates the history again from scratch (cheap: a
          * small model, and shifts are rare) */

@@ -1000,6 +1000,7 @@ run_chat (Run *r)
     fprintf (stderr, "\n");
     print_speed ("prompt", r->st.all_prompt_tokens, r->st.all_prompt_ns);
     print_speed ("decode", r->st.all_decode_tokens, r->st.all_decode_ns);
+    print_draft (r->pipeline);
     if (r->a.verbose)
       print_memory_report ();
   }

@@ -6,7 +6,7 @@
 # without one: real model pairs that share a vocabulary (TinyStories-656K Q8_0 target with its Q4_0
 # as draft; the F32 one from ../shared with both), the target as its own draft, a self-draft of its
 # first layers (--draft-layers), several --draft and --draft-p-min values, a run that ends at the
-# context's end (-c), one at n-predict, runs that end at stop strings (-r), on one device and over --local-ring 2 and 3. A sampled
+# context's end (-c), one at n-predict, runs that end at stop strings (-r), a chat with context shifts, on one device and over --local-ring 2 and 3. A sampled
 # run (--temp 0.8) with a draft gives -n tokens. Each case is bounded by `timeout`.
 set -u
 P=${PRIMA_BIN:?}
@@ -76,6 +76,18 @@ fi
 same "$ST" "stories260K, --local-ring 3" -n 40 --local-ring 3 -lw 1,2,2 -- -md "$ST" --draft 4
 same "$ST" "stories260K, --local-ring 3" -n 40 --local-ring 3 -lw 2,1,2 -- --draft-layers 2
 same "$Q8" "Q8_0 target, --local-ring 2" -n 48 --local-ring 2 -lw 1,1 -- -md "$Q4"
+
+# a chat of three turns (-i: the raw template) in a context of 64 positions: the turns' context shifts
+# go through primadraft, whose n-predict count must still equal the loop's
+for md in "" "-md $Q4"; do
+  printf 'Tell me a story about a cat\nAnd then?\nMore\n' | timeout 60 "$P" run -m "$Q8" -i --temp 0 -n 60 -c 64 -t 1 \
+      $md >"$T/chat${md:+-draft}.txt" 2>"$T/chat.err" || { bad "chat ${md}"; cat "$T/chat.err"; }
+done
+if cmp -s "$T/chat.txt" "$T/chat-draft.txt" && grep -q "draft [0-9]* tokens" "$T/chat.err"; then
+  ok "a chat with context shifts: the same text ($(grep -o 'draft .*' "$T/chat.err"))"
+else
+  bad "a chat with context shifts differs"; diff "$T/chat.txt" "$T/chat-draft.txt" | head -5
+fi
 
 # sampling: the acceptance rule, -n tokens out
 BASE=$((BASE + 10))

@@ -56,14 +56,15 @@ Q4=$D/TinyStories-656K-q4_0.gguf
 ST=$D/stories260K-f32.gguf
 
 # one device
+same "$Q8" "Q8_0 target" -n 48 -- -md "$Q4" --draft-p-min 0
 same "$Q8" "Q8_0 target" -n 48 -- -md "$Q4"
 same "$Q8" "Q8_0 target" -n 48 -- -md "$Q4" --draft 1
 same "$Q8" "Q8_0 target" -n 48 -- -md "$Q4" --draft 3 --draft-p-min 0.5
-same "$Q8" "Q8_0 target, to the context's end" -n -1 -c 80 -- -md "$Q4" --draft 16
+same "$Q8" "Q8_0 target, to the context's end" -n -1 -c 80 -- -md "$Q4" --draft 16 --draft-p-min 0
 same "$Q8" "Q8_0 target, a stop string" -n 64 -r "shiny." -- -md "$Q4" --draft 8
 same "$Q8" "Q8_0 target, a stop string" -n 64 -r "her favorite" -r "Lily wanted" -- -md "$Q8" --draft 8
 same "$ST" "stories260K" -n 40 -- -md "$ST" --draft 5
-same "$ST" "stories260K" -n 40 -- --draft-layers 2 --draft 4
+same "$ST" "stories260K" -n 40 -- --draft-layers 2 --draft 4 --draft-p-min 0
 same "$ST" "stories260K, n-predict inside a pass" -n 13 -- -md "$ST" --draft 8
 if [ -f "$S/TinyStories-656K-f32.gguf" ]; then
   same "$S/TinyStories-656K-f32.gguf" "F32 target" -n 64 -- -md "$Q4"
@@ -74,8 +75,8 @@ fi
 
 # rings: one pass round the ring verifies the drafts
 same "$ST" "stories260K, --local-ring 3" -n 40 --local-ring 3 -lw 1,2,2 -- -md "$ST" --draft 4
-same "$ST" "stories260K, --local-ring 3" -n 40 --local-ring 3 -lw 2,1,2 -- --draft-layers 2
-same "$Q8" "Q8_0 target, --local-ring 2" -n 48 --local-ring 2 -lw 1,1 -- -md "$Q4"
+same "$ST" "stories260K, --local-ring 3" -n 40 --local-ring 3 -lw 2,1,2 -- --draft-layers 2 --draft-p-min 0
+same "$Q8" "Q8_0 target, --local-ring 2" -n 48 --local-ring 2 -lw 1,1 -- -md "$Q4" --draft-p-min 0
 
 # a chat of three turns (-i: the raw template) in a context of 64 positions: the turns' context shifts
 # go through primadraft, whose n-predict count must still equal the loop's

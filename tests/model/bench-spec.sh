@@ -21,6 +21,10 @@
 #   the same ring, the target as its own draft (every draft kept: the ceiling of one pass per N+1 tokens):
 #     tests/model/bench-spec.sh -r 3 -m /var/tmp/prima-models/llama-1b-q4km.gguf -- -md /var/tmp/prima-models/llama-1b-q4km.gguf --draft 4 \
 #       -- -p "Once upon a time" -n 32 -t 1 -c 256 --local-ring 3
+#   a ring with 5 ms per hop (root; network namespaces and tests/ring's delay relay), the head's flags
+#   from NETNS_HEAD_ARGS, alternate with and without:
+#     sudo env NETNS_HEAD_ARGS="-md tests/data/stories260K-f32.gguf --draft 8 --draft-p-min 0" NETNS_N_GEN=64 \
+#       PRIMA_BIN=build/pipelines/prima PRIMA_TEST_DATA=tests/data tests/ring/test-ring-netns.sh build/tests/ring/delay-relay
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build

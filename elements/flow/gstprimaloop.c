@@ -45,6 +45,12 @@
  * branches of the tee (so with n-predict=N exactly N tokens come out) but is
  * not evaluated.
  *
+ * With speculative decoding (primadraft before the layers) a fed-back buffer
+ * may hold several tokens: the drafts the sampler kept, already in the KV
+ * cache, and the target's next token. Each counts as generated and may end
+ * the turn; only the last goes out again, at its position, which rolls the
+ * caches back over the rejected drafts.
+ *
  * ## Example launch line
  * |[
  * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaloop n-predict=64 ! primalayers ! primasampler temperature=0 ! tee name=t ! queue ! primadetokenizer ! primafdsink fd=1 t. ! primafeedback

@@ -10,6 +10,7 @@
 #include "text/gstprimafdsink.h"
 #include "model/gstprimalayers.h"
 #include "model/gstprimaringhead.h"
+#include "model/gstprimadraft.h"
 #include "flow/gstprimaloop.h"
 #include "flow/gstprimafeedback.h"
 #include "net/gstprimawssrc.h"
@@ -34,6 +35,7 @@ plugin_init (GstPlugin * plugin)
 
   ret |= GST_ELEMENT_REGISTER (primatokenizer, plugin);
   ret |= GST_ELEMENT_REGISTER (primaloop, plugin);
+  ret |= GST_ELEMENT_REGISTER (primadraft, plugin);
   ret |= GST_ELEMENT_REGISTER (primafeedback, plugin);
   ret |= GST_ELEMENT_REGISTER (primalayers, plugin);
   ret |= GST_ELEMENT_REGISTER (primaringhead, plugin);

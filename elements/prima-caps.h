@@ -6,13 +6,18 @@
  * header (PrimaHeader) and then its payload:
  *
  *   tokens  n_tokens int32 ids at positions pos0 .. pos0+n_tokens-1
- *           (pos0 = -1: "right after the previous buffer", the receiver counts)
+ *           (pos0 = -1: "right after the previous buffer", the receiver counts);
+ *           with PRIMA_FLAG_DRAFT the last next_layer of them are drafts
+ *           (primadraft) to verify
  *   hidden  n_tokens x n-embd activations (dtype f32), next_layer = the first
  *           layer still to run
  *   logits  the ids of the n_tokens evaluated tokens (absent when the header has
  *           PRIMA_FLAG_NO_IDS), then n-vocab f32 logits of the last of them
  *           (at position pos0+n_tokens-1); the ids let the sampler keep its
- *           penalty history without a side channel
+ *           penalty history without a side channel; with PRIMA_FLAG_DRAFT
+ *           (speculative decoding) n_tokens rows of logits, and next_layer is
+ *           the number of draft tokens at the end of the ids, as on the
+ *           tokens buffer it answers
  *
  * The header is the same one that later crosses the network between devices
  * (docs/design.md section 3): magic, version, message type, sequence id, first
@@ -53,6 +58,8 @@ typedef enum {
 typedef enum {
   PRIMA_FLAG_PROMPT = 1 << 0,   /* the tokens come from the user's text */
   PRIMA_FLAG_NO_IDS = 1 << 1,   /* logits without the evaluated ids (hidden input) */
+  PRIMA_FLAG_DRAFT = 1 << 2,    /* speculative decoding: the last next_layer tokens are drafts
+                                 * (tokens), and one logits row per token follows the ids (logits) */
 } PrimaHeaderFlags;
 
 typedef struct {

@@ -36,6 +36,8 @@ SKIP = [
     ('README.md', 'meson install', 'installs into the system (tests/install/test-install.sh installs with --destdir)'),
     ('docs/memory.md', 'bench-ring.sh', 'needs the 14B model in /var/tmp/prima-models, outside the repository'),
     ('docs/ring.md', '10.0.0.', 'needs three hosts (10.0.0.1-3)'),
+    ('docs/elements.md', 'NETNS_HEAD_ARGS', 'a benchmark as root over network namespaces (the test it runs, '
+     'tests/ring/test-ring-netns.sh, is in the golden suite)'),
     ('elements/net/gstprimawssrc.c', 'primawssrc port=9001 rank=1', 'the worker half of a ring, waits for a head '
      '(the example of pipelines/worker.pipeline runs a whole ring)'),
     ('elements/net/gstprimawssink.c', 'primawssrc port=9001 rank=1', 'the worker half of a ring, waits for a head '

@@ -45,6 +45,12 @@
  * branches of the tee (so with n-predict=N exactly N tokens come out) but is
  * not evaluated.
  *
+ * With speculative decoding (primadraft before the layers) a fed-back buffer
+ * may hold several tokens: the drafts the sampler kept, already in the KV
+ * cache, and the target's next token. Each counts as generated and may end
+ * the turn; only the last goes out again, at its position, which rolls the
+ * caches back over the rejected drafts.
+ *
  * ## Example launch line
  * |[
  * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primaloop n-predict=64 ! primalayers ! primasampler temperature=0 ! tee name=t ! queue ! primadetokenizer ! primafdsink fd=1 t. ! primafeedback
@@ -635,10 +641,12 @@ gst_prima_loop_hits_stop (GstPrimaLoop * self, gchar ** stop, gint32 token)
 /**
  * gst_prima_loop_push_feedback:
  * @self: a #GstPrimaLoop
- * @buf: (transfer full): a tokens buffer holding one sampled token
+ * @buf: (transfer full): a tokens buffer holding the sampled token (or,
+ *   after speculative decoding's verification, the kept drafts and then it)
  *
- * Hands a sampled token to the loop (what primafeedback does): it goes out
- * again on `src` at the next position, or ends the turn.
+ * Hands the sampled tokens to the loop (what primafeedback does): each
+ * counts as generated and may end the turn; the last one goes out again on
+ * `src` at the next position (the kept drafts are in the cache already).
  *
  * Returns: %GST_FLOW_OK, %GST_FLOW_FLUSHING while the loop flushes, or
  * %GST_FLOW_ERROR for a malformed buffer (the loop posts the error).
@@ -654,21 +662,21 @@ gst_prima_loop_push_feedback (GstPrimaLoop * self, GstBuffer * buf)
   gint n_predict, n_keep = 0, n_discard = 0;
   GstMapInfo map;
   PrimaHeader h;
-  gint32 token;
+  gint32 *tokens;
 
   if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
-  if (!prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_TOKENS, &h) || h.n_tokens != 1
-      || h.payload_size != sizeof (gint32)) {
+  if (!prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_TOKENS, &h) || h.n_tokens < 1
+      || h.payload_size != h.n_tokens * sizeof (gint32)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, (_("Received a malformed tokens buffer.")),
-        ("%" G_GSIZE_FORMAT " bytes of feedback; expected one token", map.size));
+        ("%" G_GSIZE_FORMAT " bytes of feedback; expected sampled tokens", map.size));
     gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
-  memcpy (&token, map.data + PRIMA_HEADER_SIZE, sizeof token);
+  tokens = g_memdup2 (map.data + PRIMA_HEADER_SIZE, h.payload_size);
   gst_buffer_unmap (buf, &map);
   gst_buffer_unref (buf);
 
@@ -682,50 +690,59 @@ gst_prima_loop_push_feedback (GstPrimaLoop * self, GstBuffer * buf)
   if (self->flushing) {
     g_mutex_unlock (&self->lock);
     g_strfreev (stop_strings);
+    g_free (tokens);
     return GST_FLOW_FLUSHING;
   }
   if (!self->generating || self->done || (h.pos0 >= 0 && h.pos0 != self->next_pos)) {
-    GST_DEBUG_OBJECT (self, "dropping token %d at position %d (expecting %d)", token, h.pos0, self->next_pos);
+    GST_DEBUG_OBJECT (self, "dropping token %d at position %d (expecting %d)", tokens[0], h.pos0, self->next_pos);
     goto out;
   }
-  if (self->n_generated++ == 0) {
-    self->t_first = gst_util_get_timestamp ();
-    self->prompt_time = self->t_first - self->t_prompt;
-  }
-  if (self->interrupt) {
-    GST_DEBUG_OBJECT (self, "interrupted");
-    reason = "interrupted";
-  } else if (!ignore_eos && self->tok && prima_tokenizer_is_eog (self->tok, token)) {
-    GST_DEBUG_OBJECT (self, "end of generation: token %d", token);
-    reason = "end-of-generation";
-  } else if (n_predict >= 0 && self->n_generated >= n_predict) {
-    GST_DEBUG_OBJECT (self, "generated %d tokens", self->n_generated);
-    reason = "n-predict";
-  } else if (self->n_ctx > 0 && self->next_pos + 1 >= self->n_ctx
-      && self->chat && (kv = gst_prima_loop_shift (self, self->next_pos, 1, &n_keep, &n_discard))) {
-    shifted = prima_event_new_kv_shifted (n_keep, n_discard);
-    for (GList * l = kv; l; l = l->next)
-      gst_prima_loop_enqueue (self, l->data);
-    g_list_free (kv);
-  } else if (self->n_ctx > 0 && self->next_pos + 1 >= self->n_ctx) {
-    GST_INFO_OBJECT (self, "context full (%d positions)", self->n_ctx);
-    GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
-        (_("The context of %d positions is full: the answer stops here."), self->n_ctx), (NULL));
-    reason = "context-full";
-  } else if (gst_prima_loop_hits_stop (self, stop_strings, token)) {
-    reason = "stop-string";
-  }
+  /* Several tokens: speculative decoding's kept drafts (already in the
+   * cache) and the target's next token; only the last one goes out again. */
+  for (guint i = 0; i < h.n_tokens && !reason; i++) {
+    gint32 token = tokens[i];
+    gboolean last = i + 1 == h.n_tokens;
+    if (self->n_generated++ == 0) {
+      self->t_first = gst_util_get_timestamp ();
+      self->prompt_time = self->t_first - self->t_prompt;
+    }
+    if (self->interrupt && last) {
+      GST_DEBUG_OBJECT (self, "interrupted");
+      reason = "interrupted";
+    } else if (!ignore_eos && self->tok && prima_tokenizer_is_eog (self->tok, token)) {
+      GST_DEBUG_OBJECT (self, "end of generation: token %d", token);
+      reason = "end-of-generation";
+    } else if (n_predict >= 0 && self->n_generated >= n_predict) {
+      GST_DEBUG_OBJECT (self, "generated %d tokens", self->n_generated);
+      reason = "n-predict";
+    } else if (self->n_ctx > 0 && self->next_pos + 1 >= self->n_ctx
+        && self->chat && (kv = gst_prima_loop_shift (self, self->next_pos, 1, &n_keep, &n_discard))) {
+      shifted = prima_event_new_kv_shifted (n_keep, n_discard);
+      for (GList * l = kv; l; l = l->next)
+        gst_prima_loop_enqueue (self, l->data);
+      g_list_free (kv);
+    } else if (self->n_ctx > 0 && self->next_pos + 1 >= self->n_ctx) {
+      GST_INFO_OBJECT (self, "context full (%d positions)", self->n_ctx);
+      GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+          (_("The context of %d positions is full: the answer stops here."), self->n_ctx), (NULL));
+      reason = "context-full";
+    } else if (gst_prima_loop_hits_stop (self, stop_strings, token)) {
+      reason = "stop-string";
+    }
 
-  if (reason) {
-    answer = gst_prima_loop_end_turn (self, reason);
-  } else {
-    gst_prima_loop_enqueue (self, prima_tokens_buffer_new (&token, 1, self->next_pos, h.seq_id, 0));
-    g_array_append_val (self->answer, token);
-    self->next_pos++;
+    if (reason) {
+      answer = gst_prima_loop_end_turn (self, reason);
+    } else {
+      if (last)
+        gst_prima_loop_enqueue (self, prima_tokens_buffer_new (&token, 1, self->next_pos, h.seq_id, 0));
+      g_array_append_val (self->answer, token);
+      self->next_pos++;
+    }
   }
 out:
   g_mutex_unlock (&self->lock);
   g_strfreev (stop_strings);
+  g_free (tokens);
   /* the tokenizer moves its conversation's positions the same way */
   if (shifted && !gst_pad_push_event (self->sinkpad, shifted))
     GST_DEBUG_OBJECT (self, "nobody upstream took the context shift");

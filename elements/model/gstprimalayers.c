@@ -13,7 +13,9 @@
  *
  * Every input buffer is one batch of consecutive positions; for a window with
  * the output head, one logits buffer comes out for the last token of each
- * input buffer, carrying the evaluated ids and the position in its header.
+ * input buffer, carrying the evaluated ids and the position in its header
+ * (a buffer of primadraft's, flagged %PRIMA_FLAG_DRAFT, gets one logits row
+ * per token: speculative decoding's verification pass).
  * The element tracks the next position: input that says "append" (position
  * -1) goes there. A flush, a new segment or the custom downstream event
  * `prima-kv-clear` starts again at position 0. It answers the custom
@@ -428,7 +430,8 @@ gst_prima_layers_output_payload (GstPrimaLayers * self, const PrimaHeader * in)
 {
   if (!self->ring && prima_context_has_head (self->ctx))
     return (prima_context_has_embedding (self->ctx) ? in->n_tokens * sizeof (gint32) : 0)
-        + (gsize) (self->all_logits ? in->n_tokens : 1) * self->model->hp.n_vocab * sizeof (float);
+        + (gsize) (self->all_logits || (in->flags & PRIMA_FLAG_DRAFT) ? in->n_tokens : 1)
+        * self->model->hp.n_vocab * sizeof (float);
   return (gsize) in->n_tokens * self->model->hp.n_embd * sizeof (float);
 }
 
@@ -583,7 +586,7 @@ gst_prima_layers_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuff
   t_start = g_get_monotonic_time ();
   if (!prima_context_eval (self->ctx, (int) h.n_tokens, tokens ? (const int32_t *) payload : NULL,
           tokens ? NULL : (const float *) payload, pos0, (float *) (out.data + PRIMA_HEADER_SIZE + ids_size),
-          self->all_logits, &err)) {
+          self->all_logits || (h.flags & PRIMA_FLAG_DRAFT), &err)) {
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED, (_("Evaluating the layers failed: %s"), err->message), (NULL));
     g_clear_error (&err);
     ret = GST_FLOW_ERROR;
@@ -597,6 +600,11 @@ gst_prima_layers_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuff
   oh.pos0 = pos0;
   oh.next_layer = self->last;
   oh.flags = h.flags & PRIMA_FLAG_PROMPT;
+  if (head && tokens && (h.flags & PRIMA_FLAG_DRAFT)) {
+    /* speculative decoding: a row per token, the drafts counted as they came */
+    oh.flags |= PRIMA_FLAG_DRAFT;
+    oh.next_layer = h.next_layer;
+  }
   if (head && !tokens)
     oh.flags |= PRIMA_FLAG_NO_IDS;
   memcpy (out.data, &oh, PRIMA_HEADER_SIZE);

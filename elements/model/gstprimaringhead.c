@@ -12,7 +12,10 @@
  * own #GstPrimaRingHead:windows, the last of each cycle, each with its own
  * KV cache; the window that ends at the model's last layer applies the
  * output head and its logits leave on `src`, carrying the ids the head
- * embedded, so a sampler's penalties work as on one device. A window that
+ * embedded, so a sampler's penalties work as on one device (one row per
+ * token for a buffer of primadraft's, flagged %PRIMA_FLAG_DRAFT: one pass
+ * round the ring verifies all its drafts, and the next buffer's position
+ * rolls every device's cache back over the rejected ones). A window that
  * starts at layer 0 runs at once on the embedded tokens (a ring of one).
  *
  * Like primalayers it tracks the next position (input with position -1
@@ -122,6 +125,7 @@ struct _GstPrimaRingHead
   GArray *in_ids;               /* the ids of the batch in the ring */
   gint in_pos0;
   guint16 in_flags;
+  gint in_draft;                /* draft tokens at its end (speculative decoding) */
   gboolean ring_src_started;
   prima_residency_params res;   /* the windows' (to re-create them) */
   gchar *active_spec;           /* the windows' spec */
@@ -133,6 +137,7 @@ struct _GstPrimaRingHead
   GArray *replay_ids;           /* that batch's ids, position and flags */
   gint replay_pos0;
   guint16 replay_flags;
+  gint replay_draft;
 
   gint replaying;               /* atomic: replay_pending > 0, for the property */
   gint ring_down;               /* atomic: suspended; drop ring_sink input, a failed ring_src push is no error */
@@ -328,6 +333,7 @@ gst_prima_ring_head_embed (GstPrimaRingHead * self, const PrimaHeader * h, const
   g_array_append_vals (self->in_ids, payload, h->n_tokens);
   self->in_pos0 = *pos0;
   self->in_flags = h->flags;
+  self->in_draft = (h->flags & PRIMA_FLAG_DRAFT) && h->next_layer > 0 ? h->next_layer : 0;
   gst_prima_ring_head_history_add (self, *pos0, (const gint32 *) payload, h->n_tokens);
   self->outstanding = TRUE;
   GST_OBJECT_LOCK (self);
@@ -360,7 +366,7 @@ gst_prima_ring_head_replay_out (GstPrimaRingHead * self, const PrimaHeader * h, 
   self->replay_pending--;
   emit = self->replay_pending == 0 && self->replay_emit;
   GST_OBJECT_LOCK (self);
-  all_rows = self->all_logits;
+  all_rows = self->all_logits || (emit && self->replay_draft > 0);
   GST_OBJECT_UNLOCK (self);
   rows = all_rows ? h->n_tokens : 1;
   logits = g_new (float, (gsize) rows * n_vocab);
@@ -390,6 +396,10 @@ gst_prima_ring_head_replay_out (GstPrimaRingHead * self, const PrimaHeader * h, 
   oh.pos0 = self->replay_pos0;
   oh.next_layer = self->model->hp.n_layer;
   oh.flags = self->replay_flags & PRIMA_FLAG_PROMPT;
+  if (self->replay_draft > 0 && (guint) self->replay_draft < n_ids) {
+    oh.flags |= PRIMA_FLAG_DRAFT;
+    oh.next_layer = self->replay_draft;
+  }
   *out = prima_buffer_new (&oh);
   gst_buffer_map (*out, &om, GST_MAP_WRITE);
   memcpy (om.data + PRIMA_HEADER_SIZE, self->replay_ids->data + (self->replay_ids->len - n_ids) * sizeof (gint32),
@@ -432,7 +442,8 @@ gst_prima_ring_head_run_windows (GstPrimaRingHead * self, const PrimaHeader * h,
     gboolean with_ids = self->in_pos0 == pos0 && self->in_ids->len == h->n_tokens;
     ids_size = with_ids ? h->n_tokens * sizeof (gint32) : 0;
     GST_OBJECT_LOCK (self);
-    all_rows = self->all_logits;
+    /* speculative decoding's verification: a row per token */
+    all_rows = self->all_logits || (with_ids && self->in_draft > 0);
     GST_OBJECT_UNLOCK (self);
     prima_header_init (&oh, PRIMA_PAYLOAD_LOGITS, h->n_tokens, ids_size
         + (all_rows ? h->n_tokens : 1) * self->model->hp.n_vocab * sizeof (float));
@@ -440,6 +451,10 @@ gst_prima_ring_head_run_windows (GstPrimaRingHead * self, const PrimaHeader * h,
     oh.pos0 = pos0;
     oh.next_layer = n_layer;
     oh.flags = with_ids ? self->in_flags & PRIMA_FLAG_PROMPT : PRIMA_FLAG_NO_IDS;
+    if (with_ids && self->in_draft > 0) {
+      oh.flags |= PRIMA_FLAG_DRAFT;
+      oh.next_layer = self->in_draft;
+    }
     *out = prima_buffer_new (&oh);
     if (with_ids)
       gst_buffer_fill (*out, PRIMA_HEADER_SIZE, self->in_ids->data, ids_size);
@@ -953,6 +968,7 @@ gst_prima_ring_head_resume (GstPrimaRingHead * self)
   g_array_append_vals (self->replay_ids, self->in_ids->data, self->in_ids->len);
   self->replay_pos0 = self->in_pos0;
   self->replay_flags = self->in_flags;
+  self->replay_draft = self->in_draft;
   /* the ring's elements started again: a new stream on ring_src */
   self->ring_src_started = FALSE;
   g_atomic_int_set (&self->replaying, n_runs > 0);

@@ -18,6 +18,16 @@
  * Out comes one tokens buffer per logits buffer, at the position after the
  * evaluated tokens.
  *
+ * Speculative decoding: a logits buffer flagged %PRIMA_FLAG_DRAFT (from
+ * primadraft through the layers) has a row per token and ends with draft
+ * tokens. The sampler checks them in order: at temperature 0 a draft is
+ * kept while it equals the arg-max of the row before it; otherwise it is
+ * kept with its probability under the chain, and a rejection draws from the
+ * rest (speculative sampling with a greedy draft). Out comes one buffer of
+ * the kept drafts and the token drawn at the first rejection (or after the
+ * last draft), at the position after the first draft's predecessor; the loop
+ * feeds back only its last token.
+ *
  * ## Example launch line
  * |[
  * printf 'Once upon a time' | gst-launch-1.0 -q fdsrc fd=0 ! primatokenizer model=tests/data/stories260K-f32.gguf ! primalayers ! primasampler temperature=0 ! primadetokenizer ! primafdsink fd=1
@@ -47,6 +57,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_prima_sampler_debug);
 #define DEFAULT_PRESENCE_PENALTY 0.0f
 #define DEFAULT_SEED G_MAXUINT32
 #define MAX_REPEAT_LAST_N (1 << 20)
+#define MAX_DRAFT 256            /* draft tokens checked per buffer (primadraft sends at most 64) */
 
 enum
 {
@@ -145,7 +156,11 @@ gst_prima_sampler_transform_size (GstBaseTransform * trans, GstPadDirection dire
 {
   if (direction != GST_PAD_SINK)
     return FALSE;
-  *othersize = PRIMA_HEADER_SIZE + sizeof (gint32);
+  GstPrimaSampler *self = GST_PRIMA_SAMPLER (trans);
+  gsize row = ((gsize) MAX (self->n_vocab, 1) + 1) * sizeof (gint32);
+  /* room for every token a draft buffer may give (an id and a row each);
+   * transform cuts the buffer to what it emits */
+  *othersize = PRIMA_HEADER_SIZE + sizeof (gint32) * CLAMP ((size - MIN (size, PRIMA_HEADER_SIZE)) / row, 1, MAX_DRAFT + 1);
   return TRUE;
 }
 
@@ -157,7 +172,9 @@ gst_prima_sampler_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuf
   PrimaHeader h, oh;
   gsize ids_size;
   const gint32 *ids;
-  gint32 token;
+  gint32 tokens[MAX_DRAFT + 1], out_pos;
+  gboolean draft;
+  guint n_draft, n_out;
 
   if (self->sampler == NULL)
     return GST_FLOW_NOT_NEGOTIATED;
@@ -166,24 +183,56 @@ gst_prima_sampler_transform (GstBaseTransform * trans, GstBuffer * inbuf, GstBuf
   if (!prima_header_parse (in.data, in.size, PRIMA_PAYLOAD_LOGITS, &h))
     goto bad_buffer;
   ids_size = (h.flags & PRIMA_FLAG_NO_IDS) ? 0 : (gsize) h.n_tokens * sizeof (gint32);
-  if (h.dtype != PRIMA_DTYPE_F32 || h.payload_size != ids_size + (gsize) self->n_vocab * sizeof (float))
+  draft = (h.flags & PRIMA_FLAG_DRAFT) && ids_size > 0 && h.next_layer > 0 && (guint) h.next_layer < h.n_tokens
+      && h.next_layer < MAX_DRAFT;
+  n_draft = draft ? (guint) h.next_layer : 0;
+  if (h.dtype != PRIMA_DTYPE_F32
+      || h.payload_size != ids_size + (gsize) (draft ? h.n_tokens : 1) * self->n_vocab * sizeof (float))
     goto bad_buffer;
 
   ids = (const gint32 *) (in.data + PRIMA_HEADER_SIZE);
-  if (ids_size > 0)
-    for (guint i = 0; i < h.n_tokens; i++)
+  if (draft) {
+    const float *rows = (const float *) (in.data + PRIMA_HEADER_SIZE + ids_size);
+    guint first = h.n_tokens - n_draft;     /* the first draft's index */
+    for (guint i = 0; i < first; i++)
       prima_sampler_accept (self->sampler, ids[i]);
-  token = prima_sampler_sample (self->sampler, (const float *) (in.data + PRIMA_HEADER_SIZE + ids_size));
+    /* row i predicts the token after ids[i] */
+    for (n_out = 0; n_out <= n_draft; n_out++) {
+      const float *row = rows + (gsize) (first - 1 + n_out) * self->n_vocab;
+      gboolean accepted = FALSE;
+      if (n_out == n_draft) {
+        tokens[n_out] = prima_sampler_sample (self->sampler, row);
+      } else {
+        tokens[n_out] = prima_sampler_verify (self->sampler, row, ids[first + n_out], &accepted);
+        if (accepted)
+          prima_sampler_accept (self->sampler, tokens[n_out]);
+      }
+      if (!accepted) {
+        n_out++;
+        break;
+      }
+    }
+    out_pos = h.pos0 >= 0 ? h.pos0 + (gint32) first : -1;
+    GST_LOG_OBJECT (self, "position %d: %u of %u drafts kept", out_pos, n_out - 1, n_draft);
+  } else {
+    if (ids_size > 0)
+      for (guint i = 0; i < h.n_tokens; i++)
+        prima_sampler_accept (self->sampler, ids[i]);
+    tokens[0] = prima_sampler_sample (self->sampler, (const float *) (in.data + PRIMA_HEADER_SIZE + ids_size));
+    n_out = 1;
+    out_pos = h.pos0 >= 0 ? h.pos0 + (gint32) h.n_tokens : -1;
+    GST_LOG_OBJECT (self, "position %d: token %d", out_pos, tokens[0]);
+  }
   gst_buffer_unmap (inbuf, &in);
-  GST_LOG_OBJECT (self, "position %d: token %d", h.pos0 >= 0 ? h.pos0 + (gint) h.n_tokens : -1, token);
 
-  prima_header_init (&oh, PRIMA_PAYLOAD_TOKENS, 1, sizeof (gint32));
+  prima_header_init (&oh, PRIMA_PAYLOAD_TOKENS, n_out, n_out * sizeof (gint32));
   oh.seq_id = h.seq_id;
-  oh.pos0 = h.pos0 >= 0 ? h.pos0 + (gint32) h.n_tokens : -1;
+  oh.pos0 = out_pos;
+  gst_buffer_set_size (outbuf, PRIMA_HEADER_SIZE + n_out * sizeof (gint32));
   if (!gst_buffer_map (outbuf, &out, GST_MAP_WRITE))
     goto map_failed;
   memcpy (out.data, &oh, PRIMA_HEADER_SIZE);
-  memcpy (out.data + PRIMA_HEADER_SIZE, &token, sizeof token);
+  memcpy (out.data + PRIMA_HEADER_SIZE, tokens, n_out * sizeof (gint32));
   gst_buffer_unmap (outbuf, &out);
   GST_BUFFER_OFFSET (outbuf) = oh.pos0 >= 0 ? (guint64) oh.pos0 : GST_BUFFER_OFFSET_NONE;
   return GST_FLOW_OK;

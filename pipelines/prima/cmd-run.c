@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <glib/gi18n.h>
 
 #include "prima-commands.h"
 #include "prima-pipeline.h"
@@ -26,6 +27,8 @@
 #include "forward.h"
 #include "memstat.h"
 #include "chat-template.h"
+#include "tokenizer.h"
+#include "gguf.h"
 
 /* The program's own message, from its output probe to its bus loop. */
 #define OUTPUT_END_OF_TURN "prima-output-end-of-turn"
@@ -310,6 +313,21 @@ print_speed (const char *what, gint64 n, guint64 ns)
       ms > 0 ? n * 1e3 / ms : 0.0);
 }
 
+/* Speculative decoding: how many drafts the target kept. */
+static void
+print_draft (GstElement *pipeline)
+{
+  GstElement *draft = gst_bin_get_by_name (GST_BIN (pipeline), "draft");
+  guint64 drafted = 0, accepted = 0, ns = 0;
+
+  if (draft == NULL)
+    return;
+  g_object_get (draft, "n-drafted", &drafted, "n-accepted", &accepted, "draft-time", &ns, NULL);
+  gst_object_unref (draft);
+  fprintf (stderr, _("prima run: draft %" G_GUINT64_FORMAT " tokens, %" G_GUINT64_FORMAT " accepted (%.1f%%), "
+          "%.2f ms in the draft model\n"), drafted, accepted, drafted ? 100.0 * accepted / drafted : 0.0, ns / 1e6);
+}
+
 static guint64
 n_evaluated (RunState *st)
 {
@@ -405,6 +423,11 @@ typedef struct {
   const char *model_path, *prompt, *file, *ids_out, *gpu_mem, *system_prompt, *chat_template;
   const char *voice_in, *voice_out, *tts_voice;
   gboolean voice;
+  /* speculative decoding (primadraft): llama.cpp's -md, --draft-max,
+   * --draft-min, --draft-p-min, -td; --draft-layers K: a self-draft */
+  const char *draft_model;
+  int n_draft, n_draft_min, draft_layers, n_threads_draft;
+  float draft_p_min;
   int n_predict, n_ctx, n_threads, n_batch, n_gpu_layers, n_keep;
   gboolean ignore_eos, no_display_prompt, conversation, verbose, no_context_shift;
   gboolean no_conversation, interactive, escape, flash_attn, no_mmap, mlock, no_recover;
@@ -436,6 +459,8 @@ run_args_init (RunArgs *a)
   a->n_batch = 512;
   a->n_keep = -1;
   a->seed = -1;
+  a->n_draft = 8;
+  a->draft_p_min = 0.75f;      /* llama.cpp's; measured best on the TinyStories pair */
   a->ring = (PrimaRingOptions) PRIMA_RING_OPTIONS_INIT;
   prima_sampler_params_init (&a->sp);
 }
@@ -495,6 +520,17 @@ parse_run_args (RunArgs *a, int argc, char **argv, int *status)
     {"--mlock", CLI_FLAG, &a->mlock, NULL, "lock the weights in memory (mlockall; needs RLIMIT_MEMLOCK)"},
     {"--gpu-mem", CLI_STRING, &a->gpu_mem, "GiB", "GPU memory to use (no GPU backend yet)"},
     {"--ids-out", CLI_STRING, &a->ids_out, "FILE", "write the generated token ids to FILE"},
+    {"-md,--model-draft", CLI_STRING, &a->draft_model, "FILE",
+      "speculative decoding: the draft model (same vocabulary; docs/elements.md, \"Speculative decoding\")"},
+    {"--draft,--draft-max,--draft-n", CLI_INT, &a->n_draft, "N", "-md: draft tokens per pass (default 8)",
+      CLI_RANGE (1, 64)},
+    {"--draft-min", CLI_INT, &a->n_draft_min, "N", "-md: send no draft shorter than N (default 0)", CLI_RANGE (0, 64)},
+    {"--draft-p-min", CLI_FLOAT, &a->draft_p_min, "P",
+      "-md: stop drafting below this draft probability (default 0.75, llama.cpp's; 0 = never)", CLI_RANGE (0, 1)},
+    {"--draft-layers", CLI_INT, &a->draft_layers, "K",
+      "self-draft: the model's first K layers and its output head (with -md: that file's)", CLI_RANGE (1, G_MAXINT)},
+    {"-td,--threads-draft", CLI_INT, &a->n_threads_draft, "N", "-md: the draft's threads (default: as -t)",
+      CLI_RANGE (1, CLI_MAX_THREADS)},
     {"--verbose", CLI_FLAG, &a->verbose, NULL, "memory accounting at the end; -cnv: each turn's token counts"},
     {"--no-recover", CLI_FLAG, &a->no_recover, NULL,
       "ring: a lost device ends the run (default: re-plan over the devices left and go on; not with --local-ring)"},
@@ -602,6 +638,51 @@ read_prompt (Run *r)
   return TRUE;
 }
 
+/* -md: a file whose token ids mean what the model's mean (the drafts go
+ * to the model as they are): as many tokens, the same texts. FALSE after
+ * an error line. */
+static gboolean
+find_draft_model (Run *r)
+{
+  const char *draft = r->a.draft_model;
+  gboolean same = TRUE;
+  gguf_file *f = NULL, *g = NULL;
+  prima_tokenizer *a = NULL, *b = NULL;
+
+  if (draft == NULL)
+    return TRUE;
+  if (!g_file_test (draft, G_FILE_TEST_EXISTS)) {
+    fprintf (stderr, _("prima run: %s: no such draft model file\n"), draft);
+    return FALSE;
+  }
+  f = gguf_open (r->model, NULL);
+  g = gguf_open (draft, NULL);
+  a = f ? prima_tokenizer_new (f, NULL) : NULL;
+  b = g ? prima_tokenizer_new (g, NULL) : NULL;
+  if (a && b) {
+    int n = prima_tokenizer_n_vocab (a);
+    GString *pa = g_string_new (NULL), *pb = g_string_new (NULL);
+    same = n == prima_tokenizer_n_vocab (b);
+    for (int i = 0; same && i < n; i++) {
+      g_string_truncate (pa, 0);
+      g_string_truncate (pb, 0);
+      prima_token_to_piece (a, i, TRUE, pa);
+      prima_token_to_piece (b, i, TRUE, pb);
+      same = g_string_equal (pa, pb);
+    }
+    g_string_free (pa, TRUE);
+    g_string_free (pb, TRUE);
+  }
+  g_clear_pointer (&a, prima_tokenizer_free);
+  g_clear_pointer (&b, prima_tokenizer_free);
+  g_clear_pointer (&f, gguf_close);
+  g_clear_pointer (&g, gguf_close);
+  if (!same)
+    fprintf (stderr, _("prima run: the draft model %s has another vocabulary than %s: it cannot draft for it\n"),
+        draft, r->model);
+  return same;
+}
+
 /* -m, or the embedded model. FALSE after an error line. */
 static gboolean
 find_model (Run *r)
@@ -611,7 +692,7 @@ find_model (Run *r)
     fprintf (stderr, "prima run: %s: no such model file\n", r->model);
     return FALSE;
   }
-  return TRUE;
+  return find_draft_model (r);
 }
 
 /* A spoken chat needs the speech elements (optional at build time) and the
@@ -707,6 +788,35 @@ load_voice_ring_head (gboolean devices)
   return pipeline;
 }
 
+/* Speculative decoding: the description with primadraft (named draft)
+ * between the loop and the layers, which verify its drafts. */
+static GstElement *
+load_with_draft (const char *name)
+{
+  GString *desc = read_description (name);
+  GstElement *pipeline = NULL;
+  GError *error = NULL;
+
+  if (desc == NULL)
+    return NULL;
+  if (g_string_replace (desc, "! primalayers name=layers", "! primadraft name=draft ! primalayers name=layers", 1) == 1
+      || g_string_replace (desc, "! primaringhead name=layers", "! primadraft name=draft ! primaringhead name=layers",
+          1) == 1) {
+    for (char *c = desc->str; *c; c++)
+      if (*c == '\n')
+        *c = ' ';
+    pipeline = gst_parse_launch_full (desc->str, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
+    if (pipeline == NULL) {
+      fprintf (stderr, _("prima run: %s with a draft model: %s\n"), name, error ? error->message : "cannot parse");
+      g_clear_error (&error);
+    }
+  } else {
+    fprintf (stderr, _("prima run: %s has no layers element to put the draft model before\n"), name);
+  }
+  g_string_free (desc, TRUE);
+  return pipeline;
+}
+
 /* The description of the mode: generate.pipeline, chat.pipeline, or
  * ring-head.pipeline for the head of a ring. FALSE after an error line. */
 static gboolean
@@ -721,7 +831,10 @@ load_pipeline (Run *r)
       return FALSE;
     r->pipeline = prima_ring_active (&a->ring) ? load_voice_ring_head (a->voice)
         : prima_pipeline_load ("run", a->voice ? "voice-assistant.pipeline" : "voice-file.pipeline");
-  } else
+  } else if (a->draft_model || a->draft_layers > 0)
+    r->pipeline = load_with_draft (prima_ring_active (&a->ring) ? "ring-head.pipeline"
+        : a->conversation ? "chat.pipeline" : "generate.pipeline");
+  else
     r->pipeline = prima_pipeline_load ("run", prima_ring_active (&a->ring) ? "ring-head.pipeline"
         : a->conversation ? "chat.pipeline" : "generate.pipeline");
   if (r->pipeline == NULL)
@@ -779,6 +892,17 @@ set_reverse_prompts (Run *r)
   g_object_set_property (G_OBJECT (loop), "stop", &stop);
   g_value_unset (&stop);
   gst_object_unref (loop);
+  /* the draft drafts no token that ends the turn */
+  if (r->a.draft_model || r->a.draft_layers > 0) {
+    GPtrArray *strv = g_ptr_array_new_with_free_func (g_free);
+    for (guint i = 0; i < r->a.reverse_prompts->len; i++) {
+      const char *rp = g_ptr_array_index (r->a.reverse_prompts, i);
+      g_ptr_array_add (strv, r->a.escape ? prima_process_escapes (rp) : g_strdup (rp));
+    }
+    g_ptr_array_add (strv, NULL);
+    prima_pipeline_set (r->pipeline, "draft", "stop", (gchar **) strv->pdata, NULL);
+    g_ptr_array_free (strv, TRUE);
+  }
 }
 
 /* The elements' properties from the flags, the prompt's pipe, and the
@@ -827,6 +951,11 @@ configure_pipeline (Run *r)
     prima_pipeline_set (pipeline, "loop", "context-shift", !a->no_context_shift, "n-keep", a->n_keep, NULL);
   prima_pipeline_set (pipeline, "layers", "model", r->model, "context-size", MAX (a->n_ctx, 0), "threads",
       MAX (a->n_threads, 0), NULL);
+  if (a->draft_model || a->draft_layers > 0)
+    prima_pipeline_set (pipeline, "draft", "model", a->draft_model ? a->draft_model : r->model,
+        "layers", MAX (a->draft_layers, 0), "n-draft", a->n_draft, "n-draft-min", a->n_draft_min,
+        "p-min", (gdouble) a->draft_p_min, "n-predict", a->n_predict, "ignore-eos", a->ignore_eos,
+        "threads", MAX (a->n_threads_draft > 0 ? a->n_threads_draft : a->n_threads, 0), NULL);
   prima_memory_options_apply (&r->mem, pipeline);
   /* Faulting a large model in is the real work of start-up: show it. */
   prima_pipeline_show_loading (pipeline, a->verbose || isatty (2));
@@ -871,6 +1000,7 @@ run_chat (Run *r)
     fprintf (stderr, "\n");
     print_speed ("prompt", r->st.all_prompt_tokens, r->st.all_prompt_ns);
     print_speed ("decode", r->st.all_decode_tokens, r->st.all_decode_ns);
+    print_draft (r->pipeline);
     if (r->a.verbose)
       print_memory_report ();
   }
@@ -943,6 +1073,7 @@ run_generate (Run *r)
   fprintf (stderr, "\n");
   print_speed ("prompt", r->st.prompt_tokens, r->st.prompt_ns);
   print_speed ("decode", r->st.decode_tokens, r->st.decode_ns);
+  print_draft (r->pipeline);
   if (r->a.verbose)
     print_memory_report ();
   if (r->a.ids_out && !write_ids (r->a.ids_out, &r->st))

@@ -43,6 +43,8 @@ GST_START_TEST (test_inspect)
             "application/x-prima-logits", "model", "windows", "all-logits", "n-evaluated"}},
     {"primasampler", {"application/x-prima-logits", "temperature", "top-k", "top-p", "min-p", "repeat-penalty",
             "repeat-last-n", "frequency-penalty", "presence-penalty", "seed"}},
+    {"primadraft", {"SINK template: 'sink'", "application/x-prima-tokens", "model", "layers", "n-draft",
+            "n-draft-min", "p-min", "n-predict", "stop", "n-drafted", "n-accepted"}},
     {"primadetokenizer", {"application/x-prima-tokens", "text/x-raw", "model", "special"}},
     {"primafdsink", {"SINK template: 'sink'", "ANY", "fd"}},
     {"primawssrc", {"application/x-prima-hidden", "port", "rank", "peer-rank", "cluster-key", "cluster-key-file",
@@ -63,7 +65,7 @@ GST_START_TEST (test_inspect)
     {"primaspeechout", {"SINK template: 'sink'", "text/x-raw", "SRC template: 'src'", "audio/x-raw", "S16LE",
             "voice", "rate", "pitch", "volume"}},
   };
-  guint n_elements = 11;
+  guint n_elements = 12;
   gchar *count;
   gchar *out;
 

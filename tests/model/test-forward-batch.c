@@ -449,9 +449,56 @@ check_windows (const prima_model *m)
   g_free (solo_l);
 }
 
+/* Speculative decoding's verification pass (docs/design.md section 2):
+ * evaluating k tokens in one call gives, row for row and bit for bit, the
+ * logits of evaluating them one at a time, and evaluating at an earlier
+ * position rolls the cache back to it (a rejected draft), after which
+ * decoding continues as if the rejected tokens had never been seen. Every
+ * k from 1 to VERIFY_K, in a context of 2 threads. */
+#define VERIFY_PROMPT 9
+#define VERIFY_K 9
+static void
+check_verify (const prima_model *m)
+{
+  const int nv = m->hp.n_vocab;
+  int32_t prompt[VERIFY_PROMPT], toks[VERIFY_K + 1];
+  float *solo = g_new (float, (size_t) (VERIFY_K + 1) * nv), *many = g_new (float, (size_t) VERIFY_K * nv);
+  prima_context *ctx = new_ctx (m, 1, 0, 0, 0);
+
+  make_prompt (m, 0, prompt);      /* prompt_len[0] == VERIFY_PROMPT */
+  eval_ok (ctx, VERIFY_PROMPT, prompt, 0, solo, FALSE);
+  toks[0] = argmax (solo, nv);
+  for (int i = 0; i < VERIFY_K; i++) {
+    eval_ok (ctx, 1, &toks[i], VERIFY_PROMPT + i, solo + (size_t) i * nv, FALSE);
+    toks[i + 1] = argmax (solo + (size_t) i * nv, nv);
+  }
+  for (int k = VERIFY_K; k >= 1; k--) {
+    /* back to the end of the prompt, then k tokens at once */
+    eval_ok (ctx, k, toks, VERIFY_PROMPT, many, TRUE);
+    for (int i = 0; i < k; i++)
+      g_assert_cmpmem (many + (size_t) i * nv, nv * 4, solo + (size_t) i * nv, nv * 4);
+    g_assert_cmpint (prima_context_kv_pos_max (ctx), ==, VERIFY_PROMPT + k - 1);
+  }
+  /* a draft of wrong tokens, rejected after the first: the rest of the
+   * decode from there equals the solo run */
+  {
+    int32_t wrong[4] = { toks[0], (toks[1] + 1) % nv, (toks[2] + 7) % nv, (toks[3] + 3) % nv };
+    eval_ok (ctx, 4, wrong, VERIFY_PROMPT, many, TRUE);
+    g_assert_cmpmem (many, nv * 4, solo, nv * 4);
+    for (int i = 1; i < VERIFY_K; i++) {
+      eval_ok (ctx, 1, &toks[i], VERIFY_PROMPT + i, many, FALSE);
+      g_assert_cmpmem (many, nv * 4, solo + (size_t) i * nv, nv * 4);
+    }
+  }
+  prima_context_free (ctx);
+  g_free (solo);
+  g_free (many);
+}
+
 static void
 run_all (prima_model *m)
 {
+  check_verify (m);
   check_prefill_decode (m);
   check_mixed (m);
   check_seq_kv_ops (m);
@@ -470,6 +517,15 @@ static void
 test_q8_0 (void)
 {
   run_all (load_path (test_data_path ("TinyStories-656K-q8_0.gguf")));
+}
+
+static void
+test_656k_f32 (void)
+{
+  char *path = test_shared_path ("golden/TinyStories-656K-f32.gguf");
+  if (path == NULL)
+    return;
+  run_all (load_path (path));
 }
 
 static void
@@ -585,6 +641,7 @@ main (int argc, char **argv)
   g_test_add_func ("/forward-batch/long-split", test_long_split);
   g_test_add_func ("/forward-batch/stories260K-f32", test_stories260k);
   g_test_add_func ("/forward-batch/TinyStories-656K-q8_0", test_q8_0);
+  g_test_add_func ("/forward-batch/TinyStories-656K-f32", test_656k_f32);
   g_test_add_func ("/forward-batch/Q4_K_M", test_q4_k);
   return g_test_run ();
 }

@@ -15,6 +15,10 @@
 # and reports the decode time per token against the same ring on loopback (inside ns0): the
 # overhead per token should be about 3 hops x 5 ms. Needs root and `ip netns`; skips (77) otherwise.
 # Everything it creates (processes, namespaces, veths) is removed by the EXIT trap, also on failure.
+#
+# As a benchmark (tests/model/bench-spec.sh's ring with latency): NETNS_HEAD_ARGS adds flags to the
+# head's runs (e.g. a draft model: -md FILE --draft 4), NETNS_N_GEN sets the tokens (default 32); the
+# delay's sanity bound is then not checked (speculative decoding verifies several tokens per round trip).
 set -u
 P=${PRIMA_BIN:?}
 D=${PRIMA_TEST_DATA:?}
@@ -22,7 +26,8 @@ RELAY=${1:-}
 M=$D/stories260K-f32.gguf
 DELAY_MS=5
 JITTER_MS=1
-N_GEN=32
+N_GEN=${NETNS_N_GEN:-32}
+read -r -a HEAD_ARGS <<<"${NETNS_HEAD_ARGS:-}"
 
 skip () { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, veth pairs, tc netem or the delay relay)"
@@ -110,7 +115,7 @@ timeout 30 "$P" run "${ARGS[@]}" --ids-out "$T/single.ids" >/dev/null 2>"$T/sing
 # the same ring on loopback, inside ns0 (its own lo: no clash with ports outside)
 # below the ephemeral ports (32768 and up): a client socket of another test cannot hold ours
 BASE=$((20000 + RANDOM % 12000))
-if timeout 30 ip netns exec "${NS[0]}" "$P" run "${ARGS[@]}" --local-ring 3 -lw 1,2,2 --port $BASE \
+if timeout 30 ip netns exec "${NS[0]}" "$P" run "${ARGS[@]}" "${HEAD_ARGS[@]}" --local-ring 3 -lw 1,2,2 --port $BASE \
     --ids-out "$T/lo.ids" >/dev/null 2>"$T/lo.err" && cmp -s "$T/single.ids" "$T/lo.ids"; then
   lo=$(per_token "$T/lo.err")
   ok "loopback ring of 3, -lw 1,2,2: same tokens, ${lo} ms/token"
@@ -145,7 +150,7 @@ for r in 1 2; do
   WPIDS+=($!)
 done
 # --verbose: the head's ring links log their connections (checked below)
-PRIMA_CLUSTER_KEY=$KEY timeout 40 ip netns exec "${NS[0]}" "$P" run "${ARGS[@]}" --world 3 --next "${CONNECT[0]}" \
+PRIMA_CLUSTER_KEY=$KEY timeout 40 ip netns exec "${NS[0]}" "$P" run "${ARGS[@]}" "${HEAD_ARGS[@]}" --world 3 --next "${CONNECT[0]}" \
     --port $BASE -lw 1,2,2 --verbose --ids-out "$T/ns.ids" >/dev/null 2>"$T/head.err"
 rc=$?
 rcw=()
@@ -159,7 +164,10 @@ if [ $rc -eq 0 ] && [ "${rcw[*]}" = "0 0" ] && cmp -s "$T/single.ids" "$T/ns.ids
     && grep -q "${CONNECT[0]//./\\.}:$((BASE + 1))" "$T/head.err" && grep -q "${CONNECT[2]//./\\.}:$BASE" "$T/w2.err"; then
   ns=$(per_token "$T/head.err")
   ok "ring of 3 namespaces ($DELAY_DESC), -lw 1,2,2: same tokens, ${ns} ms/token"
-  if [ $mode = none ] && [ -n "$lo" ] && [ -n "$ns" ]; then
+  grep -h "prima run: draft" "$T/head.err" | sed 's/^/# /'
+  if [ ${#HEAD_ARGS[@]} -gt 0 ]; then
+    echo "# head flags ${HEAD_ARGS[*]}: decode ${ns} ms/token over the namespaces (loopback ${lo} ms/token)"
+  elif [ $mode = none ] && [ -n "$lo" ] && [ -n "$ns" ]; then
     awk -v lo="$lo" -v ns="$ns" 'BEGIN {
       printf "# decode per token: loopback %.3f ms, namespaces (veth, no delay) %.3f ms: overhead %.3f ms per token (%.3f ms per hop)\n", lo, ns, ns - lo, (ns - lo) / 3 }'
     n=$((n + 1)); echo "ok $n - # SKIP per-token overhead vs the delay: no netem and no delay relay"

@@ -46,6 +46,7 @@ struct prima_context {
   const prima_model *model;
   prima_hparams hp;
   int first, last;
+  gboolean early_head;           /* the output head after last < n_layer (a self-draft) */
   int n_ctx, n_batch;
   int n_kv_dim;                 /* n_head_kv * head_dim */
   prima_threadpool *pool;
@@ -150,6 +151,7 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
   ctx->hp = *hp;
   ctx->first = p.first_layer;
   ctx->last = p.last_layer;
+  ctx->early_head = p.early_head && p.first_layer == 0;
   ctx->n_ctx = p.n_ctx;
   ctx->n_batch = p.n_batch;
   ctx->n_kv_dim = hp->n_head_kv * hp->head_dim;
@@ -295,7 +297,7 @@ prima_context_has_embedding (const prima_context *ctx)
 gboolean
 prima_context_has_head (const prima_context *ctx)
 {
-  return ctx->last == ctx->hp.n_layer;
+  return ctx->last == ctx->hp.n_layer || ctx->early_head;
 }
 
 guint64

@@ -21,6 +21,9 @@ typedef struct {
   int n_ctx;                    /* KV positions; <= 0 means min(n_ctx_train, 4096) */
   int n_threads;                /* <= 0 means the number of online CPUs */
   int n_batch;                  /* tokens per compute chunk; <= 0 means 512 */
+  gboolean early_head;          /* with first_layer 0 and last_layer < n_layer: apply the output
+                                 * norm and head after last_layer (logits, not hidden states), the
+                                 * target's first layers as its own draft model (primadraft layers=K) */
   int n_seq;                    /* KV sequences, each of n_ctx positions; <= 0 means 1 (an unused
                                  * one costs address space, no resident memory) */
   /* Weight residency (residency.h). A device that runs several windows

@@ -86,8 +86,11 @@ by_logit_desc (const void *a, const void *b)
   return *(const int32_t *) a - *(const int32_t *) b;
 }
 
-int32_t
-prima_sampler_sample (prima_sampler *s, const float *logits)
+/* The penalised logits into s->work; for a temperature > 0 also the
+ * surviving candidates (s->ids[0 .. keep-1], by logit) and their weights
+ * (probs, unnormalised, sum in *sum). Returns keep, or 0 for greedy. */
+static int
+prima_sampler_candidates (prima_sampler *s, const float *logits, float **probs_out, double *sum_out)
 {
   const prima_sampler_params *p = &s->p;
   float *w = s->work;
@@ -113,7 +116,7 @@ prima_sampler_sample (prima_sampler *s, const float *logits)
     g_hash_table_destroy (counts);
   }
   if (p->temperature <= 0.0f)
-    return prima_argmax (w, n);
+    return 0;
 
   /* Candidates sorted by logit (top-k bounds the sort). */
   int k = p->top_k > 0 ? MIN (p->top_k, n) : n;
@@ -148,20 +151,74 @@ prima_sampler_sample (prima_sampler *s, const float *logits)
         break;
       }
   }
-  /* Temperature on the survivors' logits, then draw. */
+  /* Temperature on the survivors' logits. */
   sum = 0.0;
   for (int i = 0; i < keep; i++) {
     probs[i] = expf ((w[s->ids[i]] - max) / p->temperature);
     sum += probs[i];
   }
+  *probs_out = probs;
+  *sum_out = sum;
+  return keep;
+}
+
+/* A draw from the survivors, skipping id `skip` (-1: none) whose weight
+ * the caller took out of sum. */
+static int32_t
+prima_sampler_draw (prima_sampler *s, const float *probs, int keep, double sum, int32_t skip)
+{
   double r = g_rand_double (s->rand) * sum, acc = 0.0;
-  int32_t chosen = s->ids[keep - 1];
+  int32_t chosen = -1;
   for (int i = 0; i < keep; i++) {
+    if (s->ids[i] == skip)
+      continue;
+    chosen = s->ids[i];
     acc += probs[i];
-    if (r < acc) {
-      chosen = s->ids[i];
+    if (r < acc)
       break;
-    }
+  }
+  return chosen;
+}
+
+int32_t
+prima_sampler_sample (prima_sampler *s, const float *logits)
+{
+  float *probs = NULL;
+  double sum = 0.0;
+  int keep = prima_sampler_candidates (s, logits, &probs, &sum);
+  int32_t chosen;
+
+  if (keep == 0)
+    return prima_argmax (s->work, s->n_vocab);
+  chosen = prima_sampler_draw (s, probs, keep, sum, -1);
+  g_free (probs);
+  return chosen;
+}
+
+int32_t
+prima_sampler_verify (prima_sampler *s, const float *logits, int32_t draft, gboolean *accepted)
+{
+  float *probs = NULL;
+  double sum = 0.0, p_draft = 0.0;
+  int keep = prima_sampler_candidates (s, logits, &probs, &sum);
+  int32_t chosen;
+
+  if (keep == 0) {
+    chosen = prima_argmax (s->work, s->n_vocab);
+    *accepted = chosen == draft;
+    return chosen;
+  }
+  for (int i = 0; i < keep; i++)
+    if (s->ids[i] == draft)
+      p_draft = probs[i];
+  /* the draft proposed `draft` with q = 1: accept with p(draft) / q; on
+   * rejection draw from max (0, p - q), which is p without `draft` */
+  if (p_draft > 0.0 && g_rand_double (s->rand) * sum < p_draft) {
+    *accepted = TRUE;
+    chosen = draft;
+  } else {
+    *accepted = FALSE;
+    chosen = sum - p_draft > 0.0 ? prima_sampler_draw (s, probs, keep, sum - p_draft, draft) : draft;
   }
   g_free (probs);
   return chosen;

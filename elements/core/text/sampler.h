@@ -31,5 +31,14 @@ void prima_sampler_free (prima_sampler *s);
 /* Record a token (prompt or generated) in the penalty history. */
 void prima_sampler_accept (prima_sampler *s, int32_t token);
 int32_t prima_sampler_sample (prima_sampler *s, const float *logits);
+/* Speculative decoding's verification of one draft token against the
+ * target's logits at its position (llama.cpp's speculative sampling with a
+ * greedy draft, whose distribution q is 1 on its token): greedy, the
+ * arg-max, accepted when it equals draft; else draft is accepted with the
+ * probability p(draft) the chain above gives it, and a rejection draws from
+ * max (0, p - q), p without draft. Either way the token comes from p, so the
+ * output is distributed as prima_sampler_sample's. Returns the token to
+ * emit (draft when *accepted). */
+int32_t prima_sampler_verify (prima_sampler *s, const float *logits, int32_t draft, gboolean *accepted);
 /* Index of the largest value; the lowest index wins ties. */
 int32_t prima_argmax (const float *v, int n);

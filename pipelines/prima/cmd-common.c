@@ -223,7 +223,8 @@ show_loading (GstBus *bus, GstMessage *msg, gpointer data)
     return GST_BUS_PASS;
   if (GPOINTER_TO_INT (data)) {
     if (isatty (2)) {
-      fprintf (stderr, _("\rloading weights: layer %d/%d, %.2f GB mapped so far, %.1f s (window %.0f%% resident)  "),
+      fputc ('\r', stderr);
+      fprintf (stderr, _("loading weights: layer %d/%d, %.2f GB mapped so far, %.1f s (window %.0f%% resident)  "),
           l.layer, l.n_layers, l.bytes / 1e9, l.seconds, 100.0 * l.window_resident);
       if (l.done)
         fputc ('\n', stderr);

@@ -25,7 +25,8 @@ show_progress (const prima_mk_progress *pr, gpointer user_data)
         "%.2f GB, %d threads -> %s\n"), pr->arch, pr->file_type, pr->n_layer, pr->n_embd, pr->n_vocab, pr->n_tensors,
         pr->total_bytes / 1e9, pr->n_threads, pr->out_path);
   } else if (isatty (2)) {
-    fprintf (stderr, _("\rmkmodel: %3d%%  tensor %d/%u  %.1f/%.1f GB  %.0f s  %-32.32s"), percent, pr->n_done,
+    fputc ('\r', stderr);
+    fprintf (stderr, _("mkmodel: %3d%%  tensor %d/%u  %.1f/%.1f GB  %.0f s  %-32.32s"), percent, pr->n_done,
         pr->n_tensors, pr->done_bytes / 1e9, pr->total_bytes / 1e9, pr->seconds, pr->tensor);
     if (last)
       fputc ('\n', stderr);

@@ -9,6 +9,7 @@
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -308,7 +309,7 @@ static void
 print_speed (const char *what, gint64 n, guint64 ns)
 {
   double ms = ns / 1e6;
-  fprintf (stderr, _("prima run: %s %" G_GINT64_FORMAT " tokens in %.2f ms (%.2f tok/s)\n"), what, n, ms,
+  fprintf (stderr, _("prima run: %s %" PRId64 " tokens in %.2f ms (%.2f tok/s)\n"), what, n, ms,
       ms > 0 ? n * 1e3 / ms : 0.0);
 }
 
@@ -380,10 +381,10 @@ chat (RunState *st, int fd, const char *first)
     if (st->verbose) {
       guint64 now = n_evaluated (st);
       fflush (stdout);
-      fprintf (stderr, ngettext ("\nprima run: turn %d: %d prompt tokens, %d generated, %" G_GUINT64_FORMAT
-              " evaluated (%" G_GUINT64_FORMAT " in all), %d positions in the cache, end: %s, %d context shift\n",
-              "\nprima run: turn %d: %d prompt tokens, %d generated, %" G_GUINT64_FORMAT
-              " evaluated (%" G_GUINT64_FORMAT " in all), %d positions in the cache, end: %s, %d context shifts\n",
+      fprintf (stderr, ngettext ("\nprima run: turn %d: %d prompt tokens, %d generated, %" PRIu64
+              " evaluated (%" PRIu64 " in all), %d positions in the cache, end: %s, %d context shift\n",
+              "\nprima run: turn %d: %d prompt tokens, %d generated, %" PRIu64
+              " evaluated (%" PRIu64 " in all), %d positions in the cache, end: %s, %d context shifts\n",
               st->shifts), turn, st->prompt_tokens, st->generated, now - evaluated, now, st->position,
           st->reason ? st->reason : "?", st->shifts);
       evaluated = now;

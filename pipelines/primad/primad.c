@@ -7,6 +7,7 @@
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <locale.h>
 #include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -316,8 +317,8 @@ get_int (GVariant *v, const char *key, gint64 lo, gint64 hi, gint64 *out, GError
     return FALSE;
   }
   if (x < lo || x > hi) {
-    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("%s is %" G_GINT64_FORMAT ", not in %"
-        G_GINT64_FORMAT " .. %" G_GINT64_FORMAT), key, x, lo, hi);
+    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("%s is %" PRId64 ", not in %"
+        PRId64 " .. %" PRId64), key, x, lo, hi);
     return FALSE;
   }
   *out = x;

@@ -7,6 +7,7 @@
  * waiting to be emitted), which one idle callback per job drains in order. */
 #include "prima-engine.h"
 #include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include "engine-backend.h"
 
 #include "model.h"
@@ -787,7 +788,7 @@ tokenize_request (PrimaEngine *e, const PrimaJobParams *p, GError **error)
     if (!p->messages[i].role || !g_utf8_validate (p->messages[i].role, -1, NULL)
         || (p->messages[i].content && !g_utf8_validate (p->messages[i].content, -1, NULL))) {
       g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID,
-          _("message %" G_GSIZE_FORMAT " has no role or is not valid UTF-8"), i);
+          _("message %zu has no role or is not valid UTF-8"), i);
       return NULL;
     }
   char *text = prima_engine_render_chat (e, p->messages, p->n_messages);

@@ -17,5 +17,5 @@ check () {
 }
 check "prima run: missing.gguf: no such model file" LC_ALL=C.UTF-8 LANGUAGE=
 check "prima run: missing.gguf: Modelldatei nicht gefunden" LC_ALL=C.UTF-8 LANGUAGE=de
-check "prima run: missing.gguf: 找不到模型文件" LC_ALL=C.UTF-8 LANGUAGE=zh_CN
+check "prima run：missing.gguf：找不到模型文件" LC_ALL=C.UTF-8 LANGUAGE=zh_CN
 exit $fail

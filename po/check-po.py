@@ -117,7 +117,8 @@ def source_ids():
     pot = os.path.join(tmp, 'new.pot')
     subprocess.run(['xgettext', *args, '--files-from', os.path.join(src, 'POTFILES'), '-D', root, '-o', pot],
                    check=True, capture_output=True)
-    return {e['msgid'] for e in parse_po(pot) if e['msgid']}
+    # xgettext writes nothing when the sources have no message
+    return {e['msgid'] for e in parse_po(pot) if e['msgid']} if os.path.exists(pot) else set()
 
 wanted = source_ids()
 langs = open(os.path.join(src, 'LINGUAS')).read().split()

@@ -16,14 +16,28 @@ left=0
 for lang in $(cat po/LINGUAS); do
   [ -f "po/$lang.po" ] || msginit --no-translator --locale="$lang.UTF-8" -i po/gst-prima.pot -o "po/$lang.po"
   msgmerge --quiet --update --backup=none "po/$lang.po" po/gst-prima.pot
-  todo=$(msgattrib --no-obsolete --untranslated "po/$lang.po"; msgattrib --no-obsolete --only-fuzzy "po/$lang.po")
-  n=$(printf '%s\n' "$todo" | grep -c '^msgid ' || true)
-  # the header entry (msgid "") of each msgattrib output is not a message
-  n=$(printf '%s\n' "$todo" | grep '^msgid ' | grep -vc '^msgid ""$' || true)
   msgattrib --no-obsolete "po/$lang.po" -o "po/$lang.po"
+  # the entries left, one a paragraph (msgattrib's header entries, msgid "", are left out): the place,
+  # whether fuzzy, and the msgid on one line
+  todo=$( (msgattrib --untranslated "po/$lang.po"; echo; msgattrib --only-fuzzy "po/$lang.po") | awk '
+    BEGIN { RS = ""; FS = "\n" } {
+      at = ""; fuzzy = 0; id = ""; inid = 0
+      for (i = 1; i <= NF; i++) {
+        l = $i
+        if (l ~ /^#,.*fuzzy/) fuzzy = 1
+        else if (l ~ /^#:/) at = at substr(l, 3)
+        else if (l ~ /^msgid /) { id = substr(l, 7); inid = 1 }
+        else if (l ~ /^"/ && inid) id = id l
+        else inid = 0
+      }
+      gsub(/""/, "", id)
+      if (id != "" && id != "\"\"")
+        print " " at (fuzzy ? " (fuzzy: check the old translation, then drop the #, fuzzy line)" : "") "\n    " id
+    }')
+  n=$(printf '%s\n' "$todo" | grep -c '^    ' || true)
   echo "po/$lang.po: $n to translate"
   if [ "$n" -gt 0 ]; then
-    printf '%s\n' "$todo" | awk '/^#, fuzzy/ { print "   (fuzzy: check, then drop the #, fuzzy line)" } /^#:/ { print "  at " substr($0, 4) } /^msgid "./ { print "  " $0 }'
+    printf '%s\n' "$todo"
     left=1
   fi
 done

@@ -442,12 +442,12 @@ static gboolean
 need_model (Daemon *d, GDBusMethodInvocation *inv)
 {
   if (d->stopping) {
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STOPPED, "primad is stopping");
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STOPPED, _("primad is stopping"));
     return FALSE;
   }
   if (!d->engine) {
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_NO_MODEL,
-        "no model is loaded (LoadModel first)");
+        _("no model is loaded (LoadModel first)"));
     return FALSE;
   }
   return TRUE;
@@ -514,17 +514,17 @@ on_load_model (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *p
   gboolean ok = TRUE;
 
   if (d->stopping) {
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STOPPED, "primad is stopping");
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STOPPED, _("primad is stopping"));
     return TRUE;
   }
   if (d->busy) {
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE,
-        "a model is being loaded or unloaded");
+        _("a model is being loaded or unloaded"));
     return TRUE;
   }
   if (d->worker || d->worker_restart_id) {
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE,
-        "this daemon is a ring's worker (LeaveRing first)");
+        _("this daemon is a ring's worker (LeaveRing first)"));
     return TRUE;
   }
   eo.max_queued = -1;
@@ -619,7 +619,7 @@ on_unload_model (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, Daemon *d)
     return TRUE;
   if (d->busy) {
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE,
-        "a model is being loaded or unloaded");
+        _("a model is being loaded or unloaded"));
     return TRUE;
   }
   set_state (d, "stopping");
@@ -644,11 +644,11 @@ on_start_http (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *h
     return TRUE;
   if (d->http) {
     g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE,
-        "HTTP is served on port %u already (StopHttp first)", prima_http_api_get_port (d->http));
+        _("HTTP is served on port %u already (StopHttp first)"), prima_http_api_get_port (d->http));
     return TRUE;
   }
   if (port > 65535) {
-    g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "port %u is not a TCP port",
+    g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("port %u is not a TCP port"),
         port);
     return TRUE;
   }
@@ -684,7 +684,7 @@ static gboolean
 on_stop_http (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, Daemon *d)
 {
   if (!d->http) {
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE, "HTTP is not being served");
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE, _("HTTP is not being served"));
     return TRUE;
   }
   stop_http (d);
@@ -765,7 +765,7 @@ on_chat (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, GVariant *messages,
   if (!need_model (d, inv))
     return TRUE;
   if (n == 0) {
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "Chat needs a message");
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("Chat needs a message"));
     return TRUE;
   }
   msgs = g_new0 (prima_chat_message, n);
@@ -785,7 +785,7 @@ on_cancel (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *path,
   Job *j = g_hash_table_lookup (d->jobs, path);
 
   if (!j) {
-    g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_NOT_FOUND, "no job %s", path);
+    g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_NOT_FOUND, _("no job %s"), path);
     return TRUE;
   }
   if (j->job)
@@ -865,13 +865,13 @@ on_join_ring_as_worker (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, int 
 
   if (d->stopping || d->engine || d->worker || d->worker_restart_id) {
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, d->stopping ? PRIMAD_ERROR_STOPPED :
-        PRIMAD_ERROR_STATE, d->stopping ? "primad is stopping" : d->engine ?
-        "a model is loaded (UnloadModel first)" : "already a ring's worker (LeaveRing first)");
+        PRIMAD_ERROR_STATE, d->stopping ? _("primad is stopping") : d->engine ?
+        _("a model is loaded (UnloadModel first)") : _("already a ring's worker (LeaveRing first)"));
     return TRUE;
   }
   if (world < 2 || rank < 1 || rank >= world) {
     g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID,
-        "a worker needs world >= 2 and rank in 1 .. world-1, not world %d rank %d", world, rank);
+        _("a worker needs world >= 2 and rank in 1 .. world-1, not world %d rank %d"), world, rank);
     return TRUE;
   }
   /* $PRIMA_BIN, prima beside primad (or in the build tree), else PATH's */
@@ -907,7 +907,7 @@ on_join_ring_as_worker (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, int 
     d->worker_restart_id = 0;
     g_clear_pointer (&d->worker_argv, g_strfreev);
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_FAILED,
-        "cannot start prima worker (see primad's log)");
+        _("cannot start prima worker (see primad's log)"));
     return TRUE;
   }
   g_message ("prima worker started: rank %d of %d", rank, world);
@@ -936,7 +936,7 @@ static gboolean
 on_leave_ring (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, Daemon *d)
 {
   if (!leave_ring (d))
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE, "not a ring's worker");
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE, _("not a ring's worker"));
   else
     prima_dbus_prima1_complete_leave_ring (iface, inv);
   return TRUE;

@@ -106,7 +106,7 @@ def source_ids():
   for top in ('pipelines', 'elements', 'scheduler'):
     for d, _, files in os.walk(os.path.join(root, top)):
       for f in files:
-        if f.endswith('.c'):
+        if f.endswith(('.c', '.h')):
           p = os.path.join(d, f)
           if re.search(r'\b(N_|_|ngettext) ?\(', open(p, encoding='utf-8', errors='replace').read()):
             marked.append(os.path.relpath(p, root))

@@ -8,7 +8,7 @@
 # `meson test -C build --suite po` until it passes. Also `ninja -C build po-todo`.
 set -eu
 cd "$(dirname "$0")/.."
-grep -lE '\b(N_|_|ngettext) ?\(' $(git ls-files 'pipelines/*.c' 'elements/*.c' 'scheduler/*.c') \
+grep -lE '\b(N_|_|ngettext) ?\(' $(git ls-files 'pipelines/*.[ch]' 'elements/*.[ch]' 'scheduler/*.[ch]') \
   | LC_ALL=C sort > po/POTFILES.new
 mv po/POTFILES.new po/POTFILES
 xgettext --package-name=gst-prima --sort-by-file $(cat po/xgettext-args) --files-from=po/POTFILES -o po/gst-prima.pot

@@ -6,7 +6,8 @@ every source with a _() message, and no message of the sources is missing from a
 po/update-po.sh lists what to translate)."""
 import os, re, subprocess, sys, tempfile
 
-src = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__))
+args = [a for a in sys.argv[1:] if not a.startswith('--')]
+src = os.path.abspath(args[0] if args else os.path.dirname(__file__))
 root = os.path.dirname(src)
 errors = []
 
@@ -119,6 +120,34 @@ def source_ids():
                    check=True, capture_output=True)
     # xgettext writes nothing when the sources have no message
     return {e['msgid'] for e in parse_po(pot) if e['msgid']} if os.path.exists(pot) else set()
+
+# the programs' messages to the user that are not marked: a literal with words straight in fprintf
+# (stderr), g_printerr or g_warning (a new message from a merge; printf to stdout is left out: tables
+# and data). The HTTP API's JSON errors (openai-request.c, http-api.c) stay English on purpose.
+PROGRAMS = ['pipelines/prima', 'pipelines/primad', 'pipelines/serve', 'scheduler/ring-setup.c']
+UNMARKED = re.compile(r'\b(fprintf\s*\(\s*stderr\s*,|g_printerr\s*\(|g_warning\s*\()\s*("(?:[^"\\\n]|\\.)*")')
+
+def unmarked():
+  out = []
+  for p in PROGRAMS:
+    path = os.path.join(root, p)
+    files = [path] if p.endswith('.c') else [os.path.join(path, f) for f in sorted(os.listdir(path)) if f.endswith('.c')]
+    for f in files:
+      text = open(f, encoding='utf-8', errors='replace').read()
+      for m in UNMARKED.finditer(text):
+        words = re.sub(r'%[-+ #0-9.*]*[a-zA-Z]+|\\.', '', m.group(2))
+        if re.search(r'[A-Za-z]{2,}', words):
+          line = text.count('\n', 0, m.start()) + 1
+          out.append(f'{os.path.relpath(f, root)}:{line}: {m.group(2)[:80]}')
+  return out
+
+if '--unmarked' in sys.argv:
+  # po/update-po.sh: list them, for whoever merges
+  for u in unmarked():
+    print(f'  {u}')
+  sys.exit(0)
+for u in unmarked():
+  errors.append(f'a message not marked for translation (wrap it in _(), then po/update-po.sh): {u}')
 
 wanted = source_ids()
 langs = open(os.path.join(src, 'LINGUAS')).read().split()

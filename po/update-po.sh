@@ -13,6 +13,14 @@ grep -lE '\b(N_|_|ngettext) ?\(' $(git ls-files 'pipelines/*.[ch]' 'elements/*.[
 mv po/POTFILES.new po/POTFILES
 xgettext --package-name=gst-prima --sort-by-file $(cat po/xgettext-args) --files-from=po/POTFILES -o po/gst-prima.pot
 left=0
+# messages of the programs that nobody marked yet (a merge brings English fprintf lines): mark them
+# with _() and run this script again
+marks=$(python3 po/check-po.py --unmarked po)
+if [ -n "$marks" ]; then
+  echo "not marked for translation (wrap each in _()):"
+  printf '%s\n' "$marks"
+  left=1
+fi
 for lang in $(cat po/LINGUAS); do
   [ -f "po/$lang.po" ] || msginit --no-translator --locale="$lang.UTF-8" -i po/gst-prima.pot -o "po/$lang.po"
   msgmerge --quiet --update --backup=none "po/$lang.po" po/gst-prima.pot

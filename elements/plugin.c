@@ -29,7 +29,9 @@ plugin_init (GstPlugin * plugin)
   gboolean ret = FALSE;
 
 #ifdef ENABLE_NLS
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* prima and primad export the folder they bound (their build tree's, or next to them) */
+  bindtextdomain (GETTEXT_PACKAGE, g_getenv ("PRIMA_LOCALEDIR") && *g_getenv ("PRIMA_LOCALEDIR")
+      ? g_getenv ("PRIMA_LOCALEDIR") : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 #endif
 

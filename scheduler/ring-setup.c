@@ -1,6 +1,7 @@
 /* gst-prima: the ring's setup round: profiles to the head, the Halda plan back to every device.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "ring-setup.h"
+#include <glib/gi18n-lib.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -203,7 +204,7 @@ fail (Setup *s, const char *fmt, ...)
   va_start (ap, fmt);
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  fprintf (stderr, "%s: ring setup: %s\n", s->prefix, msg);
+  fprintf (stderr, _("%s: ring setup: %s\n"), s->prefix, msg);
   if (s->error == NULL)
     s->error = g_strdup (msg);
   tell_head (s, msg);
@@ -341,7 +342,7 @@ open_links (Setup *s)
       && *a->addresses[s->next])
     s->next_addr = g_strdup (a->addresses[s->next]);
   else if (a->absent && s->next != (a->rank + 1) % a->world) {
-    fail (s, "no address for rank %d, the next device left", s->next);
+    fail (s, _("no address for rank %d, the next device left"), s->next);
     return FALSE;
   } else
     s->next_addr = next_address (s);
@@ -448,10 +449,10 @@ follow_route (Setup *s, const prima_ctl_msg *c)
   next = next_present (s, a->rank);
   if (next != s->next) {
     if (!*s->route_addresses[next]) {
-      fail (s, "the route gives no address for rank %d", next);
+      fail (s, _("the route gives no address for rank %d"), next);
       return FALSE;
     }
-    fprintf (stderr, "%s: ring setup: rank %d left the ring; connecting to rank %d at %s\n", s->prefix, s->next,
+    fprintf (stderr, _("%s: ring setup: rank %d left the ring; connecting to rank %d at %s\n"), s->prefix, s->next,
         next, s->route_addresses[next]);
     g_clear_pointer (&s->down, prima_link_free);
     g_queue_clear_full (&s->deferred_down, (GDestroyNotify) prima_link_event_free);
@@ -475,7 +476,7 @@ follow_route (Setup *s, const prima_ctl_msg *c)
     }
     g_error_free (err);
     if (!prima_link_is_ready (s->up)) {
-      fail (s, "the ring failed: the device before this one left during the recovery round");
+      fail (s, _("the ring failed: the device before this one left during the recovery round"));
       return FALSE;
     }
   }
@@ -529,7 +530,7 @@ handle_common (Setup *s, prima_link *from, prima_link_event *ev, gboolean *faile
         send_control (s, to, c);
     }
     if (c->rank >= 0 && c->rank != a->rank)
-      fail (s, "rank %d: %s", c->rank, c->text);
+      fail (s, _("rank %d: %s"), c->rank, c->text);
     else
       fail (s, "%s", c->text);
     *failed = TRUE;
@@ -554,13 +555,13 @@ world_mismatch (Setup *s)
     if (st.refused_world == 0)
       continue;
     if (a->rank == 0)
-      fail (s, "worker rank %d was started with --world %u, this head has %s %d", st.world_peer_rank,
+      fail (s, _("worker rank %d was started with --world %u, this head has %s %d"), st.world_peer_rank,
           st.world_peer_world, s->names.world, a->world);
     else if (st.world_peer_rank == 0)
-      fail (s, "the head (rank 0) was started with --world %u, this device has %s %d", st.world_peer_world,
+      fail (s, _("the head (rank 0) was started with --world %u, this device has %s %d"), st.world_peer_world,
           s->names.world, a->world);
     else
-      fail (s, "rank %d was started with --world %u, this device has %s %d", st.world_peer_rank,
+      fail (s, _("rank %d was started with --world %u, this device has %s %d"), st.world_peer_rank,
           st.world_peer_world, s->names.world, a->world);
     return TRUE;
   }
@@ -599,7 +600,7 @@ pump (Setup *s, prima_link *link, GQueue *deferred)
     if (ev->type == PRIMA_LINK_EVENT_LOST) {
       /* a link refused for another ring size says so with both numbers */
       if (!world_mismatch (s))
-        fail (s, "the ring failed: %s", ev->message ? ev->message : "a hop was lost");
+        fail (s, _("the ring failed: %s"), ev->message ? ev->message : "a hop was lost");
       prima_link_event_free (ev);
       return FALSE;
     }
@@ -654,13 +655,13 @@ next_serves_a_head (Setup *s)
   s->last_head_refusal = now;
   if (s->head_refused_since == 0) {
     s->head_refused_since = now;
-    fprintf (stderr, "%s: ring setup: rank %d at %s is %s; retrying for %d s\n", s->prefix, s->next, s->next_addr,
+    fprintf (stderr, _("%s: ring setup: rank %d at %s is %s; retrying for %d s\n"), s->prefix, s->next, s->next_addr,
         st.head_reason, HEAD_REFUSED_GRACE_S);
   }
   if (now - s->head_refused_since < HEAD_REFUSED_GRACE_S * G_USEC_PER_SEC)
     return FALSE;
   s->local = TRUE;
-  fail (s, "rank %d at %s is %s: one head at a time per ring", s->next, s->next_addr, st.head_reason);
+  fail (s, _("rank %d at %s is %s: one head at a time per ring"), s->next, s->next_addr, st.head_reason);
   return TRUE;
 }
 
@@ -736,7 +737,7 @@ wait_links (Setup *s)
       prima_link_stats st;
       prima_link_get_stats (s->up, &st);
       if (st.refused_key > 0) {
-        fail (s, "rank %d was refused during authentication: is the cluster key the same on every device?",
+        fail (s, _("rank %d was refused during authentication: is the cluster key the same on every device?"),
             a->world - 1);
         g_free (missing);
         return FALSE;
@@ -747,8 +748,8 @@ wait_links (Setup *s)
       {
         /* the workers are `prima worker`s: their flags; the head's port by the head's name for it */
         gboolean flags = strcmp (s->names.port, "--port") == 0;
-        fail (s, "%s did not join within %d s (%s): is every worker started, with --world %d and the same "
-            "--port%s%s?", missing ? missing : "the ring", a->timeout_s, s->names.ring_timeout, a->world,
+        fail (s, _("%s did not join within %d s (%s): is every worker started, with --world %d and the same "
+            "--port%s%s?"), missing ? missing : "the ring", a->timeout_s, s->names.ring_timeout, a->world,
             flags ? "" : " as this head's ", flags ? "" : s->names.port);
       }
       g_free (missing);
@@ -758,7 +759,7 @@ wait_links (Setup *s)
     if (a->rank == 0 && missing && s->head_refused_since == 0 && now - s->last_note > 2 * G_USEC_PER_SEC
         && now - start > G_USEC_PER_SEC) {
       s->last_note = now;
-      fprintf (stderr, "%s: ring setup: waiting for %s\n", s->prefix, missing);
+      fprintf (stderr, _("%s: ring setup: waiting for %s\n"), s->prefix, missing);
     }
     g_free (missing);
     /* the wait above returns at once while the next hop is up */
@@ -800,14 +801,14 @@ next_event (Setup *s, prima_link **from, const char *what)
       gint64 now = g_get_monotonic_time ();
       if (timeout_s > 0 && now - start >= (gint64) timeout_s * G_USEC_PER_SEC) {
         char *missing = missing_ranks (s);
-        fail (s, "no %s within %d s (%s)%s%s", what ? what : "answer", timeout_s, s->names.ring_timeout,
+        fail (s, _("no %s within %d s (%s)%s%s"), what ? what : "answer", timeout_s, s->names.ring_timeout,
             missing ? "; not heard from " : "", missing ? missing : "");
         g_free (missing);
         return NULL;
       }
       if (what && s->a->rank == 0 && now - last_note >= WAIT_NOTE_S * G_USEC_PER_SEC) {
         last_note = now;
-        fprintf (stderr, "%s: ring setup: still waiting for %s (%.0f s)\n", s->prefix, what,
+        fprintf (stderr, _("%s: ring setup: still waiting for %s (%.0f s)\n"), s->prefix, what,
             (now - start) / 1e6);
       }
       continue;
@@ -824,7 +825,7 @@ next_event (Setup *s, prima_link **from, const char *what)
     if (ev->type == PRIMA_LINK_EVENT_LOST) {
       /* a link refused for another ring size says so with both numbers */
       if (!world_mismatch (s))
-        fail (s, "the ring failed: %s", ev->message ? ev->message : "a hop was lost");
+        fail (s, _("the ring failed: %s"), ev->message ? ev->message : "a hop was lost");
       prima_link_event_free (ev);
       return NULL;
     }
@@ -840,7 +841,7 @@ send_control (Setup *s, prima_link *link, const prima_ctl_msg *m)
   GError *err = NULL;
 
   if (!send_flushed (link, m, &err)) {
-    fail (s, "cannot send %s: %s", prima_ctl_type_name (m->type), err->message);
+    fail (s, _("cannot send %s: %s"), prima_ctl_type_name (m->type), err->message);
     g_error_free (err);
     return FALSE;
   }
@@ -874,7 +875,7 @@ measure_hop (Setup *s, guint32 n_embd, prima_profile *p)
       g_usleep (ECHO_GAP_US);
       t0 = g_get_monotonic_time ();
       if (!prima_link_send_frame (s->down, &h, payload, &err)) {
-        fail (s, "cannot time the hop: %s", err->message);
+        fail (s, _("cannot time the hop: %s"), err->message);
         g_error_free (err);
         g_free (payload);
         return FALSE;
@@ -883,7 +884,7 @@ measure_hop (Setup *s, guint32 n_embd, prima_profile *p)
           && ev->type != PRIMA_LINK_EVENT_LOST)
         prima_link_event_free (ev);
       if (ev == NULL || ev->type == PRIMA_LINK_EVENT_LOST) {
-        fail (s, "the next device did not echo: %s", ev && ev->message ? ev->message : "no answer in 5 s");
+        fail (s, _("the next device did not echo: %s"), ev && ev->message ? ev->message : "no answer in 5 s");
         if (ev)
           prima_link_event_free (ev);
         g_free (payload);
@@ -944,7 +945,7 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   opt.disk_seconds = 0.3;
   if (!prima_profile_measure (&opt, p, &err)) {
     s->local = TRUE;
-    fail (s, "profiling failed: %s", err->message);
+    fail (s, _("profiling failed: %s"), err->message);
     g_error_free (err);
     return FALSE;
   }
@@ -962,15 +963,15 @@ profile_self (Setup *s, prima_ctl_msg *m, prima_profile *p)
   prima_ctl_msg_init (m, PRIMA_CTL_PROFILE);
   m->rank = a->rank;
   m->profile = node;
-  fprintf (stderr, "%s: profiled this device in %.1f s", s->prefix, (g_get_monotonic_time () - t0) / 1e6);
-  fprintf (stderr, ": %.0f MiB available, disk %.0f MB/s, hop to the next device %.0f us", p->mem.available / 1048576.0,
+  fprintf (stderr, _("%s: profiled this device in %.1f s"), s->prefix, (g_get_monotonic_time () - t0) / 1e6);
+  fprintf (stderr, _(": %.0f MiB available, disk %.0f MB/s, hop to the next device %.0f us"), p->mem.available / 1048576.0,
       p->disk_seq_read / 1e6, p->net_latency * 1e6);
   if (p->layer_count > 0)
-    fprintf (stderr, ", layer overhead %.3f ms", p->layer_overhead * 1e3);
+    fprintf (stderr, _(", layer overhead %.3f ms"), p->layer_overhead * 1e3);
   if (p->cpu_limit.cores > 0)
-    fprintf (stderr, ", CPU quota %.2f cores for %d threads", p->cpu_limit.cores, p->n_threads);
+    fprintf (stderr, _(", CPU quota %.2f cores for %d threads"), p->cpu_limit.cores, p->n_threads);
   if (p->passes_throttled > 0)
-    fprintf (stderr, " (%d throttled passes left out)", p->passes_throttled);
+    fprintf (stderr, _(" (%d throttled passes left out)"), p->passes_throttled);
   fprintf (stderr, "\n");
   return TRUE;
 }
@@ -1009,7 +1010,7 @@ setup_from_plan (Setup *s, const prima_plan *plan, PrimaRingSetup *out)
   int M = (int) plan->n_ranks, me = a->rank, next = -1;
 
   if (M != a->world) {
-    fail (s, "the plan has %d ranks, the ring %d", M, a->world);
+    fail (s, _("the plan has %d ranks, the ring %d"), M, a->world);
     return FALSE;
   }
   out->world = 0;
@@ -1036,7 +1037,7 @@ setup_from_plan (Setup *s, const prima_plan *plan, PrimaRingSetup *out)
   else if (plan->ranks[next].address)
     out->next_url = g_strdup_printf ("ws://%s", plan->ranks[next].address);
   else {
-    fail (s, "the plan drops the next device but gives no address for rank %d", next);
+    fail (s, _("the plan drops the next device but gives no address for rank %d"), next);
     return FALSE;
   }
   out->setup_world = M;
@@ -1134,7 +1135,7 @@ devices_from_file (Setup *s, halda_device *devs, char **next_of, GError **err)
   if (loaded == NULL)
     return FALSE;
   if ((int) loaded->len != M) {
-    g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s has %u device profiles for a ring of %d",
+    g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("%s has %u device profiles for a ring of %d"),
         a->profiles_path, loaded->len, M);
     g_array_free (loaded, TRUE);
     return FALSE;
@@ -1162,7 +1163,7 @@ devices_from_json (Setup *s, halda_device *devs, char **next_of, GError **err)
   if (root == NULL)
     return FALSE;
   if (!JSON_NODE_HOLDS_ARRAY (root) || (int) json_array_get_length (arr = json_node_get_array (root)) != a->world) {
-    g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "the saved profiles are not an array of %d devices",
+    g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("the saved profiles are not an array of %d devices"),
         a->world);
     goto out;
   }
@@ -1173,7 +1174,7 @@ devices_from_json (Setup *s, halda_device *devs, char **next_of, GError **err)
     if (is_absent (s, r))
       continue;
     if (!JSON_NODE_HOLDS_OBJECT (n)) {
-      g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL, "the saved profiles have none for rank %d", r);
+      g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("the saved profiles have none for rank %d"), r);
       goto out;
     }
     o = json_node_get_object (n);
@@ -1248,7 +1249,8 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
     hp = halda_solve (&hm, devs, n, &opt, &err);
   }
   if (hp == NULL && a->absent && g_error_matches (err, HALDA_ERROR, HALDA_ERROR_INFEASIBLE)) {
-    fail (s, "the %d device%s left cannot hold the model: %s", n, n == 1 ? "" : "s", err->message);
+    fail (s, ngettext ("the %d device left cannot hold the model: %s", "the %d devices left cannot hold the model: %s",
+            n), n, err->message);
     g_clear_error (&err);
     goto out;
   }
@@ -1264,8 +1266,8 @@ solve (Setup *s, JsonNode **profiles, const prima_profile *own, double *predicte
   }
   *predicted = hp->latency;
   *k_out = hp->k;
-  fprintf (stderr, "%s: predicted token latency %.2f ms (compute %.2f, disk %.2f, network %.2f, CPU quota %.2f; "
-      "attention at %.0f positions)\n", s->prefix, hp->latency * 1e3, hp->t_compute * 1e3, hp->t_disk * 1e3,
+  fprintf (stderr, _("%s: predicted token latency %.2f ms (compute %.2f, disk %.2f, network %.2f, CPU quota %.2f; "
+      "attention at %.0f positions)\n"), s->prefix, hp->latency * 1e3, hp->t_compute * 1e3, hp->t_disk * 1e3,
       hp->t_comm * 1e3, hp->t_quota * 1e3, hm.attention_positions);
 
   plan = prima_plan_new (M);
@@ -1328,7 +1330,7 @@ plan_from_lw (Setup *s, int *k_out)
     gchar **w = g_strsplit_set (a->lw, ", ", -1);
     GString *g = g_string_new (NULL);
     if (g_strv_length (w) != (guint) a->world) {
-      fail (s, "%s \"%s\" gives %u windows for %d devices", s->names.layer_window, a->lw, g_strv_length (w),
+      fail (s, _("%s \"%s\" gives %u windows for %d devices"), s->names.layer_window, a->lw, g_strv_length (w),
           a->world);
       g_strfreev (w);
       g_string_free (g, TRUE);
@@ -1388,7 +1390,7 @@ ring_deal (const char *prefix, const PrimaRingSetupNames *names, int n_layer, in
   if (lw && *lw) {
     parts = g_strsplit_set (lw, ", ", -1);
     if (g_strv_length (parts) != (guint) world) {
-      fprintf (stderr, "%s: %s \"%s\" gives %u windows for %d devices\n", prefix, names->layer_window, lw,
+      fprintf (stderr, _("%s: %s \"%s\" gives %u windows for %d devices\n"), prefix, names->layer_window, lw,
           g_strv_length (parts), world);
       goto out;
     }
@@ -1396,8 +1398,8 @@ ring_deal (const char *prefix, const PrimaRingSetupNames *names, int n_layer, in
       char *end;
       w[r] = (int) g_ascii_strtoll (parts[r], &end, 10);
       if (*end || w[r] <= 0) {
-        fprintf (stderr, "%s: %s: \"%s\" is not a positive number of layers (a device without layers "
-            "is not supported yet)\n", prefix, names->layer_window, parts[r]);
+        fprintf (stderr, _("%s: %s: \"%s\" is not a positive number of layers (a device without layers "
+            "is not supported yet)\n"), prefix, names->layer_window, parts[r]);
         goto out;
       }
     }
@@ -1405,7 +1407,7 @@ ring_deal (const char *prefix, const PrimaRingSetupNames *names, int n_layer, in
     /* even: the same share per device and cycle, the rest one more each */
     int per = n_layer / (MAX (k, 1) * world), extra = n_layer % world;
     if (per < 1) {
-      fprintf (stderr, "%s: %d layers cannot go round %d devices %d times\n", prefix, n_layer, world,
+      fprintf (stderr, _("%s: %d layers cannot go round %d devices %d times\n"), prefix, n_layer, world,
           MAX (k, 1));
       goto out;
     }
@@ -1416,7 +1418,7 @@ ring_deal (const char *prefix, const PrimaRingSetupNames *names, int n_layer, in
     W += w[r];
   cycles = (n_layer + W - 1) / W;
   if (k > 0 && k != cycles) {
-    fprintf (stderr, "%s: %s \"%s\" (%d layers a cycle) makes %d rounds of %d layers, not %s %d\n", prefix,
+    fprintf (stderr, _("%s: %s \"%s\" (%d layers a cycle) makes %d rounds of %d layers, not %s %d\n"), prefix,
         names->layer_window, lw ? lw : "", W, cycles, n_layer, names->rounds, k);
     goto out;
   }
@@ -1501,12 +1503,13 @@ prima_ring_plan_json (int n_layer, int n_ctx, int world, char **windows, const c
 void
 prima_ring_print_plan (const char *prefix, int asked, int world, int k, int n_layer, char **windows, double predicted_s)
 {
-  fprintf (stderr, "%s: the plan: %d layers over %d device%s", prefix, n_layer, world, world == 1 ? "" : "s");
+  fprintf (stderr, ngettext ("%s: the plan: %d layers over %d device", "%s: the plan: %d layers over %d devices", world),
+      prefix, n_layer, world);
   if (world < asked)
-    fprintf (stderr, " (%d of %d left out: they would only slow the ring down)", asked - world, asked);
-  fprintf (stderr, ", %d round%s per token", k, k == 1 ? "" : "s");
+    fprintf (stderr, _(" (%d of %d left out: they would only slow the ring down)"), asked - world, asked);
+  fprintf (stderr, ngettext (", %d round per token", ", %d rounds per token", k), k);
   if (predicted_s > 0)
-    fprintf (stderr, ", predicted %.2f ms per token", predicted_s * 1e3);
+    fprintf (stderr, _(", predicted %.2f ms per token"), predicted_s * 1e3);
   fprintf (stderr, "\n");
   for (int r = 0; r < world; r++) {
     gchar **parts = g_strsplit (windows[r], ",", -1);
@@ -1522,8 +1525,11 @@ prima_ring_print_plan (const char *prefix, int asked, int world, int k, int n_la
       else
         g_string_append_printf (s, "%s%d-%d", s->len ? ", " : "", a, b - 1);
     }
-    fprintf (stderr, "%s:   rank %d: layer%s %s%s\n", prefix, r, count == 1 ? "" : "s", s->str,
-        r == 0 ? " and the output head" : "");
+    if (r == 0)
+      fprintf (stderr, ngettext ("%s:   rank %d: layer %s and the output head\n",
+              "%s:   rank %d: layers %s and the output head\n", count), prefix, r, s->str);
+    else
+      fprintf (stderr, ngettext ("%s:   rank %d: layer %s\n", "%s:   rank %d: layers %s\n", count), prefix, r, s->str);
     g_string_free (s, TRUE);
     g_strfreev (parts);
   }
@@ -1657,14 +1663,14 @@ run_head (Setup *s, PrimaRingSetup *out)
 
   prima_ctl_msg_init (&m, PRIMA_CTL_STOP);
   if (a->lw == NULL && a->profiles_path) {
-    fprintf (stderr, "%s: solving over the saved profiles in %s\n", s->prefix, a->profiles_path);
+    fprintf (stderr, _("%s: solving over the saved profiles in %s\n"), s->prefix, a->profiles_path);
     plan = solve (s, NULL, NULL, &out->predicted_s, &out->k);
   } else if (a->lw == NULL && a->profiles_json) {
-    fprintf (stderr, "%s: solving over the last round's profiles of the %d devices left\n", s->prefix,
+    fprintf (stderr, _("%s: solving over the last round's profiles of the %d devices left\n"), s->prefix,
         count_present (s));
     plan = solve (s, NULL, NULL, &out->predicted_s, &out->k);
   } else if (a->lw == NULL) {
-    fprintf (stderr, "%s: no %s: profiling every device of the ring, one at a time\n", s->prefix,
+    fprintf (stderr, _("%s: no %s: profiling every device of the ring, one at a time\n"), s->prefix,
         s->names.layer_window);
     prima_ctl_msg_clear (&m);
     if (!profile_self (s, &m, &own))
@@ -1781,7 +1787,7 @@ run_worker (Setup *s, PrimaRingSetup *out)
         break;
       case PRIMA_CTL_PLAN:
         if (c->plan->model && strcmp (c->plan->model, s->identity) != 0) {
-          fail (s, "the model differs from the head's: rank %d has %s (%s %s); the head has %s", a->rank,
+          fail (s, _("the model differs from the head's: rank %d has %s (%s %s); the head has %s"), a->rank,
               s->identity, s->names.model, a->model_path, c->plan->model);
           prima_link_event_free (ev);
           return FALSE;
@@ -1800,7 +1806,7 @@ run_worker (Setup *s, PrimaRingSetup *out)
         send_control (s, s->down, c);
         prima_link_event_free (ev);
         if (!have_plan)
-          fail (s, "the head stopped the setup without a plan");
+          fail (s, _("the head stopped the setup without a plan"));
         return have_plan;
       default:
         break;
@@ -1833,7 +1839,7 @@ prima_ring_setup_run (const PrimaRingSetupArgs *args, PrimaRingSetup *out)
   s.absent = args->absent;
   if (args->absent && (args->rank != 0 || args->absent[0] || args->addresses == NULL
           || g_strv_length ((gchar **) args->addresses) != (guint) args->world)) {
-    fprintf (stderr, "%s: ring setup: a recovery round needs the head, present, and every rank's address\n",
+    fprintf (stderr, _("%s: ring setup: a recovery round needs the head, present, and every rank's address\n"),
         s.prefix);
     out->error = g_strdup ("a recovery round needs the head, present, and every rank's address");
     g_free (s.zeros);

@@ -1,6 +1,7 @@
 /* gst-prima: llama-cli style option parsing.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "cli-args.h"
+#include <glib/gi18n-lib.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +23,113 @@ name_matches (const char *names, const char *arg)
 static void
 print_usage (const char *command, const char *synopsis, const cli_group *groups, int n_groups)
 {
-  printf ("usage: prima %s %s\n", command, synopsis);
+  printf (_("usage: prima %s %s\n"), command, synopsis);
   for (int g = 0; g < n_groups; g++) {
-    printf ("\n%s:\n", groups[g].title ? groups[g].title : "options");
+    printf ("\n%s:\n", groups[g].title ? _(groups[g].title) : _("options"));
     for (int i = 0; i < groups[g].n_options; i++) {
       const cli_option *o = &groups[g].options[i];
       char *left = g_strdup_printf ("%s%s%s", o->names, o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
-      printf ("  %-28s %s\n", left, o->help);
+      printf ("  %-28s %s\n", left, _(o->help));
       g_free (left);
     }
   }
+}
+
+/* The manual pages (meson writes them at build time with `prima CMD --man`):
+ * the same tables as --help, so that the two cannot disagree. */
+static const char *command_summary;
+
+void
+cli_set_command_summary (const char *summary)
+{
+  command_summary = summary;
+}
+
+void
+cli_roff_text (FILE *out, const char *text)
+{
+  /* a line that starts with . or ' would be a request; - is a hyphen
+   * unless escaped, and \ starts an escape */
+  if (*text == '.' || *text == '\'')
+    fputs ("\\&", out);
+  for (const char *p = text; *p; p++) {
+    if (*p == '\\')
+      fputs ("\\e", out);
+    else if (*p == '-')
+      fputs ("\\-", out);
+    else if (*p == '\n') {
+      fputc ('\n', out);
+      if (p[1] == '.' || p[1] == '\'')
+        fputs ("\\&", out);
+    } else
+      fputc (*p, out);
+  }
+}
+
+void
+cli_man_header (FILE *out, const char *page, const char *summary)
+{
+  char *upper = g_ascii_strup (page, -1);
+  fprintf (out, ".TH %s 1 \"\" \"gst-prima %s\" \"User Commands\"\n.SH NAME\n", upper, PRIMA_VERSION);
+  cli_roff_text (out, page);
+  fputs (" \\- ", out);
+  cli_roff_text (out, summary);
+  fputc ('\n', out);
+  g_free (upper);
+}
+
+void
+cli_man_footer (FILE *out, const char *see_also)
+{
+  fputs (".SH ENVIRONMENT\n.TP\n.B PRIMA_CLUSTER_KEY\nthe cluster key of a ring (instead of \\-\\-cluster\\-key)\n"
+      ".TP\n.B PRIMA_DATA_DIR\\fR, \\fBPRIMA_PIPELINES_DIR\nother folders for the embedded model and the pipeline "
+      "descriptions\n.TP\n.B LANGUAGE\\fR, \\fBLANG\\fR, \\fBLC_ALL\nthe language of the messages (German and "
+      "Simplified Chinese are translated)\n", out);
+  fputs (".SH SEE ALSO\n", out);
+  cli_roff_text (out, see_also);
+  fputs ("\n.PP\nThe user\\(aqs guide: docs/guide.md in the gst\\-prima sources.\n", out);
+}
+
+static void
+print_man (const char *command, const char *synopsis, const cli_group *groups, int n_groups)
+{
+  char *page = g_strdup_printf ("prima-%s", command);
+  cli_man_header (stdout, page, command_summary ? command_summary : command);
+  printf (".SH SYNOPSIS\n.B prima %s\n", command);
+  cli_roff_text (stdout, synopsis);
+  printf ("\n.SH DESCRIPTION\n");
+  cli_roff_text (stdout, command_summary ? command_summary : command);
+  printf (".\n");
+  for (int g = 0; g < n_groups; g++) {
+    if (g == 0)
+      printf (".SH OPTIONS\n");
+    if (groups[g].title) {
+      printf (".SS ");
+      cli_roff_text (stdout, groups[g].title);
+      printf ("\n");
+    }
+    for (int i = 0; i < groups[g].n_options; i++) {
+      const cli_option *o = &groups[g].options[i];
+      char **names = g_strsplit (o->names, ",", -1);
+      printf (".TP\n");
+      for (char **n = names; *n; n++) {
+        printf ("%s\\fB", n == names ? "" : ", ");
+        cli_roff_text (stdout, *n);
+        printf ("\\fR");
+      }
+      if (o->arg_name) {
+        printf (" \\fI");
+        cli_roff_text (stdout, o->arg_name);
+        printf ("\\fR");
+      }
+      printf ("\n");
+      cli_roff_text (stdout, o->help);
+      printf ("\n");
+      g_strfreev (names);
+    }
+  }
+  cli_man_footer (stdout, "prima(1)");
+  g_free (page);
 }
 
 static const cli_option *
@@ -69,7 +167,7 @@ cli_show_messages (void)
 void
 cli_print_version (void)
 {
-  printf ("prima (gst-prima) %s\n", PRIMA_VERSION);
+  printf (_("prima (gst-prima) %s\n"), PRIMA_VERSION);
 }
 
 /* "an integer from 1 to 1024", "a finite number >= 0", ... (numbers in the
@@ -77,7 +175,7 @@ cli_print_version (void)
 static char *
 describe_range (const cli_option *o)
 {
-  const char *what = o->kind == CLI_FLOAT ? "a finite number" : "an integer";
+  const char *what = o->kind == CLI_FLOAT ? _("a finite number") : _("an integer");
   double top = o->kind == CLI_INT ? G_MAXINT : o->kind == CLI_INT64 ? (double) G_MAXINT64 : G_MAXFLOAT;
   char lo[G_ASCII_DTOSTR_BUF_SIZE], hi[G_ASCII_DTOSTR_BUF_SIZE];
 
@@ -88,8 +186,8 @@ describe_range (const cli_option *o)
   if (o->min == o->max)
     return g_strdup (lo);
   if (o->max >= top)
-    return g_strdup_printf ("%s >= %s", what, lo);
-  return g_strdup_printf ("%s from %s to %s", what, lo, hi);
+    return g_strdup_printf (_("%s >= %s"), what, lo);
+  return g_strdup_printf (_("%s from %s to %s"), what, lo, hi);
 }
 
 static gboolean
@@ -140,7 +238,7 @@ parse_value (const char *command, const char *opt, const cli_option *o, const ch
 bad:
   {
     char *range = describe_range (o);
-    fprintf (stderr, "prima %s: %s %s: expected %s\n", command, opt, text, range);
+    fprintf (stderr, _("prima %s: %s %s: expected %s\n"), command, opt, text, range);
     g_free (range);
   }
   return FALSE;
@@ -165,6 +263,11 @@ cli_parse_groups (const char *command, const char *synopsis, const cli_group *gr
       *help_shown = TRUE;
       return TRUE;
     }
+    if (strcmp (arg, "--man") == 0) {
+      print_man (command, synopsis, groups, n_groups);
+      *help_shown = TRUE;
+      return TRUE;
+    }
     if (strcmp (arg, "--version") == 0) {
       cli_print_version ();
       *help_shown = TRUE;
@@ -172,7 +275,7 @@ cli_parse_groups (const char *command, const char *synopsis, const cli_group *gr
     }
     if (arg[0] != '-' || arg[1] == '\0') {
       if (positional == NULL) {
-        fprintf (stderr, "prima %s: unexpected argument '%s'\n", command, arg);
+        fprintf (stderr, _("prima %s: unexpected argument '%s'\n"), command, arg);
         return FALSE;
       }
       if (*positional == NULL)
@@ -189,7 +292,7 @@ cli_parse_groups (const char *command, const char *synopsis, const cli_group *gr
     }
     o = find_option (groups, n_groups, opt);
     if (o == NULL) {
-      fprintf (stderr, "prima %s: unknown option '%s' (see 'prima %s --help')\n", command, opt, command);
+      fprintf (stderr, _("prima %s: unknown option '%s' (see 'prima %s --help')\n"), command, opt, command);
       g_free (opt);
       return FALSE;
     }
@@ -200,7 +303,7 @@ cli_parse_groups (const char *command, const char *synopsis, const cli_group *gr
     }
     if (inline_value == NULL) {
       if (i + 1 >= argc) {
-        fprintf (stderr, "prima %s: option %s needs a value\n", command, opt);
+        fprintf (stderr, _("prima %s: option %s needs a value\n"), command, opt);
         g_free (opt);
         return FALSE;
       }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
 
 typedef enum {
   CLI_FLAG,                     /* gboolean *, set to TRUE */
@@ -51,9 +52,19 @@ typedef struct {
   int n_options;
 } cli_group;
 
+/* The one-line summary of the command about to parse its options (prima.c's
+ * table): the NAME and DESCRIPTION of its manual page. */
+void cli_set_command_summary (const char *summary);
+/* roff for the manual pages: text with - \\ and leading . escaped; the
+ * header (.TH, NAME) and the footer (ENVIRONMENT, SEE ALSO). */
+void cli_roff_text (FILE *out, const char *text);
+void cli_man_header (FILE *out, const char *page, const char *summary);
+void cli_man_footer (FILE *out, const char *see_also);
+
 /* Parse argv (argv[0] is the command name) against the options of all
  * n_groups groups. Unknown options or bad values print one line to stderr
- * and return FALSE. --help prints the usage and sets *help_shown. Leftover
+ * and return FALSE. --help prints the usage and sets *help_shown; so does the
+ * hidden --man, with the command's manual page (roff) instead. Leftover
  * positional arguments are returned in *positional (NULL-terminated, may be
  * NULL). */
 gboolean cli_parse_groups (const char *command, const char *synopsis, const cli_group *groups, int n_groups,

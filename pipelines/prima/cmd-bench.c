@@ -3,6 +3,7 @@
  * --hop, the latency of one ring hop on loopback.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <unistd.h>
 #include <errno.h>
@@ -106,7 +107,7 @@ bench_core_decode (prima_model *model, prima_tokenizer *tok, int n_threads, int 
   *typical = median_interval (stamps, n_gen);
   goto out;
 fail:
-  fprintf (stderr, "prima bench: %s\n", error->message);
+  fprintf (stderr, _("prima bench: %s\n"), error->message);
   g_error_free (error);
 out:
   prima_context_free (ctx);
@@ -160,12 +161,12 @@ bench_pipeline_decode (const char *model_path, int n_threads, int n_gen, const P
   gst_object_unref (feedback);
   null_fd = open ("/dev/null", O_WRONLY);
   if (pipe (fds) != 0 || null_fd < 0) {
-    fprintf (stderr, "prima bench: pipe: %s\n", g_strerror (errno));
+    fprintf (stderr, _("prima bench: pipe: %s\n"), g_strerror (errno));
     gst_object_unref (pipeline);
     return -1.0;
   }
   if (write (fds[1], BENCH_PROMPT, strlen (BENCH_PROMPT)) != (ssize_t) strlen (BENCH_PROMPT))
-    fprintf (stderr, "prima bench: short write\n");
+    fprintf (stderr, _("prima bench: short write\n"));
   close (fds[1]);
   prima_pipeline_set (pipeline, "input", "fd", fds[0], NULL);
   prima_pipeline_set (pipeline, "output", "fd", null_fd, NULL);
@@ -185,7 +186,7 @@ bench_pipeline_decode (const char *model_path, int n_threads, int n_gen, const P
     if (type == GST_MESSAGE_ERROR) {
       GError *error = NULL;
       gst_message_parse_error (msg, &error, NULL);
-      fprintf (stderr, "prima bench: %s\n", error->message);
+      fprintf (stderr, _("prima bench: %s\n"), error->message);
       g_error_free (error);
     } else if (type == GST_MESSAGE_ELEMENT && prima_message_is_turn (msg)) {
       PrimaTurnInfo t;
@@ -231,10 +232,10 @@ bench_pipeline (const char *model_path, int n_threads, int n_gen, int reps, cons
     goto out;
   if (!prima_gst_init ("bench"))
     goto out;
-  printf ("model: %s (%s, %d layers, %d embd, %d vocab), %s\n", model->name, prima_arch_name (model->hp.arch),
+  printf (_("model: %s (%s, %d layers, %d embd, %d vocab), %s\n"), model->name, prima_arch_name (model->hp.arch),
       model->hp.n_layer, model->hp.n_embd, model->hp.n_vocab, model_path);
-  printf ("decode %d greedy tokens after \"%s\", %d threads, %d repetitions (core and graph alternate)\n"
-      "mean: over the whole decode; token: the median token interval (robust to stalls from other programs)\n\n",
+  printf (_("decode %d greedy tokens after \"%s\", %d threads, %d repetitions (core and graph alternate)\n"
+      "mean: over the whole decode; token: the median token interval (robust to stalls from other programs)\n\n"),
       n_gen, BENCH_PROMPT, n_threads, reps);
   printf ("| rep | core mean ms | graph mean ms | core token ms | graph token ms | overhead (token) |\n"
       "|-----|--------------|---------------|---------------|----------------|------------------|\n");
@@ -255,9 +256,9 @@ bench_pipeline (const char *model_path, int n_threads, int n_gen, int reps, cons
   g = median (graph);
   ct = median (core_typ);
   gt = median (graph_typ);
-  printf ("\nmedians: mean decode: core %.3f ms/token (%.2f tok/s), graph %.3f ms/token (%.2f tok/s): %+.2f%%\n",
+  printf (_("\nmedians: mean decode: core %.3f ms/token (%.2f tok/s), graph %.3f ms/token (%.2f tok/s): %+.2f%%\n"),
       c, 1e3 / c, g, 1e3 / g, 100.0 * (g - c) / c);
-  printf ("median token: core %.3f ms, graph %.3f ms: per-token overhead of the element graph %+.2f%% (%+.3f ms)\n",
+  printf (_("median token: core %.3f ms, graph %.3f ms: per-token overhead of the element graph %+.2f%% (%+.3f ms)\n"),
       ct, gt, 100.0 * (gt - ct) / ct, gt - ct);
   status = 0;
 out:
@@ -346,7 +347,7 @@ bench_hop (int n_embd, int iterations)
   guint n;
 
   if (!prima_link_measure_hop (n_embd, iterations, &t, &err)) {
-    fprintf (stderr, "prima bench --hop: %s\n", err ? err->message : "failed");
+    fprintf (stderr, _("prima bench --hop: %s\n"), err ? err->message : "failed");
     g_clear_error (&err);
     return 1;
   }
@@ -354,10 +355,10 @@ bench_hop (int n_embd, int iterations)
   n = t.rtt_ms->len;
   med = median (t.rtt_ms);
   p99 = r[MIN ((guint) (n * 0.99), n - 1)];
-  printf ("ring hop on loopback: one token of n_embd %d f32 (%u bytes per frame), %d echoed round trips "
-      "(after %d to warm up)\n", n_embd, t.frame_bytes, iterations, t.warmup);
-  printf ("round trip: min %.3f  median %.3f  p99 %.3f  max %.3f ms\n", r[0], med, p99, r[n - 1]);
-  printf ("per hop (half the round trip): median %.3f ms, p99 %.3f ms (target < 0.3 ms: %s)\n", med / 2, p99 / 2,
+  printf (_("ring hop on loopback: one token of n_embd %d f32 (%u bytes per frame), %d echoed round trips "
+      "(after %d to warm up)\n"), n_embd, t.frame_bytes, iterations, t.warmup);
+  printf (_("round trip: min %.3f  median %.3f  p99 %.3f  max %.3f ms\n"), r[0], med, p99, r[n - 1]);
+  printf (_("per hop (half the round trip): median %.3f ms, p99 %.3f ms (target < 0.3 ms: %s)\n"), med / 2, p99 / 2,
       med / 2 < 0.3 ? "met" : "missed");
   prima_hop_timing_clear (&t);
   return 0;
@@ -496,7 +497,7 @@ bench_ctx_depth (prima_model *model, int n_threads, const PrimaMemoryOptions *me
   t0 = g_get_monotonic_time ();
   if (max_d > 0)
     ok = prima_context_eval (ctx, max_d, tokens, NULL, 0, out, FALSE, error);
-  printf ("\ncache filled with %d positions in %.1f s; decode %d tokens from each depth, %d repetitions (median)\n",
+  printf (_("\ncache filled with %d positions in %.1f s; decode %d tokens from each depth, %d repetitions (median)\n"),
       max_d, seconds_since (t0), n_gen, reps);
   printf ("\n| depth | tokens/s | ms/token | vs smallest depth |\n|-------|----------|----------|-------------------|\n");
   fflush (stdout);
@@ -544,23 +545,23 @@ prima_cmd_bench (int argc, char **argv)
   PrimaMemoryFlags mem_flags = { 0 };
   PrimaMemoryOptions mem;
   const cli_option options[] = {
-    {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
-    {"-p,--n-prompt", CLI_STRING, &pp_list, "N,N", "prompt lengths to time (default 128,512; 0 to skip)"},
-    {"-n,--n-gen", CLI_INT, &n_gen, "N", "tokens to decode (default 64; 0 to skip)", CLI_RANGE (0, G_MAXINT)},
-    {"-r,--repetitions", CLI_INT, &reps, "N", "repetitions of each test (default 2)", CLI_RANGE (1, G_MAXINT)},
-    {"--bandwidth-mib", CLI_INT64, &bw_mib, "MiB", "buffer size of the bandwidth probe (default 1024)",
+    {"-m,--model", CLI_STRING, &model_path, "FILE", N_("GGUF model (default: the embedded model)")},
+    {"-t,--threads", CLI_INT, &n_threads, "N", N_("threads, 1 to 1024 (default: all cores)"), CLI_RANGE (1, CLI_MAX_THREADS)},
+    {"-p,--n-prompt", CLI_STRING, &pp_list, "N,N", N_("prompt lengths to time (default 128,512; 0 to skip)")},
+    {"-n,--n-gen", CLI_INT, &n_gen, "N", N_("tokens to decode (default 64; 0 to skip)"), CLI_RANGE (0, G_MAXINT)},
+    {"-r,--repetitions", CLI_INT, &reps, "N", N_("repetitions of each test (default 2)"), CLI_RANGE (1, G_MAXINT)},
+    {"--bandwidth-mib", CLI_INT64, &bw_mib, "MiB", N_("buffer size of the bandwidth probe (default 1024)"),
       CLI_RANGE (1, 1 << 20)},
-    {"--batch-seqs", CLI_STRING, &seq_list, "B,B", "also decode B sequences batched (-n steps, -r reps; median)"},
-    {"--ctx-depth", CLI_STRING, &depth_list, "D,D", "only: decode -n tokens after D cached positions (-r reps; median)"},
-    {"--pipeline", CLI_FLAG, &pipeline, NULL, "decode through generate.pipeline against the bare core (-n tokens, -r reps)"},
-    {"--hop", CLI_FLAG, &hop, NULL, "per-hop latency of the ring on loopback (one token, two ring links, no model)"},
-    {"--n-embd", CLI_INT, &hop_embd, "N", "--hop: floats per frame (default 4096)", CLI_RANGE (1, 1 << 24)},
-    {"--iterations", CLI_INT, &hop_iterations, "N", "--hop: round trips to time (default 2000)", CLI_RANGE (1, G_MAXINT)},
-    {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting at the end (resident weights, KV, pressure)"},
-    {"--gemm", CLI_STRING, &gemm, "MODE", "prompt matmuls: tile (default), vec_dot (same bits, untiled) or openblas "
-          "(SGEMM on dequantized rows, 64+ tokens; other bits)"},
-    {"--gemm-kernels", CLI_FLAG, &gemm_kernels, NULL, "only: time each type's tile kernel against vec_dot (1 thread, no model)"},
+    {"--batch-seqs", CLI_STRING, &seq_list, "B,B", N_("also decode B sequences batched (-n steps, -r reps; median)")},
+    {"--ctx-depth", CLI_STRING, &depth_list, "D,D", N_("only: decode -n tokens after D cached positions (-r reps; median)")},
+    {"--pipeline", CLI_FLAG, &pipeline, NULL, N_("decode through generate.pipeline against the bare core (-n tokens, -r reps)")},
+    {"--hop", CLI_FLAG, &hop, NULL, N_("per-hop latency of the ring on loopback (one token, two ring links, no model)")},
+    {"--n-embd", CLI_INT, &hop_embd, "N", N_("--hop: floats per frame (default 4096)"), CLI_RANGE (1, 1 << 24)},
+    {"--iterations", CLI_INT, &hop_iterations, "N", N_("--hop: round trips to time (default 2000)"), CLI_RANGE (1, G_MAXINT)},
+    {"--verbose", CLI_FLAG, &verbose, NULL, N_("memory accounting at the end (resident weights, KV, pressure)")},
+    {"--gemm", CLI_STRING, &gemm, "MODE", N_("prompt matmuls: tile (default), vec_dot (same bits, untiled) or openblas "
+          "(SGEMM on dequantized rows, 64+ tokens; other bits)")},
+    {"--gemm-kernels", CLI_FLAG, &gemm_kernels, NULL, N_("only: time each type's tile kernel against vec_dot (1 thread, no model)")},
   };
   cli_option mem_storage[PRIMA_MEMORY_GROUP_MAX];
   const cli_group groups[] = {
@@ -587,7 +588,7 @@ prima_cmd_bench (int argc, char **argv)
     cli_show_messages ();
   if (hop) {
     if (hop_embd <= 0 || hop_iterations <= 0) {
-      fprintf (stderr, "prima bench: --n-embd and --iterations must be positive\n");
+      fprintf (stderr, _("prima bench: --n-embd and --iterations must be positive\n"));
       return 2;
     }
     return bench_hop (hop_embd, hop_iterations);
@@ -626,7 +627,7 @@ prima_cmd_bench (int argc, char **argv)
     GArray *depths = prima_parse_ids ("bench", depth_list);
     if (!depths)
       goto out;
-    printf ("model: %s (%s, %d layers, %d embd, %d heads, %d KV heads), %d threads\n", model->name,
+    printf (_("model: %s (%s, %d layers, %d embd, %d heads, %d KV heads), %d threads\n"), model->name,
         prima_arch_name (model->hp.arch), model->hp.n_layer, model->hp.n_embd, model->hp.n_head, model->hp.n_head_kv,
         n_threads);
     if (depths->len == 0 || bench_ctx_depth (model, n_threads, &mem, depths, MAX (n_gen, 1), reps, &error))
@@ -637,14 +638,14 @@ prima_cmd_bench (int argc, char **argv)
     goto out;
   }
   weight_bytes = prima_model_weight_bytes (model, 0, model->hp.n_layer);
-  printf ("model: %s (%s, %d layers, %d embd, %d vocab), %s\n", model->name, prima_arch_name (model->hp.arch),
+  printf (_("model: %s (%s, %d layers, %d embd, %d vocab), %s\n"), model->name, prima_arch_name (model->hp.arch),
       model->hp.n_layer, model->hp.n_embd, model->hp.n_vocab, gguf_path (model->file));
-  printf ("weights read per decoded token: %.1f MiB; threads: %d; kernels: %s; prompt gemm: %s\n",
+  printf (_("weights read per decoded token: %.1f MiB; threads: %d; kernels: %s; prompt gemm: %s\n"),
       weight_bytes / 1048576.0, n_threads, prima_isa_name (prima_active_isa ()), gemm ? gemm : "tile");
   fflush (stdout);
 
   bandwidth = prima_measure_read_bandwidth (n_threads, (size_t) bw_mib << 20);
-  printf ("memory read bandwidth (%d threads): %.2f GB/s\n", n_threads, bandwidth / 1e9);
+  printf (_("memory read bandwidth (%d threads): %.2f GB/s\n"), n_threads, bandwidth / 1e9);
   fflush (stdout);
 
   ctx = prima_context_new (model, &(prima_context_params) {.n_ctx = MAX (max_pp, n_gen + 1), .n_threads = n_threads,
@@ -691,7 +692,7 @@ prima_cmd_bench (int argc, char **argv)
     }
     tg_rate = n_gen * reps / total;
     printf ("| tg%-4d | %8.2f | %8.3f |\n", n_gen, tg_rate, total * 1e3 / (n_gen * reps));
-    printf ("\ndecode reads %.2f GB/s of weights = %.1f%% of the measured bandwidth (decode efficiency)\n",
+    printf (_("\ndecode reads %.2f GB/s of weights = %.1f%% of the measured bandwidth (decode efficiency)\n"),
         weight_bytes * tg_rate / 1e9, 100.0 * weight_bytes * tg_rate / bandwidth);
   }
   if (seqs && n_gen > 0 && !bench_batch_seqs (model, n_threads, &mem, seqs, n_gen, reps, &error))
@@ -706,7 +707,7 @@ prima_cmd_bench (int argc, char **argv)
   goto out;
 
 fail:
-  fprintf (stderr, "prima bench: %s\n", error->message);
+  fprintf (stderr, _("prima bench: %s\n"), error->message);
   g_error_free (error);
 out:
   g_free (out);

@@ -1,6 +1,7 @@
 /* gst-prima: pieces shared by the subcommands.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "prima-commands.h"
+#include <glib/gi18n-lib.h>
 #include "residency.h"
 #include "memstat.h"
 #include "prima-pipeline.h"
@@ -30,7 +31,7 @@ prima_open_model (const char *command, const char *path, prima_model **model, pr
   GError *error = NULL;
   *model = prima_model_load (path, &error);
   if (*model == NULL) {
-    fprintf (stderr, "prima %s: %s\n", command, error->message);
+    fprintf (stderr, _("prima %s: %s\n"), command, error->message);
     g_error_free (error);
     return FALSE;
   }
@@ -38,14 +39,14 @@ prima_open_model (const char *command, const char *path, prima_model **model, pr
     return TRUE;
   *tok = prima_tokenizer_new ((*model)->file, &error);
   if (*tok == NULL) {
-    fprintf (stderr, "prima %s: %s\n", command, error->message);
+    fprintf (stderr, _("prima %s: %s\n"), command, error->message);
     g_error_free (error);
     prima_model_free (*model);
     *model = NULL;
     return FALSE;
   }
   if (prima_tokenizer_n_vocab (*tok) > (*model)->hp.n_vocab) {
-    fprintf (stderr, "prima %s: %s: the vocabulary has %d tokens but the embedding only %d rows\n",
+    fprintf (stderr, _("prima %s: %s: the vocabulary has %d tokens but the embedding only %d rows\n"),
         command, path, prima_tokenizer_n_vocab (*tok), (*model)->hp.n_vocab);
     prima_tokenizer_free (*tok);
     prima_model_free (*model);
@@ -68,7 +69,7 @@ prima_check_prompt_fits (const char *command, guint n_tokens, int n_ctx)
 {
   if ((gint64) n_tokens <= n_ctx)
     return TRUE;
-  fprintf (stderr, "prima %s: the prompt has %u tokens, more than the context of %d\n", command, n_tokens, n_ctx);
+  fprintf (stderr, _("prima %s: the prompt has %u tokens, more than the context of %d\n"), command, n_tokens, n_ctx);
   return FALSE;
 }
 
@@ -107,9 +108,9 @@ prima_check_memory (const char *command, const prima_model *model, int n_ctx)
   need = in_use + layer + v_cache + CHECK_MEMORY_OVERHEAD;
   if (need <= ms.total)
     return TRUE;
-  fprintf (stderr, "prima %s: the memory limit (%.0f MiB, %s) is below the %.0f MiB this model needs at least: "
+  fprintf (stderr, _("prima %s: the memory limit (%.0f MiB, %s) is below the %.0f MiB this model needs at least: "
       "%.1f MiB in use, %.1f MiB for its largest layer, %.1f MiB of V cache for a context of %d, "
-      "%.1f MiB for threads and scratch\n", command, ms.total / 1048576.0, ms.cgroup_version > 0 ? "cgroup" : "RAM",
+      "%.1f MiB for threads and scratch\n"), command, ms.total / 1048576.0, ms.cgroup_version > 0 ? "cgroup" : "RAM",
       ceil (need / 1048576.0), in_use / 1048576.0, layer / 1048576.0, v_cache / 1048576.0, n_ctx,
       CHECK_MEMORY_OVERHEAD / 1048576.0);
   return FALSE;
@@ -128,7 +129,7 @@ prima_parse_ids (const char *command, const char *text)
     errno = 0;
     v = strtol (*p, &end, 10);
     if (errno || *end || v < 0 || v > G_MAXINT32) {
-      fprintf (stderr, "prima %s: '%s' is not a token id\n", command, *p);
+      fprintf (stderr, _("prima %s: '%s' is not a token id\n"), command, *p);
       g_strfreev (parts);
       g_array_free (ids, TRUE);
       return NULL;
@@ -150,7 +151,7 @@ prima_read_prompt_file (const char *command, const char *path)
   /* g_file_get_contents reads a FIFO or a pipe to its end as well */
   if (path != NULL) {
     if (!g_file_get_contents (path, &text, NULL, &error)) {
-      fprintf (stderr, "prima %s: %s\n", command, error->message);
+      fprintf (stderr, _("prima %s: %s\n"), command, error->message);
       g_error_free (error);
       return NULL;
     }
@@ -163,7 +164,7 @@ prima_read_prompt_file (const char *command, const char *path)
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      fprintf (stderr, "prima %s: cannot read the prompt from standard input: %s\n", command, g_strerror (errno));
+      fprintf (stderr, _("prima %s: cannot read the prompt from standard input: %s\n"), command, g_strerror (errno));
       g_string_free (s, TRUE);
       return NULL;
     }
@@ -222,12 +223,13 @@ show_loading (GstBus *bus, GstMessage *msg, gpointer data)
     return GST_BUS_PASS;
   if (GPOINTER_TO_INT (data)) {
     if (isatty (2)) {
-      fprintf (stderr, "\rloading weights: layer %d/%d, %.2f GB mapped so far, %.1f s (window %.0f%% resident)  ",
+      fputc ('\r', stderr);
+      fprintf (stderr, _("loading weights: layer %d/%d, %.2f GB mapped so far, %.1f s (window %.0f%% resident)  "),
           l.layer, l.n_layers, l.bytes / 1e9, l.seconds, 100.0 * l.window_resident);
       if (l.done)
         fputc ('\n', stderr);
     } else if (l.window_done) {
-      fprintf (stderr, "loading weights: layer %d/%d, %.2f GB, %.1f s\n", l.layer, l.n_layers, l.bytes / 1e9,
+      fprintf (stderr, _("loading weights: layer %d/%d, %.2f GB, %.1f s\n"), l.layer, l.n_layers, l.bytes / 1e9,
           l.seconds);
     }
     fflush (stderr);

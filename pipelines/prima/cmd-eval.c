@@ -2,6 +2,7 @@
  * on this device or over a pipelined ring (pipelines/ring-eval.pipeline).
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
+#include <glib/gi18n-lib.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -30,7 +31,7 @@ ring_error (GstBus *bus, GstClockTime timeout, gboolean *eos)
     /* a failed setup round (primascheduler) has said why on its own line */
     if (!g_error_matches (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED)
         || g_strcmp0 (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "scheduler") != 0)
-      fprintf (stderr, "prima eval: %s\n", err->message);
+      fprintf (stderr, _("prima eval: %s\n"), err->message);
     g_error_free (err);
     failed = TRUE;
   } else if (msg && eos) {
@@ -92,9 +93,9 @@ eval_over_ring (PrimaRingOptions *ro, const char *model, int n_vocab, GArray *id
       gst_buffer_unmap (buf, &map);
     }
     if (!ok)
-      fprintf (stderr, "prima eval: the ring gave no logits of %u positions\n", ids->len);
+      fprintf (stderr, _("prima eval: the ring gave no logits of %u positions\n"), ids->len);
   } else {
-    fprintf (stderr, "prima eval: the ring ended without logits\n");
+    fprintf (stderr, _("prima eval: the ring ended without logits\n"));
   }
   gst_app_src_end_of_stream (GST_APP_SRC (src));
   /* the ordered stop goes round the ring (every worker exits 0); the
@@ -104,7 +105,7 @@ eval_over_ring (PrimaRingOptions *ro, const char *model, int n_vocab, GArray *id
     while (ok && !eos && !gst_app_sink_is_eos (GST_APP_SINK (sink)))
       if (ring_error (bus, 20 * GST_MSECOND, &eos) || g_get_monotonic_time () > end) {
         ok = FALSE;
-        fprintf (stderr, "prima eval: the ring did not stop\n");
+        fprintf (stderr, _("prima eval: the ring did not stop\n"));
       }
   }
 unref:
@@ -118,7 +119,7 @@ out:
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
   if (ro->n_workers > 0 && !prima_ring_head_finish (ro, !ok) && ok) {
-    fprintf (stderr, "prima eval: a local worker did not stop cleanly\n");
+    fprintf (stderr, _("prima eval: a local worker did not stop cleanly\n"));
     ok = FALSE;
   }
   return ok;
@@ -132,13 +133,13 @@ prima_cmd_eval (int argc, char **argv)
   gboolean help;
   PrimaRingOptions ring = PRIMA_RING_OPTIONS_INIT;
   const cli_option options[] = {
-    {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "prompt (tokenized with BOS as the model says)"},
-    {"-f,--file", CLI_STRING, &file, "FILE", "read the prompt from a file"},
-    {"--tokens", CLI_STRING, &ids_text, "IDS", "evaluate these token ids instead of a text (\"1,2,3\")"},
-    {"--logits", CLI_STRING, &logits_path, "FILE", "write n_tokens x n_vocab float32 logits (little-endian) here"},
-    {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
-    {"-b,--batch-size", CLI_INT, &n_batch, "N", "tokens per compute chunk (default 512)", CLI_RANGE (1, G_MAXINT)},
+    {"-m,--model", CLI_STRING, &model_path, "FILE", N_("GGUF model (default: the embedded model)")},
+    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", N_("prompt (tokenized with BOS as the model says)")},
+    {"-f,--file", CLI_STRING, &file, "FILE", N_("read the prompt from a file")},
+    {"--tokens", CLI_STRING, &ids_text, "IDS", N_("evaluate these token ids instead of a text (\"1,2,3\")")},
+    {"--logits", CLI_STRING, &logits_path, "FILE", N_("write n_tokens x n_vocab float32 logits (little-endian) here")},
+    {"-t,--threads", CLI_INT, &n_threads, "N", N_("threads, 1 to 1024 (default: all cores)"), CLI_RANGE (1, CLI_MAX_THREADS)},
+    {"-b,--batch-size", CLI_INT, &n_batch, "N", N_("tokens per compute chunk (default 512)"), CLI_RANGE (1, G_MAXINT)},
   };
   cli_option ring_storage[PRIMA_RING_GROUP_MAX];
   const cli_group groups[] = {
@@ -167,7 +168,7 @@ prima_cmd_eval (int argc, char **argv)
     prompt = text;
   }
   if ((prompt == NULL) == (ids_text == NULL)) {
-    fprintf (stderr, "prima eval: give either a prompt (-p/-f) or --tokens\n");
+    fprintf (stderr, _("prima eval: give either a prompt (-p/-f) or --tokens\n"));
     g_free (text);
     return 2;
   }
@@ -177,7 +178,7 @@ prima_cmd_eval (int argc, char **argv)
   if (ids == NULL)
     goto out;
   if (ids->len == 0) {
-    fprintf (stderr, "prima eval: the prompt has no tokens\n");
+    fprintf (stderr, _("prima eval: the prompt has no tokens\n"));
     goto out;
   }
   /* the context is the prompt, at most the model's: as prima run */
@@ -185,7 +186,7 @@ prima_cmd_eval (int argc, char **argv)
     goto out;
   logits = g_try_malloc_n ((gsize) ids->len * model->hp.n_vocab, sizeof (float));
   if (logits == NULL) {
-    fprintf (stderr, "prima eval: cannot allocate %u x %d logits\n", ids->len, model->hp.n_vocab);
+    fprintf (stderr, _("prima eval: cannot allocate %u x %d logits\n"), ids->len, model->hp.n_vocab);
     goto out;
   }
   if (prima_ring_active (&ring)) {
@@ -206,7 +207,7 @@ prima_cmd_eval (int argc, char **argv)
     FILE *out = fopen (logits_path, "wb");
     size_t n = (size_t) ids->len * model->hp.n_vocab;
     if (out == NULL || fwrite (logits, sizeof (float), n, out) != n || fclose (out) != 0) {
-      fprintf (stderr, "prima eval: cannot write %s: %s\n", logits_path, g_strerror (errno));
+      fprintf (stderr, _("prima eval: cannot write %s: %s\n"), logits_path, g_strerror (errno));
       goto out;
     }
   }
@@ -217,7 +218,7 @@ prima_cmd_eval (int argc, char **argv)
   goto out;
 
 fail:
-  fprintf (stderr, "prima eval: %s\n", error->message);
+  fprintf (stderr, _("prima eval: %s\n"), error->message);
   g_error_free (error);
 out:
   g_free (logits);

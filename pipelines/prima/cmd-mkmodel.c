@@ -1,6 +1,7 @@
 /* gst-prima: `prima mkmodel`: write a random-weight model of a given shape.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <inttypes.h>
+#include <glib/gi18n-lib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,16 +21,17 @@ show_progress (const prima_mk_progress *pr, gpointer user_data)
   gboolean last = pr->n_done == (int) pr->n_tensors;
 
   if (pr->tensor == NULL) {
-    fprintf (stderr, "mkmodel: %s %s, %" PRId64 " layers, %" PRId64 " embd, %" PRId64 " vocab: %u tensors, "
-        "%.2f GB, %d threads -> %s\n", pr->arch, pr->file_type, pr->n_layer, pr->n_embd, pr->n_vocab, pr->n_tensors,
+    fprintf (stderr, _("mkmodel: %s %s, %" PRId64 " layers, %" PRId64 " embd, %" PRId64 " vocab: %u tensors, "
+        "%.2f GB, %d threads -> %s\n"), pr->arch, pr->file_type, pr->n_layer, pr->n_embd, pr->n_vocab, pr->n_tensors,
         pr->total_bytes / 1e9, pr->n_threads, pr->out_path);
   } else if (isatty (2)) {
-    fprintf (stderr, "\rmkmodel: %3d%%  tensor %d/%u  %.1f/%.1f GB  %.0f s  %-32.32s", percent, pr->n_done,
+    fputc ('\r', stderr);
+    fprintf (stderr, _("mkmodel: %3d%%  tensor %d/%u  %.1f/%.1f GB  %.0f s  %-32.32s"), percent, pr->n_done,
         pr->n_tensors, pr->done_bytes / 1e9, pr->total_bytes / 1e9, pr->seconds, pr->tensor);
     if (last)
       fputc ('\n', stderr);
   } else if (percent / 10 != *last_percent / 10 || last) {
-    fprintf (stderr, "mkmodel: %d%% (tensor %d/%u, %.1f GB, %.0f s)\n", percent, pr->n_done, pr->n_tensors,
+    fprintf (stderr, _("mkmodel: %d%% (tensor %d/%u, %.1f GB, %.0f s)\n"), percent, pr->n_done, pr->n_tensors,
         pr->done_bytes / 1e9, pr->seconds);
   }
   if (pr->tensor)
@@ -50,20 +52,20 @@ prima_cmd_mkmodel (int argc, char **argv)
   uint32_t ftype;
   int rc = 1, last_percent = -1;
   const cli_option options[] = {
-    {"--arch", CLI_STRING, &arch_name, "ARCH", "llama or qwen2 (default llama)"},
-    {"--preset", CLI_STRING, &preset, "NAME", "shape: tiny, 1b, 8b, 14b, 32b, 70b (default tiny)"},
-    {"--n-embd", CLI_INT64, &n_embd, "N", "override the embedding width (0: the preset's)", CLI_RANGE (0, G_MAXINT)},
-    {"--n-layer", CLI_INT64, &n_layer, "N", "override the number of layers (0: the preset's)", CLI_RANGE (0, G_MAXINT)},
-    {"--n-head", CLI_INT64, &n_head, "N", "override the number of attention heads (0: the preset's)", CLI_RANGE (0, G_MAXINT)},
-    {"--n-head-kv", CLI_INT64, &n_head_kv, "N", "override the number of KV heads (0: the preset's)", CLI_RANGE (0, G_MAXINT)},
-    {"--n-ff", CLI_INT64, &n_ff, "N", "override the feed-forward width (0: the preset's)", CLI_RANGE (0, G_MAXINT)},
-    {"--n-ctx", CLI_INT64, &n_ctx, "N", "override the training context length (0: the preset's)", CLI_RANGE (0, G_MAXINT)},
-    {"--type", CLI_STRING, &type, "TYPE", "Q4_K_M, Q5_K_M or a tensor type (Q8_0, Q4_0, Q6_K, F16, F32, ...)"},
-    {"--vocab-from", CLI_STRING, &vocab, "VOCAB.gguf", "copy the vocabulary and tokenizer keys from this file"},
-    {"--seed", CLI_INT64, &seed, "N", "random seed (default 1)"},
-    {"--tied", CLI_FLAG, &tied, NULL, "no output.weight: reuse token_embd (qwen2 tiny/1b default)"},
-    {"--untied", CLI_FLAG, &untied, NULL, "write a separate output.weight"},
-    {"-q,--quiet", CLI_FLAG, &quiet, NULL, "no progress on stderr"},
+    {"--arch", CLI_STRING, &arch_name, "ARCH", N_("llama or qwen2 (default llama)")},
+    {"--preset", CLI_STRING, &preset, "NAME", N_("shape: tiny, 1b, 8b, 14b, 32b, 70b (default tiny)")},
+    {"--n-embd", CLI_INT64, &n_embd, "N", N_("override the embedding width (0: the preset's)"), CLI_RANGE (0, G_MAXINT)},
+    {"--n-layer", CLI_INT64, &n_layer, "N", N_("override the number of layers (0: the preset's)"), CLI_RANGE (0, G_MAXINT)},
+    {"--n-head", CLI_INT64, &n_head, "N", N_("override the number of attention heads (0: the preset's)"), CLI_RANGE (0, G_MAXINT)},
+    {"--n-head-kv", CLI_INT64, &n_head_kv, "N", N_("override the number of KV heads (0: the preset's)"), CLI_RANGE (0, G_MAXINT)},
+    {"--n-ff", CLI_INT64, &n_ff, "N", N_("override the feed-forward width (0: the preset's)"), CLI_RANGE (0, G_MAXINT)},
+    {"--n-ctx", CLI_INT64, &n_ctx, "N", N_("override the training context length (0: the preset's)"), CLI_RANGE (0, G_MAXINT)},
+    {"--type", CLI_STRING, &type, "TYPE", N_("Q4_K_M, Q5_K_M or a tensor type (Q8_0, Q4_0, Q6_K, F16, F32, ...)")},
+    {"--vocab-from", CLI_STRING, &vocab, "VOCAB.gguf", N_("copy the vocabulary and tokenizer keys from this file")},
+    {"--seed", CLI_INT64, &seed, "N", N_("random seed (default 1)")},
+    {"--tied", CLI_FLAG, &tied, NULL, N_("no output.weight: reuse token_embd (qwen2 tiny/1b default)")},
+    {"--untied", CLI_FLAG, &untied, NULL, N_("write a separate output.weight")},
+    {"-q,--quiet", CLI_FLAG, &quiet, NULL, N_("no progress on stderr")},
   };
 
   if (!cli_parse ("mkmodel", "--vocab-from VOCAB.gguf [OPTIONS] OUT.gguf", options, G_N_ELEMENTS (options),
@@ -72,27 +74,27 @@ prima_cmd_mkmodel (int argc, char **argv)
   if (help)
     return 0;
   if (positional == NULL || positional->len != 2) {
-    fprintf (stderr, "prima mkmodel: expected one output file (see 'prima mkmodel --help')\n");
+    fprintf (stderr, _("prima mkmodel: expected one output file (see 'prima mkmodel --help')\n"));
     goto out_usage;
   }
   if (vocab == NULL) {
-    fprintf (stderr, "prima mkmodel: --vocab-from VOCAB.gguf is required\n");
+    fprintf (stderr, _("prima mkmodel: --vocab-from VOCAB.gguf is required\n"));
     goto out_usage;
   }
   if (!prima_mk_arch_from_name (arch_name, &arch)) {
-    fprintf (stderr, "prima mkmodel: unknown architecture '%s' (llama or qwen2)\n", arch_name);
+    fprintf (stderr, _("prima mkmodel: unknown architecture '%s' (llama or qwen2)\n"), arch_name);
     goto out_usage;
   }
   if (!prima_mk_preset (preset, arch, &p)) {
-    fprintf (stderr, "prima mkmodel: unknown preset '%s' (tiny, 1b, 8b, 14b, 32b, 70b)\n", preset);
+    fprintf (stderr, _("prima mkmodel: unknown preset '%s' (tiny, 1b, 8b, 14b, 32b, 70b)\n"), preset);
     goto out_usage;
   }
   if (!prima_mk_file_type_id (type, &ftype) || strlen (type) >= sizeof p.file_type) {
-    fprintf (stderr, "prima mkmodel: unknown type '%s'\n", type);
+    fprintf (stderr, _("prima mkmodel: unknown type '%s'\n"), type);
     goto out_usage;
   }
   if (tied && untied) {
-    fprintf (stderr, "prima mkmodel: --tied and --untied exclude each other\n");
+    fprintf (stderr, _("prima mkmodel: --tied and --untied exclude each other\n"));
     goto out_usage;
   }
   g_strlcpy (p.file_type, type, sizeof p.file_type);
@@ -117,7 +119,7 @@ prima_cmd_mkmodel (int argc, char **argv)
   }
 
   if (!prima_mk_write (&p, vocab, g_ptr_array_index (positional, 0), &error)) {
-    fprintf (stderr, "prima mkmodel: %s\n", error->message);
+    fprintf (stderr, _("prima mkmodel: %s\n"), error->message);
     g_error_free (error);
   } else {
     rc = 0;

@@ -1,6 +1,7 @@
 /* gst-prima: the option groups that several commands of `prima` share.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "cmd-options.h"
+#include <glib/gi18n-lib.h>
 #include "prima-pipeline.h"
 
 #include <stdio.h>
@@ -26,40 +27,40 @@ typedef struct {
 
 static const GroupFlag ring_flags[] = {
   {"--world", CLI_INT, RING (world), "N", {
-      {"devices in the ring (this one is the head, rank 0)", CLI_RANGE (1, G_MAXINT)},
-      {"devices in the ring", CLI_RANGE (2, G_MAXINT)}}},
+      {N_("devices in the ring (this one is the head, rank 0)"), CLI_RANGE (1, G_MAXINT)},
+      {N_("devices in the ring"), CLI_RANGE (2, G_MAXINT)}}},
   {"--rank", CLI_INT, RING (rank), "R", {
-      {"this device's rank (0: the head)", CLI_RANGE (0, 0)},
-      {"this device's rank (1 .. N-1)", CLI_RANGE (1, G_MAXINT)}}},
+      {N_("this device's rank (0: the head)"), CLI_RANGE (0, 0)},
+      {N_("this device's rank (1 .. N-1)"), CLI_RANGE (1, G_MAXINT)}}},
   {"--master", CLI_STRING, RING (master), "IP", {
-      {"the head's address (accepted for prima.cpp's flags)"},
-      {"the head's address (default 127.0.0.1)"}}},
+      {N_("the head's address (accepted for prima.cpp's flags)")},
+      {N_("the head's address (default 127.0.0.1)")}}},
   {"--next", CLI_STRING, RING (next), "IP[:PORT]", {
-      {"address of rank 1 (default 127.0.0.1); with :PORT its server's port (default BASE+1)"},
-      {"the next device's address (default: the head's for rank N-1, else 127.0.0.1); with :PORT its "
-            "server's port (default BASE+rank+1)"}}},
-  {"--port", CLI_INT, RING (port), "BASE", SAME ("data port of rank r is BASE+r (default 9000)", CLI_RANGE (1, 65535))},
+      {N_("address of rank 1 (default 127.0.0.1); with :PORT its server's port (default BASE+1)")},
+      {N_("the next device's address (default: the head's for rank N-1, else 127.0.0.1); with :PORT its "
+            "server's port (default BASE+rank+1)")}}},
+  {"--port", CLI_INT, RING (port), "BASE", SAME (N_("data port of rank r is BASE+r (default 9000)"), CLI_RANGE (1, 65535))},
   {"-lw,--layer-window", CLI_STRING, RING (lw), "a,b,..", {
-      {"layers per device and cycle, in rank order (default: the scheduler's plan)"}}},
+      {N_("layers per device and cycle, in rank order (default: the scheduler's plan)")}}},
   {"-k,--rounds", CLI_INT, RING (k), "N", {
-      {"rounds per token (default: from -lw)", CLI_RANGE (1, G_MAXINT)}}},
-  {"--cluster-key", CLI_STRING, RING (cluster_key), "KEY", SAME ("the cluster key (or $PRIMA_CLUSTER_KEY)")},
-  {"--cluster-key-file", CLI_STRING, RING (cluster_key_file), "FILE", SAME ("file holding the cluster key")},
+      {N_("rounds per token (default: from -lw)"), CLI_RANGE (1, G_MAXINT)}}},
+  {"--cluster-key", CLI_STRING, RING (cluster_key), "KEY", SAME (N_("the cluster key (or $PRIMA_CLUSTER_KEY)"))},
+  {"--cluster-key-file", CLI_STRING, RING (cluster_key_file), "FILE", SAME (N_("file holding the cluster key"))},
   {"--local-ring", CLI_INT, RING (local_ring), "N", {
-      {"a ring of N processes on loopback with a fresh key", CLI_RANGE (1, PRIMA_RING_LOCAL_MAX)}}},
+      {N_("a ring of N processes on loopback with a fresh key"), CLI_RANGE (1, PRIMA_RING_LOCAL_MAX)}}},
   {"--ring-timeout", CLI_INT, RING (ring_timeout_s), "S", {
-      {"give up when a device has not answered in S s (default 120, 0: never)", CLI_RANGE (0, G_MAXINT)}}},
+      {N_("give up when a device has not answered in S s (default 120, 0: never)"), CLI_RANGE (0, G_MAXINT)}}},
 };
 
 #define MEM(field) G_STRUCT_OFFSET (PrimaMemoryFlags, field)
 
 static const GroupFlag memory_flags[] = {
   {"--prefetch", CLI_FLAG, MEM (prefetch), NULL,
-    SAME ("advise the kernel to read the next window of layers ahead (WILLNEED)")},
-  {"--force", CLI_FLAG, MEM (force), NULL, SAME ("fault the next window in from a helper thread (implies --prefetch)")},
-  {"--prefetch-mode", CLI_STRING, MEM (prefetch_mode), "MODE", SAME ("none, advise or force (default: see docs/memory.md)")},
+    SAME (N_("advise the kernel to read the next window of layers ahead (WILLNEED)"))},
+  {"--force", CLI_FLAG, MEM (force), NULL, SAME (N_("fault the next window in from a helper thread (implies --prefetch)"))},
+  {"--prefetch-mode", CLI_STRING, MEM (prefetch_mode), "MODE", SAME (N_("none, advise or force (default: see docs/memory.md)"))},
   {"--release-policy", CLI_STRING, MEM (release_policy), "POLICY",
-    SAME ("drop windows' pages after use: auto (when the windows do not fit), never, always")},
+    SAME (N_("drop windows' pages after use: auto (when the windows do not fit), never, always"))},
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (ring_flags) <= PRIMA_RING_GROUP_MAX);
@@ -83,7 +84,7 @@ bind_flags (const GroupFlag *flags, int n_flags, int role, gpointer base, cli_op
 cli_group
 prima_ring_option_group (PrimaRingOptions *ring, PrimaRingRole role, cli_option storage[PRIMA_RING_GROUP_MAX])
 {
-  cli_group g = { "ring options (prima.cpp's flags)", storage, 0 };
+  cli_group g = { N_("ring options (prima.cpp's flags)"), storage, 0 };
   g.n_options = bind_flags (ring_flags, G_N_ELEMENTS (ring_flags), role, ring, storage);
   return g;
 }
@@ -91,7 +92,7 @@ prima_ring_option_group (PrimaRingOptions *ring, PrimaRingRole role, cli_option 
 cli_group
 prima_memory_option_group (PrimaMemoryFlags *flags, cli_option storage[PRIMA_MEMORY_GROUP_MAX])
 {
-  cli_group g = { "memory options (docs/memory.md)", storage, 0 };
+  cli_group g = { N_("memory options (docs/memory.md)"), storage, 0 };
   g.n_options = bind_flags (memory_flags, G_N_ELEMENTS (memory_flags), 0, flags, storage);
   return g;
 }
@@ -102,11 +103,11 @@ prima_memory_options_parse (const char *command, const PrimaMemoryFlags *flags, 
   out->prefetch = PRIMA_PREFETCH_DEFAULT;
   out->release = PRIMA_RELEASE_DEFAULT;
   if (flags->prefetch_mode && !prima_prefetch_mode_from_name (flags->prefetch_mode, &out->prefetch)) {
-    fprintf (stderr, "prima %s: unknown --prefetch-mode '%s' (none, advise, force)\n", command, flags->prefetch_mode);
+    fprintf (stderr, _("prima %s: unknown --prefetch-mode '%s' (none, advise, force)\n"), command, flags->prefetch_mode);
     return FALSE;
   }
   if (flags->release_policy && !prima_release_policy_from_name (flags->release_policy, &out->release)) {
-    fprintf (stderr, "prima %s: unknown --release-policy '%s' (auto, never, always)\n", command,
+    fprintf (stderr, _("prima %s: unknown --release-policy '%s' (auto, never, always)\n"), command,
         flags->release_policy);
     return FALSE;
   }

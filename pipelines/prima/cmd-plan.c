@@ -1,6 +1,7 @@
 /* gst-prima: `prima plan`: solve the layer assignment offline from saved device profiles.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 #include "cli-args.h"
@@ -70,33 +71,33 @@ prima_cmd_plan (int argc, char **argv)
   gboolean even = FALSE, prima_algo = FALSE, no_comm = FALSE, json = FALSE, help = FALSE, merge = FALSE;
   gboolean per_round = FALSE, fill = FALSE;
   const cli_option options[] = {
-    {"--profiles", CLI_STRING, &profiles, "FILE.json", "device profiles: a JSON array, one object per device"},
-    {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size for the KV cache (default 0: min(training, 4096))",
+    {"--profiles", CLI_STRING, &profiles, "FILE.json", N_("device profiles: a JSON array, one object per device")},
+    {"-m,--model", CLI_STRING, &model_path, "FILE", N_("GGUF model (default: the embedded model)")},
+    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", N_("context size for the KV cache (default 0: min(training, 4096))"),
       CLI_RANGE (0, G_MAXINT)},
     {"--positions", CLI_INT, &positions, "N",
-      "cached positions a decoded token attends to, on average (default: the context size, the worst case)",
+      N_("cached positions a decoded token attends to, on average (default: the context size, the worst case)"),
       CLI_RANGE (0, G_MAXINT)},
-    {"-k,--rounds", CLI_INT, &n_rounds, "K", "only plans with K rounds per token (default 0: choose)", CLI_RANGE (0, G_MAXINT)},
-    {"--even", CLI_FLAG, &even, NULL, "only cycles W that divide the layer count (prima.cpp's rule)"},
-    {"--prima", CLI_FLAG, &prima_algo, NULL, "prima.cpp's procedure (fixed point, even rounds, removal)"},
-    {"--no-comm", CLI_FLAG, &no_comm, NULL, "leave out the network term (as prima.cpp)"},
-    {"--min-disk", CLI_FLOAT, &min_disk, "MB/s", "slower disks cannot stream weights (default 100)",
+    {"-k,--rounds", CLI_INT, &n_rounds, "K", N_("only plans with K rounds per token (default 0: choose)"), CLI_RANGE (0, G_MAXINT)},
+    {"--even", CLI_FLAG, &even, NULL, N_("only cycles W that divide the layer count (prima.cpp's rule)")},
+    {"--prima", CLI_FLAG, &prima_algo, NULL, N_("prima.cpp's procedure (fixed point, even rounds, removal)")},
+    {"--no-comm", CLI_FLAG, &no_comm, NULL, N_("leave out the network term (as prima.cpp)")},
+    {"--min-disk", CLI_FLOAT, &min_disk, "MB/s", N_("slower disks cannot stream weights (default 100)"),
       CLI_RANGE (0, G_MAXFLOAT)},
-    {"--preset", CLI_STRING, &preset, "NAME", "plan for a shape instead of a file: tiny, 1b, 8b, 14b, 32b, 70b"},
-    {"--arch", CLI_STRING, &arch_name, "ARCH", "with --preset: llama or qwen2 (default llama)"},
-    {"--type", CLI_STRING, &type, "TYPE", "with --preset: Q4_K_M, Q4_K, Q8_0, ... (default Q4_K_M)"},
-    {"--n-vocab", CLI_INT64, &n_vocab, "N", "with --preset: vocabulary size (default 128256, qwen2 152064)",
+    {"--preset", CLI_STRING, &preset, "NAME", N_("plan for a shape instead of a file: tiny, 1b, 8b, 14b, 32b, 70b")},
+    {"--arch", CLI_STRING, &arch_name, "ARCH", N_("with --preset: llama or qwen2 (default llama)")},
+    {"--type", CLI_STRING, &type, "TYPE", N_("with --preset: Q4_K_M, Q4_K, Q8_0, ... (default Q4_K_M)")},
+    {"--n-vocab", CLI_INT64, &n_vocab, "N", N_("with --preset: vocabulary size (default 128256, qwen2 152064)"),
       CLI_RANGE (0, G_MAXINT)},
-    {"--json", CLI_FLAG, &json, NULL, "print the plan as JSON"},
+    {"--json", CLI_FLAG, &json, NULL, N_("print the plan as JSON")},
     {"-lw,--layer-window", CLI_STRING, &lw, "W0,W1,...",
-      "evaluate this plan instead of solving: layers per cycle of each device, in the profiles' order (CPU only)"},
+      N_("evaluate this plan instead of solving: layers per cycle of each device, in the profiles' order (CPU only)")},
     {"--merge", CLI_FLAG, &merge, NULL,
-      "merge figures of different devices within their noise, as the ring's setup does (docs/scheduler-plans.md)"},
+      N_("merge figures of different devices within their noise, as the ring's setup does (docs/scheduler-plans.md)")},
     {"--prefetch-per-round", CLI_FLAG, &per_round, NULL,
-      "streaming devices read ahead after each of their windows, not once per token (docs/scheduler-plans.md)"},
+      N_("streaming devices read ahead after each of their windows, not once per token (docs/scheduler-plans.md)")},
     {"--read-ahead-fill", CLI_FLAG, &fill, NULL,
-      "streaming devices read ahead as far as their memory allows, after each window (docs/memory.md)"},
+      N_("streaming devices read ahead as far as their memory allows, after each window (docs/memory.md)")},
   };
   prima_model *model = NULL;
   halda_model desc;
@@ -113,19 +114,19 @@ prima_cmd_plan (int argc, char **argv)
   if (help)
     return 0;
   if (profiles == NULL) {
-    fprintf (stderr, "prima plan: --profiles FILE.json is required (see 'prima plan --help')\n");
+    fprintf (stderr, _("prima plan: --profiles FILE.json is required (see 'prima plan --help')\n"));
     return 2;
   }
   if (preset && model_path) {
-    fprintf (stderr, "prima plan: -m and --preset exclude each other\n");
+    fprintf (stderr, _("prima plan: -m and --preset exclude each other\n"));
     return 2;
   }
   if (n_ctx < 0 || n_rounds < 0 || n_vocab < 0 || !(min_disk >= 0)) {
-    fprintf (stderr, "prima plan: -c, -k, --n-vocab and --min-disk take numbers >= 0\n");
+    fprintf (stderr, _("prima plan: -c, -k, --n-vocab and --min-disk take numbers >= 0\n"));
     return 2;
   }
   if (!(devs = halda_devices_load (profiles, &error))) {
-    fprintf (stderr, "prima plan: %s\n", error->message);
+    fprintf (stderr, _("prima plan: %s\n"), error->message);
     g_error_free (error);
     return 1;
   }
@@ -134,17 +135,17 @@ prima_cmd_plan (int argc, char **argv)
     prima_mk_params shape;
     prima_mk_arch arch;
     if (!prima_mk_arch_from_name (arch_name, &arch)) {
-      fprintf (stderr, "prima plan: unknown architecture '%s' (llama or qwen2)\n", arch_name);
+      fprintf (stderr, _("prima plan: unknown architecture '%s' (llama or qwen2)\n"), arch_name);
       status = 2;
       goto out;
     }
     if (!prima_mk_preset (preset, arch, &shape)) {
-      fprintf (stderr, "prima plan: unknown preset '%s' (tiny, 1b, 8b, 14b, 32b, 70b)\n", preset);
+      fprintf (stderr, _("prima plan: unknown preset '%s' (tiny, 1b, 8b, 14b, 32b, 70b)\n"), preset);
       status = 2;
       goto out;
     }
     if (strlen (type) >= sizeof shape.file_type) {
-      fprintf (stderr, "prima plan: unknown type '%s'\n", type);
+      fprintf (stderr, _("prima plan: unknown type '%s'\n"), type);
       status = 2;
       goto out;
     }
@@ -154,7 +155,7 @@ prima_cmd_plan (int argc, char **argv)
     if (n_ctx == 0)
       n_ctx = (int) MIN (shape.n_ctx, 4096);
     if (!halda_model_from_shape (&shape, n_vocab, n_ctx, &desc, &error)) {
-      fprintf (stderr, "prima plan: %s\n", error->message);
+      fprintf (stderr, _("prima plan: %s\n"), error->message);
       g_error_free (error);
       status = 2;
       goto out;
@@ -188,7 +189,7 @@ prima_cmd_plan (int argc, char **argv)
   else
     plan = halda_solve (&desc, (const halda_device *) (void *) devs->data, (int) devs->len, &opt, &error);
   if (plan == NULL) {
-    fprintf (stderr, "prima plan: %s\n", error->message);
+    fprintf (stderr, _("prima plan: %s\n"), error->message);
     g_error_free (error);
     goto out;
   }
@@ -204,7 +205,7 @@ prima_cmd_plan (int argc, char **argv)
     g_object_unref (gen);
     json_node_unref (root);
   } else {
-    printf ("plan for %s, context %d (attention at %.0f positions), %u devices (%s)\n", name, n_ctx,
+    printf (_("plan for %s, context %d (attention at %.0f positions), %u devices (%s)\n"), name, n_ctx,
         desc.attention_positions, devs->len, prima_algo ? "prima.cpp's procedure" : "exact");
     halda_plan_print (stdout, plan, (const halda_device *) (void *) devs->data, &desc);
   }

@@ -1,6 +1,7 @@
 /* gst-prima: `prima profile`: measure this device for the scheduler.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,15 +25,15 @@ prima_cmd_profile (int argc, char **argv)
   gboolean json = FALSE, array = FALSE, head = FALSE, no_disk = FALSE, quiet = FALSE, help = FALSE;
   const cli_option options[] = {
     {"-m,--model", CLI_STRING, &model_path, "FILE",
-      "measure the weight types of this GGUF and the disk that holds it (default: every type, disk of .)"},
-    {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
-    {"--json", CLI_FLAG, &json, NULL, "print the device object that 'prima plan --profiles' reads"},
-    {"--array", CLI_FLAG, &array, NULL, "with --json: wrap it in an array (a profiles file of one device)"},
-    {"--name", CLI_STRING, &name, "NAME", "device name in the profile (default: the host name)"},
-    {"--head", CLI_FLAG, &head, NULL, "mark the device as the head (rank 0) in the JSON"},
-    {"--disk-dir", CLI_STRING, &disk_dir, "DIR", "measure the disk of DIR (a temporary file is written there)"},
-    {"--no-disk", CLI_FLAG, &no_disk, NULL, "skip the disk test"},
-    {"-q,--quiet", CLI_FLAG, &quiet, NULL, "no progress lines on stderr"},
+      N_("measure the weight types of this GGUF and the disk that holds it (default: every type, disk of .)")},
+    {"-t,--threads", CLI_INT, &n_threads, "N", N_("threads, 1 to 1024 (default: all cores)"), CLI_RANGE (1, CLI_MAX_THREADS)},
+    {"--json", CLI_FLAG, &json, NULL, N_("print the device object that 'prima plan --profiles' reads")},
+    {"--array", CLI_FLAG, &array, NULL, N_("with --json: wrap it in an array (a profiles file of one device)")},
+    {"--name", CLI_STRING, &name, "NAME", N_("device name in the profile (default: the host name)")},
+    {"--head", CLI_FLAG, &head, NULL, N_("mark the device as the head (rank 0) in the JSON")},
+    {"--disk-dir", CLI_STRING, &disk_dir, "DIR", N_("measure the disk of DIR (a temporary file is written there)")},
+    {"--no-disk", CLI_FLAG, &no_disk, NULL, N_("skip the disk test")},
+    {"-q,--quiet", CLI_FLAG, &quiet, NULL, N_("no progress lines on stderr")},
   };
   prima_profile_options opt;
   prima_profile prof;
@@ -45,7 +46,7 @@ prima_cmd_profile (int argc, char **argv)
   if (help)
     return 0;
   if (n_threads < 0) {
-    fprintf (stderr, "prima profile: -t takes a number >= 0\n");
+    fprintf (stderr, _("prima profile: -t takes a number >= 0\n"));
     return 2;
   }
   prima_profile_options_init (&opt);
@@ -64,7 +65,7 @@ prima_cmd_profile (int argc, char **argv)
     prima_model_free (model);
   }
   if (!prima_profile_measure (&opt, &prof, &error)) {
-    fprintf (stderr, "prima profile: %s\n", error->message);
+    fprintf (stderr, _("prima profile: %s\n"), error->message);
     g_error_free (error);
     return 1;
   }

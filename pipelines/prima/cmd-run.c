@@ -8,6 +8,8 @@
  * hears, the answers are spoken by primaspeechout and printed.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -162,18 +164,18 @@ voice_message (RunState *st, GstMessage *msg)
     st->turn_ended = FALSE;
     st->voice_turn++;
     fflush (stdout);
-    fprintf (stderr, "prima run: heard: %s\n", u.text);
+    fprintf (stderr, _("prima run: heard: %s\n"), u.text);
     if (st->verbose)
-      fprintf (stderr, "prima run: turn %d: confidence %.3f, speech from %.3f s to %.3f s\n", st->voice_turn,
+      fprintf (stderr, _("prima run: turn %d: confidence %.3f, speech from %.3f s to %.3f s\n"), st->voice_turn,
           u.confidence, GST_CLOCK_TIME_IS_VALID (u.start) ? u.start / 1e9 : -1.0,
           GST_CLOCK_TIME_IS_VALID (u.end) ? u.end / 1e9 : -1.0);
   } else if (prima_message_parse_speech (msg, &sp) && st->verbose) {
     fflush (stdout);
     if (!sp.end)
-      fprintf (stderr, "prima run: turn %d: first answer audio %.1f ms after the question was heard, %s its last "
-          "token\n", st->voice_turn, (sp.wall_time - st->heard_time) / 1e3, st->turn_ended ? "after" : "before");
+      fprintf (stderr, _("prima run: turn %d: first answer audio %.1f ms after the question was heard, %s its last "
+          "token\n"), st->voice_turn, (sp.wall_time - st->heard_time) / 1e3, st->turn_ended ? "after" : "before");
     else
-      fprintf (stderr, "prima run: turn %d: %.2f s of answer audio%s\n", st->voice_turn, sp.duration / 1e9,
+      fprintf (stderr, _("prima run: turn %d: %.2f s of answer audio%s\n"), st->voice_turn, sp.duration / 1e9,
           sp.interrupted ? ", interrupted" : "");
   }
 }
@@ -196,7 +198,7 @@ voice_turn_ended (RunState *st)
   st->turn_ended = TRUE;
   if (st->verbose) {
     fflush (stdout);
-    fprintf (stderr, "prima run: turn %d: %d prompt tokens, %d generated, end: %s\n", st->voice_turn,
+    fprintf (stderr, _("prima run: turn %d: %d prompt tokens, %d generated, end: %s\n"), st->voice_turn,
         st->prompt_tokens, st->generated, st->reason ? st->reason : "?");
   }
 }
@@ -247,9 +249,9 @@ wait_for (RunState *st, WaitFor what)
           gst_message_unref (msg);
           return 1;
         }
-        fprintf (stderr, "\nprima run: %s\n", error->message);
+        fprintf (stderr, _("\nprima run: %s\n"), error->message);
         if (debug && g_getenv ("PRIMA_DEBUG"))
-          fprintf (stderr, "prima run: %s\n", debug);
+          fprintf (stderr, _("prima run: %s\n"), debug);
         g_error_free (error);
         g_free (debug);
         gst_message_unref (msg);
@@ -259,7 +261,7 @@ wait_for (RunState *st, WaitFor what)
         GError *error = NULL;
         gst_message_parse_warning (msg, &error, NULL);
         fflush (stdout);
-        fprintf (stderr, "\nprima run: warning: %s\n", error->message);
+        fprintf (stderr, _("\nprima run: warning: %s\n"), error->message);
         g_error_free (error);
         break;
       }
@@ -277,11 +279,12 @@ wait_for (RunState *st, WaitFor what)
         else if (prima_message_parse_ring_recovered (msg, &rec)) {
           /* the ring survived a lost device: one line, and the text goes on */
           fflush (stdout);
-          fprintf (stderr, "\nprima run: device %d at %s lost after token %u; re-planned over %u device%s; "
-              "continuing\n", rec.lost_rank, *rec.lost_address ? rec.lost_address : "?", rec.tokens, rec.devices,
-              rec.devices == 1 ? "" : "s");
+          fprintf (stderr, ngettext ("\nprima run: device %d at %s lost after token %u; re-planned over %u device; "
+                  "continuing\n", "\nprima run: device %d at %s lost after token %u; re-planned over %u devices; "
+                  "continuing\n", rec.devices), rec.lost_rank, *rec.lost_address ? rec.lost_address : "?", rec.tokens,
+              rec.devices);
           if (st->verbose)
-            fprintf (stderr, "prima run: the ring was back %.3f s after the loss\n", rec.seconds);
+            fprintf (stderr, _("prima run: the ring was back %.3f s after the loss\n"), rec.seconds);
           prima_recovered_info_clear (&rec);
         }
         break;
@@ -309,7 +312,7 @@ static void
 print_speed (const char *what, gint64 n, guint64 ns)
 {
   double ms = ns / 1e6;
-  fprintf (stderr, "prima run: %s %" G_GINT64_FORMAT " tokens in %.2f ms (%.2f tok/s)\n", what, n, ms,
+  fprintf (stderr, _("prima run: %s %" PRId64 " tokens in %.2f ms (%.2f tok/s)\n"), what, n, ms,
       ms > 0 ? n * 1e3 / ms : 0.0);
 }
 
@@ -396,10 +399,12 @@ chat (RunState *st, int fd, const char *first)
     if (st->verbose) {
       guint64 now = n_evaluated (st);
       fflush (stdout);
-      fprintf (stderr, "\nprima run: turn %d: %d prompt tokens, %d generated, %" G_GUINT64_FORMAT
-          " evaluated (%" G_GUINT64_FORMAT " in all), %d positions in the cache, end: %s, %d context shift%s\n",
-          turn, st->prompt_tokens, st->generated, now - evaluated, now, st->position, st->reason ? st->reason : "?",
-          st->shifts, st->shifts == 1 ? "" : "s");
+      fprintf (stderr, ngettext ("\nprima run: turn %d: %d prompt tokens, %d generated, %" PRIu64
+              " evaluated (%" PRIu64 " in all), %d positions in the cache, end: %s, %d context shift\n",
+              "\nprima run: turn %d: %d prompt tokens, %d generated, %" PRIu64
+              " evaluated (%" PRIu64 " in all), %d positions in the cache, end: %s, %d context shifts\n",
+              st->shifts), turn, st->prompt_tokens, st->generated, now - evaluated, now, st->position,
+          st->reason ? st->reason : "?", st->shifts);
       evaluated = now;
     }
   }
@@ -473,67 +478,67 @@ parse_run_args (RunArgs *a, int argc, char **argv, int *status)
   gboolean help;
   prima_sampler_params *sp = &a->sp;
   const cli_option options[] = {
-    {"-m,--model", CLI_STRING, &a->model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-p,--prompt", CLI_STRING, &a->prompt, "TEXT", "prompt (-cnv: the first message; without -p/-f: standard input unless a terminal)"},
-    {"-f,--file", CLI_STRING, &a->file, "FILE", "read the prompt from a file"},
-    {"-e,--escape", CLI_FLAG, &a->escape, NULL, "process escapes (\\n, \\t, \\\\, \\\", \\xNN, ...) in the prompt"},
+    {"-m,--model", CLI_STRING, &a->model_path, "FILE", N_("GGUF model (default: the embedded model)")},
+    {"-p,--prompt", CLI_STRING, &a->prompt, "TEXT", N_("prompt (-cnv: the first message; without -p/-f: standard input unless a terminal)")},
+    {"-f,--file", CLI_STRING, &a->file, "FILE", N_("read the prompt from a file")},
+    {"-e,--escape", CLI_FLAG, &a->escape, NULL, N_("process escapes (\\n, \\t, \\\\, \\\", \\xNN, ...) in the prompt")},
     {"-n,--n-predict", CLI_INT, &a->n_predict, "N",
-      "tokens to predict (default -1: until EOS; -2: until the context is full, no context shift)", CLI_RANGE (-2, G_MAXINT)},
-    {"-c,--ctx-size", CLI_INT, &a->n_ctx, "N", "context size (default 4096, at most the model's; 0 = the model's)",
+      N_("tokens to predict (default -1: until EOS; -2: until the context is full, no context shift)"), CLI_RANGE (-2, G_MAXINT)},
+    {"-c,--ctx-size", CLI_INT, &a->n_ctx, "N", N_("context size (default 4096, at most the model's; 0 = the model's)"),
       CLI_RANGE (0, G_MAXINT)},
-    {"-t,--threads", CLI_INT, &a->n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
-    {"-b,--batch-size", CLI_INT, &a->n_batch, "N", "prompt tokens per compute chunk (accepted; 512)", CLI_RANGE (1, G_MAXINT)},
-    {"-s,--seed", CLI_INT64, &a->seed, "N", "random seed (default -1: random)", CLI_RANGE (-1, G_MAXUINT32 - 1)},
-    {"--temp", CLI_FLOAT, &sp->temperature, "T", "temperature (default 0.8; 0 = greedy)", CLI_RANGE (0, G_MAXFLOAT)},
-    {"--top-k", CLI_INT, &sp->top_k, "N", "top-k sampling (default 40, 0 = off)", CLI_RANGE (0, G_MAXINT)},
-    {"--top-p", CLI_FLOAT, &sp->top_p, "P", "top-p sampling, 0 to 1 (default 0.95, 1.0 = off)", CLI_RANGE (0, 1)},
-    {"--min-p", CLI_FLOAT, &sp->min_p, "P", "min-p sampling, 0 to 1 (default 0.05, 0.0 = off)", CLI_RANGE (0, 1)},
-    {"--repeat-penalty", CLI_FLOAT, &sp->repeat_penalty, "F", "penalize repeated tokens (default 1.0 = off)",
+    {"-t,--threads", CLI_INT, &a->n_threads, "N", N_("threads, 1 to 1024 (default: all cores)"), CLI_RANGE (1, CLI_MAX_THREADS)},
+    {"-b,--batch-size", CLI_INT, &a->n_batch, "N", N_("prompt tokens per compute chunk (accepted; 512)"), CLI_RANGE (1, G_MAXINT)},
+    {"-s,--seed", CLI_INT64, &a->seed, "N", N_("random seed (default -1: random)"), CLI_RANGE (-1, G_MAXUINT32 - 1)},
+    {"--temp", CLI_FLOAT, &sp->temperature, "T", N_("temperature (default 0.8; 0 = greedy)"), CLI_RANGE (0, G_MAXFLOAT)},
+    {"--top-k", CLI_INT, &sp->top_k, "N", N_("top-k sampling (default 40, 0 = off)"), CLI_RANGE (0, G_MAXINT)},
+    {"--top-p", CLI_FLOAT, &sp->top_p, "P", N_("top-p sampling, 0 to 1 (default 0.95, 1.0 = off)"), CLI_RANGE (0, 1)},
+    {"--min-p", CLI_FLOAT, &sp->min_p, "P", N_("min-p sampling, 0 to 1 (default 0.05, 0.0 = off)"), CLI_RANGE (0, 1)},
+    {"--repeat-penalty", CLI_FLOAT, &sp->repeat_penalty, "F", N_("penalize repeated tokens (default 1.0 = off)"),
       CLI_RANGE (0, G_MAXFLOAT)},
     {"--repeat-last-n", CLI_INT, &sp->penalty_last_n, "N",
-      "tokens the penalties look back over (default 64, 0 = off, -1 = the context size)", CLI_RANGE (-1, MAX_REPEAT_LAST_N)},
-    {"--frequency-penalty", CLI_FLOAT, &sp->frequency_penalty, "F", "frequency penalty (default 0.0 = off)",
+      N_("tokens the penalties look back over (default 64, 0 = off, -1 = the context size)"), CLI_RANGE (-1, MAX_REPEAT_LAST_N)},
+    {"--frequency-penalty", CLI_FLOAT, &sp->frequency_penalty, "F", N_("frequency penalty (default 0.0 = off)"),
       CLI_RANGE (-G_MAXFLOAT, G_MAXFLOAT)},
-    {"--presence-penalty", CLI_FLOAT, &sp->presence_penalty, "F", "presence penalty (default 0.0 = off)",
+    {"--presence-penalty", CLI_FLOAT, &sp->presence_penalty, "F", N_("presence penalty (default 0.0 = off)"),
       CLI_RANGE (-G_MAXFLOAT, G_MAXFLOAT)},
     {"-r,--reverse-prompt", CLI_STRING_LIST, &a->reverse_prompts, "TEXT",
-      "stop generating when the text ends with TEXT (-cnv/-i: give the turn back); repeatable"},
-    {"--ignore-eos", CLI_FLAG, &a->ignore_eos, NULL, "keep generating after end-of-sequence"},
-    {"--no-display-prompt", CLI_FLAG, &a->no_display_prompt, NULL, "print only the generated text"},
-    {"-cnv,--conversation", CLI_FLAG, &a->conversation, NULL, "chat: user turns from stdin (exit, quit or EOF ends)"},
-    {"-no-cnv,--no-conversation", CLI_FLAG, &a->no_conversation, NULL, "no chat: generate from the prompt (the default)"},
-    {"-i,--interactive", CLI_FLAG, &a->interactive, NULL, "as -cnv, without a chat template: each line continues the text"},
-    {"--no-context-shift", CLI_FLAG, &a->no_context_shift, NULL, "-cnv: end the answer when the context is full"},
-    {"--keep", CLI_INT, &a->n_keep, "N", "-cnv: positions a context shift keeps (default -1: the first prompt)",
+      N_("stop generating when the text ends with TEXT (-cnv/-i: give the turn back); repeatable")},
+    {"--ignore-eos", CLI_FLAG, &a->ignore_eos, NULL, N_("keep generating after end-of-sequence")},
+    {"--no-display-prompt", CLI_FLAG, &a->no_display_prompt, NULL, N_("print only the generated text")},
+    {"-cnv,--conversation", CLI_FLAG, &a->conversation, NULL, N_("chat: user turns from stdin (exit, quit or EOF ends)")},
+    {"-no-cnv,--no-conversation", CLI_FLAG, &a->no_conversation, NULL, N_("no chat: generate from the prompt (the default)")},
+    {"-i,--interactive", CLI_FLAG, &a->interactive, NULL, N_("as -cnv, without a chat template: each line continues the text")},
+    {"--no-context-shift", CLI_FLAG, &a->no_context_shift, NULL, N_("-cnv: end the answer when the context is full")},
+    {"--keep", CLI_INT, &a->n_keep, "N", N_("-cnv: positions a context shift keeps (default -1: the first prompt)"),
       CLI_RANGE (-1, G_MAXINT)},
-    {"--voice", CLI_FLAG, &a->voice, NULL, "spoken chat: questions from the microphone, answers to the speaker "
-      "(and printed)"},
-    {"--voice-in", CLI_STRING, &a->voice_in, "FILE", "spoken chat from a WAV file: each utterance is a turn"},
-    {"--voice-out", CLI_STRING, &a->voice_out, "FILE", "--voice-in: write the spoken answers to a WAV file"},
-    {"--tts-voice", CLI_STRING, &a->tts_voice, "NAME", "--voice, --voice-in: espeak-ng's voice (default en)"},
-    {"-sys,--system-prompt", CLI_STRING, &a->system_prompt, "TEXT", "system prompt of the chat"},
-    {"--chat-template", CLI_STRING, &a->chat_template, "NAME", "chat template instead of the model's (chatml, llama3, ...)"},
-    {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &a->n_gpu_layers, "N", "layers to offload to a GPU (no GPU backend yet)",
+    {"--voice", CLI_FLAG, &a->voice, NULL, N_("spoken chat: questions from the microphone, answers to the speaker "
+      "(and printed)")},
+    {"--voice-in", CLI_STRING, &a->voice_in, "FILE", N_("spoken chat from a WAV file: each utterance is a turn")},
+    {"--voice-out", CLI_STRING, &a->voice_out, "FILE", N_("--voice-in: write the spoken answers to a WAV file")},
+    {"--tts-voice", CLI_STRING, &a->tts_voice, "NAME", N_("--voice, --voice-in: espeak-ng's voice (default en)")},
+    {"-sys,--system-prompt", CLI_STRING, &a->system_prompt, "TEXT", N_("system prompt of the chat")},
+    {"--chat-template", CLI_STRING, &a->chat_template, "NAME", N_("chat template instead of the model's (chatml, llama3, ...)")},
+    {"-ngl,--gpu-layers,--n-gpu-layers", CLI_INT, &a->n_gpu_layers, "N", N_("layers to offload to a GPU (no GPU backend yet)"),
       CLI_RANGE (-1, G_MAXINT)},
-    {"-fa,--flash-attn", CLI_FLAG, &a->flash_attn, NULL, "accepted: the CPU attention is already fused (no KV matrix)"},
-    {"--no-mmap", CLI_FLAG, &a->no_mmap, NULL, "accepted, no effect: the residency engine pages the mapped weights per window"},
-    {"--mlock", CLI_FLAG, &a->mlock, NULL, "lock the weights in memory (mlockall; needs RLIMIT_MEMLOCK)"},
-    {"--gpu-mem", CLI_STRING, &a->gpu_mem, "GiB", "GPU memory to use (no GPU backend yet)"},
-    {"--ids-out", CLI_STRING, &a->ids_out, "FILE", "write the generated token ids to FILE"},
+    {"-fa,--flash-attn", CLI_FLAG, &a->flash_attn, NULL, N_("accepted: the CPU attention is already fused (no KV matrix)")},
+    {"--no-mmap", CLI_FLAG, &a->no_mmap, NULL, N_("accepted, no effect: the residency engine pages the mapped weights per window")},
+    {"--mlock", CLI_FLAG, &a->mlock, NULL, N_("lock the weights in memory (mlockall; needs RLIMIT_MEMLOCK)")},
+    {"--gpu-mem", CLI_STRING, &a->gpu_mem, "GiB", N_("GPU memory to use (no GPU backend yet)")},
+    {"--ids-out", CLI_STRING, &a->ids_out, "FILE", N_("write the generated token ids to FILE")},
     {"-md,--model-draft", CLI_STRING, &a->draft_model, "FILE",
-      "speculative decoding: the draft model (same vocabulary; docs/elements.md, \"Speculative decoding\")"},
-    {"--draft,--draft-max,--draft-n", CLI_INT, &a->n_draft, "N", "-md: draft tokens per pass (default 8)",
+      N_("speculative decoding: the draft model (same vocabulary; docs/elements.md, \"Speculative decoding\")")},
+    {"--draft,--draft-max,--draft-n", CLI_INT, &a->n_draft, "N", N_("-md: draft tokens per pass (default 8)"),
       CLI_RANGE (1, 64)},
-    {"--draft-min", CLI_INT, &a->n_draft_min, "N", "-md: send no draft shorter than N (default 0)", CLI_RANGE (0, 64)},
+    {"--draft-min", CLI_INT, &a->n_draft_min, "N", N_("-md: send no draft shorter than N (default 0)"), CLI_RANGE (0, 64)},
     {"--draft-p-min", CLI_FLOAT, &a->draft_p_min, "P",
-      "-md: stop drafting below this draft probability (default 0.75, llama.cpp's; 0 = never)", CLI_RANGE (0, 1)},
+      N_("-md: stop drafting below this draft probability (default 0.75, llama.cpp's; 0 = never)"), CLI_RANGE (0, 1)},
     {"--draft-layers", CLI_INT, &a->draft_layers, "K",
-      "self-draft: the model's first K layers and its output head (with -md: that file's)", CLI_RANGE (1, G_MAXINT)},
-    {"-td,--threads-draft", CLI_INT, &a->n_threads_draft, "N", "-md: the draft's threads (default: as -t)",
+      N_("self-draft: the model's first K layers and its output head (with -md: that file's)"), CLI_RANGE (1, G_MAXINT)},
+    {"-td,--threads-draft", CLI_INT, &a->n_threads_draft, "N", N_("-md: the draft's threads (default: as -t)"),
       CLI_RANGE (1, CLI_MAX_THREADS)},
-    {"--verbose", CLI_FLAG, &a->verbose, NULL, "memory accounting at the end; -cnv: each turn's token counts"},
+    {"--verbose", CLI_FLAG, &a->verbose, NULL, N_("memory accounting at the end; -cnv: each turn's token counts")},
     {"--no-recover", CLI_FLAG, &a->no_recover, NULL,
-      "ring: a lost device ends the run (default: re-plan over the devices left and go on; not with --local-ring)"},
+      N_("ring: a lost device ends the run (default: re-plan over the devices left and go on; not with --local-ring)")},
   };
   cli_option ring_storage[PRIMA_RING_GROUP_MAX], mem_storage[PRIMA_MEMORY_GROUP_MAX];
   const cli_group groups[] = {
@@ -553,8 +558,8 @@ parse_run_args (RunArgs *a, int argc, char **argv, int *status)
   }
   if ((a->voice && a->voice_in) || (a->voice_out && !a->voice_in) || (a->tts_voice && !a->voice && !a->voice_in)
       || ((a->voice || a->voice_in) && (a->prompt || a->file || a->interactive))) {
-    fprintf (stderr, "prima run: --voice (microphone and speaker) or --voice-in FILE [--voice-out FILE], "
-        "with --tts-voice; not with -p, -f or -i\n");
+    fprintf (stderr, _("prima run: --voice (microphone and speaker) or --voice-in FILE [--voice-out FILE], "
+        "with --tts-voice; not with -p, -f or -i\n"));
     *status = 2;
     return FALSE;
   }
@@ -589,21 +594,21 @@ apply_flags (RunArgs *a, PrimaMemoryOptions *mem)
   if (a->sp.penalty_last_n == -1)
     a->sp.penalty_last_n = MIN (a->n_ctx > 0 ? a->n_ctx : 4096, MAX_REPEAT_LAST_N);
   if (a->no_mmap)
-    fprintf (stderr, "prima run: note: --no-mmap has no effect: the weights stay mapped, the residency engine "
-        "pages them in and out per layer window (docs/memory.md)\n");
+    fprintf (stderr, _("prima run: note: --no-mmap has no effect: the weights stay mapped, the residency engine "
+        "pages them in and out per layer window (docs/memory.md)\n"));
   (void) a->flash_attn;         /* the attention kernel never builds the score matrix: nothing to switch */
   if (a->mlock) {
     struct rlimit rl = { 0 };
     /* with MCL_FUTURE every later mapping beyond the limit would fail (and
      * with it malloc): lock only where the limit cannot be reached */
     if (geteuid () != 0 && getrlimit (RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-      fprintf (stderr, "prima run: warning: --mlock: the locked-memory limit is %llu KiB ('ulimit -l'): "
-          "nothing is locked\n", (unsigned long long) rl.rlim_cur / 1024);
+      fprintf (stderr, _("prima run: warning: --mlock: the locked-memory limit is %llu KiB ('ulimit -l'): "
+          "nothing is locked\n"), (unsigned long long) rl.rlim_cur / 1024);
     else if (mlockall (MCL_CURRENT | MCL_FUTURE) != 0)
-      fprintf (stderr, "prima run: warning: --mlock: %s\n", g_strerror (errno));
+      fprintf (stderr, _("prima run: warning: --mlock: %s\n"), g_strerror (errno));
   }
   if (a->n_gpu_layers > 0 || a->gpu_mem)
-    fprintf (stderr, "prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n");
+    fprintf (stderr, _("prima run: warning: no GPU backend in this build; -ngl/--gpu-mem are ignored\n"));
   return prima_memory_options_parse ("run", &a->mem_flags, mem);
 }
 
@@ -689,7 +694,7 @@ find_model (Run *r)
 {
   r->model = g_strdup (r->a.model_path ? r->a.model_path : prima_default_model_path ());
   if (!g_file_test (r->model, G_FILE_TEST_EXISTS)) {
-    fprintf (stderr, "prima run: %s: no such model file\n", r->model);
+    fprintf (stderr, _("prima run: %s: no such model file\n"), r->model);
     return FALSE;
   }
   return find_draft_model (r);
@@ -720,7 +725,7 @@ voice_elements_found (gboolean devices)
       continue;
     f = gst_element_factory_find (needed[i].element);
     if (f == NULL) {
-      fprintf (stderr, "prima run: a spoken chat needs the GStreamer element %s: install the Debian package %s\n",
+      fprintf (stderr, _("prima run: a spoken chat needs the GStreamer element %s: install the Debian package %s\n"),
           needed[i].element, needed[i].package);
       return FALSE;
     }
@@ -738,7 +743,7 @@ read_description (const char *name)
   GString *desc;
 
   if (!g_file_get_contents (path, &contents, NULL, &error)) {
-    fprintf (stderr, "prima run: %s\n", error->message);
+    fprintf (stderr, _("prima run: %s\n"), error->message);
     g_error_free (error);
     g_free (path);
     return NULL;
@@ -775,12 +780,12 @@ load_voice_ring_head (gboolean devices)
         *c = ' ';
     pipeline = gst_parse_launch_full (voice->str, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
     if (pipeline == NULL) {
-      fprintf (stderr, "prima run: the voice ring head: %s\n", error ? error->message : "cannot parse");
+      fprintf (stderr, _("prima run: the voice ring head: %s\n"), error ? error->message : "cannot parse");
       g_clear_error (&error);
     }
   } else if (voice && ring)
-    fprintf (stderr, "prima run: the voice description has no primalayers named layers, or ring-head.pipeline "
-        "no layers.ring_src line\n");
+    fprintf (stderr, _("prima run: the voice description has no primalayers named layers, or ring-head.pipeline "
+        "no layers.ring_src line\n"));
   if (voice)
     g_string_free (voice, TRUE);
   if (ring)
@@ -935,7 +940,7 @@ configure_pipeline (Run *r)
     g_signal_connect (r->st.bus, "sync-message::element", G_CALLBACK (stamp_utterance), &r->st);
   } else {
     if (pipe (r->fds) != 0) {
-      fprintf (stderr, "prima run: pipe: %s\n", g_strerror (errno));
+      fprintf (stderr, _("prima run: pipe: %s\n"), g_strerror (errno));
       return FALSE;
     }
     prima_pipeline_set (pipeline, "input", "fd", r->fds[0], NULL);
@@ -1043,7 +1048,7 @@ write_ids (const char *path, const RunState *st)
   g_string_append_c (s, '\n');
   ok = g_file_set_contents (path, s->str, s->len, &error);
   if (!ok) {
-    fprintf (stderr, "prima run: %s\n", error->message);
+    fprintf (stderr, _("prima run: %s\n"), error->message);
     g_error_free (error);
   }
   g_string_free (s, TRUE);
@@ -1105,7 +1110,7 @@ run_finish (Run *r, int status)
   if (r->pipeline)
     gst_object_unref (r->pipeline);
   if (r->a.ring.n_workers > 0 && !prima_ring_head_finish (&r->a.ring, status != 0) && status == 0) {
-    fprintf (stderr, "prima run: a local worker did not stop cleanly\n");
+    fprintf (stderr, _("prima run: a local worker did not stop cleanly\n"));
     status = 1;
   }
   if (r->st.ids)

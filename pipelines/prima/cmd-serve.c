@@ -3,6 +3,7 @@
  * slots, or a ring with the ring flags as `prima run` takes them.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <glib-unix.h>
+#include <glib/gi18n-lib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,7 +51,7 @@ resolve_api_key (ServeArgs *a, char **key)
     GError *error = NULL;
     char *text;
     if (!g_file_get_contents (a->api_key_file, &text, NULL, &error)) {
-      fprintf (stderr, "prima serve: --api-key-file: %s\n", error->message);
+      fprintf (stderr, _("prima serve: --api-key-file: %s\n"), error->message);
       g_error_free (error);
       return FALSE;
     }
@@ -61,7 +62,7 @@ resolve_api_key (ServeArgs *a, char **key)
     *key = g_strdup (g_getenv ("PRIMA_API_KEY"));
   }
   if (*key != NULL && **key == '\0') {
-    fprintf (stderr, "prima serve: the API key is empty\n");
+    fprintf (stderr, _("prima serve: the API key is empty\n"));
     g_clear_pointer (key, g_free);
     return FALSE;
   }
@@ -78,27 +79,27 @@ prima_cmd_serve (int argc, char **argv)
   };
   gboolean help;
   const cli_option options[] = {
-    {"-m,--model", CLI_STRING, &a.model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"--host", CLI_STRING, &a.host, "ADDR", "IP address to listen on (default 127.0.0.1; 0.0.0.0: every interface)"},
-    {"--port", CLI_INT, &a.port, "PORT", "HTTP port (default 8080; 0: any free port)", CLI_RANGE (0, 65535)},
+    {"-m,--model", CLI_STRING, &a.model_path, "FILE", N_("GGUF model (default: the embedded model)")},
+    {"--host", CLI_STRING, &a.host, "ADDR", N_("IP address to listen on (default 127.0.0.1; 0.0.0.0: every interface)")},
+    {"--port", CLI_INT, &a.port, "PORT", N_("HTTP port (default 8080; 0: any free port)"), CLI_RANGE (0, 65535)},
     {"--api-key", CLI_STRING, &a.api_key, "KEY",
-      "require `Authorization: Bearer KEY` (also $PRIMA_API_KEY; /health stays open)"},
-    {"--api-key-file", CLI_STRING, &a.api_key_file, "FILE", "read the API key from FILE's first line"},
-    {"-c,--ctx-size", CLI_INT, &a.n_ctx, "N", "context per slot (default 0: the model's, at most 4096)",
+      N_("require `Authorization: Bearer KEY` (also $PRIMA_API_KEY; /health stays open)")},
+    {"--api-key-file", CLI_STRING, &a.api_key_file, "FILE", N_("read the API key from FILE's first line")},
+    {"-c,--ctx-size", CLI_INT, &a.n_ctx, "N", N_("context per slot (default 0: the model's, at most 4096)"),
       CLI_RANGE (0, G_MAXINT)},
-    {"-t,--threads", CLI_INT, &a.n_threads, "N", "threads, 1 to 1024 (default: all cores)", CLI_RANGE (1, CLI_MAX_THREADS)},
-    {"-np,--parallel", CLI_INT, &a.n_parallel, "N", "slots: requests run together (default 4; 1 over a ring)",
+    {"-t,--threads", CLI_INT, &a.n_threads, "N", N_("threads, 1 to 1024 (default: all cores)"), CLI_RANGE (1, CLI_MAX_THREADS)},
+    {"-np,--parallel", CLI_INT, &a.n_parallel, "N", N_("slots: requests run together (default 4; 1 over a ring)"),
       CLI_RANGE (1, 1024)},
-    {"-b,--batch-size", CLI_INT, &a.n_batch, "N", "prompt tokens per forward pass (default 512)", CLI_RANGE (1, G_MAXINT)},
-    {"--queue", CLI_INT, &a.max_queued, "N", "requests that may wait for a slot; more get 503 (default 64)",
+    {"-b,--batch-size", CLI_INT, &a.n_batch, "N", N_("prompt tokens per forward pass (default 512)"), CLI_RANGE (1, G_MAXINT)},
+    {"--queue", CLI_INT, &a.max_queued, "N", N_("requests that may wait for a slot; more get 503 (default 64)"),
       CLI_RANGE (0, G_MAXINT)},
     {"-to,--timeout", CLI_INT, &a.timeout_s, "S",
-      "close a connection whose request headers take more than S s (its body: 6 times S; default 10)",
+      N_("close a connection whose request headers take more than S s (its body: 6 times S; default 10)"),
       CLI_RANGE (1, 86400)},
-    {"--max-body", CLI_INT64, &a.max_body, "BYTES", "largest request body (default 8 MiB); larger ones get 413",
+    {"--max-body", CLI_INT64, &a.max_body, "BYTES", N_("largest request body (default 8 MiB); larger ones get 413"),
       CLI_RANGE (1024, G_MAXINT)},
-    {"--chat-template", CLI_STRING, &a.chat_template, "NAME", "chat template instead of the model's (chatml, llama3, ...)"},
-    {"--verbose", CLI_FLAG, &a.verbose, NULL, "log the ring's connections"},
+    {"--chat-template", CLI_STRING, &a.chat_template, "NAME", N_("chat template instead of the model's (chatml, llama3, ...)")},
+    {"--verbose", CLI_FLAG, &a.verbose, NULL, N_("log the ring's connections")},
   };
   cli_option ring_storage[PRIMA_RING_GROUP_MAX];
   cli_group ring_group = prima_ring_option_group (&a.ring, PRIMA_RING_ROLE_HEAD, ring_storage);
@@ -139,7 +140,7 @@ prima_cmd_serve (int argc, char **argv)
   };
   engine = prima_engine_new (&eo, &error);
   if (engine == NULL) {
-    fprintf (stderr, "prima serve: %s\n", error->message);
+    fprintf (stderr, _("prima serve: %s\n"), error->message);
     goto out;
   }
   PrimaHttpApiOptions ho = {
@@ -148,14 +149,14 @@ prima_cmd_serve (int argc, char **argv)
   };
   api = prima_http_api_new (engine, &ho, &error);
   if (api == NULL) {
-    fprintf (stderr, "prima serve: %s\n", error->message);
+    fprintf (stderr, _("prima serve: %s\n"), error->message);
     goto out;
   }
   gboolean v6 = strchr (a.host, ':') != NULL;
-  printf ("prima serve: listening on http://%s%s%s:%u (model %s, %d slot%s, context %d)\n", v6 ? "[" : "", a.host,
-      v6 ? "]" : "", prima_http_api_get_port (api), prima_engine_get_model_name (engine),
-      prima_engine_get_n_parallel (engine), prima_engine_get_n_parallel (engine) == 1 ? "" : "s",
-      prima_engine_get_n_ctx (engine));
+  printf (ngettext ("prima serve: listening on http://%s%s%s:%u (model %s, %d slot, context %d)\n",
+          "prima serve: listening on http://%s%s%s:%u (model %s, %d slots, context %d)\n",
+          prima_engine_get_n_parallel (engine)), v6 ? "[" : "", a.host, v6 ? "]" : "", prima_http_api_get_port (api),
+      prima_engine_get_model_name (engine), prima_engine_get_n_parallel (engine), prima_engine_get_n_ctx (engine));
   fflush (stdout);
 
   GSource *sources[2];
@@ -170,7 +171,7 @@ prima_cmd_serve (int argc, char **argv)
     g_source_destroy (sources[i]);
     g_source_unref (sources[i]);
   }
-  fprintf (stderr, "prima serve: stopping\n");
+  fprintf (stderr, _("prima serve: stopping\n"));
   status = 0;
 
 out:

@@ -1,6 +1,7 @@
 /* gst-prima: `prima tokenize`: print the token ids of a text.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
+#include <glib/gi18n-lib.h>
 
 #include "prima-commands.h"
 #include "cli-args.h"
@@ -11,12 +12,12 @@ prima_cmd_tokenize (int argc, char **argv)
   const char *model_path = NULL, *prompt = NULL, *file = NULL;
   gboolean no_bos = FALSE, no_special = FALSE, show_pieces = FALSE, help;
   const cli_option options[] = {
-    {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model or vocabulary (default: the embedded model)"},
-    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", "text to tokenize"},
-    {"-f,--file", CLI_STRING, &file, "FILE", "read the text from a file"},
-    {"--no-bos", CLI_FLAG, &no_bos, NULL, "add no BOS/EOS tokens"},
-    {"--no-special", CLI_FLAG, &no_special, NULL, "treat special-token text as plain text"},
-    {"--pieces", CLI_FLAG, &show_pieces, NULL, "also print each token's piece on its own line"},
+    {"-m,--model", CLI_STRING, &model_path, "FILE", N_("GGUF model or vocabulary (default: the embedded model)")},
+    {"-p,--prompt", CLI_STRING, &prompt, "TEXT", N_("text to tokenize")},
+    {"-f,--file", CLI_STRING, &file, "FILE", N_("read the text from a file")},
+    {"--no-bos", CLI_FLAG, &no_bos, NULL, N_("add no BOS/EOS tokens")},
+    {"--no-special", CLI_FLAG, &no_special, NULL, N_("treat special-token text as plain text")},
+    {"--pieces", CLI_FLAG, &show_pieces, NULL, N_("also print each token's piece on its own line")},
   };
   gguf_file *f;
   prima_tokenizer *tok;
@@ -34,20 +35,20 @@ prima_cmd_tokenize (int argc, char **argv)
     prompt = text;
   }
   if (prompt == NULL) {
-    fprintf (stderr, "prima tokenize: no text given (-p TEXT or -f FILE)\n");
+    fprintf (stderr, _("prima tokenize: no text given (-p TEXT or -f FILE)\n"));
     return 2;
   }
   /* A vocabulary-only GGUF is enough here, so do not require model tensors. */
   f = gguf_open (model_path ? model_path : prima_default_model_path (), &error);
   if (f == NULL) {
-    fprintf (stderr, "prima tokenize: %s\n", error->message);
+    fprintf (stderr, _("prima tokenize: %s\n"), error->message);
     g_error_free (error);
     g_free (text);
     return 1;
   }
   tok = prima_tokenizer_new (f, &error);
   if (tok == NULL) {
-    fprintf (stderr, "prima tokenize: %s\n", error->message);
+    fprintf (stderr, _("prima tokenize: %s\n"), error->message);
     g_error_free (error);
     gguf_close (f);
     g_free (text);

@@ -8,6 +8,7 @@
  * after a failure of the ring).
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <signal.h>
+#include <glib/gi18n-lib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,7 +88,7 @@ test_signal_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     return GST_PAD_PROBE_OK;
   if (prima_header_parse (map.data, map.size, PRIMA_PAYLOAD_HIDDEN, &h) && h.pos0 <= pos
       && pos < (gint64) h.pos0 + h.n_tokens) {
-    fprintf (stderr, "prima worker: %s (PRIMA_WORKER_TEST_SIGNAL)\n", spec);
+    fprintf (stderr, _("prima worker: %s (PRIMA_WORKER_TEST_SIGNAL)\n"), spec);
     raise (sig);
   }
   gst_buffer_unmap (buf, &map);
@@ -180,12 +181,12 @@ run_worker (GstElement *pipeline, int rank, char **why)
         if (from_ring_element (pipeline, msg)) {
           status = HEAD_RING_FAILED;
         } else {
-          fprintf (stderr, "prima worker %d: %s\n", rank, err->message);
+          fprintf (stderr, _("prima worker %d: %s\n"), rank, err->message);
           tell_the_ring (pipeline, msg, rank, err->message);
           status = HEAD_OWN_FAILURE;
         }
         if (debug && g_getenv ("PRIMA_DEBUG"))
-          fprintf (stderr, "prima worker %d: %s\n", rank, debug);
+          fprintf (stderr, _("prima worker %d: %s\n"), rank, debug);
         *why = g_strdup (err->message);
         g_error_free (err);
         g_free (debug);
@@ -194,7 +195,7 @@ run_worker (GstElement *pipeline, int rank, char **why)
       case GST_MESSAGE_INFO:{
         GError *err = NULL;
         gst_message_parse_info (msg, &err, NULL);
-        fprintf (stderr, "prima worker %d: %s\n", rank, err->message);
+        fprintf (stderr, _("prima worker %d: %s\n"), rank, err->message);
         g_error_free (err);
         break;
       }
@@ -211,7 +212,7 @@ run_worker (GstElement *pipeline, int rank, char **why)
         in_connected |= connected && g_strcmp0 (from, "ring-in") == 0;
         out_connected |= connected && g_strcmp0 (from, "ring-out") == 0;
         if (listening || connected)
-          fprintf (stderr, "prima worker %d: %s%s\n", rank, text, listening ? " listening" : "");
+          fprintf (stderr, _("prima worker %d: %s%s\n"), rank, text, listening ? " listening" : "");
         break;
       }
       default:
@@ -264,7 +265,7 @@ serve_head (Worker *w, int head, char **why, gboolean *in_setup)
   }
   *in_setup = FALSE;
   if (setup.rank < 0) {
-    fprintf (stderr, "prima worker %d: the plan gives this device no layer; it leaves the ring\n", w->rank);
+    fprintf (stderr, _("prima worker %d: the plan gives this device no layer; it leaves the ring\n"), w->rank);
     end = HEAD_STOPPED;
     goto out;
   }
@@ -286,11 +287,12 @@ serve_head (Worker *w, int head, char **why, gboolean *in_setup)
     prima_pipeline_set (pipeline, "ring-out", "cluster-key-file", w->cluster_key_file, NULL);
   }
   if (setup.rank != w->rank)
-    fprintf (stderr, "prima worker %d: rank %d of %d in the data ring, next at %s\n", w->rank, setup.rank,
+    fprintf (stderr, _("prima worker %d: rank %d of %d in the data ring, next at %s\n"), w->rank, setup.rank,
         setup.world, setup.next_url);
   if (w->verbose)
-    fprintf (stderr, "prima worker %d: head %d: the model was mapped %u time%s by this process\n", w->rank, head,
-        prima_model_load_count (), prima_model_load_count () == 1 ? "" : "s");
+    fprintf (stderr, ngettext ("prima worker %d: head %d: the model was mapped %u time by this process\n",
+            "prima worker %d: head %d: the model was mapped %u times by this process\n", prima_model_load_count ()),
+        w->rank, head, prima_model_load_count ());
   catch_signals (TRUE);
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     end = run_worker (pipeline, w->rank, why);  /* takes the error */
@@ -326,14 +328,14 @@ prima_cmd_worker (int argc, char **argv)
   int n_ctx = 0, n_threads = 0;
   gboolean help, verbose = FALSE, once = FALSE;
   const cli_option options[] = {
-    {"-m,--model", CLI_STRING, &model_path, "FILE", "GGUF model (default: the embedded model)"},
-    {"-t,--threads", CLI_INT, &n_threads, "N", "threads, 0 to 1024 (default 0: all cores, as the head passes it)",
+    {"-m,--model", CLI_STRING, &model_path, "FILE", N_("GGUF model (default: the embedded model)")},
+    {"-t,--threads", CLI_INT, &n_threads, "N", N_("threads, 0 to 1024 (default 0: all cores, as the head passes it)"),
       CLI_RANGE (0, CLI_MAX_THREADS)},
-    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", "context size (default 0: the head's plan, at most the model's)",
+    {"-c,--ctx-size", CLI_INT, &n_ctx, "N", N_("context size (default 0: the head's plan, at most the model's)"),
       CLI_RANGE (0, G_MAXINT)},
-    {"--once", CLI_FLAG, &once, NULL, "serve one head and exit (0 after its ordered stop, 1 when the ring "
-          "failed); without it the worker waits for the next head, its model still mapped"},
-    {"--verbose", CLI_FLAG, &verbose, NULL, "memory accounting after each head (as prima run --verbose)"},
+    {"--once", CLI_FLAG, &once, NULL, N_("serve one head and exit (0 after its ordered stop, 1 when the ring "
+          "failed); without it the worker waits for the next head, its model still mapped")},
+    {"--verbose", CLI_FLAG, &verbose, NULL, N_("memory accounting after each head (as prima run --verbose)")},
   };
   cli_option ring_storage[PRIMA_RING_GROUP_MAX], mem_storage[PRIMA_MEMORY_GROUP_MAX];
   const cli_group groups[] = {
@@ -356,7 +358,7 @@ prima_cmd_worker (int argc, char **argv)
     cli_show_messages ();
   if (ring.world < 2 || ring.rank < 1 || ring.rank >= ring.world || ring.port <= 0
       || ring.port + ring.world > 65535) {
-    fprintf (stderr, "prima worker: needs --world N (>= 2) and --rank R (1 .. N-1), and a usable --port\n");
+    fprintf (stderr, _("prima worker: needs --world N (>= 2) and --rank R (1 .. N-1), and a usable --port\n"));
     return 2;
   }
   /* the same memory options as prima run: properties of the layers element */
@@ -366,7 +368,7 @@ prima_cmd_worker (int argc, char **argv)
   prima_memwatch_global_start ();
   model = g_strdup (model_path ? model_path : prima_default_model_path ());
   if (!g_file_test (model, G_FILE_TEST_EXISTS)) {
-    fprintf (stderr, "prima worker: %s: no such model file\n", model);
+    fprintf (stderr, _("prima worker: %s: no such model file\n"), model);
     goto out;
   }
   /* A taken port is the user's to fix: say whose it is (the setup would
@@ -374,7 +376,7 @@ prima_cmd_worker (int argc, char **argv)
   {
     char *busy = prima_port_busy (ring.port + ring.rank);
     if (busy) {
-      fprintf (stderr, "prima worker %d: cannot listen on port %d (--port %d + rank %d): %s\n", ring.rank,
+      fprintf (stderr, _("prima worker %d: cannot listen on port %d (--port %d + rank %d): %s\n"), ring.rank,
           ring.port + ring.rank, ring.port, ring.rank, busy);
       g_free (busy);
       goto out;
@@ -396,7 +398,7 @@ prima_cmd_worker (int argc, char **argv)
     goto out;
   w.key = prima_cluster_key_resolve (w.cluster_key, w.cluster_key_file, &err);
   if (w.key == NULL) {
-    fprintf (stderr, "prima worker %d: %s\n", w.rank, err->message);
+    fprintf (stderr, _("prima worker %d: %s\n"), w.rank, err->message);
     g_error_free (err);
     goto out;
   }
@@ -405,14 +407,14 @@ prima_cmd_worker (int argc, char **argv)
    * what the last head paged in stays resident (model.h). */
   held = prima_model_load (model, &err);
   if (held == NULL) {
-    fprintf (stderr, "prima worker %d: %s\n", w.rank, err->message);
+    fprintf (stderr, _("prima worker %d: %s\n"), w.rank, err->message);
     g_error_free (err);
     goto out;
   }
   signal (SIGPIPE, SIG_IGN);
   {
     char *to = prima_ring_next_address (w.next, w.port, next_rank);
-    fprintf (stderr, "prima worker %d: of %d, next rank %d at %s, waiting for the head\n", w.rank, w.world,
+    fprintf (stderr, _("prima worker %d: of %d, next rank %d at %s, waiting for the head\n"), w.rank, w.world,
         next_rank, to);
     g_free (to);
   }
@@ -426,19 +428,19 @@ prima_cmd_worker (int argc, char **argv)
       status = 1;
     } else if (once) {
       if (end == HEAD_STOPPED)
-        fprintf (stderr, "prima worker %d: stopped\n", w.rank);
+        fprintf (stderr, _("prima worker %d: stopped\n"), w.rank);
       else if (why)
-        fprintf (stderr, "prima worker %d: %s\n", w.rank, why);
+        fprintf (stderr, _("prima worker %d: %s\n"), w.rank, why);
       status = end == HEAD_STOPPED ? 0 : 1;
     } else {
       if (end == HEAD_STOPPED)
-        fprintf (stderr, "prima worker %d: the head left (stopped); waiting for the next head\n", w.rank);
+        fprintf (stderr, _("prima worker %d: the head left (stopped); waiting for the next head\n"), w.rank);
       else {
         /* the ring elements' errors say "The ring failed: ..." themselves */
         const char *reason = why ? why : "no reason given";
         if (g_ascii_strncasecmp (reason, "the ring failed: ", 17) == 0)
           reason += 17;
-        fprintf (stderr, "prima worker %d: the head left (the ring failed: %s); waiting for the next head\n",
+        fprintf (stderr, _("prima worker %d: the head left (the ring failed: %s); waiting for the next head\n"),
             w.rank, reason);
       }
       g_free (why);

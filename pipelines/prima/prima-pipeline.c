@@ -1,6 +1,7 @@
 /* gst-prima: running the pipeline descriptions of pipelines/.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "prima-pipeline.h"
+#include <glib/gi18n-lib.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -100,6 +101,27 @@ prima_installed_path (const char *configured)
   return g_strdup (configured);
 }
 
+void
+prima_i18n_init (void)
+{
+#ifdef ENABLE_NLS
+  const char *dir = g_getenv ("PRIMA_LOCALEDIR");
+  char *found = NULL;
+
+  if (dir == NULL || *dir == '\0') {
+    /* the build tree has PO/LANG/LC_MESSAGES/gst-prima.mo (meson's i18n module) */
+    found = prima_running_uninstalled () ? g_build_filename (PRIMA_BUILD_ROOT, "po", NULL)
+        : prima_installed_path (LOCALEDIR);
+    dir = found;
+    /* the plugin, loaded later, and the programs this one starts bind the same folder */
+    g_setenv ("PRIMA_LOCALEDIR", dir, TRUE);
+  }
+  bindtextdomain (GETTEXT_PACKAGE, dir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  g_free (found);
+#endif
+}
+
 gboolean
 prima_gst_init (const char *command)
 {
@@ -121,7 +143,7 @@ prima_gst_init (const char *command)
     plugin = gst_registry_find_plugin (gst_registry_get (), "prima");
   }
   if (plugin == NULL) {
-    fprintf (stderr, "prima %s: the GStreamer plugin \"prima\" was not found (looked in %s and GStreamer's plugin path)\n",
+    fprintf (stderr, _("prima %s: the GStreamer plugin \"prima\" was not found (looked in %s and GStreamer's plugin path)\n"),
         command, plugin_dir);
     g_free (plugin_dir);
     return FALSE;
@@ -174,7 +196,7 @@ prima_pipeline_load (const char *command, const char *name)
   char **lines;
 
   if (!g_file_get_contents (path, &contents, NULL, &error)) {
-    fprintf (stderr, "prima %s: %s\n", command, error->message);
+    fprintf (stderr, _("prima %s: %s\n"), command, error->message);
     g_error_free (error);
     g_free (path);
     return NULL;
@@ -189,7 +211,7 @@ prima_pipeline_load (const char *command, const char *name)
 
   pipeline = gst_parse_launch_full (desc->str, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
   if (pipeline == NULL) {
-    fprintf (stderr, "prima %s: %s: %s\n", command, path, error ? error->message : "cannot parse");
+    fprintf (stderr, _("prima %s: %s: %s\n"), command, path, error ? error->message : "cannot parse");
     g_clear_error (&error);
   }
   g_string_free (desc, TRUE);

@@ -11,6 +11,11 @@
  * not hold it. Prints one error line and returns FALSE when the plugin
  * cannot be found. */
 gboolean prima_gst_init (const char *command);
+/* setlocale's partner: binds the message catalogue (po/) of the build tree when
+ * run uninstalled, else the installed one next to this executable
+ * (PREFIX/share/locale), or $PRIMA_LOCALEDIR; exports the folder as
+ * PRIMA_LOCALEDIR for the plugin. */
+void prima_i18n_init (void);
 
 /* TRUE when the program runs from its build folder. */
 gboolean prima_running_uninstalled (void);

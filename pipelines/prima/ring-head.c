@@ -1,6 +1,7 @@
 /* gst-prima: the head of a pipelined ring for `prima run` (docs/design.md section 3).
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "ring-head.h"
+#include <glib/gi18n-lib.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,7 +39,7 @@ prima_ring_check_options (const char *command, PrimaRingOptions *ro)
   }
   /* 1 is a ring of one: the head alone, as without the option */
   if (ro->local_ring < 1 || ro->local_ring > PRIMA_RING_LOCAL_MAX) {
-    fprintf (stderr, "prima %s: --local-ring %d: out of range (1 .. %d processes on this machine)\n", command,
+    fprintf (stderr, _("prima %s: --local-ring %d: out of range (1 .. %d processes on this machine)\n"), command,
         ro->local_ring, PRIMA_RING_LOCAL_MAX);
     return FALSE;
   }
@@ -302,7 +303,7 @@ watch_end_head (PrimaRingWatch *wa, int failed)
   char *why = worker_why (&wa->w[failed]);
   gint64 end;
 
-  fprintf (stderr, "prima %s: local worker %d %s\n", wa->command, failed, why);
+  fprintf (stderr, _("prima %s: local worker %d %s\n"), wa->command, failed, why);
   g_free (why);
   for (int r = 1; r <= wa->n; r++)
     if (!wa->w[r].exited)
@@ -400,7 +401,7 @@ spawn_workers (PrimaRingOptions *ro, const char *model, const char *key, int n_c
     g_free (ctx);
     g_free (threads);
     if (!ok) {
-      fprintf (stderr, "prima %s: cannot start local worker %d: %s\n", CMD (ro), r, err->message);
+      fprintf (stderr, _("prima %s: cannot start local worker %d: %s\n"), CMD (ro), r, err->message);
       g_error_free (err);
       break;
     }
@@ -504,14 +505,14 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   if (ro->local_ring > 1)
     ro->world = ro->local_ring;
   if (ro->rank != 0) {
-    fprintf (stderr, "prima %s: runs the head (--rank 0); start the other ranks with `prima worker`\n", CMD (ro));
+    fprintf (stderr, _("prima %s: runs the head (--rank 0); start the other ranks with `prima worker`\n"), CMD (ro));
     return FALSE;
   }
   if (ro->port <= 0)
     ro->port = PRIMA_RING_DEFAULT_PORT;
   model = prima_model_load (model_path, &err);
   if (model == NULL) {
-    fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
+    fprintf (stderr, _("prima %s: %s\n"), CMD (ro), err->message);
     g_error_free (err);
     return FALSE;
   }
@@ -520,13 +521,14 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   prima_model_free (model);
   /* every process of a local ring needs a layer: more would only wait */
   if (ro->local_ring > n_layer) {
-    fprintf (stderr, "prima %s: --local-ring %d: %s has %d layer%s, and each process needs one: use at most "
-        "--local-ring %d, or a model with more layers (-m)\n", CMD (ro), ro->local_ring, model_path, n_layer,
-        n_layer == 1 ? "" : "s", MIN (n_layer, PRIMA_RING_LOCAL_MAX));
+    fprintf (stderr, ngettext ("prima %s: --local-ring %d: %s has %d layer, and each process needs one: use at most "
+            "--local-ring %d, or a model with more layers (-m)\n", "prima %s: --local-ring %d: %s has %d layers, and "
+            "each process needs one: use at most --local-ring %d, or a model with more layers (-m)\n", n_layer),
+        CMD (ro), ro->local_ring, model_path, n_layer, MIN (n_layer, PRIMA_RING_LOCAL_MAX));
     return FALSE;
   }
   if (ro->port + ro->world - 1 > 65535) {
-    fprintf (stderr, "prima %s: --port %d: the ring's ports BASE .. BASE+%d must be at most 65535\n", CMD (ro),
+    fprintf (stderr, _("prima %s: --port %d: the ring's ports BASE .. BASE+%d must be at most 65535\n"), CMD (ro),
         ro->port, ro->world - 1);
     return FALSE;
   }
@@ -536,14 +538,14 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   for (int r = 0; r < (ro->local_ring > 1 ? ro->world : 1); r++) {
     char *busy = prima_port_busy (ro->port + r);
     if (busy && r == 0 && (strstr (busy, "by prima run ") || strstr (busy, "by prima eval "))) {
-      fprintf (stderr, "prima %s: cannot listen on port %d (--port %d + rank %d): %s, another head on this "
-          "machine: one head at a time per ring (another ring needs another --port)\n", CMD (ro), ro->port + r,
+      fprintf (stderr, _("prima %s: cannot listen on port %d (--port %d + rank %d): %s, another head on this "
+          "machine: one head at a time per ring (another ring needs another --port)\n"), CMD (ro), ro->port + r,
           ro->port, r, busy);
       g_free (busy);
       return FALSE;
     }
     if (busy) {
-      fprintf (stderr, "prima %s: cannot listen on port %d (--port %d + rank %d%s): %s; choose another --port\n",
+      fprintf (stderr, _("prima %s: cannot listen on port %d (--port %d + rank %d%s): %s; choose another --port\n"),
           CMD (ro), ro->port + r, ro->port, r, r ? ", a local worker" : "", busy);
       g_free (busy);
       return FALSE;
@@ -570,7 +572,7 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   /* the key is checked here, with the flags' own message */
   ck = prima_cluster_key_resolve (key ? key : ro->cluster_key, ro->cluster_key_file, &err);
   if (ck == NULL) {
-    fprintf (stderr, "prima %s: %s\n", CMD (ro), err->message);
+    fprintf (stderr, _("prima %s: %s\n"), CMD (ro), err->message);
     g_error_free (err);
     g_free (key);
     return FALSE;
@@ -578,7 +580,7 @@ prima_ring_head_setup (PrimaRingOptions *ro, GstElement *pipeline, const char *m
   prima_cluster_key_unref (ck);
   scheduler = gst_bin_get_by_name (GST_BIN (pipeline), "scheduler");
   if (scheduler == NULL) {
-    fprintf (stderr, "prima %s: the pipeline description has no primascheduler named \"scheduler\"\n", CMD (ro));
+    fprintf (stderr, _("prima %s: the pipeline description has no primascheduler named \"scheduler\"\n"), CMD (ro));
     g_free (key);
     return FALSE;
   }
@@ -631,7 +633,7 @@ prima_ring_head_finish (PrimaRingOptions *ro, gboolean kill_now)
     /* its reason, unless we stopped it */
     if (worker_failed (lw) && !lw->killed) {
       char *why = worker_why (lw);
-      fprintf (stderr, "prima %s: local worker %d %s\n", wa->command, r, why);
+      fprintf (stderr, _("prima %s: local worker %d %s\n"), wa->command, r, why);
       g_free (why);
     }
     if (lw->fd >= 0)

@@ -6,6 +6,8 @@
  * over a ring) and the HTTP server; SIGTERM and SIGINT stop it in order.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include <locale.h>
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "http-api.h"
 #include "prima-pipeline.h"
 #include "ring-head.h"
+#include "cli-args.h"
 #include "primad-dbus.h"
 
 #define BUS_NAME "org.gstprima.Prima1"
@@ -298,7 +301,7 @@ get_int (GVariant *v, const char *key, gint64 lo, gint64 hi, gint64 *out, GError
     x = g_variant_get_int64 (v);
   else if (g_variant_is_of_type (v, G_VARIANT_TYPE_UINT64)) {
     if (g_variant_get_uint64 (v) > G_MAXINT64) {
-      g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "%s is out of range", key);
+      g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("%s is out of range"), key);
       return FALSE;
     }
     x = (gint64) g_variant_get_uint64 (v);
@@ -309,13 +312,13 @@ get_int (GVariant *v, const char *key, gint64 lo, gint64 hi, gint64 *out, GError
   else if (g_variant_is_of_type (v, G_VARIANT_TYPE_BYTE))
     x = g_variant_get_byte (v);
   else {
-    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "%s must be an integer, not %s", key,
+    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("%s must be an integer, not %s"), key,
         g_variant_get_type_string (v));
     return FALSE;
   }
   if (x < lo || x > hi) {
-    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "%s is %" G_GINT64_FORMAT ", not in %"
-        G_GINT64_FORMAT " .. %" G_GINT64_FORMAT, key, x, lo, hi);
+    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("%s is %" PRId64 ", not in %"
+        PRId64 " .. %" PRId64), key, x, lo, hi);
     return FALSE;
   }
   *out = x;
@@ -334,12 +337,12 @@ get_double (GVariant *v, const char *key, double lo, double hi, double *out, GEr
   else if (get_int (v, key, G_MININT64, G_MAXINT64, &i, NULL))
     x = (double) i;
   else {
-    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "%s must be a number, not %s", key,
+    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("%s must be a number, not %s"), key,
         g_variant_get_type_string (v));
     return FALSE;
   }
   if (!(x >= lo && x <= hi)) {
-    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "%s is %g, not in %g .. %g", key, x, lo, hi);
+    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("%s is %g, not in %g .. %g"), key, x, lo, hi);
     return FALSE;
   }
   *out = x;
@@ -350,7 +353,7 @@ static gboolean
 get_string (GVariant *v, const char *key, const char **out, GError **error)
 {
   if (!g_variant_is_of_type (v, G_VARIANT_TYPE_STRING)) {
-    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "%s must be a string, not %s", key,
+    g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("%s must be a string, not %s"), key,
         g_variant_get_type_string (v));
     return FALSE;
   }
@@ -361,7 +364,7 @@ get_string (GVariant *v, const char *key, const char **out, GError **error)
 static gboolean
 unknown_key (const char *key, const char *what, GError **error)
 {
-  g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "unknown %s option '%s'", what, key);
+  g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("unknown %s option '%s'"), what, key);
   return FALSE;
 }
 
@@ -399,14 +402,14 @@ parse_job_params (GVariant *params, PrimaJobParams *p, GPtrArray *stop, GError *
         p->sampling.seed = (guint64) i;
     } else if (!strcmp (key, "ignore-eos")) {
       if (!g_variant_is_of_type (v, G_VARIANT_TYPE_BOOLEAN)) {
-        g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "ignore-eos must be a boolean, not %s",
+        g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("ignore-eos must be a boolean, not %s"),
             g_variant_get_type_string (v));
         ok = FALSE;
       } else
         p->ignore_eos = g_variant_get_boolean (v);
     } else if (!strcmp (key, "stop")) {
       if (!g_variant_is_of_type (v, G_VARIANT_TYPE_STRING_ARRAY)) {
-        g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "stop must be an array of strings, not %s",
+        g_set_error (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("stop must be an array of strings, not %s"),
             g_variant_get_type_string (v));
         ok = FALSE;
       } else {
@@ -415,7 +418,7 @@ parse_job_params (GVariant *params, PrimaJobParams *p, GPtrArray *stop, GError *
         g_variant_iter_init (&sit, v);
         while (g_variant_iter_next (&sit, "&s", &s)) {
           if (!*s) {
-            g_set_error_literal (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "a stop string is empty");
+            g_set_error_literal (error, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("a stop string is empty"));
             ok = FALSE;
             break;
           }
@@ -439,12 +442,12 @@ static gboolean
 need_model (Daemon *d, GDBusMethodInvocation *inv)
 {
   if (d->stopping) {
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STOPPED, "primad is stopping");
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STOPPED, _("primad is stopping"));
     return FALSE;
   }
   if (!d->engine) {
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_NO_MODEL,
-        "no model is loaded (LoadModel first)");
+        _("no model is loaded (LoadModel first)"));
     return FALSE;
   }
   return TRUE;
@@ -511,17 +514,17 @@ on_load_model (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *p
   gboolean ok = TRUE;
 
   if (d->stopping) {
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STOPPED, "primad is stopping");
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STOPPED, _("primad is stopping"));
     return TRUE;
   }
   if (d->busy) {
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE,
-        "a model is being loaded or unloaded");
+        _("a model is being loaded or unloaded"));
     return TRUE;
   }
   if (d->worker || d->worker_restart_id) {
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE,
-        "this daemon is a ring's worker (LeaveRing first)");
+        _("this daemon is a ring's worker (LeaveRing first)"));
     return TRUE;
   }
   eo.max_queued = -1;
@@ -590,7 +593,7 @@ on_load_model (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *p
   d->engine = prima_engine_new (&eo, &err);
   d->busy = FALSE;
   if (!d->engine) {
-    g_warning ("cannot load %s: %s", d->model_path, err->message);
+    g_warning (_("cannot load %s: %s"), d->model_path, err->message);
     g_clear_pointer (&d->model_path, g_free);
     set_state (d, d->stopping ? "stopping" : "idle");
     set_error_from_engine (inv, err);
@@ -616,7 +619,7 @@ on_unload_model (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, Daemon *d)
     return TRUE;
   if (d->busy) {
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE,
-        "a model is being loaded or unloaded");
+        _("a model is being loaded or unloaded"));
     return TRUE;
   }
   set_state (d, "stopping");
@@ -641,11 +644,11 @@ on_start_http (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *h
     return TRUE;
   if (d->http) {
     g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE,
-        "HTTP is served on port %u already (StopHttp first)", prima_http_api_get_port (d->http));
+        _("HTTP is served on port %u already (StopHttp first)"), prima_http_api_get_port (d->http));
     return TRUE;
   }
   if (port > 65535) {
-    g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "port %u is not a TCP port",
+    g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("port %u is not a TCP port"),
         port);
     return TRUE;
   }
@@ -681,7 +684,7 @@ static gboolean
 on_stop_http (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, Daemon *d)
 {
   if (!d->http) {
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE, "HTTP is not being served");
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE, _("HTTP is not being served"));
     return TRUE;
   }
   stop_http (d);
@@ -707,7 +710,7 @@ job_new (Daemon *d, PrimaJob *job)
   prima_dbus_prima1_job_set_text (j->skel, "");
   g_signal_connect (j->skel, "handle-cancel", G_CALLBACK (on_job_cancel_method), j);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (j->skel), d->conn, j->path, &err)) {
-    g_warning ("cannot export %s: %s", j->path, err->message);
+    g_warning (_("cannot export %s: %s"), j->path, err->message);
     g_error_free (err);
   }
   g_hash_table_insert (d->jobs, j->path, j);
@@ -762,7 +765,7 @@ on_chat (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, GVariant *messages,
   if (!need_model (d, inv))
     return TRUE;
   if (n == 0) {
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, "Chat needs a message");
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID, _("Chat needs a message"));
     return TRUE;
   }
   msgs = g_new0 (prima_chat_message, n);
@@ -782,7 +785,7 @@ on_cancel (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, const char *path,
   Job *j = g_hash_table_lookup (d->jobs, path);
 
   if (!j) {
-    g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_NOT_FOUND, "no job %s", path);
+    g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_NOT_FOUND, _("no job %s"), path);
     return TRUE;
   }
   if (j->job)
@@ -823,7 +826,7 @@ on_worker_exit (GObject *source, GAsyncResult *res, gpointer data)
     d->worker_leaving = FALSE;
   } else {
     /* supervised: it ended on its own (its own failure, said on its stderr), so it is started again */
-    g_warning ("prima worker exited (%s %d): starting it again in %d s",
+    g_warning (_("prima worker exited (%s %d): starting it again in %d s"),
         g_subprocess_get_if_exited (sp) ? "status" : "signal",
         g_subprocess_get_if_exited (sp) ? g_subprocess_get_exit_status (sp) : g_subprocess_get_term_sig (sp),
         WORKER_RESTART_S);
@@ -839,7 +842,7 @@ worker_spawn (Daemon *d)
 
   d->worker = g_subprocess_newv ((const char *const *) d->worker_argv, G_SUBPROCESS_FLAGS_NONE, &err);
   if (!d->worker) {
-    g_warning ("cannot start %s: %s", d->worker_argv[0], err->message);
+    g_warning (_("cannot start %s: %s"), d->worker_argv[0], err->message);
     g_error_free (err);
     d->worker_restart_id = g_timeout_add_seconds (WORKER_RESTART_S, worker_restart_due, d);
     return;
@@ -862,13 +865,13 @@ on_join_ring_as_worker (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, int 
 
   if (d->stopping || d->engine || d->worker || d->worker_restart_id) {
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, d->stopping ? PRIMAD_ERROR_STOPPED :
-        PRIMAD_ERROR_STATE, d->stopping ? "primad is stopping" : d->engine ?
-        "a model is loaded (UnloadModel first)" : "already a ring's worker (LeaveRing first)");
+        PRIMAD_ERROR_STATE, d->stopping ? _("primad is stopping") : d->engine ?
+        _("a model is loaded (UnloadModel first)") : _("already a ring's worker (LeaveRing first)"));
     return TRUE;
   }
   if (world < 2 || rank < 1 || rank >= world) {
     g_dbus_method_invocation_return_error (inv, PRIMAD_ERROR, PRIMAD_ERROR_INVALID,
-        "a worker needs world >= 2 and rank in 1 .. world-1, not world %d rank %d", world, rank);
+        _("a worker needs world >= 2 and rank in 1 .. world-1, not world %d rank %d"), world, rank);
     return TRUE;
   }
   /* $PRIMA_BIN, prima beside primad (or in the build tree), else PATH's */
@@ -904,7 +907,7 @@ on_join_ring_as_worker (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, int 
     d->worker_restart_id = 0;
     g_clear_pointer (&d->worker_argv, g_strfreev);
     g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_FAILED,
-        "cannot start prima worker (see primad's log)");
+        _("cannot start prima worker (see primad's log)"));
     return TRUE;
   }
   g_message ("prima worker started: rank %d of %d", rank, world);
@@ -933,7 +936,7 @@ static gboolean
 on_leave_ring (PrimaDBusPrima1 *iface, GDBusMethodInvocation *inv, Daemon *d)
 {
   if (!leave_ring (d))
-    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE, "not a ring's worker");
+    g_dbus_method_invocation_return_error_literal (inv, PRIMAD_ERROR, PRIMAD_ERROR_STATE, _("not a ring's worker"));
   else
     prima_dbus_prima1_complete_leave_ring (iface, inv);
   return TRUE;
@@ -986,7 +989,7 @@ on_bus_acquired (GDBusConnection *conn, const char *name, gpointer data)
 
   d->conn = g_object_ref (conn);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (d->iface), conn, OBJECT_PATH, &err)) {
-    fprintf (stderr, "primad: cannot export %s: %s\n", OBJECT_PATH, err->message);
+    fprintf (stderr, _("primad: cannot export %s: %s\n"), OBJECT_PATH, err->message);
     g_error_free (err);
     shutdown (d, 1);
   }
@@ -1009,34 +1012,65 @@ on_name_lost (GDBusConnection *conn, const char *name, gpointer data)
   if (d->stopping)
     return;
   if (!conn && d->acquired)
-    fprintf (stderr, "primad: the connection to the bus closed\n");
+    fprintf (stderr, _("primad: the connection to the bus closed\n"));
   else if (!conn)
-    fprintf (stderr, "primad: cannot connect to the bus\n");
+    fprintf (stderr, _("primad: cannot connect to the bus\n"));
   else if (d->acquired)
-    fprintf (stderr, "primad: the name %s was taken over by another process\n", name);
+    fprintf (stderr, _("primad: the name %s was taken over by another process\n"), name);
   else {
     /* nobody holds it: the bus's policy keeps this user from owning it */
     GVariant *owner = g_dbus_connection_call_sync (conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
         "org.freedesktop.DBus", "GetNameOwner", g_variant_new ("(s)", name), NULL, G_DBUS_CALL_FLAGS_NONE, -1,
         NULL, NULL);
     if (owner)
-      fprintf (stderr, "primad: the name %s is owned by another process (--replace takes it over)\n", name);
+      fprintf (stderr, _("primad: the name %s is owned by another process (--replace takes it over)\n"), name);
     else
-      fprintf (stderr, "primad: the bus does not let this user own the name %s (see its policy)\n", name);
+      fprintf (stderr, _("primad: the bus does not let this user own the name %s (see its policy)\n"), name);
     g_clear_pointer (&owner, g_variant_unref);
   }
   shutdown (d, 1);
 }
 
+/* primad(1), its options from the GOption table that --help prints */
+static void
+print_man (const GOptionEntry *entries)
+{
+  cli_man_header (stdout, "primad", "the gst-prima D-Bus daemon (" BUS_NAME ")");
+  fputs (".SH SYNOPSIS\n.B primad\n[\\fB\\-\\-system\\fR | \\fB\\-\\-session\\fR] [\\fB\\-\\-replace\\fR] "
+      "[\\fB\\-\\-verbose\\fR]\n.SH DESCRIPTION\n", stdout);
+  cli_roff_text (stdout, "primad owns the name " BUS_NAME " on the session bus (or the system bus) and serves the "
+      "interface of docs/dbus.md: LoadModel (on this device or as the head of a ring), Generate and Chat, whose "
+      "text comes as Tokens signals of a job object, Cancel, StartHttp (the OpenAI-compatible API of prima serve "
+      "on the same model) and JoinRingAsWorker (a supervised prima worker). meson install adds its D-Bus "
+      "activation files, a systemd user unit, a hardened system unit and the system bus policy.");
+  fputs ("\n.SH OPTIONS\n", stdout);
+  for (const GOptionEntry *e = entries; e->long_name; e++) {
+    if (e->flags & G_OPTION_FLAG_HIDDEN)
+      continue;
+    if (e->short_name)
+      printf (".TP\n\\fB\\-%c\\fR, \\fB\\-\\-", e->short_name);
+    else
+      printf (".TP\n\\fB\\-\\-");
+    cli_roff_text (stdout, e->long_name);
+    printf ("\\fR\n");
+    cli_roff_text (stdout, e->description);
+    printf ("\n");
+  }
+  fputs (".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nthe options\n", stdout);
+  cli_man_footer (stdout, "prima(1), prima-serve(1), prima-worker(1), systemctl(1), busctl(1)");
+}
+
 int
 main (int argc, char **argv)
 {
-  gboolean system_bus = FALSE, session_bus = FALSE, replace = FALSE, verbose = FALSE;
+  gboolean system_bus = FALSE, session_bus = FALSE, replace = FALSE, verbose = FALSE, man = FALSE;
   const GOptionEntry entries[] = {
-    {"system", 0, 0, G_OPTION_ARG_NONE, &system_bus, "Own the name on the system bus", NULL},
-    {"session", 0, 0, G_OPTION_ARG_NONE, &session_bus, "Own the name on the session bus (the default)", NULL},
-    {"replace", 0, 0, G_OPTION_ARG_NONE, &replace, "Take the name over from a running primad", NULL},
-    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log each job", NULL},
+    {"system", 0, 0, G_OPTION_ARG_NONE, &system_bus, N_("Own the name on the system bus"), NULL},
+    {"session", 0, 0, G_OPTION_ARG_NONE, &session_bus, N_("Own the name on the session bus (the default)"), NULL},
+    {"replace", 0, 0, G_OPTION_ARG_NONE, &replace, N_("Take the name over from a running primad"), NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Log each job"), NULL},
+    /* meson writes primad(1) with it, from this table */
+    {"man", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &man, NULL, NULL},
     {NULL},
   };
   GOptionContext *ctx;
@@ -1044,19 +1078,25 @@ main (int argc, char **argv)
   Daemon d = { 0 };
 
   setlocale (LC_ALL, "");
-  ctx = g_option_context_new ("- the gst-prima D-Bus daemon (" BUS_NAME ")");
-  g_option_context_add_main_entries (ctx, entries, NULL);
+  prima_i18n_init ();
+  ctx = g_option_context_new (_("- the gst-prima D-Bus daemon"));
+  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
-    fprintf (stderr, "primad: %s\n", err->message);
+    fprintf (stderr, _("primad: %s\n"), err->message);
     return 2;
   }
   g_option_context_free (ctx);
+  if (man) {
+    print_man (entries);
+    return 0;
+  }
   if (argc > 1) {
-    fprintf (stderr, "primad: unexpected argument '%s'\n", argv[1]);
+    fprintf (stderr, _("primad: unexpected argument '%s'\n"), argv[1]);
     return 2;
   }
   if (system_bus && session_bus) {
-    fprintf (stderr, "primad: --system and --session exclude each other\n");
+    fprintf (stderr, _("primad: --system and --session exclude each other\n"));
     return 2;
   }
   if (verbose)

@@ -7,6 +7,7 @@
  * caches) and one logits buffer out of appsink. The bus is read by a sync
  * handler, so the compute thread learns of a failed ring while it waits. */
 #include "engine-backend.h"
+#include <glib/gi18n-lib.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -193,7 +194,7 @@ ring_eval (PrimaEngineBackend *b, const prima_batch *batch, float *logits, GErro
   for (int i = 1; i < batch->n; i++)
     if (batch->seq[i] != batch->seq[0] || batch->pos[i] != batch->pos[0] + i) {
       g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_FAILED,
-          "a ring runs one sequence per pass");
+          _("a ring runs one sequence per pass"));
       return FALSE;
     }
   if (ring_failed (rb, &why))
@@ -236,7 +237,7 @@ ring_eval (PrimaEngineBackend *b, const prima_batch *batch, float *logits, GErro
   return TRUE;
 
 failed:
-  g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_FAILED, "the ring failed: %s", why);
+  g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_FAILED, _("the ring failed: %s"), why);
   g_free (why);
   return FALSE;
 }
@@ -415,14 +416,14 @@ prima_engine_backend_ring_new (const PrimaEngineOptions *opts, const prima_model
 
   if (!prima_gst_init (ro->command) || !(rb->pipeline = prima_pipeline_load (ro->command, "serve-ring.pipeline"))) {
     g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_FAILED,
-        "the ring's pipeline (serve-ring.pipeline) cannot be loaded");
+        _("the ring's pipeline (serve-ring.pipeline) cannot be loaded"));
     goto fail;
   }
   bus = gst_element_get_bus (rb->pipeline);
   gst_bus_set_sync_handler (bus, ring_bus_sync, rb, NULL);
   gst_object_unref (bus);
   if (!prima_ring_head_setup (ro, rb->pipeline, opts->model_path, n_ctx, opts->n_threads)) {
-    g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_FAILED, "the ring's flags are not usable");
+    g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_FAILED, _("the ring's flags are not usable"));
     goto fail;
   }
   prima_pipeline_set (rb->pipeline, "layers", "model", opts->model_path, "context-size", n_ctx, "threads",
@@ -434,7 +435,7 @@ prima_engine_backend_ring_new (const PrimaEngineOptions *opts, const prima_model
   if (gst_element_set_state (rb->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     char *why = NULL;
     ring_failed (rb, &why);
-    g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_FAILED, "the ring did not start: %s",
+    g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_FAILED, _("the ring did not start: %s"),
         why ? why : "its pipeline failed");
     g_free (why);
     goto fail;
@@ -447,7 +448,7 @@ prima_engine_backend_ring_new (const PrimaEngineOptions *opts, const prima_model
     if (!g_cond_wait_until (&rb->cond, &rb->lock, end))
       break;
   if (!rb->planned) {
-    g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_FAILED, "the ring was not set up: %s",
+    g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_FAILED, _("the ring was not set up: %s"),
         rb->error ? rb->error : "no plan in time");
     g_mutex_unlock (&rb->lock);
     goto fail;

@@ -9,6 +9,7 @@
  * (in this main context) write the answer and unpause it. */
 #include "http-api.h"
 #include "openai-request.h"
+#include <glib/gi18n-lib.h>
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -692,7 +693,7 @@ prima_http_api_new (PrimaEngine *engine, const PrimaHttpApiOptions *o, GError **
   GError *err = NULL;
 
   if (o->port < 0 || o->port > 65535) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "port %d is not between 0 and 65535", o->port);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("port %d is not between 0 and 65535"), o->port);
     return NULL;
   }
   if (strcmp (host, "localhost") == 0)
@@ -700,7 +701,7 @@ prima_http_api_new (PrimaEngine *engine, const PrimaHttpApiOptions *o, GError **
   else
     addr = g_inet_address_new_from_string (host);
   if (addr == NULL) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s' is not an IP address (nor localhost)", host);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("'%s' is not an IP address (nor localhost)"), host);
     return NULL;
   }
 
@@ -722,7 +723,7 @@ prima_http_api_new (PrimaEngine *engine, const PrimaHttpApiOptions *o, GError **
   g_object_unref (sa);
   g_object_unref (addr);
   if (!ok) {
-    g_set_error (error, G_IO_ERROR, err->code, "cannot listen on %s port %d: %s", host, o->port, err->message);
+    g_set_error (error, G_IO_ERROR, err->code, _("cannot listen on %s port %d: %s"), host, o->port, err->message);
     g_error_free (err);
     g_object_unref (api);
     return NULL;

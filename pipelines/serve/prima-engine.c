@@ -6,6 +6,8 @@
  * slots' jobs, the counters) and in each job's outbox (text and the finish
  * waiting to be emitted), which one idle callback per job drains in order. */
 #include "prima-engine.h"
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include "engine-backend.h"
 
 #include "model.h"
@@ -698,7 +700,7 @@ prima_engine_new (const PrimaEngineOptions *opts, GError **error)
   g_return_val_if_fail (opts != NULL && opts->model_path != NULL, NULL);
   if (opts->n_parallel > MAX_PARALLEL) {
     g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID,
-        "--parallel %d is out of range (1 to %d)", opts->n_parallel, MAX_PARALLEL);
+        _("--parallel %d is out of range (1 to %d)"), opts->n_parallel, MAX_PARALLEL);
     return NULL;
   }
   e = g_object_new (PRIMA_TYPE_ENGINE, NULL);
@@ -768,25 +770,25 @@ tokenize_request (PrimaEngine *e, const PrimaJobParams *p, GError **error)
 {
   if ((p->prompt == NULL) == (p->messages == NULL)) {
     g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID,
-        "a job has a prompt or messages, not both or neither");
+        _("a job has a prompt or messages, not both or neither"));
     return NULL;
   }
   if (p->prompt) {
     if (!g_utf8_validate (p->prompt, -1, NULL)) {
-      g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID, "the prompt is not valid UTF-8");
+      g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID, _("the prompt is not valid UTF-8"));
       return NULL;
     }
     return prima_tokenize (e->tok, p->prompt, -1, TRUE, TRUE);
   }
   if (p->n_messages == 0) {
-    g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID, "the conversation has no messages");
+    g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID, _("the conversation has no messages"));
     return NULL;
   }
   for (gsize i = 0; i < p->n_messages; i++)
     if (!p->messages[i].role || !g_utf8_validate (p->messages[i].role, -1, NULL)
         || (p->messages[i].content && !g_utf8_validate (p->messages[i].content, -1, NULL))) {
       g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID,
-          "message %" G_GSIZE_FORMAT " has no role or is not valid UTF-8", i);
+          _("message %zu has no role or is not valid UTF-8"), i);
       return NULL;
     }
   char *text = prima_engine_render_chat (e, p->messages, p->n_messages);
@@ -814,13 +816,13 @@ prima_engine_submit (PrimaEngine *e, const PrimaJobParams *p, GError **error)
   if (p->sampling.temperature < 0 || p->sampling.top_p < 0 || p->sampling.min_p < 0 || p->sampling.min_p > 1
       || p->sampling.repeat_penalty < 0 || p->sampling.penalty_last_n < -1) {
     g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID,
-        "a sampling parameter is out of range");
+        _("a sampling parameter is out of range"));
     return NULL;
   }
   for (const char *const *s = p->stop; s && *s; s++)
     if (**s == '\0' || !g_utf8_validate (*s, -1, NULL)) {
       g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID,
-          "a stop string is empty or not valid UTF-8");
+          _("a stop string is empty or not valid UTF-8"));
       return NULL;
     }
   prompt = tokenize_request (e, p, error);
@@ -828,12 +830,12 @@ prima_engine_submit (PrimaEngine *e, const PrimaJobParams *p, GError **error)
     return NULL;
   if (prompt->len == 0) {
     g_array_unref (prompt);
-    g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID, "the prompt is empty");
+    g_set_error_literal (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_INVALID, _("the prompt is empty"));
     return NULL;
   }
   if ((int) prompt->len >= e->n_ctx) {
     g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_TOO_LONG,
-        "the prompt has %u tokens and the context holds %d: at most %d", prompt->len, e->n_ctx, e->n_ctx - 1);
+        _("the prompt has %u tokens and the context holds %d: at most %d"), prompt->len, e->n_ctx, e->n_ctx - 1);
     g_array_unref (prompt);
     return NULL;
   }
@@ -865,7 +867,7 @@ prima_engine_submit (PrimaEngine *e, const PrimaJobParams *p, GError **error)
     if (running + (int) e->queue.length >= e->n_parallel + e->max_queued) {
       e->stats.jobs_rejected++;
       g_set_error (error, PRIMA_ENGINE_ERROR, PRIMA_ENGINE_ERROR_BUSY,
-          "the server is busy: %d jobs running and %u waiting", running, e->queue.length);
+          _("the server is busy: %d jobs running and %u waiting"), running, e->queue.length);
       g_mutex_unlock (&e->lock);
       g_object_unref (job);
       return NULL;

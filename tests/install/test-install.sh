@@ -8,7 +8,8 @@
 # gst-inspect-1.0 finds it there; the installed .pipeline files name the installed model and run with
 # gst-launch-1.0 from any folder; the installed prima, run from D outside the source tree with no
 # PRIMA_* variables, finds its plugin and the default model under D (next to its own path) and says
-# where it looked when they are missing.
+# where it looked when they are missing. The manual pages are in man1, and LANGUAGE=de reaches the
+# installed catalogue.
 set -u
 MESON=${1:?usage: test-install.sh MESON}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -96,6 +97,14 @@ kill "$spid"; wait "$spid"; src=$?
   || { bad "the installed prima serve (exit $src)"; cat "$T/serve.out" "$T/serve.err"; }
 [ -x "$D/usr/bin/primad" ] && "$D/usr/bin/primad" --help > /dev/null 2>&1 && ok "primad is installed" \
   || bad "no working $D/usr/bin/primad"
+# the manual pages (man1) and the translations (issue 18): the installed prima finds its catalogue
+# next to itself (D/usr/share/locale)
+for p in prima prima-run prima-worker prima-serve primad; do
+  [ -s "$D/usr/share/man/man1/$p.1" ] && ok "$p.1 is installed in man1" || bad "no $D/usr/share/man/man1/$p.1"
+done
+out=$(env -u PRIMA_LOCALEDIR LC_ALL=C.UTF-8 LANGUAGE=de "$D/usr/bin/prima" run -m missing.gguf 2>&1)
+[ "$out" = "prima run: missing.gguf: Modelldatei nicht gefunden" ] && ok "the installed prima speaks German: '$out'" \
+  || bad "the installed prima with LANGUAGE=de: '$out'"
 for f in share/dbus-1/services/org.gstprima.Prima1.service share/dbus-1/system-services/org.gstprima.Prima1.service \
     share/dbus-1/system.d/org.gstprima.Prima1.conf share/dbus-1/interfaces/org.gstprima.Prima1.xml; do
   [ -f "$D/usr/$f" ] && ok "/usr/$f" || bad "no /usr/$f"

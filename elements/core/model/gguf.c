@@ -6,6 +6,7 @@
  * from it, so a hostile file fails fast with a one-line error.
  */
 #include "gguf.h"
+#include <glib/gi18n-lib.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,7 +90,7 @@ fail_at (reader *r, uint64_t offset, const char *fmt, ...)
   what = g_strdup_vprintf (fmt, ap);
   va_end (ap);
   if (r->error != NULL && *r->error == NULL)
-    g_set_error (r->error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_FORMAT, "%s: %s at offset %" PRIu64,
+    g_set_error (r->error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_FORMAT, _("%s: %s at offset %" PRIu64),
         r->f->path, what, offset);
   g_free (what);
   return FALSE;
@@ -394,7 +395,7 @@ parse (gguf_file *f, GError **error)
   uint32_t version;
 
   if (f->size < 4 ? memcmp (f->base, "GGUF", f->size) != 0 : memcmp (f->base, "GGUF", 4) != 0)
-    return fail_at (&r, 0, "not a GGUF file (bad magic)");
+    return fail_at (&r, 0, _("not a GGUF file (bad magic)"));
   if (!need (&r, 4, "", "magic"))
     return FALSE;
   r.pos = 4;
@@ -500,22 +501,22 @@ gguf_open (const char *path, GError **error)
   fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     int e = errno;
-    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, "%s: cannot open: %s", path, g_strerror (e));
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, _("%s: cannot open: %s"), path, g_strerror (e));
     return NULL;
   }
   if (fstat (fd, &st) != 0) {
     int e = errno;
-    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, "%s: cannot open: %s", path, g_strerror (e));
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, _("%s: cannot open: %s"), path, g_strerror (e));
     close (fd);
     return NULL;
   }
   if (!S_ISREG (st.st_mode)) {
-    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, "%s: not a regular file", path);
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, _("%s: not a regular file"), path);
     close (fd);
     return NULL;
   }
   if ((uint64_t) st.st_size > SIZE_MAX) {
-    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, "%s: file too large to map", path);
+    g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, _("%s: file too large to map"), path);
     close (fd);
     return NULL;
   }
@@ -524,7 +525,7 @@ gguf_open (const char *path, GError **error)
     map = mmap (NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
       int e = errno;
-      g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, "%s: cannot map: %s", path, g_strerror (e));
+      g_set_error (error, PRIMA_GGUF_ERROR, PRIMA_GGUF_ERROR_IO, _("%s: cannot map: %s"), path, g_strerror (e));
       close (fd);
       return NULL;
     }

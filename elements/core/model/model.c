@@ -1,6 +1,8 @@
 /* gst-prima: a llama/qwen2 model mapped from a GGUF file.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "model.h"
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 #include <string.h>
 #include <math.h>
@@ -23,12 +25,12 @@ get_int_key (gguf_file *f, const char *arch, const char *suffix, gboolean requir
   int64_t v;
   gboolean ok = gguf_get_i64 (f, key, &v);
   if (!ok && required) {
-    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: missing metadata key '%s'", gguf_path (f), key);
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: missing metadata key '%s'"), gguf_path (f), key);
     g_free (key);
     return FALSE;
   }
   if (ok && (v <= 0 || v > G_MAXINT / 16)) {
-    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: metadata key '%s' has an invalid value %" G_GINT64_FORMAT,
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: metadata key '%s' has an invalid value %" PRId64),
         gguf_path (f), key, v);
     g_free (key);
     return FALSE;
@@ -57,23 +59,23 @@ want_tensor (gguf_file *f, const char *name, int64_t ne0, int64_t ne1, gboolean 
   const prima_type_traits *tr;
   if (t == NULL) {
     if (required)
-      g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: missing tensor '%s'", gguf_path (f), name);
+      g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: missing tensor '%s'"), gguf_path (f), name);
     return NULL;
   }
   if (t->ne[0] != ne0 || (ne1 < 0 ? t->n_dims != 1 : t->ne[1] != ne1) || t->ne[2] != 1 || t->ne[3] != 1) {
     g_set_error (error, PRIMA_MODEL_ERROR, 0,
-        "%s: tensor '%s' has shape [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "], expected [%" G_GINT64_FORMAT
-        ", %" G_GINT64_FORMAT "]", gguf_path (f), name, t->ne[0], t->ne[1], ne0, ne1 < 0 ? 1 : ne1);
+        _("%s: tensor '%s' has shape [%" PRId64 ", %" PRId64 "], expected [%" PRId64
+        ", %" PRId64 "]"), gguf_path (f), name, t->ne[0], t->ne[1], ne0, ne1 < 0 ? 1 : ne1);
     return NULL;
   }
   tr = prima_type_get_traits (t->type);
   if (tr == NULL || tr->to_float == NULL || (ne1 >= 0 && tr->vec_dot == NULL)) {
-    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: tensor '%s' has type %s, which this build cannot compute with",
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: tensor '%s' has type %s, which this build cannot compute with"),
         gguf_path (f), name, prima_type_name (t->type) ? prima_type_name (t->type) : "?");
     return NULL;
   }
   if (ne1 < 0 && t->type != PRIMA_TYPE_F32) {
-    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: tensor '%s' has type %s, expected F32",
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: tensor '%s' has type %s, expected F32"),
         gguf_path (f), name, prima_type_name (t->type));
     return NULL;
   }
@@ -91,7 +93,7 @@ prima_model_new (gguf_file *f, GError **error)
 
   m->file = f;
   if (arch == NULL) {
-    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: missing metadata key 'general.architecture'", gguf_path (f));
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: missing metadata key 'general.architecture'"), gguf_path (f));
     goto fail;
   }
   if (strcmp (arch, "llama") == 0)
@@ -99,7 +101,7 @@ prima_model_new (gguf_file *f, GError **error)
   else if (strcmp (arch, "qwen2") == 0)
     hp->arch = PRIMA_ARCH_QWEN2;
   else {
-    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: model architecture '%s' is not supported (supported: llama, qwen2)",
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: model architecture '%s' is not supported (supported: llama, qwen2)"),
         gguf_path (f), arch);
     goto fail;
   }
@@ -115,19 +117,19 @@ prima_model_new (gguf_file *f, GError **error)
       || !get_int_key (f, arch, "attention.value_length", FALSE, 0, &val_len, error))
     goto fail;
   if (hp->n_embd % hp->n_head != 0 || hp->n_head % hp->n_head_kv != 0) {
-    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: %d heads do not divide %d embedding dims into %d KV groups",
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: %d heads do not divide %d embedding dims into %d KV groups"),
         gguf_path (f), hp->n_head, hp->n_embd, hp->n_head_kv);
     goto fail;
   }
   hp->head_dim = hp->n_embd / hp->n_head;
   if ((key_len && key_len != hp->head_dim) || (val_len && val_len != hp->head_dim)) {
-    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: head sizes other than n_embd / n_head are not supported", gguf_path (f));
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: head sizes other than n_embd / n_head are not supported"), gguf_path (f));
     goto fail;
   }
   if (!get_int_key (f, arch, "rope.dimension_count", FALSE, hp->head_dim, &hp->n_rot, error))
     goto fail;
   if (hp->n_rot > hp->head_dim || hp->n_rot % 2) {
-    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: rope.dimension_count %d does not fit head size %d",
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: rope.dimension_count %d does not fit head size %d"),
         gguf_path (f), hp->n_rot, hp->head_dim);
     goto fail;
   }
@@ -142,7 +144,7 @@ prima_model_new (gguf_file *f, GError **error)
     if (scaling && strcmp (scaling, "linear") == 0)
       hp->rope_scale = get_float_key (f, arch, "rope.scaling.factor", 1.0f);
     else if (scaling && strcmp (scaling, "none") != 0) {
-      g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: rope scaling '%s' is not supported", gguf_path (f), scaling);
+      g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: rope scaling '%s' is not supported"), gguf_path (f), scaling);
       goto fail;
     }
     if (!(hp->rope_scale > 0))
@@ -151,7 +153,7 @@ prima_model_new (gguf_file *f, GError **error)
 
   m->tok_embd = gguf_find_tensor (f, "token_embd.weight");
   if (m->tok_embd == NULL) {
-    g_set_error (error, PRIMA_MODEL_ERROR, 0, "%s: missing tensor 'token_embd.weight'", gguf_path (f));
+    g_set_error (error, PRIMA_MODEL_ERROR, 0, _("%s: missing tensor 'token_embd.weight'"), gguf_path (f));
     goto fail;
   }
   hp->n_vocab = (int) m->tok_embd->ne[1];

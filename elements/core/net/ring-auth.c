@@ -1,6 +1,8 @@
 /* gst-prima: the cluster key and the HMAC-SHA256 challenge/response.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "ring-auth.h"
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,7 +87,7 @@ prima_random_bytes (guint8 *buf, gsize n, GError **error)
       if (errno == EINTR)
         continue;
       g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_STATE,
-          "cannot draw random bytes: %s", g_strerror (errno));
+          _("cannot draw random bytes: %s"), g_strerror (errno));
       return FALSE;
     }
     done += (gsize) r;
@@ -100,13 +102,13 @@ key_from_bytes (const guint8 *bytes, gsize len, const char *origin, GError **err
 
   if (len < PRIMA_CLUSTER_KEY_MIN) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_BAD_KEY,
-        "cluster key from %s is too short (%" G_GSIZE_FORMAT " bytes, at least %d; "
-        "generate one with `openssl rand -hex 32`)", origin, len, PRIMA_CLUSTER_KEY_MIN);
+        _("cluster key from %s is too short (%zu bytes, at least %d; "
+        "generate one with `openssl rand -hex 32`)"), origin, len, PRIMA_CLUSTER_KEY_MIN);
     return NULL;
   }
   if (len > PRIMA_CLUSTER_KEY_MAX) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_BAD_KEY,
-        "cluster key from %s is too long (%" G_GSIZE_FORMAT " bytes, at most %d)", origin, len,
+        _("cluster key from %s is too long (%zu bytes, at most %d)"), origin, len,
         PRIMA_CLUSTER_KEY_MAX);
     return NULL;
   }
@@ -121,7 +123,7 @@ prima_cluster_key *
 prima_cluster_key_new (const char *key, GError **error)
 {
   if (key == NULL || *key == '\0') {
-    g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_NO_KEY, "cluster key is empty");
+    g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_NO_KEY, _("cluster key is empty"));
     return NULL;
   }
   return key_from_bytes ((const guint8 *) key, strlen (key), "the command line", error);
@@ -141,25 +143,25 @@ prima_cluster_key_new_from_file (const char *path, GError **error)
   fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_BAD_KEY,
-        "cannot open key file %s: %s", path, g_strerror (errno));
+        _("cannot open key file %s: %s"), path, g_strerror (errno));
     return NULL;
   }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_BAD_KEY,
-        "key file %s is not a regular file", path);
+        _("key file %s is not a regular file"), path);
     close (fd);
     return NULL;
   }
   if (st.st_mode & 077) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_BAD_KEY,
-        "key file %s is accessible by group or others (mode %04o); run `chmod 600 %s`",
+        _("key file %s is accessible by group or others (mode %04o); run `chmod 600 %s`"),
         path, (unsigned) (st.st_mode & 07777), path);
     close (fd);
     return NULL;
   }
   if (st.st_uid != geteuid () && st.st_uid != 0) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_BAD_KEY,
-        "key file %s belongs to another user (uid %u)", path, (unsigned) st.st_uid);
+        _("key file %s belongs to another user (uid %u)"), path, (unsigned) st.st_uid);
     close (fd);
     return NULL;
   }
@@ -169,7 +171,7 @@ prima_cluster_key_new_from_file (const char *path, GError **error)
       continue;
     if (r < 0) {
       g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_BAD_KEY,
-          "cannot read key file %s: %s", path, g_strerror (errno));
+          _("cannot read key file %s: %s"), path, g_strerror (errno));
       close (fd);
       wipe (buf, sizeof buf);
       return NULL;
@@ -213,8 +215,8 @@ prima_cluster_key_resolve (const char *key, const char *key_file, GError **error
   if (env != NULL && *env != '\0')
     return prima_cluster_key_new_from_file (env, error);
   g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_NO_KEY,
-      "no cluster key: pass --cluster-key or --cluster-key-file, or set "
-      PRIMA_CLUSTER_KEY_ENV " or " PRIMA_CLUSTER_KEY_FILE_ENV);
+      _("no cluster key: pass --cluster-key or --cluster-key-file, or set %s or %s"), PRIMA_CLUSTER_KEY_ENV,
+      PRIMA_CLUSTER_KEY_FILE_ENV);
   return NULL;
 }
 
@@ -303,17 +305,17 @@ prima_auth_set_peer (prima_auth *auth, guint32 peer_rank, const char *peer_nonce
   guint8 nonce[PRIMA_AUTH_NONCE_SIZE];
 
   if (auth->have_peer) {
-    g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_STATE, "auth: peer nonce sent twice");
+    g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_STATE, _("auth: peer nonce sent twice"));
     return FALSE;
   }
   if (!prima_hex_decode (peer_nonce_hex, nonce, sizeof nonce)) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_MALFORMED,
-        "auth: peer nonce is not %d hex digits", PRIMA_AUTH_NONCE_HEX);
+        _("auth: peer nonce is not %d hex digits"), PRIMA_AUTH_NONCE_HEX);
     return FALSE;
   }
   if (prima_memeq_const_time (nonce, auth->nonce, sizeof nonce)) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_REFUSED,
-        "auth: peer echoed our own nonce (reflected handshake)");
+        _("auth: peer echoed our own nonce (reflected handshake)"));
     return FALSE;
   }
   memcpy (auth->peer_nonce, nonce, sizeof nonce);
@@ -358,7 +360,7 @@ prima_auth_prove (const prima_auth *auth, char out[PRIMA_AUTH_PROOF_HEX + 1], GE
 
   if (!auth->have_peer) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_STATE,
-        "auth: cannot prove before the peer's nonce arrived");
+        _("auth: cannot prove before the peer's nonce arrived"));
     return FALSE;
   }
   compute_proof (auth, auth->role, proof);
@@ -381,7 +383,7 @@ prima_auth_verify (prima_auth *auth, const char *peer_proof_hex, GError **error)
   auth->verified = TRUE;
   if (!prima_hex_decode (peer_proof_hex, got, sizeof got)) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_MALFORMED,
-        "auth: peer proof is not %d hex digits", PRIMA_AUTH_PROOF_HEX);
+        _("auth: peer proof is not %d hex digits"), PRIMA_AUTH_PROOF_HEX);
     return FALSE;
   }
   compute_proof (auth, auth->role == PRIMA_AUTH_ROLE_CLIENT ? PRIMA_AUTH_ROLE_SERVER
@@ -390,7 +392,7 @@ prima_auth_verify (prima_auth *auth, const char *peer_proof_hex, GError **error)
   wipe (want, sizeof want);
   if (!ok) {
     g_set_error (error, PRIMA_AUTH_ERROR, PRIMA_AUTH_ERROR_REFUSED,
-        "authentication failed: the peer does not know the cluster key");
+        _("authentication failed: the peer does not know the cluster key"));
     return FALSE;
   }
   return TRUE;

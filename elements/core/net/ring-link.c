@@ -1,6 +1,7 @@
 /* gst-prima: one hop of the ring as a persistent, authenticated WebSocket.
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later */
 #include "ring-link.h"
+#include <glib/gi18n-lib.h>
 
 #include <libsoup/soup.h>
 #include <netinet/in.h>
@@ -473,7 +474,7 @@ conn_refuse (conn *c, gushort code, const char *why)
   g_mutex_lock (&link->lock);
   link->stats.refused++;
   g_mutex_unlock (&link->lock);
-  g_warning ("%s: refused %s: %s", link->name, who, why);
+  g_warning (_("%s: refused %s: %s"), link->name, who, why);
   g_free (who);
   conn_close (c, code, why);
 }
@@ -823,7 +824,7 @@ open_control (conn *c, const guint8 *data, gsize len)
     case PRIMA_CTL_CHALLENGE:
     case PRIMA_CTL_RESPONSE:
     case PRIMA_CTL_WELCOME:
-      g_set_error (&err, PRIMA_CTL_ERROR, PRIMA_CTL_ERROR_TYPE, "%s after authentication",
+      g_set_error (&err, PRIMA_CTL_ERROR, PRIMA_CTL_ERROR_TYPE, _("%s after authentication"),
           prima_ctl_type_name (ev->control.type));
       protocol_error (c, "a handshake message", err);
       g_error_free (err);
@@ -892,7 +893,7 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
             link->stats.refused_key++;
             g_mutex_unlock (&link->lock);
           }
-          g_warning ("%s: peer %s gave up the handshake (%s)", link->name, c->addr,
+          g_warning (_("%s: peer %s gave up the handshake (%s)"), link->name, c->addr,
               cdata && *cdata ? cdata : "authentication failed");
         }
         else
@@ -946,7 +947,7 @@ on_auth_timeout (gpointer data)
   prima_link *link = c->link;
   g_source_unref (c->auth_timer);
   c->auth_timer = NULL;
-  g_warning ("%s: %s did not complete the handshake within %g s; reconnecting", link->name, c->addr,
+  g_warning (_("%s: %s did not complete the handshake within %g s; reconnecting"), link->name, c->addr,
       link->auth_timeout_ms / 1000.0);
   conn_close (c, PRIMA_LINK_CLOSE_TIMEOUT, "handshake timeout");
   schedule_reconnect (link);
@@ -1102,10 +1103,10 @@ refuse_socket (prima_link *link, GSocket *sock, const char *addr, const char *wh
   g_mutex_unlock (&link->lock);
   if (!rate_limited || link->last_refusal_log == 0 || now - link->last_refusal_log >= REFUSAL_LOG_INTERVAL_US) {
     if (link->refusals_unlogged > 0)
-      g_warning ("%s: refused peer %s: %s (and %u more connections at accept since the last such line)",
+      g_warning (_("%s: refused peer %s: %s (and %u more connections at accept since the last such line)"),
           link->name, addr, why, link->refusals_unlogged);
     else
-      g_warning ("%s: refused peer %s: %s", link->name, addr, why);
+      g_warning (_("%s: refused peer %s: %s"), link->name, addr, why);
     link->refusals_unlogged = 0;
     if (rate_limited)
       link->last_refusal_log = now;
@@ -1278,7 +1279,7 @@ server_start (prima_link *link, GError **error)
     GSocketAddress *sa;
     if (ia == NULL) {
       g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG,
-          "bind address \"%s\" is not an IP address", link->bind_address);
+          _("bind address \"%s\" is not an IP address"), link->bind_address);
       return FALSE;
     }
     sa = g_inet_socket_address_new (ia, link->port);
@@ -1299,7 +1300,7 @@ server_start (prima_link *link, GError **error)
     }
   }
   if (!ok) {
-    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_LISTEN, "cannot listen on port %u: %s", link->port,
+    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_LISTEN, _("cannot listen on port %u: %s"), link->port,
         lerr->message);
     g_error_free (lerr);
     return FALSE;
@@ -1404,7 +1405,7 @@ on_client_connected (GObject *source, GAsyncResult *res, gpointer data)
       g_object_unref (ws);
       g_object_unref (msg);
       set_failed (link, "TLS certificate mismatch");
-      g_warning ("%s: %s presented another TLS certificate than the pinned one; closing", link->name,
+      g_warning (_("%s: %s presented another TLS certificate than the pinned one; closing"), link->name,
           link->peer_addr);
       return;
     }
@@ -1589,19 +1590,19 @@ parse_client_url (prima_link *link, const char *url, GError **error)
   int port;
 
   if (u == NULL) {
-    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, "bad peer URL \"%s\": %s", url, err->message);
+    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, _("bad peer URL \"%s\": %s"), url, err->message);
     g_error_free (err);
     return FALSE;
   }
   scheme = g_uri_get_scheme (u);
   if (g_ascii_strcasecmp (scheme, "ws") != 0 && g_ascii_strcasecmp (scheme, "wss") != 0) {
     g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG,
-        "peer URL \"%s\" must start with ws:// or wss://", url);
+        _("peer URL \"%s\" must start with ws:// or wss://"), url);
     g_uri_unref (u);
     return FALSE;
   }
   if (g_uri_get_host (u) == NULL || *g_uri_get_host (u) == '\0') {
-    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, "peer URL \"%s\" has no host", url);
+    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, _("peer URL \"%s\" has no host"), url);
     g_uri_unref (u);
     return FALSE;
   }
@@ -1627,11 +1628,11 @@ prima_link_new (const prima_link_config *cfg, GError **error)
   GError *start_error;
 
   if (cfg->key == NULL) {
-    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, "ring link: no cluster key");
+    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, _("ring link: no cluster key"));
     return NULL;
   }
   if (cfg->role == PRIMA_LINK_CLIENT && cfg->url == NULL) {
-    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, "ring link: a client needs the peer's URL");
+    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, _("ring link: a client needs the peer's URL"));
     return NULL;
   }
   link = g_new0 (prima_link, 1);
@@ -1745,14 +1746,14 @@ prima_link_wait_ready (prima_link *link, gint64 timeout_us, GError **error)
       break;
     }
     if (link->shutting_down) {
-      g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CLOSED, "%s: shutting down", link->name);
+      g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CLOSED, _("%s: shutting down"), link->name);
       ok = FALSE;
       break;
     }
     if (end < 0) {
       g_cond_wait (&link->cond, &link->lock);
     } else if (!g_cond_wait_until (&link->cond, &link->lock, end) && !link->ready) {
-      g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_TIMEOUT, "%s: no peer within %.1f s", link->name,
+      g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_TIMEOUT, _("%s: no peer within %.1f s"), link->name,
           timeout_us / 1e6);
       ok = FALSE;
       break;
@@ -1773,9 +1774,9 @@ reserve_slot (prima_link *link, GError **error)
   while (link->count == link->n_slots && link->ready && !link->shutting_down)
     g_cond_wait (&link->cond, &link->lock);
   if (link->shutting_down) {
-    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CLOSED, "%s: shutting down", link->name);
+    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CLOSED, _("%s: shutting down"), link->name);
   } else if (!link->ready) {
-    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_NOT_CONNECTED, "%s: no peer connected", link->name);
+    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_NOT_CONNECTED, _("%s: no peer connected"), link->name);
   } else {
     idx = (int) ((link->head + link->count) % link->n_slots);
     link->slots[idx].ready = FALSE;
@@ -1809,7 +1810,7 @@ send_frame_common (prima_link *link, const prima_frame_header *h, const void *pa
     /* earlier frames from other threads go first */
     drain_slots (link);
     if (link->active == NULL || link->active->state != CONN_OPEN) {
-      g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_NOT_CONNECTED, "%s: no peer connected", link->name);
+      g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_NOT_CONNECTED, _("%s: no peer connected"), link->name);
       return FALSE;
     }
     buf = link->scratch;
@@ -1857,7 +1858,7 @@ send_bytes (prima_link *link, gboolean text, const void *data, gsize len, GError
   if (g_thread_self () == link->thread) {
     drain_slots (link);
     if (!io_send (link, text, data, len)) {
-      g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_NOT_CONNECTED, "%s: no peer connected", link->name);
+      g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_NOT_CONNECTED, _("%s: no peer connected"), link->name);
       return FALSE;
     }
     g_mutex_lock (&link->lock);
@@ -1886,7 +1887,7 @@ prima_link_send_control (prima_link *link, const prima_ctl_msg *msg, GError **er
 
   if (msg->type == PRIMA_CTL_HELLO || msg->type == PRIMA_CTL_CHALLENGE || msg->type == PRIMA_CTL_RESPONSE
       || msg->type == PRIMA_CTL_WELCOME) {
-    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, "%s: the link runs the handshake itself",
+    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, _("%s: the link runs the handshake itself"),
         link->name);
     return FALSE;
   }
@@ -1902,7 +1903,7 @@ gboolean
 prima_link_send_raw (prima_link *link, gboolean text, const void *data, gsize len, GError **error)
 {
   if (text && (memchr (data, '\0', len) != NULL || !g_utf8_validate (data, len, NULL))) {
-    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, "raw text must be UTF-8 without NUL");
+    g_set_error (error, PRIMA_LINK_ERROR, PRIMA_LINK_ERROR_CONFIG, _("raw text must be UTF-8 without NUL"));
     return FALSE;
   }
   return send_bytes (link, text, data, len, error);

@@ -600,9 +600,9 @@ prima_cmd_bench (int argc, char **argv)
   if (gemm) {
     if (!prima_gemm_mode_valid (gemm)) {
       if (g_strcmp0 (gemm, "openblas") == 0)
-        fprintf (stderr, "prima bench: --gemm openblas: cannot load libopenblas.so.0 (Debian: apt-get install libopenblas0)\n");
+        fprintf (stderr, _("prima bench: --gemm openblas: cannot load libopenblas.so.0 (Debian: apt-get install libopenblas0)\n"));
       else
-        fprintf (stderr, "prima bench: --gemm must be tile, vec_dot or openblas\n");
+        fprintf (stderr, _("prima bench: --gemm must be tile, vec_dot or openblas\n"));
       return 2;
     }
     g_setenv ("PRIMA_GEMM", gemm, TRUE);

@@ -16,7 +16,6 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <glib/gi18n.h>
 
 #include "prima-commands.h"
 #include "prima-pipeline.h"
@@ -327,8 +326,9 @@ print_draft (GstElement *pipeline)
     return;
   g_object_get (draft, "n-drafted", &drafted, "n-accepted", &accepted, "draft-time", &ns, NULL);
   gst_object_unref (draft);
-  fprintf (stderr, _("prima run: draft %" G_GUINT64_FORMAT " tokens, %" G_GUINT64_FORMAT " accepted (%.1f%%), "
-          "%.2f ms in the draft model\n"), drafted, accepted, drafted ? 100.0 * accepted / drafted : 0.0, ns / 1e6);
+  fprintf (stderr, _("prima run: draft %" PRIu64 " tokens, %" PRIu64 " accepted (%.1f%%), "
+          "%.2f ms in the draft model\n"), (uint64_t) drafted, (uint64_t) accepted,
+      drafted ? 100.0 * accepted / drafted : 0.0, ns / 1e6);
 }
 
 static guint64

@@ -6,7 +6,7 @@
  * For each weight matrix kind of the model's layers (wq .. ffn_down), one
  * thread runs vec_dot over (a) the first rows of the layer-0 matrix that fit
  * in 512 KiB, again and again: the kernel's speed with the weights in cache
- * (its compute bound), and (b) that matrix in every layer, in order, as
+ * (its compute bound; the best of 50 passes), and (b) that matrix in every layer, in order, as
  * decode reads them from the mapping: the streaming speed. A kernel whose
  * cached GB/s is not well above the per-thread bandwidth (prima bench -t 1)
  * cannot reach the bandwidth at decode. Times are the thread's CPU time, so
@@ -96,7 +96,11 @@ main (int argc, char **argv)
       vt->from_float (x, xq, n_in);
     int hot_rows = MAX (1, MIN (n_out, (int) ((512 << 10) / row_bytes)));
     run_rows (tr, w->data, row_bytes, n_in, hot_rows, xq, 2, FALSE);
-    double hot = run_rows (tr, w->data, row_bytes, n_in, hot_rows, xq, MAX (1, (int) ((256 << 20) / (hot_rows * row_bytes))), FALSE);
+    /* best of 50 short passes: what the kernel does when nothing else runs */
+    double hot = 0;
+    for (int pass = 0; pass < 50; pass++)
+      hot = MAX (hot, run_rows (tr, w->data, row_bytes, n_in, hot_rows, xq,
+              MAX (1, (int) ((4 << 20) / (hot_rows * row_bytes))), FALSE));
     double t0 = 0, bytes = 0;
     float acc = 0;
     /* pass 0 maps the pages (and reads any not in the page cache) */

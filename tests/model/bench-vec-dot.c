@@ -1,7 +1,8 @@
 /* gst-prima: single-thread vec_dot throughput per weight type (a bench, not a test).
  * Copyright (C) 2026 gst-prima authors. SPDX-License-Identifier: GPL-3.0-or-later
  *
- * bench-vec-dot MODEL.gguf
+ * bench-vec-dot MODEL.gguf [PREFETCH_BYTES]
+ * bench-vec-dot --type TYPE [N_IN]      (random weights, in cache only)
  *
  * For each weight matrix kind of the model's layers (wq .. ffn_down), one
  * thread runs vec_dot over (a) the first rows of the layer-0 matrix that fit
@@ -58,11 +59,54 @@ run_rows (const prima_type_traits *tr, const uint8_t *w, size_t row_bytes, int n
   return (double) row_bytes * n_rows * reps / (now () - t0) / 1e9;
 }
 
+/* In-cache speed of one type on random weights (quantized by the type's
+ * own quantizer): a type without a model at hand. */
+static int
+bench_type (const char *name, int n_in)
+{
+  prima_type type;
+  const prima_type_traits *tr, *vt;
+  if (!prima_type_from_name (name, &type) || !(tr = prima_type_get_traits (type)) || !tr->from_float
+      || !tr->vec_dot || n_in % tr->blck_size) {
+    fprintf (stderr, "bench-vec-dot: no quantizer and vec_dot for type %s with rows of %d\n", name, n_in);
+    return 1;
+  }
+  vt = prima_type_get_traits (tr->vec_dot_type);
+  const size_t row_bytes = prima_row_size (type, n_in);
+  const int n_rows = MAX (1, (int) ((512 << 10) / row_bytes));
+  float *x = g_new (float, (size_t) n_in * n_rows);
+  uint8_t *w = g_malloc (row_bytes * n_rows);
+  void *xq = g_malloc (n_in * sizeof (float) + 64);
+  GRand *rand = g_rand_new_with_seed (1);
+  for (size_t i = 0; i < (size_t) n_in * n_rows; i++)
+    x[i] = (float) g_rand_double_range (rand, -1.0, 1.0);
+  for (int r = 0; r < n_rows; r++)
+    tr->from_float (x + (size_t) r * n_in, w + r * row_bytes, n_in);
+  if (tr->vec_dot_type == PRIMA_TYPE_F32)
+    memcpy (xq, x, n_in * sizeof (float));
+  else
+    vt->from_float (x, xq, n_in);
+  double hot = 0;
+  for (int pass = 0; pass < 50; pass++)
+    hot = MAX (hot, run_rows (tr, w, row_bytes, n_in, n_rows, xq, MAX (1, (int) ((4 << 20) / (n_rows * row_bytes))),
+            FALSE));
+  printf ("| random | %s | %d x %d | %.2f | |\n", name, n_rows, n_in, hot);
+  g_rand_free (rand);
+  g_free (x);
+  g_free (w);
+  g_free (xq);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
   GError *error = NULL;
   prima_model *m;
+  if (argc >= 3 && strcmp (argv[1], "--type") == 0) {
+    printf ("| matrix | type | rows x n_in | cached GB/s | streamed GB/s |\n|---|---|---|---|---|\n");
+    return bench_type (argv[2], argc > 3 ? atoi (argv[3]) : 2048);
+  }
   /* software prefetch: -1 the page starts two rows ahead (forward.c), 0
    * none, else the page starts this many bytes ahead */
   long dist = argc > 2 ? atol (argv[2]) : -1;

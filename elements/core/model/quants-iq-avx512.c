@@ -146,8 +146,10 @@ static const int16_t iq4_xs_scale_idx[4][32] __attribute__ ((aligned (64))) = {
 /* The same integer lanes as before, from fewer instructions (decode was
  * compute-bound on this kernel: 23 GB/s per thread in cache, under the
  * per-thread bandwidth): 64 bytes of nibbles per load, split into low and
- * high nibbles and looked up once, then two qword permutes put each 16-byte
- * group's low then high nibbles side by side as iq4_levels does; the eight
+ * high nibbles, then two qword permutes put each 16-byte group's low then
+ * high nibbles side by side as iq4_levels does; |w| comes from a table of
+ * absolute values and w's sign from the index, so no abs and no sign
+ * extraction per level; the eight
  * 6-bit sub-block scales by two pdep (low nibbles of scales_l, two bits of
  * scales_h per byte) and one word permute per pair of sub-blocks. */
 static void
@@ -156,8 +158,9 @@ vec_dot_iq4_xs_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
   const block_iq4_xs *x = vx;
   const block_q8_K *y = vy;
   const int nb = n / QK_K;
-  const __m512i table = _mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) kvalues_iq4nl));
-  const __m512i m4 = _mm512_set1_epi8 (0x0f);
+  /* |kvalues_iq4nl|: its values are negative at indices 0-7 (bit 3 clear) */
+  const __m512i abs_table = _mm512_abs_epi8 (_mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) kvalues_iq4nl)));
+  const __m512i m4 = _mm512_set1_epi8 (0x0f), eight = _mm512_set1_epi8 (8);
   /* [lo0, hi0, lo1, hi1] and [lo2, hi2, lo3, hi3] of 128-bit lanes */
   const __m512i first = _mm512_setr_epi64 (0, 1, 8, 9, 2, 3, 10, 11);
   const __m512i second = _mm512_setr_epi64 (4, 5, 12, 13, 6, 7, 14, 15);
@@ -175,14 +178,16 @@ vec_dot_iq4_xs_q8_K_avx512 (int n, float *s, const void *vx, const void *vy)
     __m512i sumi0 = _mm512_setzero_si512 (), sumi1 = _mm512_setzero_si512 ();
     for (int half = 0; half < 2; half++) {
       const __m512i v = _mm512_loadu_si512 (qs);
-      const __m512i lo = _mm512_shuffle_epi8 (table, _mm512_and_si512 (v, m4));
-      const __m512i hi = _mm512_shuffle_epi8 (table, _mm512_and_si512 (_mm512_srli_epi16 (v, 4), m4));
-      const __m512i w0 = _mm512_permutex2var_epi64 (lo, first, hi);
-      const __m512i w1 = _mm512_permutex2var_epi64 (lo, second, hi);
+      const __m512i lo = _mm512_and_si512 (v, m4), hi = _mm512_and_si512 (_mm512_srli_epi16 (v, 4), m4);
+      const __m512i i0 = _mm512_permutex2var_epi64 (lo, first, hi);
+      const __m512i i1 = _mm512_permutex2var_epi64 (lo, second, hi);
       const __m512i q0 = _mm512_loadu_si512 (q8);
       const __m512i q1 = _mm512_loadu_si512 (q8 + 64);
-      const __m512i p0 = _mm512_maddubs_epi16 (_mm512_abs_epi8 (w0), move_sign (w0, q0));
-      const __m512i p1 = _mm512_maddubs_epi16 (_mm512_abs_epi8 (w1), move_sign (w1, q1));
+      /* |w| and q with w's sign, as move_sign: w < 0 exactly for indices 0-7 */
+      const __m512i p0 = _mm512_maddubs_epi16 (_mm512_shuffle_epi8 (abs_table, i0),
+          _mm512_mask_sub_epi8 (q0, _mm512_testn_epi8_mask (i0, eight), _mm512_setzero_si512 (), q0));
+      const __m512i p1 = _mm512_maddubs_epi16 (_mm512_shuffle_epi8 (abs_table, i1),
+          _mm512_mask_sub_epi8 (q1, _mm512_testn_epi8_mask (i1, eight), _mm512_setzero_si512 (), q1));
       sumi0 = _mm512_dpwssd_epi32 (sumi0, p0,
           _mm512_permutexvar_epi16 (_mm512_load_si512 (iq4_xs_scale_idx[2 * half]), ls));
       sumi1 = _mm512_dpwssd_epi32 (sumi1, p1,

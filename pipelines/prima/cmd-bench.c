@@ -24,6 +24,58 @@
 #include "memstat.h"
 #include "ring-bench.h"
 
+/* Bytes of the listed tensors (NULL ones skipped). */
+static guint64
+tensors_bytes (const gguf_tensor *const *ts, int n)
+{
+  guint64 b = 0;
+  for (int i = 0; i < n; i++)
+    b += ts[i] ? ts[i]->size : 0;
+  return b;
+}
+
+/* Where decode time went (prima bench -v): per phase, ms per token, and for
+ * the matrix products the weights they read and at what speed, against the
+ * bandwidth probe. */
+static void
+print_phase_times (const prima_model *model, const prima_context *ctx, double bandwidth)
+{
+  prima_phase_times pt;
+  guint64 bytes[PRIMA_PHASE_COUNT] = { 0 };
+  double total = 0.0;
+  prima_context_get_phase_times (ctx, &pt);
+  if (pt.n_tokens == 0)
+    return;
+  for (int i = 0; i < model->hp.n_layer; i++) {
+    const prima_layer_weights *l = &model->layers[i];
+    const gguf_tensor *qkv[] = { l->wq, l->wk, l->wv, l->bq, l->bk, l->bv };
+    const gguf_tensor *gu[] = { l->ffn_gate, l->ffn_up };
+    bytes[PRIMA_PHASE_QKV] += tensors_bytes (qkv, G_N_ELEMENTS (qkv));
+    bytes[PRIMA_PHASE_WO] += l->wo->size;
+    bytes[PRIMA_PHASE_FFN_GATE_UP] += tensors_bytes (gu, G_N_ELEMENTS (gu));
+    bytes[PRIMA_PHASE_FFN_DOWN] += l->ffn_down->size;
+    bytes[PRIMA_PHASE_NORMS] += l->attn_norm->size + l->ffn_norm->size;
+  }
+  bytes[PRIMA_PHASE_HEAD] = model->output->size + model->output_norm->size;
+  for (int p = 0; p < PRIMA_PHASE_COUNT; p++)
+    if (p != PRIMA_PHASE_WAIT)
+      total += pt.ns[p];
+  printf ("\ndecode phases (%" G_GUINT64_FORMAT " tokens, %.1f thread pool calls per token; wait: the calling "
+      "thread waiting for the others, inside the phases above it):\n", pt.n_tokens,
+      (double) pt.n_dispatches / pt.n_tokens);
+  printf ("| phase       | ms/token | %% of time | weights MiB | GB/s   | %% of probe |\n"
+      "|-------------|----------|-----------|-------------|--------|------------|\n");
+  for (int p = 0; p < PRIMA_PHASE_COUNT; p++) {
+    const double ms = pt.ns[p] / 1e6 / pt.n_tokens;
+    printf ("| %-11s | %8.3f | %8.1f%% |", prima_phase_name (p), ms, 100.0 * pt.ns[p] / total);
+    if (bytes[p] > 0 && p != PRIMA_PHASE_NORMS && ms > 0)
+      printf (" %11.1f | %6.2f | %9.1f%% |\n", bytes[p] / 1048576.0, bytes[p] / (ms / 1e3) / 1e9,
+          100.0 * bytes[p] / (ms / 1e3) / bandwidth);
+    else
+      printf ("             |        |            |\n");
+  }
+}
+
 static double
 seconds_since (gint64 t0)
 {
@@ -558,7 +610,7 @@ prima_cmd_bench (int argc, char **argv)
     {"--hop", CLI_FLAG, &hop, NULL, N_("per-hop latency of the ring on loopback (one token, two ring links, no model)")},
     {"--n-embd", CLI_INT, &hop_embd, "N", N_("--hop: floats per frame (default 4096)"), CLI_RANGE (1, 1 << 24)},
     {"--iterations", CLI_INT, &hop_iterations, "N", N_("--hop: round trips to time (default 2000)"), CLI_RANGE (1, G_MAXINT)},
-    {"--verbose", CLI_FLAG, &verbose, NULL, N_("memory accounting at the end (resident weights, KV, pressure)")},
+    {"--verbose", CLI_FLAG, &verbose, NULL, N_("where decode time goes (per phase), memory accounting at the end")},
     {"--gemm", CLI_STRING, &gemm, "MODE", N_("prompt matmuls: tile (default), vec_dot (same bits, untiled) or openblas "
           "(SGEMM on dequantized rows, 64+ tokens; other bits)")},
     {"--gemm-kernels", CLI_FLAG, &gemm_kernels, NULL, N_("only: time each type's tile kernel against vec_dot (1 thread, no model)")},
@@ -662,6 +714,25 @@ prima_cmd_bench (int argc, char **argv)
   /* Touch every weight once so the first timing does not include page faults. */
   if (!prima_context_eval (ctx, 1, tokens, NULL, 0, out, FALSE, &error))
     goto fail;
+  {
+    /* The same probe over the layers' weights as mapped (page-cache pages,
+     * now faulted in): decode's own source. Efficiency is against the
+     * higher of the two. */
+    const uint8_t *lo = NULL, *hi = NULL;
+    for (int i = 0; i < model->hp.n_layer; i++) {
+      const prima_layer_weights *l = &model->layers[i];
+      const gguf_tensor *ts[] = { l->wq, l->wk, l->wv, l->wo, l->ffn_gate, l->ffn_up, l->ffn_down };
+      for (size_t k = 0; k < G_N_ELEMENTS (ts); k++) {
+        lo = lo == NULL || ts[k]->data < lo ? ts[k]->data : lo;
+        hi = hi == NULL || ts[k]->data + ts[k]->size > hi ? ts[k]->data + ts[k]->size : hi;
+      }
+    }
+    const size_t n = MIN ((size_t) (hi - lo), (size_t) bw_mib << 20);
+    const double mapped = prima_measure_read_bandwidth_of (n_threads, lo, n);
+    printf ("mapped weights read bandwidth (%d threads, %.0f MiB): %.2f GB/s\n", n_threads, n / 1048576.0,
+        mapped / 1e9);
+    bandwidth = MAX (bandwidth, mapped);
+  }
 
   printf ("\n| test   | tokens/s | ms/token |\n|--------|----------|----------|\n");
   for (guint i = 0; i < pps->len; i++) {
@@ -680,6 +751,7 @@ prima_cmd_bench (int argc, char **argv)
   }
   if (n_gen > 0) {
     double total = 0.0;
+    prima_context_set_phase_timing (ctx, verbose);
     for (int r = 0; r < reps; r++) {
       int32_t tok = tokens[0];
       gint64 t0 = g_get_monotonic_time ();
@@ -692,8 +764,11 @@ prima_cmd_bench (int argc, char **argv)
     }
     tg_rate = n_gen * reps / total;
     printf ("| tg%-4d | %8.2f | %8.3f |\n", n_gen, tg_rate, total * 1e3 / (n_gen * reps));
-    printf (_("\ndecode reads %.2f GB/s of weights = %.1f%% of the measured bandwidth (decode efficiency)\n"),
+    printf (_("\ndecode reads %.2f GB/s of weights = %.1f%% of the measured bandwidth (decode efficiency; the higher probe)\n"),
         weight_bytes * tg_rate / 1e9, 100.0 * weight_bytes * tg_rate / bandwidth);
+    if (verbose)
+      print_phase_times (model, ctx, bandwidth);
+    prima_context_set_phase_timing (ctx, FALSE);
   }
   if (seqs && n_gen > 0 && !bench_batch_seqs (model, n_threads, &mem, seqs, n_gen, reps, &error))
     goto fail;

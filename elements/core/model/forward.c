@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <dlfcn.h>
+#include <time.h>
 
 G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
 
@@ -27,6 +28,10 @@ G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
 #define PRIMA_CHUNKS_PER_THREAD 16
 #define MATMUL_PREFETCH_ROWS 2
 #define MATMUL_PREFETCH_LINES 4
+/* Bytes of the next matrix product's weights that a worker loads, at the
+ * start of its share and of the caller's, once its share of a decode matrix
+ * product is done (see next_matmul). */
+#define MATMUL_NEXT_PREFETCH_BYTES (128 << 10)
 
 
 
@@ -87,6 +92,15 @@ struct prima_context {
 
   prima_residency *residency;
   gboolean own_residency;
+
+  /* The matrix product that follows the next one at decode (next_matmul). */
+  const gguf_tensor *next_w[MAX_MATMUL_JOBS];
+  int next_n_jobs;
+  gboolean next_glu;
+
+  gboolean profiling;
+  prima_phase_times prof;
+  guint64 prof_t;               /* when the current phase began */
 };
 
 /* Live contexts, for prima_context_memory_report. */
@@ -395,6 +409,53 @@ prima_context_memory_report (GString *out)
         w.n_samples);
 }
 
+/* ---- profiling ---- */
+
+static guint64
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (guint64) ts.tv_sec * 1000000000u + (guint64) ts.tv_nsec;
+}
+
+/* The time since the last mark goes to phase. */
+static inline void
+phase_mark (prima_context *ctx, prima_phase phase)
+{
+  if (ctx->profiling) {
+    const guint64 t = now_ns ();
+    ctx->prof.ns[phase] += t - ctx->prof_t;
+    ctx->prof_t = t;
+  }
+}
+
+const char *
+prima_phase_name (prima_phase phase)
+{
+  static const char *const names[PRIMA_PHASE_COUNT] = { "norms", "qkv", "rope", "attention", "wo",
+    "ffn_gate_up", "ffn_down", "head", "wait" };
+  return phase < PRIMA_PHASE_COUNT ? names[phase] : "?";
+}
+
+void
+prima_context_set_phase_timing (prima_context *ctx, gboolean on)
+{
+  ctx->profiling = on;
+  memset (&ctx->prof, 0, sizeof ctx->prof);
+  prima_threadpool_set_profiling (ctx->pool, on);
+}
+
+void
+prima_context_get_phase_times (const prima_context *ctx, prima_phase_times *out)
+{
+  uint64_t wait, calls;
+  *out = ctx->prof;
+  prima_threadpool_get_profile (ctx->pool, &wait, &calls);
+  out->ns[PRIMA_PHASE_WAIT] = wait;
+  out->n_dispatches = calls;
+}
+
 /* ---- parallel helpers ---- */
 
 typedef struct {
@@ -464,6 +525,13 @@ typedef struct {
   int n_out;
 } matmul_job;
 
+/* Where a thread's share of a matrix product begins: up to two weight
+ * regions (gate and up for SwiGLU). */
+typedef struct {
+  const uint8_t *p[2];
+  size_t bytes[2];
+} share_start;
+
 typedef struct {
   matmul_job jobs[MAX_MATMUL_JOBS];
   int n_jobs;
@@ -486,6 +554,13 @@ typedef struct {
    * out takes from the back of another's range. */
   _Atomic uint64_t range[MATMUL_MAX_THREADS];
   int n_ranges;
+  /* Decode: the first bytes of each thread's share of the matrix product
+   * that comes next, which workers load into cache when their share of this
+   * one is done: the caller's norms, RoPE, attention and activation
+   * quantization in between leave the memory idle otherwise, and every
+   * product restarts the hardware prefetchers. */
+  share_start next[MATMUL_MAX_THREADS];
+  gboolean has_next;
 } matmul_task;
 
 static int
@@ -645,6 +720,22 @@ matmul_tile (const matmul_job *job, int n_in, int r0, int nr, int tb, int nt, fl
           xq + (size_t) tok * job->xq_stride);
 }
 
+/* Every line of a region into the cache (L2). */
+static void
+prefetch_region (const uint8_t *p, size_t bytes)
+{
+  for (size_t off = 0; off < bytes; off += 64)
+    __builtin_prefetch (p + off, 0, 2);
+}
+
+static void
+prefetch_share_start (const share_start *s)
+{
+  for (int k = 0; k < 2; k++)
+    if (s->p[k])
+      prefetch_region (s->p[k], s->bytes[k]);
+}
+
 static void
 matmul_worker (int ith, int nth, void *arg)
 {
@@ -707,7 +798,8 @@ matmul_worker (int ith, int nth, void *arg)
         float *yg = job->y + (size_t) tok * job->y_stride;
         for (int r = r0; r < r1; r++) {
           float g, u;
-          if (t->n_tokens == 1 && r + MATMUL_PREFETCH_ROWS < r1) {
+          /* past the chunk's end too: a thread's next chunk follows it */
+          if (t->n_tokens == 1 && r + MATMUL_PREFETCH_ROWS < job->n_out) {
             prefetch_page_starts (wbase + (size_t) (r + MATMUL_PREFETCH_ROWS) * job->row_bytes, job->row_bytes);
             prefetch_page_starts (ubase + (size_t) (r + MATMUL_PREFETCH_ROWS) * up->row_bytes, up->row_bytes);
           }
@@ -720,7 +812,7 @@ matmul_worker (int ith, int nth, void *arg)
     }
     if (t->n_tokens == 1) {
       for (int r = r0; r < r1; r++) {
-        if (r + MATMUL_PREFETCH_ROWS < r1)
+        if (r + MATMUL_PREFETCH_ROWS < job->n_out)
           prefetch_page_starts (wbase + (size_t) (r + MATMUL_PREFETCH_ROWS) * job->row_bytes, job->row_bytes);
         job->vec_dot (t->n_in, &job->y[r], wbase + (size_t) r * job->row_bytes, job->xq);
       }
@@ -731,7 +823,65 @@ matmul_worker (int ith, int nth, void *arg)
       matmul_tile (job, t->n_in, r0, r1 - r0, tb, nt, job->y + (size_t) tb * job->y_stride + r0, job->y_stride);
     }
   }
+  /* Workers only: the caller goes on to the serial steps, which would wait
+   * for these loads. Worker 1 also loads the start of the caller's share. */
+  if (t->has_next && ith > 0 && ith < t->n_ranges) {
+    prefetch_share_start (&t->next[ith]);
+    if (ith == 1)
+      prefetch_share_start (&t->next[0]);
+  }
   (void) nth;
+}
+
+static int
+matmul_chunk_rows (int total_rows, int n_threads)
+{
+  return MAX (4, total_rows / (n_threads * PRIMA_CHUNKS_PER_THREAD));
+}
+
+/* The start of each thread's share of a decode matrix product over w
+ * (n_jobs weights, glu as matmul_ex): the same chunks and ranges as
+ * matmul_ex makes, MATMUL_NEXT_PREFETCH_BYTES from each. */
+static void
+plan_share_starts (const gguf_tensor *const *w, int n_jobs, gboolean glu, int n_ranges, int n_threads,
+    share_start *out)
+{
+  int total_rows = 0, first_chunk[MAX_MATMUL_JOBS + 1] = { 0 }, chunk_rows, n_chunks;
+  for (int j = 0; j < n_jobs; j++)
+    total_rows += (int) w[j]->ne[1];
+  chunk_rows = matmul_chunk_rows (total_rows, n_threads);
+  for (int j = 0; j < n_jobs; j++)
+    first_chunk[j + 1] = first_chunk[j] + ((int) w[j]->ne[1] + chunk_rows - 1) / chunk_rows;
+  n_chunks = first_chunk[glu ? 1 : n_jobs];
+  for (int i = 0; i < n_ranges; i++) {
+    const int c = (int) ((uint64_t) n_chunks * i / n_ranges);
+    int j = 0;
+    memset (&out[i], 0, sizeof out[i]);
+    if (c >= n_chunks)
+      continue;
+    while (c >= first_chunk[j + 1])
+      j++;
+    const int r0 = (c - first_chunk[j]) * chunk_rows;
+    for (int k = 0; k < (glu ? 2 : 1); k++) {
+      const gguf_tensor *m = w[j + k];
+      const size_t row = prima_row_size (m->type, m->ne[0]), off = (size_t) r0 * row;
+      out[i].p[k] = m->data + off;
+      out[i].bytes[k] = MIN ((size_t) MATMUL_NEXT_PREFETCH_BYTES / (glu ? 2 : 1), row * (size_t) m->ne[1] - off);
+    }
+  }
+}
+
+/* Decode: the matrix product that runs after the next call of matmul_ex
+ * (n_jobs 0: none known), for its workers to start loading. */
+static void
+next_matmul (prima_context *ctx, int n_jobs, const gguf_tensor *w0, const gguf_tensor *w1,
+    const gguf_tensor *w2, gboolean glu)
+{
+  ctx->next_n_jobs = n_jobs;
+  ctx->next_w[0] = w0;
+  ctx->next_w[1] = w1;
+  ctx->next_w[2] = w2;
+  ctx->next_glu = glu;
 }
 
 /* y_j[tok][r] = dot(W_j row r, x[tok]) for up to three weights sharing the
@@ -750,7 +900,7 @@ matmul_ex (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_job
   t.n_tokens = n_tokens;
   for (int j = 0; j < n_jobs; j++)
     total_rows += (int) w[j]->ne[1];
-  t.chunk_rows = MAX (4, total_rows / (n_threads * PRIMA_CHUNKS_PER_THREAD));
+  t.chunk_rows = matmul_chunk_rows (total_rows, n_threads);
   /* Jobs share the converted input: those that want the first job's
    * activation type use slot 0, one other type slot 1; a third type (no
    * real model mixes that many) runs the jobs one by one. */
@@ -792,6 +942,11 @@ matmul_ex (prima_context *ctx, const float *x, int n_tokens, int n_in, int n_job
     uint64_t lo = (uint64_t) t.n_chunks * i / t.n_ranges, hi = (uint64_t) t.n_chunks * (i + 1) / t.n_ranges;
     atomic_store (&t.range[i], (hi << 32) | lo);
   }
+  if (n_tokens == 1 && ctx->next_n_jobs > 0 && n_threads > 1) {
+    plan_share_starts (ctx->next_w, ctx->next_n_jobs, ctx->next_glu, t.n_ranges, n_threads, t.next);
+    t.has_next = TRUE;
+  }
+  ctx->next_n_jobs = 0;
   prima_threadpool_run_dynamic (ctx->pool, matmul_worker, &t);
 }
 
@@ -997,10 +1152,12 @@ run_layer (prima_context *ctx, int il, int n_tokens)
   if (!finite)
     return NOT_FINITE_INPUT;
   invalidate_input (ctx);
+  phase_mark (ctx, PRIMA_PHASE_NORMS);
   {
     const gguf_tensor *w[3] = { lw->wq, lw->wk, lw->wv };
     float *y[3] = { ctx->q, ctx->k, ctx->v };
     const int ys[3] = { n_embd, n_kv_dim, n_kv_dim };
+    next_matmul (ctx, 1, lw->wo, NULL, NULL, FALSE);
     matmul (ctx, ctx->cur, n_tokens, n_embd, 3, w, y, ys);
   }
   if (lw->bq) {
@@ -1008,6 +1165,7 @@ run_layer (prima_context *ctx, int il, int n_tokens)
     add_bias (ctx->k, lw->bk, n_tokens, n_kv_dim);
     add_bias (ctx->v, lw->bv, n_tokens, n_kv_dim);
   }
+  phase_mark (ctx, PRIMA_PHASE_QKV);
   for (int t = 0; t < n_tokens; t++) {
     const kv_seq *sq = &ctx->seqs[ctx->tok_seq[t]];
     prima_fp16 *krow = sq->k_cache[il] + (size_t) ctx->tok_cell[t] * n_kv_dim;
@@ -1022,14 +1180,18 @@ run_layer (prima_context *ctx, int il, int n_tokens)
       vcol[(size_t) i * ctx->n_ctx] = prima_fp32_to_fp16 (ctx->v[(size_t) t * n_kv_dim + i]);
     }
   }
+  phase_mark (ctx, PRIMA_PHASE_ROPE);
   attention (ctx, il, n_tokens);
+  phase_mark (ctx, PRIMA_PHASE_ATTENTION);
   invalidate_input (ctx);
   {
     const gguf_tensor *w[1] = { lw->wo };
     float *y[1] = { ctx->cur };
     const int ys[1] = { n_embd };
+    next_matmul (ctx, 2, lw->ffn_gate, lw->ffn_up, NULL, TRUE);
     matmul (ctx, ctx->attn, n_tokens, n_embd, 1, w, y, ys);
   }
+  phase_mark (ctx, PRIMA_PHASE_WO);
   for (size_t i = 0; i < (size_t) n_tokens * n_embd; i++)
     ctx->x[i] += ctx->cur[i];
 
@@ -1039,21 +1201,32 @@ run_layer (prima_context *ctx, int il, int n_tokens)
   if (!finite)
     return NOT_FINITE_LAYER;
   invalidate_input (ctx);
+  phase_mark (ctx, PRIMA_PHASE_NORMS);
   {
     const gguf_tensor *w[2] = { lw->ffn_gate, lw->ffn_up };
     float *y[2] = { ctx->gate, ctx->up };
     const int ys[2] = { n_ff, n_ff };
+    next_matmul (ctx, 1, lw->ffn_down, NULL, NULL, FALSE);
     matmul_ex (ctx, ctx->cur, n_tokens, n_embd, 2, w, y, ys, TRUE);
   }
+  phase_mark (ctx, PRIMA_PHASE_FFN_GATE_UP);
   invalidate_input (ctx);
   {
     const gguf_tensor *w[1] = { lw->ffn_down };
     float *y[1] = { ctx->cur };
     const int ys[1] = { n_embd };
+    if (ctx->first + il + 1 < ctx->last) {
+      const prima_layer_weights *nl = &ctx->model->layers[ctx->first + il + 1];
+      next_matmul (ctx, 3, nl->wq, nl->wk, nl->wv, FALSE);
+    } else if (prima_context_has_head (ctx)) {
+      next_matmul (ctx, 1, ctx->model->output, NULL, NULL, FALSE);
+    }
     matmul (ctx, ctx->gate, n_tokens, n_ff, 1, w, y, ys);
   }
+  phase_mark (ctx, PRIMA_PHASE_FFN_DOWN);
   for (size_t i = 0; i < (size_t) n_tokens * n_embd; i++)
     ctx->x[i] += ctx->cur[i];
+  phase_mark (ctx, PRIMA_PHASE_NORMS);
   return NOT_FINITE_NONE;
 }
 
@@ -1151,6 +1324,8 @@ eval_chunk (prima_context *ctx, int nb, const int32_t *tokens, const float *hidd
   }
   for (int t = 0; t < nb; t++)
     ctx->seqs[ctx->tok_seq[t]].cell_pos[ctx->tok_cell[t]] = ctx->tok_pos[t];
+  if (ctx->profiling)
+    ctx->prof_t = now_ns ();
   for (il = 0; il < ctx->last - ctx->first && bad == NOT_FINITE_NONE; il++) {
     prima_residency_layer_begin (ctx->residency, ctx->first + il);
     bad = run_layer (ctx, il, nb);
@@ -1167,9 +1342,11 @@ eval_chunk (prima_context *ctx, int nb, const int32_t *tokens, const float *hidd
     memcpy (out, ctx->x, sizeof (float) * nb * hp->n_embd);
   } else {
     /* the output head is the residency's pseudo-layer n_layer, a window of its own */
+    phase_mark (ctx, PRIMA_PHASE_NORMS);
     prima_residency_layer_begin (ctx->residency, hp->n_layer);
     bad = output_head (ctx, ctx->head_rows, n_rows, out);
     prima_residency_layer_end (ctx->residency, hp->n_layer);
+    phase_mark (ctx, PRIMA_PHASE_HEAD);
   }
   if (bad != NOT_FINITE_NONE) {
     set_not_finite_error (ctx, ctx->last, bad, error);
@@ -1178,6 +1355,8 @@ eval_chunk (prima_context *ctx, int nb, const int32_t *tokens, const float *hidd
   for (int t = 0; t < nb; t++)
     ctx->seqs[ctx->tok_seq[t]].n_cells = ctx->tok_cell[t] + 1;
   ctx->n_evaluated += nb;
+  if (ctx->profiling)
+    ctx->prof.n_tokens += nb;
   return TRUE;
 }
 

@@ -133,6 +133,37 @@ int prima_context_kv_pos_max (const prima_context *ctx);
  * check that nothing is evaluated twice. */
 guint64 prima_context_n_evaluated (const prima_context *ctx);
 
+/* Where evaluation time goes (prima bench -v): wall time per phase of the
+ * layers, summed over all layers and tokens since profiling was switched
+ * on; NORMS covers the norms, residual adds and activation quantization
+ * between the matrix products; WAIT is the part of the matrix products and
+ * attention that the calling thread spent waiting for the other threads to
+ * finish theirs (imbalance and barriers), also counted in its phase. */
+typedef enum {
+  PRIMA_PHASE_NORMS,
+  PRIMA_PHASE_QKV,
+  PRIMA_PHASE_ROPE,
+  PRIMA_PHASE_ATTENTION,
+  PRIMA_PHASE_WO,
+  PRIMA_PHASE_FFN_GATE_UP,
+  PRIMA_PHASE_FFN_DOWN,
+  PRIMA_PHASE_HEAD,
+  PRIMA_PHASE_WAIT,
+  PRIMA_PHASE_COUNT
+} prima_phase;
+
+typedef struct {
+  guint64 ns[PRIMA_PHASE_COUNT];
+  guint64 n_tokens;             /* tokens evaluated while profiling */
+  guint64 n_dispatches;         /* thread pool calls (each a barrier) */
+} prima_phase_times;
+
+const char *prima_phase_name (prima_phase phase);
+/* Switching on (or off) clears the counters. Off by default: on costs two
+ * clock reads per phase. */
+void prima_context_set_phase_timing (prima_context *ctx, gboolean on);
+void prima_context_get_phase_times (const prima_context *ctx, prima_phase_times *out);
+
 /* The residency engine the context uses (its own or the shared one). */
 prima_residency *prima_context_residency (const prima_context *ctx);
 /* KV cache bytes: allocated (virtual) and resident now (mincore: pages of the

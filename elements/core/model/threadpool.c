@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define cpu_relax() _mm_pause ()
@@ -29,6 +30,9 @@ struct prima_threadpool {
   _Atomic uint64_t joined;
   atomic_int n_sleeping;
   atomic_bool stop;
+  /* profiling, touched by the caller only */
+  int profiling;
+  uint64_t wait_ns, n_calls;
   GMutex mutex;
   GCond cond;
 };
@@ -37,6 +41,14 @@ typedef struct {
   prima_threadpool *pool;
   int ith;
 } worker_start;
+
+static uint64_t
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
 
 static gpointer
 worker_main (gpointer data)
@@ -129,6 +141,7 @@ dispatch (prima_threadpool *pool, prima_task_fn fn, void *arg, gboolean dynamic)
 {
   if (pool->n_threads == 1) {
     fn (0, 1, arg);
+    pool->n_calls += pool->profiling;
     return;
   }
   pool->fn = fn;
@@ -144,6 +157,7 @@ dispatch (prima_threadpool *pool, prima_task_fn fn, void *arg, gboolean dynamic)
     g_mutex_unlock (&pool->mutex);
   }
   fn (0, pool->n_threads, arg);
+  const uint64_t t0 = pool->profiling ? now_ns () : 0;
   if (dynamic) {
     /* Wait only for the workers that joined; the rest skip this task. */
     int n_joined = (int) (atomic_fetch_or (&pool->joined, JOIN_CLOSED) & 0xFFFFFFu);
@@ -153,6 +167,24 @@ dispatch (prima_threadpool *pool, prima_task_fn fn, void *arg, gboolean dynamic)
     while (atomic_load (&pool->n_done) < pool->n_threads - 1)
       cpu_relax ();
   }
+  if (pool->profiling) {
+    pool->wait_ns += now_ns () - t0;
+    pool->n_calls++;
+  }
+}
+
+void
+prima_threadpool_set_profiling (prima_threadpool *pool, int on)
+{
+  pool->profiling = on;
+  pool->wait_ns = pool->n_calls = 0;
+}
+
+void
+prima_threadpool_get_profile (const prima_threadpool *pool, uint64_t *wait_ns, uint64_t *n_calls)
+{
+  *wait_ns = pool->wait_ns;
+  *n_calls = pool->n_calls;
 }
 
 void

@@ -7,6 +7,8 @@
  * token and a futex wake per call would cost more than the work. */
 #pragma once
 
+#include <stdint.h>
+
 typedef struct prima_threadpool prima_threadpool;
 typedef void (*prima_task_fn) (int ith, int nth, void *arg);
 
@@ -20,3 +22,7 @@ void prima_threadpool_run (prima_threadpool *pool, prima_task_fn fn, void *arg);
  * the task. Home devices run other programs, so this avoids stalls of a whole
  * scheduler slice per call. */
 void prima_threadpool_run_dynamic (prima_threadpool *pool, prima_task_fn fn, void *arg);
+/* Profiling: when on, the caller's time spent waiting for the other threads
+ * at the end of each call (nanoseconds) and the number of calls add up. */
+void prima_threadpool_set_profiling (prima_threadpool *pool, int on);
+void prima_threadpool_get_profile (const prima_threadpool *pool, uint64_t *wait_ns, uint64_t *n_calls);

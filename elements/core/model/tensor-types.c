@@ -69,6 +69,16 @@ build_tables (void)
       prima_quants_iq_avx512_register (t);
     }
 #endif
+#if defined(__aarch64__)
+    if (isa >= PRIMA_ISA_NEON && best >= PRIMA_ISA_NEON) {
+      prima_quants_neon_register (t);
+      prima_quants_iq_neon_register (t);
+    }
+    if (isa >= PRIMA_ISA_DOTPROD && best >= PRIMA_ISA_DOTPROD)
+      prima_quants_dotprod_register (t);
+    if (isa >= PRIMA_ISA_I8MM && best >= PRIMA_ISA_I8MM)
+      prima_quants_i8mm_register (t);
+#endif
   }
 }
 
@@ -85,7 +95,7 @@ ensure_tables (void)
 const prima_type_traits *
 prima_type_get_traits_isa (uint32_t type, prima_isa isa)
 {
-  if (type >= PRIMA_TYPE_COUNT || isa >= PRIMA_ISA_COUNT || isa > prima_cpu_best_isa ())
+  if (type >= PRIMA_TYPE_COUNT || isa >= PRIMA_ISA_COUNT || !prima_isa_runs (isa))
     return NULL;
   ensure_tables ();
   return tables[isa][type].name ? &tables[isa][type] : NULL;

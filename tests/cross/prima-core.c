@@ -152,9 +152,12 @@ main (int argc, char **argv)
       goto fail;
   }
   {
-    char *text = prima_detokenize (tok, (const int32_t *) gen->data, gen->len, FALSE, FALSE);
-    printf ("%s", text);
-    g_free (text);
+    /* piece by piece, as prima run streams them (a SentencePiece leading space stays) */
+    GString *text = g_string_new (NULL);
+    for (guint k = 0; k < gen->len; k++)
+      prima_token_to_piece (tok, g_array_index (gen, int32_t, k), FALSE, text);
+    fwrite (text->str, 1, text->len, stdout);
+    g_string_free (text, TRUE);
   }
   if (a.ids_out) {
     GString *s = g_string_new (NULL);

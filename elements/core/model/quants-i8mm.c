@@ -10,7 +10,17 @@
 
 #include <arm_neon.h>
 
+#include <string.h>
+
 #include "quants.h"
+
+static inline float
+f16 (prima_fp16 h)
+{
+  __fp16 v;
+  memcpy (&v, &h, sizeof v);
+  return (float) v;
+}
 
 /* a: 32 levels of block 0, b: of block 1 (two int8x16 each), ya / yb their activations: the two
  * integer dot products, in lanes 0 and 3 */
@@ -45,12 +55,12 @@ vec_dot_q8_0_q8_0_i8mm (int n, float *s, const void *vx, const void *vy)
     const int8x16_t a[2] = { vld1q_s8 (x[i].qs), vld1q_s8 (x[i].qs + 16) };
     const int8x16_t b[2] = { vld1q_s8 (x[i + 1].qs), vld1q_s8 (x[i + 1].qs + 16) };
     const int32x4_t t = mmla_pair (a, b, y[i].qs, y[i + 1].qs);
-    sum += prima_fp16_to_fp32 (x[i].d) * prima_fp16_to_fp32 (y[i].d) * (float) vgetq_lane_s32 (t, 0);
-    sum += prima_fp16_to_fp32 (x[i + 1].d) * prima_fp16_to_fp32 (y[i + 1].d) * (float) vgetq_lane_s32 (t, 3);
+    sum += f16 (x[i].d) * f16 (y[i].d) * (float) vgetq_lane_s32 (t, 0);
+    sum += f16 (x[i + 1].d) * f16 (y[i + 1].d) * (float) vgetq_lane_s32 (t, 3);
   }
   for (; i < nb; i++) {
     const int8x16_t a[2] = { vld1q_s8 (x[i].qs), vld1q_s8 (x[i].qs + 16) };
-    sum += prima_fp16_to_fp32 (x[i].d) * prima_fp16_to_fp32 (y[i].d) * (float) dot32_sdot (a, y[i].qs);
+    sum += f16 (x[i].d) * f16 (y[i].d) * (float) dot32_sdot (a, y[i].qs);
   }
   *s = sum;
 }
@@ -77,13 +87,13 @@ vec_dot_q4_0_q8_0_i8mm (int n, float *s, const void *vx, const void *vy)
     q4_0_levels (&x[i], a);
     q4_0_levels (&x[i + 1], b);
     const int32x4_t t = mmla_pair (a, b, y[i].qs, y[i + 1].qs);
-    sum += prima_fp16_to_fp32 (x[i].d) * prima_fp16_to_fp32 (y[i].d) * (float) vgetq_lane_s32 (t, 0);
-    sum += prima_fp16_to_fp32 (x[i + 1].d) * prima_fp16_to_fp32 (y[i + 1].d) * (float) vgetq_lane_s32 (t, 3);
+    sum += f16 (x[i].d) * f16 (y[i].d) * (float) vgetq_lane_s32 (t, 0);
+    sum += f16 (x[i + 1].d) * f16 (y[i + 1].d) * (float) vgetq_lane_s32 (t, 3);
   }
   for (; i < nb; i++) {
     int8x16_t a[2];
     q4_0_levels (&x[i], a);
-    sum += prima_fp16_to_fp32 (x[i].d) * prima_fp16_to_fp32 (y[i].d) * (float) dot32_sdot (a, y[i].qs);
+    sum += f16 (x[i].d) * f16 (y[i].d) * (float) dot32_sdot (a, y[i].qs);
   }
   *s = sum;
 }

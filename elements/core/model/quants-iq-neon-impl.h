@@ -15,7 +15,7 @@ PRIMA_NEON_SFX (vec_dot_iq4_nl_q8_0) (int n, float *s, const void *vx, const voi
   const uint8x16_t m4 = vdupq_n_u8 (0x0F);
   float sumf = 0.f;
   for (int i = 0; i < n / QK4_NL; i++) {
-    const float d = prima_fp16_to_fp32 (y[i].d) * prima_fp16_to_fp32 (x[i].d);
+    const float d = f16 (y[i].d) * f16 (x[i].d);
     const uint8x16_t q = vld1q_u8 (x[i].qs);
     const int32_t sumi = dot32 (vqtbl1q_s8 (values, vandq_u8 (q, m4)), vqtbl1q_s8 (values, vshrq_n_u8 (q, 4)),
         y[i].qs);
@@ -33,7 +33,7 @@ PRIMA_NEON_SFX (vec_dot_iq4_xs_q8_K) (int n, float *s, const void *vx, const voi
   const uint8x16_t m4 = vdupq_n_u8 (0x0F);
   float sumf = 0.f;
   for (int i = 0; i < n / QK_K; i++) {
-    const float d4d8 = prima_fp16_to_fp32 (x[i].d) * y[i].d;
+    const float d4d8 = f16 (x[i].d) * y[i].d;
     for (int ib = 0; ib < QK_K / 32; ib++) {
       const int ls = ((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((x[i].scales_h >> 2 * ib) & 3) << 4);
       const float dl = d4d8 * (ls - 32);
@@ -61,7 +61,7 @@ PRIMA_NEON_SFX (vec_dot_iq2_xxs_q8_K) (int n, float *s, const void *vx, const vo
   const uint8x16_t bits = vreinterpretq_u8_u64 (vdupq_n_u64 (0x8040201008040201ULL));
   float sumf = 0.f;
   for (int i = 0; i < n / QK_K; i++) {
-    const float d = prima_fp16_to_fp32 (x[i].d) * y[i].d;
+    const float d = f16 (x[i].d) * y[i].d;
     const int8_t *q8 = y[i].qs;
     int32_t bsum = 0;
     for (int ib = 0; ib < QK_K / 32; ib++) {
@@ -107,7 +107,7 @@ PRIMA_NEON_SFX (vec_dot_iq1_s_q8_K) (int n, float *s, const void *vx, const void
       q8 += 32;
       qs += 4;
     }
-    sumf += prima_fp16_to_fp32 (x[i].d) * y[i].d * (sumi + IQ1S_DELTA * sumi1);
+    sumf += f16 (x[i].d) * y[i].d * (sumi + IQ1S_DELTA * sumi1);
   }
   *s = sumf;
 }
@@ -145,7 +145,7 @@ PRIMA_NEON_SFX (vec_dot_iq1_m_q8_K) (int n, float *s, const void *vx, const void
       qs += 4;
       qh += 2;
     }
-    sumf += prima_fp16_to_fp32 (iq1m_block_scale (&x[i])) * y[i].d * (sumi1 + IQ1M_DELTA * sumi2);
+    sumf += f16 (iq1m_block_scale (&x[i])) * y[i].d * (sumi1 + IQ1M_DELTA * sumi2);
   }
   *s = sumf;
 }

@@ -12,6 +12,15 @@
 
 #include "quants.h"
 
+/* fp16 to float in one FCVT (the reference's software conversion gives the same, exact, value) */
+static inline float
+f16 (prima_fp16 h)
+{
+  __fp16 v;
+  memcpy (&v, &h, sizeof v);
+  return (float) v;
+}
+
 /* acc + the four sums of 4 adjacent products of a and b (int8 x int8 fits int16 in SMULL) */
 static inline int32x4_t
 dot16 (int32x4_t acc, int8x16_t a, int8x16_t b)
@@ -62,7 +71,7 @@ PRIMA_NEON_SFX (vec_dot_q8_0_q8_0) (int n, float *s, const void *vx, const void 
   float sum = 0;
   for (int i = 0; i < n / QK8_0; i++) {
     const int32_t isum = dot32 (vld1q_s8 (x[i].qs), vld1q_s8 (x[i].qs + 16), y[i].qs);
-    sum += prima_fp16_to_fp32 (x[i].d) * prima_fp16_to_fp32 (y[i].d) * (float) isum;
+    sum += f16 (x[i].d) * f16 (y[i].d) * (float) isum;
   }
   *s = sum;
 }
@@ -79,7 +88,7 @@ PRIMA_NEON_SFX (vec_dot_q4_0_q8_0) (int n, float *s, const void *vx, const void 
     const uint8x16_t q = vld1q_u8 (x[i].qs);
     const int8x16_t lo = vsubq_s8 (vreinterpretq_s8_u8 (vandq_u8 (q, m4)), eight);
     const int8x16_t hi = vsubq_s8 (vreinterpretq_s8_u8 (vshrq_n_u8 (q, 4)), eight);
-    sum += prima_fp16_to_fp32 (x[i].d) * prima_fp16_to_fp32 (y[i].d) * (float) dot32 (lo, hi, y[i].qs);
+    sum += f16 (x[i].d) * f16 (y[i].d) * (float) dot32 (lo, hi, y[i].qs);
   }
   *s = sum;
 }
@@ -95,8 +104,8 @@ PRIMA_NEON_SFX (vec_dot_q4_1_q8_1) (int n, float *s, const void *vx, const void 
     const uint8x16_t q = vld1q_u8 (x[i].qs);
     const int32_t isum = dot32 (vreinterpretq_s8_u8 (vandq_u8 (q, m4)), vreinterpretq_s8_u8 (vshrq_n_u8 (q, 4)),
         y[i].qs);
-    sum += prima_fp16_to_fp32 (x[i].d) * prima_fp16_to_fp32 (y[i].d) * (float) isum
-        + prima_fp16_to_fp32 (x[i].m) * prima_fp16_to_fp32 (y[i].s);
+    sum += f16 (x[i].d) * f16 (y[i].d) * (float) isum
+        + f16 (x[i].m) * f16 (y[i].s);
   }
   *s = sum;
 }
@@ -115,7 +124,7 @@ PRIMA_NEON_SFX (vec_dot_q5_0_q8_0) (int n, float *s, const void *vx, const void 
     const uint8x16_t q = vld1q_u8 (x[i].qs);
     const int8x16_t lo = vsubq_s8 (vreinterpretq_s8_u8 (vorrq_u8 (vandq_u8 (q, m4), hlo)), sixteen);
     const int8x16_t hi = vsubq_s8 (vreinterpretq_s8_u8 (vorrq_u8 (vshrq_n_u8 (q, 4), hhi)), sixteen);
-    sum += prima_fp16_to_fp32 (x[i].d) * prima_fp16_to_fp32 (y[i].d) * (float) dot32 (lo, hi, y[i].qs);
+    sum += f16 (x[i].d) * f16 (y[i].d) * (float) dot32 (lo, hi, y[i].qs);
   }
   *s = sum;
 }
@@ -133,8 +142,8 @@ PRIMA_NEON_SFX (vec_dot_q5_1_q8_1) (int n, float *s, const void *vx, const void 
     const uint8x16_t q = vld1q_u8 (x[i].qs);
     const int8x16_t lo = vreinterpretq_s8_u8 (vorrq_u8 (vandq_u8 (q, m4), hlo));
     const int8x16_t hi = vreinterpretq_s8_u8 (vorrq_u8 (vshrq_n_u8 (q, 4), hhi));
-    sum += prima_fp16_to_fp32 (x[i].d) * prima_fp16_to_fp32 (y[i].d) * (float) dot32 (lo, hi, y[i].qs)
-        + prima_fp16_to_fp32 (x[i].m) * prima_fp16_to_fp32 (y[i].s);
+    sum += f16 (x[i].d) * f16 (y[i].d) * (float) dot32 (lo, hi, y[i].qs)
+        + f16 (x[i].m) * f16 (y[i].s);
   }
   *s = sum;
 }
@@ -184,8 +193,8 @@ PRIMA_NEON_SFX (vec_dot_q4_K_q8_K) (int n, float *s, const void *vx, const void 
           q8 + 32);
       msum += m0 * (y[i].bsums[4 * jj] + y[i].bsums[4 * jj + 1]) + m1 * (y[i].bsums[4 * jj + 2] + y[i].bsums[4 * jj + 3]);
     }
-    sum += y[i].d * prima_fp16_to_fp32 (x[i].d) * (float) isum
-        - y[i].d * prima_fp16_to_fp32 (x[i].dmin) * (float) msum;
+    sum += y[i].d * f16 (x[i].d) * (float) isum
+        - y[i].d * f16 (x[i].dmin) * (float) msum;
   }
   *s = sum;
 }
@@ -214,8 +223,8 @@ PRIMA_NEON_SFX (vec_dot_q5_K_q8_K) (int n, float *s, const void *vx, const void 
       isum += sc0 * dot32 (l0, l1, q8) + sc1 * dot32 (u0, u1, q8 + 32);
       msum += m0 * (y[i].bsums[4 * jj] + y[i].bsums[4 * jj + 1]) + m1 * (y[i].bsums[4 * jj + 2] + y[i].bsums[4 * jj + 3]);
     }
-    sum += y[i].d * prima_fp16_to_fp32 (x[i].d) * (float) isum
-        - y[i].d * prima_fp16_to_fp32 (x[i].dmin) * (float) msum;
+    sum += y[i].d * f16 (x[i].d) * (float) isum
+        - y[i].d * f16 (x[i].dmin) * (float) msum;
   }
   *s = sum;
 }
@@ -246,7 +255,7 @@ PRIMA_NEON_SFX (vec_dot_q6_K_q8_K) (int n, float *s, const void *vx, const void 
         }
       }
     }
-    sum += y[i].d * prima_fp16_to_fp32 (x[i].d) * (float) isum;
+    sum += y[i].d * f16 (x[i].d) * (float) isum;
   }
   *s = sum;
 }
@@ -275,7 +284,7 @@ PRIMA_NEON_SFX (vec_dot_q3_K_q8_K) (int n, float *s, const void *vx, const void 
         }
       }
     }
-    sum += y[i].d * prima_fp16_to_fp32 (x[i].d) * (float) isum;
+    sum += y[i].d * f16 (x[i].d) * (float) isum;
   }
   *s = sum;
 }
@@ -300,8 +309,8 @@ PRIMA_NEON_SFX (vec_dot_q2_K_q8_K) (int n, float *s, const void *vx, const void 
       }
     for (int g = 0; g < 16; g++)
       msum += (x[i].scales[g] >> 4) * y[i].bsums[g];
-    sum += y[i].d * prima_fp16_to_fp32 (x[i].d) * (float) isum
-        - y[i].d * prima_fp16_to_fp32 (x[i].dmin) * (float) msum;
+    sum += y[i].d * f16 (x[i].d) * (float) isum
+        - y[i].d * f16 (x[i].dmin) * (float) msum;
   }
   *s = sum;
 }

@@ -82,7 +82,7 @@ vec_dot_bf16_bf16_neon (int n, float *s, const void *vx, const void *vy)
   *s = sum;
 }
 
-/* ---- dequantization: the reference's single rounding (level * d, level converted exactly) ---- */
+/* ---- dequantization: the reference's roundings (level * d, level converted exactly; + m apart) ---- */
 
 static void
 dequantize_row_f16_neon (const void *vx, float *y, int64_t n)
@@ -142,6 +142,62 @@ dequantize_row_q4_0_neon (const void *vx, float *y, int64_t n)
   }
 }
 
+/* 16 levels times d plus m: a multiply and an add, each rounded, as the reference's x * d + m */
+static inline void
+store_affine (int8x16_t q, float d, float m, float *y)
+{
+  const int16x8_t lo = vmovl_s8 (vget_low_s8 (q)), hi = vmovl_high_s8 (q);
+  const float32x4_t vm = vdupq_n_f32 (m);
+  vst1q_f32 (y, vaddq_f32 (vmulq_n_f32 (vcvtq_f32_s32 (vmovl_s16 (vget_low_s16 (lo))), d), vm));
+  vst1q_f32 (y + 4, vaddq_f32 (vmulq_n_f32 (vcvtq_f32_s32 (vmovl_high_s16 (lo)), d), vm));
+  vst1q_f32 (y + 8, vaddq_f32 (vmulq_n_f32 (vcvtq_f32_s32 (vmovl_s16 (vget_low_s16 (hi))), d), vm));
+  vst1q_f32 (y + 12, vaddq_f32 (vmulq_n_f32 (vcvtq_f32_s32 (vmovl_high_s16 (hi)), d), vm));
+}
+
+static void
+dequantize_row_q4_1_neon (const void *vx, float *y, int64_t n)
+{
+  const block_q4_1 *x = vx;
+  const uint8x16_t m4 = vdupq_n_u8 (0x0F);
+  for (int64_t i = 0; i < n / QK4_1; i++) {
+    const float d = prima_fp16_to_fp32 (x[i].d), m = prima_fp16_to_fp32 (x[i].m);
+    const uint8x16_t q = vld1q_u8 (x[i].qs);
+    store_affine (vreinterpretq_s8_u8 (vandq_u8 (q, m4)), d, m, y + 32 * i);
+    store_affine (vreinterpretq_s8_u8 (vshrq_n_u8 (q, 4)), d, m, y + 32 * i + 16);
+  }
+}
+
+static void
+dequantize_row_q5_0_neon (const void *vx, float *y, int64_t n)
+{
+  const block_q5_0 *x = vx;
+  const uint8x16_t m4 = vdupq_n_u8 (0x0F);
+  const int8x16_t sixteen = vdupq_n_s8 (16);
+  for (int64_t i = 0; i < n / QK5_0; i++) {
+    const float d = prima_fp16_to_fp32 (x[i].d);
+    uint8x16_t hlo, hhi;
+    q5_high_bits (x[i].qh, &hlo, &hhi);
+    const uint8x16_t q = vld1q_u8 (x[i].qs);
+    store_scaled (vsubq_s8 (vreinterpretq_s8_u8 (vorrq_u8 (vandq_u8 (q, m4), hlo)), sixteen), d, y + 32 * i);
+    store_scaled (vsubq_s8 (vreinterpretq_s8_u8 (vorrq_u8 (vshrq_n_u8 (q, 4), hhi)), sixteen), d, y + 32 * i + 16);
+  }
+}
+
+static void
+dequantize_row_q5_1_neon (const void *vx, float *y, int64_t n)
+{
+  const block_q5_1 *x = vx;
+  const uint8x16_t m4 = vdupq_n_u8 (0x0F);
+  for (int64_t i = 0; i < n / QK5_1; i++) {
+    const float d = prima_fp16_to_fp32 (x[i].d), m = prima_fp16_to_fp32 (x[i].m);
+    uint8x16_t hlo, hhi;
+    q5_high_bits (x[i].qh, &hlo, &hhi);
+    const uint8x16_t q = vld1q_u8 (x[i].qs);
+    store_affine (vreinterpretq_s8_u8 (vorrq_u8 (vandq_u8 (q, m4), hlo)), d, m, y + 32 * i);
+    store_affine (vreinterpretq_s8_u8 (vorrq_u8 (vshrq_n_u8 (q, 4), hhi)), d, m, y + 32 * i + 16);
+  }
+}
+
 void
 prima_quants_neon_register (prima_type_traits *table)
 {
@@ -152,6 +208,9 @@ prima_quants_neon_register (prima_type_traits *table)
   table[PRIMA_TYPE_BF16].to_float = dequantize_row_bf16_neon;
   table[PRIMA_TYPE_Q8_0].to_float = dequantize_row_q8_0_neon;
   table[PRIMA_TYPE_Q4_0].to_float = dequantize_row_q4_0_neon;
+  table[PRIMA_TYPE_Q4_1].to_float = dequantize_row_q4_1_neon;
+  table[PRIMA_TYPE_Q5_0].to_float = dequantize_row_q5_0_neon;
+  table[PRIMA_TYPE_Q5_1].to_float = dequantize_row_q5_1_neon;
   register_int_neon (table);
 }
 

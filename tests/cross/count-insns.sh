@@ -12,7 +12,7 @@ cc -O2 -shared -fPIC -o "$plugin" tests/cross/qemu-insn-count.c
 meson compile -C "$build" insn-kernel >/dev/null
 n=50
 count () {
-  QEMU_CPU=max qemu-aarch64 -L /usr/aarch64-linux-gnu -plugin "$plugin" -d plugin \
+  QEMU_CPU=max qemu-aarch64 -plugin "$plugin" -d plugin \
     "$build/tests/cross/insn-kernel" "$1" "$2" "$3" 2>&1 >/dev/null | sed -n 's/^insns //p'
 }
 printf '%-6s %-8s %s\n' type isa insns/block

@@ -103,12 +103,6 @@ main (int argc, char **argv)
   const gboolean run = strcmp (argv[1], "run") == 0;
   if (!parse (argc, argv, &a))
     return 2;
-  /* PRIMA_CORE_THREADS caps -t: under qemu-user on a loaded 2-core machine each hand-off between
-   * spinning pool threads costs a scheduler slice, so the golden runs use one thread there
-   * (tests/cross/run-aarch64.sh); test-forward and test-forward-batch still run the pool with 2 */
-  if (g_getenv ("PRIMA_CORE_THREADS") && atoi (g_getenv ("PRIMA_CORE_THREADS")) > 0)
-    a.n_threads = a.n_threads > 0 ? MIN (a.n_threads, atoi (g_getenv ("PRIMA_CORE_THREADS")))
-        : atoi (g_getenv ("PRIMA_CORE_THREADS"));
   if ((model = prima_model_load (a.model, &error)) == NULL || (tok = prima_tokenizer_new (model->file, &error)) == NULL)
     goto fail;
   ids = a.prompt ? prima_tokenize (tok, a.prompt, -1, TRUE, TRUE) : parse_ids (a.tokens);

@@ -24,7 +24,7 @@ status=0
 for cpu in cortex-a53 max; do
   echo "== qemu-aarch64 -cpu $cpu"
   # tests/model (kernels, golden, GGUF parser) and tests/text (tokenizer, chat templates)
-  QEMU_CPU=$cpu PRIMA_CORE_THREADS=1 meson test -C "$build" --print-errorlogs --num-processes 2 \
+  QEMU_CPU=$cpu meson test -C "$build" --print-errorlogs --num-processes 2 \
     --timeout-multiplier 4 --logbase "testlog-$cpu" || status=1
 done
 exit $status

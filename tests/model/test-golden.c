@@ -72,11 +72,7 @@ run_prima (const char *const *args)
   for (int i = 0; args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  /* LEAVE_DESCRIPTORS_OPEN: the child's close-all-descriptors step (close_range) hangs a child under
-   * qemu-user 7.2, which closes the emulator's own descriptors with the guest's (the aarch64 run,
-   * tests/cross/run-aarch64.sh); this test opens no descriptor the child could misuse */
-  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_LEAVE_DESCRIPTORS_OPEN, NULL, NULL, &out, &err,
-          &status, &error))
+  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error))
     g_error ("cannot run prima: %s", error->message);
   if (!g_spawn_check_wait_status (status, NULL))
     g_error ("prima %s failed: %s", args[0], err);

@@ -11,6 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "prima-platform.h"
+#include "cpu-topology.h"
+
 #include "profiler.h"
 #include "halda-io.h"
 #include "membw.h"
@@ -991,7 +994,7 @@ drop_cache (int fd, gboolean direct)
 {
   /* Without O_DIRECT, drop the file's clean pages so reads go to the disk. */
   if (!direct)
-    posix_fadvise (fd, 0, 0, POSIX_FADV_DONTNEED);
+    prima_fadvise (fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
 static void
@@ -1061,7 +1064,7 @@ measure_disk (const prima_profile_options *opt, prima_profile *p, int step, int 
 
   /* Sequential: one stream of 1 MiB reads from the start, as `dd bs=1M iflag=direct`. */
   drop_cache (fd, direct);
-  posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  prima_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   t0 = now_s ();
   deadline = t0 + opt->disk_seconds;
   while (done < file_bytes && (done < (guint64) 8 * DISK_SEQ_BLOCK || now_s () < deadline)) {
@@ -1087,7 +1090,7 @@ measure_disk (const prima_profile_options *opt, prima_profile *p, int step, int 
     GThread *th[8];
     guint64 total = 0;
     drop_cache (fd, direct);
-    posix_fadvise (fd, 0, 0, POSIX_FADV_RANDOM);
+    prima_fadvise (fd, 0, 0, POSIX_FADV_RANDOM);
     t0 = now_s ();
     for (int i = 0; i < n_rnd; i++) {
       r[i] = (rnd_reader) { fd, file_bytes / p->disk_rnd_block, p->disk_rnd_block, t0 + opt->disk_seconds,
@@ -1160,6 +1163,16 @@ read_system (const prima_profile_options *opt, prima_profile *p)
   }
   g_free (text);
   g_free (path);
+#if defined(__aarch64__) || defined(__arm__)
+  /* ARM's /proc/cpuinfo names the SoC at most ("Hardware", 32-bit kernels): name the cores from their
+   * part numbers, the clusters as they are ("Cortex-A55 + Cortex-A76") */
+  {
+    prima_cpu_topology t;
+    prima_cpu_topology_read (opt->root, &t);
+    if (t.model[0] && (strcmp (p->cpu_model, "unknown") == 0 || t.n_clusters > 1))
+      g_strlcpy (p->cpu_model, t.model, sizeof p->cpu_model);
+  }
+#endif
 }
 
 static const char *
@@ -1242,7 +1255,12 @@ prima_profile_measure (const prima_profile_options *opt_in, prima_profile *p, GE
     opt.disk_bytes = (size_t) 256 << 20;
   if (opt.matvec_bytes == 0)
     opt.matvec_bytes = default_matvec_bytes ();
+#if defined(__aarch64__) || defined(__arm__)
+  /* big.LITTLE: the forward pass's own default (prima_cpu_default_threads), without the little cores */
+  p->n_threads = opt.n_threads > 0 ? opt.n_threads : prima_cpu_default_threads ();
+#else
   p->n_threads = opt.n_threads > 0 ? opt.n_threads : (int) MAX (1, sysconf (_SC_NPROCESSORS_ONLN));
+#endif
   p->kernels = prima_isa_name (prima_active_isa ());
   for (int t = 0; t < PRIMA_TYPE_COUNT; t++)
     any |= opt.types[t];

@@ -11,7 +11,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include "prima-platform.h"
+#ifdef PRIMA_HAVE_LINUX_APIS
 #include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -364,7 +367,9 @@ local_worker_setup (gpointer data)
 {
   const pid_t head = GPOINTER_TO_INT (data);
   setpgid (0, 0);
+#ifdef PRIMA_HAVE_LINUX_APIS
   prctl (PR_SET_PDEATHSIG, SIGTERM);
+#endif
   if (getppid () != head)
     raise (SIGTERM);
 }

@@ -10,6 +10,7 @@
 #include "fp16.h"
 #include "attention.h"
 #include "memstat.h"
+#include "cpu-topology.h"
 
 #include <math.h>
 #include <string.h>
@@ -110,8 +111,13 @@ static GList *live_contexts;
 static int
 online_cpus (void)
 {
+#if defined(__aarch64__) || defined(__arm__)
+  /* big.LITTLE: a matrix-vector product waits for its slowest thread, so not the little cores */
+  return prima_cpu_default_threads ();
+#else
   long n = sysconf (_SC_NPROCESSORS_ONLN);
   return n > 0 ? (int) n : 1;
+#endif
 }
 
 /* KV blocks are anonymous mappings, not calloc: their pages are mapped only

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "prima-platform.h"
+
 /* Chosen from the measurements in docs/memory.md. */
 #define DEFAULT_PREFETCH PRIMA_PREFETCH_FORCE
 #define DEFAULT_RELEASE PRIMA_RELEASE_AUTO
@@ -140,7 +142,7 @@ prima_release_policy_resolve (prima_release_policy p)
 static void
 populate (const uint8_t *addr, size_t len)
 {
-#ifdef MADV_POPULATE_READ
+#if defined(MADV_POPULATE_READ) && !defined(PRIMA_NO_LINUX_APIS)
   if (madvise ((void *) addr, len, MADV_POPULATE_READ) == 0)
     return;
 #endif
@@ -592,7 +594,7 @@ release_window (prima_residency *r, const window *w)
      * cache: another process mapping the file keeps its own copies. */
     madvise ((void *) (r->base + br->offset), br->length, MADV_DONTNEED);
     if (r->fd >= 0)
-      posix_fadvise (r->fd, (off_t) br->offset, (off_t) br->length, POSIX_FADV_DONTNEED);
+      prima_fadvise (r->fd, (off_t) br->offset, (off_t) br->length, POSIX_FADV_DONTNEED);
   }
   g_mutex_lock (&r->lock);
   r->released_bytes += w->bytes;

@@ -95,6 +95,20 @@ build_tables (void)
       prima_gemm_avx512_register (t);
     }
 #endif
+#if defined(__aarch64__)
+    /* no ARM tile kernels yet: a type whose vec_dot NEON replaces loses the
+     * reference tile (it would give other bits than decode) */
+    snapshot_vec_dots (t, vec_dot);
+    if (isa >= PRIMA_ISA_NEON && best >= PRIMA_ISA_NEON) {
+      prima_quants_neon_register (t);
+      prima_quants_iq_neon_register (t);
+    }
+    if (isa >= PRIMA_ISA_DOTPROD && best >= PRIMA_ISA_DOTPROD)
+      prima_quants_dotprod_register (t);
+    if (isa >= PRIMA_ISA_I8MM && best >= PRIMA_ISA_I8MM)
+      prima_quants_i8mm_register (t);
+    drop_stale_gemms (t, vec_dot);
+#endif
   }
 }
 
@@ -111,7 +125,7 @@ ensure_tables (void)
 const prima_type_traits *
 prima_type_get_traits_isa (uint32_t type, prima_isa isa)
 {
-  if (type >= PRIMA_TYPE_COUNT || isa >= PRIMA_ISA_COUNT || isa > prima_cpu_best_isa ())
+  if (type >= PRIMA_TYPE_COUNT || isa >= PRIMA_ISA_COUNT || !prima_isa_runs (isa))
     return NULL;
   ensure_tables ();
   return tables[isa][type].name ? &tables[isa][type] : NULL;

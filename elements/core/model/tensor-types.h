@@ -53,6 +53,10 @@ typedef enum {
   PRIMA_ISA_SCALAR = 0,
   PRIMA_ISA_AVX2 = 1,
   PRIMA_ISA_AVX512 = 2,
+  /* ARM64: each level includes the one before (NEON is in every ARMv8-A). */
+  PRIMA_ISA_NEON = 3,
+  PRIMA_ISA_DOTPROD = 4,          /* + SDOT/UDOT (ARMv8.2 dotprod) */
+  PRIMA_ISA_I8MM = 5,             /* + SMMLA (ARMv8.6 i8mm) */
   PRIMA_ISA_COUNT
 } prima_isa;
 
@@ -81,7 +85,7 @@ typedef struct {
 } prima_type_traits;
 
 /* Traits with the best kernels this CPU runs (or those forced by the
- * environment variable PRIMA_ISA=scalar|avx2|avx512). NULL for an id whose
+ * environment variable PRIMA_ISA=scalar|avx2|avx512|neon|dotprod|i8mm). NULL for an id whose
  * layout we do not know. */
 const prima_type_traits *prima_type_get_traits (uint32_t type);
 /* Traits with the kernels of one ISA (falling back to scalar where that ISA
@@ -94,6 +98,9 @@ gboolean prima_type_from_name (const char *name, prima_type *out);
 size_t prima_row_size (uint32_t type, int64_t n);
 
 prima_isa prima_cpu_best_isa (void);              /* what this CPU can run */
+/* TRUE when this CPU runs isa: scalar, or one of its own family (x86 or ARM)
+ * up to its best. */
+gboolean prima_isa_runs (prima_isa isa);
 prima_isa prima_active_isa (void);                /* honouring PRIMA_ISA */
 const char *prima_isa_name (prima_isa isa);
 
@@ -108,3 +115,7 @@ void prima_quants_iq_avx512_register (prima_type_traits *table);
 void prima_gemm_ref_register (prima_type_traits *table);
 void prima_gemm_avx2_register (prima_type_traits *table);
 void prima_gemm_avx512_register (prima_type_traits *table);
+void prima_quants_neon_register (prima_type_traits *table);
+void prima_quants_iq_neon_register (prima_type_traits *table);
+void prima_quants_dotprod_register (prima_type_traits *table);
+void prima_quants_i8mm_register (prima_type_traits *table);

@@ -197,3 +197,22 @@ prima_attn_values_avx512 (const float *pf, int n_group, const prima_fp16 *v, siz
   for (int r = 0; r < nt; r++)
     *dst[r] = _mm512_reduce_add_ps (t[reduce16_slot (r)]);
 }
+
+void
+prima_attn_probs_avx512 (float *e, int n, float inv, prima_fp16 *p16)
+{
+  const __m512 vinv = _mm512_set1_ps (inv);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i h = _mm512_cvtps_ph (_mm512_mul_ps (_mm512_loadu_ps (e + i), vinv), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_si256 ((__m256i *) (p16 + i), h);
+    _mm512_storeu_ps (e + i, _mm512_cvtph_ps (h));
+  }
+  if (i < n) {
+    const __mmask16 m = (__mmask16) ((1u << (n - i)) - 1);
+    const __m256i h = _mm512_cvtps_ph (_mm512_mul_ps (_mm512_maskz_loadu_ps (m, e + i), vinv),
+        _MM_FROUND_TO_NEAREST_INT);
+    _mm256_mask_storeu_epi16 (p16 + i, m, h);
+    _mm512_mask_storeu_ps (e + i, m, _mm512_cvtph_ps (h));
+  }
+}

@@ -125,10 +125,13 @@ prima_attn_chunk (const prima_fp16 *q16, int n_kvh, int n_group, const prima_fp1
     const float inv = (float) (1.0 / sum);
     /* the probabilities in F16, and (for the AVX-512 values) the same
      * values as floats in place of the scores */
-    for (int j = 0; j < n; j++) {
-      pg[j] = prima_fp32_to_fp16 (sg[j] * inv);
-      sg[j] = prima_fp16_to_fp32 (pg[j]);
-    }
+    if (avx512)
+      prima_attn_probs_avx512 (sg, n, inv, pg);
+    else
+      for (int j = 0; j < n; j++) {
+        pg[j] = prima_fp32_to_fp16 (sg[j] * inv);
+        sg[j] = prima_fp16_to_fp32 (pg[j]);
+      }
     const size_t ms = (size_t) (q / n_group) * ms_head_stride + q % n_group;
     if (m)
       m[ms] = max;

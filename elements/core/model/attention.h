@@ -73,6 +73,10 @@ void prima_attn_scores_avx512 (const float *qf, int n_kvh, int n_group, const pr
 void prima_attn_values_avx512 (const float *pf, int n_group, const prima_fp16 *v, size_t v_stride, int head_dim,
     int n, float *out, size_t out_stride);
 
+/* p16[i] = F16 (e[i] * inv), and e[i] = p16[i] as a float (F16C's
+ * rounding, which prima_fp32_to_fp16 copies). */
+void prima_attn_probs_avx512 (float *e, int n, float inv, prima_fp16 *p16);
+
 static inline int
 prima_attn_n_chunks (int n_kv, int chunk)
 {

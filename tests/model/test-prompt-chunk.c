@@ -1,7 +1,7 @@
 /* gst-prima tests: a prompt evaluated in one call (one chunk of tokens, 2
  * threads), or in chunks of n_batch tokens, gives for every position the
  * same logits, bit for bit, as the prompt fed one token at a time with 1
- * thread. The prompt is long enough that attention splits its later
+ * thread (and so does feeding it one token at a time with 2 threads). The prompt is long enough that attention splits its later
  * tokens' cells into several chunks (attention.h, PRIMA_ATTN_CHUNK), so the
  * split depends only on the token's own cells. Speculative decoding relies
  * on it: a draft verified in one call must score as plain decoding would.
@@ -49,6 +49,19 @@ check (char *path)
   }
   prima_context_free (one);
 
+  /* one token at a time with 2 threads: the KV heads go in parts (8 at
+   * first, one part from 4 chunks of cells), which changes no bit */
+  {
+    prima_context *two = new_ctx (m, 2, 0);
+    for (int i = 0; i < N_PROMPT; i++) {
+      g_assert_true (prima_context_eval (two, 1, prompt + i, NULL, i, out, FALSE, &error));
+      g_assert_no_error (error);
+      if (memcmp (out, solo + i * nv, nv * sizeof (float)) != 0)
+        g_error ("2 threads: position %d differs from 1 thread", i);
+    }
+    prima_context_free (two);
+  }
+
   /* one call of the whole prompt; then chunks of 96 tokens (a chunk
    * boundary of attention falls inside an evaluation chunk) */
   const int batches[] = { N_PROMPT, 96 };
@@ -74,6 +87,13 @@ test_stories260k (void)
   check (test_data_path ("stories260K-f32.gguf"));
 }
 
+/* head_dim 16 or more: the AVX-512 kernels' path */
+static void
+test_656k (void)
+{
+  check (test_data_path ("TinyStories-656K-q8_0.gguf"));
+}
+
 static void
 test_q4_k (void)
 {
@@ -85,6 +105,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/prompt-chunk/stories260K-f32", test_stories260k);
+  g_test_add_func ("/prompt-chunk/TinyStories-656K-q8_0", test_656k);
   g_test_add_func ("/prompt-chunk/Q4_K_M", test_q4_k);
   return g_test_run ();
 }

@@ -78,12 +78,17 @@ prima_attn_chunk (const prima_fp16 *q16, int n_kvh, int n_group, const prima_fp1
 #if defined(__x86_64__)
   avx512 = prima_active_isa () >= PRIMA_ISA_AVX512;
 #endif
+  (void) avx512;
+  (void) qf;
   /* scores: each K row read once, whole, for every query head */
+#if defined(__x86_64__)
   if (avx512 && head_dim % 16 == 0 && head_dim <= 256 && n_group <= 16) {
     for (int i = 0; i < n_q * head_dim; i++)
       qf[i] = prima_fp16_to_fp32 (q16[i]);
     prima_attn_scores_avx512 (qf, n_kvh, n_group, k, k_stride, head_dim, n, scale, scores, n);
-  } else {
+  } else
+#endif
+  {
     for (int j = 0; j < n; j++) {
       const prima_fp16 *kr = k + (size_t) j * k_stride;
       if (j + ATTN_PREFETCH_ROWS < n)
@@ -125,9 +130,11 @@ prima_attn_chunk (const prima_fp16 *q16, int n_kvh, int n_group, const prima_fp1
     const float inv = (float) (1.0 / sum);
     /* the probabilities in F16, and (for the AVX-512 values) the same
      * values as floats in place of the scores */
+#if defined(__x86_64__)
     if (avx512)
       prima_attn_probs_avx512 (sg, n, inv, pg);
     else
+#endif
       for (int j = 0; j < n; j++) {
         pg[j] = prima_fp32_to_fp16 (sg[j] * inv);
         sg[j] = prima_fp16_to_fp32 (pg[j]);
@@ -143,10 +150,12 @@ prima_attn_chunk (const prima_fp16 *q16, int n_kvh, int n_group, const prima_fp1
   for (int h = 0; h < n_kvh; h++) {
     const prima_fp16 *vh = v + (size_t) h * head_dim * v_stride;
     float *oh = out + (size_t) h * out_head_stride;
+#if defined(__x86_64__)
     if (avx512)
       prima_attn_values_avx512 (scores + (size_t) h * n_group * n, n_group, vh, v_stride, head_dim, n, oh,
           out_stride);
     else
+#endif
       for (int d = 0; d < head_dim; d++)
         for (int g = 0; g < n_group; g++)
           f16->vec_dot (n, &oh[(size_t) g * out_stride + d], vh + (size_t) d * v_stride,

@@ -17,7 +17,8 @@
 /* How many 16-row tiles ahead the K rows are prefetched: the hardware
  * prefetchers stop at 4 KiB pages, a tile of the 1B shape is 16 KiB (one
  * tile ahead: 16.0 ms for 16 layers of 4096 cells, two 17.6, none 22.6,
- * into L2 instead of L1 22.5; one thread, memory shared with other work). */
+ * into L2 instead of L1 22.5; one thread, memory shared with other work;
+ * docs/numerics.md). */
 #define SCORES_PREFETCH_TILES 1
 /* and the V rows of a KV head, rows ahead */
 #define VALUES_PREFETCH_ROWS 4

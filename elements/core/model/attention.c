@@ -62,32 +62,48 @@ exp_neg (float x)
 #define ATTN_CLONES
 #endif
 
+/* The prefetch distance of the scalar path's K rows, in cells. */
+#define ATTN_PREFETCH_ROWS 8
+
 ATTN_CLONES void
-prima_attn_chunk (const prima_fp16 *q16, int n_group, const prima_fp16 *k, size_t k_stride, const prima_fp16 *v,
-    size_t v_stride, int head_dim, int j0, int j1, float *scores, prima_fp16 *p16, float *out, size_t out_stride,
-    float *m, double *s)
+prima_attn_chunk (const prima_fp16 *q16, int n_kvh, int n_group, const prima_fp16 *k, size_t k_stride,
+    const prima_fp16 *v, size_t v_stride, int head_dim, int n, float *qf, float *scores, prima_fp16 *p16,
+    float *out, size_t out_stride, size_t out_head_stride, float *m, double *s, size_t ms_head_stride)
 {
   const prima_type_traits *f16 = prima_type_get_traits (PRIMA_TYPE_F16);
   const float scale = 1.0f / sqrtf ((float) head_dim);
-  const int n = j1 - j0;
+  const int n_q = n_kvh * n_group;
+  gboolean avx512 = FALSE;
 
-  /* scores: each K row once, for every head of the group */
 #if defined(__x86_64__)
-  if (head_dim % 16 == 0 && head_dim <= 256 && n_group <= 16 && prima_active_isa () >= PRIMA_ISA_AVX512)
-    prima_attn_scores_avx512 (q16, n_group, k, k_stride, head_dim, j0, j1, scale, scores);
-  else
+  avx512 = prima_active_isa () >= PRIMA_ISA_AVX512;
 #endif
-  for (int j = 0; j < n; j++) {
-    const prima_fp16 *kr = k + (size_t) (j0 + j) * k_stride;
-    for (int g = 0; g < n_group; g++) {
-      float sc;
-      f16->vec_dot (head_dim, &sc, kr, q16 + (size_t) g * head_dim);
-      scores[(size_t) g * n + j] = sc * scale;
+  (void) avx512;
+  (void) qf;
+  /* scores: each K row read once, whole, for every query head */
+#if defined(__x86_64__)
+  if (avx512 && head_dim % 16 == 0 && head_dim <= 256 && n_group <= 16) {
+    for (int i = 0; i < n_q * head_dim; i++)
+      qf[i] = prima_fp16_to_fp32 (q16[i]);
+    prima_attn_scores_avx512 (qf, n_kvh, n_group, k, k_stride, head_dim, n, scale, scores, n);
+  } else
+#endif
+  {
+    for (int j = 0; j < n; j++) {
+      const prima_fp16 *kr = k + (size_t) j * k_stride;
+      if (j + ATTN_PREFETCH_ROWS < n)
+        for (int b = 0; b < n_kvh * head_dim; b += 32)
+          __builtin_prefetch (kr + ATTN_PREFETCH_ROWS * k_stride + b);
+      for (int q = 0; q < n_q; q++) {
+        float sc;
+        f16->vec_dot (head_dim, &sc, kr + (size_t) (q / n_group) * head_dim, q16 + (size_t) q * head_dim);
+        scores[(size_t) q * n + j] = sc * scale;
+      }
     }
   }
-  for (int g = 0; g < n_group; g++) {
-    float *sg = scores + (size_t) g * n, max = -INFINITY, mx[8];
-    prima_fp16 *pg = p16 + (size_t) g * n;
+  for (int q = 0; q < n_q; q++) {
+    float *sg = scores + (size_t) q * n, max = -INFINITY, mx[8];
+    prima_fp16 *pg = p16 + (size_t) q * n;
     double sum = 0.0, acc[8] = { 0 };
     int j = 0;
     for (int l = 0; l < 8; l++)
@@ -112,23 +128,38 @@ prima_attn_chunk (const prima_fp16 *q16, int n_group, const prima_fp16 *k, size_
       sum += sg[j];
     sum += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     const float inv = (float) (1.0 / sum);
-    for (int j = 0; j < n; j++)
-      pg[j] = prima_fp32_to_fp16 (sg[j] * inv);
-    if (m)
-      m[g] = max;
-    if (s)
-      s[g] = sum;
-  }
-  /* each V segment once, for every head of the group */
+    /* the probabilities in F16, and (for the AVX-512 values) the same
+     * values as floats in place of the scores */
 #if defined(__x86_64__)
-  if (prima_active_isa () >= PRIMA_ISA_AVX512)
-    prima_attn_values_avx512 (p16, n_group, v, v_stride, head_dim, j0, j1, out, out_stride);
-  else
+    if (avx512)
+      prima_attn_probs_avx512 (sg, n, inv, pg);
+    else
 #endif
-  for (int d = 0; d < head_dim; d++) {
-    const prima_fp16 *vr = v + (size_t) d * v_stride + j0;
-    for (int g = 0; g < n_group; g++)
-      f16->vec_dot (n, &out[(size_t) g * out_stride + d], vr, p16 + (size_t) g * n);
+      for (int j = 0; j < n; j++) {
+        pg[j] = prima_fp32_to_fp16 (sg[j] * inv);
+        sg[j] = prima_fp16_to_fp32 (pg[j]);
+      }
+    const size_t ms = (size_t) (q / n_group) * ms_head_stride + q % n_group;
+    if (m)
+      m[ms] = max;
+    if (s)
+      s[ms] = sum;
+  }
+  /* each V segment once, for every head of the group; a KV head's V rows of
+   * the chunk are one contiguous block */
+  for (int h = 0; h < n_kvh; h++) {
+    const prima_fp16 *vh = v + (size_t) h * head_dim * v_stride;
+    float *oh = out + (size_t) h * out_head_stride;
+#if defined(__x86_64__)
+    if (avx512)
+      prima_attn_values_avx512 (scores + (size_t) h * n_group * n, n_group, vh, v_stride, head_dim, n, oh,
+          out_stride);
+    else
+#endif
+      for (int d = 0; d < head_dim; d++)
+        for (int g = 0; g < n_group; g++)
+          f16->vec_dot (n, &oh[(size_t) g * out_stride + d], vh + (size_t) d * v_stride,
+              p16 + (size_t) (h * n_group + g) * n);
   }
 }
 
@@ -153,24 +184,25 @@ prima_attn_merge (int head_dim, int n_chunks, const float *parts, size_t part_st
 }
 
 void
-prima_attn_fused (const float *q, int n_group, const prima_fp16 *k, size_t k_stride, const prima_fp16 *v,
-    size_t v_stride, int head_dim, int n_kv, int chunk, float *scores, prima_fp16 *q16, prima_fp16 *p16,
-    float *parts, float *m, double *s, float *out)
+prima_attn_fused (const float *q, int n_kvh, int n_group, const prima_fp16 *k, size_t k_stride,
+    const prima_fp16 *v, size_t v_stride, size_t v_chunk_stride, int head_dim, int n_kv, int chunk, float *qf,
+    float *scores, prima_fp16 *q16, prima_fp16 *p16, float *parts, float *m, double *s, float *out)
 {
-  const int nc = prima_attn_n_chunks (n_kv, chunk);
-  for (int i = 0; i < n_group * head_dim; i++)
+  const int nc = prima_attn_n_chunks (n_kv, chunk), n_q = n_kvh * n_group;
+  for (int i = 0; i < n_q * head_dim; i++)
     q16[i] = prima_fp32_to_fp16 (q[i]);
   if (nc == 1) {
-    prima_attn_chunk (q16, n_group, k, k_stride, v, v_stride, head_dim, 0, n_kv, scores, p16, out, head_dim,
-        NULL, NULL);
+    prima_attn_chunk (q16, n_kvh, n_group, k, k_stride, v, v_stride, head_dim, n_kv, qf, scores, p16, out,
+        head_dim, (size_t) n_group * head_dim, NULL, NULL, 0);
     return;
   }
-  /* parts: chunk c, head g at (c * n_group + g) * head_dim */
+  /* parts: chunk c, query head q at (c * n_q + q) * head_dim */
   for (int c = 0; c < nc; c++)
-    prima_attn_chunk (q16, n_group, k, k_stride, v, v_stride, head_dim, c * chunk, MIN (n_kv, (c + 1) * chunk),
-        scores, p16, parts + (size_t) c * n_group * head_dim, head_dim, m + (size_t) c * n_group,
-        s + (size_t) c * n_group);
-  for (int g = 0; g < n_group; g++)
-    prima_attn_merge (head_dim, nc, parts + (size_t) g * head_dim, (size_t) n_group * head_dim, m + g, s + g,
-        n_group, out + (size_t) g * head_dim);
+    prima_attn_chunk (q16, n_kvh, n_group, k + (size_t) c * chunk * k_stride, k_stride,
+        v + (size_t) c * v_chunk_stride, v_stride, head_dim, MIN (n_kv, (c + 1) * chunk) - c * chunk, qf, scores,
+        p16, parts + (size_t) c * n_q * head_dim, head_dim, (size_t) n_group * head_dim, m + (size_t) c * n_q,
+        s + (size_t) c * n_q, n_group);
+  for (int q = 0; q < n_q; q++)
+    prima_attn_merge (head_dim, nc, parts + (size_t) q * head_dim, (size_t) n_q * head_dim, m + q, s + q, n_q,
+        out + (size_t) q * head_dim);
 }

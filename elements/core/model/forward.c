@@ -37,8 +37,11 @@ G_DEFINE_QUARK (prima-context-error-quark, prima_context_error)
 
 
 /* The KV cache of one sequence, one pair per layer of the window, F16: K as
- * [n_ctx][n_kv_dim]; V transposed, [n_kv_dim][n_ctx], so that probabilities
- * times V is one F16 dot product per output dimension, as in the reference.
+ * [n_ctx][n_kv_dim]; V per chunk of PRIMA_ATTN_CHUNK cells, [chunk][n_kv_dim]
+ * [cell in chunk] (prima_attn_v_index), so that probabilities times V is
+ * one F16 dot product per output dimension and chunk, as in the reference,
+ * and one chunk's K and V are two contiguous blocks that attention reads
+ * whole, in order.
  * Cells are position-tagged (llama.cpp's cells): cell i holds position
  * cell_pos[i]; cells 0 .. n_cells-1 are used. Evaluating appends, removing
  * compacts, shifting re-tags and re-rotates the keys. */
@@ -75,14 +78,15 @@ struct prima_context {
   uint32_t xq_type[2];
   int xq_rows[2];
   /* Attention (attention.h): per thread, one chunk of the query heads of
-   * a KV head; the partial results of tokens with several chunks (up to
+   * some KV heads; the partial results of tokens with several chunks (up to
    * att_cap (token, KV head, chunk) slots per round) and per (token, KV
    * head) the count of its chunks done; per token of a round its first
    * work item and first slot. */
   int att_group, att_cap;
-  float *att_scores;            /* per thread: group * PRIMA_ATTN_CHUNK */
+  float *att_scores;            /* per thread: n_head * PRIMA_ATTN_CHUNK */
+  float *att_qf;                /* per thread: n_head * head_dim */
   prima_fp16 *att_q16;          /* the queries rounded to F16: n_batch * n_embd */
-  prima_fp16 *att_p16;          /* per thread: group * PRIMA_ATTN_CHUNK */
+  prima_fp16 *att_p16;          /* per thread: n_head * PRIMA_ATTN_CHUNK */
   float *att_parts;             /* att_cap * group * head_dim */
   float *att_m;                 /* att_cap * group */
   double *att_s;                /* att_cap * group */
@@ -125,23 +129,25 @@ online_cpus (void)
  * is used (calloc would clear them itself under MALLOC_PERTURB_, and keeps a
  * header page resident per block). */
 static size_t
-kv_block_bytes (const prima_context *ctx)
+kv_block_bytes (const prima_context *ctx, gboolean is_v)
 {
-  return (size_t) ctx->n_ctx * ctx->n_kv_dim * sizeof (prima_fp16);
+  /* V in whole chunks */
+  const int cells = is_v ? prima_attn_n_chunks (ctx->n_ctx, PRIMA_ATTN_CHUNK) * PRIMA_ATTN_CHUNK : ctx->n_ctx;
+  return (size_t) cells * ctx->n_kv_dim * sizeof (prima_fp16);
 }
 
 static prima_fp16 *
-kv_block_new (const prima_context *ctx)
+kv_block_new (const prima_context *ctx, gboolean is_v)
 {
-  void *p = mmap (NULL, kv_block_bytes (ctx), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void *p = mmap (NULL, kv_block_bytes (ctx, is_v), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
 static void
-kv_block_free (const prima_context *ctx, prima_fp16 *p)
+kv_block_free (const prima_context *ctx, prima_fp16 *p, gboolean is_v)
 {
   if (p)
-    munmap (p, kv_block_bytes (ctx));
+    munmap (p, kv_block_bytes (ctx, is_v));
 }
 
 prima_context *
@@ -184,8 +190,8 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
     sq->v_cache = g_new0 (prima_fp16 *, ctx->last - ctx->first);
     sq->cell_pos = g_new (int, ctx->n_ctx);
     for (int i = 0; i < ctx->last - ctx->first; i++) {
-      sq->k_cache[i] = kv_block_new (ctx);
-      sq->v_cache[i] = kv_block_new (ctx);
+      sq->k_cache[i] = kv_block_new (ctx, FALSE);
+      sq->v_cache[i] = kv_block_new (ctx, TRUE);
       if (sq->k_cache[i] == NULL || sq->v_cache[i] == NULL) {
         g_set_error (error, PRIMA_CONTEXT_ERROR, 0, "cannot allocate the KV cache for %d sequences of %d positions",
             ctx->n_seq, ctx->n_ctx);
@@ -215,9 +221,10 @@ prima_context_new (const prima_model *model, const prima_context_params *params,
   ctx->att_group = hp->n_head / hp->n_head_kv;
   /* room for two tokens of the full context */
   ctx->att_cap = 2 * hp->n_head_kv * prima_attn_n_chunks (ctx->n_ctx, PRIMA_ATTN_CHUNK);
-  ctx->att_scores = g_new (float, (size_t) n_threads * ctx->att_group * PRIMA_ATTN_CHUNK);
+  ctx->att_scores = g_new (float, (size_t) n_threads * hp->n_head * PRIMA_ATTN_CHUNK);
+  ctx->att_qf = g_new (float, (size_t) n_threads * hp->n_head * hp->head_dim);
   ctx->att_q16 = g_new (prima_fp16, (size_t) p.n_batch * hp->n_embd);
-  ctx->att_p16 = g_new (prima_fp16, (size_t) n_threads * ctx->att_group * PRIMA_ATTN_CHUNK);
+  ctx->att_p16 = g_new (prima_fp16, (size_t) n_threads * hp->n_head * PRIMA_ATTN_CHUNK);
   ctx->att_parts = g_new (float, (size_t) ctx->att_cap * ctx->att_group * hp->head_dim);
   ctx->att_m = g_new (float, (size_t) ctx->att_cap * ctx->att_group);
   ctx->att_s = g_new (double, (size_t) ctx->att_cap * ctx->att_group);
@@ -260,8 +267,8 @@ prima_context_free (prima_context *ctx)
   for (int s = 0; ctx->seqs && s < ctx->n_seq; s++) {
     kv_seq *sq = &ctx->seqs[s];
     for (int i = 0; sq->k_cache && i < ctx->last - ctx->first; i++) {
-      kv_block_free (ctx, sq->k_cache[i]);
-      kv_block_free (ctx, sq->v_cache[i]);
+      kv_block_free (ctx, sq->k_cache[i], FALSE);
+      kv_block_free (ctx, sq->v_cache[i], TRUE);
     }
     g_free (sq->k_cache);
     g_free (sq->v_cache);
@@ -283,6 +290,7 @@ prima_context_free (prima_context *ctx)
   g_free (ctx->xq[0]);
   g_free (ctx->xq[1]);
   g_free (ctx->att_scores);
+  g_free (ctx->att_qf);
   g_free (ctx->att_q16);
   g_free (ctx->att_p16);
   g_free (ctx->att_parts);
@@ -335,14 +343,14 @@ prima_context_residency (const prima_context *ctx)
 void
 prima_context_kv_bytes (const prima_context *ctx, guint64 *allocated, guint64 *resident)
 {
-  const size_t per_layer = (size_t) ctx->n_ctx * ctx->n_kv_dim * sizeof (prima_fp16);
+  const size_t kb = kv_block_bytes (ctx, FALSE), vb = kv_block_bytes (ctx, TRUE);
   guint64 res = 0;
   for (int s = 0; s < ctx->n_seq; s++)
     for (int i = 0; i < ctx->last - ctx->first; i++)
-      res += MIN (prima_memstat_resident (ctx->seqs[s].k_cache[i], per_layer), per_layer)
-          + MIN (prima_memstat_resident (ctx->seqs[s].v_cache[i], per_layer), per_layer);
+      res += MIN (prima_memstat_resident (ctx->seqs[s].k_cache[i], kb), kb)
+          + MIN (prima_memstat_resident (ctx->seqs[s].v_cache[i], vb), vb);
   if (allocated)
-    *allocated = (guint64) per_layer * 2 * (ctx->last - ctx->first) * ctx->n_seq;
+    *allocated = (guint64) (kb + vb) * (ctx->last - ctx->first) * ctx->n_seq;
   if (resident)
     *resident = res;
 }
@@ -1037,16 +1045,20 @@ add_bias (float *y, const gguf_tensor *bias, int n_tokens, int n)
 
 /* ---- attention ---- */
 
-/* One work item per (token, KV head, chunk of PRIMA_ATTN_CHUNK cells): all
- * query heads of the KV head at once (its K and V read once), and a long
- * context split into chunks that threads share (decode). The chunks of a
- * token are fixed by its own number of cells, and merged in chunk order by
- * whichever thread finishes the last of them, so a token's result depends
- * neither on the batch nor on the threads (docs/numerics.md). */
+/* One work item per (token, chunk of PRIMA_ATTN_CHUNK cells, part of the
+ * KV heads): all query heads of those KV heads at once, so each K row is
+ * read once and whole (all heads, when the token has chunks enough to keep
+ * the threads busy) and each V block in order, and a long context split
+ * into chunks that threads share (decode). The chunks of a token are fixed
+ * by its own number of cells, and merged in chunk order by whichever thread
+ * finishes the last of them; a query head's result does not depend on
+ * which heads share its item; so a token's result depends neither on the
+ * batch nor on the threads (docs/numerics.md). */
 typedef struct {
   prima_context *ctx;
   int layer;                    /* index within the window */
   int t0, t1;                   /* the tokens of this round */
+  int n_parts, part_kvh;        /* the KV heads in parts of part_kvh */
   atomic_int next;
 } attention_task;
 
@@ -1057,8 +1069,10 @@ attention_worker (int ith, int nth, void *arg)
   prima_context *ctx = t->ctx;
   const prima_hparams *hp = &ctx->hp;
   const int hd = hp->head_dim, group = ctx->att_group, n_items = ctx->att_item0[t->t1 - t->t0];
-  float *scores = ctx->att_scores + (size_t) ith * group * PRIMA_ATTN_CHUNK;
-  prima_fp16 *p16 = ctx->att_p16 + (size_t) ith * group * PRIMA_ATTN_CHUNK;
+  const int pk = t->part_kvh, chunk_v = PRIMA_ATTN_CHUNK * ctx->n_kv_dim;
+  float *scores = ctx->att_scores + (size_t) ith * hp->n_head * PRIMA_ATTN_CHUNK;
+  float *qf = ctx->att_qf + (size_t) ith * hp->n_head * hd;
+  prima_fp16 *p16 = ctx->att_p16 + (size_t) ith * hp->n_head * PRIMA_ATTN_CHUNK;
   int item, tok = t->t0;
   (void) nth;
 
@@ -1072,41 +1086,53 @@ attention_worker (int ith, int nth, void *arg)
      * (eval drops the later ones), then the batch's own cells of that
      * sequence up to this token */
     const int n_kv = ctx->tok_cell[tok] + 1, nc = prima_attn_n_chunks (n_kv, PRIMA_ATTN_CHUNK);
-    const int rem = item - ctx->att_item0[i], kvh = rem / nc, c = rem % nc;
-    const prima_fp16 *kc = sq->k_cache[t->layer] + (size_t) kvh * hd;
-    const prima_fp16 *vc = sq->v_cache[t->layer] + (size_t) kvh * hd * ctx->n_ctx;
+    const int rem = item - ctx->att_item0[i], c = rem / t->n_parts, kvh = rem % t->n_parts * pk;
+    const int j0 = c * PRIMA_ATTN_CHUNK, n = MIN (n_kv, j0 + PRIMA_ATTN_CHUNK) - j0;
+    const prima_fp16 *kc = sq->k_cache[t->layer] + (size_t) j0 * ctx->n_kv_dim + (size_t) kvh * hd;
+    const prima_fp16 *vc = sq->v_cache[t->layer] + (size_t) c * chunk_v + (size_t) kvh * hd * PRIMA_ATTN_CHUNK;
     const prima_fp16 *q16 = ctx->att_q16 + (size_t) tok * hp->n_embd + (size_t) kvh * group * hd;
     float *out = ctx->attn + (size_t) tok * hp->n_embd + (size_t) kvh * group * hd;
 
     if (nc == 1) {
-      prima_attn_chunk (q16, group, kc, ctx->n_kv_dim, vc, ctx->n_ctx, hd, 0, n_kv, scores, p16, out, hd, NULL,
-          NULL);
+      prima_attn_chunk (q16, pk, group, kc, ctx->n_kv_dim, vc, PRIMA_ATTN_CHUNK, hd, n, qf, scores, p16, out, hd,
+          (size_t) group * hd, NULL, NULL, 0);
     } else {
-      const size_t base = (size_t) ctx->att_slot0[i] + (size_t) kvh * nc, slot = base + c;
-      prima_attn_chunk (q16, group, kc, ctx->n_kv_dim, vc, ctx->n_ctx, hd, c * PRIMA_ATTN_CHUNK,
-          MIN (n_kv, (c + 1) * PRIMA_ATTN_CHUNK), scores, p16, ctx->att_parts + slot * group * hd, hd,
-          ctx->att_m + slot * group, ctx->att_s + slot * group);
-      /* the last chunk done merges them all (the atomic orders the parts) */
-      if (atomic_fetch_add (&ctx->att_done[(size_t) tok * hp->n_head_kv + kvh], 1) == nc - 1)
-        for (int g = 0; g < group; g++)
-          prima_attn_merge (hd, nc, ctx->att_parts + (base * group + g) * hd, (size_t) group * hd,
-              ctx->att_m + base * group + g, ctx->att_s + base * group + g, group, out + (size_t) g * hd);
+      /* partial results: slot (token's first) + KV head * nc + chunk */
+      const size_t base = (size_t) ctx->att_slot0[i], slot = base + (size_t) kvh * nc + c;
+      prima_attn_chunk (q16, pk, group, kc, ctx->n_kv_dim, vc, PRIMA_ATTN_CHUNK, hd, n, qf, scores, p16,
+          ctx->att_parts + slot * group * hd, hd, (size_t) nc * group * hd, ctx->att_m + slot * group,
+          ctx->att_s + slot * group, (size_t) nc * group);
+      /* per KV head, the last chunk done merges them all (the atomic orders
+       * the parts) */
+      for (int h = kvh; h < kvh + pk; h++) {
+        const size_t hb = base + (size_t) h * nc;
+        if (atomic_fetch_add (&ctx->att_done[(size_t) tok * hp->n_head_kv + h], 1) == nc - 1)
+          for (int g = 0; g < group; g++)
+            prima_attn_merge (hd, nc, ctx->att_parts + (hb * group + g) * hd, (size_t) group * hd,
+                ctx->att_m + hb * group + g, ctx->att_s + hb * group + g, group,
+                ctx->attn + (size_t) tok * hp->n_embd + (size_t) (h * group + g) * hd);
+      }
     }
   }
 }
 
 /* Attention of tokens 0..n_tokens-1, in rounds whose split tokens fit the
- * partial results' room. */
+ * partial results' room. The KV heads go in as few parts as keep every
+ * thread busy (about 4 items per thread); that changes no result. */
 static void
 attention (prima_context *ctx, int il, int n_tokens)
 {
-  const int n_head_kv = ctx->hp.n_head_kv;
-  int t0 = 0;
+  const int n_head_kv = ctx->hp.n_head_kv, nth = prima_threadpool_n_threads (ctx->pool);
+  int t0 = 0, n_parts = 1, total = 0;
   /* the queries rounded once, not once per chunk */
   for (size_t i = 0; i < (size_t) n_tokens * ctx->hp.n_embd; i++)
     ctx->att_q16[i] = prima_fp32_to_fp16 (ctx->q[i]);
+  for (int t = 0; t < n_tokens; t++)
+    total += prima_attn_n_chunks (ctx->tok_cell[t] + 1, PRIMA_ATTN_CHUNK);
+  while (nth > 1 && n_parts < n_head_kv && (total * n_parts < 4 * nth || n_head_kv % n_parts != 0))
+    n_parts++;
   while (t0 < n_tokens) {
-    attention_task at = { ctx, il, t0, t0 };
+    attention_task at = { ctx, il, t0, t0, n_parts, n_head_kv / n_parts };
     int items = 0, slots = 0;
     while (at.t1 < n_tokens) {
       const int nc = prima_attn_n_chunks (ctx->tok_cell[at.t1] + 1, PRIMA_ATTN_CHUNK);
@@ -1117,7 +1143,7 @@ attention (prima_context *ctx, int il, int n_tokens)
       ctx->att_slot0[at.t1 - t0] = slots;
       for (int h = 0; h < n_head_kv; h++)
         atomic_store (&ctx->att_done[(size_t) at.t1 * n_head_kv + h], 0);
-      items += n_head_kv * nc;
+      items += n_parts * nc;
       slots += need;
       at.t1++;
     }
@@ -1175,7 +1201,7 @@ run_layer (prima_context *ctx, int il, int n_tokens)
   for (int t = 0; t < n_tokens; t++) {
     const kv_seq *sq = &ctx->seqs[ctx->tok_seq[t]];
     prima_fp16 *krow = sq->k_cache[il] + (size_t) ctx->tok_cell[t] * n_kv_dim;
-    prima_fp16 *vcol = sq->v_cache[il] + ctx->tok_cell[t];
+    prima_fp16 *vcol = sq->v_cache[il] + prima_attn_v_index (ctx->tok_cell[t], 0, n_kv_dim);
     rope_angles (ctx, ctx->tok_pos[t], ctx->rope_cs);
     for (int h = 0; h < hp->n_head; h++)
       rope_head (ctx->q + (size_t) t * n_embd + (size_t) h * hd, ctx->rope_cs, hp->n_rot, neox);
@@ -1183,7 +1209,7 @@ run_layer (prima_context *ctx, int il, int n_tokens)
       rope_head (ctx->k + (size_t) t * n_kv_dim + (size_t) h * hd, ctx->rope_cs, hp->n_rot, neox);
     for (int i = 0; i < n_kv_dim; i++) {
       krow[i] = prima_fp32_to_fp16 (ctx->k[(size_t) t * n_kv_dim + i]);
-      vcol[(size_t) i * ctx->n_ctx] = prima_fp32_to_fp16 (ctx->v[(size_t) t * n_kv_dim + i]);
+      vcol[(size_t) i * PRIMA_ATTN_CHUNK] = prima_fp32_to_fp16 (ctx->v[(size_t) t * n_kv_dim + i]);
     }
   }
   phase_mark (ctx, PRIMA_PHASE_ROPE);
@@ -1541,8 +1567,8 @@ prima_context_kv_clear (prima_context *ctx)
   prima_context_seq_kv_clear (ctx, 0);
 }
 
-/* Keeps the cells for which keep[i], in order: K rows move down, and each
- * dimension's row of the transposed V is compacted the same way. */
+/* Keeps the cells for which keep[i], in order: K rows move down, and so do
+ * the cells of V (each with its n_kv_dim values one chunk's row apart). */
 static void
 kv_compact (prima_context *ctx, kv_seq *sq, const gboolean *keep)
 {
@@ -1558,13 +1584,14 @@ kv_compact (prima_context *ctx, kv_seq *sq, const gboolean *keep)
           memcpy (kc + (size_t) j * ctx->n_kv_dim, kc + (size_t) i * ctx->n_kv_dim, krow);
         j++;
       }
-    for (int d = 0; d < ctx->n_kv_dim; d++) {
-      prima_fp16 *row = vc + (size_t) d * ctx->n_ctx;
-      j = 0;
-      for (int i = 0; i < sq->n_cells; i++)
-        if (keep[i])
-          row[j++] = row[i];
-    }
+    j = 0;
+    for (int i = 0; i < sq->n_cells; i++)
+      if (keep[i]) {
+        if (i != j)
+          for (int d = 0; d < ctx->n_kv_dim; d++)
+            vc[prima_attn_v_index (j, d, ctx->n_kv_dim)] = vc[prima_attn_v_index (i, d, ctx->n_kv_dim)];
+        j++;
+      }
   }
   for (int i = 0; i < sq->n_cells; i++)
     if (keep[i])

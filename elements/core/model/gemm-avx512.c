@@ -16,112 +16,20 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "simd-avx512.h"
+
 /* most tokens per tile (each type picks its own, up to this): the
  * accumulators of 8 tokens plus the unpacked weights of a super-block about
  * fill the 32 vector registers */
 #define GEMM_T 8
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-static inline float
-fp16 (prima_fp16 h)
-{
-  return _cvtsh_ss (h);
-}
-
-/* ---- helpers, the same as in quants-avx512.c ---- */
-
-static inline float
-hsum256_ps (__m256 v)
-{
-  __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
-  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
-  s = _mm_add_ss (s, _mm_movehdup_ps (s));
-  return _mm_cvtss_f32 (s);
-}
-
-static inline __m256i
-nibbles_32 (const uint8_t *p)
-{
-  const __m128i t = _mm_loadu_si128 ((const __m128i *) p);
-  const __m256i b = _mm256_set_m128i (_mm_srli_epi16 (t, 4), t);
-  return _mm256_and_si256 (b, _mm256_set1_epi8 (0x0F));
-}
-
-static inline __m256i
-dot_i8_vnni (__m256i x, __m256i y)
-{
-  return _mm256_dpbusd_epi32 (_mm256_setzero_si256 (), _mm256_abs_epi8 (x), _mm256_sign_epi8 (y, x));
-}
+/* ---- helpers (the shared ones are in simd-avx512.h) ---- */
 
 /* fp16 scales of eight consecutive blocks of a 32-block row */
 #define HALF_SCALES_8(x, i) _mm256_cvtph_ps (_mm_setr_epi16 ((short) x[i].d, (short) x[i + 1].d, \
         (short) x[i + 2].d, (short) x[i + 3].d, (short) x[i + 4].d, (short) x[i + 5].d, (short) x[i + 6].d, \
         (short) x[i + 7].d))
-
-static inline __m512i
-pair_index (int k)
-{
-  return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set1_epi32 (k)), _mm256_set1_epi32 (k + 1), 1);
-}
-
-static inline __m512i
-load_2x32 (const int8_t *a, const int8_t *b)
-{
-  return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_loadu_si256 ((const __m256i *) a)),
-      _mm256_loadu_si256 ((const __m256i *) b), 1);
-}
-
-static inline __m128i
-k4_scales_mins (const uint8_t *packed)
-{
-  const __m128i v = _mm_loadu_si128 ((const __m128i *) packed);
-  const __m128i a = _mm_srlv_epi32 (_mm_shuffle_epi32 (v, _MM_SHUFFLE (2, 1, 2, 0)),
-      _mm_setr_epi32 (0, 0, 0, 4));
-  const __m128i lo = _mm_and_si128 (a, _mm_setr_epi32 (0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
-  const __m128i b = _mm_srli_epi32 (_mm_shuffle_epi32 (v, _MM_SHUFFLE (1, 1, 0, 0)), 2);
-  return _mm_ternarylogic_epi32 (b, _mm_setr_epi32 (0, 0x30303030, 0, 0x30303030), lo, 0xEA);
-}
-
-static inline __m512i
-word_halves_ctrl (int a, int b)
-{
-  const __m256i lo = _mm256_set1_epi16 ((short) ((2 * a) | ((2 * a + 1) << 8)));
-  const __m256i hi = _mm256_set1_epi16 ((short) ((2 * b) | ((2 * b + 1) << 8)));
-  return _mm512_inserti64x4 (_mm512_castsi256_si512 (lo), hi, 1);
-}
-
-static inline void
-group_scale_index (__m512i idx[4])
-{
-  for (int k = 0; k < 4; k++)
-    idx[k] = _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set_m128i (_mm_set1_epi16 ((short) (4 * k + 1)),
-                _mm_set1_epi16 ((short) (4 * k)))),
-        _mm256_set_m128i (_mm_set1_epi16 ((short) (4 * k + 3)), _mm_set1_epi16 ((short) (4 * k + 2))), 1);
-}
-
-/* helpers of quants-iq-avx512.c */
-static inline __m512i
-dup_lanes (const uint8_t *a, const uint8_t *b)
-{
-  __m256i va = _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) a));
-  __m256i vb = _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) b));
-  return _mm512_inserti64x4 (_mm512_castsi256_si512 (va), vb, 1);
-}
-
-static inline __m512i
-iq4_levels (__m512i table, const uint8_t *a, const uint8_t *b)
-{
-  const __m512i shift = _mm512_set_epi64 (4, 4, 0, 0, 4, 4, 0, 0);
-  __m512i idx = _mm512_and_si512 (_mm512_srlv_epi64 (dup_lanes (a, b), shift), _mm512_set1_epi8 (0x0f));
-  return _mm512_shuffle_epi8 (table, idx);
-}
-
-static inline __m512i
-two_scales16 (int lo, int hi)
-{
-  return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set1_epi16 ((short) lo)),
-      _mm256_set1_epi16 ((short) hi), 1);
-}
 
 /* ---------------------------------------------------------------------
  * One weight row against nt (compile-time) tokens. act: the activation

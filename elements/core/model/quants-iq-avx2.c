@@ -17,6 +17,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "simd-avx2.h"
+
 /* Keeps a product out of a following addition, so the compiler cannot fuse
  * them into an FMA that would round differently from the scalar reference. */
 static inline float
@@ -51,15 +53,6 @@ iq1s_corrections (const uint16_t *qh, const int16_t *bsums, int *sum_q8, int *su
   const __m256i d2 = _mm256_set_m128i (_mm_unpackhi_epi16 (lsd, lsd), _mm_unpacklo_epi16 (lsd, lsd));
   *sum_q8 = hsum_i32 (_mm256_madd_epi16 (b, l2));
   *sumi1 = hsum_i32 (_mm256_madd_epi16 (b, d2));
-}
-
-static inline float
-hsum_f32 (__m256 v)
-{
-  __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
-  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
-  s = _mm_add_ss (s, _mm_movehdup_ps (s));
-  return _mm_cvtss_f32 (s);
 }
 
 /* Sum of a[i] * b[i] over pairs, both signed bytes, as int16 pairs: maddubs
@@ -116,7 +109,7 @@ vec_dot_iq4_nl_q8_0_avx2 (int n, float *s, const void *vx, const void *vy)
     const float d = _cvtsh_ss (x[i].d) * _cvtsh_ss (y[i].d);
     acc0 = _mm256_fmadd_ps (_mm256_set1_ps (d), _mm256_cvtepi32_ps (p), acc0);
   }
-  *s = hsum_f32 (_mm256_add_ps (acc0, acc1));
+  *s = hsum_ps (_mm256_add_ps (acc0, acc1));
 }
 
 static void
@@ -155,7 +148,7 @@ vec_dot_iq4_xs_q8_K_avx2 (int n, float *s, const void *vx, const void *vy)
     const float d = _cvtsh_ss (x[i].d) * y[i].d;
     acc = _mm256_fmadd_ps (_mm256_set1_ps (d), _mm256_cvtepi32_ps (sumi), acc);
   }
-  *s = hsum_f32 (acc);
+  *s = hsum_ps (acc);
 }
 
 /* The 4 sign bytes of an IQ2_XXS sub-block from the 4 x 7 stored bits: the

@@ -15,6 +15,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "simd-avx512.h"
+
 static inline float
 no_contract (float v)
 {
@@ -49,45 +51,11 @@ iq1s_corrections (const uint16_t *qh, const int16_t *bsums, int *sum_q8, int *su
   *sumi1 = hsum_i32 (_mm256_madd_epi16 (b, d2));
 }
 
-/* 16 bytes a and 16 bytes b -> [a, a, b, b] in 128-bit lanes. */
-static inline __m512i
-dup_lanes (const uint8_t *a, const uint8_t *b)
-{
-  __m256i va = _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) a));
-  __m256i vb = _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) b));
-  return _mm512_inserti64x4 (_mm512_castsi256_si512 (va), vb, 1);
-}
-
-/* Nibbles of two 16-byte groups -> their 64 levels: per group, low nibbles
- * (elements 0..15) then high nibbles (16..31). */
-static inline __m512i
-iq4_levels (__m512i table, const uint8_t *a, const uint8_t *b)
-{
-  const __m512i shift = _mm512_set_epi64 (4, 4, 0, 0, 4, 4, 0, 0);
-  __m512i idx = _mm512_and_si512 (_mm512_srlv_epi64 (dup_lanes (a, b), shift), _mm512_set1_epi8 (0x0f));
-  return _mm512_shuffle_epi8 (table, idx);
-}
-
 /* Signed w times signed q, as |w| and q with w's sign. */
 static inline __m512i
 move_sign (__m512i w, __m512i q)
 {
   return _mm512_mask_sub_epi8 (q, _mm512_movepi8_mask (w), _mm512_setzero_si512 (), q);
-}
-
-/* [lo x 16 words, hi x 16 words] */
-static inline __m512i
-two_scales16 (int lo, int hi)
-{
-  return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set1_epi16 ((short) lo)),
-      _mm256_set1_epi16 ((short) hi), 1);
-}
-
-static inline __m512i
-load_q8_pair (const int8_t *a, const int8_t *b)
-{
-  return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_loadu_si256 ((const __m256i *) a)),
-      _mm256_loadu_si256 ((const __m256i *) b), 1);
 }
 
 static void
@@ -103,8 +71,8 @@ vec_dot_iq4_nl_q8_0_avx512 (int n, float *s, const void *vx, const void *vy)
   for (; i + 3 < nb; i += 4) {
     __m512i w0 = iq4_levels (table, x[i].qs, x[i + 1].qs);
     __m512i w1 = iq4_levels (table, x[i + 2].qs, x[i + 3].qs);
-    __m512i q0 = load_q8_pair (y[i].qs, y[i + 1].qs);
-    __m512i q1 = load_q8_pair (y[i + 2].qs, y[i + 3].qs);
+    __m512i q0 = load_2x32 (y[i].qs, y[i + 1].qs);
+    __m512i q1 = load_2x32 (y[i + 2].qs, y[i + 3].qs);
     __m512i p0 = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), _mm512_abs_epi8 (w0), move_sign (w0, q0));
     __m512i p1 = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), _mm512_abs_epi8 (w1), move_sign (w1, q1));
     __m256 d0 = _mm256_set1_ps (_cvtsh_ss (x[i].d) * _cvtsh_ss (y[i].d));

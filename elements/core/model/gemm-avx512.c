@@ -193,6 +193,31 @@ q6_K_tile (int n, const void *vx, const uint8_t *act, size_t act_stride, float *
     out[t] = _mm512_reduce_add_ps (acc[t]);
 }
 
+/* The activation half of the Q8_0 and Q4_0 tiles, one token. Eight blocks
+ * from i: w[k] holds the weights of blocks i + 2k and i + 2k + 1 as unsigned
+ * bytes (the signed value + bias), dx their eight scales. */
+ALWAYS_INLINE __m512
+q8_0_act8 (__m512 acc, const __m512i w[4], __m512i bias, __m256 dx, const block_q8_0 *y, int i,
+    const __m512i idx[4])
+{
+  const __m512 d8 = _mm512_castps256_ps512 (_mm256_mul_ps (dx, HALF_SCALES_8 (y, i)));
+  for (int k = 0; k < 4; k++) {
+    const __m512i yy = load_2x32 (y[i + 2 * k].qs, y[i + 2 * k + 1].qs);
+    const __m512i s = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), w[k], yy);
+    const __m512i u = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), bias, yy);
+    acc = _mm512_fmadd_ps (_mm512_permutexvar_ps (idx[k], d8), _mm512_cvtepi32_ps (_mm512_sub_epi32 (s, u)), acc);
+  }
+  return acc;
+}
+
+/* one block i (the tail past the last eight): xq the signed weights */
+ALWAYS_INLINE __m256
+q8_0_act1 (__m256 acc0, __m256i xq, float dx, const block_q8_0 *y, int i)
+{
+  const __m256i p = dot_i8_vnni (xq, _mm256_loadu_si256 ((const __m256i *) y[i].qs));
+  return _mm256_fmadd_ps (_mm256_set1_ps (dx * fp16 (y[i].d)), _mm256_cvtepi32_ps (p), acc0);
+}
+
 ALWAYS_INLINE void
 q8_0_tile (int n, const void *vx, const uint8_t *act, size_t act_stride, float *out, const int nt)
 {
@@ -212,26 +237,14 @@ q8_0_tile (int n, const void *vx, const uint8_t *act, size_t act_stride, float *
     __m512i xb[4];
     for (int k = 0; k < 4; k++)
       xb[k] = _mm512_xor_si512 (load_2x32 (x[i + 2 * k].qs, x[i + 2 * k + 1].qs), bias);
-    for (int t = 0; t < nt; t++) {
-      const block_q8_0 *y = (const block_q8_0 *) (act + (size_t) t * act_stride);
-      const __m512 d8 = _mm512_castps256_ps512 (_mm256_mul_ps (dx, HALF_SCALES_8 (y, i)));
-      for (int k = 0; k < 4; k++) {
-        const __m512i yy = load_2x32 (y[i + 2 * k].qs, y[i + 2 * k + 1].qs);
-        const __m512i s = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), xb[k], yy);
-        const __m512i u = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), bias, yy);
-        acc[t] = _mm512_fmadd_ps (_mm512_permutexvar_ps (idx[k], d8), _mm512_cvtepi32_ps (_mm512_sub_epi32 (s, u)),
-            acc[t]);
-      }
-    }
+    for (int t = 0; t < nt; t++)
+      acc[t] = q8_0_act8 (acc[t], xb, bias, dx, (const block_q8_0 *) (act + (size_t) t * act_stride), i, idx);
   }
   for (; i < nb; i++) {
     const __m256i xq = _mm256_loadu_si256 ((const __m256i *) x[i].qs);
     const float dx = fp16 (x[i].d);
-    for (int t = 0; t < nt; t++) {
-      const block_q8_0 *y = (const block_q8_0 *) (act + (size_t) t * act_stride);
-      const __m256i p = dot_i8_vnni (xq, _mm256_loadu_si256 ((const __m256i *) y[i].qs));
-      acc0[t] = _mm256_fmadd_ps (_mm256_set1_ps (dx * fp16 (y[i].d)), _mm256_cvtepi32_ps (p), acc0[t]);
-    }
+    for (int t = 0; t < nt; t++)
+      acc0[t] = q8_0_act1 (acc0[t], xq, dx, (const block_q8_0 *) (act + (size_t) t * act_stride), i);
   }
   for (int t = 0; t < nt; t++)
     out[t] = _mm512_reduce_add_ps (acc[t]) + hsum256_ps (acc0[t]);
@@ -265,26 +278,14 @@ q4_0_tile (int n, const void *vx, const uint8_t *act, size_t act_stride, float *
           _MM_SHUFFLE (1, 1, 0, 0));
       qn[k] = _mm512_and_si512 (_mm512_srlv_epi16 (q4, nib_shift), m4);
     }
-    for (int t = 0; t < nt; t++) {
-      const block_q8_0 *y = (const block_q8_0 *) (act + (size_t) t * act_stride);
-      const __m512 d8 = _mm512_castps256_ps512 (_mm256_mul_ps (dx, HALF_SCALES_8 (y, i)));
-      for (int k = 0; k < 4; k++) {
-        const __m512i yy = load_2x32 (y[i + 2 * k].qs, y[i + 2 * k + 1].qs);
-        const __m512i s = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), qn[k], yy);
-        const __m512i u = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), eights, yy);
-        acc[t] = _mm512_fmadd_ps (_mm512_permutexvar_ps (idx[k], d8), _mm512_cvtepi32_ps (_mm512_sub_epi32 (s, u)),
-            acc[t]);
-      }
-    }
+    for (int t = 0; t < nt; t++)
+      acc[t] = q8_0_act8 (acc[t], qn, eights, dx, (const block_q8_0 *) (act + (size_t) t * act_stride), i, idx);
   }
   for (; i < nb; i++) {
     const __m256i xq = _mm256_sub_epi8 (nibbles_32 (x[i].qs), _mm256_set1_epi8 (8));
     const float dx = fp16 (x[i].d);
-    for (int t = 0; t < nt; t++) {
-      const block_q8_0 *y = (const block_q8_0 *) (act + (size_t) t * act_stride);
-      const __m256i p = dot_i8_vnni (xq, _mm256_loadu_si256 ((const __m256i *) y[i].qs));
-      acc0[t] = _mm256_fmadd_ps (_mm256_set1_ps (dx * fp16 (y[i].d)), _mm256_cvtepi32_ps (p), acc0[t]);
-    }
+    for (int t = 0; t < nt; t++)
+      acc0[t] = q8_0_act1 (acc0[t], xq, dx, (const block_q8_0 *) (act + (size_t) t * act_stride), i);
   }
   for (int t = 0; t < nt; t++)
     out[t] = _mm512_reduce_add_ps (acc[t]) + hsum256_ps (acc0[t]);

@@ -119,25 +119,12 @@ prima_check_memory (const char *command, const prima_model *model, int n_ctx)
 GArray *
 prima_parse_ids (const char *command, const char *text)
 {
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  char **parts = g_strsplit_set (text, ", \t\n", -1);
-  for (char **p = parts; *p; p++) {
-    char *end;
-    long v;
-    if (**p == '\0')
-      continue;
-    errno = 0;
-    v = strtol (*p, &end, 10);
-    if (errno || *end || v < 0 || v > G_MAXINT32) {
-      fprintf (stderr, _("prima %s: '%s' is not a token id\n"), command, *p);
-      g_strfreev (parts);
-      g_array_free (ids, TRUE);
-      return NULL;
-    }
-    int32_t id = (int32_t) v;
-    g_array_append_val (ids, id);
+  char *bad = NULL;
+  GArray *ids = prima_token_ids_parse (text, &bad);
+  if (ids == NULL) {
+    fprintf (stderr, _("prima %s: '%s' is not a token id\n"), command, bad);
+    g_free (bad);
   }
-  g_strfreev (parts);
   return ids;
 }
 

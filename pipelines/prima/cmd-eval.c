@@ -203,17 +203,11 @@ prima_cmd_eval (int argc, char **argv)
     if (!prima_context_eval (ctx, (int) ids->len, (const int32_t *) ids->data, NULL, 0, logits, TRUE, &error))
       goto fail;
   }
-  if (logits_path) {
-    FILE *out = fopen (logits_path, "wb");
-    size_t n = (size_t) ids->len * model->hp.n_vocab;
-    if (out == NULL || fwrite (logits, sizeof (float), n, out) != n || fclose (out) != 0) {
-      fprintf (stderr, _("prima eval: cannot write %s: %s\n"), logits_path, g_strerror (errno));
-      goto out;
-    }
+  if (logits_path && !prima_logits_write (logits_path, logits, (size_t) ids->len * model->hp.n_vocab)) {
+    fprintf (stderr, _("prima eval: cannot write %s: %s\n"), logits_path, g_strerror (errno));
+    goto out;
   }
-  for (guint i = 0; i < ids->len; i++)
-    printf ("%s%d", i ? " " : "", g_array_index (ids, int32_t, i));
-  printf ("\n");
+  prima_token_ids_print (stdout, ids);
   status = 0;
   goto out;
 

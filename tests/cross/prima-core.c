@@ -70,20 +70,6 @@ parse (int argc, char **argv, args *a)
   return TRUE;
 }
 
-static GArray *
-parse_ids (const char *text)
-{
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  char **parts = g_strsplit_set (text, ", \n", -1);
-  for (char **p = parts; *p; p++)
-    if (**p) {
-      int32_t v = (int32_t) atoi (*p);
-      g_array_append_val (ids, v);
-    }
-  g_strfreev (parts);
-  return ids;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -105,7 +91,12 @@ main (int argc, char **argv)
     return 2;
   if ((model = prima_model_load (a.model, &error)) == NULL || (tok = prima_tokenizer_new (model->file, &error)) == NULL)
     goto fail;
-  ids = a.prompt ? prima_tokenize (tok, a.prompt, -1, TRUE, TRUE) : parse_ids (a.tokens);
+  if (a.prompt)
+    ids = prima_tokenize (tok, a.prompt, -1, TRUE, TRUE);
+  else if ((ids = prima_token_ids_parse (a.tokens, NULL)) == NULL) {
+    fprintf (stderr, "prima-core: --tokens takes token ids (\"1,2,3\")\n");
+    goto out;
+  }
   if (ids->len == 0) {
     fprintf (stderr, "prima-core: the prompt has no tokens\n");
     goto out;
@@ -119,17 +110,11 @@ main (int argc, char **argv)
   if (!prima_context_eval (ctx, (int) ids->len, (const int32_t *) ids->data, NULL, 0, logits, !run, &error))
     goto fail;
   if (!run) {
-    if (a.logits) {
-      FILE *f = fopen (a.logits, "wb");
-      const size_t n = (size_t) ids->len * n_vocab;
-      if (f == NULL || fwrite (logits, sizeof (float), n, f) != n || fclose (f) != 0) {
-        fprintf (stderr, "prima-core: cannot write %s: %s\n", a.logits, g_strerror (errno));
-        goto out;
-      }
+    if (a.logits && !prima_logits_write (a.logits, logits, (size_t) ids->len * n_vocab)) {
+      fprintf (stderr, "prima-core: cannot write %s: %s\n", a.logits, g_strerror (errno));
+      goto out;
     }
-    for (guint i = 0; i < ids->len; i++)
-      printf ("%s%d", i ? " " : "", g_array_index (ids, int32_t, i));
-    printf ("\n");
+    prima_token_ids_print (stdout, ids);
     status = 0;
     goto out;
   }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "test-common.h"
+#include "tokenizer.h"
 
 typedef struct {
   double rel_rms, rel_max, tau;
@@ -84,14 +85,8 @@ run_prima (const char *const *args)
 static GArray *
 ids_from_text (const char *text)
 {
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  char **parts = g_strsplit_set (text, " \n", -1);
-  for (char **p = parts; *p; p++)
-    if (**p) {
-      int32_t v = (int32_t) atoi (*p);
-      g_array_append_val (ids, v);
-    }
-  g_strfreev (parts);
+  GArray *ids = prima_token_ids_parse (text, NULL);
+  g_assert_nonnull (ids);
   return ids;
 }
 

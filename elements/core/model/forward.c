@@ -12,7 +12,9 @@
 #include "memstat.h"
 #include "cpu-topology.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -1729,4 +1731,19 @@ int
 prima_context_kv_pos_max (const prima_context *ctx)
 {
   return prima_context_seq_kv_pos_max (ctx, 0);
+}
+
+gboolean
+prima_logits_write (const char *path, const float *logits, size_t n)
+{
+  FILE *f = fopen (path, "wb");
+  if (f == NULL)
+    return FALSE;
+  if (fwrite (logits, sizeof (float), n, f) != n) {
+    const int e = errno ? errno : EIO;
+    fclose (f);
+    errno = e;
+    return FALSE;
+  }
+  return fclose (f) == 0;
 }

@@ -76,6 +76,10 @@ gboolean prima_embed_tokens (const prima_model *model, const int32_t *tokens, in
 gboolean prima_context_eval (prima_context *ctx, int n, const int32_t *tokens, const float *hidden,
     int pos0, float *out, gboolean all_logits, GError **error);
 
+/* Write n float32 logits (host byte order) to path, as prima eval --logits
+ * does. FALSE with errno set when it cannot. */
+gboolean prima_logits_write (const char *path, const float *logits, size_t n);
+
 /* Several sequences in one pass (continuous batching, docs/serve.md): n
  * tokens, token i of sequence seq[i] (0 .. n_seq-1) at position pos[i]. The
  * tokens of one sequence come in increasing positions; that sequence's cached

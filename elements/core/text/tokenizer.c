@@ -7,6 +7,7 @@
 
 #include <string.h>
 #include <stdlib.h>
+#include <errno.h>
 
 G_DEFINE_QUARK (prima-tokenizer-error-quark, prima_tokenizer_error)
 
@@ -1966,4 +1967,38 @@ prima_detokenize (const prima_tokenizer *t, const int32_t *ids, gsize n,
   if (t->clean_spaces)
     g_string_truncate (out, clean_spaces (out->str, out->len));
   return g_string_free (out, FALSE);
+}
+
+GArray *
+prima_token_ids_parse (const char *text, char **bad)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  char **parts = g_strsplit_set (text, ", \t\n", -1);
+  for (char **p = parts; *p; p++) {
+    char *end;
+    long v;
+    if (**p == '\0')
+      continue;
+    errno = 0;
+    v = strtol (*p, &end, 10);
+    if (errno || *end || v < 0 || v > G_MAXINT32) {
+      if (bad)
+        *bad = g_strdup (*p);
+      g_strfreev (parts);
+      g_array_free (ids, TRUE);
+      return NULL;
+    }
+    int32_t id = (int32_t) v;
+    g_array_append_val (ids, id);
+  }
+  g_strfreev (parts);
+  return ids;
+}
+
+void
+prima_token_ids_print (FILE *f, const GArray *ids)
+{
+  for (guint i = 0; i < ids->len; i++)
+    fprintf (f, "%s%d", i ? " " : "", g_array_index (ids, int32_t, i));
+  fputc ('\n', f);
 }

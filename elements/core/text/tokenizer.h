@@ -6,6 +6,7 @@
 
 #include <glib.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "gguf.h"
 
 typedef struct prima_tokenizer prima_tokenizer;
@@ -43,6 +44,14 @@ int32_t prima_tokenizer_find_token (const prima_tokenizer *t, const char *text, 
  * control tokens (e.g. "<|im_start|>") into those tokens. Returns int32 ids. */
 GArray *prima_tokenize (const prima_tokenizer *t, const char *text, gssize len,
     gboolean add_special, gboolean parse_special);
+
+/* Token ids written as text ("1,2,3" or "1 2 3": commas and white space
+ * separate them), as prima eval --tokens takes them. NULL if a part is not a
+ * number in 0 .. G_MAXINT32; then *bad (where bad is not NULL) is that part,
+ * to g_free. */
+GArray *prima_token_ids_parse (const char *text, char **bad);
+/* The ids as prima eval prints them: separated by spaces, then a newline. */
+void prima_token_ids_print (FILE *f, const GArray *ids);
 
 /* A conversation's first tokens, rendered by a chat template (tokenized
  * without special tokens added): the BOS the model asks for goes first

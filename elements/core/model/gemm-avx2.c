@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "simd-avx2.h"
+#include "gemm-tiles.h"
 
 /* 16 ymm registers: the unpacked weights of one 64-level step plus the
  * integer sums of 4 tokens */
@@ -130,26 +131,14 @@ q6_K_tile (int n, const void *vx, const uint8_t *act, size_t act_stride, float *
     out[t] = hsum_ps (acc[t]);
 }
 
-#define TILE_FN(T, K) \
-  static void T##_tile##K (int n, const void *x, const uint8_t *a, size_t as, float *o) { T##_tile (n, x, a, as, o, K); }
 #define DEFINE_GEMM(T) \
-  TILE_FN (T, 1) TILE_FN (T, 2) TILE_FN (T, 3) TILE_FN (T, 4) \
+  GEMM_TILE_FN (T, 1) GEMM_TILE_FN (T, 2) GEMM_TILE_FN (T, 3) GEMM_TILE_FN (T, 4) \
   static void \
   gemm_##T##_avx2 (int n, int n_rows, int n_tok, float *y, size_t y_stride, const void *x, size_t x_stride, \
       const void *act, size_t act_stride) \
   { \
-    static void (*const tiles[GEMM_T + 1]) (int, const void *, const uint8_t *, size_t, float *) = { \
-      NULL, T##_tile1, T##_tile2, T##_tile3, T##_tile4 }; \
-    for (int r = 0; r < n_rows; r++) { \
-      const void *xr = (const uint8_t *) x + (size_t) r * x_stride; \
-      for (int t0 = 0; t0 < n_tok; t0 += GEMM_T) { \
-        const int nt = n_tok - t0 < GEMM_T ? n_tok - t0 : GEMM_T; \
-        float out[GEMM_T]; \
-        tiles[nt] (n, xr, (const uint8_t *) act + (size_t) t0 * act_stride, act_stride, out); \
-        for (int t = 0; t < nt; t++) \
-          y[(size_t) (t0 + t) * y_stride + r] = out[t]; \
-      } \
-    } \
+    static const gemm_tile_fn tiles[GEMM_T + 1] = { NULL, T##_tile1, T##_tile2, T##_tile3, T##_tile4 }; \
+    gemm_tiles (tiles, GEMM_T, n, n_rows, n_tok, y, y_stride, x, x_stride, act, act_stride); \
   }
 
 _Static_assert (GEMM_T == 4, "DEFINE_GEMM spells out tiles 1..4");

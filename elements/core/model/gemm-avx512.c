@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "simd-avx512.h"
+#include "gemm-tiles.h"
 
 /* most tokens per tile (each type picks its own, up to this): the
  * accumulators of 8 tokens plus the unpacked weights of a super-block about
@@ -339,29 +340,16 @@ iq4_xs_tile (int n, const void *vx, const uint8_t *act, size_t act_stride, float
     out[t] = _mm512_reduce_add_ps (acc[t]);
 }
 
-/* Rows outer, tiles of GEMM_T tokens inner: a weight row stays in L1 while
- * the token tiles sweep it; the caller keeps the token count small enough
- * (a block of tokens) for their activations to stay in L2. */
-#define TILE_FN(T, K) \
-  static void T##_tile##K (int n, const void *x, const uint8_t *a, size_t as, float *o) { T##_tile (n, x, a, as, o, K); }
 #define DEFINE_GEMM(T, MAXT) \
-  TILE_FN (T, 1) TILE_FN (T, 2) TILE_FN (T, 3) TILE_FN (T, 4) TILE_FN (T, 5) TILE_FN (T, 6) TILE_FN (T, 7) TILE_FN (T, 8) \
+  GEMM_TILE_FN (T, 1) GEMM_TILE_FN (T, 2) GEMM_TILE_FN (T, 3) GEMM_TILE_FN (T, 4) \
+  GEMM_TILE_FN (T, 5) GEMM_TILE_FN (T, 6) GEMM_TILE_FN (T, 7) GEMM_TILE_FN (T, 8) \
   static void \
   gemm_##T##_avx512 (int n, int n_rows, int n_tok, float *y, size_t y_stride, const void *x, size_t x_stride, \
       const void *act, size_t act_stride) \
   { \
-    static void (*const tiles[9]) (int, const void *, const uint8_t *, size_t, float *) = { \
+    static const gemm_tile_fn tiles[9] = { \
       NULL, T##_tile1, T##_tile2, T##_tile3, T##_tile4, T##_tile5, T##_tile6, T##_tile7, T##_tile8 }; \
-    for (int r = 0; r < n_rows; r++) { \
-      const void *xr = (const uint8_t *) x + (size_t) r * x_stride; \
-      for (int t0 = 0; t0 < n_tok; t0 += MAXT) { \
-        const int nt = n_tok - t0 < MAXT ? n_tok - t0 : MAXT; \
-        float out[GEMM_T]; \
-        tiles[nt] (n, xr, (const uint8_t *) act + (size_t) t0 * act_stride, act_stride, out); \
-        for (int t = 0; t < nt; t++) \
-          y[(size_t) (t0 + t) * y_stride + r] = out[t]; \
-      } \
-    } \
+    gemm_tiles (tiles, MAXT, n, n_rows, n_tok, y, y_stride, x, x_stride, act, act_stride); \
   }
 
 _Static_assert (GEMM_T == 8, "DEFINE_GEMM spells out tiles 1..8");

@@ -73,10 +73,10 @@ test_bit_identical (void)
   static const int ns[] = { 256, 768, 32 * 19 };      /* 19 = 2 x 8 + 3: the 8-block loop and its tail */
   GRand *rnd = g_rand_new_with_seed (16);
   int checked = 0;
-  for (prima_isa isa = PRIMA_ISA_SCALAR; isa <= prima_cpu_best_isa (); isa++)
+  for (prima_isa isa = PRIMA_ISA_SCALAR; isa < PRIMA_ISA_COUNT; isa++)
     for (size_t i = 0; i < G_N_ELEMENTS (types); i++) {
       const prima_type_traits *t = prima_type_get_traits_isa (types[i], isa);
-      if (t->gemm == NULL)
+      if (t == NULL || t->gemm == NULL)       /* an ISA this CPU cannot run, or no tile kernel */
         continue;
       for (size_t k = 0; k < G_N_ELEMENTS (ns); k++) {
         if (ns[k] % t->blck_size != 0)
@@ -99,9 +99,9 @@ test_registered (void)
 {
   for (size_t i = 0; i < G_N_ELEMENTS (types); i++) {
     g_assert_nonnull (prima_type_get_traits_isa (types[i], PRIMA_ISA_SCALAR)->gemm);
-    if (prima_cpu_best_isa () >= PRIMA_ISA_AVX2 && (types[i] == PRIMA_TYPE_Q4_K || types[i] == PRIMA_TYPE_Q6_K))
+    if (prima_isa_runs (PRIMA_ISA_AVX2) && (types[i] == PRIMA_TYPE_Q4_K || types[i] == PRIMA_TYPE_Q6_K))
       g_assert_nonnull (prima_type_get_traits_isa (types[i], PRIMA_ISA_AVX2)->gemm);
-    if (prima_cpu_best_isa () >= PRIMA_ISA_AVX512)
+    if (prima_isa_runs (PRIMA_ISA_AVX512))
       g_assert_nonnull (prima_type_get_traits_isa (types[i], PRIMA_ISA_AVX512)->gemm);
   }
 }
